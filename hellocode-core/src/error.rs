@@ -1,0 +1,106 @@
+//! The crate's error type: what storage (and so a command) can fail with.
+
+use crate::model::{ChatId, Seq};
+use crate::protocol::ErrorCode;
+
+/// A failed storage operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No chat with this id.
+    #[error("chat {0} not found")]
+    ChatNotFound(ChatId),
+    /// No message at this position.
+    #[error("message {seq} not found in chat {chat}")]
+    MessageNotFound {
+        /// Chat.
+        chat: ChatId,
+        /// Position.
+        seq: Seq,
+    },
+    /// No user with this name.
+    #[error("user {0:?} not found")]
+    UserNotFound(String),
+    /// No language with this name.
+    #[error("language {0:?} not found")]
+    LanguageNotFound(String),
+    /// The user does not take part in the chat.
+    #[error("{username:?} is not a participant of chat {chat}")]
+    NotParticipant {
+        /// Chat.
+        chat: ChatId,
+        /// User.
+        username: String,
+    },
+    /// Only a message's author may change it.
+    #[error("only its author may change message {seq} of chat {chat}")]
+    NotAuthor {
+        /// Chat.
+        chat: ChatId,
+        /// Message.
+        seq: Seq,
+    },
+    /// The message was deleted and cannot be edited.
+    #[error("message {seq} of chat {chat} was deleted")]
+    MessageDeleted {
+        /// Chat.
+        chat: ChatId,
+        /// Message.
+        seq: Seq,
+    },
+    /// The username is taken.
+    #[error("username {0:?} is taken")]
+    UsernameTaken(String),
+    /// A read receipt for a message that does not exist yet.
+    #[error("chat {chat} has no message {seq} yet")]
+    ReadBeyondEnd {
+        /// Chat.
+        chat: ChatId,
+        /// The position given.
+        seq: Seq,
+    },
+    /// The database failed (connection, constraint, I/O). Details stay in the server's logs.
+    #[error("database error: {0}")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    /// The error code a client sees.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::ChatNotFound(_)
+            | Error::MessageNotFound { .. }
+            | Error::UserNotFound(_)
+            | Error::LanguageNotFound(_) => ErrorCode::NotFound,
+            Error::NotParticipant { .. } | Error::NotAuthor { .. } => ErrorCode::Forbidden,
+            Error::MessageDeleted { .. } | Error::ReadBeyondEnd { .. } => ErrorCode::InvalidField,
+            Error::UsernameTaken(_) => ErrorCode::UsernameTaken,
+            Error::Database(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The message a client sees: the error itself, except that database details are hidden.
+    pub fn client_message(&self) -> String {
+        match self {
+            Error::Database(_) => "storage failure; retry later".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        Error::Database(Box::new(err))
+    }
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        Error::Database(Box::new(err))
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

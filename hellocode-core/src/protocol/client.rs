@@ -1,0 +1,184 @@
+//! Frames a client sends: one JSON object with a `command` field, and an optional `id`.
+
+use serde::{Deserialize, Serialize};
+
+use super::RequestId;
+use crate::model::{ChatId, Seq};
+
+/// One decoded client frame: the command and the request id to echo in its reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientFrame {
+    /// Echoed in the direct reply, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<RequestId>,
+    /// What the client asks for.
+    #[serde(flatten)]
+    pub command: Command,
+}
+
+impl ClientFrame {
+    /// A frame without request id.
+    pub fn new(command: Command) -> Self {
+        ClientFrame { id: None, command }
+    }
+
+    /// A frame with a request id.
+    pub fn with_id(id: impl Into<RequestId>, command: Command) -> Self {
+        ClientFrame { id: Some(id.into()), command }
+    }
+}
+
+/// Every command of protocol v1. Field names are the wire names; see `docs/PROTOCOL.md`.
+///
+/// Unknown fields are ignored, so that the original app's frames (which carry `from`) and newer
+/// clients keep working.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Command {
+    /// Authenticate the connection with a token (JWT or bot token).
+    Auth {
+        /// The token.
+        token: String,
+    },
+    /// Create an account; on success the connection is authenticated as the new user.
+    Register {
+        /// Wanted username.
+        username: String,
+        /// Email address.
+        email: String,
+        /// Password.
+        password: String,
+        /// The password again; must match.
+        password_confirmation: String,
+    },
+    /// Log in with a password; on success the reply carries a token and the connection is
+    /// authenticated.
+    Login {
+        /// Username.
+        username: String,
+        /// Password.
+        password: String,
+    },
+    /// A page of history, newest first.
+    FetchMessages {
+        /// The chat; may be left out on a connection opened for one chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
+        /// Page size (default 10, capped at 100).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+        /// Only messages with a sequence number below this one (the next older page).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<Seq>,
+    },
+    /// Post a message.
+    NewMessage {
+        /// The chat; may be left out on a connection opened for one chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
+        /// The text.
+        message: String,
+        /// The original app's author field: if present it must equal the authenticated user.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        /// Idempotency key: a retry with the same key never posts twice.
+        #[serde(
+            rename = "clientId",
+            alias = "client_id",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        client_id: Option<String>,
+    },
+    /// Everything posted in a chat after `since`, oldest first, in pages.
+    Resume {
+        /// The chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
+        /// The last sequence number the client has seen (0 for none).
+        since: Seq,
+        /// Page size (default and cap 100).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// Create a chat; the caller is always a participant.
+    CreateChat {
+        /// Usernames of the other participants (the caller may be listed too).
+        participants: Vec<String>,
+    },
+    /// The caller's chats.
+    ListChats {},
+    /// Tell the other participants that the caller is typing.
+    Typing {
+        /// The chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
+    },
+    /// Read receipt: the caller has read up to `seq`.
+    Read {
+        /// The chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
+        /// Newest sequence number read.
+        seq: Seq,
+    },
+    /// Replace the text of one of the caller's messages.
+    EditMessage {
+        /// The chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
+        /// Which message.
+        seq: Seq,
+        /// The new text.
+        message: String,
+    },
+    /// Delete one of the caller's messages (its sequence number stays, its content goes).
+    DeleteMessage {
+        /// The chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
+        /// Which message.
+        seq: Seq,
+    },
+    /// Liveness check; answered with `pong`.
+    Ping {},
+}
+
+impl Command {
+    /// The wire name of the command, e.g. `"new_message"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Auth { .. } => "auth",
+            Command::Register { .. } => "register",
+            Command::Login { .. } => "login",
+            Command::FetchMessages { .. } => "fetch_messages",
+            Command::NewMessage { .. } => "new_message",
+            Command::Resume { .. } => "resume",
+            Command::CreateChat { .. } => "create_chat",
+            Command::ListChats {} => "list_chats",
+            Command::Typing { .. } => "typing",
+            Command::Read { .. } => "read",
+            Command::EditMessage { .. } => "edit_message",
+            Command::DeleteMessage { .. } => "delete_message",
+            Command::Ping {} => "ping",
+        }
+    }
+
+    /// Every command name, for error messages and documentation checks.
+    pub const NAMES: &'static [&'static str] = &[
+        "auth",
+        "register",
+        "login",
+        "fetch_messages",
+        "new_message",
+        "resume",
+        "create_chat",
+        "list_chats",
+        "typing",
+        "read",
+        "edit_message",
+        "delete_message",
+        "ping",
+    ];
+}

@@ -1,0 +1,161 @@
+//! Frames the server sends: direct replies (carrying the request's `id`), pushed events, errors.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ErrorCode, RequestId};
+use crate::model::{Chat, ChatId, Message, Seq};
+
+/// One server frame. Replies carry the `id` of the request they answer; events carry none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ServerFrame {
+    // ---- replies ----
+    /// Reply to `auth`, `login` and `register`: the connection is now authenticated.
+    Authenticated {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// The authenticated user.
+        username: String,
+        /// A fresh token, for `login` and `register`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+    },
+    /// Reply to `fetch_messages`: a page of history, newest first.
+    Messages {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// The chat.
+        #[serde(rename = "chatId")]
+        chat_id: ChatId,
+        /// The messages, newest first.
+        messages: Vec<Message>,
+    },
+    /// Reply to `resume`: what the client missed, oldest first.
+    Resumed {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// The chat.
+        #[serde(rename = "chatId")]
+        chat_id: ChatId,
+        /// Messages after `since`, oldest first.
+        messages: Vec<Message>,
+        /// Whether more messages follow: resume again from the last one here.
+        more: bool,
+    },
+    /// Reply to `new_message` and `edit_message`: the message as committed.
+    Ack {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// The stored message.
+        message: Message,
+    },
+    /// Reply to `create_chat`.
+    Chat {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// The new chat.
+        chat: Chat,
+    },
+    /// Reply to `list_chats`.
+    Chats {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// The caller's chats.
+        chats: Vec<Chat>,
+    },
+    /// Reply to `typing`, `read` and `delete_message`: done.
+    Ok {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+    },
+    /// Reply to `ping`.
+    Pong {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+    },
+    /// The command was refused; the connection stays usable.
+    Error {
+        /// Request id, when the frame had a readable one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// Machine-readable code.
+        code: ErrorCode,
+        /// Human-readable explanation.
+        message: String,
+    },
+
+    // ---- events ----
+    /// A message was posted (sent to every participant, the author included).
+    NewMessage {
+        /// The stored message.
+        message: Message,
+    },
+    /// A message was edited.
+    MessageEdited {
+        /// The message with its new content.
+        message: Message,
+    },
+    /// A message was deleted.
+    MessageDeleted {
+        /// The chat.
+        #[serde(rename = "chatId")]
+        chat_id: ChatId,
+        /// Sequence number of the deleted message.
+        seq: Seq,
+    },
+    /// A participant is typing.
+    Typing {
+        /// The chat.
+        #[serde(rename = "chatId")]
+        chat_id: ChatId,
+        /// Who is typing.
+        username: String,
+    },
+    /// A participant has read up to `seq`.
+    Read {
+        /// The chat.
+        #[serde(rename = "chatId")]
+        chat_id: ChatId,
+        /// The reader.
+        username: String,
+        /// Newest sequence number read.
+        seq: Seq,
+    },
+    /// A user who shares a chat with the recipient came online or went offline.
+    Presence {
+        /// The user.
+        username: String,
+        /// Whether at least one of the user's connections is open.
+        online: bool,
+    },
+    /// The recipient was added to a new chat.
+    ChatCreated {
+        /// The chat.
+        chat: Chat,
+    },
+}
+
+impl ServerFrame {
+    /// An error frame.
+    pub fn error(id: Option<RequestId>, code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerFrame::Error { id, code, message: message.into() }
+    }
+
+    /// Serialize to the JSON text of one WebSocket frame.
+    pub fn to_json(&self) -> String {
+        // Serializing these types cannot fail: every map key is a string and no
+        // `Serialize` impl here returns an error.
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            r#"{"command":"error","code":"internal","message":"encoding failed"}"#.to_owned()
+        })
+    }
+}

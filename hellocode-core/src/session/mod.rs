@@ -1,0 +1,431 @@
+//! The session state machine: what one connection may do, and what each command causes.
+//!
+//! It knows no sockets and no clock. The driver (the server's WebSocket or REST handler, or the
+//! SDK's in-process transport) owns the IO and calls, for every decoded frame:
+//!
+//! 1. [`Session::handle`] with the frame and the current time. It returns a [`Decision`]:
+//!    - [`Decision::Reply`]: answer now, nothing to look up;
+//!    - [`Decision::Authenticate`]: check the credentials (password, token: the server's job),
+//!      then call [`Session::authenticated`] or send the error;
+//!    - [`Decision::Store`]: run the [`StorageOp`] (for example with [`execute`]), then pass the
+//!      result to [`Session::complete`].
+//! 2. Send the [`Output`]'s reply to the requester and publish its events to the chat's
+//!    participants, keeping per-chat order.
+//!
+//! Identity comes only from authentication: a `from` field naming someone else is refused, and
+//! every storage operation carries the authenticated user so storage can refuse non-participants.
+//!
+//! ```
+//! use hellocode_core::model::{ChatId, Timestamp};
+//! use hellocode_core::protocol::{decode, Limits, ServerFrame, ErrorCode};
+//! use hellocode_core::session::{Decision, Identity, Scope, Session};
+//!
+//! let mut session = Session::new(Scope::Chat(ChatId(7)), Limits::default());
+//! let frame = decode(r#"{"command":"fetch_messages","chatId":"7"}"#, &Limits::default()).unwrap();
+//! // Not authenticated yet: refused without touching storage.
+//! let Decision::Reply(out) = session.handle(frame.clone(), Timestamp::now()) else { panic!() };
+//! assert!(matches!(out.reply, Some(ServerFrame::Error { code: ErrorCode::NotAuthenticated, .. })));
+//!
+//! session.authenticate(Identity::new("alice"));
+//! let Decision::Store(pending) = session.handle(frame, Timestamp::now()) else { panic!() };
+//! assert_eq!(pending.op().actor(), Some("alice"));
+//! ```
+
+mod execute;
+mod ops;
+
+use crate::Error;
+use crate::model::{ChatId, Timestamp};
+use crate::protocol::{ClientFrame, Command, ErrorCode, Limits, RequestId, ServerFrame};
+
+pub use execute::execute;
+pub use ops::{StorageOp, StorageOutcome};
+
+/// Longest accepted `clientId`, in bytes.
+pub const MAX_CLIENT_ID_BYTES: usize = 128;
+
+/// Which chats a connection is bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every chat of the user (`/ws`).
+    AllChats,
+    /// One chat (`/ws/chat/<chatId>`), as the original app: `chatId` may be left out.
+    Chat(ChatId),
+}
+
+/// Who a connection is, as established by authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The authenticated username.
+    pub username: String,
+}
+
+impl Identity {
+    /// An identity for `username`.
+    pub fn new(username: impl Into<String>) -> Self {
+        Identity { username: username.into() }
+    }
+}
+
+/// The state of a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Only `auth`, `login`, `register` and `ping` are accepted.
+    Unauthenticated,
+    /// Acting as this user.
+    Authenticated(Identity),
+    /// Closed: every command is ignored.
+    Closed,
+}
+
+/// Credentials the driver must check before the session can become authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// A JWT or bot token.
+    Token {
+        /// The token.
+        token: String,
+    },
+    /// Username and password.
+    Password {
+        /// Username.
+        username: String,
+        /// Password.
+        password: String,
+    },
+    /// A new account.
+    Register {
+        /// Wanted username.
+        username: String,
+        /// Email.
+        email: String,
+        /// Password.
+        password: String,
+        /// Password again.
+        password_confirmation: String,
+    },
+}
+
+/// A credentials check the driver must perform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRequest {
+    /// The request id, to put in the reply.
+    pub id: Option<RequestId>,
+    /// What to check.
+    pub credentials: Credentials,
+}
+
+/// A storage operation the driver must run before the session can answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "run the operation and pass its result to Session::complete"]
+pub struct Pending {
+    id: Option<RequestId>,
+    op: StorageOp,
+}
+
+impl Pending {
+    /// The operation to run.
+    pub fn op(&self) -> &StorageOp {
+        &self.op
+    }
+
+    /// The request id of the command that caused it.
+    pub fn request_id(&self) -> Option<&RequestId> {
+        self.id.as_ref()
+    }
+}
+
+/// What the session decided for one command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Decision {
+    /// Send this now.
+    Reply(Output),
+    /// Check these credentials, then call [`Session::authenticated`].
+    Authenticate(AuthRequest),
+    /// Run this storage operation, then call [`Session::complete`].
+    Store(Pending),
+}
+
+/// An event for every open connection of every participant of `chat`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    /// The chat whose participants receive it. For [`ServerFrame::ChatCreated`] the participants
+    /// are listed in the frame itself, as no one is subscribed to the new chat yet.
+    pub chat: ChatId,
+    /// The event.
+    pub frame: ServerFrame,
+}
+
+/// The result of a command: a reply for the requester and events for the chat.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Output {
+    /// The direct reply, if any.
+    pub reply: Option<ServerFrame>,
+    /// Events to publish, in order.
+    pub publish: Vec<Publish>,
+}
+
+impl Output {
+    fn reply(frame: ServerFrame) -> Self {
+        Output { reply: Some(frame), publish: Vec::new() }
+    }
+
+    fn error(id: Option<RequestId>, code: ErrorCode, message: impl Into<String>) -> Self {
+        Output::reply(ServerFrame::error(id, code, message))
+    }
+}
+
+/// The state machine of one connection (or of one REST request).
+#[derive(Debug, Clone)]
+pub struct Session {
+    state: State,
+    scope: Scope,
+    limits: Limits,
+}
+
+impl Session {
+    /// A new, unauthenticated session.
+    pub fn new(scope: Scope, limits: Limits) -> Self {
+        Session { state: State::Unauthenticated, scope, limits }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The chats this session is bound to.
+    pub fn scope(&self) -> Scope {
+        self.scope
+    }
+
+    /// The authenticated user, if any.
+    pub fn identity(&self) -> Option<&Identity> {
+        match &self.state {
+            State::Authenticated(identity) => Some(identity),
+            _ => None,
+        }
+    }
+
+    /// Mark the session authenticated, e.g. from a token given in the URL or a header.
+    pub fn authenticate(&mut self, identity: Identity) {
+        if self.state != State::Closed {
+            self.state = State::Authenticated(identity);
+        }
+    }
+
+    /// The driver verified an [`AuthRequest`]: become `identity` and build the reply.
+    /// `token` is the fresh token to hand out after `login` or `register`.
+    pub fn authenticated(
+        &mut self,
+        request: AuthRequest,
+        identity: Identity,
+        token: Option<String>,
+    ) -> Output {
+        let username = identity.username.clone();
+        self.authenticate(identity);
+        Output::reply(ServerFrame::Authenticated { id: request.id, username, token })
+    }
+
+    /// Close the session; later commands are ignored.
+    pub fn close(&mut self) {
+        self.state = State::Closed;
+    }
+
+    /// Whether this connection should receive events of `chat` (its scope allows it; the
+    /// driver routes only events of the user's own chats here).
+    pub fn receives(&self, chat: ChatId) -> bool {
+        matches!(self.state, State::Authenticated(_))
+            && match self.scope {
+                Scope::AllChats => true,
+                Scope::Chat(bound) => bound == chat,
+            }
+    }
+
+    /// Decide what to do with one command.
+    pub fn handle(&mut self, frame: ClientFrame, now: Timestamp) -> Decision {
+        let ClientFrame { id, command } = frame;
+        let identity = match &self.state {
+            State::Closed => return Decision::Reply(Output::default()),
+            State::Unauthenticated => return self.handle_unauthenticated(id, command),
+            State::Authenticated(identity) => identity.username.clone(),
+        };
+        match self.authorize(identity, command, now) {
+            Ok(Some(op)) => Decision::Store(Pending { id, op }),
+            Ok(None) => Decision::Reply(Output::reply(ServerFrame::Pong { id })),
+            Err((code, message)) => Decision::Reply(Output::error(id, code, message)),
+        }
+    }
+
+    fn handle_unauthenticated(&mut self, id: Option<RequestId>, command: Command) -> Decision {
+        let credentials = match command {
+            Command::Ping {} => return Decision::Reply(Output::reply(ServerFrame::Pong { id })),
+            Command::Auth { token } => Credentials::Token { token },
+            Command::Login { username, password } => Credentials::Password { username, password },
+            Command::Register { username, email, password, password_confirmation } => {
+                Credentials::Register { username, email, password, password_confirmation }
+            }
+            other => {
+                return Decision::Reply(Output::error(
+                    id,
+                    ErrorCode::NotAuthenticated,
+                    format!("{} needs an authenticated connection: send auth first", other.name()),
+                ));
+            }
+        };
+        Decision::Authenticate(AuthRequest { id, credentials })
+    }
+
+    /// Check one command of an authenticated user and turn it into a storage operation
+    /// (`None` for `ping`).
+    fn authorize(
+        &self,
+        actor: String,
+        command: Command,
+        now: Timestamp,
+    ) -> Result<Option<StorageOp>, (ErrorCode, String)> {
+        let op = match command {
+            Command::Ping {} => return Ok(None),
+            Command::Auth { .. } | Command::Login { .. } | Command::Register { .. } => {
+                return Err((
+                    ErrorCode::AlreadyAuthenticated,
+                    format!("already authenticated as {actor}"),
+                ));
+            }
+            Command::FetchMessages { chat_id, limit, before } => StorageOp::FetchMessages {
+                chat: self.chat(chat_id)?,
+                reader: actor,
+                before,
+                limit: self.page(limit, self.limits.default_page)?,
+            },
+            Command::Resume { chat_id, since, limit } => StorageOp::Resume {
+                chat: self.chat(chat_id)?,
+                reader: actor,
+                since,
+                limit: self.page(limit, self.limits.max_page)?,
+            },
+            Command::NewMessage { chat_id, message, from, client_id } => {
+                if let Some(from) = from.filter(|from| *from != actor) {
+                    return Err((
+                        ErrorCode::Impersonation,
+                        format!("\"from\" is {from:?} but this connection is {actor:?}"),
+                    ));
+                }
+                if let Some(client_id) = &client_id {
+                    if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_BYTES {
+                        return Err((
+                            ErrorCode::InvalidField,
+                            format!("clientId must be 1 to {MAX_CLIENT_ID_BYTES} bytes"),
+                        ));
+                    }
+                }
+                StorageOp::Append(crate::model::NewMessage {
+                    chat_id: self.chat(chat_id)?,
+                    author: actor,
+                    content: self.content(message)?,
+                    client_id,
+                    timestamp: now,
+                })
+            }
+            Command::EditMessage { chat_id, seq, message } => StorageOp::Edit {
+                chat: self.chat(chat_id)?,
+                seq,
+                editor: actor,
+                content: self.content(message)?,
+                at: now,
+            },
+            Command::DeleteMessage { chat_id, seq } => {
+                StorageOp::Delete { chat: self.chat(chat_id)?, seq, by: actor, at: now }
+            }
+            Command::CreateChat { participants } => StorageOp::CreateChat {
+                participants: self.participants(&actor, participants)?,
+                at: now,
+            },
+            Command::ListChats {} => StorageOp::ListChats { username: actor },
+            Command::Typing { chat_id } => {
+                StorageOp::Typing { chat: self.chat(chat_id)?, username: actor }
+            }
+            Command::Read { chat_id, seq } => {
+                StorageOp::MarkRead { chat: self.chat(chat_id)?, username: actor, seq }
+            }
+        };
+        Ok(Some(op))
+    }
+
+    fn chat(&self, given: Option<ChatId>) -> Result<ChatId, (ErrorCode, String)> {
+        match (self.scope, given) {
+            (Scope::Chat(bound), None) => Ok(bound),
+            (Scope::Chat(bound), Some(chat)) if chat == bound => Ok(chat),
+            (Scope::Chat(bound), Some(chat)) => Err((
+                ErrorCode::WrongChat,
+                format!("this connection is bound to chat {bound}, not {chat}"),
+            )),
+            (Scope::AllChats, Some(chat)) => Ok(chat),
+            (Scope::AllChats, None) => {
+                Err((ErrorCode::MissingField, "missing field \"chatId\"".to_owned()))
+            }
+        }
+    }
+
+    fn page(&self, limit: Option<u32>, default: u32) -> Result<u32, (ErrorCode, String)> {
+        match limit {
+            None => Ok(default.min(self.limits.max_page)),
+            Some(0) => Err((ErrorCode::InvalidField, "limit must be at least 1".to_owned())),
+            Some(n) => Ok(n.min(self.limits.max_page)),
+        }
+    }
+
+    fn content(&self, text: String) -> Result<String, (ErrorCode, String)> {
+        if text.trim().is_empty() {
+            return Err((ErrorCode::InvalidField, "message must not be empty".to_owned()));
+        }
+        let chars = text.chars().count();
+        if chars > self.limits.max_message_chars {
+            return Err((
+                ErrorCode::InvalidField,
+                format!(
+                    "message has {chars} characters; the limit is {}",
+                    self.limits.max_message_chars
+                ),
+            ));
+        }
+        Ok(text)
+    }
+
+    fn participants(
+        &self,
+        actor: &str,
+        mut names: Vec<String>,
+    ) -> Result<Vec<String>, (ErrorCode, String)> {
+        names.push(actor.to_owned());
+        names.sort_unstable();
+        names.dedup();
+        if names.len() < 2 {
+            return Err((
+                ErrorCode::InvalidField,
+                "participants must name at least one other user".to_owned(),
+            ));
+        }
+        if names.len() > self.limits.max_participants {
+            return Err((
+                ErrorCode::InvalidField,
+                format!("a chat has at most {} participants", self.limits.max_participants),
+            ));
+        }
+        Ok(names)
+    }
+
+    /// Turn the result of a [`Pending`] operation into the reply and the events.
+    pub fn complete(&mut self, pending: Pending, result: Result<StorageOutcome, Error>) -> Output {
+        let Pending { id, op } = pending;
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(err) => return Output::error(id, err.code(), err.client_message()),
+        };
+        ops::respond(id, op, outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,457 @@
+//! The in-memory backend: for tests and ephemeral servers. Nothing survives the process.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::{Appended, Storage};
+use crate::model::{
+    Account, Chat, ChatId, Language, Message, NewMessage, NewUser, Participant, ReadPosition, Seq,
+    Timestamp, User, UserUpdate,
+};
+use crate::{Error, Result};
+
+/// Storage in the process's memory, behind one mutex (no lock is held across an `.await`).
+///
+/// ```
+/// use hellocode_core::storage::{MemoryStorage, Storage};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let storage = MemoryStorage::new();
+/// storage.add_language("Rust").await?;
+/// assert_eq!(storage.languages().await?[0].name, "Rust");
+/// # Ok::<(), hellocode_core::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryStorage {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    last_id: i64,
+    languages: BTreeMap<String, Language>,
+    users: BTreeMap<String, UserRow>,
+    chats: BTreeMap<ChatId, ChatRow>,
+}
+
+#[derive(Debug)]
+struct UserRow {
+    id: i64,
+    email: String,
+    password_hash: String,
+    timezone: String,
+    languages: BTreeSet<String>,
+    avatar: Option<String>,
+    contacts: BTreeSet<String>,
+}
+
+#[derive(Debug)]
+struct ChatRow {
+    participants: BTreeSet<String>,
+    created_at: Timestamp,
+    /// `messages[i]` has sequence number `i + 1`.
+    messages: Vec<Message>,
+    /// `(author, client id)` → index in `messages`.
+    client_ids: HashMap<(String, String), usize>,
+    reads: BTreeMap<String, Seq>,
+}
+
+impl MemoryStorage {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way that
+        // matters more than losing the whole store, so keep serving.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Inner {
+    fn next_id(&mut self) -> i64 {
+        self.last_id += 1;
+        self.last_id
+    }
+
+    fn language_name(&self, name: &str) -> Result<String> {
+        self.languages
+            .get(&name.to_lowercase())
+            .map(|language| language.name.clone())
+            .ok_or_else(|| Error::LanguageNotFound(name.to_owned()))
+    }
+
+    fn user_view(&self, username: &str, row: &UserRow) -> User {
+        User {
+            id: row.id,
+            username: username.to_owned(),
+            timezone: row.timezone.clone(),
+            languages: row.languages.iter().cloned().collect(),
+            avatar: row.avatar.clone(),
+        }
+    }
+
+    fn user_row(&self, username: &str) -> Result<&UserRow> {
+        self.users.get(username).ok_or_else(|| Error::UserNotFound(username.to_owned()))
+    }
+
+    fn chat_view(&self, id: ChatId, row: &ChatRow) -> Chat {
+        Chat {
+            id,
+            participants: row
+                .participants
+                .iter()
+                .map(|username| Participant { username: username.clone() })
+                .collect(),
+            last_seq: Seq(row.messages.len() as i64),
+            created_at: row.created_at,
+        }
+    }
+
+    fn chat_row(&self, id: ChatId) -> Result<&ChatRow> {
+        self.chats.get(&id).ok_or(Error::ChatNotFound(id))
+    }
+
+    /// The chat, if `username` takes part in it.
+    fn chat_for(&mut self, id: ChatId, username: &str) -> Result<&mut ChatRow> {
+        let row = self.chats.get_mut(&id).ok_or(Error::ChatNotFound(id))?;
+        if row.participants.contains(username) {
+            Ok(row)
+        } else {
+            Err(Error::NotParticipant { chat: id, username: username.to_owned() })
+        }
+    }
+
+    fn existing_users(&self, names: &[String]) -> Result<BTreeSet<String>> {
+        names.iter().map(|name| self.user_row(name).map(|_| name.clone())).collect()
+    }
+
+    /// The author's own message at `seq`.
+    fn own_message(&mut self, chat: ChatId, seq: Seq, author: &str) -> Result<&mut Message> {
+        let row = self.chat_for(chat, author)?;
+        let index = usize::try_from(seq.0 - 1).map_err(|_| Error::MessageNotFound { chat, seq })?;
+        let message = row.messages.get_mut(index).ok_or(Error::MessageNotFound { chat, seq })?;
+        if message.author != author {
+            return Err(Error::NotAuthor { chat, seq });
+        }
+        Ok(message)
+    }
+}
+
+#[async_trait]
+impl Storage for MemoryStorage {
+    async fn add_language(&self, name: &str) -> Result<Language> {
+        let mut inner = self.lock();
+        if let Some(language) = inner.languages.get(&name.to_lowercase()) {
+            return Ok(language.clone());
+        }
+        let language = Language { id: inner.next_id(), name: name.to_owned() };
+        inner.languages.insert(name.to_lowercase(), language.clone());
+        Ok(language)
+    }
+
+    async fn languages(&self) -> Result<Vec<Language>> {
+        let mut languages: Vec<Language> = self.lock().languages.values().cloned().collect();
+        languages.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(languages)
+    }
+
+    async fn create_user(&self, user: NewUser) -> Result<User> {
+        let mut inner = self.lock();
+        if inner.users.contains_key(&user.username) {
+            return Err(Error::UsernameTaken(user.username));
+        }
+        let languages = user
+            .languages
+            .iter()
+            .map(|name| inner.language_name(name))
+            .collect::<Result<BTreeSet<_>>>()?;
+        let row = UserRow {
+            id: inner.next_id(),
+            email: user.email,
+            password_hash: user.password_hash,
+            timezone: user.timezone,
+            languages,
+            avatar: None,
+            contacts: BTreeSet::new(),
+        };
+        let view = inner.user_view(&user.username, &row);
+        inner.users.insert(user.username, row);
+        Ok(view)
+    }
+
+    async fn account(&self, username: &str) -> Result<Option<Account>> {
+        let inner = self.lock();
+        Ok(inner.users.get(username).map(|row| Account {
+            user: inner.user_view(username, row),
+            email: row.email.clone(),
+            password_hash: row.password_hash.clone(),
+        }))
+    }
+
+    async fn user(&self, username: &str) -> Result<Option<User>> {
+        let inner = self.lock();
+        Ok(inner.users.get(username).map(|row| inner.user_view(username, row)))
+    }
+
+    async fn users(&self, after: Option<&str>, limit: u32) -> Result<Vec<User>> {
+        let inner = self.lock();
+        Ok(inner
+            .users
+            .iter()
+            .filter(|(name, _)| after.is_none_or(|after| name.as_str() > after))
+            .take(limit as usize)
+            .map(|(name, row)| inner.user_view(name, row))
+            .collect())
+    }
+
+    async fn users_by_language(&self, language: &str) -> Result<Vec<User>> {
+        let inner = self.lock();
+        let Ok(language) = inner.language_name(language) else {
+            return Ok(Vec::new());
+        };
+        Ok(inner
+            .users
+            .iter()
+            .filter(|(_, row)| row.languages.contains(&language))
+            .map(|(name, row)| inner.user_view(name, row))
+            .collect())
+    }
+
+    async fn update_user(&self, username: &str, update: UserUpdate) -> Result<User> {
+        let mut inner = self.lock();
+        let languages = match &update.languages {
+            Some(names) => Some(
+                names
+                    .iter()
+                    .map(|name| inner.language_name(name))
+                    .collect::<Result<BTreeSet<_>>>()?,
+            ),
+            None => None,
+        };
+        let row =
+            inner.users.get_mut(username).ok_or_else(|| Error::UserNotFound(username.into()))?;
+        if let Some(email) = update.email {
+            row.email = email;
+        }
+        if let Some(hash) = update.password_hash {
+            row.password_hash = hash;
+        }
+        if let Some(timezone) = update.timezone {
+            row.timezone = timezone;
+        }
+        if let Some(languages) = languages {
+            row.languages = languages;
+        }
+        if let Some(avatar) = update.avatar {
+            row.avatar = avatar;
+        }
+        let row = inner.user_row(username)?;
+        Ok(inner.user_view(username, row))
+    }
+
+    async fn delete_user(&self, username: &str) -> Result<()> {
+        let mut inner = self.lock();
+        if inner.users.remove(username).is_none() {
+            return Err(Error::UserNotFound(username.to_owned()));
+        }
+        for row in inner.users.values_mut() {
+            row.contacts.remove(username);
+        }
+        for chat in inner.chats.values_mut() {
+            chat.participants.remove(username);
+            chat.reads.remove(username);
+        }
+        Ok(())
+    }
+
+    async fn add_contact(&self, username: &str, contact: &str) -> Result<()> {
+        let mut inner = self.lock();
+        inner.user_row(contact)?;
+        let row =
+            inner.users.get_mut(username).ok_or_else(|| Error::UserNotFound(username.into()))?;
+        row.contacts.insert(contact.to_owned());
+        Ok(())
+    }
+
+    async fn remove_contact(&self, username: &str, contact: &str) -> Result<()> {
+        let mut inner = self.lock();
+        let row =
+            inner.users.get_mut(username).ok_or_else(|| Error::UserNotFound(username.into()))?;
+        row.contacts.remove(contact);
+        Ok(())
+    }
+
+    async fn contacts(&self, username: &str) -> Result<Vec<String>> {
+        let inner = self.lock();
+        Ok(inner.user_row(username)?.contacts.iter().cloned().collect())
+    }
+
+    async fn create_chat(&self, participants: &[String], at: Timestamp) -> Result<Chat> {
+        let mut inner = self.lock();
+        let participants = inner.existing_users(participants)?;
+        let id = ChatId(inner.next_id());
+        let row = ChatRow {
+            participants,
+            created_at: at,
+            messages: Vec::new(),
+            client_ids: HashMap::new(),
+            reads: BTreeMap::new(),
+        };
+        let chat = inner.chat_view(id, &row);
+        inner.chats.insert(id, row);
+        Ok(chat)
+    }
+
+    async fn chat(&self, id: ChatId) -> Result<Option<Chat>> {
+        let inner = self.lock();
+        Ok(inner.chats.get(&id).map(|row| inner.chat_view(id, row)))
+    }
+
+    async fn chats_of(&self, username: &str) -> Result<Vec<Chat>> {
+        let inner = self.lock();
+        Ok(inner
+            .chats
+            .iter()
+            .filter(|(_, row)| row.participants.contains(username))
+            .map(|(id, row)| inner.chat_view(*id, row))
+            .collect())
+    }
+
+    async fn is_participant(&self, chat: ChatId, username: &str) -> Result<bool> {
+        Ok(self.lock().chat_row(chat)?.participants.contains(username))
+    }
+
+    async fn set_participants(&self, chat: ChatId, participants: &[String]) -> Result<Chat> {
+        let mut inner = self.lock();
+        let participants = inner.existing_users(participants)?;
+        let row = inner.chats.get_mut(&chat).ok_or(Error::ChatNotFound(chat))?;
+        row.reads.retain(|reader, _| participants.contains(reader));
+        row.participants = participants;
+        let row = inner.chat_row(chat)?;
+        Ok(inner.chat_view(chat, row))
+    }
+
+    async fn delete_chat(&self, chat: ChatId) -> Result<()> {
+        self.lock().chats.remove(&chat).map(|_| ()).ok_or(Error::ChatNotFound(chat))
+    }
+
+    async fn append_message(&self, new: NewMessage) -> Result<Appended> {
+        let mut inner = self.lock();
+        let id = inner.last_id + 1;
+        let row = inner.chat_for(new.chat_id, &new.author)?;
+        let key = new.client_id.clone().map(|client_id| (new.author.clone(), client_id));
+        if let Some(index) = key.as_ref().and_then(|key| row.client_ids.get(key)) {
+            return Ok(Appended { message: row.messages[*index].clone(), created: false });
+        }
+        let message = Message {
+            id,
+            chat_id: new.chat_id,
+            seq: Seq(row.messages.len() as i64 + 1),
+            author: new.author,
+            content: new.content,
+            timestamp: new.timestamp,
+            client_id: new.client_id,
+            edited_at: None,
+            deleted: false,
+        };
+        if let Some(key) = key {
+            row.client_ids.insert(key, row.messages.len());
+        }
+        row.messages.push(message.clone());
+        inner.last_id = id;
+        Ok(Appended { message, created: true })
+    }
+
+    async fn messages_before(
+        &self,
+        chat: ChatId,
+        reader: &str,
+        before: Option<Seq>,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        let mut inner = self.lock();
+        let row = inner.chat_for(chat, reader)?;
+        let end = match before {
+            Some(Seq(before)) => usize::try_from(before - 1).unwrap_or(0).min(row.messages.len()),
+            None => row.messages.len(),
+        };
+        Ok(row.messages[..end].iter().rev().take(limit as usize).cloned().collect())
+    }
+
+    async fn messages_after(
+        &self,
+        chat: ChatId,
+        reader: &str,
+        after: Seq,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        let mut inner = self.lock();
+        let row = inner.chat_for(chat, reader)?;
+        let start = usize::try_from(after.0).unwrap_or(0).min(row.messages.len());
+        Ok(row.messages[start..].iter().take(limit as usize).cloned().collect())
+    }
+
+    async fn edit_message(
+        &self,
+        chat: ChatId,
+        seq: Seq,
+        editor: &str,
+        content: &str,
+        at: Timestamp,
+    ) -> Result<Message> {
+        let mut inner = self.lock();
+        let message = inner.own_message(chat, seq, editor)?;
+        if message.deleted {
+            return Err(Error::MessageDeleted { chat, seq });
+        }
+        message.content = content.to_owned();
+        message.edited_at = Some(at);
+        Ok(message.clone())
+    }
+
+    async fn delete_message(
+        &self,
+        chat: ChatId,
+        seq: Seq,
+        by: &str,
+        at: Timestamp,
+    ) -> Result<Message> {
+        let mut inner = self.lock();
+        let message = inner.own_message(chat, seq, by)?;
+        if message.deleted {
+            // Deleting twice is not an error: the message is gone either way.
+            return Ok(message.clone());
+        }
+        message.content.clear();
+        message.deleted = true;
+        message.edited_at = Some(at);
+        Ok(message.clone())
+    }
+
+    async fn mark_read(&self, chat: ChatId, username: &str, seq: Seq) -> Result<Seq> {
+        let mut inner = self.lock();
+        let row = inner.chat_for(chat, username)?;
+        if seq.0 > row.messages.len() as i64 {
+            return Err(Error::ReadBeyondEnd { chat, seq });
+        }
+        let stored = row.reads.entry(username.to_owned()).or_default();
+        *stored = (*stored).max(seq);
+        Ok(*stored)
+    }
+
+    async fn read_positions(&self, chat: ChatId) -> Result<Vec<ReadPosition>> {
+        let inner = self.lock();
+        let row = inner.chat_row(chat)?;
+        Ok(row
+            .participants
+            .iter()
+            .map(|username| ReadPosition {
+                username: username.clone(),
+                seq: row.reads.get(username).copied().unwrap_or_default(),
+            })
+            .collect())
+    }
+}

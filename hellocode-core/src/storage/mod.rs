@@ -1,0 +1,159 @@
+//! Storage: one trait, three backends, one conformance suite.
+//!
+//! [`Storage`] covers the whole domain model. Every backend keeps these promises, checked by the
+//! conformance suite in `tests/integration/conformance.rs` against all of them:
+//!
+//! - each chat's messages get sequence numbers 1, 2, 3, … with no gap and no repeat, even when
+//!   many writers post at once; an append is visible to readers only once it is committed;
+//! - an append whose `(chat, author, client_id)` is already stored returns the stored message
+//!   with `created: false` instead of storing a second copy;
+//! - message operations take the acting user and refuse non-participants
+//!   ([`Error::NotParticipant`](crate::Error::NotParticipant)), so no transport can forget the
+//!   check;
+//! - history pages come from an index on `(chat, seq)`, never from a scan.
+//!
+//! Backends: [`MemoryStorage`] (tests, ephemeral servers), `SqliteStorage` (feature `sqlite`: the
+//! embedded default, one file) and `PostgresStorage` (feature `postgres`: production, bounded pool).
+
+mod memory;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+
+use async_trait::async_trait;
+
+use crate::Result;
+use crate::model::{
+    Account, Chat, ChatId, Language, Message, NewMessage, NewUser, ReadPosition, Seq, Timestamp,
+    User, UserUpdate,
+};
+
+pub use memory::MemoryStorage;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sql::PoolConfig;
+#[cfg(feature = "postgres")]
+pub use sql::postgres::PostgresStorage;
+#[cfg(feature = "sqlite")]
+pub use sql::sqlite::SqliteStorage;
+
+/// The result of an append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The stored message.
+    pub message: Message,
+    /// `false` when the client id was already stored and `message` is the earlier copy.
+    pub created: bool,
+}
+
+/// Everything HelloCode stores. Implementations are cheap to share (`Arc<dyn Storage>`).
+///
+/// Lists of users and chats are returned ordered (users by username, chats by id) so that every
+/// backend answers alike.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    // ---- languages ----
+
+    /// Add a language, or return it if it exists.
+    async fn add_language(&self, name: &str) -> Result<Language>;
+    /// All languages, by name.
+    async fn languages(&self) -> Result<Vec<Language>>;
+
+    // ---- users ----
+
+    /// Create a user. Fails with `UsernameTaken`, or `LanguageNotFound` for an unknown language.
+    async fn create_user(&self, user: NewUser) -> Result<User>;
+    /// A user with its private fields, for login.
+    async fn account(&self, username: &str) -> Result<Option<Account>>;
+    /// A user's public profile.
+    async fn user(&self, username: &str) -> Result<Option<User>>;
+    /// A page of users by username, after `after` (exclusive).
+    async fn users(&self, after: Option<&str>, limit: u32) -> Result<Vec<User>>;
+    /// Users interested in a language (the app's purpose), by username.
+    async fn users_by_language(&self, language: &str) -> Result<Vec<User>>;
+    /// Change a user's profile.
+    async fn update_user(&self, username: &str, update: UserUpdate) -> Result<User>;
+    /// Delete a user: their account, contacts, read positions and chat memberships go; the
+    /// messages they wrote stay in their chats under their name.
+    async fn delete_user(&self, username: &str) -> Result<()>;
+    /// Add `contact` to `username`'s contacts (idempotent).
+    async fn add_contact(&self, username: &str, contact: &str) -> Result<()>;
+    /// Remove a contact (idempotent).
+    async fn remove_contact(&self, username: &str, contact: &str) -> Result<()>;
+    /// A user's contacts, by username.
+    async fn contacts(&self, username: &str) -> Result<Vec<String>>;
+
+    // ---- chats ----
+
+    /// Create a chat with these participants (all must exist).
+    async fn create_chat(&self, participants: &[String], at: Timestamp) -> Result<Chat>;
+    /// A chat by id.
+    async fn chat(&self, id: ChatId) -> Result<Option<Chat>>;
+    /// The chats `username` takes part in, by id.
+    async fn chats_of(&self, username: &str) -> Result<Vec<Chat>>;
+    /// Whether `username` takes part in `chat`; `ChatNotFound` if there is no such chat.
+    async fn is_participant(&self, chat: ChatId, username: &str) -> Result<bool>;
+    /// Replace a chat's participants (all must exist).
+    async fn set_participants(&self, chat: ChatId, participants: &[String]) -> Result<Chat>;
+    /// Delete a chat with its messages and read positions.
+    async fn delete_chat(&self, chat: ChatId) -> Result<()>;
+
+    // ---- messages ----
+
+    /// Append a message with the chat's next sequence number, or return the stored one when
+    /// `client_id` was used before by the same author in the same chat.
+    async fn append_message(&self, message: NewMessage) -> Result<Appended>;
+    /// Up to `limit` messages below `before` (or the newest), newest first.
+    async fn messages_before(
+        &self,
+        chat: ChatId,
+        reader: &str,
+        before: Option<Seq>,
+        limit: u32,
+    ) -> Result<Vec<Message>>;
+    /// Up to `limit` messages above `after`, oldest first.
+    async fn messages_after(
+        &self,
+        chat: ChatId,
+        reader: &str,
+        after: Seq,
+        limit: u32,
+    ) -> Result<Vec<Message>>;
+    /// Replace the content of the editor's own message.
+    async fn edit_message(
+        &self,
+        chat: ChatId,
+        seq: Seq,
+        editor: &str,
+        content: &str,
+        at: Timestamp,
+    ) -> Result<Message>;
+    /// Delete the caller's own message: its content is emptied, its sequence number stays.
+    async fn delete_message(
+        &self,
+        chat: ChatId,
+        seq: Seq,
+        by: &str,
+        at: Timestamp,
+    ) -> Result<Message>;
+
+    // ---- read positions ----
+
+    /// Move `username`'s read position in `chat` forward to `seq` (never back); returns the
+    /// stored position.
+    async fn mark_read(&self, chat: ChatId, username: &str, seq: Seq) -> Result<Seq>;
+    /// Every participant's read position in `chat`, by username (0 for none yet).
+    async fn read_positions(&self, chat: ChatId) -> Result<Vec<ReadPosition>>;
+
+    // ---- provided ----
+
+    /// Finish pending work and release connections. Later calls fail.
+    async fn close(&self) {}
+
+    /// `Ok(())` if `username` takes part in `chat`, else `NotParticipant` (or `ChatNotFound`).
+    async fn require_participant(&self, chat: ChatId, username: &str) -> Result<()> {
+        if self.is_participant(chat, username).await? {
+            Ok(())
+        } else {
+            Err(crate::Error::NotParticipant { chat, username: username.to_owned() })
+        }
+    }
+}

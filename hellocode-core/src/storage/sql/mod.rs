@@ -1,0 +1,705 @@
+//! The SQL backends. SQLite and Postgres run the very same statements (both accept `$N`
+//! placeholders, `RETURNING` and partial unique indexes), so the implementation is written once,
+//! in [`sql_storage!`], and instantiated per database. What differs lives in each backend's
+//! module: connecting, pool settings, how a write transaction begins, and the migrations.
+
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
+#[cfg(feature = "sqlite")]
+pub(crate) mod sqlite;
+
+/// Connection-pool settings shared by the SQL backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// Most connections open at once; requests beyond wait for a free one.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before failing.
+    pub acquire_timeout: std::time::Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig { max_connections: 8, acquire_timeout: std::time::Duration::from_secs(10) }
+    }
+}
+
+/// Whether a database error is a unique-constraint violation.
+pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Columns of a message, in the order `message_from_row` reads them.
+macro_rules! message_columns {
+    () => {
+        "id, chat_id, seq, author, content, created_at, client_id, edited_at, deleted"
+    };
+}
+pub(crate) use message_columns;
+
+/// Implements [`Storage`](crate::storage::Storage) for `$storage`, a struct with a
+/// `pool: sqlx::Pool<$db>` field and an `async fn begin_write(&self)` that opens a transaction
+/// that will write.
+macro_rules! sql_storage {
+    ($storage:ty, $db:ty) => {
+        use async_trait::async_trait;
+        use sqlx::Row;
+
+        use crate::model::{
+            Account, Chat, ChatId, Language, Message, NewMessage, NewUser, Participant,
+            ReadPosition, Seq, Timestamp, User, UserUpdate,
+        };
+        use crate::storage::sql::{is_unique_violation, message_columns};
+        use crate::storage::{Appended, Storage};
+        use crate::{Error, Result};
+
+        type Conn = <$db as sqlx::Database>::Connection;
+        type DbRow = <$db as sqlx::Database>::Row;
+
+        fn message_from_row(row: &DbRow) -> Result<Message> {
+            Ok(Message {
+                id: row.try_get(0)?,
+                chat_id: ChatId(row.try_get(1)?),
+                seq: Seq(row.try_get(2)?),
+                author: row.try_get(3)?,
+                content: row.try_get(4)?,
+                timestamp: Timestamp::from_unix_millis(row.try_get(5)?),
+                client_id: row.try_get(6)?,
+                edited_at: row.try_get::<Option<i64>, _>(7)?.map(Timestamp::from_unix_millis),
+                deleted: row.try_get(8)?,
+            })
+        }
+
+        async fn user_id(conn: &mut Conn, username: &str) -> Result<i64> {
+            sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+                .bind(username)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or_else(|| Error::UserNotFound(username.to_owned()))
+        }
+
+        async fn load_user(conn: &mut Conn, username: &str) -> Result<Option<User>> {
+            let Some(row) = sqlx::query(
+                "SELECT id, username, timezone, avatar FROM users WHERE username = $1",
+            )
+            .bind(username)
+            .fetch_optional(&mut *conn)
+            .await?
+            else {
+                return Ok(None);
+            };
+            let mut users = with_languages(conn, vec![row]).await?;
+            Ok(users.pop())
+        }
+
+        /// Users from rows of `id, username, timezone, avatar`, with their languages.
+        async fn with_languages(conn: &mut Conn, rows: Vec<DbRow>) -> Result<Vec<User>> {
+            let mut users = Vec::with_capacity(rows.len());
+            for row in rows {
+                let id: i64 = row.try_get(0)?;
+                let languages = sqlx::query_scalar(
+                    "SELECT l.name FROM user_languages ul JOIN languages l ON l.id = ul.language_id \
+                     WHERE ul.user_id = $1 ORDER BY l.name",
+                )
+                .bind(id)
+                .fetch_all(&mut *conn)
+                .await?;
+                users.push(User {
+                    id,
+                    username: row.try_get(1)?,
+                    timezone: row.try_get(2)?,
+                    avatar: row.try_get(3)?,
+                    languages,
+                });
+            }
+            Ok(users)
+        }
+
+        async fn set_languages(conn: &mut Conn, user: i64, languages: &[String]) -> Result<()> {
+            sqlx::query("DELETE FROM user_languages WHERE user_id = $1")
+                .bind(user)
+                .execute(&mut *conn)
+                .await?;
+            for name in languages {
+                let language: i64 =
+                    sqlx::query_scalar("SELECT id FROM languages WHERE lower(name) = lower($1)")
+                        .bind(name)
+                        .fetch_optional(&mut *conn)
+                        .await?
+                        .ok_or_else(|| Error::LanguageNotFound(name.clone()))?;
+                sqlx::query(
+                    "INSERT INTO user_languages (user_id, language_id) VALUES ($1, $2) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(user)
+                .bind(language)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(())
+        }
+
+        async fn load_chats(conn: &mut Conn, rows: Vec<DbRow>) -> Result<Vec<Chat>> {
+            let mut chats = Vec::with_capacity(rows.len());
+            for row in rows {
+                let id = ChatId(row.try_get(0)?);
+                let participants = sqlx::query_scalar(
+                    "SELECT u.username FROM chat_participants p JOIN users u ON u.id = p.user_id \
+                     WHERE p.chat_id = $1 ORDER BY u.username",
+                )
+                .bind(id.0)
+                .fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .map(|username| Participant { username })
+                .collect();
+                chats.push(Chat {
+                    id,
+                    participants,
+                    last_seq: Seq(row.try_get(1)?),
+                    created_at: Timestamp::from_unix_millis(row.try_get(2)?),
+                });
+            }
+            Ok(chats)
+        }
+
+        async fn load_chat(conn: &mut Conn, id: ChatId) -> Result<Option<Chat>> {
+            let rows = sqlx::query("SELECT id, last_seq, created_at FROM chats WHERE id = $1")
+                .bind(id.0)
+                .fetch_all(&mut *conn)
+                .await?;
+            Ok(load_chats(conn, rows).await?.pop())
+        }
+
+        /// `Ok` if `username` takes part in `chat`, else `ChatNotFound` or `NotParticipant`.
+        async fn require_participant(conn: &mut Conn, chat: ChatId, username: &str) -> Result<()> {
+            let count: Option<i64> = sqlx::query_scalar(
+                "SELECT (SELECT COUNT(*) FROM chat_participants p JOIN users u ON u.id = p.user_id \
+                 WHERE p.chat_id = c.id AND u.username = $2) FROM chats c WHERE c.id = $1",
+            )
+            .bind(chat.0)
+            .bind(username)
+            .fetch_optional(&mut *conn)
+            .await?;
+            match count {
+                None => Err(Error::ChatNotFound(chat)),
+                Some(0) => Err(Error::NotParticipant { chat, username: username.to_owned() }),
+                Some(_) => Ok(()),
+            }
+        }
+
+        async fn message_by_client_id(
+            conn: &mut Conn,
+            message: &NewMessage,
+            client_id: &str,
+        ) -> Result<Option<Message>> {
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                message_columns!(),
+                " FROM messages WHERE chat_id = $1 AND author = $2 AND client_id = $3"
+            ))
+            .bind(message.chat_id.0)
+            .bind(&message.author)
+            .bind(client_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            row.as_ref().map(message_from_row).transpose()
+        }
+
+        /// The author's own, still present message, inside a write transaction.
+        async fn own_message(conn: &mut Conn, chat: ChatId, seq: Seq, author: &str) -> Result<()> {
+            require_participant(conn, chat, author).await?;
+            let row = sqlx::query("SELECT author, deleted FROM messages WHERE chat_id = $1 AND seq = $2")
+                .bind(chat.0)
+                .bind(seq.0)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or(Error::MessageNotFound { chat, seq })?;
+            let stored_author: String = row.try_get(0)?;
+            if stored_author != author {
+                return Err(Error::NotAuthor { chat, seq });
+            }
+            if row.try_get::<bool, _>(1)? {
+                return Err(Error::MessageDeleted { chat, seq });
+            }
+            Ok(())
+        }
+
+        #[async_trait]
+        impl Storage for $storage {
+            async fn add_language(&self, name: &str) -> Result<Language> {
+                let mut conn = self.pool.acquire().await?;
+                sqlx::query("INSERT INTO languages (name) VALUES ($1) ON CONFLICT DO NOTHING")
+                    .bind(name)
+                    .execute(&mut *conn)
+                    .await?;
+                let row = sqlx::query("SELECT id, name FROM languages WHERE lower(name) = lower($1)")
+                    .bind(name)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                Ok(Language { id: row.try_get(0)?, name: row.try_get(1)? })
+            }
+
+            async fn languages(&self) -> Result<Vec<Language>> {
+                let rows = sqlx::query("SELECT id, name FROM languages ORDER BY name")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| Ok(Language { id: row.try_get(0)?, name: row.try_get(1)? }))
+                    .collect()
+            }
+
+            async fn create_user(&self, user: NewUser) -> Result<User> {
+                let mut tx = self.begin_write().await?;
+                let inserted = sqlx::query_scalar(
+                    "INSERT INTO users (username, email, password_hash, timezone) \
+                     VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(&user.username)
+                .bind(&user.email)
+                .bind(&user.password_hash)
+                .bind(&user.timezone)
+                .fetch_one(&mut *tx)
+                .await;
+                let id: i64 = match inserted {
+                    Ok(id) => id,
+                    Err(err) if is_unique_violation(&err) => {
+                        return Err(Error::UsernameTaken(user.username));
+                    }
+                    Err(err) => return Err(err.into()),
+                };
+                set_languages(&mut tx, id, &user.languages).await?;
+                let created = load_user(&mut tx, &user.username).await?;
+                tx.commit().await?;
+                created.ok_or(Error::UserNotFound(user.username))
+            }
+
+            async fn account(&self, username: &str) -> Result<Option<Account>> {
+                let mut conn = self.pool.acquire().await?;
+                let Some(user) = load_user(&mut conn, username).await? else {
+                    return Ok(None);
+                };
+                let row = sqlx::query("SELECT email, password_hash FROM users WHERE id = $1")
+                    .bind(user.id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                Ok(Some(Account { user, email: row.try_get(0)?, password_hash: row.try_get(1)? }))
+            }
+
+            async fn user(&self, username: &str) -> Result<Option<User>> {
+                load_user(&mut *self.pool.acquire().await?, username).await
+            }
+
+            async fn users(&self, after: Option<&str>, limit: u32) -> Result<Vec<User>> {
+                let mut conn = self.pool.acquire().await?;
+                let rows = sqlx::query(
+                    "SELECT id, username, timezone, avatar FROM users \
+                     WHERE $1 IS NULL OR username > $1 ORDER BY username LIMIT $2",
+                )
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *conn)
+                .await?;
+                with_languages(&mut conn, rows).await
+            }
+
+            async fn users_by_language(&self, language: &str) -> Result<Vec<User>> {
+                let mut conn = self.pool.acquire().await?;
+                let rows = sqlx::query(
+                    "SELECT u.id, u.username, u.timezone, u.avatar FROM users u \
+                     JOIN user_languages ul ON ul.user_id = u.id \
+                     JOIN languages l ON l.id = ul.language_id \
+                     WHERE lower(l.name) = lower($1) ORDER BY u.username",
+                )
+                .bind(language)
+                .fetch_all(&mut *conn)
+                .await?;
+                with_languages(&mut conn, rows).await
+            }
+
+            async fn update_user(&self, username: &str, update: UserUpdate) -> Result<User> {
+                let mut tx = self.begin_write().await?;
+                let id: i64 = sqlx::query_scalar(
+                    "UPDATE users SET email = COALESCE($2, email), \
+                     password_hash = COALESCE($3, password_hash), \
+                     timezone = COALESCE($4, timezone) WHERE username = $1 RETURNING id",
+                )
+                .bind(username)
+                .bind(&update.email)
+                .bind(&update.password_hash)
+                .bind(&update.timezone)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| Error::UserNotFound(username.to_owned()))?;
+                if let Some(avatar) = &update.avatar {
+                    sqlx::query("UPDATE users SET avatar = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(avatar)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if let Some(languages) = &update.languages {
+                    set_languages(&mut tx, id, languages).await?;
+                }
+                let user = load_user(&mut tx, username).await?;
+                tx.commit().await?;
+                user.ok_or_else(|| Error::UserNotFound(username.to_owned()))
+            }
+
+            async fn delete_user(&self, username: &str) -> Result<()> {
+                let deleted = sqlx::query("DELETE FROM users WHERE username = $1")
+                    .bind(username)
+                    .execute(&self.pool)
+                    .await?;
+                if deleted.rows_affected() == 0 {
+                    return Err(Error::UserNotFound(username.to_owned()));
+                }
+                Ok(())
+            }
+
+            async fn add_contact(&self, username: &str, contact: &str) -> Result<()> {
+                let mut conn = self.pool.acquire().await?;
+                let user = user_id(&mut conn, username).await?;
+                let contact = user_id(&mut conn, contact).await?;
+                sqlx::query(
+                    "INSERT INTO contacts (user_id, contact_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(user)
+                .bind(contact)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            async fn remove_contact(&self, username: &str, contact: &str) -> Result<()> {
+                sqlx::query(
+                    "DELETE FROM contacts WHERE user_id = (SELECT id FROM users WHERE username = $1) \
+                     AND contact_id = (SELECT id FROM users WHERE username = $2)",
+                )
+                .bind(username)
+                .bind(contact)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn contacts(&self, username: &str) -> Result<Vec<String>> {
+                let mut conn = self.pool.acquire().await?;
+                let user = user_id(&mut conn, username).await?;
+                Ok(sqlx::query_scalar(
+                    "SELECT u.username FROM contacts c JOIN users u ON u.id = c.contact_id \
+                     WHERE c.user_id = $1 ORDER BY u.username",
+                )
+                .bind(user)
+                .fetch_all(&mut *conn)
+                .await?)
+            }
+
+            async fn create_chat(&self, participants: &[String], at: Timestamp) -> Result<Chat> {
+                let mut tx = self.begin_write().await?;
+                let id: i64 =
+                    sqlx::query_scalar("INSERT INTO chats (created_at) VALUES ($1) RETURNING id")
+                        .bind(at.unix_millis())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                for username in participants {
+                    let user = user_id(&mut tx, username).await?;
+                    sqlx::query(
+                        "INSERT INTO chat_participants (chat_id, user_id) VALUES ($1, $2) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let chat = load_chat(&mut tx, ChatId(id)).await?;
+                tx.commit().await?;
+                chat.ok_or(Error::ChatNotFound(ChatId(id)))
+            }
+
+            async fn chat(&self, id: ChatId) -> Result<Option<Chat>> {
+                load_chat(&mut *self.pool.acquire().await?, id).await
+            }
+
+            async fn chats_of(&self, username: &str) -> Result<Vec<Chat>> {
+                let mut conn = self.pool.acquire().await?;
+                let rows = sqlx::query(
+                    "SELECT c.id, c.last_seq, c.created_at FROM chats c \
+                     JOIN chat_participants p ON p.chat_id = c.id \
+                     JOIN users u ON u.id = p.user_id WHERE u.username = $1 ORDER BY c.id",
+                )
+                .bind(username)
+                .fetch_all(&mut *conn)
+                .await?;
+                load_chats(&mut conn, rows).await
+            }
+
+            async fn is_participant(&self, chat: ChatId, username: &str) -> Result<bool> {
+                match require_participant(&mut *self.pool.acquire().await?, chat, username).await {
+                    Ok(()) => Ok(true),
+                    Err(Error::NotParticipant { .. }) => Ok(false),
+                    Err(err) => Err(err),
+                }
+            }
+
+            async fn set_participants(&self, chat: ChatId, participants: &[String]) -> Result<Chat> {
+                let mut tx = self.begin_write().await?;
+                let current: Vec<String> = load_chat(&mut tx, chat)
+                    .await?
+                    .ok_or(Error::ChatNotFound(chat))?
+                    .participants
+                    .into_iter()
+                    .map(|p| p.username)
+                    .collect();
+                for username in participants {
+                    let user = user_id(&mut tx, username).await?;
+                    sqlx::query(
+                        "INSERT INTO chat_participants (chat_id, user_id) VALUES ($1, $2) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(chat.0)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for gone in current.iter().filter(|name| !participants.contains(name)) {
+                    sqlx::query(
+                        "DELETE FROM chat_participants WHERE chat_id = $1 \
+                         AND user_id = (SELECT id FROM users WHERE username = $2)",
+                    )
+                    .bind(chat.0)
+                    .bind(gone)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let updated = load_chat(&mut tx, chat).await?;
+                tx.commit().await?;
+                updated.ok_or(Error::ChatNotFound(chat))
+            }
+
+            async fn delete_chat(&self, chat: ChatId) -> Result<()> {
+                let deleted = sqlx::query("DELETE FROM chats WHERE id = $1")
+                    .bind(chat.0)
+                    .execute(&self.pool)
+                    .await?;
+                if deleted.rows_affected() == 0 {
+                    return Err(Error::ChatNotFound(chat));
+                }
+                Ok(())
+            }
+
+            async fn append_message(&self, message: NewMessage) -> Result<Appended> {
+                if let Some(client_id) = &message.client_id {
+                    // Fast path for retries, outside any write transaction.
+                    let mut conn = self.pool.acquire().await?;
+                    require_participant(&mut conn, message.chat_id, &message.author).await?;
+                    if let Some(stored) = message_by_client_id(&mut conn, &message, client_id).await? {
+                        return Ok(Appended { message: stored, created: false });
+                    }
+                }
+                let mut tx = self.begin_write().await?;
+                // Taking the next number locks the chat row until commit, which serializes the
+                // chat's appends; a rollback undoes the increment, so no gap can appear.
+                let seq: Option<i64> = sqlx::query_scalar(
+                    "UPDATE chats SET last_seq = last_seq + 1 WHERE id = $1 AND EXISTS ( \
+                     SELECT 1 FROM chat_participants p JOIN users u ON u.id = p.user_id \
+                     WHERE p.chat_id = $1 AND u.username = $2) RETURNING last_seq",
+                )
+                .bind(message.chat_id.0)
+                .bind(&message.author)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(seq) = seq else {
+                    require_participant(&mut tx, message.chat_id, &message.author).await?;
+                    return Err(Error::ChatNotFound(message.chat_id));
+                };
+                let inserted = sqlx::query_scalar(
+                    "INSERT INTO messages (chat_id, seq, author, content, created_at, client_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(message.chat_id.0)
+                .bind(seq)
+                .bind(&message.author)
+                .bind(&message.content)
+                .bind(message.timestamp.unix_millis())
+                .bind(&message.client_id)
+                .fetch_one(&mut *tx)
+                .await;
+                match inserted {
+                    Ok(id) => {
+                        tx.commit().await?;
+                        Ok(Appended {
+                            message: Message {
+                                id,
+                                chat_id: message.chat_id,
+                                seq: Seq(seq),
+                                author: message.author,
+                                content: message.content,
+                                timestamp: message.timestamp,
+                                client_id: message.client_id,
+                                edited_at: None,
+                                deleted: false,
+                            },
+                            created: true,
+                        })
+                    }
+                    Err(err) if is_unique_violation(&err) && message.client_id.is_some() => {
+                        // A concurrent retry with the same client id committed first.
+                        tx.rollback().await?;
+                        let mut conn = self.pool.acquire().await?;
+                        let client_id = message.client_id.as_deref().unwrap_or_default();
+                        let stored = message_by_client_id(&mut conn, &message, client_id)
+                            .await?
+                            .ok_or_else(|| Error::Database(Box::new(err)))?;
+                        Ok(Appended { message: stored, created: false })
+                    }
+                    Err(err) => Err(err.into()),
+                }
+            }
+
+            async fn messages_before(
+                &self,
+                chat: ChatId,
+                reader: &str,
+                before: Option<Seq>,
+                limit: u32,
+            ) -> Result<Vec<Message>> {
+                let mut conn = self.pool.acquire().await?;
+                require_participant(&mut conn, chat, reader).await?;
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    message_columns!(),
+                    " FROM messages WHERE chat_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+                ))
+                .bind(chat.0)
+                .bind(before.map_or(i64::MAX, |seq| seq.0))
+                .bind(i64::from(limit))
+                .fetch_all(&mut *conn)
+                .await?;
+                rows.iter().map(message_from_row).collect()
+            }
+
+            async fn messages_after(
+                &self,
+                chat: ChatId,
+                reader: &str,
+                after: Seq,
+                limit: u32,
+            ) -> Result<Vec<Message>> {
+                let mut conn = self.pool.acquire().await?;
+                require_participant(&mut conn, chat, reader).await?;
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    message_columns!(),
+                    " FROM messages WHERE chat_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+                ))
+                .bind(chat.0)
+                .bind(after.0)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *conn)
+                .await?;
+                rows.iter().map(message_from_row).collect()
+            }
+
+            async fn edit_message(
+                &self,
+                chat: ChatId,
+                seq: Seq,
+                editor: &str,
+                content: &str,
+                at: Timestamp,
+            ) -> Result<Message> {
+                let mut tx = self.begin_write().await?;
+                own_message(&mut tx, chat, seq, editor).await?;
+                let row = sqlx::query(concat!(
+                    "UPDATE messages SET content = $3, edited_at = $4 WHERE chat_id = $1 AND seq = $2 \
+                     RETURNING ",
+                    message_columns!()
+                ))
+                .bind(chat.0)
+                .bind(seq.0)
+                .bind(content)
+                .bind(at.unix_millis())
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                message_from_row(&row)
+            }
+
+            async fn delete_message(
+                &self,
+                chat: ChatId,
+                seq: Seq,
+                by: &str,
+                at: Timestamp,
+            ) -> Result<Message> {
+                let mut tx = self.begin_write().await?;
+                match own_message(&mut tx, chat, seq, by).await {
+                    // Deleting twice is not an error: the message is gone either way.
+                    Ok(()) | Err(Error::MessageDeleted { .. }) => {}
+                    Err(err) => return Err(err),
+                }
+                let row = sqlx::query(concat!(
+                    "UPDATE messages SET content = '', deleted = TRUE, \
+                     edited_at = COALESCE(CASE WHEN deleted THEN edited_at END, $3) \
+                     WHERE chat_id = $1 AND seq = $2 RETURNING ",
+                    message_columns!()
+                ))
+                .bind(chat.0)
+                .bind(seq.0)
+                .bind(at.unix_millis())
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                message_from_row(&row)
+            }
+
+            async fn mark_read(&self, chat: ChatId, username: &str, seq: Seq) -> Result<Seq> {
+                let mut tx = self.begin_write().await?;
+                let last_seq: i64 = sqlx::query_scalar("SELECT last_seq FROM chats WHERE id = $1")
+                    .bind(chat.0)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(Error::ChatNotFound(chat))?;
+                require_participant(&mut tx, chat, username).await?;
+                if seq.0 > last_seq {
+                    return Err(Error::ReadBeyondEnd { chat, seq });
+                }
+                let stored: i64 = sqlx::query_scalar(
+                    "UPDATE chat_participants SET read_seq = CASE WHEN read_seq < $3 THEN $3 \
+                     ELSE read_seq END WHERE chat_id = $1 \
+                     AND user_id = (SELECT id FROM users WHERE username = $2) RETURNING read_seq",
+                )
+                .bind(chat.0)
+                .bind(username)
+                .bind(seq.0)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(Seq(stored))
+            }
+
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+
+            async fn read_positions(&self, chat: ChatId) -> Result<Vec<ReadPosition>> {
+                let mut conn = self.pool.acquire().await?;
+                if load_chat(&mut conn, chat).await?.is_none() {
+                    return Err(Error::ChatNotFound(chat));
+                }
+                let rows = sqlx::query(
+                    "SELECT u.username, p.read_seq FROM chat_participants p \
+                     JOIN users u ON u.id = p.user_id WHERE p.chat_id = $1 ORDER BY u.username",
+                )
+                .bind(chat.0)
+                .fetch_all(&mut *conn)
+                .await?;
+                rows.iter()
+                    .map(|row| Ok(ReadPosition { username: row.try_get(0)?, seq: Seq(row.try_get(1)?) }))
+                    .collect()
+            }
+        }
+    };
+}
+pub(crate) use sql_storage;

@@ -1,0 +1,63 @@
+//! The SQLite backend: the embedded default. One file, created with its schema on first open.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::PoolConfig;
+
+/// Storage in a SQLite file (WAL journal, `synchronous = FULL`: a commit is on disk before it
+/// is acknowledged).
+///
+/// ```
+/// use hellocode_core::storage::{SqliteStorage, Storage};
+/// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+/// let dir = std::env::temp_dir().join(format!("hellocode-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let storage = SqliteStorage::open(&format!("sqlite:{}/chat.db", dir.display())).await?;
+/// storage.add_language("Rust").await?;
+/// storage.close().await;
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteStorage {
+    pool: SqlitePool,
+}
+
+impl SqliteStorage {
+    /// Open (creating if needed) the database at `url` (`sqlite:path/to/file.db`) and bring its
+    /// schema up to date.
+    pub async fn open(url: &str) -> crate::Result<Self> {
+        Self::open_with(url, PoolConfig::default()).await
+    }
+
+    /// [`open`](Self::open) with explicit pool settings.
+    pub async fn open_with(url: &str, config: PoolConfig) -> crate::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(config.acquire_timeout)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStorage { pool })
+    }
+
+    /// SQLite allows one writer at a time. Taking the write lock when the transaction begins
+    /// (rather than at its first write) means a writer waits for the lock instead of failing
+    /// with `SQLITE_BUSY` after it has read.
+    async fn begin_write(&self) -> crate::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+super::sql_storage!(SqliteStorage, sqlx::Sqlite);
