@@ -1,0 +1,618 @@
+//! The storage conformance suite: the same tests for every backend.
+//!
+//! A backend module defines `async fn get_store() -> Option<Fixture>` (None: its service is
+//! unavailable and the skip was reported) where `Fixture` has `storage()` and `finish()`, then
+//! invokes `storage_conformance_tests!(get_store)`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use hellocode_core::Error;
+use hellocode_core::model::{ChatId, NewMessage, NewUser, Seq, Timestamp, UserUpdate};
+use hellocode_core::storage::Storage;
+
+macro_rules! storage_conformance_tests {
+    ($get_store:ident) => {
+        storage_conformance_tests!(@tests $get_store,
+            languages_are_unique_case_insensitively,
+            users_are_created_read_and_paged,
+            users_are_found_by_language,
+            user_profiles_update,
+            deleted_users_leave_chats_but_keep_messages,
+            contacts_are_a_set,
+            chats_are_created_listed_and_deleted,
+            participants_can_be_replaced,
+            appends_number_messages_from_one,
+            only_participants_read_and_post,
+            client_ids_make_appends_idempotent,
+            history_pages_newest_first_without_overlap,
+            resume_reads_oldest_first,
+            authors_edit_and_delete_their_messages,
+            read_positions_only_move_forward,
+            concurrent_appends_get_gap_free_sequence_numbers,
+            concurrent_retries_store_one_message,
+        );
+    };
+    (@tests $get_store:ident, $($test:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $test() {
+                let Some(fixture) = $get_store().await else { return };
+                $crate::conformance::$test(fixture.storage()).await;
+                fixture.finish().await;
+            }
+        )+
+    };
+}
+
+fn at(millis: i64) -> Timestamp {
+    Timestamp::from_unix_millis(1_700_000_000_000 + millis)
+}
+
+async fn user(storage: &dyn Storage, name: &str) {
+    storage
+        .create_user(NewUser::new(name, format!("{name}@example.org"), format!("hash-of-{name}")))
+        .await
+        .expect("create user");
+}
+
+async fn users(storage: &dyn Storage, names: &[&str]) {
+    for name in names {
+        user(storage, name).await;
+    }
+}
+
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+async fn chat_of(storage: &dyn Storage, members: &[&str]) -> ChatId {
+    storage.create_chat(&names(members), at(0)).await.expect("create chat").id
+}
+
+fn post(chat: ChatId, author: &str, content: &str, client_id: Option<&str>) -> NewMessage {
+    NewMessage {
+        chat_id: chat,
+        author: author.into(),
+        content: content.into(),
+        client_id: client_id.map(Into::into),
+        timestamp: at(1),
+    }
+}
+
+pub async fn languages_are_unique_case_insensitively(storage: Arc<dyn Storage>) {
+    let rust = storage.add_language("Rust").await.expect("add");
+    assert_eq!(rust.name, "Rust");
+    let again = storage.add_language("rust").await.expect("add again");
+    assert_eq!(again, rust, "adding an existing language returns it");
+    storage.add_language("Go").await.expect("add");
+    let all: Vec<String> =
+        storage.languages().await.expect("list").into_iter().map(|l| l.name).collect();
+    assert_eq!(all, ["Go", "Rust"]);
+}
+
+pub async fn users_are_created_read_and_paged(storage: Arc<dyn Storage>) {
+    storage.add_language("Rust").await.expect("language");
+    let mut new = NewUser::new("carol", "carol@example.org", "$argon2id$hash");
+    new.timezone = "Europe/Paris".into();
+    new.languages = names(&["rust"]);
+    let carol = storage.create_user(new.clone()).await.expect("create");
+    assert_eq!(carol.username, "carol");
+    assert_eq!(carol.timezone, "Europe/Paris");
+    assert_eq!(carol.languages, ["Rust"], "languages are stored under their canonical name");
+    assert_eq!(carol.avatar, None);
+
+    assert!(
+        matches!(storage.create_user(new).await, Err(Error::UsernameTaken(name)) if name == "carol")
+    );
+    let mut unknown_language = NewUser::new("dave", "d@example.org", "h");
+    unknown_language.languages = names(&["Cobol"]);
+    assert!(matches!(
+        storage.create_user(unknown_language).await,
+        Err(Error::LanguageNotFound(name)) if name == "Cobol"
+    ));
+    assert_eq!(storage.user("dave").await.expect("read"), None, "a failed create stores nothing");
+
+    let account = storage.account("carol").await.expect("read").expect("exists");
+    assert_eq!(account.user, carol);
+    assert_eq!(account.email, "carol@example.org");
+    assert_eq!(account.password_hash, "$argon2id$hash");
+    assert_eq!(storage.user("carol").await.expect("read"), Some(carol));
+    assert_eq!(storage.user("nobody").await.expect("read"), None);
+    assert!(storage.account("nobody").await.expect("read").is_none());
+
+    users(&*storage, &["alice", "bob", "erin"]).await;
+    let page: Vec<String> =
+        storage.users(None, 2).await.expect("page").into_iter().map(|u| u.username).collect();
+    assert_eq!(page, ["alice", "bob"]);
+    let page: Vec<String> = storage
+        .users(Some("bob"), 10)
+        .await
+        .expect("page")
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(page, ["carol", "erin"]);
+}
+
+pub async fn users_are_found_by_language(storage: Arc<dyn Storage>) {
+    for language in ["Rust", "Go", "Python"] {
+        storage.add_language(language).await.expect("language");
+    }
+    for (name, languages) in
+        [("ann", vec!["Rust", "Go"]), ("ben", vec!["Go"]), ("cat", vec!["Rust"])]
+    {
+        let mut new = NewUser::new(name, "x@example.org", "h");
+        new.languages = names(&languages);
+        storage.create_user(new).await.expect("create");
+    }
+    let rustaceans: Vec<String> = storage
+        .users_by_language("rust")
+        .await
+        .expect("query")
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(rustaceans, ["ann", "cat"]);
+    let gophers = storage.users_by_language("Go").await.expect("query");
+    assert_eq!(gophers.len(), 2);
+    assert_eq!(gophers[0].languages, ["Go", "Rust"], "each user comes with all its languages");
+    assert!(storage.users_by_language("Python").await.expect("query").is_empty());
+    assert!(storage.users_by_language("Cobol").await.expect("query").is_empty());
+}
+
+pub async fn user_profiles_update(storage: Arc<dyn Storage>) {
+    storage.add_language("Rust").await.expect("language");
+    storage.add_language("Go").await.expect("language");
+    user(&*storage, "alice").await;
+    let updated = storage
+        .update_user(
+            "alice",
+            UserUpdate {
+                email: Some("new@example.org".into()),
+                password_hash: Some("new-hash".into()),
+                timezone: Some("Asia/Tokyo".into()),
+                languages: Some(names(&["go", "Rust"])),
+                avatar: Some(Some("avatars/alice.png".into())),
+            },
+        )
+        .await
+        .expect("update");
+    assert_eq!(updated.timezone, "Asia/Tokyo");
+    assert_eq!(updated.languages, ["Go", "Rust"]);
+    assert_eq!(updated.avatar.as_deref(), Some("avatars/alice.png"));
+    let account = storage.account("alice").await.expect("read").expect("exists");
+    assert_eq!(account.email, "new@example.org");
+    assert_eq!(account.password_hash, "new-hash");
+
+    let unchanged = storage
+        .update_user("alice", UserUpdate { avatar: Some(None), ..UserUpdate::default() })
+        .await
+        .expect("update");
+    assert_eq!(unchanged.avatar, None, "Some(None) removes the avatar");
+    assert_eq!(unchanged.timezone, "Asia/Tokyo", "None leaves a field alone");
+    assert_eq!(unchanged.languages, ["Go", "Rust"]);
+
+    let bad = UserUpdate { languages: Some(names(&["Cobol"])), ..UserUpdate::default() };
+    assert!(matches!(storage.update_user("alice", bad).await, Err(Error::LanguageNotFound(_))));
+    assert_eq!(
+        storage.user("alice").await.expect("read").expect("exists").languages,
+        ["Go", "Rust"],
+        "a failed update changes nothing"
+    );
+    assert!(matches!(
+        storage.update_user("nobody", UserUpdate::default()).await,
+        Err(Error::UserNotFound(_))
+    ));
+}
+
+pub async fn deleted_users_leave_chats_but_keep_messages(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob", "carol"]).await;
+    let chat = chat_of(&*storage, &["alice", "bob", "carol"]).await;
+    storage.append_message(post(chat, "bob", "bye", None)).await.expect("post");
+    storage.add_contact("alice", "bob").await.expect("contact");
+    storage.delete_user("bob").await.expect("delete");
+
+    assert_eq!(storage.user("bob").await.expect("read"), None);
+    assert!(!storage.is_participant(chat, "bob").await.expect("check"));
+    assert!(storage.contacts("alice").await.expect("contacts").is_empty());
+    let history = storage.messages_before(chat, "alice", None, 10).await.expect("history");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].author, "bob", "messages keep their author's name");
+    let readers: Vec<String> = storage
+        .read_positions(chat)
+        .await
+        .expect("reads")
+        .into_iter()
+        .map(|r| r.username)
+        .collect();
+    assert_eq!(readers, ["alice", "carol"]);
+    assert!(matches!(storage.delete_user("bob").await, Err(Error::UserNotFound(_))));
+}
+
+pub async fn contacts_are_a_set(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob", "carol"]).await;
+    storage.add_contact("alice", "carol").await.expect("add");
+    storage.add_contact("alice", "bob").await.expect("add");
+    storage.add_contact("alice", "bob").await.expect("adding twice is fine");
+    assert_eq!(storage.contacts("alice").await.expect("list"), ["bob", "carol"]);
+    assert!(storage.contacts("bob").await.expect("list").is_empty(), "contacts are one-way");
+    storage.remove_contact("alice", "bob").await.expect("remove");
+    storage.remove_contact("alice", "bob").await.expect("removing twice is fine");
+    assert_eq!(storage.contacts("alice").await.expect("list"), ["carol"]);
+    assert!(matches!(storage.add_contact("alice", "nobody").await, Err(Error::UserNotFound(_))));
+    assert!(matches!(storage.contacts("nobody").await, Err(Error::UserNotFound(_))));
+}
+
+pub async fn chats_are_created_listed_and_deleted(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob", "carol"]).await;
+    let created = storage.create_chat(&names(&["bob", "alice"]), at(5)).await.expect("create");
+    let members: Vec<&str> = created.participants.iter().map(|p| p.username.as_str()).collect();
+    assert_eq!(members, ["alice", "bob"], "participants come ordered by username");
+    assert_eq!(created.last_seq, Seq(0));
+    assert_eq!(created.created_at, at(5));
+    assert_eq!(storage.chat(created.id).await.expect("read"), Some(created.clone()));
+
+    let group = chat_of(&*storage, &["alice", "bob", "carol"]).await;
+    let of_alice: Vec<ChatId> =
+        storage.chats_of("alice").await.expect("list").into_iter().map(|c| c.id).collect();
+    assert_eq!(of_alice, [created.id, group]);
+    let of_carol: Vec<ChatId> =
+        storage.chats_of("carol").await.expect("list").into_iter().map(|c| c.id).collect();
+    assert_eq!(of_carol, [group]);
+    assert!(storage.chats_of("nobody").await.expect("list").is_empty());
+
+    assert!(matches!(
+        storage.create_chat(&names(&["alice", "ghost"]), at(6)).await,
+        Err(Error::UserNotFound(name)) if name == "ghost"
+    ));
+    assert_eq!(
+        storage.chats_of("alice").await.expect("list").len(),
+        2,
+        "a failed create stores nothing"
+    );
+
+    assert!(storage.is_participant(group, "carol").await.expect("check"));
+    assert!(!storage.is_participant(created.id, "carol").await.expect("check"));
+    assert!(matches!(
+        storage.is_participant(ChatId(999_999), "alice").await,
+        Err(Error::ChatNotFound(_))
+    ));
+
+    storage.append_message(post(group, "alice", "hi", None)).await.expect("post");
+    storage.delete_chat(group).await.expect("delete");
+    assert_eq!(storage.chat(group).await.expect("read"), None);
+    assert!(matches!(storage.delete_chat(group).await, Err(Error::ChatNotFound(_))));
+    assert!(matches!(
+        storage.messages_before(group, "alice", None, 10).await,
+        Err(Error::ChatNotFound(_))
+    ));
+}
+
+pub async fn participants_can_be_replaced(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob", "carol"]).await;
+    let chat = chat_of(&*storage, &["alice", "bob"]).await;
+    storage.append_message(post(chat, "alice", "one", None)).await.expect("post");
+    storage.mark_read(chat, "alice", Seq(1)).await.expect("read");
+    let updated =
+        storage.set_participants(chat, &names(&["alice", "carol"])).await.expect("replace");
+    let members: Vec<&str> = updated.participants.iter().map(|p| p.username.as_str()).collect();
+    assert_eq!(members, ["alice", "carol"]);
+    assert_eq!(updated.last_seq, Seq(1));
+    assert!(!storage.is_participant(chat, "bob").await.expect("check"));
+    let reads = storage.read_positions(chat).await.expect("reads");
+    assert_eq!(reads[0].seq, Seq(1), "a staying participant keeps its read position");
+    assert!(matches!(
+        storage.set_participants(chat, &names(&["alice", "ghost"])).await,
+        Err(Error::UserNotFound(_))
+    ));
+    assert!(matches!(
+        storage.set_participants(ChatId(999_999), &names(&["alice"])).await,
+        Err(Error::ChatNotFound(_))
+    ));
+}
+
+pub async fn appends_number_messages_from_one(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob"]).await;
+    let chat = chat_of(&*storage, &["alice", "bob"]).await;
+    let other = chat_of(&*storage, &["alice", "bob"]).await;
+    let first = storage.append_message(post(chat, "alice", "hi", None)).await.expect("post");
+    assert!(first.created);
+    let m = &first.message;
+    assert_eq!(
+        (m.chat_id, m.seq, m.author.as_str(), m.content.as_str()),
+        (chat, Seq(1), "alice", "hi")
+    );
+    assert_eq!(m.timestamp, at(1));
+    assert_eq!((m.client_id.clone(), m.edited_at, m.deleted), (None, None, false));
+    let second = storage.append_message(post(chat, "bob", "hello", None)).await.expect("post");
+    assert_eq!(second.message.seq, Seq(2));
+    assert_ne!(second.message.id, first.message.id);
+    let elsewhere = storage.append_message(post(other, "bob", "x", None)).await.expect("post");
+    assert_eq!(elsewhere.message.seq, Seq(1), "sequence numbers are per chat");
+    assert_eq!(storage.chat(chat).await.expect("read").expect("exists").last_seq, Seq(2));
+
+    let stored = storage.messages_before(chat, "bob", None, 10).await.expect("history");
+    assert_eq!(stored[1], first.message, "what append returns is what is stored");
+}
+
+pub async fn only_participants_read_and_post(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob", "mallory"]).await;
+    let chat = chat_of(&*storage, &["alice", "bob"]).await;
+    storage.append_message(post(chat, "alice", "secret", None)).await.expect("post");
+    let refused = |result: Result<_, Error>| matches!(result, Err(Error::NotParticipant { username, .. }) if username == "mallory");
+    assert!(refused(storage.append_message(post(chat, "mallory", "hi", None)).await.map(|_| ())));
+    assert!(refused(
+        storage.append_message(post(chat, "mallory", "hi", Some("c1"))).await.map(|_| ())
+    ));
+    assert!(refused(storage.messages_before(chat, "mallory", None, 10).await.map(|_| ())));
+    assert!(refused(storage.messages_after(chat, "mallory", Seq(0), 10).await.map(|_| ())));
+    assert!(refused(storage.mark_read(chat, "mallory", Seq(1)).await.map(|_| ())));
+    assert!(refused(storage.require_participant(chat, "mallory").await));
+    assert!(refused(storage.edit_message(chat, Seq(1), "mallory", "x", at(2)).await.map(|_| ())));
+    assert!(refused(storage.delete_message(chat, Seq(1), "mallory", at(2)).await.map(|_| ())));
+    assert_eq!(storage.chat(chat).await.expect("read").expect("exists").last_seq, Seq(1));
+    assert!(matches!(
+        storage.append_message(post(ChatId(999_999), "alice", "hi", None)).await,
+        Err(Error::ChatNotFound(_))
+    ));
+}
+
+pub async fn client_ids_make_appends_idempotent(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob"]).await;
+    let chat = chat_of(&*storage, &["alice", "bob"]).await;
+    let other = chat_of(&*storage, &["alice", "bob"]).await;
+    let first =
+        storage.append_message(post(chat, "alice", "once", Some("c-1"))).await.expect("post");
+    assert!(first.created);
+    assert_eq!(first.message.client_id.as_deref(), Some("c-1"));
+    let retry =
+        storage.append_message(post(chat, "alice", "once", Some("c-1"))).await.expect("retry");
+    assert!(!retry.created);
+    assert_eq!(retry.message, first.message);
+    let by_bob =
+        storage.append_message(post(chat, "bob", "mine", Some("c-1"))).await.expect("post");
+    assert!(by_bob.created, "client ids are per author");
+    let in_other =
+        storage.append_message(post(other, "alice", "x", Some("c-1"))).await.expect("post");
+    assert!(in_other.created, "client ids are per chat");
+    assert_eq!(storage.messages_after(chat, "alice", Seq(0), 10).await.expect("read").len(), 2);
+}
+
+pub async fn history_pages_newest_first_without_overlap(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob"]).await;
+    let chat = chat_of(&*storage, &["alice", "bob"]).await;
+    assert!(storage.messages_before(chat, "alice", None, 10).await.expect("empty").is_empty());
+    for i in 1..=25 {
+        storage.append_message(post(chat, "alice", &format!("m{i}"), None)).await.expect("post");
+    }
+    let newest = storage.messages_before(chat, "bob", None, 10).await.expect("page");
+    let seqs: Vec<i64> = newest.iter().map(|m| m.seq.0).collect();
+    assert_eq!(seqs, (16..=25).rev().collect::<Vec<_>>());
+    assert_eq!(newest[0].content, "m25");
+
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = storage.messages_before(chat, "bob", before, 7).await.expect("page");
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 7);
+        before = page.last().map(|m| m.seq);
+        seen.extend(page.into_iter().map(|m| m.seq.0));
+    }
+    assert_eq!(seen, (1..=25).rev().collect::<Vec<_>>(), "paging visits every message once");
+    assert!(storage.messages_before(chat, "bob", Some(Seq(1)), 10).await.expect("page").is_empty());
+}
+
+pub async fn resume_reads_oldest_first(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob"]).await;
+    let chat = chat_of(&*storage, &["alice", "bob"]).await;
+    for i in 1..=12 {
+        storage.append_message(post(chat, "bob", &format!("m{i}"), None)).await.expect("post");
+    }
+    let after: Vec<i64> = storage
+        .messages_after(chat, "alice", Seq(4), 5)
+        .await
+        .expect("read")
+        .iter()
+        .map(|m| m.seq.0)
+        .collect();
+    assert_eq!(after, [5, 6, 7, 8, 9]);
+    let tail: Vec<i64> = storage
+        .messages_after(chat, "alice", Seq(9), 100)
+        .await
+        .expect("read")
+        .iter()
+        .map(|m| m.seq.0)
+        .collect();
+    assert_eq!(tail, [10, 11, 12]);
+    assert!(storage.messages_after(chat, "alice", Seq(12), 100).await.expect("read").is_empty());
+}
+
+pub async fn authors_edit_and_delete_their_messages(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob"]).await;
+    let chat = chat_of(&*storage, &["alice", "bob"]).await;
+    storage.append_message(post(chat, "alice", "tpyo", None)).await.expect("post");
+    storage.append_message(post(chat, "bob", "reply", None)).await.expect("post");
+
+    let edited = storage.edit_message(chat, Seq(1), "alice", "typo", at(10)).await.expect("edit");
+    assert_eq!(
+        (edited.content.as_str(), edited.edited_at, edited.seq),
+        ("typo", Some(at(10)), Seq(1))
+    );
+    assert!(matches!(
+        storage.edit_message(chat, Seq(2), "alice", "mine now", at(11)).await,
+        Err(Error::NotAuthor { .. })
+    ));
+    assert!(matches!(
+        storage.edit_message(chat, Seq(9), "alice", "x", at(11)).await,
+        Err(Error::MessageNotFound { .. })
+    ));
+    assert!(matches!(
+        storage.delete_message(chat, Seq(2), "alice", at(11)).await,
+        Err(Error::NotAuthor { .. })
+    ));
+
+    let deleted = storage.delete_message(chat, Seq(1), "alice", at(12)).await.expect("delete");
+    assert!(deleted.deleted);
+    assert_eq!(deleted.content, "");
+    assert_eq!(deleted.seq, Seq(1), "a deleted message keeps its place");
+    let again = storage.delete_message(chat, Seq(1), "alice", at(13)).await.expect("delete twice");
+    assert_eq!(again, deleted, "deleting twice changes nothing");
+    assert!(matches!(
+        storage.edit_message(chat, Seq(1), "alice", "back", at(14)).await,
+        Err(Error::MessageDeleted { .. })
+    ));
+    let history = storage.messages_before(chat, "bob", None, 10).await.expect("history");
+    assert_eq!(history[1], deleted, "history shows the deleted message as deleted");
+    assert_eq!(history[0].content, "reply");
+}
+
+pub async fn read_positions_only_move_forward(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob"]).await;
+    let chat = chat_of(&*storage, &["alice", "bob"]).await;
+    for _ in 0..5 {
+        storage.append_message(post(chat, "alice", "x", None)).await.expect("post");
+    }
+    let start = storage.read_positions(chat).await.expect("reads");
+    assert_eq!(
+        start.iter().map(|r| (r.username.as_str(), r.seq.0)).collect::<Vec<_>>(),
+        [("alice", 0), ("bob", 0)]
+    );
+    assert_eq!(storage.mark_read(chat, "bob", Seq(3)).await.expect("read"), Seq(3));
+    assert_eq!(
+        storage.mark_read(chat, "bob", Seq(2)).await.expect("read"),
+        Seq(3),
+        "never moves back"
+    );
+    assert_eq!(storage.mark_read(chat, "bob", Seq(5)).await.expect("read"), Seq(5));
+    assert!(matches!(
+        storage.mark_read(chat, "bob", Seq(6)).await,
+        Err(Error::ReadBeyondEnd { .. })
+    ));
+    let reads = storage.read_positions(chat).await.expect("reads");
+    assert_eq!(
+        reads.iter().map(|r| (r.username.as_str(), r.seq.0)).collect::<Vec<_>>(),
+        [("alice", 0), ("bob", 5)]
+    );
+    assert!(matches!(storage.read_positions(ChatId(999_999)).await, Err(Error::ChatNotFound(_))));
+}
+
+pub async fn concurrent_appends_get_gap_free_sequence_numbers(storage: Arc<dyn Storage>) {
+    const WRITERS: usize = 8;
+    const EACH: usize = 25;
+    let authors: Vec<String> = (0..WRITERS).map(|i| format!("writer{i}")).collect();
+    for author in &authors {
+        user(&*storage, author).await;
+    }
+    let members: Vec<&str> = authors.iter().map(String::as_str).collect();
+    let chat = chat_of(&*storage, &members).await;
+
+    let tasks: Vec<_> = authors
+        .iter()
+        .map(|author| {
+            let storage = storage.clone();
+            let author = author.clone();
+            tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for i in 0..EACH {
+                    let text = format!("{author}-{i}");
+                    let appended = storage
+                        .append_message(post(chat, &author, &text, None))
+                        .await
+                        .expect("append");
+                    seqs.push(appended.message.seq.0);
+                }
+                seqs
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        let seqs = task.await.expect("writer task");
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "one writer's messages keep their order");
+        all.extend(seqs);
+    }
+    all.sort_unstable();
+    assert_eq!(all, (1..=(WRITERS * EACH) as i64).collect::<Vec<_>>(), "1..=n, no gap, no repeat");
+
+    let stored = storage.messages_after(chat, "writer0", Seq(0), 1_000).await.expect("read");
+    let seqs: Vec<i64> = stored.iter().map(|m| m.seq.0).collect();
+    assert_eq!(seqs, (1..=(WRITERS * EACH) as i64).collect::<Vec<_>>());
+    let contents: BTreeSet<&str> = stored.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(contents.len(), WRITERS * EACH, "every message stored once");
+}
+
+pub async fn concurrent_retries_store_one_message(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob"]).await;
+    let chat = chat_of(&*storage, &["alice", "bob"]).await;
+    for round in 0..5 {
+        let client_id = format!("retry-{round}");
+        let tasks: Vec<_> = (0..6)
+            .map(|_| {
+                let storage = storage.clone();
+                let client_id = client_id.clone();
+                tokio::spawn(async move {
+                    storage
+                        .append_message(post(chat, "alice", "only once", Some(&client_id)))
+                        .await
+                        .expect("append")
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.expect("task"));
+        }
+        assert_eq!(results.iter().filter(|r| r.created).count(), 1, "exactly one retry creates");
+        assert!(
+            results.iter().all(|r| r.message == results[0].message),
+            "all see the same message"
+        );
+    }
+    let stored = storage.messages_after(chat, "bob", Seq(0), 100).await.expect("read");
+    assert_eq!(stored.iter().map(|m| m.seq.0).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+}
+
+/// What [`write_for_reopen`] wrote, to compare after reopening.
+pub struct Written {
+    chat: ChatId,
+    messages: Vec<hellocode_core::model::Message>,
+}
+
+/// Write a bit of everything before the store is closed and reopened.
+pub async fn write_for_reopen(storage: &dyn Storage) -> Written {
+    storage.add_language("Rust").await.expect("language");
+    let mut alice = NewUser::new("alice", "alice@example.org", "hash");
+    alice.languages = names(&["Rust"]);
+    storage.create_user(alice).await.expect("user");
+    user(storage, "bob").await;
+    let chat = chat_of(storage, &["alice", "bob"]).await;
+    for i in 0..3 {
+        let key = format!("k{i}");
+        storage
+            .append_message(post(chat, "alice", &format!("m{i}"), Some(&key)))
+            .await
+            .expect("post");
+    }
+    storage.mark_read(chat, "bob", Seq(2)).await.expect("read");
+    let messages = storage.messages_after(chat, "bob", Seq(0), 10).await.expect("read");
+    Written { chat, messages }
+}
+
+/// Everything written is there, and new appends continue the sequence and the idempotency.
+pub async fn check_after_reopen(storage: &dyn Storage, written: Written) {
+    let chat = written.chat;
+    assert_eq!(
+        storage.messages_after(chat, "bob", Seq(0), 10).await.expect("read"),
+        written.messages
+    );
+    assert_eq!(storage.users_by_language("rust").await.expect("query")[0].username, "alice");
+    assert_eq!(storage.read_positions(chat).await.expect("reads")[1].seq, Seq(2));
+    let retry = storage.append_message(post(chat, "alice", "m0", Some("k0"))).await.expect("retry");
+    assert!(!retry.created, "client ids survive a restart");
+    let next = storage.append_message(post(chat, "bob", "after", None)).await.expect("post");
+    assert_eq!(next.message.seq, Seq(4));
+}

@@ -1,0 +1,21 @@
+//! The conformance suite on the in-memory backend.
+
+use std::sync::Arc;
+
+use hellocode_core::storage::{MemoryStorage, Storage};
+
+pub struct Fixture(Arc<dyn Storage>);
+
+impl Fixture {
+    pub fn storage(&self) -> Arc<dyn Storage> {
+        self.0.clone()
+    }
+
+    pub async fn finish(self) {}
+}
+
+async fn get_store() -> Option<Fixture> {
+    Some(Fixture(Arc::new(MemoryStorage::new())))
+}
+
+storage_conformance_tests!(get_store);

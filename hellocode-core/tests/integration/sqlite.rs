@@ -1,0 +1,51 @@
+//! The conformance suite on SQLite, plus data surviving a reopen.
+
+use std::sync::Arc;
+
+use hellocode_core::storage::{SqliteStorage, Storage};
+
+use crate::fixtures::TempDir;
+
+pub struct Fixture {
+    storage: Arc<dyn Storage>,
+    _dir: TempDir,
+}
+
+impl Fixture {
+    pub fn storage(&self) -> Arc<dyn Storage> {
+        self.storage.clone()
+    }
+
+    pub async fn finish(self) {
+        self.storage.close().await;
+    }
+}
+
+async fn get_store() -> Option<Fixture> {
+    let dir = TempDir::new();
+    let storage = SqliteStorage::open(&dir.sqlite_url()).await.expect("open sqlite");
+    Some(Fixture { storage: Arc::new(storage), _dir: dir })
+}
+
+storage_conformance_tests!(get_store);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_survives_reopen() {
+    let dir = TempDir::new();
+    let url = dir.sqlite_url();
+    let first = SqliteStorage::open(&url).await.expect("open");
+    let written = crate::conformance::write_for_reopen(&first).await;
+    first.close().await;
+    let second = SqliteStorage::open(&url).await.expect("reopen");
+    crate::conformance::check_after_reopen(&second, written).await;
+    second.close().await;
+}
+
+#[tokio::test]
+async fn creates_the_file_on_first_open() {
+    let dir = TempDir::new();
+    let url = format!("sqlite:{}", dir.0.join("new.db").display());
+    let storage = SqliteStorage::open(&url).await.expect("open creates the file");
+    assert!(dir.0.join("new.db").exists());
+    storage.close().await;
+}
