@@ -1,1 +1,379 @@
+//! The state machine driven directly: no storage, no network.
 
+use super::*;
+use crate::model::{Message, NewMessage, Seq};
+use crate::protocol::decode;
+use crate::storage::Appended;
+
+fn now() -> Timestamp {
+    Timestamp::from_unix_millis(1_700_000_000_000)
+}
+
+fn frame(text: &str) -> ClientFrame {
+    decode(text, &Limits::default()).expect("valid frame")
+}
+
+fn alice(scope: Scope) -> Session {
+    let mut session = Session::new(scope, Limits::default());
+    session.authenticate(Identity::new("alice"));
+    session
+}
+
+fn refused(decision: Decision) -> (ErrorCode, Option<RequestId>) {
+    match decision {
+        Decision::Reply(Output { reply: Some(ServerFrame::Error { code, id, .. }), publish }) => {
+            assert!(publish.is_empty(), "a refused command publishes nothing");
+            (code, id)
+        }
+        other => panic!("expected an error reply, got {other:?}"),
+    }
+}
+
+fn op(decision: Decision) -> StorageOp {
+    match decision {
+        Decision::Store(pending) => pending.op,
+        other => panic!("expected a storage operation, got {other:?}"),
+    }
+}
+
+fn message(seq: i64, content: &str) -> Message {
+    Message {
+        id: 40 + seq,
+        chat_id: ChatId(7),
+        seq: Seq(seq),
+        author: "alice".into(),
+        content: content.into(),
+        timestamp: now(),
+        client_id: None,
+        edited_at: None,
+        deleted: false,
+    }
+}
+
+#[test]
+fn unauthenticated_sessions_only_authenticate_or_ping() {
+    let mut session = Session::new(Scope::AllChats, Limits::default());
+    for text in [
+        r#"{"command":"fetch_messages","chatId":7,"id":1}"#,
+        r#"{"command":"new_message","chatId":7,"message":"hi","id":1}"#,
+        r#"{"command":"list_chats","id":1}"#,
+        r#"{"command":"typing","chatId":7,"id":1}"#,
+    ] {
+        assert_eq!(
+            refused(session.handle(frame(text), now())),
+            (ErrorCode::NotAuthenticated, Some(RequestId::Number(1)))
+        );
+    }
+    let Decision::Reply(out) = session.handle(frame(r#"{"command":"ping","id":"p"}"#), now())
+    else {
+        panic!("ping is answered directly")
+    };
+    assert_eq!(out.reply, Some(ServerFrame::Pong { id: Some("p".into()) }));
+
+    let Decision::Authenticate(request) =
+        session.handle(frame(r#"{"command":"auth","token":"t0k","id":2}"#), now())
+    else {
+        panic!("auth asks the driver to check the token")
+    };
+    assert_eq!(request.credentials, Credentials::Token { token: "t0k".into() });
+    assert_eq!(session.state(), &State::Unauthenticated, "nothing changes before the check");
+    let out = session.authenticated(request, Identity::new("alice"), None);
+    assert_eq!(
+        out.reply,
+        Some(ServerFrame::Authenticated {
+            id: Some(2.into()),
+            username: "alice".into(),
+            token: None
+        })
+    );
+    assert_eq!(session.identity(), Some(&Identity::new("alice")));
+}
+
+#[test]
+fn login_and_register_become_credential_checks() {
+    let mut session = Session::new(Scope::AllChats, Limits::default());
+    let Decision::Authenticate(login) =
+        session.handle(frame(r#"{"command":"login","username":"a","password":"p"}"#), now())
+    else {
+        panic!("login needs a check")
+    };
+    assert_eq!(
+        login.credentials,
+        Credentials::Password { username: "a".into(), password: "p".into() }
+    );
+    let register = r#"{"command":"register","username":"a","email":"a@x","password":"p","password_confirmation":"q"}"#;
+    let Decision::Authenticate(register) = session.handle(frame(register), now()) else {
+        panic!("register needs a check")
+    };
+    assert!(matches!(register.credentials, Credentials::Register { .. }));
+}
+
+#[test]
+fn authenticated_sessions_refuse_a_second_login() {
+    let mut session = alice(Scope::AllChats);
+    let (code, _) = refused(session.handle(frame(r#"{"command":"auth","token":"x"}"#), now()));
+    assert_eq!(code, ErrorCode::AlreadyAuthenticated);
+}
+
+#[test]
+fn identity_comes_from_authentication_not_from_the_frame() {
+    let mut session = alice(Scope::AllChats);
+    let impersonating =
+        r#"{"command":"new_message","chatId":7,"message":"hi","from":"bob","id":3}"#;
+    assert_eq!(
+        refused(session.handle(frame(impersonating), now())),
+        (ErrorCode::Impersonation, Some(3.into()))
+    );
+    let honest = r#"{"command":"new_message","chatId":"7","message":"hi","from":"alice"}"#;
+    assert_eq!(
+        op(session.handle(frame(honest), now())),
+        StorageOp::Append(NewMessage {
+            chat_id: ChatId(7),
+            author: "alice".into(),
+            content: "hi".into(),
+            client_id: None,
+            timestamp: now(),
+        })
+    );
+    // Every operation acts as the authenticated user.
+    for text in [
+        r#"{"command":"fetch_messages","chatId":7}"#,
+        r#"{"command":"resume","chatId":7,"since":3}"#,
+        r#"{"command":"read","chatId":7,"seq":3}"#,
+        r#"{"command":"typing","chatId":7}"#,
+        r#"{"command":"edit_message","chatId":7,"seq":1,"message":"x"}"#,
+        r#"{"command":"delete_message","chatId":7,"seq":1}"#,
+        r#"{"command":"list_chats"}"#,
+    ] {
+        assert_eq!(op(session.handle(frame(text), now())).actor(), Some("alice"), "{text}");
+    }
+}
+
+#[test]
+fn a_chat_bound_session_defaults_and_guards_its_chat() {
+    let mut session = alice(Scope::Chat(ChatId(7)));
+    let StorageOp::FetchMessages { chat, limit, before, .. } =
+        op(session.handle(frame(r#"{"command":"fetch_messages"}"#), now()))
+    else {
+        panic!("a fetch")
+    };
+    assert_eq!((chat, limit, before), (ChatId(7), 10, None), "the original app's default of 10");
+    let (code, _) =
+        refused(session.handle(frame(r#"{"command":"fetch_messages","chatId":8}"#), now()));
+    assert_eq!(code, ErrorCode::WrongChat);
+    assert!(session.receives(ChatId(7)));
+    assert!(!session.receives(ChatId(8)));
+
+    let mut all = alice(Scope::AllChats);
+    let (code, _) = refused(all.handle(frame(r#"{"command":"fetch_messages"}"#), now()));
+    assert_eq!(code, ErrorCode::MissingField, "/ws needs a chatId");
+    assert!(all.receives(ChatId(8)));
+}
+
+#[test]
+fn pages_are_capped_and_validated() {
+    let mut session = alice(Scope::AllChats);
+    let limit = |session: &mut Session, text: &str| match op(session.handle(frame(text), now())) {
+        StorageOp::FetchMessages { limit, .. } | StorageOp::Resume { limit, .. } => limit,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(limit(&mut session, r#"{"command":"fetch_messages","chatId":1,"limit":5000}"#), 100);
+    assert_eq!(limit(&mut session, r#"{"command":"fetch_messages","chatId":1,"limit":25}"#), 25);
+    assert_eq!(limit(&mut session, r#"{"command":"resume","chatId":1,"since":0}"#), 100);
+    let (code, _) = refused(
+        session.handle(frame(r#"{"command":"fetch_messages","chatId":1,"limit":0}"#), now()),
+    );
+    assert_eq!(code, ErrorCode::InvalidField);
+}
+
+#[test]
+fn message_text_and_client_ids_are_validated() {
+    let limits = Limits { max_message_chars: 5, ..Limits::default() };
+    let mut session = Session::new(Scope::AllChats, limits);
+    session.authenticate(Identity::new("alice"));
+    for text in [
+        r#"{"command":"new_message","chatId":1,"message":"   "}"#,
+        r#"{"command":"new_message","chatId":1,"message":"toolong"}"#,
+        r#"{"command":"edit_message","chatId":1,"seq":1,"message":""}"#,
+        r#"{"command":"new_message","chatId":1,"message":"ok","clientId":""}"#,
+    ] {
+        assert_eq!(
+            refused(session.handle(frame(text), now())).0,
+            ErrorCode::InvalidField,
+            "{text}"
+        );
+    }
+    let long_id = format!(
+        r#"{{"command":"new_message","chatId":1,"message":"ok","clientId":"{}"}}"#,
+        "x".repeat(MAX_CLIENT_ID_BYTES + 1)
+    );
+    assert_eq!(refused(session.handle(frame(&long_id), now())).0, ErrorCode::InvalidField);
+    // Five characters of several bytes each are within a five-character limit.
+    let op = op(session.handle(
+        frame(r#"{"command":"new_message","chatId":1,"message":"ééééé","client_id":"c"}"#),
+        now(),
+    ));
+    assert!(matches!(op, StorageOp::Append(NewMessage { client_id: Some(_), .. })));
+}
+
+#[test]
+fn chat_creation_includes_the_creator_once() {
+    let mut session = alice(Scope::AllChats);
+    let text = r#"{"command":"create_chat","participants":["bob","alice","bob"]}"#;
+    let StorageOp::CreateChat { participants, .. } = op(session.handle(frame(text), now())) else {
+        panic!("create")
+    };
+    assert_eq!(participants, ["alice", "bob"]);
+    let (code, _) = refused(
+        session.handle(frame(r#"{"command":"create_chat","participants":["alice"]}"#), now()),
+    );
+    assert_eq!(code, ErrorCode::InvalidField, "a chat needs someone else");
+}
+
+#[test]
+fn completed_sends_reply_and_publish_once() {
+    let mut session = alice(Scope::AllChats);
+    let Decision::Store(pending) = session
+        .handle(frame(r#"{"command":"new_message","chatId":7,"message":"hi","id":9}"#), now())
+    else {
+        panic!("store")
+    };
+    let stored = message(1, "hi");
+    let out = session.complete(
+        pending.clone(),
+        Ok(StorageOutcome::Appended(Appended { message: stored.clone(), created: true })),
+    );
+    assert_eq!(out.reply, Some(ServerFrame::Ack { id: Some(9.into()), message: stored.clone() }));
+    assert_eq!(
+        out.publish,
+        [Publish { chat: ChatId(7), frame: ServerFrame::NewMessage { message: stored.clone() } }]
+    );
+    let retry = session.complete(
+        pending,
+        Ok(StorageOutcome::Appended(Appended { message: stored.clone(), created: false })),
+    );
+    assert!(retry.publish.is_empty(), "a retried send is not published twice");
+    assert_eq!(retry.reply, Some(ServerFrame::Ack { id: Some(9.into()), message: stored }));
+}
+
+#[test]
+fn sends_without_an_id_get_no_ack_as_in_the_original_app() {
+    let mut session = alice(Scope::Chat(ChatId(7)));
+    let Decision::Store(pending) =
+        session.handle(frame(r#"{"command":"new_message","from":"alice","message":"hi"}"#), now())
+    else {
+        panic!("store")
+    };
+    let out = session.complete(
+        pending,
+        Ok(StorageOutcome::Appended(Appended { message: message(1, "hi"), created: true })),
+    );
+    assert_eq!(out.reply, None);
+    assert_eq!(out.publish.len(), 1);
+}
+
+#[test]
+fn fetch_and_resume_reply_to_the_requester_only() {
+    let mut session = alice(Scope::AllChats);
+    let Decision::Store(fetch) =
+        session.handle(frame(r#"{"command":"fetch_messages","chatId":7}"#), now())
+    else {
+        panic!("store")
+    };
+    let out = session
+        .complete(fetch, Ok(StorageOutcome::Messages(vec![message(2, "b"), message(1, "a")])));
+    assert!(out.publish.is_empty());
+    let Some(ServerFrame::Messages { id: None, chat_id: ChatId(7), messages }) = out.reply else {
+        panic!("messages reply")
+    };
+    assert_eq!(messages.len(), 2);
+
+    let Decision::Store(resume) =
+        session.handle(frame(r#"{"command":"resume","chatId":7,"since":1,"id":"r"}"#), now())
+    else {
+        panic!("store")
+    };
+    let out = session
+        .complete(resume, Ok(StorageOutcome::Page { messages: vec![message(2, "b")], more: true }));
+    assert_eq!(
+        out.reply,
+        Some(ServerFrame::Resumed {
+            id: Some("r".into()),
+            chat_id: ChatId(7),
+            messages: vec![message(2, "b")],
+            more: true
+        })
+    );
+}
+
+#[test]
+fn other_operations_publish_their_events() {
+    let mut session = alice(Scope::AllChats);
+    let mut run = |text: &str, outcome: StorageOutcome| {
+        let Decision::Store(pending) = session.handle(frame(text), now()) else { panic!("store") };
+        session.complete(pending, Ok(outcome))
+    };
+    let out = run(r#"{"command":"typing","chatId":7}"#, StorageOutcome::Allowed);
+    assert_eq!(
+        out.publish[0].frame,
+        ServerFrame::Typing { chat_id: ChatId(7), username: "alice".into() }
+    );
+    assert_eq!(out.reply, None);
+    let out =
+        run(r#"{"command":"read","chatId":7,"seq":4,"id":1}"#, StorageOutcome::ReadUpTo(Seq(6)));
+    assert_eq!(
+        out.publish[0].frame,
+        ServerFrame::Read { chat_id: ChatId(7), username: "alice".into(), seq: Seq(6) },
+        "the stored position is published, not the requested one"
+    );
+    assert_eq!(out.reply, Some(ServerFrame::Ok { id: Some(1.into()) }));
+    let out = run(
+        r#"{"command":"edit_message","chatId":7,"seq":1,"message":"x"}"#,
+        StorageOutcome::Message(message(1, "x")),
+    );
+    assert_eq!(out.publish[0].frame, ServerFrame::MessageEdited { message: message(1, "x") });
+    let out = run(
+        r#"{"command":"delete_message","chatId":7,"seq":1}"#,
+        StorageOutcome::Message(message(1, "")),
+    );
+    assert_eq!(
+        out.publish[0].frame,
+        ServerFrame::MessageDeleted { chat_id: ChatId(7), seq: Seq(1) }
+    );
+}
+
+#[test]
+fn storage_errors_become_error_frames_without_internal_details() {
+    let mut session = alice(Scope::AllChats);
+    let Decision::Store(pending) =
+        session.handle(frame(r#"{"command":"fetch_messages","chatId":7,"id":5}"#), now())
+    else {
+        panic!("store")
+    };
+    let out = session.complete(
+        pending.clone(),
+        Err(Error::NotParticipant { chat: ChatId(7), username: "alice".into() }),
+    );
+    assert!(matches!(out.reply, Some(ServerFrame::Error { code: ErrorCode::Forbidden, .. })));
+    assert!(out.publish.is_empty());
+    let out =
+        session.complete(pending.clone(), Err(Error::Database("password=hunter2 host=db".into())));
+    let Some(ServerFrame::Error { code, message, id }) = out.reply else { panic!("error") };
+    assert_eq!((code, id), (ErrorCode::Internal, Some(5.into())));
+    assert!(!message.contains("hunter2"));
+    let out = session.complete(pending, Ok(StorageOutcome::Allowed));
+    assert!(matches!(out.reply, Some(ServerFrame::Error { code: ErrorCode::Internal, .. })));
+}
+
+#[test]
+fn closed_sessions_ignore_everything() {
+    let mut session = alice(Scope::AllChats);
+    session.close();
+    assert_eq!(
+        session.handle(frame(r#"{"command":"ping","id":1}"#), now()),
+        Decision::Reply(Output::default())
+    );
+    assert!(!session.receives(ChatId(1)));
+    session.authenticate(Identity::new("bob"));
+    assert_eq!(session.state(), &State::Closed, "a closed session stays closed");
+}
