@@ -39,6 +39,11 @@
 //! # }
 //! ```
 
+/// The README's examples, compiled as doc tests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 mod error;
 pub mod model;
 pub mod protocol;

@@ -104,3 +104,18 @@ impl fmt::Display for ErrorCode {
         f.write_str(self.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn wire_names_match_as_str() {
+        for code in ErrorCode::ALL {
+            let wire = serde_json::to_value(code).expect("serializes");
+            assert_eq!(wire, code.as_str());
+            let back: ErrorCode = serde_json::from_value(wire).expect("deserializes");
+            assert_eq!(back, *code);
+        }
+    }
+}

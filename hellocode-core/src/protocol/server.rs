@@ -145,6 +145,48 @@ pub enum ServerFrame {
 }
 
 impl ServerFrame {
+    /// The wire name of the frame, e.g. `"new_message"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ServerFrame::Authenticated { .. } => "authenticated",
+            ServerFrame::Messages { .. } => "messages",
+            ServerFrame::Resumed { .. } => "resumed",
+            ServerFrame::Ack { .. } => "ack",
+            ServerFrame::Chat { .. } => "chat",
+            ServerFrame::Chats { .. } => "chats",
+            ServerFrame::Ok { .. } => "ok",
+            ServerFrame::Pong { .. } => "pong",
+            ServerFrame::Error { .. } => "error",
+            ServerFrame::NewMessage { .. } => "new_message",
+            ServerFrame::MessageEdited { .. } => "message_edited",
+            ServerFrame::MessageDeleted { .. } => "message_deleted",
+            ServerFrame::Typing { .. } => "typing",
+            ServerFrame::Read { .. } => "read",
+            ServerFrame::Presence { .. } => "presence",
+            ServerFrame::ChatCreated { .. } => "chat_created",
+        }
+    }
+
+    /// Every frame name (kept beside [`name`](Self::name), whose match is exhaustive).
+    pub const NAMES: &'static [&'static str] = &[
+        "authenticated",
+        "messages",
+        "resumed",
+        "ack",
+        "chat",
+        "chats",
+        "ok",
+        "pong",
+        "error",
+        "new_message",
+        "message_edited",
+        "message_deleted",
+        "typing",
+        "read",
+        "presence",
+        "chat_created",
+    ];
+
     /// An error frame.
     pub fn error(id: Option<RequestId>, code: ErrorCode, message: impl Into<String>) -> Self {
         ServerFrame::Error { id, code, message: message.into() }

@@ -312,13 +312,13 @@ impl Session {
                         format!("\"from\" is {from:?} but this connection is {actor:?}"),
                     ));
                 }
-                if let Some(client_id) = &client_id {
-                    if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_BYTES {
-                        return Err((
-                            ErrorCode::InvalidField,
-                            format!("clientId must be 1 to {MAX_CLIENT_ID_BYTES} bytes"),
-                        ));
-                    }
+                if let Some(client_id) = &client_id
+                    && (client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_BYTES)
+                {
+                    return Err((
+                        ErrorCode::InvalidField,
+                        format!("clientId must be 1 to {MAX_CLIENT_ID_BYTES} bytes"),
+                    ));
                 }
                 StorageOp::Append(crate::model::NewMessage {
                     chat_id: self.chat(chat_id)?,

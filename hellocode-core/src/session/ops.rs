@@ -168,14 +168,14 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
             } else {
                 Vec::new()
             };
-            Output { reply: wants_ack.then(|| ServerFrame::Ack { id, message }), publish }
+            Output { reply: wants_ack.then_some(ServerFrame::Ack { id, message }), publish }
         }
         (StorageOp::Edit { chat, .. }, StorageOutcome::Message(message)) => Output {
             publish: vec![Publish {
                 chat,
                 frame: ServerFrame::MessageEdited { message: message.clone() },
             }],
-            reply: wants_ack.then(|| ServerFrame::Ack { id, message }),
+            reply: wants_ack.then_some(ServerFrame::Ack { id, message }),
         },
         (StorageOp::Delete { chat, seq, .. }, StorageOutcome::Message(_)) => Output {
             reply: wants_ack.then_some(ServerFrame::Ok { id }),

@@ -6,6 +6,9 @@ mod fixtures;
 #[macro_use]
 mod conformance;
 
+mod decode_fuzz;
 mod memory;
 mod postgres;
+mod protocol_doc;
+mod snapshots;
 mod sqlite;
