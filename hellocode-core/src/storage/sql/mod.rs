@@ -36,6 +36,20 @@ macro_rules! message_columns {
 }
 pub(crate) use message_columns;
 
+/// A history page: newest first, below a sequence number. Reads the `(chat_id, seq)` index.
+pub(crate) const MESSAGES_BEFORE: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages WHERE chat_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+);
+
+/// A resume page: oldest first, above a sequence number. Reads the `(chat_id, seq)` index.
+pub(crate) const MESSAGES_AFTER: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages WHERE chat_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+);
+
 /// Implements [`Storage`](crate::storage::Storage) for `$storage`, a struct with a
 /// `pool: sqlx::Pool<$db>` field and an `async fn begin_write(&self)` that opens a transaction
 /// that will write.
@@ -48,7 +62,9 @@ macro_rules! sql_storage {
             Account, Chat, ChatId, Language, Message, NewMessage, NewUser, Participant,
             ReadPosition, Seq, Timestamp, User, UserUpdate,
         };
-        use crate::storage::sql::{is_unique_violation, message_columns};
+        use crate::storage::sql::{
+            MESSAGES_AFTER, MESSAGES_BEFORE, is_unique_violation, message_columns,
+        };
         use crate::storage::{Appended, Storage};
         use crate::{Error, Result};
 
@@ -566,11 +582,7 @@ macro_rules! sql_storage {
             ) -> Result<Vec<Message>> {
                 let mut conn = self.pool.acquire().await?;
                 require_participant(&mut conn, chat, reader).await?;
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    message_columns!(),
-                    " FROM messages WHERE chat_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
-                ))
+                let rows = sqlx::query(MESSAGES_BEFORE)
                 .bind(chat.0)
                 .bind(before.map_or(i64::MAX, |seq| seq.0))
                 .bind(i64::from(limit))
@@ -588,11 +600,7 @@ macro_rules! sql_storage {
             ) -> Result<Vec<Message>> {
                 let mut conn = self.pool.acquire().await?;
                 require_participant(&mut conn, chat, reader).await?;
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    message_columns!(),
-                    " FROM messages WHERE chat_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-                ))
+                let rows = sqlx::query(MESSAGES_AFTER)
                 .bind(chat.0)
                 .bind(after.0)
                 .bind(i64::from(limit))

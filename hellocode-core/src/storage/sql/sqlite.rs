@@ -61,3 +61,38 @@ impl SqliteStorage {
 }
 
 super::sql_storage!(SqliteStorage, sqlx::Sqlite);
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    use super::super::{MESSAGES_AFTER, MESSAGES_BEFORE};
+    use super::SqliteStorage;
+
+    /// History and resume pages are index range reads, never table scans.
+    #[tokio::test]
+    async fn page_queries_read_the_chat_seq_index() {
+        let dir = std::env::temp_dir().join(format!("hellocode-plan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let url = format!("sqlite:{}", dir.join("plan.db").display());
+        let storage = SqliteStorage::open(&url).await.expect("open");
+        for query in [MESSAGES_BEFORE, MESSAGES_AFTER] {
+            let plan: Vec<String> =
+                sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {query}")))
+                    .bind(1_i64)
+                    .bind(10_i64)
+                    .bind(10_i64)
+                    .fetch_all(&storage.pool)
+                    .await
+                    .expect("explain")
+                    .iter()
+                    .map(|row| row.get::<String, _>("detail"))
+                    .collect();
+            let plan = plan.join("; ");
+            assert!(plan.contains("USING INDEX messages_chat_seq"), "{query}: {plan}");
+            assert!(!plan.contains("USE TEMP B-TREE"), "no sort step: {plan}");
+        }
+        storage.pool.close().await;
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+}
