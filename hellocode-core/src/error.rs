@@ -48,6 +48,9 @@ pub enum Error {
         /// Message.
         seq: Seq,
     },
+    /// No bot token with this id belongs to the user.
+    #[error("bot token {0} not found")]
+    BotTokenNotFound(i64),
     /// The username is taken.
     #[error("username {0:?} is taken")]
     UsernameTaken(String),
@@ -71,7 +74,8 @@ impl Error {
             Error::ChatNotFound(_)
             | Error::MessageNotFound { .. }
             | Error::UserNotFound(_)
-            | Error::LanguageNotFound(_) => ErrorCode::NotFound,
+            | Error::LanguageNotFound(_)
+            | Error::BotTokenNotFound(_) => ErrorCode::NotFound,
             Error::NotParticipant { .. } | Error::NotAuthor { .. } => ErrorCode::Forbidden,
             Error::MessageDeleted { .. } | Error::ReadBeyondEnd { .. } => ErrorCode::InvalidField,
             Error::UsernameTaken(_) => ErrorCode::UsernameTaken,

@@ -335,3 +335,20 @@ pub struct ReadPosition {
     /// Newest sequence number read.
     pub seq: Seq,
 }
+
+/// A long-lived token a user created for a bot. The secret itself is never stored: the server
+/// signs a token naming this id, and refuses it once the record is revoked or gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BotToken {
+    /// Id, carried inside the signed token.
+    pub id: i64,
+    /// The user the bot acts as.
+    pub username: String,
+    /// A label chosen by the user, e.g. `matchmaker`.
+    pub name: String,
+    /// When it was created.
+    #[serde(rename = "createdAt")]
+    pub created_at: Timestamp,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}

@@ -60,3 +60,13 @@ CREATE TABLE messages (
 CREATE UNIQUE INDEX messages_chat_seq ON messages (chat_id, seq);
 CREATE UNIQUE INDEX messages_client_id ON messages (chat_id, author, client_id)
     WHERE client_id IS NOT NULL;
+
+-- Long-lived tokens users create for their bots; a revoked token is refused at once.
+CREATE TABLE bot_tokens (
+    id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id    BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    revoked    BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX bot_tokens_user ON bot_tokens (user_id);

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 
 use super::{Appended, Storage};
 use crate::model::{
-    Account, Chat, ChatId, Language, Message, NewMessage, NewUser, Participant, ReadPosition, Seq,
-    Timestamp, User, UserUpdate,
+    Account, BotToken, Chat, ChatId, Language, Message, NewMessage, NewUser, Participant,
+    ReadPosition, Seq, Timestamp, User, UserUpdate,
 };
 use crate::{Error, Result};
 
@@ -33,6 +33,7 @@ struct Inner {
     languages: BTreeMap<String, Language>,
     users: BTreeMap<String, UserRow>,
     chats: BTreeMap<ChatId, ChatRow>,
+    bot_tokens: BTreeMap<i64, BotToken>,
 }
 
 #[derive(Debug)]
@@ -264,6 +265,7 @@ impl Storage for MemoryStorage {
             chat.participants.remove(username);
             chat.reads.remove(username);
         }
+        inner.bot_tokens.retain(|_, token| token.username != username);
         Ok(())
     }
 
@@ -453,5 +455,45 @@ impl Storage for MemoryStorage {
                 seq: row.reads.get(username).copied().unwrap_or_default(),
             })
             .collect())
+    }
+
+    async fn create_bot_token(
+        &self,
+        username: &str,
+        name: &str,
+        at: Timestamp,
+    ) -> Result<BotToken> {
+        let mut inner = self.lock();
+        inner.user_row(username)?;
+        let token = BotToken {
+            id: inner.next_id(),
+            username: username.to_owned(),
+            name: name.to_owned(),
+            created_at: at,
+            revoked: false,
+        };
+        inner.bot_tokens.insert(token.id, token.clone());
+        Ok(token)
+    }
+
+    async fn bot_tokens(&self, username: &str) -> Result<Vec<BotToken>> {
+        let inner = self.lock();
+        inner.user_row(username)?;
+        Ok(inner.bot_tokens.values().filter(|t| t.username == username).cloned().collect())
+    }
+
+    async fn bot_token(&self, id: i64) -> Result<Option<BotToken>> {
+        Ok(self.lock().bot_tokens.get(&id).cloned())
+    }
+
+    async fn revoke_bot_token(&self, username: &str, id: i64) -> Result<()> {
+        let mut inner = self.lock();
+        match inner.bot_tokens.get_mut(&id) {
+            Some(token) if token.username == username => {
+                token.revoked = true;
+                Ok(())
+            }
+            _ => Err(Error::BotTokenNotFound(id)),
+        }
     }
 }

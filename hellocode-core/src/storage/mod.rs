@@ -23,8 +23,8 @@ use async_trait::async_trait;
 
 use crate::Result;
 use crate::model::{
-    Account, Chat, ChatId, Language, Message, NewMessage, NewUser, ReadPosition, Seq, Timestamp,
-    User, UserUpdate,
+    Account, BotToken, Chat, ChatId, Language, Message, NewMessage, NewUser, ReadPosition, Seq,
+    Timestamp, User, UserUpdate,
 };
 
 pub use memory::MemoryStorage;
@@ -142,6 +142,18 @@ pub trait Storage: Send + Sync + 'static {
     async fn mark_read(&self, chat: ChatId, username: &str, seq: Seq) -> Result<Seq>;
     /// Every participant's read position in `chat`, by username (0 for none yet).
     async fn read_positions(&self, chat: ChatId) -> Result<Vec<ReadPosition>>;
+
+    // ---- bot tokens ----
+
+    /// Record a new bot token for `username`.
+    async fn create_bot_token(&self, username: &str, name: &str, at: Timestamp)
+    -> Result<BotToken>;
+    /// A user's bot tokens, revoked ones included, by id.
+    async fn bot_tokens(&self, username: &str) -> Result<Vec<BotToken>>;
+    /// A bot token by id.
+    async fn bot_token(&self, id: i64) -> Result<Option<BotToken>>;
+    /// Revoke one of `username`'s bot tokens (`BotTokenNotFound` if it is not theirs).
+    async fn revoke_bot_token(&self, username: &str, id: i64) -> Result<()>;
 
     // ---- provided ----
 

@@ -31,6 +31,7 @@ macro_rules! storage_conformance_tests {
             read_positions_only_move_forward,
             concurrent_appends_get_gap_free_sequence_numbers,
             concurrent_retries_store_one_message,
+            bot_tokens_are_listed_and_revoked_by_their_owner,
         );
     };
     (@tests $get_store:ident, $($test:ident),+ $(,)?) => {
@@ -574,6 +575,40 @@ pub async fn concurrent_retries_store_one_message(storage: Arc<dyn Storage>) {
     }
     let stored = storage.messages_after(chat, "bob", Seq(0), 100).await.expect("read");
     assert_eq!(stored.iter().map(|m| m.seq.0).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+}
+
+pub async fn bot_tokens_are_listed_and_revoked_by_their_owner(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob"]).await;
+    let first = storage.create_bot_token("alice", "matchmaker", at(1)).await.expect("create");
+    let second = storage.create_bot_token("alice", "echo", at(2)).await.expect("create");
+    assert_eq!(
+        (first.username.as_str(), first.name.as_str(), first.revoked),
+        ("alice", "matchmaker", false)
+    );
+    assert_eq!(first.created_at, at(1));
+    assert_ne!(first.id, second.id);
+    assert_eq!(storage.bot_tokens("alice").await.expect("list"), [first.clone(), second.clone()]);
+    assert!(storage.bot_tokens("bob").await.expect("list").is_empty());
+    assert_eq!(storage.bot_token(first.id).await.expect("read"), Some(first.clone()));
+
+    assert!(
+        matches!(storage.revoke_bot_token("bob", first.id).await, Err(Error::BotTokenNotFound(_))),
+        "only the owner revokes"
+    );
+    storage.revoke_bot_token("alice", first.id).await.expect("revoke");
+    assert!(storage.bot_token(first.id).await.expect("read").expect("kept").revoked);
+    assert!(!storage.bot_token(second.id).await.expect("read").expect("kept").revoked);
+    assert!(matches!(
+        storage.create_bot_token("nobody", "x", at(3)).await,
+        Err(Error::UserNotFound(_))
+    ));
+
+    storage.delete_user("alice").await.expect("delete");
+    assert_eq!(
+        storage.bot_token(second.id).await.expect("read"),
+        None,
+        "tokens go with their user"
+    );
 }
 
 /// What [`write_for_reopen`] wrote, to compare after reopening.

@@ -36,6 +36,15 @@ macro_rules! message_columns {
 }
 pub(crate) use message_columns;
 
+/// Columns and join of a bot token, in the order `bot_token_from_row` reads them.
+macro_rules! bot_token_select {
+    () => {
+        "SELECT t.id, u.username, t.name, t.created_at, t.revoked \
+         FROM bot_tokens t JOIN users u ON u.id = t.user_id"
+    };
+}
+pub(crate) use bot_token_select;
+
 /// A history page: newest first, below a sequence number. Reads the `(chat_id, seq)` index.
 pub(crate) const MESSAGES_BEFORE: &str = concat!(
     "SELECT ",
@@ -59,11 +68,11 @@ macro_rules! sql_storage {
         use sqlx::Row;
 
         use crate::model::{
-            Account, Chat, ChatId, Language, Message, NewMessage, NewUser, Participant,
+            Account, BotToken, Chat, ChatId, Language, Message, NewMessage, NewUser, Participant,
             ReadPosition, Seq, Timestamp, User, UserUpdate,
         };
         use crate::storage::sql::{
-            MESSAGES_AFTER, MESSAGES_BEFORE, is_unique_violation, message_columns,
+            MESSAGES_AFTER, MESSAGES_BEFORE, bot_token_select, is_unique_violation, message_columns,
         };
         use crate::storage::{Appended, Storage};
         use crate::{Error, Result};
@@ -82,6 +91,17 @@ macro_rules! sql_storage {
                 client_id: row.try_get(6)?,
                 edited_at: row.try_get::<Option<i64>, _>(7)?.map(Timestamp::from_unix_millis),
                 deleted: row.try_get(8)?,
+            })
+        }
+
+
+        fn bot_token_from_row(row: &DbRow) -> Result<BotToken> {
+            Ok(BotToken {
+                id: row.try_get(0)?,
+                username: row.try_get(1)?,
+                name: row.try_get(2)?,
+                created_at: Timestamp::from_unix_millis(row.try_get(3)?),
+                revoked: row.try_get(4)?,
             })
         }
 
@@ -685,6 +705,64 @@ macro_rules! sql_storage {
                 .await?;
                 tx.commit().await?;
                 Ok(Seq(stored))
+            }
+
+            async fn create_bot_token(
+                &self,
+                username: &str,
+                name: &str,
+                at: Timestamp,
+            ) -> Result<BotToken> {
+                let mut conn = self.pool.acquire().await?;
+                let user = user_id(&mut conn, username).await?;
+                let id = sqlx::query_scalar(
+                    "INSERT INTO bot_tokens (user_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind(user)
+                .bind(name)
+                .bind(at.unix_millis())
+                .fetch_one(&mut *conn)
+                .await?;
+                Ok(BotToken {
+                    id,
+                    username: username.to_owned(),
+                    name: name.to_owned(),
+                    created_at: at,
+                    revoked: false,
+                })
+            }
+
+            async fn bot_tokens(&self, username: &str) -> Result<Vec<BotToken>> {
+                let mut conn = self.pool.acquire().await?;
+                user_id(&mut conn, username).await?;
+                let rows = sqlx::query(concat!(bot_token_select!(), " WHERE u.username = $1 ORDER BY t.id"))
+                    .bind(username)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                rows.iter().map(bot_token_from_row).collect()
+            }
+
+            async fn bot_token(&self, id: i64) -> Result<Option<BotToken>> {
+                let row = sqlx::query(concat!(bot_token_select!(), " WHERE t.id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(bot_token_from_row).transpose()
+            }
+
+            async fn revoke_bot_token(&self, username: &str, id: i64) -> Result<()> {
+                let revoked = sqlx::query(
+                    "UPDATE bot_tokens SET revoked = TRUE WHERE id = $1 \
+                     AND user_id = (SELECT id FROM users WHERE username = $2)",
+                )
+                .bind(id)
+                .bind(username)
+                .execute(&self.pool)
+                .await?;
+                if revoked.rows_affected() == 0 {
+                    return Err(Error::BotTokenNotFound(id));
+                }
+                Ok(())
             }
 
             async fn close(&self) {
