@@ -1,0 +1,199 @@
+//! Wiring: shared state, the routes, and a server that starts and shuts down gracefully.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hellocode_core::storage::{MemoryStorage, PoolConfig, PostgresStorage, SqliteStorage, Storage};
+use rand::RngCore;
+use tokio::sync::{mpsc, watch};
+use warp::Filter;
+
+use crate::auth::{Auth, Tokens};
+use crate::broker::LocalBroker;
+use crate::config::{Config, Settings};
+use crate::dispatch::Dispatcher;
+use crate::error::{Error, Result};
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+
+/// Languages offered on a new server; users may add more.
+const DEFAULT_LANGUAGES: &[&str] = &[
+    "C",
+    "C#",
+    "C++",
+    "Elixir",
+    "Go",
+    "Haskell",
+    "Java",
+    "JavaScript",
+    "Kotlin",
+    "PHP",
+    "Python",
+    "Ruby",
+    "Rust",
+    "Scala",
+    "Swift",
+    "TypeScript",
+    "Zig",
+];
+
+/// Everything a request or connection handler needs.
+pub struct AppState {
+    /// Runtime settings.
+    pub settings: Settings,
+    /// Storage.
+    pub storage: Arc<dyn Storage>,
+    /// Authentication.
+    pub auth: Auth,
+    /// This node's connections.
+    pub hub: Arc<Hub>,
+    /// Command execution.
+    pub dispatcher: Arc<Dispatcher>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Becomes `true` when the server shuts down.
+    pub shutdown: watch::Receiver<bool>,
+    /// Held by every connection; the server waits until all are dropped.
+    pub alive: mpsc::Sender<()>,
+}
+
+/// A running server.
+pub struct Server {
+    local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    alive: mpsc::Receiver<()>,
+    storage: Arc<dyn Storage>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("local_addr", &self.local_addr).finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Open the configured storage and start listening.
+    pub async fn start(config: &Config) -> Result<Server> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let storage = open_storage(&config.database_url(), config.db_pool).await?;
+        let secret = match &config.secret {
+            Some(secret) if secret.len() >= 32 => secret.clone().into_bytes(),
+            Some(_) => return Err(Error::Config("the secret must be at least 32 bytes".into())),
+            None => load_or_create_secret(&config.data_dir)?,
+        };
+        Server::start_with(storage, &secret, config.settings(), config.addr).await
+    }
+
+    /// Start on `addr` (port 0 picks a free port) with the given storage and secret.
+    pub async fn start_with(
+        storage: Arc<dyn Storage>,
+        secret: &[u8],
+        settings: Settings,
+        addr: SocketAddr,
+    ) -> Result<Server> {
+        for language in DEFAULT_LANGUAGES {
+            storage.add_language(language).await?;
+        }
+        let metrics = Arc::new(Metrics::default());
+        let hub = Arc::new(Hub::new(storage.clone(), metrics.clone()));
+        let auth = Auth::new(storage.clone(), Tokens::new(secret, settings.token_ttl));
+        let broker = Arc::new(LocalBroker::new(hub.clone()));
+        let dispatcher =
+            Arc::new(Dispatcher::new(storage.clone(), auth.clone(), broker, metrics.clone()));
+        let (stop, shutdown) = watch::channel(false);
+        let (alive_sender, alive) = mpsc::channel(1);
+        let state = Arc::new(AppState {
+            settings,
+            storage: storage.clone(),
+            auth,
+            hub,
+            dispatcher,
+            metrics,
+            shutdown: shutdown.clone(),
+            alive: alive_sender,
+        });
+        let routes = crate::ws::routes(state.clone())
+            .or(crate::rest::routes(state))
+            .unify()
+            .recover(crate::rest::handle_rejection);
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        let mut signal = shutdown;
+        let task = tokio::spawn(
+            warp::serve(routes)
+                .incoming(listener)
+                .graceful(async move {
+                    let _ = signal.wait_for(|stopping| *stopping).await;
+                })
+                .run(),
+        );
+        tracing::info!(%local_addr, "hellocode server listening");
+        Ok(Server { local_addr, stop, task, alive, storage })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stop accepting, let in-flight commands finish, close every WebSocket with a close frame,
+    /// then close storage.
+    pub async fn shutdown(mut self) {
+        tracing::info!("shutting down");
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        if tokio::time::timeout(Duration::from_secs(10), self.alive.recv()).await.is_err() {
+            tracing::warn!("connections still open after 10 s; closing anyway");
+        }
+        self.storage.close().await;
+        tracing::info!("shut down");
+    }
+}
+
+/// Storage from a URL: `memory`, `sqlite:…` or `postgres://…`.
+pub async fn open_storage(url: &str, pool: u32) -> Result<Arc<dyn Storage>> {
+    let pool = PoolConfig { max_connections: pool.max(1), ..PoolConfig::default() };
+    if url == "memory" {
+        Ok(Arc::new(MemoryStorage::new()))
+    } else if let Some(path) = url.strip_prefix("sqlite:") {
+        let path = path.trim_start_matches("//");
+        if let Some(parent) = Path::new(path.split('?').next().unwrap_or(path)).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+        Ok(Arc::new(SqliteStorage::open_with(url, pool).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStorage::connect_with(url, pool).await?))
+    } else {
+        Err(Error::Config(format!(
+            "unsupported database URL {url:?}: use sqlite:PATH, postgres://… or memory"
+        )))
+    }
+}
+
+/// The signing secret kept in `dir/secret` (64 hex characters), created on first start.
+fn load_or_create_secret(dir: &Path) -> Result<Vec<u8>> {
+    let path = dir.join("secret");
+    match std::fs::read_to_string(&path) {
+        Ok(text) if text.trim().len() >= 32 => return Ok(text.trim().as_bytes().to_vec()),
+        Ok(_) => {
+            return Err(Error::Config(format!("{} is too short to be a secret", path.display())));
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err.into()),
+    }
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(&path)?, secret.as_bytes())?;
+    tracing::info!(path = %path.display(), "created a new signing secret");
+    Ok(secret.into_bytes())
+}

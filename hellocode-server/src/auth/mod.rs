@@ -1,0 +1,236 @@
+//! Authentication: registration, password login, and token checks (login JWTs and revocable
+//! bot tokens). The WebSocket and REST transports both go through [`Auth`].
+
+pub mod password;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use hellocode_core::model::{NewUser, Timestamp, User};
+use hellocode_core::session::{Credentials, Identity};
+use hellocode_core::storage::Storage;
+
+use crate::error::{Error, FieldErrors, Result, USERNAME_TAKEN};
+pub use tokens::Tokens;
+
+/// What a new account needs (the original app's registration form).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Registration {
+    /// Wanted username.
+    #[serde(default)]
+    pub username: String,
+    /// Email address.
+    #[serde(default)]
+    pub email: String,
+    /// Password.
+    #[serde(default)]
+    pub password: String,
+    /// The password again.
+    #[serde(default)]
+    pub password_confirmation: String,
+}
+
+/// Checks credentials against storage and issues tokens.
+#[derive(Clone)]
+pub struct Auth {
+    storage: Arc<dyn Storage>,
+    tokens: Tokens,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").field("tokens", &self.tokens).finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    /// Auth over `storage`, signing with `tokens`.
+    pub fn new(storage: Arc<dyn Storage>, tokens: Tokens) -> Self {
+        Auth { storage, tokens }
+    }
+
+    /// The token service.
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
+    /// Check what a session asked for; on success, the identity and (after a login or a
+    /// registration) a fresh token.
+    pub async fn check(&self, credentials: &Credentials) -> Result<(Identity, Option<String>)> {
+        match credentials {
+            Credentials::Token { token } => Ok((self.verify_token(token).await?, None)),
+            Credentials::Password { username, password } => {
+                let token = self.login(username, password).await?;
+                Ok((Identity::new(username.clone()), Some(token)))
+            }
+            Credentials::Register { username, email, password, password_confirmation } => {
+                let registration = Registration {
+                    username: username.clone(),
+                    email: email.clone(),
+                    password: password.clone(),
+                    password_confirmation: password_confirmation.clone(),
+                };
+                let user = self.register(registration).await?;
+                let token = self.tokens.issue(&user.username)?;
+                Ok((Identity::new(user.username), Some(token)))
+            }
+        }
+    }
+
+    /// The identity a token proves: signature and expiry, then that the user still exists and,
+    /// for a bot token, that it is not revoked.
+    pub async fn verify_token(&self, token: &str) -> Result<Identity> {
+        let verified = self.tokens.verify(token)?;
+        if let Some(id) = verified.bot {
+            let record = self.storage.bot_token(id).await?;
+            match record {
+                Some(record) if !record.revoked && record.username == verified.username => {}
+                Some(record) if record.revoked => {
+                    return Err(Error::InvalidToken("the bot token was revoked".into()));
+                }
+                _ => return Err(Error::InvalidToken("unknown bot token".into())),
+            }
+        } else if self.storage.user(&verified.username).await?.is_none() {
+            return Err(Error::InvalidToken("the user no longer exists".into()));
+        }
+        Ok(Identity::new(verified.username))
+    }
+
+    /// Check a password and issue a login token.
+    pub async fn login(&self, username: &str, password: &str) -> Result<String> {
+        let account = self.storage.account(username).await?;
+        // Spend the same time whether or not the user exists.
+        let hash = account
+            .as_ref()
+            .map(|account| account.password_hash.clone())
+            .unwrap_or_else(|| password::decoy_hash().to_owned());
+        let password = password.to_owned();
+        let matches = tokio::task::spawn_blocking(move || password::verify(&password, &hash))
+            .await
+            .map_err(|err| Error::PasswordHash(err.to_string()))?;
+        if account.is_none() || !matches {
+            return Err(Error::InvalidCredentials);
+        }
+        self.tokens.issue(username)
+    }
+
+    /// Validate and create an account.
+    pub async fn register(&self, registration: Registration) -> Result<User> {
+        let errors = validate(&registration);
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        let password = registration.password.clone();
+        let hash = tokio::task::spawn_blocking(move || password::hash(&password))
+            .await
+            .map_err(|err| Error::PasswordHash(err.to_string()))??;
+        let new = NewUser::new(registration.username, registration.email, hash);
+        match self.storage.create_user(new).await {
+            Ok(user) => Ok(user),
+            Err(hellocode_core::Error::UsernameTaken(_)) => {
+                Err(Error::Validation(field("username", USERNAME_TAKEN)))
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Issue a bot token for `username`, named `name`.
+    pub async fn create_bot_token(&self, username: &str, name: &str) -> Result<(i64, String)> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 {
+            return Err(Error::Validation(field(
+                "name",
+                "Give the token a name of 1 to 64 characters.",
+            )));
+        }
+        let record = self.storage.create_bot_token(username, name, Timestamp::now()).await?;
+        Ok((record.id, self.tokens.issue_bot(username, record.id)?))
+    }
+}
+
+fn field(name: &str, message: &str) -> FieldErrors {
+    FieldErrors::from([(name.to_owned(), vec![message.to_owned()])])
+}
+
+/// Longest username, as in Django.
+pub const MAX_USERNAME: usize = 150;
+
+/// Per-field problems of a registration (empty when it is valid).
+pub fn validate(registration: &Registration) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    let mut add = |field: &str, message: String| {
+        errors.entry(field.to_owned()).or_default().push(message);
+    };
+    let username = &registration.username;
+    if username.is_empty() {
+        add("username", "This field may not be blank.".into());
+    } else if username.chars().count() > MAX_USERNAME
+        || !username.chars().all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
+    {
+        add(
+            "username",
+            format!(
+                "Enter a valid username: up to {MAX_USERNAME} letters, digits and @/./+/-/_ only."
+            ),
+        );
+    }
+    let email = &registration.email;
+    let valid_email = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+        && !email.chars().any(char::is_whitespace);
+    if !valid_email {
+        add("email", "Enter a valid email address.".into());
+    }
+    if registration.password != registration.password_confirmation {
+        add("password_confirmation", "The two password fields didn't match.".into());
+    }
+    for problem in password::problems(username, &registration.password) {
+        add("password", problem);
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registration(
+        username: &str,
+        email: &str,
+        password: &str,
+        confirmation: &str,
+    ) -> Registration {
+        Registration {
+            username: username.into(),
+            email: email.into(),
+            password: password.into(),
+            password_confirmation: confirmation.into(),
+        }
+    }
+
+    #[test]
+    fn valid_registrations_pass() {
+        let ok = registration(
+            "alice",
+            "alice@example.org",
+            "correct horse battery",
+            "correct horse battery",
+        );
+        assert!(validate(&ok).is_empty());
+    }
+
+    #[test]
+    fn each_problem_is_reported_under_its_field() {
+        let errors = validate(&registration("bad name!", "no-at-sign", "alice", "other"));
+        let fields: Vec<&str> = errors.keys().map(String::as_str).collect();
+        assert_eq!(fields, ["email", "password", "password_confirmation", "username"]);
+        let errors = validate(&registration("", "a@b.c", "12345678", "12345678"));
+        assert!(errors["username"][0].contains("blank"));
+        assert!(errors["password"].iter().any(|m| m.contains("numeric")));
+    }
+}

@@ -1,0 +1,103 @@
+//! Configuration: command-line flags, each also readable from a `HELLOCODE_*` variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use hellocode_core::protocol::Limits;
+
+/// The HelloCode chat server: WebSocket and REST on one port.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "hellocode-server", version, about, long_about = None)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "HELLOCODE_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Directory for the SQLite database and the signing secret; created if missing.
+    #[arg(long, env = "HELLOCODE_DATA_DIR", default_value = "hellocode-data")]
+    pub data_dir: PathBuf,
+
+    /// Database: `sqlite:PATH`, `postgres://USER@HOST:PORT/DB`, or `memory` (lost on exit).
+    /// Default: `sqlite:<data-dir>/hellocode.db`.
+    #[arg(long, env = "HELLOCODE_DATABASE_URL")]
+    pub database: Option<String>,
+
+    /// Secret that signs tokens (at least 32 bytes). Default: a random secret kept in
+    /// `<data-dir>/secret`, so tokens stay valid across restarts.
+    #[arg(long, env = "HELLOCODE_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+
+    /// Lifetime of login tokens, in seconds.
+    #[arg(long, env = "HELLOCODE_TOKEN_TTL", default_value_t = 24 * 3600)]
+    pub token_ttl: u64,
+
+    /// Largest accepted frame, in bytes; larger frames get a `frame_too_large` error.
+    #[arg(long, env = "HELLOCODE_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Frames queued per connection before a slow client is disconnected (it then resumes).
+    #[arg(long, env = "HELLOCODE_SEND_QUEUE", default_value_t = 1024)]
+    pub send_queue: usize,
+
+    /// Database connections at most.
+    #[arg(long, env = "HELLOCODE_DB_POOL", default_value_t = 8)]
+    pub db_pool: u32,
+
+    /// Seconds between pings to each connection; one silent for two intervals is closed.
+    #[arg(long, env = "HELLOCODE_PING_INTERVAL", default_value_t = 30)]
+    pub ping_interval: u64,
+
+    /// Commands per second allowed per connection, sustained.
+    #[arg(long, env = "HELLOCODE_RATE", default_value_t = 50)]
+    pub rate: u32,
+
+    /// Commands per connection allowed in a burst.
+    #[arg(long, env = "HELLOCODE_RATE_BURST", default_value_t = 200)]
+    pub rate_burst: u32,
+}
+
+impl Config {
+    /// The database URL, with the default applied.
+    pub fn database_url(&self) -> String {
+        self.database
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("hellocode.db").display()))
+    }
+
+    /// Runtime settings derived from the flags.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            limits: Limits { max_frame_bytes: self.max_frame_bytes, ..Limits::default() },
+            send_queue: self.send_queue.max(1),
+            ping_interval: Duration::from_secs(self.ping_interval.max(1)),
+            rate_per_second: self.rate.max(1),
+            rate_burst: self.rate_burst.max(1),
+            token_ttl: Duration::from_secs(self.token_ttl.max(1)),
+        }
+    }
+}
+
+/// What the transports need to know at run time.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Protocol limits.
+    pub limits: Limits,
+    /// Per-connection send queue length.
+    pub send_queue: usize,
+    /// Ping interval.
+    pub ping_interval: Duration,
+    /// Sustained commands per second per connection.
+    pub rate_per_second: u32,
+    /// Burst of commands per connection.
+    pub rate_burst: u32,
+    /// Lifetime of login tokens.
+    pub token_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Config::parse_from(["hellocode-server"]).settings()
+    }
+}

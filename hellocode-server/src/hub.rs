@@ -1,0 +1,206 @@
+//! This node's registry of open connections, and the fan-out of events to them.
+//!
+//! Each connection has a bounded queue of outgoing frames. An event is serialized once; every
+//! recipient's queue gets a reference-counted copy of the same bytes. A queue that is full means
+//! the client cannot keep up: the connection is evicted (closed with a "resume" reason) rather
+//! than letting the server's memory grow or slowing everyone else down.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use hellocode_core::model::ChatId;
+use hellocode_core::protocol::ServerFrame;
+use hellocode_core::session::Scope;
+use hellocode_core::storage::Storage;
+use tokio::sync::{Notify, mpsc};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::broker::BrokerEvent;
+use crate::metrics::Metrics;
+
+/// The hub's handle on one connection.
+#[derive(Debug)]
+struct Entry {
+    id: u64,
+    scope: Scope,
+    queue: mpsc::Sender<Utf8Bytes>,
+    evict: Arc<Notify>,
+}
+
+/// What a connection keeps to receive events; dropping it does not unregister (call
+/// [`Hub::unregister`]).
+#[derive(Debug)]
+pub struct Registration {
+    /// The connection's id in the hub.
+    pub id: u64,
+    /// Whether this is the user's first open connection (the user just came online).
+    pub first: bool,
+}
+
+/// Connections by user, and chat memberships cached from storage.
+pub struct Hub {
+    connections: RwLock<HashMap<String, Vec<Entry>>>,
+    members: RwLock<HashMap<ChatId, Arc<[String]>>>,
+    storage: Arc<dyn Storage>,
+    metrics: Arc<Metrics>,
+    next_id: AtomicU64,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    /// An empty hub that looks memberships up in `storage`.
+    pub fn new(storage: Arc<dyn Storage>, metrics: Arc<Metrics>) -> Self {
+        Hub {
+            connections: RwLock::default(),
+            members: RwLock::default(),
+            storage,
+            metrics,
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// Start delivering `username`'s events (within `scope`) to `queue`; `evict` is notified
+    /// when the queue overflows.
+    pub fn register(
+        &self,
+        username: &str,
+        scope: Scope,
+        queue: mpsc::Sender<Utf8Bytes>,
+        evict: Arc<Notify>,
+    ) -> Registration {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut connections = self.connections.write().unwrap_or_else(|e| e.into_inner());
+        let entries = connections.entry(username.to_owned()).or_default();
+        let first = entries.is_empty();
+        entries.push(Entry { id, scope, queue, evict });
+        Registration { id, first }
+    }
+
+    /// Stop delivering to connection `id`; returns whether it was the user's last one.
+    pub fn unregister(&self, username: &str, id: u64) -> bool {
+        let mut connections = self.connections.write().unwrap_or_else(|e| e.into_inner());
+        let Some(entries) = connections.get_mut(username) else { return false };
+        entries.retain(|entry| entry.id != id);
+        if entries.is_empty() {
+            connections.remove(username);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether `username` has an open connection on this node.
+    pub fn is_online(&self, username: &str) -> bool {
+        self.connections.read().unwrap_or_else(|e| e.into_inner()).contains_key(username)
+    }
+
+    /// Deliver an event to this node's connections.
+    pub async fn deliver(&self, event: &BrokerEvent) {
+        match event {
+            BrokerEvent::Chat(publish) => {
+                let Some(members) = self.members(publish.chat, &publish.frame).await else {
+                    return;
+                };
+                let bytes = Utf8Bytes::from(publish.frame.to_json());
+                let chat = publish.chat;
+                // A new chat's participants are told on every connection, whatever its scope.
+                let to_all = matches!(publish.frame, ServerFrame::ChatCreated { .. });
+                for member in members.iter() {
+                    self.send(member, &bytes, |scope| to_all || scope_allows(scope, chat));
+                }
+            }
+            BrokerEvent::Presence { username, online } => {
+                let recipients = self.contacts_in_chats(username).await;
+                let frame = ServerFrame::Presence { username: username.clone(), online: *online };
+                let bytes = Utf8Bytes::from(frame.to_json());
+                for recipient in &recipients {
+                    self.send(recipient, &bytes, |scope| scope == Scope::AllChats);
+                }
+            }
+            BrokerEvent::MembersChanged(chat) => {
+                self.members.write().unwrap_or_else(|e| e.into_inner()).remove(chat);
+            }
+            BrokerEvent::MembershipReset => {
+                self.members.write().unwrap_or_else(|e| e.into_inner()).clear();
+            }
+        }
+    }
+
+    /// Queue `bytes` to each of `username`'s connections whose scope passes `wants`.
+    fn send(&self, username: &str, bytes: &Utf8Bytes, wants: impl Fn(Scope) -> bool) {
+        let connections = self.connections.read().unwrap_or_else(|e| e.into_inner());
+        let Some(entries) = connections.get(username) else { return };
+        let mut queued = 0;
+        for entry in entries.iter().filter(|entry| wants(entry.scope)) {
+            match entry.queue.try_send(bytes.clone()) {
+                Ok(()) => queued += 1,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.metrics.send_queue_drop();
+                    entry.evict.notify_one();
+                }
+                // The connection is closing; it unregisters itself.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+        self.metrics.fanned_out(queued);
+    }
+
+    /// The participants of `chat`, from the cache or storage (`None`: no such chat).
+    async fn members(&self, chat: ChatId, frame: &ServerFrame) -> Option<Arc<[String]>> {
+        if let ServerFrame::ChatCreated { chat: created } = frame {
+            let members: Arc<[String]> =
+                created.participants.iter().map(|p| p.username.clone()).collect();
+            self.cache(chat, members.clone());
+            return Some(members);
+        }
+        if let Some(members) = self.members.read().unwrap_or_else(|e| e.into_inner()).get(&chat) {
+            return Some(members.clone());
+        }
+        match self.storage.chat(chat).await {
+            Ok(Some(found)) => {
+                let members: Arc<[String]> =
+                    found.participants.into_iter().map(|p| p.username).collect();
+                self.cache(chat, members.clone());
+                Some(members)
+            }
+            Ok(None) => None,
+            Err(err) => {
+                tracing::error!(%chat, error = %err, "cannot load chat members; event not delivered");
+                None
+            }
+        }
+    }
+
+    fn cache(&self, chat: ChatId, members: Arc<[String]>) {
+        self.members.write().unwrap_or_else(|e| e.into_inner()).insert(chat, members);
+    }
+
+    /// Everyone who shares a chat with `username`.
+    async fn contacts_in_chats(&self, username: &str) -> BTreeSet<String> {
+        match self.storage.chats_of(username).await {
+            Ok(chats) => chats
+                .into_iter()
+                .flat_map(|chat| chat.participants)
+                .map(|p| p.username)
+                .filter(|name| name != username)
+                .collect(),
+            Err(err) => {
+                tracing::error!(%username, error = %err, "cannot load chats for presence");
+                BTreeSet::new()
+            }
+        }
+    }
+}
+
+fn scope_allows(scope: Scope, chat: ChatId) -> bool {
+    match scope {
+        Scope::AllChats => true,
+        Scope::Chat(bound) => bound == chat,
+    }
+}

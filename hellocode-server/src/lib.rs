@@ -1,0 +1,36 @@
+//! # hellocode-server
+//!
+//! The HelloCode reference server: one warp server with a WebSocket transport (`/ws`,
+//! `/ws/chat/<chatId>`) and a REST transport (`/api/...`) of the same protocol, JWT
+//! authentication with argon2 password hashes and revocable bot tokens, an event broker seam,
+//! `/healthz` and Prometheus `/metrics`.
+//!
+//! Every command runs through one [`dispatch::Dispatcher`], which drives the core's session
+//! state machine; the transports only move frames.
+//!
+//! ```no_run
+//! use hellocode_server::{Config, Server};
+//! use clap::Parser;
+//!
+//! # async fn run() -> hellocode_server::Result<()> {
+//! let config = Config::parse_from(["hellocode-server", "--database", "memory", "--addr", "127.0.0.1:0"]);
+//! let server = Server::start(&config).await?;
+//! println!("listening on {}", server.local_addr());
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod app;
+pub mod auth;
+pub mod broker;
+pub mod config;
+pub mod dispatch;
+mod error;
+pub mod hub;
+pub mod metrics;
+pub mod rest;
+pub mod ws;
+
+pub use app::{Server, open_storage};
+pub use config::{Config, Settings};
+pub use error::{Error, FieldErrors, Result};

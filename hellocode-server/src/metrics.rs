@@ -1,0 +1,196 @@
+//! Counters for `/metrics`, in the Prometheus text format. Plain atomics: the hot path pays one
+//! relaxed increment per event.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use hellocode_core::protocol::Command;
+
+/// Upper bounds (seconds) of the storage latency histogram's buckets.
+const LATENCY_BUCKETS: [f64; 12] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+/// The server's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    connections_open: AtomicI64,
+    connections_total: AtomicU64,
+    /// One counter per command of `Command::NAMES`, then one for undecodable frames.
+    commands: Vec<AtomicU64>,
+    messages_stored: AtomicU64,
+    events_fanned_out: AtomicU64,
+    send_queue_drops: AtomicU64,
+    storage_buckets: Vec<AtomicU64>,
+    storage_count: AtomicU64,
+    storage_micros: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            connections_open: AtomicI64::new(0),
+            connections_total: AtomicU64::new(0),
+            commands: (0..=Command::NAMES.len()).map(|_| AtomicU64::new(0)).collect(),
+            messages_stored: AtomicU64::new(0),
+            events_fanned_out: AtomicU64::new(0),
+            send_queue_drops: AtomicU64::new(0),
+            storage_buckets: LATENCY_BUCKETS.iter().map(|_| AtomicU64::new(0)).collect(),
+            storage_count: AtomicU64::new(0),
+            storage_micros: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Metrics {
+    /// A WebSocket connection opened.
+    pub fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Relaxed);
+        self.connections_total.fetch_add(1, Relaxed);
+    }
+
+    /// A WebSocket connection closed.
+    pub fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Relaxed);
+    }
+
+    /// Open WebSocket connections.
+    pub fn open_connections(&self) -> i64 {
+        self.connections_open.load(Relaxed)
+    }
+
+    /// A command arrived (`None`: the frame did not decode).
+    pub fn command(&self, name: Option<&str>) {
+        let index = name
+            .and_then(|name| Command::NAMES.iter().position(|known| *known == name))
+            .unwrap_or(Command::NAMES.len());
+        self.commands[index].fetch_add(1, Relaxed);
+    }
+
+    /// A message was stored.
+    pub fn message_stored(&self) {
+        self.messages_stored.fetch_add(1, Relaxed);
+    }
+
+    /// `n` frames were queued to connections.
+    pub fn fanned_out(&self, n: u64) {
+        self.events_fanned_out.fetch_add(n, Relaxed);
+    }
+
+    /// A connection's send queue was full and the connection was dropped.
+    pub fn send_queue_drop(&self) {
+        self.send_queue_drops.fetch_add(1, Relaxed);
+    }
+
+    /// A storage operation took `elapsed`.
+    pub fn storage_latency(&self, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.storage_buckets) {
+            if seconds <= *bound {
+                bucket.fetch_add(1, Relaxed);
+            }
+        }
+        self.storage_count.fetch_add(1, Relaxed);
+        self.storage_micros.fetch_add(elapsed.as_micros() as u64, Relaxed);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(2048);
+        let mut metric = |name: &str, kind: &str, help: &str, lines: &[(String, String)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, value) in lines {
+                let _ = writeln!(out, "{name}{labels} {value}");
+            }
+        };
+        let plain = |value: String| vec![(String::new(), value)];
+        metric(
+            "hellocode_connections_open",
+            "gauge",
+            "Open WebSocket connections.",
+            &plain(self.connections_open.load(Relaxed).to_string()),
+        );
+        metric(
+            "hellocode_connections_total",
+            "counter",
+            "WebSocket connections accepted.",
+            &plain(self.connections_total.load(Relaxed).to_string()),
+        );
+        let commands: Vec<(String, String)> = Command::NAMES
+            .iter()
+            .copied()
+            .chain(["invalid"])
+            .zip(&self.commands)
+            .map(|(name, count)| {
+                (format!("{{command=\"{name}\"}}"), count.load(Relaxed).to_string())
+            })
+            .collect();
+        metric(
+            "hellocode_commands_total",
+            "counter",
+            "Commands received, by type (invalid: undecodable frames).",
+            &commands,
+        );
+        metric(
+            "hellocode_messages_stored_total",
+            "counter",
+            "Messages committed to storage.",
+            &plain(self.messages_stored.load(Relaxed).to_string()),
+        );
+        metric(
+            "hellocode_events_fanned_out_total",
+            "counter",
+            "Event frames queued to connections.",
+            &plain(self.events_fanned_out.load(Relaxed).to_string()),
+        );
+        metric(
+            "hellocode_send_queue_drops_total",
+            "counter",
+            "Connections dropped because their send queue was full.",
+            &plain(self.send_queue_drops.load(Relaxed).to_string()),
+        );
+        let mut buckets: Vec<(String, String)> = LATENCY_BUCKETS
+            .iter()
+            .zip(&self.storage_buckets)
+            .map(|(bound, count)| {
+                (format!("_bucket{{le=\"{bound}\"}}"), count.load(Relaxed).to_string())
+            })
+            .collect();
+        let count = self.storage_count.load(Relaxed).to_string();
+        buckets.push(("_bucket{le=\"+Inf\"}".into(), count.clone()));
+        buckets.push((
+            "_sum".into(),
+            format!("{:.6}", self.storage_micros.load(Relaxed) as f64 / 1e6),
+        ));
+        buckets.push(("_count".into(), count));
+        metric(
+            "hellocode_storage_seconds",
+            "histogram",
+            "Latency of storage operations.",
+            &buckets,
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_a_cumulative_histogram() {
+        let metrics = Metrics::default();
+        metrics.connection_opened();
+        metrics.command(Some("new_message"));
+        metrics.command(None);
+        metrics.storage_latency(Duration::from_millis(3));
+        let text = metrics.render();
+        assert!(text.contains("hellocode_connections_open 1\n"));
+        assert!(text.contains("hellocode_commands_total{command=\"new_message\"} 1\n"));
+        assert!(text.contains("hellocode_commands_total{command=\"invalid\"} 1\n"));
+        assert!(text.contains("hellocode_storage_seconds_bucket{le=\"0.0025\"} 0\n"));
+        assert!(text.contains("hellocode_storage_seconds_bucket{le=\"0.005\"} 1\n"));
+        assert!(text.contains("hellocode_storage_seconds_bucket{le=\"+Inf\"} 1\n"));
+        assert!(text.contains("hellocode_storage_seconds_count 1\n"));
+    }
+}

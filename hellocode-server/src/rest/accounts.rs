@@ -1,0 +1,373 @@
+//! Accounts: registration, login, users (read by anyone signed in, changed only by themselves),
+//! contacts and bot tokens.
+
+use std::sync::Arc;
+
+use hellocode_core::model::UserUpdate;
+use hellocode_core::session::Identity;
+use serde::Deserialize;
+use serde_json::json;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use super::{ApiError, authenticated, json_body, json_reply, with_state};
+use crate::app::AppState;
+use crate::auth::{Registration, password};
+use crate::error::FieldErrors;
+
+#[derive(Debug, Deserialize)]
+struct Login {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Page {
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileChange {
+    email: Option<String>,
+    password: Option<String>,
+    password_confirmation: Option<String>,
+    timezone: Option<String>,
+    languages: Option<Vec<String>>,
+    #[serde(default, with = "double_option")]
+    avatar: Option<Option<String>>,
+}
+
+/// `"avatar": null` removes the avatar; a missing `avatar` leaves it.
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Option::<String>::deserialize(d).map(Some)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Contact {
+    username: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct NewBotToken {
+    #[serde(default)]
+    name: String,
+}
+
+pub(super) fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let register = warp::path!("api" / "register")
+        .and(warp::post())
+        .and(json_body())
+        .and(with_state(state.clone()))
+        .then(register);
+    let login = warp::path!("api" / "login")
+        .and(warp::post())
+        .and(json_body())
+        .and(with_state(state.clone()))
+        .then(login);
+    let auth = authenticated(state.clone());
+    let users = warp::path!("api" / "users")
+        .and(warp::get())
+        .and(auth.clone())
+        .and(warp::query::<Page>())
+        .and(with_state(state.clone()))
+        .then(list_users);
+    let user = warp::path!("api" / "users" / String)
+        .and(warp::get())
+        .and(auth.clone())
+        .and(with_state(state.clone()))
+        .then(get_user);
+    let update = warp::path!("api" / "users" / String)
+        .and(warp::patch().or(warp::put()).unify())
+        .and(auth.clone())
+        .and(json_body())
+        .and(with_state(state.clone()))
+        .then(update_user);
+    let delete = warp::path!("api" / "users" / String)
+        .and(warp::delete())
+        .and(auth.clone())
+        .and(with_state(state.clone()))
+        .then(delete_user);
+    let contacts = warp::path!("api" / "users" / String / "contacts")
+        .and(warp::get())
+        .and(auth.clone())
+        .and(with_state(state.clone()))
+        .then(list_contacts);
+    let add_contact = warp::path!("api" / "users" / String / "contacts")
+        .and(warp::post())
+        .and(auth.clone())
+        .and(json_body())
+        .and(with_state(state.clone()))
+        .then(add_contact);
+    let remove_contact = warp::path!("api" / "users" / String / "contacts" / String)
+        .and(warp::delete())
+        .and(auth.clone())
+        .and(with_state(state.clone()))
+        .then(remove_contact);
+    let create_bot = warp::path!("api" / "bot-tokens")
+        .and(warp::post())
+        .and(auth.clone())
+        .and(json_body())
+        .and(with_state(state.clone()))
+        .then(create_bot_token);
+    let list_bots = warp::path!("api" / "bot-tokens")
+        .and(warp::get())
+        .and(auth.clone())
+        .and(with_state(state.clone()))
+        .then(list_bot_tokens);
+    let revoke_bot = warp::path!("api" / "bot-tokens" / i64)
+        .and(warp::delete())
+        .and(auth)
+        .and(with_state(state))
+        .then(revoke_bot_token);
+    register
+        .or(login)
+        .unify()
+        .or(users)
+        .unify()
+        .or(user)
+        .unify()
+        .or(update)
+        .unify()
+        .or(delete)
+        .unify()
+        .or(contacts)
+        .unify()
+        .or(add_contact)
+        .unify()
+        .or(remove_contact)
+        .unify()
+        .or(create_bot)
+        .unify()
+        .or(list_bots)
+        .unify()
+        .or(revoke_bot)
+        .unify()
+}
+
+fn respond(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(Reply::into_response)
+}
+
+fn only_self(identity: &Identity, username: &str) -> Result<(), ApiError> {
+    if identity.username == username {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            hellocode_core::protocol::ErrorCode::Forbidden,
+            "you may only change your own account",
+        ))
+    }
+}
+
+async fn register(registration: Registration, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            let user = state.auth.register(registration).await?;
+            tracing::info!(user = %user.username, "user registered");
+            Ok(json_reply(
+                StatusCode::CREATED,
+                &json!({ "message": "User created successfully", "user": user }),
+            ))
+        }
+        .await,
+    )
+}
+
+async fn login(login: Login, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            let token = state.auth.login(&login.username, &login.password).await?;
+            Ok(json_reply(
+                StatusCode::OK,
+                &json!({ "token": token, "message": format!("Welcome back {}!", login.username) }),
+            ))
+        }
+        .await,
+    )
+}
+
+async fn list_users(_: Identity, page: Page, state: Arc<AppState>) -> Response {
+    let limit = page.limit.unwrap_or(100).clamp(1, 100);
+    respond(
+        async {
+            let users = state.storage.users(page.after.as_deref(), limit).await?;
+            Ok(json_reply(StatusCode::OK, &users))
+        }
+        .await,
+    )
+}
+
+async fn get_user(username: String, _: Identity, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            match state.storage.user(&username).await? {
+                Some(user) => Ok(json_reply(StatusCode::OK, &user)),
+                None => Err(hellocode_core::Error::UserNotFound(username).into()),
+            }
+        }
+        .await,
+    )
+}
+
+async fn update_user(
+    username: String,
+    identity: Identity,
+    change: ProfileChange,
+    state: Arc<AppState>,
+) -> Response {
+    respond(
+        async {
+            only_self(&identity, &username)?;
+            let mut errors = FieldErrors::new();
+            if let Some(email) = &change.email {
+                let probe = Registration {
+                    username: username.clone(),
+                    email: email.clone(),
+                    password: String::new(),
+                    password_confirmation: String::new(),
+                };
+                if let Some(problems) = crate::auth::validate(&probe).remove("email") {
+                    errors.insert("email".into(), problems);
+                }
+            }
+            let password_hash = match &change.password {
+                Some(new) => {
+                    if change.password_confirmation.as_ref() != Some(new) {
+                        errors.insert(
+                            "password_confirmation".into(),
+                            vec!["The two password fields didn't match.".into()],
+                        );
+                    }
+                    let problems = password::problems(&username, new);
+                    if !problems.is_empty() {
+                        errors.insert("password".into(), problems);
+                    }
+                    if !errors.is_empty() {
+                        return Err(ApiError::validation(errors));
+                    }
+                    let new = new.clone();
+                    let hash = tokio::task::spawn_blocking(move || password::hash(&new))
+                        .await
+                        .map_err(|err| crate::Error::PasswordHash(err.to_string()))??;
+                    Some(hash)
+                }
+                None => None,
+            };
+            if !errors.is_empty() {
+                return Err(ApiError::validation(errors));
+            }
+            let update = UserUpdate {
+                email: change.email,
+                password_hash,
+                timezone: change.timezone,
+                languages: change.languages,
+                avatar: change.avatar,
+            };
+            let user = state.storage.update_user(&username, update).await?;
+            Ok(json_reply(StatusCode::OK, &user))
+        }
+        .await,
+    )
+}
+
+async fn delete_user(username: String, identity: Identity, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            only_self(&identity, &username)?;
+            state.storage.delete_user(&username).await?;
+            state.dispatcher.broker().publish(crate::broker::BrokerEvent::MembershipReset).await;
+            tracing::info!(user = %username, "user deleted");
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        .await,
+    )
+}
+
+async fn list_contacts(username: String, identity: Identity, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            only_self(&identity, &username)?;
+            Ok(json_reply(StatusCode::OK, &state.storage.contacts(&username).await?))
+        }
+        .await,
+    )
+}
+
+async fn add_contact(
+    username: String,
+    identity: Identity,
+    contact: Contact,
+    state: Arc<AppState>,
+) -> Response {
+    respond(
+        async {
+            only_self(&identity, &username)?;
+            state.storage.add_contact(&username, &contact.username).await?;
+            Ok(json_reply(StatusCode::CREATED, &state.storage.contacts(&username).await?))
+        }
+        .await,
+    )
+}
+
+async fn remove_contact(
+    username: String,
+    contact: String,
+    identity: Identity,
+    state: Arc<AppState>,
+) -> Response {
+    respond(
+        async {
+            only_self(&identity, &username)?;
+            state.storage.remove_contact(&username, &contact).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        .await,
+    )
+}
+
+async fn create_bot_token(identity: Identity, new: NewBotToken, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            let (id, token) = state.auth.create_bot_token(&identity.username, &new.name).await?;
+            Ok(json_reply(
+                StatusCode::CREATED,
+                &json!({ "id": id, "name": new.name.trim(), "token": token }),
+            ))
+        }
+        .await,
+    )
+}
+
+async fn list_bot_tokens(identity: Identity, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            Ok(json_reply(StatusCode::OK, &state.storage.bot_tokens(&identity.username).await?))
+        }
+        .await,
+    )
+}
+
+async fn revoke_bot_token(id: i64, identity: Identity, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            state.storage.revoke_bot_token(&identity.username, id).await?;
+            tracing::info!(user = %identity.username, token = id, "bot token revoked");
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        .await,
+    )
+}

@@ -1,0 +1,296 @@
+//! Languages, chats and message history. Chats are visible to and changed by their participants
+//! only.
+
+use std::sync::Arc;
+
+use hellocode_core::model::{ChatId, Seq};
+use hellocode_core::protocol::{Command, ErrorCode, ServerFrame};
+use hellocode_core::session::Identity;
+use serde::Deserialize;
+use serde_json::json;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use super::{ApiError, authenticated, dispatch, json_body, json_reply, with_state};
+use crate::app::AppState;
+use crate::broker::BrokerEvent;
+
+#[derive(Debug, Deserialize)]
+struct NewLanguage {
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Participants {
+    participants: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HistoryQuery {
+    before: Option<Seq>,
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Post {
+    message: String,
+    #[serde(rename = "clientId", alias = "client_id")]
+    client_id: Option<String>,
+}
+
+pub(super) fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let auth = authenticated(state.clone());
+    let languages = warp::path!("api" / "languages")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .then(list_languages);
+    let add_language = warp::path!("api" / "languages")
+        .and(warp::post())
+        .and(auth.clone())
+        .and(json_body())
+        .and(with_state(state.clone()))
+        .then(add_language);
+    let by_language = warp::path!("api" / "languages" / String / "users")
+        .and(warp::get())
+        .and(auth.clone())
+        .and(with_state(state.clone()))
+        .then(users_by_language);
+    let chats = warp::path!("api" / "chat")
+        .and(warp::get())
+        .and(auth.clone())
+        .and(with_state(state.clone()))
+        .then(list_chats);
+    let create = warp::path!("api" / "chat" / "create")
+        .and(warp::post())
+        .and(auth.clone())
+        .and(json_body())
+        .and(with_state(state.clone()))
+        .then(create_chat);
+    let detail = warp::path!("api" / "chat" / i64)
+        .and(warp::get())
+        .and(auth.clone())
+        .and(with_state(state.clone()))
+        .then(chat_detail);
+    let update = warp::path!("api" / "chat" / i64 / "update")
+        .and(warp::put().or(warp::patch()).unify())
+        .and(auth.clone())
+        .and(json_body())
+        .and(with_state(state.clone()))
+        .then(update_chat);
+    let delete = warp::path!("api" / "chat" / i64 / "delete")
+        .and(warp::delete())
+        .and(auth.clone())
+        .and(with_state(state.clone()))
+        .then(delete_chat);
+    let history = warp::path!("api" / "chat" / i64 / "messages")
+        .and(warp::get())
+        .and(auth.clone())
+        .and(warp::query::<HistoryQuery>())
+        .and(with_state(state.clone()))
+        .then(history);
+    let post = warp::path!("api" / "chat" / i64 / "messages")
+        .and(warp::post())
+        .and(auth)
+        .and(json_body())
+        .and(with_state(state))
+        .then(post_message);
+    languages
+        .or(add_language)
+        .unify()
+        .or(by_language)
+        .unify()
+        .or(chats)
+        .unify()
+        .or(create)
+        .unify()
+        .or(detail)
+        .unify()
+        .or(update)
+        .unify()
+        .or(delete)
+        .unify()
+        .or(history)
+        .unify()
+        .or(post)
+        .unify()
+}
+
+fn respond(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(Reply::into_response)
+}
+
+fn unexpected(frame: &ServerFrame) -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::Internal,
+        format!("unexpected reply {}", frame.name()),
+    )
+}
+
+/// The chat, if `identity` takes part in it.
+async fn own_chat(
+    state: &AppState,
+    id: i64,
+    identity: &Identity,
+) -> Result<hellocode_core::model::Chat, ApiError> {
+    let chat = state
+        .storage
+        .chat(ChatId(id))
+        .await?
+        .ok_or(hellocode_core::Error::ChatNotFound(ChatId(id)))?;
+    if chat.has_participant(&identity.username) {
+        Ok(chat)
+    } else {
+        Err(hellocode_core::Error::NotParticipant {
+            chat: chat.id,
+            username: identity.username.clone(),
+        }
+        .into())
+    }
+}
+
+async fn list_languages(state: Arc<AppState>) -> Response {
+    respond(async { Ok(json_reply(StatusCode::OK, &state.storage.languages().await?)) }.await)
+}
+
+async fn add_language(_: Identity, new: NewLanguage, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            let name = new.name.trim();
+            if name.is_empty() || name.chars().count() > 64 {
+                let fields =
+                    [("name".to_owned(), vec!["Give a name of 1 to 64 characters.".to_owned()])];
+                return Err(ApiError::validation(fields.into()));
+            }
+            Ok(json_reply(StatusCode::CREATED, &state.storage.add_language(name).await?))
+        }
+        .await,
+    )
+}
+
+async fn users_by_language(language: String, _: Identity, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            Ok(json_reply(StatusCode::OK, &state.storage.users_by_language(&language).await?))
+        }
+        .await,
+    )
+}
+
+async fn list_chats(identity: Identity, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            match dispatch(&state, identity, Command::ListChats {}).await? {
+                ServerFrame::Chats { chats, .. } => Ok(json_reply(StatusCode::OK, &chats)),
+                other => Err(unexpected(&other)),
+            }
+        }
+        .await,
+    )
+}
+
+async fn create_chat(identity: Identity, body: Participants, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            let command = Command::CreateChat { participants: body.participants };
+            match dispatch(&state, identity, command).await? {
+                ServerFrame::Chat { chat, .. } => Ok(json_reply(StatusCode::CREATED, &chat)),
+                other => Err(unexpected(&other)),
+            }
+        }
+        .await,
+    )
+}
+
+async fn chat_detail(id: i64, identity: Identity, state: Arc<AppState>) -> Response {
+    respond(async { Ok(json_reply(StatusCode::OK, &own_chat(&state, id, &identity).await?)) }.await)
+}
+
+async fn update_chat(
+    id: i64,
+    identity: Identity,
+    body: Participants,
+    state: Arc<AppState>,
+) -> Response {
+    respond(
+        async {
+            own_chat(&state, id, &identity).await?;
+            let mut participants = body.participants;
+            participants.sort_unstable();
+            participants.dedup();
+            if participants.is_empty()
+                || participants.len() > state.settings.limits.max_participants
+            {
+                let fields = [(
+                    "participants".to_owned(),
+                    vec![format!(
+                        "Name 1 to {} participants.",
+                        state.settings.limits.max_participants
+                    )],
+                )];
+                return Err(ApiError::validation(fields.into()));
+            }
+            let chat = state.storage.set_participants(ChatId(id), &participants).await?;
+            state.dispatcher.broker().publish(BrokerEvent::MembersChanged(chat.id)).await;
+            Ok(json_reply(StatusCode::OK, &chat))
+        }
+        .await,
+    )
+}
+
+async fn delete_chat(id: i64, identity: Identity, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            own_chat(&state, id, &identity).await?;
+            state.storage.delete_chat(ChatId(id)).await?;
+            state.dispatcher.broker().publish(BrokerEvent::MembersChanged(ChatId(id))).await;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        .await,
+    )
+}
+
+async fn history(
+    id: i64,
+    identity: Identity,
+    query: HistoryQuery,
+    state: Arc<AppState>,
+) -> Response {
+    respond(
+        async {
+            let command = Command::FetchMessages {
+                chat_id: Some(ChatId(id)),
+                limit: query.limit,
+                before: query.before,
+            };
+            match dispatch(&state, identity, command).await? {
+                ServerFrame::Messages { messages, .. } => {
+                    Ok(json_reply(StatusCode::OK, &json!({ "messages": messages })))
+                }
+                other => Err(unexpected(&other)),
+            }
+        }
+        .await,
+    )
+}
+
+async fn post_message(id: i64, identity: Identity, post: Post, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            let command = Command::NewMessage {
+                chat_id: Some(ChatId(id)),
+                message: post.message,
+                from: None,
+                client_id: post.client_id,
+            };
+            match dispatch(&state, identity, command).await? {
+                ServerFrame::Ack { message, .. } => Ok(json_reply(StatusCode::CREATED, &message)),
+                other => Err(unexpected(&other)),
+            }
+        }
+        .await,
+    )
+}

@@ -1,0 +1,249 @@
+//! The REST transport: the original app's API, with the authorization it lacked.
+//!
+//! Commands of the protocol (`create_chat`, `list_chats`, `fetch_messages`, `new_message`) go
+//! through the same [`Dispatcher`](crate::dispatch::Dispatcher) as the WebSocket; the rest are
+//! plain reads and writes of storage with an ownership check. Every error is JSON: `{code,
+//! message}`, or for invalid input a 422 with `{field: [messages]}` as in the original app.
+
+mod accounts;
+mod chats;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use hellocode_core::protocol::{ClientFrame, Command, ErrorCode, ServerFrame};
+use hellocode_core::session::{Identity, Scope, Session};
+use serde::Serialize;
+use serde_json::json;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use crate::app::AppState;
+use crate::error::FieldErrors;
+
+/// Largest accepted JSON body.
+const MAX_BODY: u64 = 64 * 1024;
+
+/// An error response; also a rejection, so filters can fail with it.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: serde_json::Value,
+}
+
+impl warp::reject::Reject for ApiError {}
+
+impl ApiError {
+    /// An error with a code and a message.
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError { status, body: json!({ "code": code, "message": message.into() }) }
+    }
+
+    /// 400 for a request that is not what the route expects.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidField, message)
+    }
+
+    /// 422 with per-field messages.
+    pub fn validation(fields: FieldErrors) -> Self {
+        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, body: json!(fields) }
+    }
+
+    /// An error frame of the protocol as an HTTP error.
+    pub fn from_frame(code: ErrorCode, message: String) -> Self {
+        ApiError::new(status_for(code), code, message)
+    }
+}
+
+impl Reply for ApiError {
+    fn into_response(self) -> Response {
+        warp::reply::with_status(warp::reply::json(&self.body), self.status).into_response()
+    }
+}
+
+impl From<crate::Error> for ApiError {
+    fn from(err: crate::Error) -> Self {
+        match err {
+            crate::Error::Validation(fields) => ApiError::validation(fields),
+            crate::Error::Storage(hellocode_core::Error::LanguageNotFound(name)) => {
+                ApiError::validation(FieldErrors::from([(
+                    "languages".to_owned(),
+                    vec![format!("Unknown language {name:?}.")],
+                )]))
+            }
+            other => {
+                if matches!(other.code(), ErrorCode::Internal) {
+                    tracing::error!(error = %other, "request failed");
+                }
+                ApiError::from_frame(other.code(), other.client_message())
+            }
+        }
+    }
+}
+
+impl From<hellocode_core::Error> for ApiError {
+    fn from(err: hellocode_core::Error) -> Self {
+        ApiError::from(crate::Error::from(err))
+    }
+}
+
+/// The HTTP status for a protocol error code.
+pub fn status_for(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::NotAuthenticated | ErrorCode::InvalidCredentials | ErrorCode::InvalidToken => {
+            StatusCode::UNAUTHORIZED
+        }
+        ErrorCode::Forbidden | ErrorCode::Impersonation => StatusCode::FORBIDDEN,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::ValidationFailed | ErrorCode::UsernameTaken => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::FrameTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer_token(header: Option<&str>) -> Option<String> {
+    let (scheme, token) = header?.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+}
+
+/// JSON with a status.
+pub(crate) fn json_reply<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    warp::reply::with_status(warp::reply::json(value), status).into_response()
+}
+
+/// Extracts the caller's identity from the Bearer token, or rejects with 401.
+pub(crate) fn authenticated(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Identity,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("authorization").and_then(move |header: Option<String>| {
+        let state = state.clone();
+        async move {
+            let Some(token) = bearer_token(header.as_deref()) else {
+                return Err(warp::reject::custom(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::NotAuthenticated,
+                    "send Authorization: Bearer <token>",
+                )));
+            };
+            state
+                .auth
+                .verify_token(&token)
+                .await
+                .map_err(|err| warp::reject::custom(ApiError::from(err)))
+        }
+    })
+}
+
+/// A JSON body of at most [`MAX_BODY`] bytes, whatever its declared content type (so that
+/// `curl -d '{...}'` works as well as a browser's `fetch`).
+pub(crate) fn json_body<T: serde::de::DeserializeOwned + Send>()
+-> impl Filter<Extract = (T,), Error = Rejection> + Clone {
+    warp::body::content_length_limit(MAX_BODY).and(warp::body::bytes()).and_then(
+        |bytes: bytes::Bytes| async move {
+            serde_json::from_slice::<T>(&bytes).map_err(|err| {
+                warp::reject::custom(ApiError::bad_request(format!("invalid JSON body: {err}")))
+            })
+        },
+    )
+}
+
+/// Pass the shared state to a handler.
+pub(crate) fn with_state(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Arc<AppState>,), Error = Infallible> + Clone {
+    warp::any().map(move || state.clone())
+}
+
+/// Run one protocol command for `identity` through the dispatcher, as the WebSocket does.
+pub(crate) async fn dispatch(
+    state: &AppState,
+    identity: Identity,
+    command: Command,
+) -> Result<ServerFrame, ApiError> {
+    let mut session = Session::new(Scope::AllChats, state.settings.limits);
+    session.authenticate(identity);
+    // An id makes the session reply with the stored result (acks are sent only to ids).
+    let frame = ClientFrame::with_id(0, command);
+    match state.dispatcher.handle(&mut session, frame).await {
+        Some(ServerFrame::Error { code, message, .. }) => Err(ApiError::from_frame(code, message)),
+        Some(reply) => Ok(reply),
+        None => {
+            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, "no reply"))
+        }
+    }
+}
+
+/// Every REST route, `/healthz` and `/metrics`.
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let health =
+        warp::path!("healthz").and(warp::get()).and(with_state(state.clone())).then(health);
+    let metrics = warp::path!("metrics").and(warp::get()).and(with_state(state.clone())).map(
+        |state: Arc<AppState>| {
+            warp::reply::with_header(
+                state.metrics.render(),
+                "content-type",
+                "text/plain; version=0.0.4",
+            )
+            .into_response()
+        },
+    );
+    health
+        .or(metrics)
+        .unify()
+        .or(accounts::routes(state.clone()))
+        .unify()
+        .or(chats::routes(state))
+        .unify()
+}
+
+async fn health(state: Arc<AppState>) -> Response {
+    match state.storage.languages().await {
+        Ok(_) => json_reply(StatusCode::OK, &json!({ "status": "ok" })),
+        Err(err) => {
+            tracing::error!(error = %err, "health check failed");
+            json_reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({ "status": "unavailable", "database": "unreachable" }),
+            )
+        }
+    }
+}
+
+/// Turn every rejection into a JSON error.
+pub async fn handle_rejection(rejection: Rejection) -> Result<Response, Infallible> {
+    let error = if let Some(api) = rejection.find::<ApiError>() {
+        ApiError { status: api.status, body: api.body.clone() }
+    } else if rejection.is_not_found() {
+        ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such route")
+    } else if let Some(err) = rejection.find::<warp::filters::body::BodyDeserializeError>() {
+        ApiError::bad_request(format!("invalid JSON body: {err}"))
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::FrameTooLarge,
+            format!("bodies are limited to {MAX_BODY} bytes"),
+        )
+    } else if rejection.find::<warp::reject::UnsupportedMediaType>().is_some() {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::InvalidField,
+            "send JSON (content-type: application/json)",
+        )
+    } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
+        ApiError::bad_request("invalid query string")
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::InvalidField, "method not allowed")
+    } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
+        ApiError::new(StatusCode::LENGTH_REQUIRED, ErrorCode::InvalidField, "send a content-length")
+    } else {
+        tracing::warn!(?rejection, "unhandled rejection");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, "internal error")
+    };
+    Ok(error.into_response())
+}

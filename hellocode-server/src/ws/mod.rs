@@ -1,0 +1,124 @@
+//! The WebSocket transport: `/ws` (every chat of the user) and `/ws/chat/<chatId>` (one chat, as
+//! the original app), authenticated by `?token=`, an `Authorization: Bearer` header, or an `auth`
+//! command first.
+//!
+//! warp's own WebSocket filter hides tungstenite's buffer settings (its 128 KiB read buffer is
+//! allocated for every connection) and copies each text frame; so the upgrade is done here, on
+//! hyper's upgraded connection, with a deliberately sized [`WebSocketConfig`].
+
+mod connection;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hellocode_core::model::ChatId;
+use hellocode_core::session::Scope;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use warp::http::{StatusCode, header};
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use crate::app::AppState;
+use crate::rest::{ApiError, bearer_token};
+
+pub use connection::{CLOSE_SLOW_CONSUMER, run as run_connection};
+
+#[derive(Debug, Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+/// The WebSocket routes.
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let all = warp::path!("ws").map(|| Scope::AllChats);
+    let one = warp::path!("ws" / "chat" / String).and_then(|id: String| async move {
+        match id.parse::<i64>() {
+            Ok(id) if id > 0 => Ok(Scope::Chat(ChatId(id))),
+            _ => Err(warp::reject::not_found()),
+        }
+    });
+    all.or(one)
+        .unify()
+        .and(warp::get())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::query::<TokenQuery>())
+        .and(warp::header::optional::<String>("upgrade"))
+        .and(warp::header::optional::<String>("sec-websocket-key"))
+        .and(warp::ext::optional::<OnUpgrade>())
+        .and(warp::addr::remote())
+        .and(warp::any().map(move || state.clone()))
+        .then(upgrade)
+}
+
+#[allow(clippy::too_many_arguments)] // the parts of one HTTP request
+async fn upgrade(
+    scope: Scope,
+    authorization: Option<String>,
+    query: TokenQuery,
+    upgrade: Option<String>,
+    key: Option<String>,
+    on_upgrade: Option<OnUpgrade>,
+    peer: Option<SocketAddr>,
+    state: Arc<AppState>,
+) -> Response {
+    let (Some(key), Some(on_upgrade), true) =
+        (key, on_upgrade, upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket")))
+    else {
+        return ApiError::bad_request("expected a WebSocket upgrade request").into_response();
+    };
+    let token = bearer_token(authorization.as_deref()).or(query.token);
+    let identity = match token {
+        Some(token) => match state.auth.verify_token(&token).await {
+            Ok(identity) => Some(identity),
+            Err(err) => {
+                tracing::info!(peer = ?peer, error = %err, "websocket refused: bad token");
+                return ApiError::from(err).into_response();
+            }
+        },
+        None => None,
+    };
+    let config = websocket_config(&state);
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let socket = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(config),
+                )
+                .await;
+                run_connection(socket, state, scope, identity, peer).await;
+            }
+            Err(err) => tracing::debug!(peer = ?peer, error = %err, "websocket upgrade failed"),
+        }
+    });
+    let mut response = Response::default();
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, header::HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, header::HeaderValue::from_static("websocket"));
+    if let Ok(accept) = header::HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    response
+}
+
+/// Buffers sized for many mostly idle connections: a 4 KiB read buffer (tungstenite's default is
+/// 128 KiB, allocated up front), writes flushed per batch, and a hard cap on messages well above
+/// the protocol's frame limit (frames between the two get a protocol error and the connection
+/// goes on; beyond the cap the connection is closed).
+fn websocket_config(state: &AppState) -> WebSocketConfig {
+    let hard_cap = state.settings.limits.max_frame_bytes.saturating_mul(4).max(64 * 1024);
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(Some(hard_cap))
+        .max_frame_size(Some(hard_cap))
+}
