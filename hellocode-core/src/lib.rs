@@ -49,5 +49,7 @@ pub mod model;
 pub mod protocol;
 pub mod session;
 pub mod storage;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::{Error, Result};

@@ -119,7 +119,7 @@ impl Server {
             .or(crate::rest::routes(state))
             .unify()
             .recover(crate::rest::handle_rejection);
-        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let listener = listen(addr, settings.socket_send_buffer)?;
         let local_addr = listener.local_addr()?;
         let mut signal = shutdown;
         let task = tokio::spawn(
@@ -153,6 +153,21 @@ impl Server {
     }
 }
 
+/// A listening socket; accepted connections inherit its send buffer size.
+fn listen(addr: SocketAddr, send_buffer: Option<u32>) -> Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    if let Some(size) = send_buffer {
+        socket.set_send_buffer_size(size)?;
+    }
+    socket.bind(addr)?;
+    Ok(socket.listen(1024)?)
+}
+
 /// Storage from a URL: `memory`, `sqlite:…` or `postgres://…`.
 pub async fn open_storage(url: &str, pool: u32) -> Result<Arc<dyn Storage>> {
     let pool = PoolConfig { max_connections: pool.max(1), ..PoolConfig::default() };
@@ -160,10 +175,10 @@ pub async fn open_storage(url: &str, pool: u32) -> Result<Arc<dyn Storage>> {
         Ok(Arc::new(MemoryStorage::new()))
     } else if let Some(path) = url.strip_prefix("sqlite:") {
         let path = path.trim_start_matches("//");
-        if let Some(parent) = Path::new(path.split('?').next().unwrap_or(path)).parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent)?;
-            }
+        if let Some(parent) = Path::new(path.split('?').next().unwrap_or(path)).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)?;
         }
         Ok(Arc::new(SqliteStorage::open_with(url, pool).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {

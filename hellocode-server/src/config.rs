@@ -41,6 +41,11 @@ pub struct Config {
     #[arg(long, env = "HELLOCODE_SEND_QUEUE", default_value_t = 1024)]
     pub send_queue: usize,
 
+    /// Kernel send buffer per connection, in bytes (0: the OS default, which grows up to
+    /// several MiB for a client that stops reading). Bounds the memory a slow client holds.
+    #[arg(long, env = "HELLOCODE_SOCKET_SEND_BUFFER", default_value_t = 0)]
+    pub socket_send_buffer: u32,
+
     /// Database connections at most.
     #[arg(long, env = "HELLOCODE_DB_POOL", default_value_t = 8)]
     pub db_pool: u32,
@@ -75,6 +80,7 @@ impl Config {
             rate_per_second: self.rate.max(1),
             rate_burst: self.rate_burst.max(1),
             token_ttl: Duration::from_secs(self.token_ttl.max(1)),
+            socket_send_buffer: (self.socket_send_buffer > 0).then_some(self.socket_send_buffer),
         }
     }
 }
@@ -94,6 +100,8 @@ pub struct Settings {
     pub rate_burst: u32,
     /// Lifetime of login tokens.
     pub token_ttl: Duration,
+    /// Kernel send buffer per connection (`None`: the OS default).
+    pub socket_send_buffer: Option<u32>,
 }
 
 impl Default for Settings {

@@ -1,8 +1,6 @@
 //! Integration tests of hellocode-core: one binary, a module per topic.
 #![allow(unreachable_pub)] // test modules share items with `pub`; nothing here is a public API
 
-mod fixtures;
-
 #[macro_use]
 mod conformance;
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use hellocode_core::storage::{PoolConfig, PostgresStorage, Storage};
 
-use crate::fixtures::PgDatabase;
+use hellocode_core::testing::PgDatabase;
 
 pub struct Fixture {
     storage: Arc<dyn Storage>,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use hellocode_core::storage::{SqliteStorage, Storage};
 
-use crate::fixtures::TempDir;
+use hellocode_core::testing::TempDir;
 
 pub struct Fixture {
     storage: Arc<dyn Storage>,

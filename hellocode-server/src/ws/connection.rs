@@ -27,6 +27,10 @@ use crate::hub::Registration;
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 /// Frames written to the socket per flush, at most.
 const WRITE_BATCH: usize = 64;
+/// How long the close frame may wait for room in the socket. An evicted client's socket is
+/// full by definition: it gets this long to catch up and learn that it must resume. By then
+/// the connection is out of the hub, so it costs only its buffers.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serve one connection until it closes.
 pub async fn run<S, E>(
@@ -65,18 +69,18 @@ pub async fn run<S, E>(
     let mut bucket = TokenBucket::new(state.settings.rate_per_second, state.settings.rate_burst);
     let mut reason = "client closed";
     loop {
-        if registered.is_none() {
-            if let Some(identity) = session.identity() {
-                let registration =
-                    state.hub.register(&identity.username, scope, queue.clone(), evict.clone());
-                if registration.first {
-                    let event =
-                        BrokerEvent::Presence { username: identity.username.clone(), online: true };
-                    state.dispatcher.broker().publish(event).await;
-                }
-                tracing::info!(user = %identity.username, peer = ?peer, ?scope, "connection authenticated");
-                registered = Some((identity.username.clone(), registration));
+        if registered.is_none()
+            && let Some(identity) = session.identity()
+        {
+            let registration =
+                state.hub.register(&identity.username, scope, queue.clone(), evict.clone());
+            if registration.first {
+                let event =
+                    BrokerEvent::Presence { username: identity.username.clone(), online: true };
+                state.dispatcher.broker().publish(event).await;
             }
+            tracing::info!(user = %identity.username, peer = ?peer, ?scope, "connection authenticated");
+            registered = Some((identity.username.clone(), registration));
         }
         let message = tokio::select! {
             message = stream.next() => message,
@@ -121,20 +125,20 @@ pub async fn run<S, E>(
                 }
             }
         };
-        if let Some(reply) = reply {
-            if queue.send(Utf8Bytes::from(reply.to_json())).await.is_err() {
-                reason = "closed by server";
-                break;
-            }
+        if let Some(reply) = reply
+            && queue.send(Utf8Bytes::from(reply.to_json())).await.is_err()
+        {
+            reason = "closed by server";
+            break;
         }
     }
 
     session.close();
-    if let Some((username, registration)) = &registered {
-        if state.hub.unregister(username, registration.id) {
-            let event = BrokerEvent::Presence { username: username.clone(), online: false };
-            state.dispatcher.broker().publish(event).await;
-        }
+    if let Some((username, registration)) = &registered
+        && state.hub.unregister(username, registration.id)
+    {
+        let event = BrokerEvent::Presence { username: username.clone(), online: false };
+        state.dispatcher.broker().publish(event).await;
     }
     drop(queue);
     let close = writer.await.ok().flatten();
@@ -171,19 +175,13 @@ where
             () = stopping(&mut shutdown) => break Some((1001, "server shutting down")),
             frame = outgoing.recv() => {
                 let Some(frame) = frame else { break None };
-                if sink.feed(Message::Text(frame)).await.is_err() {
-                    break None;
-                }
-                let mut batch = 1;
-                while batch < WRITE_BATCH {
-                    let Ok(more) = outgoing.try_recv() else { break };
-                    if sink.feed(Message::Text(more)).await.is_err() {
-                        break;
-                    }
-                    batch += 1;
-                }
-                if sink.flush().await.is_err() {
-                    break None;
+                // A client that stops reading blocks the write itself; eviction and shutdown
+                // must still get through.
+                tokio::select! {
+                    biased;
+                    () = evict.notified() => break Some((CLOSE_SLOW_CONSUMER, "slow consumer: resume")),
+                    () = stopping(&mut shutdown) => break Some((1001, "server shutting down")),
+                    written = write_batch(&mut sink, frame, &mut outgoing) => if !written { break None },
                 }
             }
             _ = ping.tick() => {
@@ -198,15 +196,37 @@ where
         }
     };
     done.notify_one();
+    // Frames still queued are dropped: an evicted client resumes from its last sequence number.
+    drop(outgoing);
     if let Some((code, reason)) = close {
         let frame =
             CloseFrame { code: CloseCode::from(code), reason: Utf8Bytes::from_static(reason) };
-        let _ =
-            tokio::time::timeout(Duration::from_secs(5), sink.send(Message::Close(Some(frame))))
-                .await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), sink.close()).await;
     close.map(|(_, reason)| reason)
+}
+
+/// Write `first` and whatever else is queued (up to a batch), then flush once. `false` if the
+/// socket failed.
+async fn write_batch<K>(
+    sink: &mut K,
+    first: Utf8Bytes,
+    outgoing: &mut mpsc::Receiver<Utf8Bytes>,
+) -> bool
+where
+    K: Sink<Message> + Unpin,
+{
+    if sink.feed(Message::Text(first)).await.is_err() {
+        return false;
+    }
+    for _ in 1..WRITE_BATCH {
+        let Ok(more) = outgoing.try_recv() else { break };
+        if sink.feed(Message::Text(more)).await.is_err() {
+            return false;
+        }
+    }
+    sink.flush().await.is_ok()
 }
 
 /// Resolves once the server is shutting down (or its state is gone).

@@ -1,8 +1,10 @@
-//! Shared fixtures: the service policy and per-test databases.
+//! Test fixtures shared by every crate's tests (feature `testing`): the service policy of
+//! DESIGN.md and per-test databases. Not for production use.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Where the project's machines run Postgres (trust auth).
+/// The maintenance database of the Postgres the tests use.
 pub const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// With `HELLOCODE_REQUIRE_SERVICES=1` (set by `.ci/run`) a missing service fails the test;
@@ -27,15 +29,24 @@ pub fn unique_name(prefix: &str) -> String {
 }
 
 /// A temporary directory removed on drop.
+#[derive(Debug)]
 pub struct TempDir(pub std::path::PathBuf);
 
+impl Default for TempDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl TempDir {
+    /// A fresh, empty directory under the system's temporary directory.
     pub fn new() -> Self {
         let path = std::env::temp_dir().join(unique_name("hellocode"));
         std::fs::create_dir_all(&path).expect("create temp dir");
         TempDir(path)
     }
 
+    /// A SQLite URL for a database file in this directory.
     pub fn sqlite_url(&self) -> String {
         format!("sqlite:{}", self.0.join("hellocode.db").display())
     }
@@ -49,8 +60,11 @@ impl Drop for TempDir {
 
 /// A Postgres database created for one test, dropped when this value is dropped (also when
 /// the test panics).
+#[derive(Debug)]
 pub struct PgDatabase {
+    /// Database name.
     pub name: String,
+    /// URL to connect to it.
     pub url: String,
 }
 

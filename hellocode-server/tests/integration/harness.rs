@@ -1,0 +1,313 @@
+//! A real server on a random loopback port, on a chosen backend, and clients to drive it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use hellocode_core::testing::{PgDatabase, TempDir};
+use hellocode_server::{Server, Settings, open_storage};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for a frame before failing (a hang guard, not a timing assertion).
+const PATIENCE: Duration = Duration::from_secs(10);
+
+pub const SECRET: &[u8] = b"integration-test-secret-of-32-bytes!";
+pub const PASSWORD: &str = "correct horse battery";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestServer {
+    server: Option<Server>,
+    pub addr: SocketAddr,
+    pub settings: Settings,
+    url: String,
+    _dir: TempDir,
+    _database: Option<PgDatabase>,
+}
+
+pub fn test_settings() -> Settings {
+    Settings { rate_per_second: 10_000, rate_burst: 10_000, ..Settings::default() }
+}
+
+impl TestServer {
+    /// A server on `backend`, or `None` when the backend's service is unavailable (reported).
+    pub async fn start(backend: Backend) -> Option<TestServer> {
+        Self::start_with(backend, test_settings()).await
+    }
+
+    pub async fn start_with(backend: Backend, settings: Settings) -> Option<TestServer> {
+        let dir = TempDir::new();
+        let (url, database) = match backend {
+            Backend::Sqlite => (dir.sqlite_url(), None),
+            Backend::Postgres => {
+                let database = PgDatabase::create().await?;
+                (database.url.clone(), Some(database))
+            }
+        };
+        let mut server = TestServer {
+            server: None,
+            addr: ([127, 0, 0, 1], 0).into(),
+            settings,
+            url,
+            _dir: dir,
+            _database: database,
+        };
+        server.boot().await;
+        Some(server)
+    }
+
+    async fn boot(&mut self) {
+        let storage = open_storage(&self.url, 4).await.expect("open storage");
+        let server = Server::start_with(storage, SECRET, self.settings, ([127, 0, 0, 1], 0).into())
+            .await
+            .expect("start server");
+        self.addr = server.local_addr();
+        self.server = Some(server);
+    }
+
+    /// Stop the server gracefully and start it again on the same storage.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.boot().await;
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+    }
+
+    /// Register `username` and log in; returns a token.
+    pub async fn user(&self, username: &str) -> String {
+        let body = json!({
+            "username": username, "email": format!("{username}@example.org"),
+            "password": PASSWORD, "password_confirmation": PASSWORD,
+        });
+        let (status, reply) = self.http("POST", "/api/register/", None, Some(&body)).await;
+        assert_eq!(status, 201, "register {username}: {reply}");
+        self.login(username).await
+    }
+
+    pub async fn login(&self, username: &str) -> String {
+        let body = json!({ "username": username, "password": PASSWORD });
+        let (status, reply) = self.http("POST", "/api/login/", None, Some(&body)).await;
+        assert_eq!(status, 200, "login {username}: {reply}");
+        reply["token"].as_str().expect("token").to_owned()
+    }
+
+    /// One HTTP/1.1 request; returns the status and the JSON body (`Null` when empty).
+    pub async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        http(self.addr, method, path, token, body).await
+    }
+
+    pub async fn http_text(&self, path: &str) -> (u16, String) {
+        let (status, raw) = raw_http(self.addr, "GET", path, None, None).await;
+        (status, String::from_utf8_lossy(&raw).into_owned())
+    }
+
+    /// A WebSocket to `path` (`/ws`, `/ws/chat/7`, with `?token=` if wanted).
+    pub async fn connect(&self, path: &str) -> Client {
+        let url = format!("ws://{}{path}", self.addr);
+        let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        Client { socket }
+    }
+
+    /// A WebSocket authenticated with an `Authorization: Bearer` header.
+    pub async fn connect_with_header(&self, path: &str, token: &str) -> Client {
+        let mut request =
+            format!("ws://{}{path}", self.addr).into_client_request().expect("request");
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().expect("header"));
+        let (socket, _) =
+            tokio_tungstenite::connect_async(request).await.expect("websocket connects");
+        Client { socket }
+    }
+
+    /// The HTTP status a WebSocket upgrade to `path` gets, when it is refused.
+    pub async fn refused_upgrade(&self, path: &str) -> u16 {
+        let url = format!("ws://{}{path}", self.addr);
+        match tokio_tungstenite::connect_async(url).await {
+            Ok(_) => panic!("upgrade to {path} was accepted"),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                response.status().as_u16()
+            }
+            Err(other) => panic!("unexpected error {other}"),
+        }
+    }
+}
+
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let (status, raw) =
+        raw_http(addr, method, path, token, body.map(Value::to_string).as_deref()).await;
+    let value = if raw.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&raw)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&raw).into()))
+    };
+    (status, value)
+}
+
+/// A minimal HTTP/1.1 exchange with `Connection: close` (the server answers with a length).
+pub async fn raw_http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let body = body.unwrap_or("");
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{auth}\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("send request");
+    let mut response = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut response))
+        .await
+        .expect("response in time")
+        .expect("read");
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+    (status, response[split + 4..].to_vec())
+}
+
+pub struct Client {
+    pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn send(&mut self, frame: Value) {
+        self.send_text(&frame.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.socket.send(Message::text(text)).await.expect("send");
+    }
+
+    /// The next text frame as JSON. Presence events, which arrive whenever another user's
+    /// first connection opens or last one closes, are skipped; [`Client::expect`] with
+    /// `"presence"` waits for one.
+    pub async fn recv(&mut self) -> Value {
+        loop {
+            let frame = self.recv_any().await;
+            if frame["command"] != "presence" {
+                return frame;
+            }
+        }
+    }
+
+    /// The next text frame as JSON, whatever it is (pings and pongs are skipped).
+    pub async fn recv_any(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.socket.next())
+                .await
+                .expect("a frame in time")
+                .expect("the connection is open")
+                .expect("a valid frame");
+            match message {
+                Message::Text(text) => {
+                    return serde_json::from_str(&text).expect("server frames are JSON");
+                }
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+    }
+
+    /// The next frame, which must have this `command`.
+    pub async fn expect(&mut self, command: &str) -> Value {
+        let frame = if command == "presence" { self.recv_any().await } else { self.recv().await };
+        assert_eq!(frame["command"], command, "expected {command}, got {frame}");
+        frame
+    }
+
+    /// Send a command with an id and return the reply with that id, checking that nothing
+    /// else arrives first.
+    pub async fn request(&mut self, mut frame: Value, id: i64) -> Value {
+        frame["id"] = json!(id);
+        self.send(frame).await;
+        let reply = self.recv().await;
+        assert_eq!(reply["id"], id, "reply to request {id}: {reply}");
+        reply
+    }
+
+    /// Post a message with an id: the broadcast comes first, then the ack. Returns the message.
+    pub async fn post(&mut self, chat: i64, text: &str, id: i64) -> Value {
+        self.send(json!({ "command": "new_message", "chatId": chat, "message": text, "id": id }))
+            .await;
+        let event = self.expect("new_message").await;
+        let ack = self.expect("ack").await;
+        assert_eq!((&ack["id"], &ack["message"]), (&json!(id), &event["message"]));
+        event["message"].clone()
+    }
+
+    /// Asserts no event is pending: a ping's pong must be the very next frame. Events for this
+    /// connection are queued before the command that caused them is answered, so this is
+    /// deterministic once that answer has been seen.
+    pub async fn expect_nothing_pending(&mut self) {
+        self.send(json!({ "command": "ping", "id": "nothing-pending" })).await;
+        let frame = self.recv().await;
+        assert_eq!(
+            frame,
+            json!({ "command": "pong", "id": "nothing-pending" }),
+            "an unexpected frame arrived"
+        );
+    }
+
+    /// Read until the server closes; returns the close code, if any.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            match tokio::time::timeout(PATIENCE, self.socket.next()).await.expect("close in time") {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+}
+
+/// Register users and create a chat among them (the first creates it); returns the tokens and
+/// the chat id.
+pub async fn chat_among(server: &TestServer, names: &[&str]) -> (Vec<String>, i64) {
+    let mut tokens = Vec::new();
+    for name in names {
+        tokens.push(server.user(name).await);
+    }
+    let others: Vec<&str> = names[1..].to_vec();
+    let (status, chat) = server
+        .http(
+            "POST",
+            "/api/chat/create/",
+            Some(&tokens[0]),
+            Some(&json!({ "participants": others })),
+        )
+        .await;
+    assert_eq!(status, 201, "{chat}");
+    (tokens, chat["id"].as_i64().expect("chat id"))
+}

@@ -1,0 +1,31 @@
+//! Integration tests of hellocode-server: a real server on a random loopback port, real
+//! WebSocket and HTTP clients, on SQLite and on Postgres.
+#![allow(unreachable_pub)] // test modules share items with `pub`; nothing here is a public API
+
+mod harness;
+
+/// Instantiate scenario functions (`async fn(Backend)`) once per backend.
+macro_rules! on_backends {
+    ($module:ident: $($scenario:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(crate::harness::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(crate::harness::Backend::Postgres).await;
+                }
+            )+
+        }
+    };
+}
+
+mod auth;
+mod rest;
+mod websocket;

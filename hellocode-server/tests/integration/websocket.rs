@@ -1,0 +1,390 @@
+//! The WebSocket transport against a real server.
+
+use futures_util::{SinkExt, StreamExt};
+use hellocode_server::Settings;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::harness::{Backend, Client, TestServer, chat_among, test_settings};
+
+on_backends!(websocket:
+    two_users_chat_and_outsiders_see_nothing,
+    from_naming_someone_else_is_refused,
+    malformed_frames_get_errors_and_the_connection_goes_on,
+    history_survives_a_restart,
+    the_original_front_end_works_unchanged,
+    a_slow_reader_is_cut_off_while_a_fast_reader_gets_everything,
+    concurrent_senders_are_delivered_in_sequence_order,
+    receipts_typing_edits_and_deletes_reach_participants,
+    resume_returns_exactly_what_was_missed,
+    shutdown_closes_sockets_with_a_close_frame,
+);
+
+async fn start(backend: Backend) -> Option<TestServer> {
+    TestServer::start(backend).await
+}
+
+pub async fn two_users_chat_and_outsiders_see_nothing(backend: Backend) {
+    let Some(server) = start(backend).await else { return };
+    let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
+    let mallory_token = server.user("mallory").await;
+
+    let mut alice = server.connect(&format!("/ws?token={}", tokens[0])).await;
+    let mut bob_phone = server.connect(&format!("/ws?token={}", tokens[1])).await;
+    let mut bob_laptop = server.connect(&format!("/ws/chat/{chat}?token={}", tokens[1])).await;
+    let mut mallory = server.connect(&format!("/ws?token={mallory_token}")).await;
+    for client in [&mut alice, &mut bob_phone, &mut bob_laptop, &mut mallory] {
+        client.expect_nothing_pending().await;
+    }
+
+    alice
+        .send(json!({ "command": "new_message", "id": 1, "chatId": chat, "message": "hi bob" }))
+        .await;
+    let event = alice.expect("new_message").await;
+    let ack = alice.expect("ack").await;
+    assert_eq!(ack["id"], 1);
+    assert_eq!(ack["message"], event["message"]);
+    assert_eq!(event["message"]["author"], "alice");
+    assert_eq!(event["message"]["seq"], 1);
+    for bob in [&mut bob_phone, &mut bob_laptop] {
+        assert_eq!(bob.expect("new_message").await, event, "every device of every participant");
+    }
+
+    bob_phone.post(chat, "hi alice", 2).await;
+    assert_eq!(alice.expect("new_message").await["message"]["content"], "hi alice");
+
+    // Mallory may not read, post, or type in the chat, and received none of its events.
+    mallory.expect_nothing_pending().await;
+    for (i, command) in [
+        json!({ "command": "fetch_messages", "chatId": chat }),
+        json!({ "command": "new_message", "chatId": chat, "message": "let me in" }),
+        json!({ "command": "typing", "chatId": chat }),
+        json!({ "command": "resume", "chatId": chat, "since": 0 }),
+        json!({ "command": "read", "chatId": chat, "seq": 1 }),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let reply = mallory.request(command, i as i64 + 10).await;
+        assert_eq!(reply["code"], "forbidden", "{reply}");
+    }
+    let mut mallory_bound = server.connect(&format!("/ws/chat/{chat}?token={mallory_token}")).await;
+    let reply = mallory_bound.request(json!({ "command": "fetch_messages" }), 1).await;
+    assert_eq!(reply["code"], "forbidden");
+    // Nothing Mallory tried reached the participants.
+    alice.expect_nothing_pending().await;
+    bob_laptop.expect("new_message").await; // bob's own second message
+    bob_laptop.expect_nothing_pending().await;
+    let history = alice.request(json!({ "command": "fetch_messages", "chatId": chat }), 3).await;
+    assert_eq!(history["messages"].as_array().map(Vec::len), Some(2));
+}
+
+pub async fn from_naming_someone_else_is_refused(backend: Backend) {
+    let Some(server) = start(backend).await else { return };
+    let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
+    let mut alice = server.connect(&format!("/ws/chat/{chat}?token={}", tokens[0])).await;
+    let reply = alice
+        .request(json!({ "command": "new_message", "from": "bob", "message": "I am bob", "chatId": chat }), 1)
+        .await;
+    assert_eq!(reply["code"], "impersonation");
+    alice.expect_nothing_pending().await;
+    let history = alice.request(json!({ "command": "fetch_messages", "chatId": chat }), 2).await;
+    assert_eq!(history["messages"], json!([]), "nothing was stored");
+    alice.send(json!({ "command": "new_message", "from": "alice", "message": "I am alice", "chatId": chat, "id": 3 })).await;
+    assert_eq!(alice.expect("new_message").await["message"]["content"], "I am alice");
+    assert_eq!(alice.expect("ack").await["id"], 3);
+}
+
+pub async fn malformed_frames_get_errors_and_the_connection_goes_on(backend: Backend) {
+    let settings = Settings {
+        limits: hellocode_core::protocol::Limits { max_frame_bytes: 1024, ..Default::default() },
+        ..test_settings()
+    };
+    let Some(server) = TestServer::start_with(backend, settings).await else { return };
+    let token = server.user("alice").await;
+    let mut alice = server.connect(&format!("/ws?token={token}")).await;
+    let oversized = format!(r#"{{"command":"ping","pad":"{}"}}"#, "x".repeat(2000));
+    let cases: Vec<(String, &str)> = vec![
+        ("not json".into(), "not_json"),
+        ("{\"command\":\"new_message\",".into(), "not_json"),
+        ("[1,2,3]".into(), "not_an_object"),
+        ("{}".into(), "missing_command"),
+        (r#"{"command":"launch_rockets","id":5}"#.into(), "unknown_command"),
+        (r#"{"command":"new_message","chatId":1}"#.into(), "missing_field"),
+        (r#"{"command":"fetch_messages","chatId":"seven"}"#.into(), "invalid_field"),
+        (oversized, "frame_too_large"),
+        (r#"{"command":"auth","token":"x"}"#.into(), "already_authenticated"),
+    ];
+    for (text, code) in &cases {
+        alice.send_text(text).await;
+        let reply = alice.expect("error").await;
+        assert_eq!(reply["code"], *code, "{text}: {reply}");
+    }
+    alice.socket.send(Message::binary(vec![1u8, 2, 3])).await.expect("send");
+    assert_eq!(alice.expect("error").await["code"], "not_json");
+    let unknown = {
+        alice.send_text(r#"{"command":"launch_rockets","id":5}"#).await;
+        alice.recv().await
+    };
+    assert_eq!(unknown["id"], 5, "the request id is echoed in errors");
+    let pong = alice.request(json!({ "command": "ping" }), 99).await;
+    assert_eq!(pong["command"], "pong", "the connection is still usable");
+    let (_, metrics) = server.http_text("/metrics").await;
+    assert!(metrics.contains("hellocode_commands_total{command=\"invalid\"} 9"), "{metrics}");
+}
+
+pub async fn history_survives_a_restart(backend: Backend) {
+    let Some(mut server) = start(backend).await else { return };
+    let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
+    let mut alice = server.connect(&format!("/ws?token={}", tokens[0])).await;
+    for i in 0..12 {
+        alice.send(json!({ "command": "new_message", "chatId": chat, "message": format!("m{i}"), "clientId": format!("c{i}"), "id": i })).await;
+        alice.expect("new_message").await;
+        alice.expect("ack").await;
+    }
+    drop(alice);
+    server.restart().await;
+
+    // The token is still valid after the restart (same secret), and the history is intact.
+    let mut bob = server.connect(&format!("/ws?token={}", tokens[1])).await;
+    let page = bob.request(json!({ "command": "fetch_messages", "chatId": chat }), 1).await;
+    let contents: Vec<&str> = page["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["content"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        contents,
+        ["m11", "m10", "m9", "m8", "m7", "m6", "m5", "m4", "m3", "m2"],
+        "newest first, 10 by default"
+    );
+    let older =
+        bob.request(json!({ "command": "fetch_messages", "chatId": chat, "before": 3 }), 2).await;
+    assert_eq!(older["messages"].as_array().map(Vec::len), Some(2));
+    // A retry of a send made before the restart is still recognized.
+    let mut alice = server.connect(&format!("/ws?token={}", tokens[0])).await;
+    let retry = alice
+        .request(
+            json!({ "command": "new_message", "chatId": chat, "message": "m0", "clientId": "c0" }),
+            3,
+        )
+        .await;
+    assert_eq!(retry["command"], "ack");
+    assert_eq!(retry["message"]["seq"], 1, "the stored message, not a new one");
+    alice.expect_nothing_pending().await; // a recognized retry is not broadcast again
+    let next = alice.post(chat, "m12", 4).await;
+    assert_eq!(next["seq"], 13);
+}
+
+pub async fn the_original_front_end_works_unchanged(backend: Backend) {
+    let Some(server) = start(backend).await else { return };
+    let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
+    let mut alice = server.connect(&format!("/ws/chat/{chat}/?token={}", tokens[0])).await;
+    let mut bob = server.connect(&format!("/ws/chat/{chat}?token={}", tokens[1])).await;
+    // Exactly the frames the Django Channels app's React client sends.
+    alice.send_text(&format!(r#"{{"command":"fetch_messages","chatId":"{chat}"}}"#)).await;
+    let messages = alice.expect("messages").await;
+    assert_eq!(messages["messages"], json!([]));
+    alice
+        .send_text(&format!(
+            r#"{{"command":"new_message","from":"alice","message":"hello","chatId":"{chat}"}}"#
+        ))
+        .await;
+    for client in [&mut alice, &mut bob] {
+        let event = client.expect("new_message").await;
+        let message = &event["message"];
+        assert_eq!(
+            (message["author"].as_str(), message["content"].as_str()),
+            (Some("alice"), Some("hello"))
+        );
+        assert!(message["id"].is_i64() && message["timestamp"].is_string());
+    }
+    alice.expect_nothing_pending().await; // no ack without an id, as the old client expects
+    bob.send_text(&format!(r#"{{"command":"fetch_messages","chatId":"{chat}"}}"#)).await;
+    let messages = bob.expect("messages").await;
+    assert_eq!(messages["messages"][0]["content"], "hello");
+}
+
+/// A client that never reads, with a small receive buffer so the server's queue fills quickly.
+async fn silent_client(server: &TestServer, token: &str) -> Client {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("rcvbuf");
+    let stream = socket.connect(server.addr).await.expect("connect");
+    let url = format!("ws://{}/ws?token={token}", server.addr);
+    let (socket, _) =
+        tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+            .await
+            .expect("handshake");
+    Client { socket }
+}
+
+pub async fn a_slow_reader_is_cut_off_while_a_fast_reader_gets_everything(backend: Backend) {
+    const MESSAGES: usize = 150;
+    let settings =
+        Settings { send_queue: 8, socket_send_buffer: Some(16 * 1024), ..test_settings() };
+    let Some(server) = TestServer::start_with(backend, settings).await else { return };
+    let (tokens, chat) = chat_among(&server, &["alice", "bob", "carol"]).await;
+    let mut slow = silent_client(&server, &tokens[2]).await;
+    let mut fast = server.connect(&format!("/ws?token={}", tokens[1])).await;
+    fast.expect_nothing_pending().await;
+    let reader = tokio::spawn(async move {
+        let mut seqs = Vec::new();
+        while seqs.len() < MESSAGES {
+            let event = fast.expect("new_message").await;
+            seqs.push(event["message"]["seq"].as_i64().expect("seq"));
+        }
+        seqs
+    });
+    let mut alice = server.connect(&format!("/ws?token={}", tokens[0])).await;
+    let body = "x".repeat(4000);
+    for i in 0..MESSAGES as i64 {
+        alice
+            .send(json!({ "command": "new_message", "id": i, "chatId": chat, "message": body }))
+            .await;
+        alice.expect("new_message").await;
+        alice.expect("ack").await;
+    }
+    let seqs = reader.await.expect("fast reader");
+    assert_eq!(
+        seqs,
+        (1..=MESSAGES as i64).collect::<Vec<_>>(),
+        "the fast reader got every message, in order"
+    );
+    assert_eq!(slow.close_code().await, Some(4008), "the slow reader was told to resume");
+    let (_, metrics) = server.http_text("/metrics").await;
+    assert!(!metrics.contains("hellocode_send_queue_drops_total 0\n"), "{metrics}");
+}
+
+pub async fn concurrent_senders_are_delivered_in_sequence_order(backend: Backend) {
+    const EACH: i64 = 40;
+    let Some(server) = start(backend).await else { return };
+    let (tokens, chat) = chat_among(&server, &["alice", "bob", "carol"]).await;
+    let mut carol = server.connect(&format!("/ws?token={}", tokens[2])).await;
+    carol.expect_nothing_pending().await;
+    let mut senders = Vec::new();
+    for token in &tokens[..2] {
+        let mut client = server.connect(&format!("/ws?token={token}")).await;
+        senders.push(tokio::spawn(async move {
+            for i in 0..EACH {
+                client.send(json!({ "command": "new_message", "chatId": chat, "message": format!("{i}"), "id": i })).await;
+            }
+            // Drain until every ack is in (events from the other sender interleave).
+            let mut acks = 0;
+            while acks < EACH {
+                if client.recv().await["command"] == "ack" {
+                    acks += 1;
+                }
+            }
+        }));
+    }
+    let mut seqs = Vec::new();
+    while seqs.len() < 2 * EACH as usize {
+        seqs.push(carol.expect("new_message").await["message"]["seq"].as_i64().expect("seq"));
+    }
+    for sender in senders {
+        sender.await.expect("sender");
+    }
+    assert_eq!(seqs, (1..=2 * EACH).collect::<Vec<_>>(), "events arrive in sequence order");
+}
+
+pub async fn receipts_typing_edits_and_deletes_reach_participants(backend: Backend) {
+    let Some(server) = start(backend).await else { return };
+    let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
+    let mut alice = server.connect(&format!("/ws?token={}", tokens[0])).await;
+    let mut bob = server.connect(&format!("/ws?token={}", tokens[1])).await;
+    alice.expect("presence").await; // bob came online
+    alice.send(json!({ "command": "new_message", "chatId": chat, "message": "tpyo" })).await;
+    alice.expect("new_message").await;
+    bob.expect("new_message").await;
+
+    alice.send(json!({ "command": "typing", "chatId": chat })).await;
+    assert_eq!(
+        bob.expect("typing").await,
+        json!({ "command": "typing", "chatId": chat, "username": "alice" })
+    );
+    alice.expect("typing").await;
+
+    bob.send(json!({ "command": "read", "chatId": chat, "seq": 1, "id": 1 })).await;
+    assert_eq!(
+        bob.expect("read").await,
+        json!({ "command": "read", "chatId": chat, "username": "bob", "seq": 1 })
+    );
+    assert_eq!(bob.expect("ok").await["id"], 1);
+    assert_eq!(alice.expect("read").await["seq"], 1);
+
+    alice
+        .send(json!({ "command": "edit_message", "chatId": chat, "seq": 1, "message": "typo" }))
+        .await;
+    let edited = bob.expect("message_edited").await;
+    assert_eq!(edited["message"]["content"], "typo");
+    assert!(edited["message"]["editedAt"].is_string());
+    alice.expect("message_edited").await;
+    let refused = bob
+        .request(
+            json!({ "command": "edit_message", "chatId": chat, "seq": 1, "message": "mine" }),
+            2,
+        )
+        .await;
+    assert_eq!(refused["code"], "forbidden", "only the author edits");
+
+    alice.send(json!({ "command": "delete_message", "chatId": chat, "seq": 1 })).await;
+    assert_eq!(
+        bob.expect("message_deleted").await,
+        json!({ "command": "message_deleted", "chatId": chat, "seq": 1 })
+    );
+    alice.expect("message_deleted").await;
+    drop(bob);
+    let presence = alice.expect("presence").await;
+    assert_eq!(presence, json!({ "command": "presence", "username": "bob", "online": false }));
+}
+
+pub async fn resume_returns_exactly_what_was_missed(backend: Backend) {
+    let Some(server) = start(backend).await else { return };
+    let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
+    let mut alice = server.connect(&format!("/ws?token={}", tokens[0])).await;
+    let mut last_seen = 0;
+    {
+        let mut bob = server.connect(&format!("/ws?token={}", tokens[1])).await;
+        bob.expect_nothing_pending().await;
+        alice.expect("presence").await;
+        alice.send(json!({ "command": "new_message", "chatId": chat, "message": "before" })).await;
+        last_seen =
+            last_seen.max(bob.expect("new_message").await["message"]["seq"].as_i64().expect("seq"));
+    }
+    alice.expect("new_message").await;
+    for i in 0..150 {
+        alice.post(chat, &format!("missed {i}"), i).await;
+    }
+    let mut bob = server.connect(&format!("/ws?token={}", tokens[1])).await;
+    let mut got: Vec<Value> = Vec::new();
+    let mut since = last_seen;
+    loop {
+        let page = bob
+            .request(json!({ "command": "resume", "chatId": chat, "since": since }), since)
+            .await;
+        let messages = page["messages"].as_array().expect("messages").clone();
+        since = messages.last().map_or(since, |m| m["seq"].as_i64().expect("seq"));
+        got.extend(messages);
+        if page["more"] == false {
+            break;
+        }
+    }
+    let seqs: Vec<i64> = got.iter().map(|m| m["seq"].as_i64().expect("seq")).collect();
+    assert_eq!(seqs, (2..=151).collect::<Vec<_>>(), "every missed message once, in order");
+    assert_eq!(got[0]["content"], "missed 0");
+}
+
+pub async fn shutdown_closes_sockets_with_a_close_frame(backend: Backend) {
+    let Some(mut server) = start(backend).await else { return };
+    let token = server.user("alice").await;
+    let mut alice = server.connect(&format!("/ws?token={token}")).await;
+    alice.expect_nothing_pending().await;
+    let stopping = tokio::spawn(async move {
+        server.stop().await;
+        server
+    });
+    assert_eq!(alice.close_code().await, Some(1001), "going away");
+    let _server = stopping.await.expect("stopped");
+    assert!(alice.socket.next().await.is_none_or(|m| m.is_err()), "the socket is closed");
+}
