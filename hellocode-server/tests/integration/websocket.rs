@@ -18,6 +18,7 @@ on_backends!(websocket:
     receipts_typing_edits_and_deletes_reach_participants,
     resume_returns_exactly_what_was_missed,
     shutdown_closes_sockets_with_a_close_frame,
+    pings_keep_live_peers_and_drop_dead_ones,
 );
 
 async fn start(backend: Backend) -> Option<TestServer> {
@@ -387,4 +388,25 @@ pub async fn shutdown_closes_sockets_with_a_close_frame(backend: Backend) {
     assert_eq!(alice.close_code().await, Some(1001), "going away");
     let _server = stopping.await.expect("stopped");
     assert!(alice.socket.next().await.is_none_or(|m| m.is_err()), "the socket is closed");
+}
+
+pub async fn pings_keep_live_peers_and_drop_dead_ones(backend: Backend) {
+    let settings = Settings { ping_interval: std::time::Duration::from_secs(1), ..test_settings() };
+    let Some(server) = TestServer::start_with(backend, settings).await else { return };
+    let token = server.user("alice").await;
+    // A peer that reads (and so answers pings) stays connected across several intervals.
+    let mut live = server.connect(&format!("/ws?token={token}")).await;
+    let mut pings = 0;
+    while pings < 4 {
+        match live.socket.next().await.expect("open").expect("frame") {
+            Message::Ping(_) => pings += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    live.expect_nothing_pending().await;
+    // A peer that never reads never answers: the server closes it.
+    let mut dead = silent_client(&server, &token).await;
+    // Wait past the two silent intervals before reading (reading would answer the pings).
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    assert_eq!(dead.close_code().await, Some(1001), "ping timeout");
 }
