@@ -4,6 +4,11 @@ use clap::Parser;
 use hellocode_server::{Config, Server};
 use tracing_subscriber::EnvFilter;
 
+/// Password hashing allocates 19 MiB per hash; glibc's allocator keeps such blocks in per-thread
+/// arenas (282 MiB resident after five logins, measured), mimalloc gives them back.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let config = Config::parse();

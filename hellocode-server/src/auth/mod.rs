@@ -35,6 +35,7 @@ pub struct Registration {
 pub struct Auth {
     storage: Arc<dyn Storage>,
     tokens: Tokens,
+    hasher: password::Hasher,
 }
 
 impl std::fmt::Debug for Auth {
@@ -46,7 +47,12 @@ impl std::fmt::Debug for Auth {
 impl Auth {
     /// Auth over `storage`, signing with `tokens`.
     pub fn new(storage: Arc<dyn Storage>, tokens: Tokens) -> Self {
-        Auth { storage, tokens }
+        Auth { storage, tokens, hasher: password::Hasher::new() }
+    }
+
+    /// The password hashing pool.
+    pub fn hasher(&self) -> &password::Hasher {
+        &self.hasher
     }
 
     /// The token service.
@@ -104,10 +110,7 @@ impl Auth {
             .as_ref()
             .map(|account| account.password_hash.clone())
             .unwrap_or_else(|| password::decoy_hash().to_owned());
-        let password = password.to_owned();
-        let matches = tokio::task::spawn_blocking(move || password::verify(&password, &hash))
-            .await
-            .map_err(|err| Error::PasswordHash(err.to_string()))?;
+        let matches = self.hasher.verify(password.to_owned(), hash).await?;
         if account.is_none() || !matches {
             return Err(Error::InvalidCredentials);
         }
@@ -120,10 +123,7 @@ impl Auth {
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
         }
-        let password = registration.password.clone();
-        let hash = tokio::task::spawn_blocking(move || password::hash(&password))
-            .await
-            .map_err(|err| Error::PasswordHash(err.to_string()))??;
+        let hash = self.hasher.hash(registration.password.clone()).await?;
         let new = NewUser::new(registration.username, registration.email, hash);
         match self.storage.create_user(new).await {
             Ok(user) => Ok(user),

@@ -6,6 +6,71 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 
 use crate::error::{Error, Result};
 
+/// Runs password hashing on a few dedicated threads, one per core.
+///
+/// Argon2 uses 19 MiB per hash. On tokio's blocking pool (up to 512 threads) every thread would
+/// keep such a buffer in its allocator arena, and a burst of logins could take all the CPU; a
+/// fixed pool bounds both.
+#[derive(Debug, Clone)]
+pub struct Hasher {
+    jobs: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
+}
+
+impl Hasher {
+    /// A pool with one thread per available core.
+    pub fn new() -> Self {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (jobs, queue) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        for index in 0..threads {
+            let queue = queue.clone();
+            let spawned =
+                std::thread::Builder::new().name(format!("password-{index}")).spawn(move || {
+                    loop {
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return, // every sender is gone
+                        }
+                    }
+                });
+            if let Err(err) = spawned {
+                tracing::error!(error = %err, "cannot start a password hashing thread");
+            }
+        }
+        Hasher { jobs }
+    }
+
+    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = done.send(job());
+            }))
+            .map_err(|_| Error::PasswordHash("the hashing threads are gone".into()))?;
+        result.await.map_err(|_| Error::PasswordHash("a hashing job was dropped".into()))
+    }
+
+    /// [`hash`] on the pool.
+    pub async fn hash(&self, password: String) -> Result<String> {
+        self.run(move || hash(&password)).await?
+    }
+
+    /// [`verify`] on the pool.
+    pub async fn verify(&self, password: String, hash: String) -> Result<bool> {
+        self.run(move || verify(&password, &hash)).await
+    }
+}
+
+impl Default for Hasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Shortest accepted password, in characters.
 pub const MIN_LENGTH: usize = 8;
 
@@ -178,6 +243,14 @@ mod tests {
         assert!(verify("correct horse battery", &first));
         assert!(!verify("wrong horse battery", &first));
         assert!(!verify("anything", "not a phc string"));
+    }
+
+    #[tokio::test]
+    async fn the_pool_hashes_and_verifies() {
+        let pool = Hasher::new();
+        let hash = pool.hash("correct horse battery".into()).await.expect("hash");
+        assert!(pool.verify("correct horse battery".into(), hash.clone()).await.expect("verify"));
+        assert!(!pool.verify("wrong".into(), hash).await.expect("verify"));
     }
 
     #[test]

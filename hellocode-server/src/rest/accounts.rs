@@ -259,11 +259,7 @@ async fn update_user(
                     if !errors.is_empty() {
                         return Err(ApiError::validation(errors));
                     }
-                    let new = new.clone();
-                    let hash = tokio::task::spawn_blocking(move || password::hash(&new))
-                        .await
-                        .map_err(|err| crate::Error::PasswordHash(err.to_string()))??;
-                    Some(hash)
+                    Some(state.auth.hasher().hash(new.clone()).await?)
                 }
                 None => None,
             };

@@ -1,0 +1,416 @@
+//! HelloCode's load generator: drives a real server over WebSocket on loopback.
+//!
+//! - [`idle`] opens N authenticated connections and reports the server's memory per connection
+//!   (resident set from `/proc/PID/status`).
+//! - [`fanout`] runs R rooms × C clients with S senders per room at a fixed rate, each message
+//!   carrying its sender, a per-sender number and its send time, and reports deliveries, loss,
+//!   duplicates, reordering and end-to-end latency.
+//!
+//! The receive path scans frames for the few fields it needs instead of parsing JSON, so that
+//! the generator's own cost per frame stays small.
+
+pub mod http;
+mod report;
+mod scan;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub use report::{FanoutReport, IdleReport};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Connections opened at once.
+const CONNECT_PARALLELISM: usize = 256;
+
+/// Resident memory of a process, in KiB (`VmRSS` of `/proc/PID/status`).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
+/// Open a WebSocket with a small client-side read buffer (the generator holds many).
+async fn connect(addr: SocketAddr, token: &str) -> anyhow::Result<Socket> {
+    let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
+    let url = format!("ws://{addr}/ws?token={token}");
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), false)
+        .await
+        .context("websocket connect")?;
+    Ok(socket)
+}
+
+/// Send a ping command and wait for its pong: the connection is registered and served.
+async fn ready(socket: &mut Socket) -> anyhow::Result<()> {
+    socket.send(Message::text(r#"{"command":"ping","id":"ready"}"#)).await?;
+    while let Some(message) = socket.next().await {
+        if let Message::Text(text) = message?
+            && text.contains(r#""command":"pong""#)
+        {
+            return Ok(());
+        }
+    }
+    anyhow::bail!("closed before pong")
+}
+
+/// Settings of an idle run.
+#[derive(Debug, Clone)]
+pub struct IdleConfig {
+    /// Connections to open.
+    pub connections: usize,
+    /// Server process to measure, if any.
+    pub server_pid: Option<u32>,
+    /// How long to hold the connections before measuring.
+    pub settle: Duration,
+}
+
+/// Open `connections` idle, authenticated connections and measure the server's memory.
+pub async fn idle(addr: SocketAddr, config: IdleConfig) -> anyhow::Result<IdleReport> {
+    let token = http::user(addr, "idle_user").await?;
+    let rss_before = config.server_pid.and_then(rss_kib);
+    let started = Instant::now();
+    let gate = Arc::new(Semaphore::new(CONNECT_PARALLELISM));
+    let mut tasks = Vec::with_capacity(config.connections);
+    for _ in 0..config.connections {
+        let gate = gate.clone();
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await?;
+            let mut socket = connect(addr, &token).await?;
+            ready(&mut socket).await?;
+            Ok::<_, anyhow::Error>(socket)
+        }));
+    }
+    let mut sockets = Vec::with_capacity(config.connections);
+    let mut failed = 0;
+    for task in tasks {
+        match task.await? {
+            Ok(socket) => sockets.push(socket),
+            Err(_) => failed += 1,
+        }
+    }
+    let connect_time = started.elapsed();
+    tokio::time::sleep(config.settle).await;
+    let rss_idle = config.server_pid.and_then(rss_kib);
+    let opened = sockets.len();
+    drop(sockets);
+    Ok(IdleReport {
+        opened,
+        failed,
+        connect_time,
+        rss_before_kib: rss_before,
+        rss_idle_kib: rss_idle,
+    })
+}
+
+/// Settings of a fan-out run.
+#[derive(Debug, Clone)]
+pub struct FanoutConfig {
+    /// Rooms (chats).
+    pub rooms: usize,
+    /// Clients per room, senders included.
+    pub clients: usize,
+    /// Senders per room.
+    pub senders: usize,
+    /// Messages per second per sender.
+    pub rate: f64,
+    /// How long the senders send.
+    pub duration: Duration,
+    /// How long to wait for stragglers after the last send.
+    pub drain: Duration,
+    /// Server process to measure, if any.
+    pub server_pid: Option<u32>,
+    /// Prefix of generated usernames (distinct per run on a persistent server).
+    pub user_prefix: String,
+}
+
+struct Receiver {
+    histogram: Histogram<u64>,
+    received: u64,
+    unique: u64,
+    out_of_order: u64,
+    in_window: u64,
+    last_seq: i64,
+    /// Next expected number per sender of the room.
+    next: Vec<u64>,
+}
+
+/// Run the fan-out scenario.
+pub async fn fanout(addr: SocketAddr, config: FanoutConfig) -> anyhow::Result<FanoutReport> {
+    anyhow::ensure!(
+        config.senders >= 1 && config.senders <= config.clients,
+        "need 1 ≤ senders ≤ clients"
+    );
+
+    // Users, rooms and connections.
+    let setup = Instant::now();
+    let mut rooms = Vec::with_capacity(config.rooms);
+    let gate = Arc::new(Semaphore::new(8));
+    for room in 0..config.rooms {
+        let names: Vec<String> =
+            (0..config.clients).map(|i| format!("{}{room}_{i}", config.user_prefix)).collect();
+        let mut tasks = Vec::new();
+        for name in &names {
+            let (gate, name) = (gate.clone(), name.clone());
+            tasks.push(tokio::spawn(async move {
+                let _permit = gate.acquire_owned().await?;
+                http::user(addr, &name).await
+            }));
+        }
+        let mut tokens = Vec::with_capacity(names.len());
+        for task in tasks {
+            tokens.push(task.await??);
+        }
+        let chat = http::chat(addr, &tokens[0], &names[1..]).await?;
+        rooms.push((chat, tokens));
+    }
+    // Measured once the users exist: registering is not part of a connection's cost.
+    let rss_before = config.server_pid.and_then(rss_kib);
+    let connect_started = Instant::now();
+    let gate = Arc::new(Semaphore::new(CONNECT_PARALLELISM));
+    let mut connecting = Vec::new();
+    for (room, (chat, tokens)) in rooms.iter().enumerate() {
+        for (index, token) in tokens.iter().enumerate() {
+            let (gate, token, chat) = (gate.clone(), token.clone(), *chat);
+            connecting.push(tokio::spawn(async move {
+                let _permit = gate.acquire_owned().await?;
+                let mut socket = connect(addr, &token).await?;
+                ready(&mut socket).await?;
+                Ok::<_, anyhow::Error>((room, index, chat, socket))
+            }));
+        }
+    }
+    let mut connections = Vec::new();
+    let mut failed = 0;
+    for task in connecting {
+        match task.await? {
+            Ok(connection) => connections.push(connection),
+            Err(_) => failed += 1,
+        }
+    }
+    let connect_time = connect_started.elapsed();
+    let rss_idle = config.server_pid.and_then(rss_kib);
+
+    // Receivers on every connection; senders on the first `senders` of each room.
+    let window_open = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(tokio::sync::Notify::new());
+    // Flips to true once the expected counts are known, so receivers re-check them.
+    let (counted, counted_rx) = tokio::sync::watch::channel(false);
+    // What each receiver of a room must see; unknown (MAX) until the senders are done.
+    let expected: Arc<Vec<AtomicU64>> =
+        Arc::new((0..config.rooms).map(|_| AtomicU64::new(u64::MAX)).collect());
+    let mut receivers = Vec::new();
+    let mut senders = Vec::new();
+    let start = Instant::now() + Duration::from_millis(200);
+    for (room, index, chat, socket) in connections {
+        let (sink, stream) = socket.split();
+        if index < config.senders {
+            senders.push((
+                room,
+                tokio::spawn(send_loop(
+                    sink,
+                    chat,
+                    room,
+                    index,
+                    config.rate,
+                    start,
+                    config.duration,
+                )),
+            ));
+        } else {
+            // Non-senders keep their sink so the connection stays open.
+            tokio::spawn(hold(sink));
+        }
+        receivers.push((
+            room,
+            tokio::spawn(receive_loop(
+                stream,
+                config.senders,
+                window_open.clone(),
+                expected.clone(),
+                room,
+                stop.clone(),
+                counted_rx.clone(),
+            )),
+        ));
+    }
+    tokio::time::sleep_until(start.into()).await;
+    window_open.store(true, Ordering::Relaxed);
+    let mut sent_by_room = vec![0u64; config.rooms];
+    for (room, sender) in senders {
+        sent_by_room[room] += sender.await??;
+    }
+    let window = start.elapsed();
+    window_open.store(false, Ordering::Relaxed);
+    let sent: u64 = sent_by_room.iter().sum();
+    // Every receiver of a room (its senders included) must see every message of the room.
+    for (room, count) in sent_by_room.iter().enumerate() {
+        expected[room].store(*count, Ordering::Relaxed);
+    }
+    let _ = counted.send(true);
+    let receivers_by_room =
+        receivers.iter().fold(vec![0u64; config.rooms], |mut counts, (room, _)| {
+            counts[*room] += 1;
+            counts
+        });
+    let deliveries_expected: u64 =
+        sent_by_room.iter().zip(&receivers_by_room).map(|(sent, receivers)| sent * receivers).sum();
+    let drain_deadline = tokio::time::Instant::now() + config.drain;
+    let mut merged = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut report = FanoutReport {
+        rooms: config.rooms,
+        clients_per_room: config.clients,
+        senders_per_room: config.senders,
+        rate_per_sender: config.rate,
+        connections_opened: receivers.len(),
+        connections_failed: failed,
+        setup_time: connect_started.duration_since(setup),
+        connect_time,
+        messages_sent: sent,
+        deliveries_expected,
+        window,
+        rss_before_kib: rss_before,
+        rss_idle_kib: rss_idle,
+        ..FanoutReport::default()
+    };
+    let stopper = tokio::spawn(async move {
+        tokio::time::sleep_until(drain_deadline).await;
+        stop.notify_waiters();
+    });
+    for (_, receiver) in receivers {
+        let Ok(Ok((receiver, complete))) = receiver.await else {
+            report.receivers_timed_out += 1;
+            continue;
+        };
+        if !complete {
+            report.receivers_timed_out += 1;
+        }
+        report.deliveries_received += receiver.received;
+        report.deliveries_unique += receiver.unique;
+        report.out_of_order += receiver.out_of_order;
+        report.deliveries_in_window += receiver.in_window;
+        merged.add(&receiver.histogram)?;
+    }
+    stopper.abort();
+    report.rss_end_kib = config.server_pid.and_then(rss_kib);
+    report.latency = report::Latency::from(&merged);
+    Ok(report)
+}
+
+async fn hold(mut sink: SplitSink<Socket, Message>) {
+    // Never sends; ends when the run's runtime ends.
+    std::future::pending::<()>().await;
+    let _ = sink.close().await;
+}
+
+async fn send_loop(
+    mut sink: SplitSink<Socket, Message>,
+    chat: i64,
+    room: usize,
+    sender: usize,
+    rate: f64,
+    start: Instant,
+    duration: Duration,
+) -> anyhow::Result<u64> {
+    tokio::time::sleep_until(start.into()).await;
+    let mut sent = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        let elapsed = start.elapsed();
+        if elapsed >= duration {
+            break;
+        }
+        let due = (elapsed.as_secs_f64() * rate) as u64;
+        while sent < due {
+            // content: "<room>:<sender>:<n>:<send time in µs>"
+            let frame = format!(
+                r#"{{"command":"new_message","chatId":{chat},"message":"{room}:{sender}:{sent}:{}"}}"#,
+                now_micros()
+            );
+            sink.feed(Message::text(frame)).await?;
+            sent += 1;
+        }
+        sink.flush().await?;
+    }
+    Ok(sent)
+}
+
+async fn receive_loop(
+    mut stream: SplitStream<Socket>,
+    senders: usize,
+    window_open: Arc<AtomicBool>,
+    expected: Arc<Vec<AtomicU64>>,
+    room: usize,
+    stop: Arc<tokio::sync::Notify>,
+    mut counted: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<(Receiver, bool)> {
+    let mut receiver = Receiver {
+        histogram: Histogram::new_with_bounds(1, 60_000_000, 3)?,
+        received: 0,
+        unique: 0,
+        out_of_order: 0,
+        in_window: 0,
+        last_seq: 0,
+        next: vec![0; senders],
+    };
+    let stopped = stop.notified();
+    tokio::pin!(stopped);
+    loop {
+        let message = tokio::select! {
+            message = stream.next() => message,
+            () = &mut stopped => return Ok((receiver, false)),
+            Ok(()) = counted.changed() => {
+                if receiver.unique >= expected[room].load(Ordering::Relaxed) {
+                    return Ok((receiver, true));
+                }
+                continue;
+            }
+        };
+        let Some(message) = message else { return Ok((receiver, false)) };
+        let Message::Text(text) = message? else { continue };
+        let Some(event) = scan::new_message(&text) else { continue };
+        let now = now_micros();
+        receiver.received += 1;
+        if window_open.load(Ordering::Relaxed) {
+            receiver.in_window += 1;
+        }
+        let _ = receiver.histogram.record(now.saturating_sub(event.sent_micros).max(1));
+        if event.seq <= receiver.last_seq {
+            receiver.out_of_order += 1;
+        }
+        receiver.last_seq = receiver.last_seq.max(event.seq);
+        if let Some(next) = receiver.next.get_mut(event.sender) {
+            if event.number == *next {
+                *next += 1;
+                receiver.unique += 1;
+            } else if event.number > *next {
+                receiver.out_of_order += 1;
+                receiver.unique += 1;
+                *next = event.number + 1;
+            } else {
+                receiver.out_of_order += 1;
+            }
+        }
+        if receiver.unique >= expected[room].load(Ordering::Relaxed) {
+            return Ok((receiver, true));
+        }
+    }
+}

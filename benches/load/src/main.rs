@@ -1,0 +1,99 @@
+//! Run with: `cargo run --release -p hellocode-load -- fanout --addr 127.0.0.1:8080 --server-pid $(pgrep hellocode-serv)`
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use hellocode_load::{FanoutConfig, IdleConfig, fanout, idle};
+
+/// Load generator for a HelloCode server on this machine.
+#[derive(Debug, Parser)]
+struct Args {
+    /// The server's address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// The server's process id, to read its memory from /proc.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Debug, Subcommand)]
+enum Mode {
+    /// Open N idle authenticated connections; report memory per connection.
+    Idle {
+        /// Connections to open.
+        #[arg(long, default_value_t = 1000)]
+        connections: usize,
+        /// Seconds to hold them before measuring.
+        #[arg(long, default_value_t = 2)]
+        settle: u64,
+    },
+    /// Rooms of clients with senders at a fixed rate; report deliveries and latency.
+    Fanout {
+        /// Rooms.
+        #[arg(long, default_value_t = 1)]
+        rooms: usize,
+        /// Clients per room (senders included).
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        /// Senders per room.
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        /// Messages per second per sender.
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+        /// Seconds of sending (bounded: at most 600).
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Username prefix (change it to rerun against a persistent server).
+        #[arg(long, default_value = "load")]
+        prefix: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    match args.mode {
+        Mode::Idle { connections, settle } => {
+            let report = idle(
+                args.addr,
+                IdleConfig {
+                    connections,
+                    server_pid: args.server_pid,
+                    settle: Duration::from_secs(settle),
+                },
+            )
+            .await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+        }
+        Mode::Fanout { rooms, clients, senders, rate, duration, prefix } => {
+            let config = FanoutConfig {
+                rooms,
+                clients,
+                senders,
+                rate,
+                duration: Duration::from_secs(duration.min(600)),
+                drain: Duration::from_secs(10),
+                server_pid: args.server_pid,
+                user_prefix: prefix,
+            };
+            let report = fanout(args.addr, config).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+        }
+    }
+    Ok(())
+}

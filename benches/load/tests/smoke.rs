@@ -1,0 +1,68 @@
+//! The load generator's smoke mode, run by CI so the harness cannot rot: a few hundred messages
+//! through a real server on SQLite, and nothing may be lost, duplicated or reordered.
+
+use std::time::Duration;
+
+use hellocode_core::testing::TempDir;
+use hellocode_load::{FanoutConfig, IdleConfig, fanout, idle};
+use hellocode_server::{Server, Settings, open_storage};
+
+async fn server(dir: &TempDir) -> Server {
+    let storage = open_storage(&dir.sqlite_url(), 4).await.expect("storage");
+    let settings =
+        Settings { rate_per_second: 100_000, rate_burst: 100_000, ..Settings::default() };
+    Server::start_with(
+        storage,
+        b"smoke-test-secret-of-at-least-32-bytes",
+        settings,
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .await
+    .expect("server")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_smoke_loses_nothing() {
+    let dir = TempDir::new();
+    let server = server(&dir).await;
+    let config = FanoutConfig {
+        rooms: 2,
+        clients: 10,
+        senders: 2,
+        rate: 60.0,
+        duration: Duration::from_secs(2),
+        drain: Duration::from_secs(20),
+        server_pid: Some(std::process::id()),
+        user_prefix: "smoke".into(),
+    };
+    let report = fanout(server.local_addr(), config).await.expect("run");
+    println!("{report}");
+    assert!(report.messages_sent >= 200, "a few hundred messages: {}", report.messages_sent);
+    assert_eq!(report.connections_opened, 20);
+    assert_eq!(
+        report.deliveries_expected,
+        report.messages_sent * 10,
+        "each room's 10 clients get its messages"
+    );
+    assert_eq!(report.lost(), 0);
+    assert_eq!(report.duplicated(), 0);
+    assert_eq!(report.out_of_order, 0);
+    assert_eq!(report.receivers_timed_out, 0);
+    assert!(report.latency.max_us > 0 && report.latency.p50_us <= report.latency.max_us);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_smoke_opens_every_connection() {
+    let dir = TempDir::new();
+    let server = server(&dir).await;
+    let config = IdleConfig {
+        connections: 200,
+        server_pid: Some(std::process::id()),
+        settle: Duration::ZERO,
+    };
+    let report = idle(server.local_addr(), config).await.expect("run");
+    assert_eq!((report.opened, report.failed), (200, 0));
+    assert!(report.rss_idle_kib.is_some(), "memory is read from /proc");
+    server.shutdown().await;
+}
