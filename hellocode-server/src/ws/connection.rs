@@ -46,6 +46,12 @@ pub async fn run<S, E>(
     let _alive = state.alive.clone();
     let opened = Instant::now();
     state.metrics.connection_opened();
+    tracing::info!(
+        peer = ?peer,
+        ?scope,
+        user = identity.as_ref().map_or("-", |identity| identity.username.as_str()),
+        "connection opened"
+    );
     let (sink, mut stream) = socket.split();
     let (queue, outgoing) = mpsc::channel::<Utf8Bytes>(state.settings.send_queue);
     let evict = Arc::new(Notify::new());
@@ -79,7 +85,7 @@ pub async fn run<S, E>(
                     BrokerEvent::Presence { username: identity.username.clone(), online: true };
                 state.dispatcher.broker().publish(event).await;
             }
-            tracing::info!(user = %identity.username, peer = ?peer, ?scope, "connection authenticated");
+            tracing::debug!(user = %identity.username, peer = ?peer, "connection authenticated");
             registered = Some((identity.username.clone(), registration));
         }
         let message = tokio::select! {
