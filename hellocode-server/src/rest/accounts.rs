@@ -11,7 +11,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::{ApiError, authenticated, json_body, json_reply, with_state};
+use super::{ApiError, authenticated, respond, json_body, json_reply, with_state};
 use crate::app::AppState;
 use crate::auth::{Registration, password};
 use crate::error::FieldErrors;
@@ -155,10 +155,6 @@ pub(super) fn routes(
         .unify()
         .or(revoke_bot)
         .unify()
-}
-
-fn respond(result: Result<Response, ApiError>) -> Response {
-    result.unwrap_or_else(Reply::into_response)
 }
 
 fn only_self(identity: &Identity, username: &str) -> Result<(), ApiError> {

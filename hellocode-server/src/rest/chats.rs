@@ -12,7 +12,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::{ApiError, authenticated, dispatch, json_body, json_reply, with_state};
+use super::{ApiError, authenticated, respond, dispatch, json_body, json_reply, with_state};
 use crate::app::AppState;
 use crate::broker::BrokerEvent;
 
@@ -116,10 +116,6 @@ pub(super) fn routes(
         .unify()
         .or(post)
         .unify()
-}
-
-fn respond(result: Result<Response, ApiError>) -> Response {
-    result.unwrap_or_else(Reply::into_response)
 }
 
 fn unexpected(frame: &ServerFrame) -> ApiError {

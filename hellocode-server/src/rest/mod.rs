@@ -110,6 +110,11 @@ pub fn bearer_token(header: Option<&str>) -> Option<String> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
 }
 
+/// A handler's result as a response: errors become their JSON error responses.
+pub(crate) fn respond(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(Reply::into_response)
+}
+
 /// JSON with a status.
 pub(crate) fn json_reply<T: Serialize>(status: StatusCode, value: &T) -> Response {
     warp::reply::with_status(warp::reply::json(value), status).into_response()
