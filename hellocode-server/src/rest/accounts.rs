@@ -11,7 +11,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::{ApiError, authenticated, respond, json_body, json_reply, with_state};
+use super::{ApiError, authenticated, json_body, json_reply, respond, with_state};
 use crate::app::AppState;
 use crate::auth::{Registration, password};
 use crate::error::FieldErrors;

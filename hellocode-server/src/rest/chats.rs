@@ -12,7 +12,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::{ApiError, authenticated, respond, dispatch, json_body, json_reply, with_state};
+use super::{ApiError, authenticated, dispatch, json_body, json_reply, respond, with_state};
 use crate::app::AppState;
 use crate::broker::BrokerEvent;
 
