@@ -31,6 +31,8 @@ const WRITE_BATCH: usize = 64;
 /// full by definition: it gets this long to catch up and learn that it must resume. By then
 /// the connection is out of the hub, so it costs only its buffers.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long to wait for the peer's answer to our close frame.
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(5);
 
 /// Serve one connection until it closes.
 pub async fn run<S, E>(
@@ -148,6 +150,19 @@ pub async fn run<S, E>(
     }
     drop(queue);
     let close = writer.await.ok().flatten();
+    if close.is_some() {
+        // The server sent a close frame: complete the closing handshake (RFC 6455 §7.1.1) by
+        // reading until the peer's close. Dropping the socket while the peer still writes would
+        // make the kernel answer with a reset, which can discard our close frame unread.
+        let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
+            while let Some(Ok(message)) = stream.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
     state.metrics.connection_closed();
     tracing::info!(
         user = registered.as_ref().map(|(name, _)| name.as_str()).unwrap_or("-"),
