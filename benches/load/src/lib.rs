@@ -46,10 +46,14 @@ fn now_micros() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
 }
 
-/// Open a WebSocket with a small client-side read buffer (the generator holds many).
+/// Open a HelloCode WebSocket authenticated by `token`.
 async fn connect(addr: SocketAddr, token: &str) -> anyhow::Result<Socket> {
+    connect_url(&format!("ws://{addr}/ws?token={token}")).await
+}
+
+/// Open a WebSocket with a small client-side read buffer (the generator holds many).
+async fn connect_url(url: &str) -> anyhow::Result<Socket> {
     let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
-    let url = format!("ws://{addr}/ws?token={token}");
     let (socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), false)
         .await
         .context("websocket connect")?;
@@ -119,6 +123,16 @@ pub async fn idle(addr: SocketAddr, config: IdleConfig) -> anyhow::Result<IdleRe
     })
 }
 
+/// Which server the generator drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Target {
+    /// A HelloCode server: users registered over REST, rooms are chats, `/ws?token=`.
+    #[default]
+    HelloCode,
+    /// The bare broadcast baseline (`hellocode-bare`): `/room/<n>`, no setup.
+    Bare,
+}
+
 /// Settings of a fan-out run.
 #[derive(Debug, Clone)]
 pub struct FanoutConfig {
@@ -138,6 +152,8 @@ pub struct FanoutConfig {
     pub server_pid: Option<u32>,
     /// Prefix of generated usernames (distinct per run on a persistent server).
     pub user_prefix: String,
+    /// The server kind.
+    pub target: Target,
 }
 
 struct Receiver {
@@ -163,6 +179,10 @@ pub async fn fanout(addr: SocketAddr, config: FanoutConfig) -> anyhow::Result<Fa
     let mut rooms = Vec::with_capacity(config.rooms);
     let gate = Arc::new(Semaphore::new(8));
     for room in 0..config.rooms {
+        if config.target == Target::Bare {
+            rooms.push((room as i64, vec![String::new(); config.clients]));
+            continue;
+        }
         let names: Vec<String> =
             (0..config.clients).map(|i| format!("{}{room}_{i}", config.user_prefix)).collect();
         let mut tasks = Vec::new();
@@ -187,11 +207,18 @@ pub async fn fanout(addr: SocketAddr, config: FanoutConfig) -> anyhow::Result<Fa
     let mut connecting = Vec::new();
     for (room, (chat, tokens)) in rooms.iter().enumerate() {
         for (index, token) in tokens.iter().enumerate() {
-            let (gate, token, chat) = (gate.clone(), token.clone(), *chat);
+            let (gate, token, chat, target) = (gate.clone(), token.clone(), *chat, config.target);
             connecting.push(tokio::spawn(async move {
                 let _permit = gate.acquire_owned().await?;
-                let mut socket = connect(addr, &token).await?;
-                ready(&mut socket).await?;
+                let mut socket = match target {
+                    Target::HelloCode => {
+                        connect_url(&format!("ws://{addr}/ws?token={token}")).await?
+                    }
+                    Target::Bare => connect_url(&format!("ws://{addr}/room/{chat}")).await?,
+                };
+                if target == Target::HelloCode {
+                    ready(&mut socket).await?;
+                }
                 Ok::<_, anyhow::Error>((room, index, chat, socket))
             }));
         }
@@ -225,6 +252,7 @@ pub async fn fanout(addr: SocketAddr, config: FanoutConfig) -> anyhow::Result<Fa
                 room,
                 tokio::spawn(send_loop(
                     sink,
+                    config.target,
                     chat,
                     room,
                     index,
@@ -241,12 +269,15 @@ pub async fn fanout(addr: SocketAddr, config: FanoutConfig) -> anyhow::Result<Fa
             room,
             tokio::spawn(receive_loop(
                 stream,
-                config.senders,
-                window_open.clone(),
-                expected.clone(),
-                room,
-                stop.clone(),
-                counted_rx.clone(),
+                Shared {
+                    senders: config.senders,
+                    window_open: window_open.clone(),
+                    expected: expected.clone(),
+                    room,
+                    stop: stop.clone(),
+                    counted: counted_rx.clone(),
+                    check_seq: config.target == Target::HelloCode,
+                },
             )),
         ));
     }
@@ -319,8 +350,10 @@ async fn hold(mut sink: SplitSink<Socket, Message>) {
     let _ = sink.close().await;
 }
 
+#[allow(clippy::too_many_arguments)] // one sender's whole schedule
 async fn send_loop(
     mut sink: SplitSink<Socket, Message>,
+    target: Target,
     chat: i64,
     room: usize,
     sender: usize,
@@ -341,10 +374,16 @@ async fn send_loop(
         let due = (elapsed.as_secs_f64() * rate) as u64;
         while sent < due {
             // content: "<room>:<sender>:<n>:<send time in µs>"
-            let frame = format!(
-                r#"{{"command":"new_message","chatId":{chat},"message":"{room}:{sender}:{sent}:{}"}}"#,
-                now_micros()
-            );
+            let content = format!("{room}:{sender}:{sent}:{}", now_micros());
+            let frame = match target {
+                Target::HelloCode => {
+                    format!(r#"{{"command":"new_message","chatId":{chat},"message":"{content}"}}"#)
+                }
+                // The bare server relays frames as they are: send what HelloCode would deliver.
+                Target::Bare => format!(
+                    r#"{{"command":"new_message","message":{{"chatId":{chat},"seq":0,"author":"bare","content":"{content}"}}}}"#
+                ),
+            };
             sink.feed(Message::text(frame)).await?;
             sent += 1;
         }
@@ -353,14 +392,21 @@ async fn send_loop(
     Ok(sent)
 }
 
-async fn receive_loop(
-    mut stream: SplitStream<Socket>,
+/// What a receiver shares with the run.
+struct Shared {
     senders: usize,
     window_open: Arc<AtomicBool>,
     expected: Arc<Vec<AtomicU64>>,
     room: usize,
     stop: Arc<tokio::sync::Notify>,
-    mut counted: tokio::sync::watch::Receiver<bool>,
+    counted: tokio::sync::watch::Receiver<bool>,
+    /// The bare baseline has no room-wide sequence; per-sender order is checked always.
+    check_seq: bool,
+}
+
+async fn receive_loop(
+    mut stream: SplitStream<Socket>,
+    mut shared: Shared,
 ) -> anyhow::Result<(Receiver, bool)> {
     let mut receiver = Receiver {
         histogram: Histogram::new_with_bounds(1, 60_000_000, 3)?,
@@ -369,16 +415,17 @@ async fn receive_loop(
         out_of_order: 0,
         in_window: 0,
         last_seq: 0,
-        next: vec![0; senders],
+        next: vec![0; shared.senders],
     };
+    let stop = shared.stop.clone();
     let stopped = stop.notified();
     tokio::pin!(stopped);
     loop {
         let message = tokio::select! {
             message = stream.next() => message,
             () = &mut stopped => return Ok((receiver, false)),
-            Ok(()) = counted.changed() => {
-                if receiver.unique >= expected[room].load(Ordering::Relaxed) {
+            Ok(()) = shared.counted.changed() => {
+                if receiver.unique >= shared.expected[shared.room].load(Ordering::Relaxed) {
                     return Ok((receiver, true));
                 }
                 continue;
@@ -389,11 +436,11 @@ async fn receive_loop(
         let Some(event) = scan::new_message(&text) else { continue };
         let now = now_micros();
         receiver.received += 1;
-        if window_open.load(Ordering::Relaxed) {
+        if shared.window_open.load(Ordering::Relaxed) {
             receiver.in_window += 1;
         }
         let _ = receiver.histogram.record(now.saturating_sub(event.sent_micros).max(1));
-        if event.seq <= receiver.last_seq {
+        if shared.check_seq && event.seq <= receiver.last_seq {
             receiver.out_of_order += 1;
         }
         receiver.last_seq = receiver.last_seq.max(event.seq);
@@ -409,7 +456,7 @@ async fn receive_loop(
                 receiver.out_of_order += 1;
             }
         }
-        if receiver.unique >= expected[room].load(Ordering::Relaxed) {
+        if receiver.unique >= shared.expected[shared.room].load(Ordering::Relaxed) {
             return Ok((receiver, true));
         }
     }

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use hellocode_load::{FanoutConfig, IdleConfig, fanout, idle};
+use hellocode_load::{FanoutConfig, IdleConfig, Target, fanout, idle};
 
 /// Load generator for a HelloCode server on this machine.
 #[derive(Debug, Parser)]
@@ -53,6 +53,9 @@ enum Mode {
         /// Username prefix (change it to rerun against a persistent server).
         #[arg(long, default_value = "load")]
         prefix: String,
+        /// Drive the bare broadcast baseline (`hellocode-bare`) instead of HelloCode.
+        #[arg(long)]
+        bare: bool,
     },
 }
 
@@ -76,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
                 print!("{report}");
             }
         }
-        Mode::Fanout { rooms, clients, senders, rate, duration, prefix } => {
+        Mode::Fanout { rooms, clients, senders, rate, duration, prefix, bare } => {
             let config = FanoutConfig {
                 rooms,
                 clients,
@@ -86,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
                 drain: Duration::from_secs(10),
                 server_pid: args.server_pid,
                 user_prefix: prefix,
+                target: if bare { Target::Bare } else { Target::HelloCode },
             };
             let report = fanout(args.addr, config).await?;
             if args.json {

@@ -34,6 +34,7 @@ async fn fanout_smoke_loses_nothing() {
         drain: Duration::from_secs(20),
         server_pid: Some(std::process::id()),
         user_prefix: "smoke".into(),
+        target: Default::default(),
     };
     let report = fanout(server.local_addr(), config).await.expect("run");
     println!("{report}");
@@ -65,4 +66,51 @@ async fn idle_smoke_opens_every_connection() {
     assert_eq!((report.opened, report.failed), (200, 0));
     assert!(report.rss_idle_kib.is_some(), "memory is read from /proc");
     server.shutdown().await;
+}
+
+/// The bare baseline binary, on a free port, killed on drop.
+struct Bare(std::process::Child, std::net::SocketAddr);
+
+impl Bare {
+    fn start() -> Bare {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hellocode-bare"))
+            .arg("127.0.0.1:0")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start hellocode-bare");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).expect("its address");
+        let addr = line.trim().rsplit(' ').next().and_then(|a| a.parse().ok()).expect("an address");
+        Bare(child, addr)
+    }
+}
+
+impl Drop for Bare {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bare_baseline_runs_in_the_same_harness() {
+    let bare = Bare::start();
+    let config = FanoutConfig {
+        rooms: 2,
+        clients: 10,
+        senders: 2,
+        rate: 60.0,
+        duration: Duration::from_secs(2),
+        drain: Duration::from_secs(20),
+        server_pid: Some(bare.0.id()),
+        user_prefix: String::new(),
+        target: hellocode_load::Target::Bare,
+    };
+    let report = fanout(bare.1, config).await.expect("run");
+    assert!(report.messages_sent >= 200);
+    assert_eq!(report.deliveries_expected, report.messages_sent * 10);
+    assert_eq!((report.lost(), report.duplicated(), report.out_of_order), (0, 0, 0));
+    assert!(report.rss_idle_kib.is_some());
 }
