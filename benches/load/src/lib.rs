@@ -46,11 +46,6 @@ fn now_micros() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
 }
 
-/// Open a HelloCode WebSocket authenticated by `token`.
-async fn connect(addr: SocketAddr, token: &str) -> anyhow::Result<Socket> {
-    connect_url(&format!("ws://{addr}/ws?token={token}")).await
-}
-
 /// Open a WebSocket with a small client-side read buffer (the generator holds many).
 async fn connect_url(url: &str) -> anyhow::Result<Socket> {
     let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
@@ -82,22 +77,30 @@ pub struct IdleConfig {
     pub server_pid: Option<u32>,
     /// How long to hold the connections before measuring.
     pub settle: Duration,
+    /// The server kind.
+    pub target: Target,
 }
 
 /// Open `connections` idle, authenticated connections and measure the server's memory.
 pub async fn idle(addr: SocketAddr, config: IdleConfig) -> anyhow::Result<IdleReport> {
-    let token = http::user(addr, "idle_user").await?;
+    let url = match config.target {
+        Target::HelloCode => {
+            format!("ws://{addr}/ws?token={}", http::user(addr, "idle_user").await?)
+        }
+        Target::Bare => format!("ws://{addr}/room/0"),
+    };
     let rss_before = config.server_pid.and_then(rss_kib);
     let started = Instant::now();
     let gate = Arc::new(Semaphore::new(CONNECT_PARALLELISM));
     let mut tasks = Vec::with_capacity(config.connections);
     for _ in 0..config.connections {
-        let gate = gate.clone();
-        let token = token.clone();
+        let (gate, url, target) = (gate.clone(), url.clone(), config.target);
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await?;
-            let mut socket = connect(addr, &token).await?;
-            ready(&mut socket).await?;
+            let mut socket = connect_url(&url).await?;
+            if target == Target::HelloCode {
+                ready(&mut socket).await?;
+            }
             Ok::<_, anyhow::Error>(socket)
         }));
     }

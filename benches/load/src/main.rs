@@ -32,6 +32,9 @@ enum Mode {
         /// Seconds to hold them before measuring.
         #[arg(long, default_value_t = 2)]
         settle: u64,
+        /// Drive the bare broadcast baseline (`hellocode-bare`) instead of HelloCode.
+        #[arg(long)]
+        bare: bool,
     },
     /// Rooms of clients with senders at a fixed rate; report deliveries and latency.
     Fanout {
@@ -63,16 +66,14 @@ enum Mode {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     match args.mode {
-        Mode::Idle { connections, settle } => {
-            let report = idle(
-                args.addr,
-                IdleConfig {
-                    connections,
-                    server_pid: args.server_pid,
-                    settle: Duration::from_secs(settle),
-                },
-            )
-            .await?;
+        Mode::Idle { connections, settle, bare } => {
+            let config = IdleConfig {
+                connections,
+                server_pid: args.server_pid,
+                settle: Duration::from_secs(settle),
+                target: if bare { Target::Bare } else { Target::HelloCode },
+            };
+            let report = idle(args.addr, config).await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

@@ -61,6 +61,7 @@ async fn idle_smoke_opens_every_connection() {
         connections: 200,
         server_pid: Some(std::process::id()),
         settle: Duration::ZERO,
+        target: Default::default(),
     };
     let report = idle(server.local_addr(), config).await.expect("run");
     assert_eq!((report.opened, report.failed), (200, 0));

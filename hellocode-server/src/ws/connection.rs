@@ -126,7 +126,9 @@ pub async fn run<S, E>(
             Some(ServerFrame::error(None, ErrorCode::RateLimited, "too many commands; slow down"))
         } else {
             match decode(&text, &state.settings.limits) {
-                Ok(frame) => state.dispatcher.handle(&mut session, frame).await,
+                // Boxed: the dispatcher's future is large and only lives while a command runs;
+                // inline, every idle connection would carry its size (2.6 KiB measured).
+                Ok(frame) => Box::pin(state.dispatcher.handle(&mut session, frame)).await,
                 Err(err) => {
                     state.metrics.command(None);
                     Some(err.to_frame())
