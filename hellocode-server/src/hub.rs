@@ -111,17 +111,13 @@ impl Hub {
                 let chat = publish.chat;
                 // A new chat's participants are told on every connection, whatever its scope.
                 let to_all = matches!(publish.frame, ServerFrame::ChatCreated { .. });
-                for member in members.iter() {
-                    self.send(member, &bytes, |scope| to_all || scope_allows(scope, chat));
-                }
+                self.send(members.iter(), &bytes, |scope| to_all || scope_allows(scope, chat));
             }
             BrokerEvent::Presence { username, online } => {
                 let recipients = self.contacts_in_chats(username).await;
                 let frame = ServerFrame::Presence { username: username.clone(), online: *online };
                 let bytes = Utf8Bytes::from(frame.to_json());
-                for recipient in &recipients {
-                    self.send(recipient, &bytes, |scope| scope == Scope::AllChats);
-                }
+                self.send(recipients.iter(), &bytes, |scope| scope == Scope::AllChats);
             }
             BrokerEvent::MembersChanged(chat) => {
                 self.members.write().unwrap_or_else(|e| e.into_inner()).remove(chat);
@@ -132,20 +128,27 @@ impl Hub {
         }
     }
 
-    /// Queue `bytes` to each of `username`'s connections whose scope passes `wants`.
-    fn send(&self, username: &str, bytes: &Utf8Bytes, wants: impl Fn(Scope) -> bool) {
+    /// Queue `bytes` to each connection of each of `users` whose scope passes `wants`. The
+    /// registry is locked once per event, not once per recipient.
+    fn send<'a>(
+        &self,
+        users: impl Iterator<Item = &'a String>,
+        bytes: &Utf8Bytes,
+        wants: impl Fn(Scope) -> bool,
+    ) {
         let connections = self.connections.read().unwrap_or_else(|e| e.into_inner());
-        let Some(entries) = connections.get(username) else { return };
         let mut queued = 0;
-        for entry in entries.iter().filter(|entry| wants(entry.scope)) {
-            match entry.queue.try_send(bytes.clone()) {
-                Ok(()) => queued += 1,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    self.metrics.send_queue_drop();
-                    entry.evict.notify_one();
+        for entries in users.filter_map(|user| connections.get(user)) {
+            for entry in entries.iter().filter(|entry| wants(entry.scope)) {
+                match entry.queue.try_send(bytes.clone()) {
+                    Ok(()) => queued += 1,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        self.metrics.send_queue_drop();
+                        entry.evict.notify_one();
+                    }
+                    // The connection is closing; it unregisters itself.
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
                 }
-                // The connection is closing; it unregisters itself.
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
         self.metrics.fanned_out(queued);
