@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use hellocode_core::testing::TempDir;
-use hellocode_load::{FanoutConfig, IdleConfig, fanout, idle};
+use hellocode_load::{FanoutConfig, IdleConfig, Target, fanout, idle};
 use hellocode_server::{Server, Settings, open_storage};
 
 async fn server(dir: &TempDir) -> Server {
@@ -21,21 +21,26 @@ async fn server(dir: &TempDir) -> Server {
     .expect("server")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fanout_smoke_loses_nothing() {
-    let dir = TempDir::new();
-    let server = server(&dir).await;
-    let config = FanoutConfig {
+/// Two rooms of ten clients, two senders each at 60 msg/s for 2 s: a few hundred messages.
+fn small_fanout(target: Target, server_pid: u32) -> FanoutConfig {
+    FanoutConfig {
         rooms: 2,
         clients: 10,
         senders: 2,
         rate: 60.0,
         duration: Duration::from_secs(2),
         drain: Duration::from_secs(20),
-        server_pid: Some(std::process::id()),
+        server_pid: Some(server_pid),
         user_prefix: "smoke".into(),
-        target: Default::default(),
-    };
+        target,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_smoke_loses_nothing() {
+    let dir = TempDir::new();
+    let server = server(&dir).await;
+    let config = small_fanout(Target::HelloCode, std::process::id());
     let report = fanout(server.local_addr(), config).await.expect("run");
     println!("{report}");
     assert!(report.messages_sent >= 200, "a few hundred messages: {}", report.messages_sent);
@@ -98,17 +103,7 @@ impl Drop for Bare {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bare_baseline_runs_in_the_same_harness() {
     let bare = Bare::start();
-    let config = FanoutConfig {
-        rooms: 2,
-        clients: 10,
-        senders: 2,
-        rate: 60.0,
-        duration: Duration::from_secs(2),
-        drain: Duration::from_secs(20),
-        server_pid: Some(bare.0.id()),
-        user_prefix: String::new(),
-        target: hellocode_load::Target::Bare,
-    };
+    let config = small_fanout(Target::Bare, bare.0.id());
     let report = fanout(bare.1, config).await.expect("run");
     assert!(report.messages_sent >= 200);
     assert_eq!(report.deliveries_expected, report.messages_sent * 10);
