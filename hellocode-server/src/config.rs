@@ -105,7 +105,31 @@ pub struct Settings {
 }
 
 impl Default for Settings {
+    /// The same values as the command line's defaults, without reading the environment.
     fn default() -> Self {
-        Config::parse_from(["hellocode-server"]).settings()
+        Settings {
+            limits: Limits::default(),
+            send_queue: 1024,
+            ping_interval: Duration::from_secs(30),
+            rate_per_second: 50,
+            rate_burst: 200,
+            token_ttl: Duration::from_secs(24 * 3600),
+            socket_send_buffer: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn settings_default_matches_the_command_line_defaults() {
+        let parsed =
+            Config::try_parse_from(["hellocode-server"]).expect("defaults parse").settings();
+        let default = Settings::default();
+        assert_eq!(format!("{parsed:?}"), format!("{default:?}"));
     }
 }
