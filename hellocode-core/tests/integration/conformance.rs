@@ -32,6 +32,7 @@ macro_rules! storage_conformance_tests {
             concurrent_appends_get_gap_free_sequence_numbers,
             concurrent_retries_store_one_message,
             bot_tokens_are_listed_and_revoked_by_their_owner,
+            refusals_among_concurrent_appends_leave_the_others_intact,
         );
     };
     (@tests $get_store:ident, $($test:ident),+ $(,)?) => {
@@ -609,6 +610,60 @@ pub async fn bot_tokens_are_listed_and_revoked_by_their_owner(storage: Arc<dyn S
         None,
         "tokens go with their user"
     );
+}
+
+pub async fn refusals_among_concurrent_appends_leave_the_others_intact(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob", "mallory"]).await;
+    let chats =
+        [chat_of(&*storage, &["alice", "bob"]).await, chat_of(&*storage, &["alice", "bob"]).await];
+    // Valid appends, refused appends (outsider, missing chat) and retries, all at once, so that
+    // backends which batch appends get them in the same batches.
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let storage = storage.clone();
+        let chat = chats[(i / 4) % 2];
+        tasks.push(tokio::spawn(async move {
+            let message = match i % 4 {
+                0 => post(chat, "mallory", "let me in", None),
+                1 => post(ChatId(999_999), "alice", "nowhere", None),
+                2 => post(chat, "bob", "retry", Some("same-key")),
+                _ => post(chat, "alice", &format!("m{i}"), None),
+            };
+            (i % 4, storage.append_message(message).await)
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            (0, result) => {
+                assert!(matches!(result, Err(Error::NotParticipant { .. })), "{result:?}")
+            }
+            (1, result) => assert!(matches!(result, Err(Error::ChatNotFound(_))), "{result:?}"),
+            (_, result) => created += usize::from(result.expect("a valid append succeeds").created),
+        }
+    }
+    // Per chat: 8 or 7 of alice's messages, and bob's key stored once.
+    let mut stored = 0;
+    for chat in chats {
+        let messages = storage.messages_after(chat, "alice", Seq(0), 100).await.expect("read");
+        let seqs: Vec<i64> = messages.iter().map(|m| m.seq.0).collect();
+        assert_eq!(
+            seqs,
+            (1..=messages.len() as i64).collect::<Vec<_>>(),
+            "gap-free despite refusals"
+        );
+        assert_eq!(
+            messages.iter().filter(|m| m.client_id.as_deref() == Some("same-key")).count(),
+            1
+        );
+        assert_eq!(
+            storage.chat(chat).await.expect("read").expect("exists").last_seq,
+            Seq(messages.len() as i64)
+        );
+        stored += messages.len();
+    }
+    assert_eq!(stored, created, "every created append is stored, nothing else");
+    assert_eq!(stored, 15 + 2, "15 of alice's and one keyed message per chat");
 }
 
 /// What [`write_for_reopen`] wrote, to compare after reopening.

@@ -8,6 +8,9 @@ pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 
+/// Most appends committed in one transaction.
+pub(crate) const MAX_BATCH: usize = 256;
+
 /// Connection-pool settings shared by the SQL backends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolConfig {
@@ -60,8 +63,9 @@ pub(crate) const MESSAGES_AFTER: &str = concat!(
 );
 
 /// Implements [`Storage`](crate::storage::Storage) for `$storage`, a struct with a
-/// `pool: sqlx::Pool<$db>` field and an `async fn begin_write(&self)` that opens a transaction
-/// that will write.
+/// `pool: sqlx::Pool<$db>` field, an `appends` sender feeding the generated `append_batches`
+/// task, and `begin_write(&self)` / `begin_write_on(pool)` that open a transaction that will
+/// write.
 macro_rules! sql_storage {
     ($storage:ty, $db:ty) => {
         use async_trait::async_trait;
@@ -258,6 +262,115 @@ macro_rules! sql_storage {
                 return Err(Error::MessageDeleted { chat, seq });
             }
             Ok(())
+        }
+
+        /// An append waiting for its group commit, and where to send its result.
+        pub(crate) type AppendJob = (NewMessage, tokio::sync::oneshot::Sender<Result<Appended>>);
+
+        /// Append one message inside a write transaction. Logical refusals (not a participant,
+        /// no such chat, a known client id) run no failing statement, so the transaction, and
+        /// the other appends of its batch, go on.
+        async fn append_in(conn: &mut Conn, message: &NewMessage) -> Result<Appended> {
+            // Taking the next number locks the chat row until commit, which serializes the
+            // chat's appends; a rollback undoes the increment, so no gap can appear.
+            let seq: Option<i64> = sqlx::query_scalar(
+                "UPDATE chats SET last_seq = last_seq + 1 WHERE id = $1 AND EXISTS ( \
+                 SELECT 1 FROM chat_participants p JOIN users u ON u.id = p.user_id \
+                 WHERE p.chat_id = $1 AND u.username = $2) RETURNING last_seq",
+            )
+            .bind(message.chat_id.0)
+            .bind(&message.author)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some(seq) = seq else {
+                require_participant(conn, message.chat_id, &message.author).await?;
+                return Err(Error::ChatNotFound(message.chat_id));
+            };
+            if let Some(client_id) = &message.client_id {
+                // With the chat row locked, any earlier append with this key is visible: a
+                // retry racing the original (or in the same batch) finds it here.
+                if let Some(stored) = message_by_client_id(conn, message, client_id).await? {
+                    sqlx::query("UPDATE chats SET last_seq = last_seq - 1 WHERE id = $1")
+                        .bind(message.chat_id.0)
+                        .execute(&mut *conn)
+                        .await?;
+                    return Ok(Appended { message: stored, created: false });
+                }
+            }
+            let id = sqlx::query_scalar(
+                "INSERT INTO messages (chat_id, seq, author, content, created_at, client_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(message.chat_id.0)
+            .bind(seq)
+            .bind(&message.author)
+            .bind(&message.content)
+            .bind(message.timestamp.unix_millis())
+            .bind(&message.client_id)
+            .fetch_one(&mut *conn)
+            .await?;
+            Ok(Appended {
+                message: Message {
+                    id,
+                    chat_id: message.chat_id,
+                    seq: Seq(seq),
+                    author: message.author.clone(),
+                    content: message.content.clone(),
+                    timestamp: message.timestamp,
+                    client_id: message.client_id.clone(),
+                    edited_at: None,
+                    deleted: false,
+                },
+                created: true,
+            })
+        }
+
+        /// Group commit: take every append waiting (up to a batch), run them in one write
+        /// transaction, commit once (one fsync), then answer each. Nothing is acknowledged
+        /// before the commit.
+        pub(crate) async fn append_batches(
+            pool: sqlx::Pool<$db>,
+            mut jobs: tokio::sync::mpsc::Receiver<AppendJob>,
+        ) {
+            let mut batch: Vec<AppendJob> = Vec::with_capacity(crate::storage::sql::MAX_BATCH);
+            while let Some(job) = jobs.recv().await {
+                batch.push(job);
+                while batch.len() < crate::storage::sql::MAX_BATCH {
+                    match jobs.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                match commit_batch(&pool, &batch).await {
+                    Ok(results) => {
+                        for ((_, reply), result) in batch.drain(..).zip(results) {
+                            let _ = reply.send(result);
+                        }
+                    }
+                    Err(err) => {
+                        // Nothing of the batch was committed.
+                        let message = err.to_string();
+                        for (_, reply) in batch.drain(..) {
+                            let _ = reply.send(Err(Error::Database(message.clone().into())));
+                        }
+                    }
+                }
+            }
+        }
+
+        async fn commit_batch(pool: &sqlx::Pool<$db>, batch: &[AppendJob]) -> Result<Vec<Result<Appended>>> {
+            let mut tx = <$storage>::begin_write_on(pool).await?;
+            let mut results = Vec::with_capacity(batch.len());
+            for (message, _) in batch {
+                let result = append_in(&mut tx, message).await;
+                // A database error may have aborted the transaction (Postgres): fail the batch.
+                if let Err(err @ Error::Database(_)) = result {
+                    return Err(err);
+                }
+                results.push(result);
+            }
+            tx.commit().await?;
+            Ok(results)
         }
 
         #[async_trait]
@@ -533,64 +646,10 @@ macro_rules! sql_storage {
                         return Ok(Appended { message: stored, created: false });
                     }
                 }
-                let mut tx = self.begin_write().await?;
-                // Taking the next number locks the chat row until commit, which serializes the
-                // chat's appends; a rollback undoes the increment, so no gap can appear.
-                let seq: Option<i64> = sqlx::query_scalar(
-                    "UPDATE chats SET last_seq = last_seq + 1 WHERE id = $1 AND EXISTS ( \
-                     SELECT 1 FROM chat_participants p JOIN users u ON u.id = p.user_id \
-                     WHERE p.chat_id = $1 AND u.username = $2) RETURNING last_seq",
-                )
-                .bind(message.chat_id.0)
-                .bind(&message.author)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(seq) = seq else {
-                    require_participant(&mut tx, message.chat_id, &message.author).await?;
-                    return Err(Error::ChatNotFound(message.chat_id));
-                };
-                let inserted = sqlx::query_scalar(
-                    "INSERT INTO messages (chat_id, seq, author, content, created_at, client_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                )
-                .bind(message.chat_id.0)
-                .bind(seq)
-                .bind(&message.author)
-                .bind(&message.content)
-                .bind(message.timestamp.unix_millis())
-                .bind(&message.client_id)
-                .fetch_one(&mut *tx)
-                .await;
-                match inserted {
-                    Ok(id) => {
-                        tx.commit().await?;
-                        Ok(Appended {
-                            message: Message {
-                                id,
-                                chat_id: message.chat_id,
-                                seq: Seq(seq),
-                                author: message.author,
-                                content: message.content,
-                                timestamp: message.timestamp,
-                                client_id: message.client_id,
-                                edited_at: None,
-                                deleted: false,
-                            },
-                            created: true,
-                        })
-                    }
-                    Err(err) if is_unique_violation(&err) && message.client_id.is_some() => {
-                        // A concurrent retry with the same client id committed first.
-                        tx.rollback().await?;
-                        let mut conn = self.pool.acquire().await?;
-                        let client_id = message.client_id.as_deref().unwrap_or_default();
-                        let stored = message_by_client_id(&mut conn, &message, client_id)
-                            .await?
-                            .ok_or_else(|| Error::Database(Box::new(err)))?;
-                        Ok(Appended { message: stored, created: false })
-                    }
-                    Err(err) => Err(err.into()),
-                }
+                let (reply, result) = tokio::sync::oneshot::channel();
+                let stopped = || Error::Database("the append batcher has stopped".into());
+                self.appends.send((message, reply)).await.map_err(|_| stopped())?;
+                result.await.map_err(|_| stopped())?
             }
 
             async fn messages_before(

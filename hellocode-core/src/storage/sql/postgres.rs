@@ -16,6 +16,8 @@ use super::PoolConfig;
 #[derive(Debug, Clone)]
 pub struct PostgresStorage {
     pool: PgPool,
+    /// Appends go through one batching task (group commit).
+    appends: tokio::sync::mpsc::Sender<AppendJob>,
 }
 
 impl PostgresStorage {
@@ -32,13 +34,21 @@ impl PostgresStorage {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(PostgresStorage { pool })
+        let (appends, jobs) = tokio::sync::mpsc::channel(4 * super::MAX_BATCH);
+        tokio::spawn(append_batches(pool.clone(), jobs));
+        Ok(PostgresStorage { pool, appends })
     }
 
     /// Postgres serializes a chat's appends through the row lock that `UPDATE chats` takes, so
     /// a plain transaction suffices.
     async fn begin_write(&self) -> crate::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        Ok(self.pool.begin().await?)
+        Self::begin_write_on(&self.pool).await
+    }
+
+    async fn begin_write_on(
+        pool: &PgPool,
+    ) -> crate::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        Ok(pool.begin().await?)
     }
 }
 

@@ -26,6 +26,8 @@ use super::PoolConfig;
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
     pool: SqlitePool,
+    /// Appends go through one batching task (group commit).
+    appends: tokio::sync::mpsc::Sender<AppendJob>,
 }
 
 impl SqliteStorage {
@@ -49,14 +51,22 @@ impl SqliteStorage {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStorage { pool })
+        let (appends, jobs) = tokio::sync::mpsc::channel(4 * super::MAX_BATCH);
+        tokio::spawn(append_batches(pool.clone(), jobs));
+        Ok(SqliteStorage { pool, appends })
     }
 
     /// SQLite allows one writer at a time. Taking the write lock when the transaction begins
     /// (rather than at its first write) means a writer waits for the lock instead of failing
     /// with `SQLITE_BUSY` after it has read.
     async fn begin_write(&self) -> crate::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Self::begin_write_on(&self.pool).await
+    }
+
+    async fn begin_write_on(
+        pool: &SqlitePool,
+    ) -> crate::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 
