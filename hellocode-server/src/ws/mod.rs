@@ -94,9 +94,7 @@ async fn upgrade(
                     Some(config),
                 )
                 .await;
-                let connection = run_connection(socket, state, scope, identity, peer);
-                eprintln!("SIZEPROBE run future = {} bytes", std::mem::size_of_val(&connection));
-                connection.await;
+                run_connection(socket, state, scope, identity, peer).await;
             }
             Err(err) => tracing::debug!(peer = ?peer, error = %err, "websocket upgrade failed"),
         }
