@@ -157,10 +157,14 @@ pub struct FanoutConfig {
     pub user_prefix: String,
     /// The server kind.
     pub target: Target,
+    /// Send with request ids and count the acks, which HelloCode sends only after the commit.
+    pub acknowledged: bool,
 }
 
 struct Receiver {
     histogram: Histogram<u64>,
+    acks: u64,
+    acks_in_window: u64,
     received: u64,
     unique: u64,
     out_of_order: u64,
@@ -250,18 +254,23 @@ pub async fn fanout(addr: SocketAddr, config: FanoutConfig) -> anyhow::Result<Fa
     let start = Instant::now() + Duration::from_millis(200);
     for (room, index, chat, socket) in connections {
         let (sink, stream) = socket.split();
-        if index < config.senders {
+        let sent_here = (index < config.senders).then(|| Arc::new(AtomicU64::new(0)));
+        if let Some(sent_here) = &sent_here {
             senders.push((
                 room,
                 tokio::spawn(send_loop(
                     sink,
-                    config.target,
-                    chat,
-                    room,
-                    index,
-                    config.rate,
-                    start,
-                    config.duration,
+                    Schedule {
+                        target: config.target,
+                        acknowledged: config.acknowledged,
+                        chat,
+                        room,
+                        sender: index,
+                        rate: config.rate,
+                        start,
+                        duration: config.duration,
+                        sent: sent_here.clone(),
+                    },
                 )),
             ));
         } else {
@@ -280,6 +289,7 @@ pub async fn fanout(addr: SocketAddr, config: FanoutConfig) -> anyhow::Result<Fa
                     stop: stop.clone(),
                     counted: counted_rx.clone(),
                     check_seq: config.target == Target::HelloCode,
+                    acks_expected: sent_here.filter(|_| config.acknowledged),
                 },
             )),
         ));
@@ -339,6 +349,8 @@ pub async fn fanout(addr: SocketAddr, config: FanoutConfig) -> anyhow::Result<Fa
         report.deliveries_unique += receiver.unique;
         report.out_of_order += receiver.out_of_order;
         report.deliveries_in_window += receiver.in_window;
+        report.messages_acknowledged += receiver.acks;
+        report.acks_in_window += receiver.acks_in_window;
         merged.add(&receiver.histogram)?;
     }
     stopper.abort();
@@ -353,17 +365,26 @@ async fn hold(mut sink: SplitSink<Socket, Message>) {
     let _ = sink.close().await;
 }
 
-#[allow(clippy::too_many_arguments)] // one sender's whole schedule
-async fn send_loop(
-    mut sink: SplitSink<Socket, Message>,
+/// One sender's schedule.
+struct Schedule {
     target: Target,
+    acknowledged: bool,
     chat: i64,
     room: usize,
     sender: usize,
     rate: f64,
     start: Instant,
     duration: Duration,
+    /// How many it has sent so far (its receiver waits for as many acks).
+    sent: Arc<AtomicU64>,
+}
+
+async fn send_loop(
+    mut sink: SplitSink<Socket, Message>,
+    schedule: Schedule,
 ) -> anyhow::Result<u64> {
+    let Schedule { target, acknowledged, chat, room, sender, rate, start, duration, sent: shared } =
+        schedule;
     tokio::time::sleep_until(start.into()).await;
     let mut sent = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(1));
@@ -379,6 +400,10 @@ async fn send_loop(
             // content: "<room>:<sender>:<n>:<send time in µs>"
             let content = format!("{room}:{sender}:{sent}:{}", now_micros());
             let frame = match target {
+                // With an id, the server acknowledges each message once it is committed.
+                Target::HelloCode if acknowledged => format!(
+                    r#"{{"command":"new_message","id":{sent},"chatId":{chat},"message":"{content}"}}"#
+                ),
                 Target::HelloCode => {
                     format!(r#"{{"command":"new_message","chatId":{chat},"message":"{content}"}}"#)
                 }
@@ -389,6 +414,7 @@ async fn send_loop(
             };
             sink.feed(Message::text(frame)).await?;
             sent += 1;
+            shared.store(sent, Ordering::Relaxed);
         }
         sink.flush().await?;
     }
@@ -405,6 +431,18 @@ struct Shared {
     counted: tokio::sync::watch::Receiver<bool>,
     /// The bare baseline has no room-wide sequence; per-sender order is checked always.
     check_seq: bool,
+    /// For a sender's connection in acknowledged mode: how many acks to wait for.
+    acks_expected: Option<Arc<AtomicU64>>,
+}
+
+impl Shared {
+    /// Everything this receiver should get has arrived (known once the senders are done).
+    fn complete(&self, receiver: &Receiver) -> bool {
+        receiver.unique >= self.expected[self.room].load(Ordering::Relaxed)
+            && self.acks_expected.as_ref().is_none_or(|sent| {
+                *self.counted.borrow() && receiver.acks >= sent.load(Ordering::Relaxed)
+            })
+    }
 }
 
 async fn receive_loop(
@@ -413,6 +451,8 @@ async fn receive_loop(
 ) -> anyhow::Result<(Receiver, bool)> {
     let mut receiver = Receiver {
         histogram: Histogram::new_with_bounds(1, 60_000_000, 3)?,
+        acks: 0,
+        acks_in_window: 0,
         received: 0,
         unique: 0,
         out_of_order: 0,
@@ -428,7 +468,7 @@ async fn receive_loop(
             message = stream.next() => message,
             () = &mut stopped => return Ok((receiver, false)),
             Ok(()) = shared.counted.changed() => {
-                if receiver.unique >= shared.expected[shared.room].load(Ordering::Relaxed) {
+                if shared.complete(&receiver) {
                     return Ok((receiver, true));
                 }
                 continue;
@@ -436,6 +476,16 @@ async fn receive_loop(
         };
         let Some(message) = message else { return Ok((receiver, false)) };
         let Message::Text(text) = message? else { continue };
+        if text.starts_with(r#"{"command":"ack""#) {
+            receiver.acks += 1;
+            if shared.window_open.load(Ordering::Relaxed) {
+                receiver.acks_in_window += 1;
+            }
+            if shared.complete(&receiver) {
+                return Ok((receiver, true));
+            }
+            continue;
+        }
         let Some(event) = scan::new_message(&text) else { continue };
         let now = now_micros();
         receiver.received += 1;
@@ -459,7 +509,7 @@ async fn receive_loop(
                 receiver.out_of_order += 1;
             }
         }
-        if receiver.unique >= shared.expected[shared.room].load(Ordering::Relaxed) {
+        if shared.complete(&receiver) {
             return Ok((receiver, true));
         }
     }

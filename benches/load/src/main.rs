@@ -59,6 +59,9 @@ enum Mode {
         /// Drive the bare broadcast baseline (`hellocode-bare`) instead of HelloCode.
         #[arg(long)]
         bare: bool,
+        /// Send with request ids and count the acks (sent only after each commit).
+        #[arg(long)]
+        acknowledged: bool,
     },
 }
 
@@ -80,7 +83,7 @@ async fn main() -> anyhow::Result<()> {
                 print!("{report}");
             }
         }
-        Mode::Fanout { rooms, clients, senders, rate, duration, prefix, bare } => {
+        Mode::Fanout { rooms, clients, senders, rate, duration, prefix, bare, acknowledged } => {
             let config = FanoutConfig {
                 rooms,
                 clients,
@@ -91,6 +94,7 @@ async fn main() -> anyhow::Result<()> {
                 server_pid: args.server_pid,
                 user_prefix: prefix,
                 target: if bare { Target::Bare } else { Target::HelloCode },
+                acknowledged: acknowledged && !bare,
             };
             let report = fanout(args.addr, config).await?;
             if args.json {

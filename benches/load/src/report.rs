@@ -108,6 +108,10 @@ pub struct FanoutReport {
     pub deliveries_unique: u64,
     /// Deliveries received while the senders were sending.
     pub deliveries_in_window: u64,
+    /// Acks received (acknowledged mode: each one follows a commit).
+    pub messages_acknowledged: u64,
+    /// Acks received while the senders were sending.
+    pub acks_in_window: u64,
     /// Deliveries out of sequence order (or duplicated).
     pub out_of_order: u64,
     /// Receivers that did not get everything before the drain deadline.
@@ -136,6 +140,11 @@ impl FanoutReport {
         self.deliveries_received.saturating_sub(self.deliveries_unique)
     }
 
+    /// Messages acknowledged (so committed) per second during the send window.
+    pub fn acknowledged_per_second(&self) -> f64 {
+        self.acks_in_window as f64 / self.window.as_secs_f64().max(1e-9)
+    }
+
     /// Deliveries per second during the send window.
     pub fn deliveries_per_second(&self) -> f64 {
         self.deliveries_in_window as f64 / self.window.as_secs_f64().max(1e-9)
@@ -160,6 +169,10 @@ impl fmt::Display for FanoutReport {
         writeln!(f, "duplicated              {:>12}", self.duplicated())?;
         writeln!(f, "out of order            {:>12}", self.out_of_order)?;
         writeln!(f, "deliveries/s (window)   {:>12.0}", self.deliveries_per_second())?;
+        if self.messages_acknowledged > 0 {
+            writeln!(f, "messages acknowledged   {:>12}", self.messages_acknowledged)?;
+            writeln!(f, "acknowledged/s (window) {:>12.0}", self.acknowledged_per_second())?;
+        }
         let l = self.latency;
         writeln!(
             f,

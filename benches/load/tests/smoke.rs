@@ -33,6 +33,7 @@ fn small_fanout(target: Target, server_pid: u32) -> FanoutConfig {
         server_pid: Some(server_pid),
         user_prefix: "smoke".into(),
         target,
+        acknowledged: target == Target::HelloCode,
     }
 }
 
@@ -55,6 +56,10 @@ async fn fanout_smoke_loses_nothing() {
     assert_eq!(report.out_of_order, 0);
     assert_eq!(report.receivers_timed_out, 0);
     assert!(report.latency.max_us > 0 && report.latency.p50_us <= report.latency.max_us);
+    assert_eq!(
+        report.messages_acknowledged, report.messages_sent,
+        "every send acknowledged after its commit"
+    );
     server.shutdown().await;
 }
 
