@@ -95,11 +95,6 @@ impl Hub {
         }
     }
 
-    /// Whether `username` has an open connection on this node.
-    pub fn is_online(&self, username: &str) -> bool {
-        self.connections.read().unwrap_or_else(|e| e.into_inner()).contains_key(username)
-    }
-
     /// Deliver an event to this node's connections.
     pub async fn deliver(&self, event: &BrokerEvent) {
         match event {

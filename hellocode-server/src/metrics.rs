@@ -54,11 +54,6 @@ impl Metrics {
         self.connections_open.fetch_sub(1, Relaxed);
     }
 
-    /// Open WebSocket connections.
-    pub fn open_connections(&self) -> i64 {
-        self.connections_open.load(Relaxed)
-    }
-
     /// A command arrived (`None`: the frame did not decode).
     pub fn command(&self, name: Option<&str>) {
         let index = name
