@@ -830,7 +830,11 @@ macro_rules! sql_storage {
 
             async fn read_positions(&self, chat: ChatId) -> Result<Vec<ReadPosition>> {
                 let mut conn = self.pool.acquire().await?;
-                if load_chat(&mut conn, chat).await?.is_none() {
+                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM chats WHERE id = $1")
+                    .bind(chat.0)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                if exists.is_none() {
                     return Err(Error::ChatNotFound(chat));
                 }
                 let rows = sqlx::query(
