@@ -155,6 +155,21 @@ fn field(name: &str, message: &str) -> FieldErrors {
 /// Longest username, as in Django.
 pub const MAX_USERNAME: usize = 150;
 
+/// The message for an invalid email address.
+pub const INVALID_EMAIL: &str = "Enter a valid email address.";
+
+/// Whether `email` looks like an address: `local@domain.tld`, no spaces, at most 254 bytes.
+pub fn is_valid_email(email: &str) -> bool {
+    email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+        && !email.chars().any(char::is_whitespace)
+}
+
 /// Per-field problems of a registration (empty when it is valid).
 pub fn validate(registration: &Registration) -> FieldErrors {
     let mut errors = FieldErrors::new();
@@ -174,17 +189,8 @@ pub fn validate(registration: &Registration) -> FieldErrors {
             ),
         );
     }
-    let email = &registration.email;
-    let valid_email = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        })
-        && !email.chars().any(char::is_whitespace);
-    if !valid_email {
-        add("email", "Enter a valid email address.".into());
+    if !is_valid_email(&registration.email) {
+        add("email", INVALID_EMAIL.into());
     }
     if registration.password != registration.password_confirmation {
         add("password_confirmation", "The two password fields didn't match.".into());

@@ -229,16 +229,8 @@ async fn update_user(
         async {
             only_self(&identity, &username)?;
             let mut errors = FieldErrors::new();
-            if let Some(email) = &change.email {
-                let probe = Registration {
-                    username: username.clone(),
-                    email: email.clone(),
-                    password: String::new(),
-                    password_confirmation: String::new(),
-                };
-                if let Some(problems) = crate::auth::validate(&probe).remove("email") {
-                    errors.insert("email".into(), problems);
-                }
+            if change.email.as_deref().is_some_and(|email| !crate::auth::is_valid_email(email)) {
+                errors.insert("email".into(), vec![crate::auth::INVALID_EMAIL.into()]);
             }
             let password_hash = match &change.password {
                 Some(new) => {
