@@ -45,6 +45,7 @@
 pub struct ReadmeDoctests;
 
 mod error;
+pub mod local;
 pub mod model;
 pub mod protocol;
 pub mod session;

@@ -66,6 +66,7 @@ pub struct Server {
     task: tokio::task::JoinHandle<()>,
     alive: mpsc::Receiver<()>,
     storage: Arc<dyn Storage>,
+    local: crate::ws::LocalEndpoint,
 }
 
 impl std::fmt::Debug for Server {
@@ -115,6 +116,7 @@ impl Server {
             shutdown: shutdown.clone(),
             alive: alive_sender,
         });
+        let local = crate::ws::LocalEndpoint::new(&state, tokio::runtime::Handle::current());
         let routes = crate::ws::routes(state.clone())
             .or(crate::rest::routes(state))
             .unify()
@@ -131,12 +133,18 @@ impl Server {
                 .run(),
         );
         tracing::info!(%local_addr, "hellocode server listening");
-        Ok(Server { local_addr, stop, task, alive, storage })
+        Ok(Server { local_addr, stop, task, alive, storage, local })
     }
 
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Opens in-process connections to this server: the same protocol as `/ws`, over channels
+    /// (for embedded bots, tests, and apps that host the server). See [`hellocode_core::local`].
+    pub fn local_endpoint(&self) -> crate::ws::LocalEndpoint {
+        self.local.clone()
     }
 
     /// Stop accepting, let in-flight commands finish, close every WebSocket with a close frame,

@@ -7,6 +7,7 @@
 //! hyper's upgraded connection, with a deliberately sized [`WebSocketConfig`].
 
 mod connection;
+mod local;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use crate::app::AppState;
 use crate::rest::{ApiError, bearer_token};
 
 pub use connection::{CLOSE_SLOW_CONSUMER, run as run_connection};
+pub use local::LocalEndpoint;
 
 #[derive(Debug, Deserialize)]
 struct TokenQuery {

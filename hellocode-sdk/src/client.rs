@@ -1,0 +1,349 @@
+//! The client handle: typed async methods for every command, the send queue, and events.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_util::Stream;
+use hellocode_core::model::{Chat, ChatId, Message, Seq};
+use hellocode_core::protocol::{Command, ServerFrame};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::config::{ClientConfig, Credentials};
+use crate::driver::outbox::new_client_id;
+use crate::driver::{Driver, Shared, ToDriver, unexpected};
+use crate::event::{ConnectionState, Event, PendingSend};
+use crate::transport::Transport;
+use crate::{Error, Result};
+
+/// A connection to a HelloCode server that survives disconnects. Cheap to clone; every clone
+/// drives the same connection. When the last clone is dropped the connection closes.
+///
+/// Every method returns an owned `Send + 'static` future and needs a tokio runtime.
+///
+/// ```no_run
+/// # async fn run() -> hellocode_sdk::Result<()> {
+/// use hellocode_sdk::{Client, Credentials, Event, WebSocketTransport};
+///
+/// let transport = WebSocketTransport::new("ws://127.0.0.1:8080")?;
+/// let client = Client::connect(transport, Credentials::password("alice", "correct horse")).await?;
+/// let chat = client.create_chat(vec!["bob".into()]).await?;
+/// let sent = client.send(chat.id, "hi bob").await?;
+/// println!("stored as #{} in chat {}", sent.seq, sent.chat_id);
+/// let mut events = client.events();
+/// while let Some(event) = events.recv().await {
+///     if let Event::Message(message) = event {
+///         println!("{}: {}", message.author, message.content);
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    commands: mpsc::UnboundedSender<ToDriver>,
+    shared: Arc<Shared>,
+    state: watch::Receiver<ConnectionState>,
+    username: String,
+    config: ClientConfig,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle is gone: the driver sees its channel close and stops.
+        tracing::debug!(user = %self.username, "client dropped");
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("username", &self.inner.username)
+            .field("state", &*self.inner.state.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Connect and authenticate with the default configuration. Fails if the first connection
+    /// cannot be made or the credentials are refused; after that, the client reconnects by
+    /// itself.
+    pub async fn connect(transport: impl Transport, credentials: Credentials) -> Result<Client> {
+        Client::connect_with(transport, credentials, ClientConfig::default()).await
+    }
+
+    /// Connect and authenticate with the given configuration.
+    pub async fn connect_with(
+        transport: impl Transport,
+        credentials: Credentials,
+        config: ClientConfig,
+    ) -> Result<Client> {
+        let shared = Arc::new(Shared::default());
+        let (commands, inbox) = mpsc::unbounded_channel();
+        let (state_sender, state) = watch::channel(ConnectionState::Closed { error: None });
+        let mut driver = Driver::new(
+            Arc::new(transport),
+            credentials,
+            config.clone(),
+            shared.clone(),
+            inbox,
+            state_sender,
+        );
+        let connection = driver.establish().await?;
+        let username = driver.username().to_owned();
+        tokio::spawn(driver.run(connection));
+        Ok(Client { inner: Arc::new(Inner { commands, shared, state, username, config }) })
+    }
+
+    /// The authenticated user.
+    pub fn username(&self) -> &str {
+        &self.inner.username
+    }
+
+    /// The newest token: the one given, or the one the server issued at login or registration.
+    /// Save it to connect later without the password.
+    pub fn token(&self) -> Option<String> {
+        self.inner.shared.token.lock().ok().and_then(|token| token.clone())
+    }
+
+    /// The connection's current state.
+    pub fn state(&self) -> ConnectionState {
+        self.inner.state.borrow().clone()
+    }
+
+    /// Every event from now on (and, for the first subscriber, every event since connecting).
+    /// Each subscriber gets every event; its queue is unbounded, so keep reading it.
+    pub fn events(&self) -> Events {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        // If the driver is gone the stream simply ends.
+        let _ = self.inner.commands.send(ToDriver::Subscribe(sender));
+        Events { receiver }
+    }
+
+    /// Call `listener` with every event, in order, on a task of the runtime. Keep it quick: a
+    /// slow listener delays only its own later events.
+    pub fn add_listener(&self, listener: impl EventListener) {
+        let mut events = self.events();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                listener.on_event(event);
+            }
+        });
+    }
+
+    // ---- sending ----
+
+    /// Send a message and wait until the server has committed it. The message goes through the
+    /// send queue: if the connection is down it waits for the next one, and a resend never
+    /// posts it twice.
+    pub async fn send(&self, chat: ChatId, text: impl Into<String>) -> Result<Message> {
+        let (waiter, outcome) = oneshot::channel();
+        self.enqueue_inner(chat, text.into(), new_client_id(), Some(waiter))?;
+        outcome.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Queue a message and return at once; its progress arrives as [`Event::Send`] updates
+    /// (pending, then sent or failed) carrying the returned `client_id`.
+    pub fn enqueue(&self, chat: ChatId, text: impl Into<String>) -> Result<PendingSend> {
+        self.enqueue_inner(chat, text.into(), new_client_id(), None)
+    }
+
+    /// Queue a message under a client id of your own (for example one persisted with an
+    /// unsent message across restarts of the app: the server stores it once whatever happens).
+    pub fn enqueue_with_client_id(
+        &self,
+        chat: ChatId,
+        text: impl Into<String>,
+        client_id: impl Into<String>,
+    ) -> Result<PendingSend> {
+        self.enqueue_inner(chat, text.into(), client_id.into(), None)
+    }
+
+    fn enqueue_inner(
+        &self,
+        chat_id: ChatId,
+        content: String,
+        client_id: String,
+        waiter: Option<oneshot::Sender<Result<Message>>>,
+    ) -> Result<PendingSend> {
+        let capacity = self.inner.config.send_queue;
+        self.inner
+            .shared
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                (queued < capacity).then_some(queued + 1)
+            })
+            .map_err(|queued| Error::QueueFull(queued))?;
+        let send = PendingSend { client_id, chat_id, content };
+        self.inner.commands.send(ToDriver::Enqueue { send: send.clone(), waiter }).map_err(
+            |_| {
+                self.inner.shared.queued.fetch_sub(1, Ordering::AcqRel);
+                Error::Closed
+            },
+        )?;
+        Ok(send)
+    }
+
+    /// Messages queued and not yet acknowledged, oldest first.
+    pub async fn pending_sends(&self) -> Result<Vec<PendingSend>> {
+        self.ask(ToDriver::PendingSends).await
+    }
+
+    // ---- commands ----
+
+    /// A page of history, newest first: `limit` messages (server default 10, at most 100) with
+    /// sequence numbers below `before` (the newest when `None`).
+    pub async fn fetch_messages(
+        &self,
+        chat: ChatId,
+        before: Option<Seq>,
+        limit: Option<u32>,
+    ) -> Result<Vec<Message>> {
+        let command = Command::FetchMessages { chat_id: Some(chat), limit, before };
+        match self.request(command, true).await? {
+            ServerFrame::Messages { messages, .. } => Ok(messages),
+            other => Err(unexpected("messages", &other)),
+        }
+    }
+
+    /// Create a chat with these users (the caller is always in it).
+    pub async fn create_chat(&self, participants: Vec<String>) -> Result<Chat> {
+        // Not repeated after a lost connection: it could create the chat twice.
+        match self.request(Command::CreateChat { participants }, false).await? {
+            ServerFrame::Chat { chat, .. } => Ok(chat),
+            other => Err(unexpected("chat", &other)),
+        }
+    }
+
+    /// The caller's chats.
+    pub async fn list_chats(&self) -> Result<Vec<Chat>> {
+        match self.request(Command::ListChats {}, true).await? {
+            ServerFrame::Chats { chats, .. } => Ok(chats),
+            other => Err(unexpected("chats", &other)),
+        }
+    }
+
+    /// Tell the chat's other participants that this user is typing.
+    pub async fn typing(&self, chat: ChatId) -> Result<()> {
+        self.expect_ok(Command::Typing { chat_id: Some(chat) }, true).await
+    }
+
+    /// Read receipt: this user has read the chat up to `seq`.
+    pub async fn mark_read(&self, chat: ChatId, seq: Seq) -> Result<()> {
+        self.expect_ok(Command::Read { chat_id: Some(chat), seq }, true).await
+    }
+
+    /// Replace the text of one of this user's messages; returns the edited message.
+    pub async fn edit_message(
+        &self,
+        chat: ChatId,
+        seq: Seq,
+        text: impl Into<String>,
+    ) -> Result<Message> {
+        let command = Command::EditMessage { chat_id: Some(chat), seq, message: text.into() };
+        match self.request(command, false).await? {
+            ServerFrame::Ack { message, .. } => Ok(message),
+            other => Err(unexpected("ack", &other)),
+        }
+    }
+
+    /// Delete one of this user's messages.
+    pub async fn delete_message(&self, chat: ChatId, seq: Seq) -> Result<()> {
+        self.expect_ok(Command::DeleteMessage { chat_id: Some(chat), seq }, false).await
+    }
+
+    /// Round trip to the server.
+    pub async fn ping(&self) -> Result<Duration> {
+        let started = Instant::now();
+        match self.request(Command::Ping {}, true).await? {
+            ServerFrame::Pong { .. } => Ok(started.elapsed()),
+            other => Err(unexpected("pong", &other)),
+        }
+    }
+
+    /// The last sequence number delivered of every chat: save it and pass it back as
+    /// `ClientConfig::start_positions` to continue exactly there next time.
+    pub async fn positions(&self) -> Result<HashMap<ChatId, Seq>> {
+        self.ask(ToDriver::Positions).await
+    }
+
+    /// Wait (up to `close_timeout`) for queued messages to be acknowledged, then close. Messages
+    /// still queued fail with [`Error::Closed`]; event streams end after a final
+    /// `ConnectionState::Closed`.
+    pub async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.inner.commands.send(ToDriver::Close(done)).is_ok() {
+            let _ = closed.await;
+        }
+    }
+
+    async fn expect_ok(&self, command: Command, retry: bool) -> Result<()> {
+        match self.request(command, retry).await? {
+            ServerFrame::Ok { .. } => Ok(()),
+            other => Err(unexpected("ok", &other)),
+        }
+    }
+
+    /// Send a command and wait for its reply, within `request_timeout`.
+    async fn request(&self, command: Command, retry: bool) -> Result<ServerFrame> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .commands
+            .send(ToDriver::Request { command, retry, reply })
+            .map_err(|_| Error::Closed)?;
+        let limit = self.inner.config.request_timeout;
+        match tokio::time::timeout(limit, answer).await {
+            Err(_) => Err(Error::Timeout(limit)),
+            Ok(Err(_)) => Err(Error::Closed),
+            Ok(Ok(result)) => result,
+        }
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> ToDriver) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        self.inner.commands.send(make(reply)).map_err(|_| Error::Closed)?;
+        answer.await.map_err(|_| Error::Closed)
+    }
+}
+
+/// A stream of a client's events; ends when the client is closed.
+#[derive(Debug)]
+pub struct Events {
+    receiver: mpsc::UnboundedReceiver<Event>,
+}
+
+impl Events {
+    /// The next event, or `None` once the client is closed.
+    pub async fn recv(&mut self) -> Option<Event> {
+        self.receiver.recv().await
+    }
+}
+
+impl Stream for Events {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.receiver.poll_recv(cx)
+    }
+}
+
+/// Receives every event of a client (see [`Client::add_listener`]); implemented for closures.
+pub trait EventListener: Send + Sync + 'static {
+    /// Called once per event, in order.
+    fn on_event(&self, event: Event);
+}
+
+impl<F> EventListener for F
+where
+    F: Fn(Event) + Send + Sync + 'static,
+{
+    fn on_event(&self, event: Event) {
+        self(event)
+    }
+}

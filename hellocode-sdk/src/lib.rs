@@ -1,0 +1,83 @@
+//! # hellocode-sdk
+//!
+//! The async Rust client of HelloCode, and the base of its Python and Kotlin/Swift bindings.
+//!
+//! A [`Client`] connects over a [`Transport`] — WebSocket ([`WebSocketTransport`], `ws://` and
+//! `wss://`) or in-process ([`InProcessTransport`], a server in the same process) — and offers
+//! every protocol command as a typed async method. The connection is the client's problem, not
+//! the application's:
+//!
+//! - **Reconnect and resume.** A lost connection is re-established with exponential backoff and
+//!   jitter, re-authenticated (with the token the server issued; with the password again if it
+//!   expired), and every chat is resumed from the last sequence number delivered: the
+//!   application sees every message exactly once and in order per chat, across any number of
+//!   disconnects.
+//! - **Send queue.** [`Client::send`] and [`Client::enqueue`] put messages in a bounded queue
+//!   that survives disconnects. Each carries a client id, so resending one whose
+//!   acknowledgement was lost never posts it twice; [`Event::Send`] reports each message's
+//!   state (pending, sent, failed) for local echo.
+//! - **Events** as a [`Stream`](futures_util::Stream) ([`Client::events`]) or through a
+//!   listener callback ([`Client::add_listener`]).
+//! - **Bots**: [`bot::Bot`] routes `!command` and `/command` messages to handlers.
+//!
+//! Errors are one enum, [`Error`], with a stable [`Error::code`]. Everything returned is owned
+//! and every future is `Send + 'static`, which is what the bindings need.
+//!
+//! ```
+//! use hellocode_sdk::{Client, Credentials, Event, InProcessTransport};
+//! # use std::sync::Arc;
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let storage = Arc::new(hellocode_core::storage::MemoryStorage::new());
+//! # let settings = hellocode_server::Settings::default();
+//! # let server = hellocode_server::Server::start_with(
+//! #     storage, &[7; 32], settings, "127.0.0.1:0".parse()?).await?;
+//! // A server in this process (`server` is a running `hellocode_server::Server`); over the
+//! // network, use `WebSocketTransport::new("ws://host:port")?` instead.
+//! let transport = InProcessTransport::new(server.local_endpoint());
+//!
+//! let alice = Client::connect(
+//!     transport.clone(),
+//!     Credentials::register("alice", "alice@example.org", "correct horse battery"),
+//! )
+//! .await?;
+//! let bob = Client::connect(
+//!     transport,
+//!     Credentials::register("bob", "bob@example.org", "tr0ub4dor&3 staple"),
+//! )
+//! .await?;
+//! let mut bob_events = bob.events();
+//!
+//! let chat = alice.create_chat(vec!["bob".into()]).await?;
+//! let sent = alice.send(chat.id, "hello, bob").await?;
+//!
+//! while let Some(event) = bob_events.recv().await {
+//!     if let Event::Message(message) = event {
+//!         assert_eq!((message.seq, message.content.as_str()), (sent.seq, "hello, bob"));
+//!         break;
+//!     }
+//! }
+//! # alice.close().await;
+//! # bob.close().await;
+//! # server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! To add a transport, implement [`Transport`]; see the [`transport`] module.
+
+pub mod bot;
+mod client;
+mod config;
+mod driver;
+mod error;
+mod event;
+pub mod transport;
+
+pub use client::{Client, EventListener, Events};
+pub use config::{Backoff, ClientConfig, Credentials};
+pub use error::{Error, Result};
+pub use event::{ConnectionState, Event, PendingSend, SendState, SendUpdate};
+pub use hellocode_core::model::{Chat, ChatId, Message, Participant, Seq, Timestamp};
+pub use hellocode_core::protocol::ErrorCode;
+pub use transport::{InProcessTransport, Transport, WebSocketTransport};

@@ -1,0 +1,100 @@
+//! Transports move protocol frames (JSON texts) between a client and a server; everything else —
+//! authentication, correlation, reconnection, resume — is the client's, and the same over every
+//! transport.
+//!
+//! Two come with the SDK: [`WebSocketTransport`] (`ws://` and `wss://`, rustls) and
+//! [`InProcessTransport`] (a server in the same process, over channels).
+//!
+//! # Adding a transport
+//!
+//! Implement [`Transport::connect`]: open a connection to the server's `/ws` endpoint (or its
+//! equivalent), unauthenticated, and return it as a [`Connection`] — a sink of outgoing frames
+//! and a stream of incoming ones, each one JSON text. The stream ends (or yields an error) when
+//! the connection is gone; the client then reconnects by calling `connect` again. Nothing in
+//! the client changes:
+//!
+//! ```
+//! use futures_util::{SinkExt, StreamExt};
+//! use hellocode_sdk::transport::{Connection, Transport};
+//! use hellocode_sdk::{Error, Result};
+//!
+//! /// A transport over an existing pair of channels (say, to a worker thread).
+//! struct Channels {
+//!     open: std::sync::Mutex<Option<Connection>>,
+//! }
+//!
+//! #[async_trait::async_trait]
+//! impl Transport for Channels {
+//!     async fn connect(&self) -> Result<Connection> {
+//!         self.open
+//!             .lock()
+//!             .map_err(|_| Error::Transport("poisoned".into()))?
+//!             .take()
+//!             .ok_or_else(|| Error::Transport("only one connection".into()))
+//!     }
+//! }
+//!
+//! let (to_server, _server_in) = futures_channel::mpsc::channel::<String>(8);
+//! let (_server_out, from_server) = futures_channel::mpsc::channel::<String>(8);
+//! let connection = Connection::new(
+//!     to_server.sink_map_err(|err| Error::Transport(err.to_string())),
+//!     from_server.map(Ok),
+//! );
+//! let transport = Channels { open: std::sync::Mutex::new(Some(connection)) };
+//! # let _ = transport;
+//! ```
+
+mod in_process;
+mod websocket;
+
+use std::pin::Pin;
+
+use futures_util::{Sink, Stream};
+
+pub use in_process::InProcessTransport;
+pub use websocket::WebSocketTransport;
+
+use crate::Result;
+
+/// Outgoing frames of one connection.
+pub type FrameSink = Pin<Box<dyn Sink<String, Error = crate::Error> + Send>>;
+/// Incoming frames of one connection; ends when the connection closes.
+pub type FrameStream = Pin<Box<dyn Stream<Item = Result<String>> + Send>>;
+
+/// One open connection: JSON text frames out and in.
+pub struct Connection {
+    /// Frames to the server.
+    pub sink: FrameSink,
+    /// Frames from the server.
+    pub stream: FrameStream,
+}
+
+impl Connection {
+    /// A connection from any sink and stream of text frames.
+    pub fn new<K, S>(sink: K, stream: S) -> Self
+    where
+        K: Sink<String, Error = crate::Error> + Send + 'static,
+        S: Stream<Item = Result<String>> + Send + 'static,
+    {
+        Connection { sink: Box::pin(sink), stream: Box::pin(stream) }
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").finish_non_exhaustive()
+    }
+}
+
+/// A way to reach a server. The client calls [`connect`](Transport::connect) for the first
+/// connection and for every reconnection.
+#[async_trait::async_trait]
+pub trait Transport: Send + Sync + 'static {
+    /// Open a new, unauthenticated connection to all of the user's chats.
+    async fn connect(&self) -> Result<Connection>;
+
+    /// A short description for logs, e.g. the URL.
+    fn describe(&self) -> String {
+        "custom transport".to_owned()
+    }
+}

@@ -1,0 +1,1 @@
+//! The bot framework against a real server.

@@ -1,0 +1,208 @@
+//! A real server (SQLite in a temporary directory) on a random loopback port, and helpers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hellocode_core::model::{ChatId, Message, Seq};
+use hellocode_core::storage::{SqliteStorage, Storage};
+use hellocode_core::testing::TempDir;
+use hellocode_sdk::{
+    Backoff, Client, ClientConfig, Credentials, Event, Events, InProcessTransport, Transport,
+    WebSocketTransport,
+};
+use hellocode_server::{Server, Settings};
+
+/// Which transport a test runs over.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    WebSocket,
+    InProcess,
+}
+
+pub(crate) struct TestServer {
+    server: Option<Server>,
+    pub(crate) storage: Arc<dyn Storage>,
+    _dir: TempDir,
+}
+
+impl TestServer {
+    pub(crate) async fn start() -> TestServer {
+        TestServer::start_with(Settings::default()).await
+    }
+
+    pub(crate) async fn start_with(settings: Settings) -> TestServer {
+        let dir = TempDir::new();
+        let url = format!("sqlite:{}", dir.0.join("chat.db").display());
+        let storage: Arc<dyn Storage> =
+            Arc::new(SqliteStorage::open(&url).await.expect("open sqlite"));
+        let server = Server::start_with(
+            storage.clone(),
+            b"an-integration-test-secret-of-32-bytes!",
+            settings,
+            "127.0.0.1:0".parse().expect("address"),
+        )
+        .await
+        .expect("server starts");
+        TestServer { server: Some(server), storage, _dir: dir }
+    }
+
+    fn server(&self) -> &Server {
+        self.server.as_ref().expect("running")
+    }
+
+    pub(crate) fn addr(&self) -> std::net::SocketAddr {
+        self.server().local_addr()
+    }
+
+    pub(crate) fn ws_url(&self) -> String {
+        format!("ws://{}", self.server().local_addr())
+    }
+
+    pub(crate) fn transport(&self, kind: Kind) -> Box<dyn Transport> {
+        match kind {
+            Kind::WebSocket => {
+                Box::new(WebSocketTransport::new(&self.ws_url()).expect("valid url"))
+            }
+            Kind::InProcess => Box::new(InProcessTransport::new(self.server().local_endpoint())),
+        }
+    }
+
+    /// Register `name` and return its connected client.
+    pub(crate) async fn register(&self, kind: Kind, name: &str) -> Client {
+        self.connect_with(kind, register(name), fast_config()).await
+    }
+
+    pub(crate) async fn connect_with(
+        &self,
+        kind: Kind,
+        credentials: Credentials,
+        config: ClientConfig,
+    ) -> Client {
+        Client::connect_with(BoxedTransport(self.transport(kind)), credentials, config)
+            .await
+            .expect("client connects")
+    }
+
+    /// Every message stored in `chat`, oldest first.
+    pub(crate) async fn stored(&self, chat: ChatId, reader: &str) -> Vec<Message> {
+        let mut all = Vec::new();
+        loop {
+            let after = all.last().map_or(Seq(0), |m: &Message| m.seq);
+            let page = self.storage.messages_after(chat, reader, after, 100).await.expect("page");
+            if page.is_empty() {
+                return all;
+            }
+            all.extend(page);
+        }
+    }
+
+    pub(crate) async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+    }
+}
+
+/// `Box<dyn Transport>` as a transport (the client takes one by value).
+pub(crate) struct BoxedTransport(pub Box<dyn Transport>);
+
+#[async_trait::async_trait]
+impl Transport for BoxedTransport {
+    async fn connect(&self) -> hellocode_sdk::Result<hellocode_sdk::transport::Connection> {
+        self.0.connect().await
+    }
+}
+
+/// Every test user's password.
+const PASSWORD: &str = "correct horse battery staple";
+
+pub(crate) fn register(name: &str) -> Credentials {
+    Credentials::register(name, format!("{name}@example.org"), PASSWORD)
+}
+
+pub(crate) fn password(name: &str) -> Credentials {
+    Credentials::password(name, PASSWORD)
+}
+
+/// Quick reconnection, for tests.
+pub(crate) fn fast_config() -> ClientConfig {
+    let mut config = ClientConfig::default();
+    config.reconnect = Backoff {
+        initial: Duration::from_millis(5),
+        max: Duration::from_millis(100),
+        ..Backoff::default()
+    };
+    config.request_timeout = Duration::from_secs(20);
+    config
+}
+
+/// The next event matching `pick`, skipping others; fails after 10 s.
+pub(crate) async fn next_matching<T>(
+    events: &mut Events,
+    mut pick: impl FnMut(Event) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .expect("the expected event within 10 s")
+            .expect("events still open");
+        if let Some(found) = pick(event) {
+            return found;
+        }
+    }
+}
+
+/// The next `n` messages (skipping other events).
+pub(crate) async fn messages(events: &mut Events, n: usize) -> Vec<Message> {
+    let mut found = Vec::with_capacity(n);
+    while found.len() < n {
+        found.push(
+            next_matching(events, |event| match event {
+                Event::Message(message) => Some(message),
+                _ => None,
+            })
+            .await,
+        );
+    }
+    found
+}
+
+/// Whether any message event is waiting or arrives within `wait`.
+pub(crate) async fn no_message_within(events: &mut Events, wait: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Err(_) => return true,
+            Ok(None) => return true,
+            Ok(Some(Event::Message(message))) => {
+                eprintln!("unexpected message: {message:?}");
+                return false;
+            }
+            Ok(Some(_)) => {}
+        }
+    }
+}
+
+/// Run each named `async fn name(kind: Kind)` test over both transports.
+macro_rules! on_transports {
+    ($($name:ident),* $(,)?) => {
+        mod websocket {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::harness::Kind::WebSocket).await
+                }
+            )*
+        }
+        mod in_process {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::harness::Kind::InProcess).await
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_transports;
