@@ -31,7 +31,8 @@ async fn commands_are_routed_and_everything_else_ignored(kind: Kind) {
     let bot = tokio::spawn(echo_bot(bot_client.clone()).run());
     let chat = alice.create_chat(vec!["echobot".into()]).await.expect("chat");
 
-    for text in ["!echo hello", "/ECHO   there ", "no command here", "!unknown x", "!echo !echo loop"]
+    for text in
+        ["!echo hello", "/ECHO   there ", "no command here", "!unknown x", "!echo !echo loop"]
     {
         alice.send(chat.id, text).await.expect("sent");
     }

@@ -1,0 +1,131 @@
+//! Run with: cargo run --example chat -- --user alice --with bob
+//!
+//! A terminal chat client. Lines you type go to the current chat; commands:
+//! `/chats` lists your chats, `/join <id>` switches, `/new <user>...` starts a chat,
+//! `/history` shows the last messages, `/quit` (or end of input) leaves after your queued
+//! messages are sent. The connection comes back by itself if it drops; nothing is missed.
+
+use std::collections::BTreeSet;
+
+use anyhow::Context as _;
+use clap::Parser;
+use hellocode_examples::{ConnectArgs, init_logging};
+use hellocode_sdk::{ChatId, Client, ConnectionState, Event, SendState};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+#[derive(Debug, Parser)]
+struct Args {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Open the chat with these users (created if there is none).
+    #[arg(long, num_args = 1..)]
+    with: Vec<String>,
+    /// Open this chat.
+    #[arg(long, conflicts_with = "with")]
+    chat: Option<i64>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_logging();
+    let mut args = Args::parse();
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    if args.connect.token.is_none() && args.connect.password.is_none() {
+        let user = args.connect.user.as_deref().context("give --user (or --token)")?;
+        eprint!("password for {user}: ");
+        args.connect.password = lines.next_line().await?;
+    }
+    let client = args.connect.connect().await?;
+    let mut current = open_chat(&client, &args).await?;
+    match current {
+        Some(chat) => println!("connected as {}; chat {chat}", client.username()),
+        None => println!("connected as {}; no chat yet: /new <user>", client.username()),
+    }
+    tokio::spawn(print_events(client.clone()));
+
+    while let Some(line) = lines.next_line().await? {
+        let line = line.trim();
+        let mut words = line.split_whitespace();
+        match words.next() {
+            None => {}
+            Some("/quit") => break,
+            Some("/chats") => {
+                for chat in client.list_chats().await? {
+                    let names: Vec<_> = chat.participants.iter().map(|p| &p.username).collect();
+                    println!("  chat {} with {names:?}, {} messages", chat.id, chat.last_seq);
+                }
+            }
+            Some("/join") => match words.next().and_then(|id| id.parse().ok()) {
+                Some(id) => current = Some(ChatId(id)),
+                None => println!("usage: /join <chat id>"),
+            },
+            Some("/new") => {
+                let chat = client.create_chat(words.map(str::to_owned).collect()).await?;
+                println!("created chat {}", chat.id);
+                current = Some(chat.id);
+            }
+            Some("/history") => match current {
+                Some(chat) => {
+                    for message in client.fetch_messages(chat, None, Some(20)).await?.iter().rev() {
+                        println!("  #{} {}: {}", message.seq, message.author, message.content);
+                    }
+                }
+                None => println!("no chat yet: /new <user>"),
+            },
+            Some(_) => match current {
+                Some(chat) => {
+                    client.enqueue(chat, line)?;
+                }
+                None => println!("no chat yet: /new <user>"),
+            },
+        }
+    }
+    client.close().await;
+    println!("bye");
+    Ok(())
+}
+
+/// The chat named on the command line, or the user's first chat.
+async fn open_chat(client: &Client, args: &Args) -> anyhow::Result<Option<ChatId>> {
+    if let Some(id) = args.chat {
+        return Ok(Some(ChatId(id)));
+    }
+    let chats = client.list_chats().await?;
+    if args.with.is_empty() {
+        return Ok(chats.first().map(|chat| chat.id));
+    }
+    let mut wanted: BTreeSet<&str> = args.with.iter().map(String::as_str).collect();
+    wanted.insert(client.username());
+    let existing = chats.iter().find(|chat| {
+        chat.participants.iter().map(|p| p.username.as_str()).collect::<BTreeSet<_>>() == wanted
+    });
+    match existing {
+        Some(chat) => Ok(Some(chat.id)),
+        None => Ok(Some(client.create_chat(args.with.clone()).await?.id)),
+    }
+}
+
+async fn print_events(client: Client) {
+    let mut events = client.events();
+    while let Some(event) = events.recv().await {
+        match event {
+            Event::Message(message) => {
+                println!("[chat {}] {}: {}", message.chat_id, message.author, message.content)
+            }
+            Event::Send(update) => {
+                if let SendState::Failed(error) = update.state {
+                    println!("(not sent to chat {}: {error})", update.chat_id);
+                }
+            }
+            Event::Presence { username, online } => {
+                println!("({username} is {})", if online { "online" } else { "offline" })
+            }
+            Event::ChatCreated(chat) => println!("(you were added to chat {})", chat.id),
+            Event::Connection(ConnectionState::Reconnecting { delay, error, .. }) => {
+                println!("(connection lost: {error}; retrying in {delay:?})")
+            }
+            Event::Connection(ConnectionState::Connected { .. }) => println!("(connected)"),
+            _ => {}
+        }
+    }
+}
