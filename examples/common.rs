@@ -1,6 +1,12 @@
 //! What every example shares: where the server is and who to be.
 
 use clap::Args;
+
+/// The README's examples, compiled as doc tests so they cannot rot (this crate sees the SDK,
+/// the core and the server).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 use hellocode_sdk::{Client, Credentials, WebSocketTransport};
 
 /// Server address and credentials, from flags or `HELLOCODE_*` environment variables.

@@ -39,11 +39,6 @@
 //! # }
 //! ```
 
-/// The README's examples, compiled as doc tests so they cannot rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;
-
 mod error;
 pub mod local;
 pub mod model;

@@ -5,3 +5,4 @@ mod client;
 mod harness;
 mod proxy;
 mod reconnect;
+mod tls;
