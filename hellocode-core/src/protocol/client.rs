@@ -109,6 +109,11 @@ pub enum Command {
     },
     /// The caller's chats.
     ListChats {},
+    /// Users interested in a programming language, by username.
+    FindUsers {
+        /// The language's name (case-insensitive; 1 to 64 characters once trimmed).
+        language: String,
+    },
     /// Tell the other participants that the caller is typing.
     Typing {
         /// The chat.
@@ -157,6 +162,7 @@ impl Command {
             Command::Resume { .. } => "resume",
             Command::CreateChat { .. } => "create_chat",
             Command::ListChats {} => "list_chats",
+            Command::FindUsers { .. } => "find_users",
             Command::Typing { .. } => "typing",
             Command::Read { .. } => "read",
             Command::EditMessage { .. } => "edit_message",
@@ -175,6 +181,7 @@ impl Command {
         "resume",
         "create_chat",
         "list_chats",
+        "find_users",
         "typing",
         "read",
         "edit_message",

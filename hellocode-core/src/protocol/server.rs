@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ErrorCode, RequestId};
-use crate::model::{Chat, ChatId, Message, Seq};
+use crate::model::{Chat, ChatId, Message, Seq, User};
 
 /// One server frame. Replies carry the `id` of the request they answer; events carry none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +69,16 @@ pub enum ServerFrame {
         id: Option<RequestId>,
         /// The caller's chats.
         chats: Vec<Chat>,
+    },
+    /// Reply to `find_users`: the users interested in a language.
+    Users {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// The language asked for, as given (trimmed).
+        language: String,
+        /// The users, by username (empty for a language no one chose or no one knows).
+        users: Vec<User>,
     },
     /// Reply to `typing`, `read` and `delete_message`: done.
     Ok {
@@ -154,6 +164,7 @@ impl ServerFrame {
             ServerFrame::Ack { .. } => "ack",
             ServerFrame::Chat { .. } => "chat",
             ServerFrame::Chats { .. } => "chats",
+            ServerFrame::Users { .. } => "users",
             ServerFrame::Ok { .. } => "ok",
             ServerFrame::Pong { .. } => "pong",
             ServerFrame::Error { .. } => "error",
@@ -175,6 +186,7 @@ impl ServerFrame {
         "ack",
         "chat",
         "chats",
+        "users",
         "ok",
         "pong",
         "error",

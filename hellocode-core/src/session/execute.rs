@@ -33,6 +33,9 @@ pub async fn execute(storage: &dyn Storage, op: &StorageOp) -> Result<StorageOut
         StorageOp::ListChats { username } => {
             StorageOutcome::Chats(storage.chats_of(username).await?)
         }
+        StorageOp::FindUsers { language, .. } => {
+            StorageOutcome::Users(storage.users_by_language(language).await?)
+        }
         StorageOp::Typing { chat, username } => {
             storage.require_participant(*chat, username).await?;
             StorageOutcome::Allowed

@@ -44,6 +44,9 @@ pub use ops::{StorageOp, StorageOutcome};
 /// Longest accepted `clientId`, in bytes.
 pub const MAX_CLIENT_ID_BYTES: usize = 128;
 
+/// Longest accepted language name in `find_users`, in characters (as for adding a language).
+pub const MAX_LANGUAGE_CHARS: usize = 64;
+
 /// Which chats a connection is bound to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -343,6 +346,9 @@ impl Session {
                 at: now,
             },
             Command::ListChats {} => StorageOp::ListChats { username: actor },
+            Command::FindUsers { language } => {
+                StorageOp::FindUsers { username: actor, language: self.language(&language)? }
+            }
             Command::Typing { chat_id } => {
                 StorageOp::Typing { chat: self.chat(chat_id)?, username: actor }
             }
@@ -391,6 +397,17 @@ impl Session {
             ));
         }
         Ok(text)
+    }
+
+    fn language(&self, name: &str) -> Result<String, (ErrorCode, String)> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_LANGUAGE_CHARS {
+            return Err((
+                ErrorCode::InvalidField,
+                format!("language must be 1 to {MAX_LANGUAGE_CHARS} characters"),
+            ));
+        }
+        Ok(name.to_owned())
     }
 
     fn participants(

@@ -1,7 +1,7 @@
 //! Storage operations a session asks for, their outcomes, and the replies and events they make.
 
 use super::{Output, Publish};
-use crate::model::{Chat, ChatId, Message, NewMessage, Seq, Timestamp};
+use crate::model::{Chat, ChatId, Message, NewMessage, Seq, Timestamp, User};
 use crate::protocol::{ErrorCode, RequestId, ServerFrame};
 use crate::storage::Appended;
 
@@ -69,6 +69,13 @@ pub enum StorageOp {
         /// Whose.
         username: String,
     },
+    /// Users interested in a language.
+    FindUsers {
+        /// Who asks.
+        username: String,
+        /// The language's name, trimmed.
+        language: String,
+    },
     /// Check that the typist takes part in the chat.
     Typing {
         /// Chat.
@@ -99,6 +106,7 @@ impl StorageOp {
             StorageOp::Delete { by, .. } => Some(by),
             StorageOp::CreateChat { .. } => None,
             StorageOp::ListChats { username }
+            | StorageOp::FindUsers { username, .. }
             | StorageOp::Typing { username, .. }
             | StorageOp::MarkRead { username, .. } => Some(username),
         }
@@ -114,6 +122,7 @@ impl StorageOp {
             StorageOp::Delete { .. } => "delete",
             StorageOp::CreateChat { .. } => "create_chat",
             StorageOp::ListChats { .. } => "list_chats",
+            StorageOp::FindUsers { .. } => "find_users",
             StorageOp::Typing { .. } => "typing",
             StorageOp::MarkRead { .. } => "mark_read",
         }
@@ -141,6 +150,8 @@ pub enum StorageOutcome {
     Chat(Chat),
     /// For `ListChats`.
     Chats(Vec<Chat>),
+    /// For `FindUsers`: by username.
+    Users(Vec<User>),
     /// For `Typing`: the typist is a participant.
     Allowed,
     /// For `MarkRead`: the read position now stored (never moves back).
@@ -193,6 +204,9 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
         },
         (StorageOp::ListChats { .. }, StorageOutcome::Chats(chats)) => {
             Output::reply(ServerFrame::Chats { id, chats })
+        }
+        (StorageOp::FindUsers { language, .. }, StorageOutcome::Users(users)) => {
+            Output::reply(ServerFrame::Users { id, language, users })
         }
         (StorageOp::Typing { chat, username }, StorageOutcome::Allowed) => Output {
             reply: wants_ack.then_some(ServerFrame::Ok { id }),

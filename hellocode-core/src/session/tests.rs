@@ -1,7 +1,7 @@
 //! The state machine driven directly: no storage, no network.
 
 use super::*;
-use crate::model::{Message, NewMessage, Seq};
+use crate::model::{Message, NewMessage, Seq, User};
 use crate::protocol::decode;
 use crate::storage::Appended;
 
@@ -58,6 +58,7 @@ fn unauthenticated_sessions_only_authenticate_or_ping() {
         r#"{"command":"new_message","chatId":7,"message":"hi","id":1}"#,
         r#"{"command":"list_chats","id":1}"#,
         r#"{"command":"typing","chatId":7,"id":1}"#,
+        r#"{"command":"find_users","language":"Rust","id":1}"#,
     ] {
         assert_eq!(
             refused(session.handle(frame(text), now())),
@@ -144,6 +145,7 @@ fn identity_comes_from_authentication_not_from_the_frame() {
         r#"{"command":"edit_message","chatId":7,"seq":1,"message":"x"}"#,
         r#"{"command":"delete_message","chatId":7,"seq":1}"#,
         r#"{"command":"list_chats"}"#,
+        r#"{"command":"find_users","language":"Rust"}"#,
     ] {
         assert_eq!(op(session.handle(frame(text), now())).actor(), Some("alice"), "{text}");
     }
@@ -228,6 +230,82 @@ fn chat_creation_includes_the_creator_once() {
         session.handle(frame(r#"{"command":"create_chat","participants":["alice"]}"#), now()),
     );
     assert_eq!(code, ErrorCode::InvalidField, "a chat needs someone else");
+}
+
+#[test]
+fn language_names_are_trimmed_and_validated() {
+    let mut session = alice(Scope::Chat(ChatId(7)));
+    let find = |language: &str| {
+        serde_json::json!({ "command": "find_users", "id": 4, "language": language }).to_string()
+    };
+    for language in ["", "   ", "\t\n", &"x".repeat(MAX_LANGUAGE_CHARS + 1)] {
+        assert_eq!(
+            refused(session.handle(frame(&find(language)), now())),
+            (ErrorCode::InvalidField, Some(4.into())),
+            "{language:?}"
+        );
+    }
+    assert_eq!(
+        op(session.handle(frame(&find("  Rust \n")), now())),
+        StorageOp::FindUsers { username: "alice".into(), language: "Rust".into() },
+        "trimmed; no chatId needed, even on a chat-bound connection"
+    );
+    // The limit counts characters, not bytes; spaces around the name do not count.
+    let longest = format!(" {} ", "é".repeat(MAX_LANGUAGE_CHARS));
+    let StorageOp::FindUsers { language, .. } = op(session.handle(frame(&find(&longest)), now()))
+    else {
+        panic!("find users")
+    };
+    assert_eq!(language.chars().count(), MAX_LANGUAGE_CHARS);
+    let missing = decode(r#"{"command":"find_users","id":4}"#, &Limits::default());
+    assert_eq!(missing.map_err(|err| err.code()), Err(ErrorCode::MissingField));
+}
+
+#[test]
+fn found_users_are_replied_to_the_requester_only() {
+    let mut session = alice(Scope::AllChats);
+    let Decision::Store(pending) =
+        session.handle(frame(r#"{"command":"find_users","id":1,"language":"Rust"}"#), now())
+    else {
+        panic!("store")
+    };
+    let bob = User {
+        id: 2,
+        username: "bob".into(),
+        timezone: String::new(),
+        languages: vec!["Go".into(), "Rust".into()],
+        avatar: None,
+    };
+    let out = session.complete(pending.clone(), Ok(StorageOutcome::Users(vec![bob.clone()])));
+    assert!(out.publish.is_empty());
+    let reply = out.reply.expect("a reply, with or without id");
+    assert_eq!(
+        reply,
+        ServerFrame::Users { id: Some(1.into()), language: "Rust".into(), users: vec![bob] }
+    );
+    assert_eq!(
+        reply.to_json(),
+        r#"{"command":"users","id":1,"language":"Rust","users":[{"id":2,"username":"bob","timezone":"","languages":["Go","Rust"],"avatar":null}]}"#
+    );
+    let out = session.complete(pending.clone(), Err(Error::LanguageNotFound("Rust".into())));
+    assert!(matches!(
+        out.reply,
+        Some(ServerFrame::Error { code: ErrorCode::NotFound, id: Some(RequestId::Number(1)), .. })
+    ));
+    let out = session.complete(pending, Ok(StorageOutcome::Chats(Vec::new())));
+    assert!(matches!(out.reply, Some(ServerFrame::Error { code: ErrorCode::Internal, .. })));
+
+    let Decision::Store(pending) =
+        session.handle(frame(r#"{"command":"find_users","language":"Cobol"}"#), now())
+    else {
+        panic!("store")
+    };
+    let out = session.complete(pending, Ok(StorageOutcome::Users(Vec::new())));
+    assert_eq!(
+        out.reply,
+        Some(ServerFrame::Users { id: None, language: "Cobol".into(), users: Vec::new() }),
+        "a query always gets its answer, even without an id"
+    );
 }
 
 #[test]

@@ -17,6 +17,7 @@ on_backends!(websocket:
     concurrent_senders_are_delivered_in_sequence_order,
     receipts_typing_edits_and_deletes_reach_participants,
     resume_returns_exactly_what_was_missed,
+    bots_find_users_by_language,
     shutdown_closes_sockets_with_a_close_frame,
     pings_keep_live_peers_and_drop_dead_ones,
 );
@@ -374,6 +375,69 @@ pub async fn resume_returns_exactly_what_was_missed(backend: Backend) {
     let seqs: Vec<i64> = got.iter().map(|m| m["seq"].as_i64().expect("seq")).collect();
     assert_eq!(seqs, (2..=151).collect::<Vec<_>>(), "every missed message once, in order");
     assert_eq!(got[0]["content"], "missed 0");
+}
+
+pub async fn bots_find_users_by_language(backend: Backend) {
+    let Some(server) = start(backend).await else { return };
+    let mut tokens = Vec::new();
+    for (name, languages) in
+        [("carol", json!(["Rust"])), ("alice", json!(["Go", "rust"])), ("bob", json!(["Go"]))]
+    {
+        let token = server.user(name).await;
+        let (status, user) = server
+            .http(
+                "PATCH",
+                &format!("/api/users/{name}/"),
+                Some(&token),
+                Some(&json!({ "languages": languages })),
+            )
+            .await;
+        assert_eq!(status, 200, "{user}");
+        tokens.push(token);
+    }
+    let bot_token = server.user("bot").await;
+    let mut bot = server.connect(&format!("/ws?token={bot_token}")).await;
+
+    let reply = bot.request(json!({ "command": "find_users", "language": "  RUST " }), 1).await;
+    assert_eq!(reply["command"], "users", "{reply}");
+    assert_eq!(reply["language"], "RUST", "the language as asked, trimmed");
+    let names: Vec<&str> = reply["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter_map(|u| u["username"].as_str())
+        .collect();
+    assert_eq!(names, ["alice", "carol"], "exactly the Rust programmers, by username");
+    // The same users, serialized exactly as the REST route does.
+    let (status, rest) =
+        server.http("GET", "/api/languages/Rust/users/", Some(&tokens[0]), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(reply["users"], rest);
+    assert_eq!(reply["users"][0]["languages"], json!(["Go", "Rust"]));
+
+    let gophers = bot.request(json!({ "command": "find_users", "language": "Go" }), 2).await;
+    assert_eq!(gophers["users"].as_array().map(Vec::len), Some(2));
+    let unknown = bot.request(json!({ "command": "find_users", "language": "Cobol" }), 3).await;
+    assert_eq!(
+        unknown,
+        json!({ "command": "users", "id": 3, "language": "Cobol", "users": [] }),
+        "an unknown language finds no one, as over REST"
+    );
+
+    for (id, language) in [(4, json!("   ")), (5, json!("x".repeat(65))), (6, json!(7))] {
+        let refused =
+            bot.request(json!({ "command": "find_users", "language": language }), id).await;
+        assert_eq!(refused["code"], "invalid_field", "{refused}");
+    }
+    let missing = bot.request(json!({ "command": "find_users" }), 7).await;
+    assert_eq!(missing["code"], "missing_field", "{missing}");
+    bot.expect_nothing_pending().await;
+
+    // Like every command but auth, login and register, it needs an authenticated connection.
+    let mut anonymous = server.connect("/ws").await;
+    let refused =
+        anonymous.request(json!({ "command": "find_users", "language": "Rust" }), 8).await;
+    assert_eq!(refused["code"], "not_authenticated", "{refused}");
 }
 
 pub async fn shutdown_closes_sockets_with_a_close_frame(backend: Backend) {
