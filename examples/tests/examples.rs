@@ -6,7 +6,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hellocode_core::storage::MemoryStorage;
+use hellocode_core::model::UserUpdate;
+use hellocode_core::storage::{MemoryStorage, Storage};
 use hellocode_sdk::{Client, Credentials, Event, Events, Message, WebSocketTransport};
 use hellocode_server::{Server, Settings};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -25,9 +26,14 @@ fn example(name: &str) -> PathBuf {
 }
 
 async fn start() -> (Server, String) {
+    let (server, url, _) = start_with_storage().await;
+    (server, url)
+}
+
+async fn start_with_storage() -> (Server, String, Arc<MemoryStorage>) {
     let storage = Arc::new(MemoryStorage::new());
     let server = Server::start_with(
-        storage,
+        storage.clone(),
         b"examples-test-secret-examples-test",
         Settings::default(),
         "127.0.0.1:0".parse().expect("address"),
@@ -35,7 +41,7 @@ async fn start() -> (Server, String) {
     .await
     .expect("server starts");
     let url = format!("ws://{}", server.local_addr());
-    (server, url)
+    (server, url, storage)
 }
 
 async fn register(url: &str, name: &str) -> Client {
@@ -146,5 +152,42 @@ async fn terminal_chat_sends_typed_lines_and_prints_replies() {
     let exit = tokio::time::timeout(WAIT, child.wait()).await.expect("exits").expect("wait");
     assert!(exit.success(), "{exit}");
     assert_eq!(message_from(&mut bob_events, "alice").await.content, "last words");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matchmaker_finds_users_by_language() {
+    let (server, url, storage) = start_with_storage().await;
+    register(&url, "matchmaker").await.close().await;
+    let alice = register(&url, "alice").await;
+    for (name, languages) in
+        [("alice", vec!["Rust"]), ("bob", vec!["Go"]), ("carol", vec!["Rust", "Go"])]
+    {
+        if name != "alice" {
+            register(&url, name).await.close().await;
+        }
+        let languages = Some(languages.into_iter().map(str::to_owned).collect());
+        storage
+            .update_user(name, UserUpdate { languages, ..UserUpdate::default() })
+            .await
+            .expect("profile");
+    }
+    let mut events = alice.events();
+    let (child, mut out) =
+        spawn("matchmaker", &["--server", &url, "--user", "matchmaker", "--password", PASSWORD]);
+    expect_line(&mut out, "matchmaker running as matchmaker").await;
+
+    let chat = alice.create_chat(vec!["matchmaker".into()]).await.expect("chat");
+    for (question, answer) in [
+        ("!find rust", "carol wants to talk about rust."),
+        ("/find Go", "bob, carol want to talk about Go."),
+        ("!find Cobol", "Nobody else wants to talk about Cobol yet."),
+        ("!find", "usage: !find <language>, e.g. !find rust"),
+    ] {
+        alice.send(chat.id, question).await.expect("sent");
+        assert_eq!(message_from(&mut events, "matchmaker").await.content, answer, "{question}");
+    }
+    interrupt_and_wait(child).await;
+    expect_line(&mut out, "matchmaker stopped").await;
     server.shutdown().await;
 }

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_util::Stream;
-use hellocode_core::model::{Chat, ChatId, Message, Seq};
+use hellocode_core::model::{Chat, ChatId, Message, Seq, User};
 use hellocode_core::protocol::{Command, ServerFrame};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -226,6 +226,15 @@ impl Client {
         match self.request(Command::ListChats {}, true).await? {
             ServerFrame::Chats { chats, .. } => Ok(chats),
             other => Err(unexpected("chats", &other)),
+        }
+    }
+
+    /// The users who want to talk about `language` (matched case-insensitively), by username:
+    /// the original app's purpose.
+    pub async fn find_users(&self, language: impl Into<String>) -> Result<Vec<User>> {
+        match self.request(Command::FindUsers { language: language.into() }, true).await? {
+            ServerFrame::Users { users, .. } => Ok(users),
+            other => Err(unexpected("users", &other)),
         }
     }
 

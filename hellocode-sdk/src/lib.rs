@@ -78,6 +78,6 @@ pub use client::{Client, EventListener, Events};
 pub use config::{Backoff, ClientConfig, Credentials};
 pub use error::{Error, Result};
 pub use event::{ConnectionState, Event, PendingSend, SendState, SendUpdate};
-pub use hellocode_core::model::{Chat, ChatId, Message, Participant, Seq, Timestamp};
+pub use hellocode_core::model::{Chat, ChatId, Message, Participant, Seq, Timestamp, User};
 pub use hellocode_core::protocol::ErrorCode;
 pub use transport::{InProcessTransport, Transport, WebSocketTransport};

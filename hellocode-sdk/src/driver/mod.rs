@@ -718,6 +718,7 @@ fn reply_id(frame: &ServerFrame) -> Reply {
         | ServerFrame::Ack { id, .. }
         | ServerFrame::Chat { id, .. }
         | ServerFrame::Chats { id, .. }
+        | ServerFrame::Users { id, .. }
         | ServerFrame::Ok { id, .. }
         | ServerFrame::Pong { id, .. }
         | ServerFrame::Error { id, .. } => id,

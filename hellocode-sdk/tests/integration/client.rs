@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use hellocode_core::model::UserUpdate;
+
 use hellocode_sdk::{
     ChatId, Client, ConnectionState, Credentials, ErrorCode, Event, SendState, Seq,
     WebSocketTransport,
@@ -18,7 +20,30 @@ on_transports!(
     refusals_carry_the_servers_code,
     a_token_and_saved_positions_continue_where_the_last_run_stopped,
     enqueue_reports_pending_then_sent,
+    users_are_found_by_language,
 );
+
+async fn users_are_found_by_language(kind: Kind) {
+    let server = TestServer::start().await;
+    let alice = server.register(kind, "alice").await;
+    for (name, languages) in [("bob", ["Rust", "Go"]), ("carol", ["Go", "Zig"])] {
+        server.register(kind, name).await.close().await;
+        let update = UserUpdate {
+            languages: Some(languages.map(str::to_owned).to_vec()),
+            ..UserUpdate::default()
+        };
+        server.storage.update_user(name, update).await.expect("profile");
+    }
+    let names = |users: Vec<hellocode_sdk::User>| -> Vec<String> {
+        users.into_iter().map(|user| user.username).collect()
+    };
+    assert_eq!(names(alice.find_users("go").await.expect("found")), ["bob", "carol"]);
+    assert_eq!(names(alice.find_users("Rust").await.expect("found")), ["bob"]);
+    assert!(alice.find_users("Cobol").await.expect("none").is_empty());
+    let invalid = alice.find_users("  ").await.expect_err("blank");
+    assert_eq!(invalid.code(), "invalid_field");
+    server.stop().await;
+}
 
 async fn two_users_chat_with_every_command(kind: Kind) {
     let server = TestServer::start().await;
