@@ -179,7 +179,7 @@ impl Client {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
                 (queued < capacity).then_some(queued + 1)
             })
-            .map_err(|queued| Error::QueueFull(queued))?;
+            .map_err(Error::QueueFull)?;
         let send = PendingSend { client_id, chat_id, content };
         self.inner.commands.send(ToDriver::Enqueue { send: send.clone(), waiter }).map_err(
             |_| {

@@ -450,7 +450,9 @@ impl Driver {
             }
             ToDriver::Enqueue { send, waiter } => {
                 self.shared.queued.fetch_sub(1, Ordering::Relaxed);
-                let _ = waiter.map(|waiter| waiter.send(Err(error.clone())));
+                if let Some(waiter) = waiter {
+                    let _ = waiter.send(Err(error.clone()));
+                }
                 self.events.emit(Event::Send(SendUpdate {
                     client_id: send.client_id,
                     chat_id: send.chat_id,
