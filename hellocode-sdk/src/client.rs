@@ -1,6 +1,7 @@
 //! The client handle: typed async methods for every command, the send queue, and events.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use futures_util::Stream;
 use hellocode_core::model::{Chat, ChatId, Message, Seq, User};
 use hellocode_core::protocol::{Command, ServerFrame};
+use hellocode_core::session::MAX_CLIENT_ID_BYTES;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::{ClientConfig, Credentials};
@@ -17,12 +19,17 @@ use crate::driver::outbox::new_client_id;
 use crate::driver::{Driver, Shared, ToDriver, unexpected};
 use crate::event::{ConnectionState, Event, PendingSend};
 use crate::transport::Transport;
+
+/// The longest message text, in characters (the server's default limit).
+pub const MAX_MESSAGE_CHARS: usize = 8 * 1024;
 use crate::{Error, Result};
 
 /// A connection to a HelloCode server that survives disconnects. Cheap to clone; every clone
 /// drives the same connection. When the last clone is dropped the connection closes.
 ///
-/// Every method returns an owned `Send + 'static` future and needs a tokio runtime.
+/// Every method returns an owned `Send + 'static` future (nothing borrowed from the handle, so
+/// bindings can hand it to any executor); the command is sent when the future is first polled.
+/// Connecting needs a tokio runtime; the client's task runs on it.
 ///
 /// ```no_run
 /// # async fn run() -> hellocode_sdk::Result<()> {
@@ -52,6 +59,7 @@ struct Inner {
     state: watch::Receiver<ConnectionState>,
     username: String,
     config: ClientConfig,
+    runtime: tokio::runtime::Handle,
 }
 
 impl Drop for Inner {
@@ -95,10 +103,12 @@ impl Client {
             inbox,
             state_sender,
         );
-        let connection = driver.establish().await?;
+        let connection = driver.first_connection().await?;
         let username = driver.username().to_owned();
-        tokio::spawn(driver.run(connection));
-        Ok(Client { inner: Arc::new(Inner { commands, shared, state, username, config }) })
+        driver.connected();
+        let runtime = tokio::runtime::Handle::current();
+        runtime.spawn(driver.run(connection));
+        Ok(Client { inner: Arc::new(Inner { commands, shared, state, username, config, runtime }) })
     }
 
     /// The authenticated user.
@@ -126,15 +136,17 @@ impl Client {
         Events { receiver }
     }
 
-    /// Call `listener` with every event, in order, on a task of the runtime. Keep it quick: a
-    /// slow listener delays only its own later events.
-    pub fn add_listener(&self, listener: impl EventListener) {
+    /// Call `listener` with every event, in order, on a task of the runtime the client was
+    /// connected on (so this may be called from any thread). Keep it quick: a slow listener
+    /// delays only its own later events.
+    pub fn add_listener(&self, listener: impl EventListener) -> ListenerHandle {
         let mut events = self.events();
-        tokio::spawn(async move {
+        let task = self.inner.runtime.spawn(async move {
             while let Some(event) = events.recv().await {
                 listener.on_event(event);
             }
         });
+        ListenerHandle { task }
     }
 
     // ---- sending ----
@@ -142,10 +154,17 @@ impl Client {
     /// Send a message and wait until the server has committed it. The message goes through the
     /// send queue: if the connection is down it waits for the next one, and a resend never
     /// posts it twice.
-    pub async fn send(&self, chat: ChatId, text: impl Into<String>) -> Result<Message> {
-        let (waiter, outcome) = oneshot::channel();
-        self.enqueue_inner(chat, text.into(), new_client_id(), Some(waiter))?;
-        outcome.await.map_err(|_| Error::Closed)?
+    pub fn send(
+        &self,
+        chat: ChatId,
+        text: impl Into<String>,
+    ) -> impl Future<Output = Result<Message>> + Send + 'static {
+        let (this, text) = (self.clone(), text.into());
+        async move {
+            let (waiter, outcome) = oneshot::channel();
+            this.enqueue_inner(chat, text, new_client_id(), Some(waiter))?;
+            outcome.await.map_err(|_| Error::Closed)?
+        }
     }
 
     /// Queue a message and return at once; its progress arrives as [`Event::Send`] updates
@@ -154,8 +173,9 @@ impl Client {
         self.enqueue_inner(chat, text.into(), new_client_id(), None)
     }
 
-    /// Queue a message under a client id of your own (for example one persisted with an
-    /// unsent message across restarts of the app: the server stores it once whatever happens).
+    /// Queue a message under a client id of your own (1 to 128 bytes; for example one
+    /// persisted with an unsent message across restarts of the app: the server stores it once
+    /// whatever happens).
     pub fn enqueue_with_client_id(
         &self,
         chat: ChatId,
@@ -172,6 +192,19 @@ impl Client {
         client_id: String,
         waiter: Option<oneshot::Sender<Result<Message>>>,
     ) -> Result<PendingSend> {
+        // Checked here, not by the server: a message too large for the server's frame limit
+        // would close the connection, and be resent on every reconnect.
+        let chars = content.chars().count();
+        if chars > MAX_MESSAGE_CHARS {
+            return Err(Error::InvalidArgument(format!(
+                "message has {chars} characters; the limit is {MAX_MESSAGE_CHARS}"
+            )));
+        }
+        if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_BYTES {
+            return Err(Error::InvalidArgument(format!(
+                "client id must be 1 to {MAX_CLIENT_ID_BYTES} bytes"
+            )));
+        }
         let capacity = self.inner.config.send_queue;
         self.inner
             .shared
@@ -191,133 +224,203 @@ impl Client {
     }
 
     /// Messages queued and not yet acknowledged, oldest first.
-    pub async fn pending_sends(&self) -> Result<Vec<PendingSend>> {
-        self.ask(ToDriver::PendingSends).await
+    pub fn pending_sends(&self) -> impl Future<Output = Result<Vec<PendingSend>>> + Send + 'static {
+        self.ask(ToDriver::PendingSends)
     }
 
     // ---- commands ----
 
     /// A page of history, newest first: `limit` messages (server default 10, at most 100) with
     /// sequence numbers below `before` (the newest when `None`).
-    pub async fn fetch_messages(
+    pub fn fetch_messages(
         &self,
         chat: ChatId,
         before: Option<Seq>,
         limit: Option<u32>,
-    ) -> Result<Vec<Message>> {
-        let command = Command::FetchMessages { chat_id: Some(chat), limit, before };
-        match self.request(command, true).await? {
-            ServerFrame::Messages { messages, .. } => Ok(messages),
-            other => Err(unexpected("messages", &other)),
+    ) -> impl Future<Output = Result<Vec<Message>>> + Send + 'static {
+        let reply =
+            self.request(Command::FetchMessages { chat_id: Some(chat), limit, before }, true);
+        async move {
+            match reply.await? {
+                ServerFrame::Messages { messages, .. } => Ok(messages),
+                other => Err(unexpected("messages", &other)),
+            }
         }
     }
 
     /// Create a chat with these users (the caller is always in it).
-    pub async fn create_chat(&self, participants: Vec<String>) -> Result<Chat> {
+    pub fn create_chat(
+        &self,
+        participants: Vec<String>,
+    ) -> impl Future<Output = Result<Chat>> + Send + 'static {
         // Not repeated after a lost connection: it could create the chat twice.
-        match self.request(Command::CreateChat { participants }, false).await? {
-            ServerFrame::Chat { chat, .. } => Ok(chat),
-            other => Err(unexpected("chat", &other)),
+        let reply = self.request(Command::CreateChat { participants }, false);
+        async move {
+            match reply.await? {
+                ServerFrame::Chat { chat, .. } => Ok(chat),
+                other => Err(unexpected("chat", &other)),
+            }
         }
     }
 
     /// The caller's chats.
-    pub async fn list_chats(&self) -> Result<Vec<Chat>> {
-        match self.request(Command::ListChats {}, true).await? {
-            ServerFrame::Chats { chats, .. } => Ok(chats),
-            other => Err(unexpected("chats", &other)),
+    pub fn list_chats(&self) -> impl Future<Output = Result<Vec<Chat>>> + Send + 'static {
+        let reply = self.request(Command::ListChats {}, true);
+        async move {
+            match reply.await? {
+                ServerFrame::Chats { chats, .. } => Ok(chats),
+                other => Err(unexpected("chats", &other)),
+            }
         }
     }
 
     /// The users who want to talk about `language` (matched case-insensitively), by username:
     /// the original app's purpose.
-    pub async fn find_users(&self, language: impl Into<String>) -> Result<Vec<User>> {
-        match self.request(Command::FindUsers { language: language.into() }, true).await? {
-            ServerFrame::Users { users, .. } => Ok(users),
-            other => Err(unexpected("users", &other)),
+    pub fn find_users(
+        &self,
+        language: impl Into<String>,
+    ) -> impl Future<Output = Result<Vec<User>>> + Send + 'static {
+        let reply = self.request(Command::FindUsers { language: language.into() }, true);
+        async move {
+            match reply.await? {
+                ServerFrame::Users { users, .. } => Ok(users),
+                other => Err(unexpected("users", &other)),
+            }
         }
     }
 
     /// Tell the chat's other participants that this user is typing.
-    pub async fn typing(&self, chat: ChatId) -> Result<()> {
-        self.expect_ok(Command::Typing { chat_id: Some(chat) }, true).await
+    pub fn typing(&self, chat: ChatId) -> impl Future<Output = Result<()>> + Send + 'static {
+        self.expect_ok(Command::Typing { chat_id: Some(chat) }, true)
     }
 
     /// Read receipt: this user has read the chat up to `seq`.
-    pub async fn mark_read(&self, chat: ChatId, seq: Seq) -> Result<()> {
-        self.expect_ok(Command::Read { chat_id: Some(chat), seq }, true).await
+    pub fn mark_read(
+        &self,
+        chat: ChatId,
+        seq: Seq,
+    ) -> impl Future<Output = Result<()>> + Send + 'static {
+        self.expect_ok(Command::Read { chat_id: Some(chat), seq }, true)
     }
 
     /// Replace the text of one of this user's messages; returns the edited message.
-    pub async fn edit_message(
+    pub fn edit_message(
         &self,
         chat: ChatId,
         seq: Seq,
         text: impl Into<String>,
-    ) -> Result<Message> {
+    ) -> impl Future<Output = Result<Message>> + Send + 'static {
         let command = Command::EditMessage { chat_id: Some(chat), seq, message: text.into() };
-        match self.request(command, false).await? {
-            ServerFrame::Ack { message, .. } => Ok(message),
-            other => Err(unexpected("ack", &other)),
+        let reply = self.request(command, false);
+        async move {
+            match reply.await? {
+                ServerFrame::Ack { message, .. } => Ok(message),
+                other => Err(unexpected("ack", &other)),
+            }
         }
     }
 
     /// Delete one of this user's messages.
-    pub async fn delete_message(&self, chat: ChatId, seq: Seq) -> Result<()> {
-        self.expect_ok(Command::DeleteMessage { chat_id: Some(chat), seq }, false).await
+    pub fn delete_message(
+        &self,
+        chat: ChatId,
+        seq: Seq,
+    ) -> impl Future<Output = Result<()>> + Send + 'static {
+        self.expect_ok(Command::DeleteMessage { chat_id: Some(chat), seq }, false)
     }
 
     /// Round trip to the server.
-    pub async fn ping(&self) -> Result<Duration> {
-        let started = Instant::now();
-        match self.request(Command::Ping {}, true).await? {
-            ServerFrame::Pong { .. } => Ok(started.elapsed()),
-            other => Err(unexpected("pong", &other)),
+    pub fn ping(&self) -> impl Future<Output = Result<Duration>> + Send + 'static {
+        let reply = self.request(Command::Ping {}, true);
+        async move {
+            let started = Instant::now();
+            match reply.await? {
+                ServerFrame::Pong { .. } => Ok(started.elapsed()),
+                other => Err(unexpected("pong", &other)),
+            }
         }
     }
 
-    /// The last sequence number delivered of every chat: save it and pass it back as
-    /// `ClientConfig::start_positions` to continue exactly there next time.
-    pub async fn positions(&self) -> Result<HashMap<ChatId, Seq>> {
-        self.ask(ToDriver::Positions).await
+    /// The last sequence number of every chat handed to the event subscribers. To continue
+    /// exactly where the application stopped, save the sequence number of the last message it
+    /// *processed* per chat (this map, once everything in the event queue is handled) and pass
+    /// it back as `ClientConfig::start_positions`.
+    pub fn positions(&self) -> impl Future<Output = Result<HashMap<ChatId, Seq>>> + Send + 'static {
+        self.ask(ToDriver::Positions)
     }
 
     /// Wait (up to `close_timeout`) for queued messages to be acknowledged, then close. Messages
     /// still queued fail with [`Error::Closed`]; event streams end after a final
-    /// `ConnectionState::Closed`.
-    pub async fn close(&self) {
-        let (done, closed) = oneshot::channel();
-        if self.inner.commands.send(ToDriver::Close(done)).is_ok() {
-            let _ = closed.await;
+    /// `ConnectionState::Closed`. Dropping the last handle does the same, without waiting.
+    pub fn close(&self) -> impl Future<Output = ()> + Send + 'static {
+        let commands = self.inner.commands.clone();
+        async move {
+            let (done, closed) = oneshot::channel();
+            if commands.send(ToDriver::Close(done)).is_ok() {
+                let _ = closed.await;
+            }
         }
     }
 
-    async fn expect_ok(&self, command: Command, retry: bool) -> Result<()> {
-        match self.request(command, retry).await? {
-            ServerFrame::Ok { .. } => Ok(()),
-            other => Err(unexpected("ok", &other)),
+    fn expect_ok(
+        &self,
+        command: Command,
+        retry: bool,
+    ) -> impl Future<Output = Result<()>> + Send + 'static {
+        let reply = self.request(command, retry);
+        async move {
+            match reply.await? {
+                ServerFrame::Ok { .. } => Ok(()),
+                other => Err(unexpected("ok", &other)),
+            }
         }
     }
 
-    /// Send a command and wait for its reply, within `request_timeout`.
-    async fn request(&self, command: Command, retry: bool) -> Result<ServerFrame> {
-        let (reply, answer) = oneshot::channel();
-        self.inner
-            .commands
-            .send(ToDriver::Request { command, retry, reply })
-            .map_err(|_| Error::Closed)?;
+    /// Send a command (when the future is first polled) and wait for its reply, within
+    /// `request_timeout`.
+    fn request(
+        &self,
+        command: Command,
+        retry: bool,
+    ) -> impl Future<Output = Result<ServerFrame>> + Send + 'static {
+        let commands = self.inner.commands.clone();
         let limit = self.inner.config.request_timeout;
-        match tokio::time::timeout(limit, answer).await {
-            Err(_) => Err(Error::Timeout(limit)),
-            Ok(Err(_)) => Err(Error::Closed),
-            Ok(Ok(result)) => result,
+        async move {
+            let (reply, answer) = oneshot::channel();
+            commands
+                .send(ToDriver::Request { command, retry, reply })
+                .map_err(|_| Error::Closed)?;
+            match tokio::time::timeout(limit, answer).await {
+                Err(_) => Err(Error::Timeout(limit)),
+                Ok(Err(_)) => Err(Error::Closed),
+                Ok(Ok(result)) => result,
+            }
         }
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> ToDriver) -> Result<T> {
-        let (reply, answer) = oneshot::channel();
-        self.inner.commands.send(make(reply)).map_err(|_| Error::Closed)?;
-        answer.await.map_err(|_| Error::Closed)
+    fn ask<T: Send + 'static>(
+        &self,
+        make: fn(oneshot::Sender<T>) -> ToDriver,
+    ) -> impl Future<Output = Result<T>> + Send + 'static {
+        let commands = self.inner.commands.clone();
+        async move {
+            let (reply, answer) = oneshot::channel();
+            commands.send(make(reply)).map_err(|_| Error::Closed)?;
+            answer.await.map_err(|_| Error::Closed)
+        }
+    }
+}
+
+/// A listener added with [`Client::add_listener`]; it keeps running when this is dropped.
+#[derive(Debug)]
+pub struct ListenerHandle {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ListenerHandle {
+    /// Stop calling the listener.
+    pub fn remove(self) {
+        self.task.abort();
     }
 }
 
@@ -354,5 +457,34 @@ where
 {
     fn on_event(&self, event: Event) {
         self(event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compiles only if every method returns an owned `Send + 'static` future, which is what
+    /// the bindings (pyo3's `future_into_py`, uniffi's async exports) require.
+    fn futures_are_owned(client: &Client) {
+        fn owned<F: Future + Send + 'static>(_: F) {}
+        owned(client.send(ChatId(1), "x"));
+        owned(client.fetch_messages(ChatId(1), None, None));
+        owned(client.create_chat(Vec::new()));
+        owned(client.list_chats());
+        owned(client.find_users("Rust"));
+        owned(client.typing(ChatId(1)));
+        owned(client.mark_read(ChatId(1), Seq(1)));
+        owned(client.edit_message(ChatId(1), Seq(1), "y"));
+        owned(client.delete_message(ChatId(1), Seq(1)));
+        owned(client.ping());
+        owned(client.positions());
+        owned(client.pending_sends());
+        owned(client.close());
+    }
+
+    #[test]
+    fn client_futures_are_send_and_static() {
+        let _checked: fn(&Client) = futures_are_owned;
     }
 }

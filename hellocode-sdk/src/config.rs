@@ -106,7 +106,8 @@ impl Backoff {
             self.initial.as_secs_f64() * self.multiplier.max(1.0).powi(attempt.min(64) as i32);
         let capped = grown.min(self.max.as_secs_f64());
         let jitter = self.jitter.clamp(0.0, 1.0) * random.clamp(0.0, 1.0);
-        Duration::from_secs_f64(capped * (1.0 - jitter))
+        // NaN or absurd settings give the longest delay rather than a panic.
+        Duration::try_from_secs_f64(capped * (1.0 - jitter)).unwrap_or(self.max)
     }
 }
 
@@ -171,6 +172,8 @@ mod tests {
         assert_eq!(backoff.delay(30, 0.0), Duration::from_secs(30));
         assert_eq!(backoff.delay(1, 1.0), Duration::from_millis(200));
         assert!(backoff.delay(3, 0.5) < backoff.delay(3, 0.0));
+        let broken = Backoff { jitter: f64::NAN, multiplier: f64::INFINITY, ..Backoff::default() };
+        assert!(broken.delay(5, 0.5) <= broken.max);
     }
 
     #[test]

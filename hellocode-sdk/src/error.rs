@@ -46,7 +46,10 @@ pub enum Error {
     /// The send queue is full; wait for queued messages to be sent.
     #[error("the send queue is full ({0} messages waiting)")]
     QueueFull(usize),
-    /// A queued message was not acknowledged within the configured expiry.
+    /// An argument the server would refuse (a message too long, an empty client id).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// A queued message was not sent within the configured expiry.
     #[error("the message was not sent within {0:?}")]
     Expired(Duration),
     /// The server sent something the SDK did not expect (a reply of the wrong kind).
@@ -56,7 +59,7 @@ pub enum Error {
 
 impl Error {
     /// A stable code for the kind of error: `invalid_url`, `transport`, `timeout`,
-    /// `connection_lost`, `closed`, `queue_full`, `expired`, `protocol`, or the server's code
+    /// `connection_lost`, `closed`, `queue_full`, `invalid_argument`, `expired`, `protocol`, or the server's code
     /// (`forbidden`, `invalid_credentials`, `rate_limited`, ... see `docs/PROTOCOL.md`).
     pub fn code(&self) -> &'static str {
         match self {
@@ -67,6 +70,7 @@ impl Error {
             Error::ConnectionLost => "connection_lost",
             Error::Closed => "closed",
             Error::QueueFull(_) => "queue_full",
+            Error::InvalidArgument(_) => "invalid_argument",
             Error::Expired(_) => "expired",
             Error::Protocol(_) => "protocol",
         }

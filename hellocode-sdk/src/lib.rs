@@ -74,7 +74,7 @@ mod error;
 mod event;
 pub mod transport;
 
-pub use client::{Client, EventListener, Events};
+pub use client::{Client, EventListener, Events, ListenerHandle, MAX_MESSAGE_CHARS};
 pub use config::{Backoff, ClientConfig, Credentials};
 pub use error::{Error, Result};
 pub use event::{ConnectionState, Event, PendingSend, SendState, SendUpdate};

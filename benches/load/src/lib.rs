@@ -5,13 +5,17 @@
 //! - [`fanout`] runs R rooms × C clients with S senders per room at a fixed rate, each message
 //!   carrying its sender, a per-sender number and its send time, and reports deliveries, loss,
 //!   duplicates, reordering and end-to-end latency.
+//! - [`storm`] drops thousands of SDK clients at once and reports how long they take to
+//!   reconnect and resume everything they missed.
 //!
 //! The receive path scans frames for the few fields it needs instead of parsing JSON, so that
 //! the generator's own cost per frame stays small.
 
 pub mod http;
+pub mod proxy;
 mod report;
 mod scan;
+mod storm;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +33,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub use report::{FanoutReport, IdleReport};
+pub use storm::{StormConfig, StormReport, storm};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use hellocode_load::{FanoutConfig, IdleConfig, Target, fanout, idle};
+use hellocode_load::{FanoutConfig, IdleConfig, StormConfig, Target, fanout, idle, storm};
 
 /// Load generator for a HelloCode server on this machine.
 #[derive(Debug, Parser)]
@@ -63,6 +63,32 @@ enum Mode {
         #[arg(long)]
         acknowledged: bool,
     },
+    /// Drop every client at once and time their reconnection and resume.
+    Storm {
+        /// Rooms.
+        #[arg(long, default_value_t = 100)]
+        rooms: usize,
+        /// Receiving users per room.
+        #[arg(long, default_value_t = 10)]
+        users: usize,
+        /// Connections per receiving user.
+        #[arg(long, default_value_t = 10)]
+        devices: usize,
+        /// Messages per room posted while the clients are away.
+        #[arg(long, default_value_t = 20)]
+        missed: u64,
+        /// Milliseconds the clients stay cut off.
+        #[arg(long, default_value_t = 2000)]
+        outage_ms: u64,
+        /// Proxy processes (each holds two descriptors per client).
+        #[arg(long, default_value_t = 2)]
+        proxies: usize,
+        /// Username prefix (change it to rerun against a persistent server).
+        #[arg(long, default_value = "storm")]
+        prefix: String,
+    },
+    /// A proxy that cuts every connection on `down` (run by `storm`; reads commands on stdin).
+    Proxy,
 }
 
 #[tokio::main]
@@ -103,6 +129,27 @@ async fn main() -> anyhow::Result<()> {
                 print!("{report}");
             }
         }
+        Mode::Storm { rooms, users, devices, missed, outage_ms, proxies, prefix } => {
+            let config = StormConfig {
+                rooms,
+                users,
+                devices,
+                warmup: 3,
+                missed,
+                outage: Duration::from_millis(outage_ms.min(600_000)),
+                proxies,
+                user_prefix: prefix,
+                server_pid: args.server_pid,
+                deadline: Duration::from_secs(300),
+            };
+            let report = storm(args.addr, config).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+        }
+        Mode::Proxy => hellocode_load::proxy::run(args.addr).await?,
     }
     Ok(())
 }

@@ -31,6 +31,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use hellocode_core::model::{ChatId, Message};
 use tokio::sync::mpsc;
@@ -91,6 +93,7 @@ pub struct Bot {
     commands: BTreeMap<String, CommandHandler>,
     event_handlers: Vec<EventHandler>,
     help: bool,
+    shutdown_timeout: Duration,
 }
 
 impl std::fmt::Debug for Bot {
@@ -106,7 +109,13 @@ impl Bot {
     /// A bot acting as `client`'s user. It answers `!help` with its command list unless a
     /// `help` command is registered.
     pub fn new(client: Client) -> Self {
-        Bot { client, commands: BTreeMap::new(), event_handlers: Vec::new(), help: true }
+        Bot {
+            client,
+            commands: BTreeMap::new(),
+            event_handlers: Vec::new(),
+            help: true,
+            shutdown_timeout: Duration::from_secs(10),
+        }
     }
 
     /// Handle `!name args` and `/name args` (name matched case-insensitively); the handler
@@ -137,6 +146,13 @@ impl Bot {
         self
     }
 
+    /// How long handlers already running may take to finish at shutdown (default 10 s); the
+    /// ones still running then are cancelled.
+    pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
     /// The bot's client.
     pub fn client(&self) -> &Client {
         &self.client
@@ -147,15 +163,16 @@ impl Bot {
         self.run_until(std::future::pending()).await;
     }
 
-    /// Run until `shutdown` resolves (or the client is closed), then stop gracefully: handlers
-    /// already started finish, their replies are flushed (within the client's
-    /// `close_timeout`), and the client is closed.
+    /// Run until `shutdown` resolves (or the client is closed), then stop gracefully: no new
+    /// handler starts, handlers already running get the shutdown timeout to finish, their
+    /// replies are flushed (within the client's `close_timeout`), and the client is closed.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) {
         let mut events = self.client.events();
         let router = Arc::new(Router {
             commands: self.commands,
             help: self.help,
             username: self.client.username().to_owned(),
+            stopping: AtomicBool::new(false),
         });
         let mut workers = JoinSet::new();
         let mut chats: HashMap<ChatId, mpsc::UnboundedSender<Message>> = HashMap::new();
@@ -189,9 +206,17 @@ impl Bot {
             }
         }
         tracing::info!(bot = %router.username, "bot stopping");
+        router.stopping.store(true, Ordering::SeqCst);
         drop(chats);
         drop(event_sender);
-        while workers.join_next().await.is_some() {}
+        let finished = tokio::time::timeout(self.shutdown_timeout, async {
+            while workers.join_next().await.is_some() {}
+        })
+        .await;
+        if finished.is_err() {
+            tracing::warn!(bot = %router.username, "handlers still running at shutdown; cancelled");
+            workers.shutdown().await;
+        }
         self.client.close().await;
     }
 }
@@ -201,6 +226,8 @@ struct Router {
     commands: BTreeMap<String, CommandHandler>,
     help: bool,
     username: String,
+    /// Set at shutdown: queued jobs are skipped.
+    stopping: AtomicBool,
 }
 
 impl Router {
@@ -237,6 +264,9 @@ impl Router {
 
 async fn run_chat(client: Client, router: Arc<Router>, mut jobs: mpsc::UnboundedReceiver<Message>) {
     while let Some(message) = jobs.recv().await {
+        if router.stopping.load(Ordering::SeqCst) {
+            break;
+        }
         router.handle(&client, message).await;
     }
 }

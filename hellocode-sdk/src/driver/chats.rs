@@ -105,14 +105,19 @@ impl Chats {
         }
     }
 
-    /// The user's chat list, fetched after every (re)connection.
-    pub(crate) fn synced(&mut self, chats: &[Chat], out: &mut Vec<Message>) {
+    /// The user's chat list, fetched after every (re)connection. Returns the chats that
+    /// appeared while the client was away (none on the first sync).
+    ///
+    /// Chats missing from the list are kept: the list is a snapshot, and a chat created after
+    /// it (whose `chat_created` may already be here) would otherwise be forgotten and replayed.
+    pub(crate) fn synced(&mut self, chats: &[Chat], out: &mut Vec<Message>) -> Vec<Chat> {
         let first = !self.synced_once;
         self.synced_once = true;
-        let listed: BTreeSet<ChatId> = chats.iter().map(|chat| chat.id).collect();
-        self.cursors.retain(|chat, _| listed.contains(chat));
-        self.wanted.retain(|chat| listed.contains(chat));
+        let mut appeared = Vec::new();
         for chat in chats {
+            if !first && !self.cursors.contains_key(&chat.id) {
+                appeared.push(chat.clone());
+            }
             let cursor = self.cursors.entry(chat.id).or_insert_with(|| Cursor {
                 // On the first connection a chat starts at its newest message (the past is
                 // history, fetched on demand); a chat that appeared while we were away starts
@@ -127,6 +132,7 @@ impl Chats {
         for message in std::mem::take(&mut self.held) {
             self.live(message, out);
         }
+        appeared
     }
 
     /// The user was added to a chat.
@@ -139,10 +145,12 @@ impl Chats {
         }
     }
 
-    /// Chats to resume now, with the sequence to resume after; marks them as resuming.
-    pub(crate) fn take_wanted(&mut self) -> Vec<(ChatId, Seq)> {
+    /// Up to `limit` chats to resume now, with the sequence to resume after; marks them as
+    /// resuming.
+    pub(crate) fn take_wanted(&mut self, limit: usize) -> Vec<(ChatId, Seq)> {
         let mut resumes = Vec::new();
-        for chat in std::mem::take(&mut self.wanted) {
+        while resumes.len() < limit {
+            let Some(chat) = self.wanted.pop_first() else { break };
             if let Some(cursor) = self.cursors.get_mut(&chat)
                 && !cursor.resuming
             {
@@ -172,7 +180,7 @@ impl Chats {
         }
         cursor.waiting.insert(message.seq, message);
         while let Some(entry) = cursor.waiting.first_entry() {
-            if entry.key().0 != cursor.delivered.0 + 1 {
+            if entry.key().0 != cursor.delivered.0.saturating_add(1) {
                 break;
             }
             let message = entry.remove();
@@ -233,7 +241,7 @@ mod tests {
         assert!(out.is_empty(), "held until the chat list arrives");
         chats.synced(&[chat(1, 5)], &mut out);
         assert_eq!(seqs(&out), [6]);
-        assert!(chats.take_wanted().is_empty());
+        assert!(chats.take_wanted(usize::MAX).is_empty());
     }
 
     #[test]
@@ -245,9 +253,9 @@ mod tests {
         chats.live(message(1, 3), &mut out);
         chats.live(message(1, 6), &mut out);
         assert_eq!(seqs(&out), [3]);
-        assert_eq!(chats.take_wanted(), [(ChatId(1), Seq(3))]);
+        assert_eq!(chats.take_wanted(usize::MAX), [(ChatId(1), Seq(3))]);
         chats.live(message(1, 7), &mut out);
-        assert!(chats.take_wanted().is_empty(), "one resume at a time");
+        assert!(chats.take_wanted(usize::MAX).is_empty(), "one resume at a time");
         chats.resumed(
             ChatId(1),
             vec![message(1, 4), message(1, 5), message(1, 6)],
@@ -265,19 +273,25 @@ mod tests {
         chats.synced(&[chat(1, 4)], &mut out);
         chats.disconnected();
         chats.synced(&[chat(1, 9), chat(2, 3)], &mut out);
-        let mut wanted = chats.take_wanted();
+        let mut wanted = chats.take_wanted(usize::MAX);
         wanted.sort();
         assert_eq!(wanted, [(ChatId(1), Seq(4)), (ChatId(2), Seq(0))]);
         chats.resumed(ChatId(1), vec![message(1, 5), message(1, 6)], true, &mut out);
-        assert_eq!(chats.take_wanted(), [(ChatId(1), Seq(6))]);
+        assert_eq!(chats.take_wanted(usize::MAX), [(ChatId(1), Seq(6))]);
     }
 
     #[test]
-    fn chats_left_are_forgotten() {
+    fn a_snapshot_without_a_new_chat_does_not_forget_it() {
         let mut chats = Chats::default();
         let mut out = Vec::new();
-        chats.synced(&[chat(1, 4), chat(2, 1)], &mut out);
-        chats.synced(&[chat(2, 1)], &mut out);
-        assert_eq!(chats.positions().len(), 1);
+        assert!(chats.synced(&[chat(1, 4)], &mut out).is_empty(), "first sync: nothing new");
+        // Chat 2 was created after the list's snapshot; its creation is already known.
+        chats.created(&chat(2, 0));
+        chats.live(message(2, 1), &mut out);
+        chats.synced(&[chat(1, 4)], &mut out);
+        chats.live(message(2, 2), &mut out);
+        assert_eq!(seqs(&out), [1, 2], "nothing replayed");
+        let appeared = chats.synced(&[chat(1, 4), chat(2, 2), chat(3, 0)], &mut out);
+        assert_eq!(appeared.iter().map(|c| c.id).collect::<Vec<_>>(), [ChatId(3)]);
     }
 }

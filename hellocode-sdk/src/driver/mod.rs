@@ -79,6 +79,22 @@ const RATE_PAUSE: Duration = Duration::from_millis(250);
 const RATE_PAUSE_MAX: Duration = Duration::from_secs(8);
 /// How often queued messages are checked for expiry and a silent connection for life.
 const HOUSEKEEPING: Duration = Duration::from_millis(250);
+/// Commands other than sends on the wire at once. Writing stops there until replies come back:
+/// the driver writes before it reads, and a server whose reply queue filled up would stop
+/// reading, so an unbounded burst (say, resumes of thousands of chats) could wedge both.
+const COMMANDS_IN_FLIGHT: usize = 64;
+
+/// `now + duration`, saturating far in the future instead of overflowing.
+fn later(duration: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(duration).unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+}
+
+/// A close in progress: who waits for it, and until when queued messages may be flushed.
+struct Closing {
+    waiters: Vec<oneshot::Sender<()>>,
+    deadline: Instant,
+}
 
 pub(crate) struct Driver {
     transport: Arc<dyn Transport>,
@@ -98,8 +114,14 @@ pub(crate) struct Driver {
     sync_needed: bool,
     paused_until: Option<Instant>,
     rate_pause: Duration,
-    closing: Option<(oneshot::Sender<()>, Instant)>,
-    closed_reply: Option<oneshot::Sender<()>>,
+    closing: Option<Closing>,
+    /// Every `Client` handle is gone: no more commands will come.
+    handles_gone: bool,
+    /// The keepalive ping on the wire, and when it was sent.
+    probe: Option<Instant>,
+    /// When the last reply arrived (events do not count: they flow even when the server's
+    /// reader is stuck).
+    last_reply: Instant,
 }
 
 impl Driver {
@@ -137,7 +159,9 @@ impl Driver {
             paused_until: None,
             rate_pause: RATE_PAUSE,
             closing: None,
-            closed_reply: None,
+            handles_gone: false,
+            probe: None,
+            last_reply: Instant::now(),
         }
     }
 
@@ -145,8 +169,56 @@ impl Driver {
         &self.username
     }
 
+    /// Record the first connection's state before the task starts, so `Client::state` is right
+    /// from the moment `connect` returns.
+    pub(crate) fn connected(&mut self) {
+        self.state.send_replace(ConnectionState::Connected { username: self.username.clone() });
+    }
+
+    /// The first connection: connect, authenticate and fetch the chat list, within
+    /// `connect_timeout`. Knowing the chats before `connect` returns fixes where each starts: at
+    /// its newest message now (or the configured position); any chat that appears later, even
+    /// during a disconnect, is new and delivered from its start.
+    pub(crate) async fn first_connection(&mut self) -> Result<Connection> {
+        let limit = self.config.connect_timeout;
+        timeout(limit, async {
+            let mut connection = self.transport.connect().await?;
+            self.authenticate(&mut connection).await?;
+            self.initial_sync(&mut connection).await?;
+            Ok(connection)
+        })
+        .await
+        .map_err(|_| Error::Timeout(limit))?
+    }
+
+    async fn initial_sync(&mut self, connection: &mut Connection) -> Result<()> {
+        let id = self.take_id();
+        connection.sink.send(encode(id, Command::ListChats {})).await?;
+        loop {
+            let text = match connection.stream.next().await {
+                Some(frame) => frame?,
+                None => return Err(Error::Transport("closed during the first sync".into())),
+            };
+            match serde_json::from_str::<ServerFrame>(&text) {
+                Ok(ServerFrame::Chats { id: Some(RequestId::Number(n)), chats }) if n == id => {
+                    let mut out = Vec::new();
+                    self.chats.synced(&chats, &mut out);
+                    self.deliver(out);
+                    return Ok(());
+                }
+                Ok(ServerFrame::Error { id: answered, code, message })
+                    if answered.is_none() || answered == Some(RequestId::Number(id)) =>
+                {
+                    return Err(Error::server(code, message));
+                }
+                // Events meanwhile (messages of chats not known yet are held until the list).
+                _ => self.on_frame(&text),
+            }
+        }
+    }
+
     /// Connect and authenticate, within `connect_timeout`.
-    pub(crate) async fn establish(&mut self) -> Result<Connection> {
+    async fn establish(&mut self) -> Result<Connection> {
         let limit = self.config.connect_timeout;
         timeout(limit, async {
             let mut connection = self.transport.connect().await?;
@@ -161,7 +233,10 @@ impl Driver {
     pub(crate) async fn run(mut self, first: Connection) {
         let mut connection = Some(first);
         let mut error = None;
+        let mut resync = false; // the first connection synced in `first_connection`
         while let Some(mut open) = connection.take() {
+            self.sync_needed = resync;
+            resync = true;
             match self.serve(&mut open).await {
                 Exit::Stopped => break,
                 Exit::Lost(lost) => {
@@ -263,6 +338,10 @@ impl Driver {
     async fn reconnect(&mut self, mut error: Error) -> Result<Option<Connection>> {
         let mut attempt = 0u32;
         loop {
+            if self.closing.is_some() {
+                // Closing and the connection is gone: nothing more can be flushed.
+                return Ok(None);
+            }
             if self.config.reconnect.max_attempts.is_some_and(|max| attempt >= max) {
                 return Err(error);
             }
@@ -278,7 +357,7 @@ impl Driver {
                     command = self.commands.recv() => match command {
                         None => return Ok(None),
                         Some(ToDriver::Close(done)) => {
-                            self.closed_reply = Some(done);
+                            self.begin_close(Some(done));
                             return Ok(None);
                         }
                         Some(command) => self.accept(command),
@@ -300,37 +379,34 @@ impl Driver {
     async fn serve(&mut self, connection: &mut Connection) -> Exit {
         self.set_state(ConnectionState::Connected { username: self.username.clone() });
         self.rate_pause = RATE_PAUSE;
-        self.sync_needed = true;
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
-        let mut last_heard = Instant::now();
-        let mut probe: Option<Instant> = None;
+        self.last_reply = Instant::now();
+        self.probe = None;
         loop {
             if let Err(err) = self.flush(connection).await {
                 return Exit::Lost(err);
             }
-            if let Some((_, deadline)) = &self.closing
-                && (self.outbox.is_empty() || Instant::now() >= *deadline)
+            if let Some(closing) = &self.closing
+                && (self.outbox.is_empty() || Instant::now() >= closing.deadline)
             {
                 let _ = timeout(Duration::from_secs(1), connection.sink.close()).await;
                 return Exit::Stopped;
             }
             let pause = self.paused_until;
             tokio::select! {
-                command = self.commands.recv() => match command {
-                    None => return Exit::Stopped,
-                    Some(ToDriver::Close(done)) => {
-                        self.closing = Some((done, Instant::now() + self.config.close_timeout));
+                command = self.commands.recv(), if !self.handles_gone => match command {
+                    None => {
+                        // The application dropped its last handle: flush, then stop.
+                        self.handles_gone = true;
+                        self.begin_close(None);
                     }
+                    Some(ToDriver::Close(done)) => self.begin_close(Some(done)),
                     Some(command) => self.accept(command),
                 },
                 frame = connection.stream.next() => match frame {
                     None => return Exit::Lost(Error::Transport("the server closed the connection".into())),
                     Some(Err(err)) => return Exit::Lost(err),
-                    Some(Ok(text)) => {
-                        last_heard = Instant::now();
-                        probe = None;
-                        self.on_frame(&text);
-                    }
+                    Some(Ok(text)) => self.on_frame(&text),
                 },
                 () = sleep_until(pause.unwrap_or_else(Instant::now)), if pause.is_some() => {
                     self.paused_until = None;
@@ -338,12 +414,12 @@ impl Driver {
                 _ = housekeeping.tick() => {
                     self.expire();
                     let now = Instant::now();
-                    match probe {
+                    match self.probe {
                         Some(sent) if now.duration_since(sent) > self.config.request_timeout => {
                             return Exit::Lost(Error::Timeout(self.config.request_timeout));
                         }
-                        None if now.duration_since(last_heard) > self.config.keepalive => {
-                            probe = Some(now);
+                        None if now.duration_since(self.last_reply) > self.config.keepalive => {
+                            self.probe = Some(now);
                             let id = self.take_id();
                             self.in_flight.insert(id, Pending::Keepalive);
                             if let Err(err) = connection.sink.send(encode(id, Command::Ping {})).await {
@@ -355,6 +431,14 @@ impl Driver {
                 }
             }
         }
+    }
+
+    fn begin_close(&mut self, waiter: Option<oneshot::Sender<()>>) {
+        let closing = self.closing.get_or_insert_with(|| Closing {
+            waiters: Vec::new(),
+            deadline: later(self.config.close_timeout),
+        });
+        closing.waiters.extend(waiter);
     }
 
     /// Everything on the wire is gone with the connection.
@@ -371,6 +455,7 @@ impl Driver {
         self.outbox.disconnected();
         self.chats.disconnected();
         self.paused_until = None;
+        self.probe = None;
     }
 
     /// Fail what is left and report the end.
@@ -396,18 +481,17 @@ impl Driver {
             tracing::warn!(%error, "client stopped");
         }
         self.set_state(ConnectionState::Closed { error });
-        if let Some((done, _)) = self.closing.take() {
-            let _ = done.send(());
-        }
-        if let Some(done) = self.closed_reply.take() {
-            let _ = done.send(());
+        if let Some(closing) = self.closing.take() {
+            for waiter in closing.waiters {
+                let _ = waiter.send(());
+            }
         }
     }
 
     // ---- handles' commands ----
 
     fn accept(&mut self, command: ToDriver) {
-        if self.closing.is_some() {
+        if self.closing.is_some() && !matches!(command, ToDriver::Close(_)) {
             self.refuse(command, &Error::Closed);
             return;
         }
@@ -427,6 +511,7 @@ impl Driver {
                     send,
                     waiter,
                     on_wire: None,
+                    attempted: false,
                     queued_at: Instant::now(),
                 });
             }
@@ -437,9 +522,7 @@ impl Driver {
             ToDriver::PendingSends(reply) => {
                 let _ = reply.send(self.outbox.snapshot());
             }
-            ToDriver::Close(done) => {
-                self.closing = Some((done, Instant::now() + self.config.close_timeout));
-            }
+            ToDriver::Close(done) => self.begin_close(Some(done)),
         }
     }
 
@@ -480,21 +563,28 @@ impl Driver {
             return Ok(());
         }
         let mut frames = Vec::new();
-        if self.sync_needed {
+        let commands = self.in_flight.len().saturating_sub(self.outbox.on_wire());
+        let mut room = COMMANDS_IN_FLIGHT.saturating_sub(commands);
+        if self.sync_needed && room > 0 {
+            room -= 1;
             self.sync_needed = false;
             let id = self.take_id();
             self.in_flight.insert(id, Pending::Sync);
             frames.push(encode(id, Command::ListChats {}));
         }
-        for (chat, since) in self.chats.take_wanted() {
+        let resumes = self.chats.take_wanted(room);
+        room -= resumes.len();
+        for (chat, since) in resumes {
             let id = self.take_id();
             self.in_flight.insert(id, Pending::Resume { chat });
             frames.push(encode(id, Command::Resume { chat_id: Some(chat), since, limit: None }));
         }
-        for (order, waiting) in std::mem::take(&mut self.waiting) {
+        while room > 0 {
+            let Some((order, waiting)) = self.waiting.pop_first() else { break };
             if waiting.reply.is_closed() {
                 continue; // the caller gave up (timed out)
             }
+            room -= 1;
             let id = self.take_id();
             frames.push(encode(id, waiting.command.clone()));
             self.in_flight.insert(id, Pending::Request { waiting, order });
@@ -504,6 +594,7 @@ impl Driver {
         let mut ids = Vec::new();
         for item in self.outbox.ready(room) {
             item.on_wire = Some(next_id);
+            item.attempted = true;
             ids.push((next_id, item.send.clone()));
             next_id += 1;
         }
@@ -541,8 +632,26 @@ impl Driver {
         let frame = match serde_json::from_str::<ServerFrame>(text) {
             Ok(frame) => frame,
             Err(err) => {
-                // A newer server's frame this SDK does not know: not an error.
-                tracing::debug!(error = %err, "ignoring a frame the SDK does not understand");
+                // A newer server's event this SDK does not know is not an error; but a reply
+                // it cannot read must still settle its command, or the command would wait
+                // (and hold its chat's queue) forever.
+                let id = serde_json::from_str::<serde_json::Value>(text)
+                    .ok()
+                    .and_then(|value| value.get("id").and_then(serde_json::Value::as_i64));
+                match id {
+                    Some(id) if self.in_flight.contains_key(&id) => {
+                        tracing::warn!(error = %err, "unreadable reply");
+                        let frame = ServerFrame::error(
+                            Some(RequestId::Number(id)),
+                            ErrorCode::Internal,
+                            format!("the SDK could not read the reply: {err}"),
+                        );
+                        self.on_reply(id, frame);
+                    }
+                    _ => {
+                        tracing::debug!(error = %err, "ignoring a frame the SDK does not understand")
+                    }
+                }
                 return;
             }
         };
@@ -561,6 +670,7 @@ impl Driver {
 
     fn on_reply(&mut self, id: i64, frame: ServerFrame) {
         let Some(pending) = self.in_flight.remove(&id) else { return };
+        self.last_reply = Instant::now();
         let error = match &frame {
             ServerFrame::Error { code, message, .. } => Some(Error::server(*code, message.clone())),
             _ => None,
@@ -608,18 +718,28 @@ impl Driver {
                 _ => {
                     let retry = error.as_ref().is_some_and(outbox::retryable);
                     tracing::debug!(%chat, error = ?error, "resume refused");
+                    if retry {
+                        self.pause();
+                    }
                     self.chats.resume_failed(chat, retry);
                 }
             },
             Pending::Sync => match frame {
                 ServerFrame::Chats { chats, .. } => {
                     let mut out = Vec::new();
-                    self.chats.synced(&chats, &mut out);
+                    let appeared = self.chats.synced(&chats, &mut out);
+                    for chat in appeared {
+                        // Added to it while we were away: the application learns of it now.
+                        self.events.emit(Event::ChatCreated(chat));
+                    }
                     self.deliver(out);
                 }
-                _ => self.sync_needed = true,
+                _ => {
+                    self.pause();
+                    self.sync_needed = true;
+                }
             },
-            Pending::Keepalive => {}
+            Pending::Keepalive => self.probe = None,
         }
     }
 
@@ -689,12 +809,13 @@ impl Driver {
         }
     }
 
-    /// Stop writing for a while after `rate_limited` (doubling up to a bound).
+    /// Stop writing for a while after `rate_limited` (or a failure worth waiting out). Replies
+    /// to commands already on the wire may bring more refusals: they belong to the same pause,
+    /// which doubles only from one pause to the next (up to a bound).
     fn pause(&mut self) {
-        let until = Instant::now() + self.rate_pause;
-        if self.paused_until.is_none_or(|current| current < until) {
-            tracing::debug!(pause = ?self.rate_pause, "rate limited by the server; pausing");
-            self.paused_until = Some(until);
+        if self.paused_until.is_none() {
+            tracing::debug!(pause = ?self.rate_pause, "refused for now by the server; pausing");
+            self.paused_until = Some(later(self.rate_pause));
             self.rate_pause = (self.rate_pause * 2).min(RATE_PAUSE_MAX);
         }
     }

@@ -20,6 +20,9 @@ pub(crate) struct Outgoing {
     pub(crate) waiter: Option<oneshot::Sender<Result<Message>>>,
     /// The request id of the attempt on the wire, if one is.
     pub(crate) on_wire: Option<i64>,
+    /// Whether it was ever sent: if so the server may have stored it, and it never expires
+    /// (it is resent until acknowledged; the client id makes that safe).
+    pub(crate) attempted: bool,
     pub(crate) queued_at: Instant,
 }
 
@@ -80,11 +83,12 @@ impl Outbox {
         }
     }
 
-    /// Remove messages queued longer than `expiry` that are not on the wire.
+    /// Remove messages queued longer than `expiry` that were never sent.
     pub(crate) fn expire(&mut self, expiry: Duration, now: Instant) -> Vec<Outgoing> {
-        let (expired, kept): (Vec<_>, Vec<_>) = self.items.drain(..).partition(|item| {
-            item.on_wire.is_none() && now.duration_since(item.queued_at) >= expiry
-        });
+        let (expired, kept): (Vec<_>, Vec<_>) = self
+            .items
+            .drain(..)
+            .partition(|item| !item.attempted && now.duration_since(item.queued_at) >= expiry);
         self.items = kept.into();
         expired
     }

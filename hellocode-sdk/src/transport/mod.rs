@@ -98,3 +98,25 @@ pub trait Transport: Send + Sync + 'static {
         "custom transport".to_owned()
     }
 }
+
+#[async_trait::async_trait]
+impl<T: Transport + ?Sized> Transport for std::sync::Arc<T> {
+    async fn connect(&self) -> Result<Connection> {
+        (**self).connect().await
+    }
+
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
+#[async_trait::async_trait]
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    async fn connect(&self) -> Result<Connection> {
+        (**self).connect().await
+    }
+
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}

@@ -1,6 +1,6 @@
 //! The WebSocket transport: tokio-tungstenite, `ws://` and `wss://` (rustls).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use futures_util::{SinkExt, StreamExt, future};
 use tokio_tungstenite::tungstenite::http::Uri;
@@ -13,8 +13,8 @@ use crate::{Error, Result};
 
 /// Connects over WebSocket to a server's `/ws` endpoint.
 ///
-/// `wss://` uses rustls with the Mozilla root certificates (webpki-roots), the same on every
-/// platform; give your own `rustls::ClientConfig` with [`with_tls`](Self::with_tls) for a
+/// `wss://` uses rustls (ring) with the Mozilla root certificates (webpki-roots), the same on
+/// every platform; give your own `rustls::ClientConfig` with [`with_tls`](Self::with_tls) for a
 /// private certificate authority.
 ///
 /// ```
@@ -74,7 +74,8 @@ impl WebSocketTransport {
 #[async_trait::async_trait]
 impl Transport for WebSocketTransport {
     async fn connect(&self) -> Result<Connection> {
-        let connector = self.tls.clone().map(Connector::Rustls);
+        let tls = self.tls.clone().unwrap_or_else(default_tls);
+        let connector = Some(Connector::Rustls(tls));
         let config = WebSocketConfig::default().max_message_size(Some(16 << 20));
         let (socket, _response) =
             connect_async_tls_with_config(self.url.as_str(), Some(config), true, connector)
@@ -106,6 +107,30 @@ impl Transport for WebSocketTransport {
     fn describe(&self) -> String {
         self.url.clone()
     }
+}
+
+/// rustls with ring and the Mozilla roots, built here rather than by tokio-tungstenite: its own
+/// default asks rustls for the process-wide crypto provider, which panics when an application
+/// also links another provider (aws-lc-rs).
+fn default_tls() -> Arc<rustls::ClientConfig> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map(|builder| builder.with_root_certificates(roots).with_no_client_auth())
+                // ring supports the default protocol versions; if that ever changed, fall back
+                // to rustls's own defaults rather than fail every connection.
+                .unwrap_or_else(|_| {
+                    rustls::ClientConfig::builder()
+                        .with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth()
+                });
+            Arc::new(config)
+        })
+        .clone()
 }
 
 fn describe(err: &WsError) -> String {

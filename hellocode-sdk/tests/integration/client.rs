@@ -11,8 +11,8 @@ use hellocode_sdk::{
 };
 
 use crate::harness::{
-    BoxedTransport, Kind, TestServer, fast_config, messages, next_matching, no_message_within,
-    on_transports, password,
+    Kind, TestServer, fast_config, messages, next_matching, no_message_within, on_transports,
+    password,
 };
 
 on_transports!(
@@ -21,6 +21,7 @@ on_transports!(
     a_token_and_saved_positions_continue_where_the_last_run_stopped,
     enqueue_reports_pending_then_sent,
     users_are_found_by_language,
+    listeners_and_limits,
 );
 
 async fn users_are_found_by_language(kind: Kind) {
@@ -158,24 +159,21 @@ async fn refusals_carry_the_servers_code(kind: Kind) {
     assert_eq!(unknown.code(), "not_found");
     assert!(server.stored(chat.id, "alice").await.is_empty(), "nothing stored");
 
-    let wrong = Client::connect(
-        BoxedTransport(server.transport(kind)),
-        Credentials::password("alice", "not her password"),
-    )
-    .await
-    .expect_err("wrong password");
+    let wrong =
+        Client::connect(server.transport(kind), Credentials::password("alice", "not her password"))
+            .await
+            .expect_err("wrong password");
     assert_eq!(wrong.code(), "invalid_credentials");
     let taken = Client::connect(
-        BoxedTransport(server.transport(kind)),
+        server.transport(kind),
         Credentials::register("alice", "other@example.org", "another pass phrase"),
     )
     .await
     .expect_err("name taken");
     assert_eq!(taken.code(), "username_taken");
-    let forged =
-        Client::connect(BoxedTransport(server.transport(kind)), Credentials::token("x.y.z"))
-            .await
-            .expect_err("forged token");
+    let forged = Client::connect(server.transport(kind), Credentials::token("x.y.z"))
+        .await
+        .expect_err("forged token");
     assert_eq!(forged.code(), "invalid_token");
     server.stop().await;
 }
@@ -211,6 +209,44 @@ async fn a_token_and_saved_positions_continue_where_the_last_run_stopped(kind: K
     alice.send(chat.id, "five").await.expect("sent");
     let got = messages(&mut again_events, 1).await;
     assert_eq!((got[0].seq, got[0].content.as_str()), (Seq(5), "five"));
+    server.stop().await;
+}
+
+async fn listeners_and_limits(kind: Kind) {
+    let server = TestServer::start().await;
+    let alice = server.register(kind, "alice").await;
+    server.register(kind, "bob").await.close().await;
+    let chat = alice.create_chat(vec!["bob".into()]).await.expect("chat");
+    let (seen, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let listener = alice.add_listener(move |event| {
+        if let Event::Message(message) = event {
+            let _ = seen.send(message.content);
+        }
+    });
+    alice.send(chat.id, "for the listener").await.expect("sent");
+    assert_eq!(heard.recv().await.as_deref(), Some("for the listener"));
+    listener.remove();
+    alice.send(chat.id, "after removal").await.expect("sent");
+    assert_eq!(heard.recv().await, None, "the removed listener's channel closes");
+
+    let long = "x".repeat(hellocode_sdk::MAX_MESSAGE_CHARS + 1);
+    let refused = alice.enqueue(chat.id, long).expect_err("too long");
+    assert_eq!(refused.code(), "invalid_argument");
+    let refused = alice.enqueue_with_client_id(chat.id, "hi", "").expect_err("empty id");
+    assert_eq!(refused.code(), "invalid_argument");
+
+    // Dropping the last handle flushes what is queued.
+    alice.enqueue(chat.id, "sent on drop").expect("queued");
+    drop(alice);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stored = server.stored(chat.id, "bob").await;
+        if stored.last().is_some_and(|m| m.content == "sent on drop") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not flushed: {stored:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     server.stop().await;
 }
 
@@ -264,8 +300,34 @@ async fn bad_urls_are_refused_before_connecting() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_server_refuses_in_process_connections() {
     let server = TestServer::start().await;
-    let transport = BoxedTransport(server.transport(Kind::InProcess));
+    let transport = server.transport(Kind::InProcess);
     server.stop().await;
     let error = Client::connect(transport, password("alice")).await.expect_err("stopped");
     assert_eq!(error.code(), "transport");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_concurrent_requests_do_not_wedge_the_connection() {
+    // More replies than the in-process channel and the server's send queue hold together: a
+    // client that wrote them all before reading would wait on a server waiting on it.
+    let settings = hellocode_server::Settings {
+        rate_per_second: 1_000_000,
+        rate_burst: 1_000_000,
+        ..hellocode_server::Settings::default()
+    };
+    let server = TestServer::start_with(settings).await;
+    let alice = server.register(Kind::InProcess, "alice").await;
+    let pings: Vec<_> = (0..3_000).map(|_| tokio::spawn(alice.ping())).collect();
+    let answered = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut answered = 0;
+        for ping in pings {
+            ping.await.expect("no panic").expect("pong");
+            answered += 1;
+        }
+        answered
+    })
+    .await
+    .expect("every ping answered");
+    assert_eq!(answered, 3_000);
+    server.stop().await;
 }

@@ -78,7 +78,7 @@ impl TestServer {
         credentials: Credentials,
         config: ClientConfig,
     ) -> Client {
-        Client::connect_with(BoxedTransport(self.transport(kind)), credentials, config)
+        Client::connect_with(self.transport(kind), credentials, config)
             .await
             .expect("client connects")
     }
@@ -100,16 +100,6 @@ impl TestServer {
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         }
-    }
-}
-
-/// `Box<dyn Transport>` as a transport (the client takes one by value).
-pub(crate) struct BoxedTransport(pub Box<dyn Transport>);
-
-#[async_trait::async_trait]
-impl Transport for BoxedTransport {
-    async fn connect(&self) -> hellocode_sdk::Result<hellocode_sdk::transport::Connection> {
-        self.0.connect().await
     }
 }
 

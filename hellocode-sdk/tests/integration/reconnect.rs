@@ -259,3 +259,58 @@ async fn random_cuts_lose_and_duplicate_nothing() {
     eprintln!("{total} messages, {cuts} cuts, {rounds} rounds, seed {SEED:#x}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_created_while_away_is_announced_and_delivered_from_its_start() {
+    let server = TestServer::start().await;
+    let alice = server.register(Kind::WebSocket, "alice").await;
+    server.register(Kind::WebSocket, "bob").await.close().await;
+    let proxy = Proxy::start(server.addr()).await;
+    let bob = via_proxy(&proxy, "bob", fast_config()).await;
+    let mut bob_events = bob.events();
+    proxy.set_down(true);
+    wait_for_state(&bob, |state| matches!(state, ConnectionState::Reconnecting { .. })).await;
+    let chat = alice.create_chat(vec!["bob".into()]).await.expect("chat");
+    for text in ["one", "two"] {
+        alice.send(chat.id, text).await.expect("sent");
+    }
+    proxy.set_down(false);
+    let announced = next_matching(&mut bob_events, |event| match event {
+        Event::ChatCreated(created) => Some(created.id),
+        _ => None,
+    })
+    .await;
+    assert_eq!(announced, chat.id);
+    let got: Vec<String> =
+        messages(&mut bob_events, 2).await.into_iter().map(|m| m.content).collect();
+    assert_eq!(got, ["one", "two"]);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_returns_while_the_server_is_unreachable() {
+    let server = TestServer::start().await;
+    server.register(Kind::WebSocket, "alice").await.close().await;
+    server.register(Kind::WebSocket, "bob").await.close().await;
+    let proxy = Proxy::start(server.addr()).await;
+    let mut config = fast_config();
+    config.close_timeout = Duration::from_millis(200);
+    let alice = via_proxy(&proxy, "alice", config).await;
+    let chat = alice.create_chat(vec!["bob".into()]).await.expect("chat");
+    let mut events = alice.events();
+    proxy.set_down(true);
+    wait_for_state(&alice, |state| matches!(state, ConnectionState::Reconnecting { .. })).await;
+    let pending = alice.enqueue(chat.id, "never sent").expect("queued");
+    tokio::time::timeout(Duration::from_secs(5), alice.close()).await.expect("close returns");
+    let failed = next_matching(&mut events, |event| match event {
+        Event::Send(update) if update.client_id == pending.client_id => match update.state {
+            SendState::Failed(error) => Some(error),
+            _ => None,
+        },
+        _ => None,
+    })
+    .await;
+    assert_eq!(failed.code(), "closed");
+    assert!(matches!(alice.state(), ConnectionState::Closed { error: None }));
+    server.stop().await;
+}
