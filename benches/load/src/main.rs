@@ -83,6 +83,9 @@ enum Mode {
         /// Proxy processes (each holds two descriptors per client).
         #[arg(long, default_value_t = 2)]
         proxies: usize,
+        /// Longest delay between a client's reconnection attempts, ms (the SDK's default).
+        #[arg(long, default_value_t = 30_000)]
+        max_backoff_ms: u64,
         /// Username prefix (change it to rerun against a persistent server).
         #[arg(long, default_value = "storm")]
         prefix: String,
@@ -129,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
                 print!("{report}");
             }
         }
-        Mode::Storm { rooms, users, devices, missed, outage_ms, proxies, prefix } => {
+        Mode::Storm { rooms, users, devices, missed, outage_ms, proxies, max_backoff_ms, prefix } => {
             let config = StormConfig {
                 rooms,
                 users,
@@ -141,6 +144,7 @@ async fn main() -> anyhow::Result<()> {
                 user_prefix: prefix,
                 server_pid: args.server_pid,
                 deadline: Duration::from_secs(300),
+                max_backoff: Duration::from_millis(max_backoff_ms),
             };
             let report = storm(args.addr, config).await?;
             if args.json {

@@ -46,6 +46,9 @@ pub struct StormConfig {
     pub server_pid: Option<u32>,
     /// Give up waiting for recovery after this long.
     pub deadline: Duration,
+    /// Longest delay between reconnection attempts (the SDK's default is 30 s; a short one
+    /// shows the server's own recovery time rather than the clients' backoff).
+    pub max_backoff: Duration,
 }
 
 /// What a storm run measured.
@@ -170,6 +173,7 @@ pub async fn storm(addr: SocketAddr, config: StormConfig) -> anyhow::Result<Stor
         let mut c = ClientConfig::default();
         c.request_timeout = Duration::from_secs(60);
         c.connect_timeout = Duration::from_secs(30);
+        c.reconnect.max = config.max_backoff;
         c
     };
     let direct = WebSocketTransport::new(&format!("ws://{addr}"))?;
