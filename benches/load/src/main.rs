@@ -132,7 +132,16 @@ async fn main() -> anyhow::Result<()> {
                 print!("{report}");
             }
         }
-        Mode::Storm { rooms, users, devices, missed, outage_ms, proxies, max_backoff_ms, prefix } => {
+        Mode::Storm {
+            rooms,
+            users,
+            devices,
+            missed,
+            outage_ms,
+            proxies,
+            max_backoff_ms,
+            prefix,
+        } => {
             let config = StormConfig {
                 rooms,
                 users,
@@ -145,6 +154,7 @@ async fn main() -> anyhow::Result<()> {
                 server_pid: args.server_pid,
                 deadline: Duration::from_secs(300),
                 max_backoff: Duration::from_millis(max_backoff_ms),
+                proxy_program: std::env::current_exe()?,
             };
             let report = storm(args.addr, config).await?;
             if args.json {

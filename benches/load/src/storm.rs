@@ -46,6 +46,8 @@ pub struct StormConfig {
     pub server_pid: Option<u32>,
     /// Give up waiting for recovery after this long.
     pub deadline: Duration,
+    /// The `hellocode-load` executable to run the proxies with.
+    pub proxy_program: std::path::PathBuf,
     /// Longest delay between reconnection attempts (the SDK's default is 30 s; a short one
     /// shows the server's own recovery time rather than the clients' backoff).
     pub max_backoff: Duration,
@@ -118,8 +120,8 @@ struct Proxy {
 }
 
 impl Proxy {
-    async fn spawn(upstream: SocketAddr) -> anyhow::Result<Proxy> {
-        let mut child = Command::new(std::env::current_exe()?)
+    async fn spawn(program: &std::path::Path, upstream: SocketAddr) -> anyhow::Result<Proxy> {
+        let mut child = Command::new(program)
             .args(["--addr", &upstream.to_string(), "proxy"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -166,7 +168,7 @@ pub async fn storm(addr: SocketAddr, config: StormConfig) -> anyhow::Result<Stor
     }
     let mut proxies = Vec::new();
     for _ in 0..config.proxies {
-        proxies.push(Proxy::spawn(addr).await?);
+        proxies.push(Proxy::spawn(&config.proxy_program, addr).await?);
     }
 
     let client_config = {
@@ -180,7 +182,8 @@ pub async fn storm(addr: SocketAddr, config: StormConfig) -> anyhow::Result<Stor
     let mut senders = Vec::new();
     for (_, tokens) in &rooms {
         let credentials = Credentials::token(tokens[0].clone());
-        senders.push(Client::connect_with(direct.clone(), credentials, client_config.clone()).await?);
+        senders
+            .push(Client::connect_with(direct.clone(), credentials, client_config.clone()).await?);
     }
     let progress = Arc::new(Progress::default());
     let target = Arc::new(AtomicI64::new(config.warmup as i64));
@@ -197,7 +200,8 @@ pub async fn storm(addr: SocketAddr, config: StormConfig) -> anyhow::Result<Stor
                     (client_config.clone(), progress.clone(), target.clone());
                 connecting.push(tokio::spawn(async move {
                     let _permit = gate.acquire_owned().await?;
-                    let client = Client::connect_with(transport, credentials, client_config).await?;
+                    let client =
+                        Client::connect_with(transport, credentials, client_config).await?;
                     tokio::spawn(track(client.clone(), progress, target));
                     Ok::<_, anyhow::Error>(client)
                 }));

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use hellocode_core::testing::TempDir;
-use hellocode_load::{FanoutConfig, IdleConfig, Target, fanout, idle};
+use hellocode_load::{FanoutConfig, IdleConfig, StormConfig, Target, fanout, idle, storm};
 use hellocode_server::{Server, Settings, open_storage};
 
 async fn server(dir: &TempDir) -> Server {
@@ -114,4 +114,32 @@ async fn the_bare_baseline_runs_in_the_same_harness() {
     assert_eq!(report.deliveries_expected, report.messages_sent * 10);
     assert_eq!((report.lost(), report.duplicated(), report.out_of_order), (0, 0, 0));
     assert!(report.rss_idle_kib.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storm_smoke_resumes_everything_once() {
+    let dir = TempDir::new();
+    let server = server(&dir).await;
+    let config = StormConfig {
+        rooms: 2,
+        users: 3,
+        devices: 2,
+        warmup: 3,
+        missed: 5,
+        outage: Duration::from_millis(300),
+        proxies: 2,
+        user_prefix: "storm".into(),
+        server_pid: Some(std::process::id()),
+        deadline: Duration::from_secs(60),
+        max_backoff: Duration::from_millis(500),
+        proxy_program: env!("CARGO_BIN_EXE_hellocode-load").into(),
+    };
+    let report = storm(server.local_addr(), config).await.expect("run");
+    println!("{report}");
+    assert_eq!(report.clients, 12);
+    assert!(report.reconnect_attempts >= 12, "every client was cut: {}", report.reconnect_attempts);
+    assert_eq!(report.stragglers, 0);
+    assert_eq!(report.duplicated, 0);
+    assert_eq!(report.out_of_order, 0);
+    server.shutdown().await;
 }
