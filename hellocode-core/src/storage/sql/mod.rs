@@ -227,24 +227,6 @@ macro_rules! sql_storage {
             }
         }
 
-        async fn message_by_client_id(
-            conn: &mut Conn,
-            message: &NewMessage,
-            client_id: &str,
-        ) -> Result<Option<Message>> {
-            let row = sqlx::query(concat!(
-                "SELECT ",
-                message_columns!(),
-                " FROM messages WHERE chat_id = $1 AND author = $2 AND client_id = $3"
-            ))
-            .bind(message.chat_id.0)
-            .bind(&message.author)
-            .bind(client_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-            row.as_ref().map(message_from_row).transpose()
-        }
-
         /// The author's own, still present message, inside a write transaction.
         async fn own_message(conn: &mut Conn, chat: ChatId, seq: Seq, author: &str) -> Result<()> {
             require_participant(conn, chat, author).await?;
@@ -267,62 +249,225 @@ macro_rules! sql_storage {
         /// An append waiting for its group commit, and where to send its result.
         pub(crate) type AppendJob = (NewMessage, tokio::sync::oneshot::Sender<Result<Appended>>);
 
-        /// Append one message inside a write transaction. Logical refusals (not a participant,
-        /// no such chat, a known client id) run no failing statement, so the transaction, and
-        /// the other appends of its batch, go on.
-        async fn append_in(conn: &mut Conn, message: &NewMessage) -> Result<Appended> {
-            // Taking the next number locks the chat row until commit, which serializes the
-            // chat's appends; a rollback undoes the increment, so no gap can appear.
-            let seq: Option<i64> = sqlx::query_scalar(
-                "UPDATE chats SET last_seq = last_seq + 1 WHERE id = $1 AND EXISTS ( \
-                 SELECT 1 FROM chat_participants p JOIN users u ON u.id = p.user_id \
-                 WHERE p.chat_id = $1 AND u.username = $2) RETURNING last_seq",
-            )
-            .bind(message.chat_id.0)
-            .bind(&message.author)
-            .fetch_optional(&mut *conn)
-            .await?;
-            let Some(seq) = seq else {
-                require_participant(conn, message.chat_id, &message.author).await?;
-                return Err(Error::ChatNotFound(message.chat_id));
-            };
-            if let Some(client_id) = &message.client_id {
-                // With the chat row locked, any earlier append with this key is visible: a
-                // retry racing the original (or in the same batch) finds it here.
-                if let Some(stored) = message_by_client_id(conn, message, client_id).await? {
-                    sqlx::query("UPDATE chats SET last_seq = last_seq - 1 WHERE id = $1")
-                        .bind(message.chat_id.0)
-                        .execute(&mut *conn)
-                        .await?;
-                    return Ok(Appended { message: stored, created: false });
+        /// Append a batch of messages inside one write transaction, in a handful of
+        /// statements whatever the batch size: one membership query, one sequence bump for
+        /// every chat of the batch (which locks those chat rows until commit, serializing each
+        /// chat's appends), one look-up of known client ids, one multi-row insert. (One
+        /// statement per message made the batch a chain of round trips to the database
+        /// thread: the many-rooms profile in BENCHMARKS.md.) Logical refusals (not a
+        /// participant, no such chat, a known client id) run no failing statement, so the
+        /// transaction and the other appends go on; numbers taken for messages that turn out
+        /// to be known are given back before the insert, so no gap can appear.
+        // Every statement built here is numbered placeholders around fixed SQL: no value is
+        // ever spliced into the text, hence `AssertSqlSafe`.
+        async fn append_all(conn: &mut Conn, batch: &[&NewMessage]) -> Result<Vec<Result<Appended>>> {
+            use std::collections::{BTreeMap, HashMap, HashSet};
+            let mut results: Vec<Option<Result<Appended>>> = batch.iter().map(|_| None).collect();
+
+            // Who may post where.
+            let chats: Vec<i64> = batch.iter().map(|m| m.chat_id.0).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+            let authors: Vec<&str> = batch.iter().map(|m| m.author.as_str()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+            let sql = format!(
+                "SELECT p.chat_id, u.username FROM chat_participants p JOIN users u ON u.id = p.user_id \
+                 WHERE p.chat_id IN ({}) AND u.username IN ({})",
+                placeholders(1, chats.len()),
+                placeholders(chats.len() + 1, authors.len()),
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for chat in &chats {
+                query = query.bind(*chat);
+            }
+            for author in &authors {
+                query = query.bind(*author);
+            }
+            let members: HashSet<(i64, String)> = query
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(|row| Ok((row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?)))
+                .collect::<Result<_>>()?;
+            let mut allowed = Vec::with_capacity(batch.len());
+            for (index, message) in batch.iter().enumerate() {
+                if members.contains(&(message.chat_id.0, message.author.clone())) {
+                    allowed.push(index);
+                } else {
+                    // Refused: which refusal (no such chat, or not a participant).
+                    results[index] = Some(
+                        require_participant(conn, message.chat_id, &message.author)
+                            .await
+                            .and(Err(Error::ChatNotFound(message.chat_id))),
+                    );
                 }
             }
-            let id = sqlx::query_scalar(
-                "INSERT INTO messages (chat_id, seq, author, content, created_at, client_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            )
-            .bind(message.chat_id.0)
-            .bind(seq)
-            .bind(&message.author)
-            .bind(&message.content)
-            .bind(message.timestamp.unix_millis())
-            .bind(&message.client_id)
-            .fetch_one(&mut *conn)
-            .await?;
-            Ok(Appended {
-                message: Message {
-                    id,
-                    chat_id: message.chat_id,
-                    seq: Seq(seq),
-                    author: message.author.clone(),
-                    content: message.content.clone(),
-                    timestamp: message.timestamp,
-                    client_id: message.client_id.clone(),
-                    edited_at: None,
-                    deleted: false,
-                },
-                created: true,
-            })
+            if allowed.is_empty() {
+                return Ok(results.into_iter().map(|r| r.unwrap_or(Err(Error::ChatNotFound(ChatId(0))))).collect());
+            }
+
+            // Take numbers for every allowed message; this locks the chats' rows.
+            let mut wanted: BTreeMap<i64, i64> = BTreeMap::new();
+            for &index in &allowed {
+                *wanted.entry(batch[index].chat_id.0).or_default() += 1;
+            }
+            let mut cases = String::new();
+            for n in 0..wanted.len() {
+                cases.push_str(&format!(" WHEN ${} THEN ${}", 2 * n + 1, 2 * n + 2));
+            }
+            let ids: Vec<String> = (0..wanted.len()).map(|n| format!("${}", 2 * n + 1)).collect();
+            let sql = format!(
+                "UPDATE chats SET last_seq = last_seq + CASE id{cases} ELSE 0 END \
+                 WHERE id IN ({}) RETURNING id, last_seq",
+                ids.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (chat, count) in &wanted {
+                query = query.bind(*chat).bind(*count);
+            }
+            let last: HashMap<i64, i64> = query
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(|row| Ok((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?)))
+                .collect::<Result<_>>()?;
+
+            // With the rows locked, any earlier append with a client id of this batch is
+            // visible: a retry racing its original (or twice in this batch) is found here.
+            let keyed: Vec<usize> = allowed.iter().copied().filter(|&i| batch[i].client_id.is_some()).collect();
+            let mut known: HashMap<(i64, String, String), Message> = HashMap::new();
+            if !keyed.is_empty() {
+                let conditions: Vec<String> = (0..keyed.len())
+                    .map(|n| format!("(chat_id = ${} AND author = ${} AND client_id = ${})", 3 * n + 1, 3 * n + 2, 3 * n + 3))
+                    .collect();
+                let sql = format!("SELECT {} FROM messages WHERE {}", message_columns!(), conditions.join(" OR "));
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for &index in &keyed {
+                    let message = batch[index];
+                    query = query.bind(message.chat_id.0).bind(&message.author).bind(&message.client_id);
+                }
+                for row in query.fetch_all(&mut *conn).await? {
+                    let message = message_from_row(&row)?;
+                    if let Some(client_id) = message.client_id.clone() {
+                        known.insert((message.chat_id.0, message.author.clone(), client_id), message);
+                    }
+                }
+            }
+
+            // Number the new messages (per chat, in batch order, from where the chat was).
+            let mut next: HashMap<i64, i64> = HashMap::new();
+            for (chat, count) in &wanted {
+                let Some(after) = last.get(chat) else { continue };
+                next.insert(*chat, after - count + 1);
+            }
+            let mut first_of_key: HashMap<(i64, String, String), usize> = HashMap::new();
+            let mut inserts: Vec<(usize, i64)> = Vec::with_capacity(allowed.len());
+            let mut duplicates: Vec<(usize, usize)> = Vec::new();
+            let mut given_back: BTreeMap<i64, i64> = BTreeMap::new();
+            for &index in &allowed {
+                let message = batch[index];
+                let chat = message.chat_id.0;
+                let Some(seq) = next.get_mut(&chat) else {
+                    results[index] = Some(Err(Error::ChatNotFound(message.chat_id)));
+                    continue;
+                };
+                if let Some(client_id) = &message.client_id {
+                    let key = (chat, message.author.clone(), client_id.clone());
+                    if let Some(stored) = known.get(&key) {
+                        results[index] = Some(Ok(Appended { message: stored.clone(), created: false }));
+                        *given_back.entry(chat).or_default() += 1;
+                        continue;
+                    }
+                    if let Some(&first) = first_of_key.get(&key) {
+                        duplicates.push((index, first));
+                        *given_back.entry(chat).or_default() += 1;
+                        continue;
+                    }
+                    first_of_key.insert(key, index);
+                }
+                inserts.push((index, *seq));
+                *seq += 1;
+            }
+            if !given_back.is_empty() {
+                let mut cases = String::new();
+                for n in 0..given_back.len() {
+                    cases.push_str(&format!(" WHEN ${} THEN ${}", 2 * n + 1, 2 * n + 2));
+                }
+                let ids: Vec<String> = (0..given_back.len()).map(|n| format!("${}", 2 * n + 1)).collect();
+                let sql = format!(
+                    "UPDATE chats SET last_seq = last_seq - CASE id{cases} ELSE 0 END WHERE id IN ({})",
+                    ids.join(", ")
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (chat, count) in &given_back {
+                    query = query.bind(*chat).bind(*count);
+                }
+                query.execute(&mut *conn).await?;
+            }
+
+            if !inserts.is_empty() {
+                let rows: Vec<String> = (0..inserts.len())
+                    .map(|n| {
+                        let b = 6 * n;
+                        format!("(${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6)
+                    })
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO messages (chat_id, seq, author, content, created_at, client_id) \
+                     VALUES {} RETURNING id, chat_id, seq",
+                    rows.join(", ")
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for &(index, seq) in &inserts {
+                    let message = batch[index];
+                    query = query
+                        .bind(message.chat_id.0)
+                        .bind(seq)
+                        .bind(&message.author)
+                        .bind(&message.content)
+                        .bind(message.timestamp.unix_millis())
+                        .bind(&message.client_id);
+                }
+                // Rows come back in no promised order: match them by (chat, seq), which is unique.
+                let ids: HashMap<(i64, i64), i64> = query
+                    .fetch_all(&mut *conn)
+                    .await?
+                    .iter()
+                    .map(|row| Ok(((row.try_get::<i64, _>(1)?, row.try_get::<i64, _>(2)?), row.try_get::<i64, _>(0)?)))
+                    .collect::<Result<_>>()?;
+                for &(index, seq) in &inserts {
+                    let message = batch[index];
+                    let id = *ids.get(&(message.chat_id.0, seq)).ok_or_else(|| {
+                        Error::Database("an inserted message was not returned".into())
+                    })?;
+                    results[index] = Some(Ok(Appended {
+                        message: Message {
+                            id,
+                            chat_id: message.chat_id,
+                            seq: Seq(seq),
+                            author: message.author.clone(),
+                            content: message.content.clone(),
+                            timestamp: message.timestamp,
+                            client_id: message.client_id.clone(),
+                            edited_at: None,
+                            deleted: false,
+                        },
+                        created: true,
+                    }));
+                }
+            }
+            for (index, first) in duplicates {
+                results[index] = match &results[first] {
+                    Some(Ok(appended)) => Some(Ok(Appended { message: appended.message.clone(), created: false })),
+                    Some(Err(_)) | None => None,
+                };
+            }
+            Ok(results
+                .into_iter()
+                .map(|result| result.unwrap_or_else(|| Err(Error::Database("append left unanswered".into()))))
+                .collect())
+        }
+
+        /// `$start, $start+1, …`: `count` numbered placeholders.
+        fn placeholders(start: usize, count: usize) -> String {
+            (start..start + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
         }
 
         /// Group commit: take every append waiting (up to a batch), run them in one write
@@ -360,15 +505,9 @@ macro_rules! sql_storage {
 
         async fn commit_batch(pool: &sqlx::Pool<$db>, batch: &[AppendJob]) -> Result<Vec<Result<Appended>>> {
             let mut tx = <$storage>::begin_write_on(pool).await?;
-            let mut results = Vec::with_capacity(batch.len());
-            for (message, _) in batch {
-                let result = append_in(&mut tx, message).await;
-                // A database error may have aborted the transaction (Postgres): fail the batch.
-                if let Err(err @ Error::Database(_)) = result {
-                    return Err(err);
-                }
-                results.push(result);
-            }
+            let messages: Vec<&NewMessage> = batch.iter().map(|(message, _)| message).collect();
+            // A database error may have aborted the transaction (Postgres): it fails the batch.
+            let results = append_all(&mut tx, &messages).await?;
             tx.commit().await?;
             Ok(results)
         }
@@ -638,14 +777,6 @@ macro_rules! sql_storage {
             }
 
             async fn append_message(&self, message: NewMessage) -> Result<Appended> {
-                if let Some(client_id) = &message.client_id {
-                    // Fast path for retries, outside any write transaction.
-                    let mut conn = self.pool.acquire().await?;
-                    require_participant(&mut conn, message.chat_id, &message.author).await?;
-                    if let Some(stored) = message_by_client_id(&mut conn, &message, client_id).await? {
-                        return Ok(Appended { message: stored, created: false });
-                    }
-                }
                 let (reply, result) = tokio::sync::oneshot::channel();
                 let stopped = || Error::Database("the append batcher has stopped".into());
                 self.appends.send((message, reply)).await.map_err(|_| stopped())?;
