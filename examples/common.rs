@@ -1,6 +1,6 @@
 //! What every example shares: where the server is and who to be.
 
-use clap::Args;
+use clap::Parser;
 
 /// The README's examples, compiled as doc tests so they cannot rot (this crate sees the SDK,
 /// the core and the server).
@@ -10,7 +10,7 @@ pub struct ReadmeDoctests;
 use hellocode_sdk::{Client, Credentials, WebSocketTransport};
 
 /// Server address and credentials, from flags or `HELLOCODE_*` environment variables.
-#[derive(Debug, Args)]
+#[derive(Debug, Parser)]
 pub struct ConnectArgs {
     /// Server WebSocket URL.
     #[arg(long, env = "HELLOCODE_SERVER", default_value = "ws://127.0.0.1:8080")]
@@ -57,4 +57,9 @@ pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// Resolves on Ctrl-C (or at once if the signal cannot be listened to): a bot's shutdown signal.
+pub async fn ctrl_c() {
+    let _ = tokio::signal::ctrl_c().await;
 }

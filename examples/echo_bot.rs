@@ -4,20 +4,13 @@
 //! with its commands. Stops gracefully on Ctrl-C (replies in flight are still delivered).
 
 use clap::Parser;
-use hellocode_examples::{ConnectArgs, init_logging};
+use hellocode_examples::{ConnectArgs, ctrl_c, init_logging};
 use hellocode_sdk::bot::Bot;
-
-#[derive(Debug, Parser)]
-struct Args {
-    #[command(flatten)]
-    connect: ConnectArgs,
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_logging();
-    let args = Args::parse();
-    let client = args.connect.connect().await?;
+    let client = ConnectArgs::parse().connect().await?;
     println!("echo bot running as {}", client.username());
     Bot::new(client)
         .command("echo", |ctx, text| async move {
@@ -25,9 +18,7 @@ async fn main() -> anyhow::Result<()> {
             ctx.reply(reply).await?;
             Ok(())
         })
-        .run_until(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .run_until(ctrl_c())
         .await;
     println!("echo bot stopped");
     Ok(())

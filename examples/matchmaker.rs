@@ -4,20 +4,13 @@
 //! talk about Rust (the languages in their profiles), so you can start a chat with them.
 
 use clap::Parser;
-use hellocode_examples::{ConnectArgs, init_logging};
+use hellocode_examples::{ConnectArgs, ctrl_c, init_logging};
 use hellocode_sdk::bot::Bot;
-
-#[derive(Debug, Parser)]
-struct Args {
-    #[command(flatten)]
-    connect: ConnectArgs,
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_logging();
-    let args = Args::parse();
-    let client = args.connect.connect().await?;
+    let client = ConnectArgs::parse().connect().await?;
     println!("matchmaker running as {}", client.username());
     Bot::new(client)
         .command("find", |ctx, language| async move {
@@ -40,9 +33,7 @@ async fn main() -> anyhow::Result<()> {
             ctx.reply(reply).await?;
             Ok(())
         })
-        .run_until(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .run_until(ctrl_c())
         .await;
     println!("matchmaker stopped");
     Ok(())

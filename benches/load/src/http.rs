@@ -66,3 +66,22 @@ pub async fn chat(addr: SocketAddr, token: &str, participants: &[String]) -> any
     }
     reply["id"].as_i64().context("no chat id")
 }
+
+/// Register (or log in) every one of `names`, at most eight at a time (argon2 runs on the
+/// server's cores); returns their tokens in order.
+pub async fn users(addr: SocketAddr, names: &[String]) -> anyhow::Result<Vec<String>> {
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(8));
+    let mut tasks = Vec::with_capacity(names.len());
+    for name in names {
+        let (gate, name) = (gate.clone(), name.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await?;
+            user(addr, &name).await
+        }));
+    }
+    let mut tokens = Vec::with_capacity(names.len());
+    for task in tasks {
+        tokens.push(task.await??);
+    }
+    Ok(tokens)
+}

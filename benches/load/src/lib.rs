@@ -189,7 +189,6 @@ pub async fn fanout(addr: SocketAddr, config: FanoutConfig) -> anyhow::Result<Fa
     // Users, rooms and connections.
     let setup = Instant::now();
     let mut rooms = Vec::with_capacity(config.rooms);
-    let gate = Arc::new(Semaphore::new(8));
     for room in 0..config.rooms {
         if config.target == Target::Bare {
             rooms.push((room as i64, vec![String::new(); config.clients]));
@@ -197,18 +196,7 @@ pub async fn fanout(addr: SocketAddr, config: FanoutConfig) -> anyhow::Result<Fa
         }
         let names: Vec<String> =
             (0..config.clients).map(|i| format!("{}{room}_{i}", config.user_prefix)).collect();
-        let mut tasks = Vec::new();
-        for name in &names {
-            let (gate, name) = (gate.clone(), name.clone());
-            tasks.push(tokio::spawn(async move {
-                let _permit = gate.acquire_owned().await?;
-                http::user(addr, &name).await
-            }));
-        }
-        let mut tokens = Vec::with_capacity(names.len());
-        for task in tasks {
-            tokens.push(task.await??);
-        }
+        let tokens = http::users(addr, &names).await?;
         let chat = http::chat(addr, &tokens[0], &names[1..]).await?;
         rooms.push((chat, tokens));
     }

@@ -145,24 +145,12 @@ impl Proxy {
 /// Run the storm.
 pub async fn storm(addr: SocketAddr, config: StormConfig) -> anyhow::Result<StormReport> {
     anyhow::ensure!(config.proxies >= 1, "at least one proxy");
-    let gate = Arc::new(Semaphore::new(8));
     // Users: one sender and `users` receivers per room.
     let mut rooms = Vec::with_capacity(config.rooms);
     for room in 0..config.rooms {
         let names: Vec<String> =
             (0..=config.users).map(|i| format!("{}{room}_{i}", config.user_prefix)).collect();
-        let mut tasks = Vec::new();
-        for name in &names {
-            let (gate, name) = (gate.clone(), name.clone());
-            tasks.push(tokio::spawn(async move {
-                let _permit = gate.acquire_owned().await?;
-                http::user(addr, &name).await
-            }));
-        }
-        let mut tokens = Vec::new();
-        for task in tasks {
-            tokens.push(task.await??);
-        }
+        let tokens = http::users(addr, &names).await?;
         let chat = ChatId(http::chat(addr, &tokens[0], &names[1..]).await?);
         rooms.push((chat, tokens));
     }

@@ -462,7 +462,7 @@ impl Driver {
     fn finish(mut self, error: Option<Error>) {
         let reason = error.clone().unwrap_or(Error::Closed);
         for item in self.outbox.drain() {
-            self.fail_send(item, reason.clone());
+            self.settle_send(item, Err(reason.clone()));
         }
         for (_, waiting) in std::mem::take(&mut self.waiting) {
             let _ = waiting.reply.send(Err(reason.clone()));
@@ -693,7 +693,7 @@ impl Driver {
             Pending::Send { client_id } => match (frame, error) {
                 (ServerFrame::Ack { message, .. }, None) => {
                     if let Some(item) = self.outbox.take(&client_id) {
-                        self.complete_send(item, message);
+                        self.settle_send(item, Ok(message));
                     }
                 }
                 (_, Some(error)) if outbox::retryable(&error) => {
@@ -705,7 +705,7 @@ impl Driver {
                 (other, error) => {
                     let error = error.unwrap_or_else(|| unexpected("ack", &other));
                     if let Some(item) = self.outbox.take(&client_id) {
-                        self.fail_send(item, error);
+                        self.settle_send(item, Err(error));
                     }
                 }
             },
@@ -776,35 +776,30 @@ impl Driver {
 
     // ---- send queue ----
 
-    fn complete_send(&mut self, item: Outgoing, message: Message) {
+    /// A queued message reached its final state: count it out, report it, answer its waiter.
+    fn settle_send(&mut self, item: Outgoing, outcome: Result<Message>) {
         self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+        let state = match &outcome {
+            Ok(message) => SendState::Sent(message.clone()),
+            Err(error) => {
+                tracing::debug!(client_id = %item.send.client_id, %error, "send failed");
+                SendState::Failed(error.clone())
+            }
+        };
         self.events.emit(Event::Send(SendUpdate {
             client_id: item.send.client_id,
             chat_id: item.send.chat_id,
-            state: SendState::Sent(message.clone()),
+            state,
         }));
         if let Some(waiter) = item.waiter {
-            let _ = waiter.send(Ok(message));
-        }
-    }
-
-    fn fail_send(&mut self, item: Outgoing, error: Error) {
-        self.shared.queued.fetch_sub(1, Ordering::Relaxed);
-        tracing::debug!(client_id = %item.send.client_id, %error, "send failed");
-        self.events.emit(Event::Send(SendUpdate {
-            client_id: item.send.client_id,
-            chat_id: item.send.chat_id,
-            state: SendState::Failed(error.clone()),
-        }));
-        if let Some(waiter) = item.waiter {
-            let _ = waiter.send(Err(error));
+            let _ = waiter.send(outcome);
         }
     }
 
     fn expire(&mut self) {
         if let Some(expiry) = self.config.send_expiry {
             for item in self.outbox.expire(expiry, Instant::now()) {
-                self.fail_send(item, Error::Expired(expiry));
+                self.settle_send(item, Err(Error::Expired(expiry)));
             }
         }
     }

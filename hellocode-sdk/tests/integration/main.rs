@@ -2,6 +2,7 @@
 
 mod bot;
 mod client;
+mod custom;
 mod harness;
 mod proxy;
 mod reconnect;

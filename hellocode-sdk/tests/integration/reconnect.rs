@@ -18,6 +18,12 @@ async fn via_proxy(proxy: &Proxy, name: &str, config: hellocode_sdk::ClientConfi
     Client::connect_with(transport, password(name), config).await.expect("connects via proxy")
 }
 
+/// Take the proxy down and wait until `client` noticed.
+async fn cut_off(proxy: &Proxy, client: &Client) {
+    proxy.set_down(true);
+    wait_for_state(client, |state| matches!(state, ConnectionState::Reconnecting { .. })).await;
+}
+
 async fn wait_for_state(client: &Client, want: fn(&ConnectionState) -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !want(&client.state()) {
@@ -36,8 +42,7 @@ async fn sends_made_while_down_are_delivered_once_after_reconnect() {
     let chat = alice.create_chat(vec!["bob".into()]).await.expect("chat");
     let mut bob_events = bob.events();
 
-    proxy.set_down(true);
-    wait_for_state(&alice, |state| matches!(state, ConnectionState::Reconnecting { .. })).await;
+    cut_off(&proxy, &alice).await;
     let queued: Vec<_> =
         (0..5).map(|n| alice.enqueue(chat.id, format!("offline {n}")).expect("queued")).collect();
     let pending = alice.pending_sends().await.expect("snapshot");
@@ -67,8 +72,7 @@ async fn the_send_queue_is_bounded() {
     let alice = via_proxy(&proxy, "alice", config).await;
     let chat = alice.create_chat(vec!["bob".into()]).await.expect("chat");
     let mut events = alice.events();
-    proxy.set_down(true);
-    wait_for_state(&alice, |state| matches!(state, ConnectionState::Reconnecting { .. })).await;
+    cut_off(&proxy, &alice).await;
     for n in 0..3 {
         alice.enqueue(chat.id, format!("{n}")).expect("room for three");
     }
@@ -110,8 +114,7 @@ async fn messages_missed_while_away_arrive_once_in_order() {
     assert_eq!(messages(&mut bob_events, 1).await[0].content, "before");
 
     for round in 0..3 {
-        proxy.set_down(true);
-        wait_for_state(&bob, |state| matches!(state, ConnectionState::Reconnecting { .. })).await;
+        cut_off(&proxy, &bob).await;
         for n in 0..150 {
             alice.enqueue(chat.id, format!("{round}:{n}")).expect("queued");
         }
@@ -268,8 +271,7 @@ async fn a_chat_created_while_away_is_announced_and_delivered_from_its_start() {
     let proxy = Proxy::start(server.addr()).await;
     let bob = via_proxy(&proxy, "bob", fast_config()).await;
     let mut bob_events = bob.events();
-    proxy.set_down(true);
-    wait_for_state(&bob, |state| matches!(state, ConnectionState::Reconnecting { .. })).await;
+    cut_off(&proxy, &bob).await;
     let chat = alice.create_chat(vec!["bob".into()]).await.expect("chat");
     for text in ["one", "two"] {
         alice.send(chat.id, text).await.expect("sent");
@@ -298,8 +300,7 @@ async fn close_returns_while_the_server_is_unreachable() {
     let alice = via_proxy(&proxy, "alice", config).await;
     let chat = alice.create_chat(vec!["bob".into()]).await.expect("chat");
     let mut events = alice.events();
-    proxy.set_down(true);
-    wait_for_state(&alice, |state| matches!(state, ConnectionState::Reconnecting { .. })).await;
+    cut_off(&proxy, &alice).await;
     let pending = alice.enqueue(chat.id, "never sent").expect("queued");
     tokio::time::timeout(Duration::from_secs(5), alice.close()).await.expect("close returns");
     let failed = next_matching(&mut events, |event| match event {
