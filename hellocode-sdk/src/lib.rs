@@ -65,6 +65,21 @@
 //! ```
 //!
 //! To add a transport, implement [`Transport`]; see the [`transport`] module.
+//!
+//! # Guarantees and limits
+//!
+//! - Messages ([`Event::Message`]) of every chat arrive exactly once and in sequence order,
+//!   from the chat's newest message at connect time (or from `ClientConfig::start_positions`),
+//!   and from the start of any chat the user joins later, across any number of reconnects.
+//! - Each queued message is stored by the server at most once and is reported `Sent` once
+//!   stored; a client's messages to one chat are stored in the order they were queued.
+//! - Not replayed after a disconnect: typing, read receipts and presence (ephemeral), and edits
+//!   or deletions of messages delivered before the disconnect (a resumed message carries its
+//!   current content and `deleted` flag, but an edit of an older message is not an event the
+//!   server keeps).
+//! - `create_chat`, `edit_message` and `delete_message` are not resent after a lost connection
+//!   (they could apply twice): they fail with `connection_lost` when the reply was lost.
+//! - Event queues are unbounded so the client never stops reading the server; read them.
 
 pub mod bot;
 mod client;
