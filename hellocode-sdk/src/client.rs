@@ -62,13 +62,6 @@ struct Inner {
     runtime: tokio::runtime::Handle,
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // The last handle is gone: the driver sees its channel close and stops.
-        tracing::debug!(user = %self.username, "client dropped");
-    }
-}
-
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")

@@ -175,7 +175,8 @@ impl Bot {
             stopping: AtomicBool::new(false),
         });
         let mut workers = JoinSet::new();
-        let mut chats: HashMap<ChatId, mpsc::UnboundedSender<Message>> = HashMap::new();
+        let mut chats: HashMap<ChatId, mpsc::UnboundedSender<(Message, ParsedCommand)>> =
+            HashMap::new();
         let (event_sender, event_jobs) = mpsc::unbounded_channel::<Event>();
         let handlers = self.event_handlers;
         let client = self.client.clone();
@@ -192,13 +193,13 @@ impl Bot {
             if let Event::Message(message) = &event
                 && message.author != router.username
             {
-                if router.wants(message) {
+                if let Some(parsed) = parse_command(&message.content) {
                     let worker = chats.entry(message.chat_id).or_insert_with(|| {
                         let (sender, jobs) = mpsc::unbounded_channel();
                         workers.spawn(run_chat(self.client.clone(), router.clone(), jobs));
                         sender
                     });
-                    let _ = worker.send(message.clone());
+                    let _ = worker.send((message.clone(), parsed));
                 }
                 let _ = event_sender.send(event);
             } else if !matches!(&event, Event::Message(_)) {
@@ -231,12 +232,7 @@ struct Router {
 }
 
 impl Router {
-    fn wants(&self, message: &Message) -> bool {
-        parse_command(&message.content).is_some()
-    }
-
-    async fn handle(&self, client: &Client, message: Message) {
-        let Some(parsed) = parse_command(&message.content) else { return };
+    async fn handle(&self, client: &Client, message: Message, parsed: ParsedCommand) {
         let (name, args) = (parsed.name, parsed.args);
         let handler = self.commands.get(&name).cloned();
         let outcome = match handler {
@@ -262,12 +258,16 @@ impl Router {
     }
 }
 
-async fn run_chat(client: Client, router: Arc<Router>, mut jobs: mpsc::UnboundedReceiver<Message>) {
-    while let Some(message) = jobs.recv().await {
+async fn run_chat(
+    client: Client,
+    router: Arc<Router>,
+    mut jobs: mpsc::UnboundedReceiver<(Message, ParsedCommand)>,
+) {
+    while let Some((message, parsed)) = jobs.recv().await {
         if router.stopping.load(Ordering::SeqCst) {
             break;
         }
-        router.handle(&client, message).await;
+        router.handle(&client, message, parsed).await;
     }
 }
 

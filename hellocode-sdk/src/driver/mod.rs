@@ -192,26 +192,39 @@ impl Driver {
     }
 
     async fn initial_sync(&mut self, connection: &mut Connection) -> Result<()> {
+        match self.call(connection, Command::ListChats {}).await? {
+            ServerFrame::Chats { chats, .. } => {
+                let mut out = Vec::new();
+                self.chats.synced(&chats, &mut out);
+                self.deliver(out);
+                Ok(())
+            }
+            other => Err(unexpected("chats", &other)),
+        }
+    }
+
+    /// Send one command while connecting (before the driver serves the connection) and wait
+    /// for its reply; frames meanwhile are events (messages of chats not known yet are held
+    /// until the chat list arrives).
+    async fn call(&mut self, connection: &mut Connection, command: Command) -> Result<ServerFrame> {
         let id = self.take_id();
-        connection.sink.send(encode(id, Command::ListChats {})).await?;
+        connection.sink.send(encode(id, command)).await?;
         loop {
             let text = match connection.stream.next().await {
                 Some(frame) => frame?,
-                None => return Err(Error::Transport("closed during the first sync".into())),
+                None => return Err(Error::Transport("closed while connecting".into())),
             };
-            match serde_json::from_str::<ServerFrame>(&text) {
-                Ok(ServerFrame::Chats { id: Some(RequestId::Number(n)), chats }) if n == id => {
-                    let mut out = Vec::new();
-                    self.chats.synced(&chats, &mut out);
-                    self.deliver(out);
-                    return Ok(());
-                }
-                Ok(ServerFrame::Error { id: answered, code, message })
-                    if answered.is_none() || answered == Some(RequestId::Number(id)) =>
-                {
+            let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else { continue };
+            let answers = match reply_id(&frame) {
+                Reply::To(n) => n == id,
+                Reply::Oldest => true,
+                Reply::Event => false,
+            };
+            match frame {
+                ServerFrame::Error { code, message, .. } if answers => {
                     return Err(Error::server(code, message));
                 }
-                // Events meanwhile (messages of chats not known yet are held until the list).
+                frame if answers => return Ok(frame),
                 _ => self.on_frame(&text),
             }
         }
@@ -308,28 +321,9 @@ impl Driver {
         connection: &mut Connection,
         command: Command,
     ) -> Result<(String, Option<String>)> {
-        let id = self.take_id();
-        connection.sink.send(encode(id, command)).await?;
-        loop {
-            let text = match connection.stream.next().await {
-                Some(frame) => frame?,
-                None => return Err(Error::Transport("closed during authentication".into())),
-            };
-            match serde_json::from_str::<ServerFrame>(&text) {
-                Ok(ServerFrame::Authenticated {
-                    id: Some(RequestId::Number(n)),
-                    username,
-                    token,
-                }) if n == id => {
-                    return Ok((username, token));
-                }
-                Ok(ServerFrame::Error { id: answered, code, message })
-                    if answered.is_none() || answered == Some(RequestId::Number(id)) =>
-                {
-                    return Err(Error::server(code, message));
-                }
-                _ => {} // nothing else is expected before authentication; ignore it
-            }
+        match self.call(connection, command).await? {
+            ServerFrame::Authenticated { username, token, .. } => Ok((username, token)),
+            other => Err(unexpected("authenticated", &other)),
         }
     }
 
@@ -400,7 +394,6 @@ impl Driver {
                         self.handles_gone = true;
                         self.begin_close(None);
                     }
-                    Some(ToDriver::Close(done)) => self.begin_close(Some(done)),
                     Some(command) => self.accept(command),
                 },
                 frame = connection.stream.next() => match frame {

@@ -300,7 +300,7 @@ macro_rules! sql_storage {
                 }
             }
             if allowed.is_empty() {
-                return Ok(results.into_iter().map(|r| r.unwrap_or(Err(Error::ChatNotFound(ChatId(0))))).collect());
+                return Ok(answered(results));
             }
 
             // Take numbers for every allowed message; this locks the chats' rows.
@@ -308,17 +308,7 @@ macro_rules! sql_storage {
             for &index in &allowed {
                 *wanted.entry(batch[index].chat_id.0).or_default() += 1;
             }
-            let mut cases = String::new();
-            for n in 0..wanted.len() {
-                cases.push_str(&format!(" WHEN ${} THEN ${}", 2 * n + 1, 2 * n + 2));
-            }
-            let ids: Vec<String> = (0..wanted.len()).map(|n| format!("${}", 2 * n + 1)).collect();
-            let sql = format!(
-                "UPDATE chats SET last_seq = last_seq + CASE id{cases} ELSE 0 END \
-                 WHERE id IN ({}) RETURNING id, last_seq",
-                ids.join(", ")
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(shift_last_seq('+', wanted.len())));
             for (chat, count) in &wanted {
                 query = query.bind(*chat).bind(*count);
             }
@@ -386,16 +376,7 @@ macro_rules! sql_storage {
                 *seq += 1;
             }
             if !given_back.is_empty() {
-                let mut cases = String::new();
-                for n in 0..given_back.len() {
-                    cases.push_str(&format!(" WHEN ${} THEN ${}", 2 * n + 1, 2 * n + 2));
-                }
-                let ids: Vec<String> = (0..given_back.len()).map(|n| format!("${}", 2 * n + 1)).collect();
-                let sql = format!(
-                    "UPDATE chats SET last_seq = last_seq - CASE id{cases} ELSE 0 END WHERE id IN ({})",
-                    ids.join(", ")
-                );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(shift_last_seq('-', given_back.len())));
                 for (chat, count) in &given_back {
                     query = query.bind(*chat).bind(*count);
                 }
@@ -459,10 +440,28 @@ macro_rules! sql_storage {
                     Some(Err(_)) | None => None,
                 };
             }
-            Ok(results
+            Ok(answered(results))
+        }
+
+        fn answered(results: Vec<Option<Result<Appended>>>) -> Vec<Result<Appended>> {
+            results
                 .into_iter()
                 .map(|result| result.unwrap_or_else(|| Err(Error::Database("append left unanswered".into()))))
-                .collect())
+                .collect()
+        }
+
+        /// `UPDATE chats SET last_seq = last_seq ± CASE id WHEN $1 THEN $2 … END WHERE id IN
+        /// ($1, $3, …) RETURNING id, last_seq`: moves `chats` chats' numbers at once, bound as
+        /// (chat, amount) pairs.
+        fn shift_last_seq(sign: char, chats: usize) -> String {
+            let cases: String =
+                (0..chats).map(|n| format!(" WHEN ${} THEN ${}", 2 * n + 1, 2 * n + 2)).collect();
+            let ids: Vec<String> = (0..chats).map(|n| format!("${}", 2 * n + 1)).collect();
+            format!(
+                "UPDATE chats SET last_seq = last_seq {sign} CASE id{cases} ELSE 0 END \
+                 WHERE id IN ({}) RETURNING id, last_seq",
+                ids.join(", ")
+            )
         }
 
         /// `$start, $start+1, …`: `count` numbered placeholders.
