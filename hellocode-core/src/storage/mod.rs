@@ -44,6 +44,11 @@ pub struct Appended {
     pub created: bool,
 }
 
+/// An append that has its place in the store's order and completes when it is committed (or
+/// refused). See [`Storage::start_append`].
+pub type AppendTicket =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Appended>> + Send>>;
+
 /// Everything HelloCode stores. Implementations are cheap to share (`Arc<dyn Storage>`).
 ///
 /// Lists of users and chats are returned ordered (users by username, chats by id) so that every
@@ -101,6 +106,36 @@ pub trait Storage: Send + Sync + 'static {
     /// Append a message with the chat's next sequence number, or return the stored one when
     /// `client_id` was used before by the same author in the same chat.
     async fn append_message(&self, message: NewMessage) -> Result<Appended>;
+    /// Queue an append and return once it has its place, before it is committed: appends of
+    /// one chat started one after another are numbered in that order, and may share a commit
+    /// (group commit) instead of each waiting for the one before. The ticket resolves like
+    /// [`append_message`](Self::append_message). The default appends at once.
+    ///
+    /// ```
+    /// use hellocode_core::model::{NewMessage, NewUser, Timestamp};
+    /// use hellocode_core::storage::{MemoryStorage, Storage};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let storage = MemoryStorage::new();
+    /// storage.create_user(NewUser::new("ada", "ada@example.org", "hash")).await?;
+    /// let chat = storage.create_chat(&["ada".to_owned()], Timestamp::now()).await?.id;
+    /// let text = |content: &str| NewMessage {
+    ///     chat_id: chat,
+    ///     author: "ada".into(),
+    ///     content: content.into(),
+    ///     client_id: None,
+    ///     timestamp: Timestamp::now(),
+    /// };
+    /// let first = storage.start_append(text("one")).await;
+    /// let second = storage.start_append(text("two")).await;
+    /// // Both are in line, numbered in the order started, whichever is awaited first.
+    /// assert_eq!(second.await?.message.seq.0, 2);
+    /// assert_eq!(first.await?.message.seq.0, 1);
+    /// # Ok::<(), hellocode_core::Error>(()) }).unwrap();
+    /// ```
+    async fn start_append(&self, message: NewMessage) -> AppendTicket {
+        let result = self.append_message(message).await;
+        Box::pin(std::future::ready(result))
+    }
     /// Up to `limit` messages below `before` (or the newest), newest first.
     async fn messages_before(
         &self,

@@ -33,6 +33,7 @@ macro_rules! storage_conformance_tests {
             concurrent_retries_store_one_message,
             bot_tokens_are_listed_and_revoked_by_their_owner,
             refusals_among_concurrent_appends_leave_the_others_intact,
+            started_appends_are_numbered_in_the_order_started,
         );
     };
     (@tests $get_store:ident, $($test:ident),+ $(,)?) => {
@@ -664,6 +665,66 @@ pub async fn refusals_among_concurrent_appends_leave_the_others_intact(storage: 
     }
     assert_eq!(stored, created, "every created append is stored, nothing else");
     assert_eq!(stored, 15 + 2, "15 of alice's and one keyed message per chat");
+}
+
+/// `start_append` promises a chat's appends are numbered in the order they were started, even
+/// when their commits are shared; more appends than one batch holds, spread over many chats and
+/// authors, with refusals and repeated keys among them.
+pub async fn started_appends_are_numbered_in_the_order_started(storage: Arc<dyn Storage>) {
+    const CHATS: usize = 40;
+    const APPENDS: usize = 2_600;
+    let authors = ["ann", "ben", "cat"];
+    users(&*storage, &authors).await;
+    user(&*storage, "eve").await;
+    let mut chats = Vec::new();
+    for _ in 0..CHATS {
+        chats.push(chat_of(&*storage, &authors).await);
+    }
+    // Append i goes to chat i % CHATS by author i % 3, except: every 13th is an outsider's,
+    // and the one after a keyed append repeats it (same chat, author and key).
+    let place = |i: usize| (i % CHATS, authors[i % 3]);
+    let mut tickets = Vec::with_capacity(APPENDS);
+    for i in 0..APPENDS {
+        let (chat, author) = place(i);
+        let message = match i % 13 {
+            5 => post(chats[chat], "eve", "refused", None),
+            7 => post(chats[chat], author, "keyed", Some(&format!("key-{i}"))),
+            8 => {
+                let (chat, author) = place(i - 1);
+                post(chats[chat], author, "keyed", Some(&format!("key-{}", i - 1)))
+            }
+            _ => post(chats[chat], author, &format!("{i}"), None),
+        };
+        tickets.push(storage.start_append(message).await);
+    }
+    let mut seqs_by_chat: Vec<Vec<i64>> = vec![Vec::new(); CHATS];
+    let mut previous = None;
+    for (i, ticket) in tickets.into_iter().enumerate() {
+        let result = ticket.await;
+        match i % 13 {
+            5 => assert!(matches!(result, Err(Error::NotParticipant { .. })), "{result:?}"),
+            8 => {
+                let appended = result.expect("a repeated key is answered");
+                assert!(!appended.created, "the second use of a key stores nothing");
+                assert_eq!(Some(appended.message), previous, "it is the first one's message");
+            }
+            _ => {
+                let appended = result.expect("append");
+                assert!(appended.created);
+                seqs_by_chat[place(i).0].push(appended.message.seq.0);
+                previous = Some(appended.message);
+            }
+        }
+    }
+    for (chat, seqs) in chats.iter().zip(seqs_by_chat) {
+        assert_eq!(
+            seqs,
+            (1..=seqs.len() as i64).collect::<Vec<_>>(),
+            "numbered 1, 2, … in the order started"
+        );
+        let stored = storage.messages_after(*chat, "ann", Seq(0), 1_000).await.expect("read");
+        assert_eq!(stored.len(), seqs.len(), "stored exactly what was created");
+    }
 }
 
 /// What [`write_for_reopen`] wrote, to compare after reopening.

@@ -63,8 +63,8 @@ pub(crate) const MESSAGES_AFTER: &str = concat!(
 );
 
 /// Implements [`Storage`](crate::storage::Storage) for `$storage`, a struct with a
-/// `pool: sqlx::Pool<$db>` field, an `appends` sender feeding the generated `append_batches`
-/// task, and `begin_write(&self)` / `begin_write_on(pool)` that open a transaction that will
+/// `pool: sqlx::Pool<$db>` field and an `appends` sender feeding the generated `append_batches`
+/// task, in a module whose `BEGIN_WRITE` is the statement that opens a transaction that will
 /// write.
 macro_rules! sql_storage {
     ($storage:ty, $db:ty) => {
@@ -258,27 +258,31 @@ macro_rules! sql_storage {
         /// participant, no such chat, a known client id) run no failing statement, so the
         /// transaction and the other appends go on; numbers taken for messages that turn out
         /// to be known are given back before the insert, so no gap can appear.
-        // Every statement built here is numbered placeholders around fixed SQL: no value is
-        // ever spliced into the text, hence `AssertSqlSafe`.
+        // Every statement built here is placeholders around fixed SQL: no value is ever
+        // spliced into the text, hence `AssertSqlSafe`. Parameters are bound in the order
+        // their placeholders appear: SQLite's are anonymous (`?`), because sqlx looks up each
+        // named one by a linear scan, quadratic in a batch's ~1,500 parameters (profile in
+        // BENCHMARKS.md).
         async fn append_all(conn: &mut Conn, batch: &[&NewMessage]) -> Result<Vec<Result<Appended>>> {
             use std::collections::{BTreeMap, HashMap, HashSet};
             let mut results: Vec<Option<Result<Appended>>> = batch.iter().map(|_| None).collect();
 
-            // Who may post where.
-            let chats: Vec<i64> = batch.iter().map(|m| m.chat_id.0).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-            let authors: Vec<&str> = batch.iter().map(|m| m.author.as_str()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+            // Who may post where: the batch's distinct (chat, author) pairs, each looked up by
+            // its keys. (Two IN lists, chats × authors, made SQLite seek every combination:
+            // 265 ms for a batch of 1,000 instead of 2 ms.)
+            let pairs: std::collections::BTreeSet<(i64, &str)> =
+                batch.iter().map(|m| (m.chat_id.0, m.author.as_str())).collect();
+            let rows: Vec<String> =
+                (0..pairs.len()).map(|n| format!("({})", placeholders(2 * n + 1, 2))).collect();
             let sql = format!(
-                "SELECT p.chat_id, u.username FROM chat_participants p JOIN users u ON u.id = p.user_id \
-                 WHERE p.chat_id IN ({}) AND u.username IN ({})",
-                placeholders(1, chats.len()),
-                placeholders(chats.len() + 1, authors.len()),
+                "SELECT v.column1, v.column2 FROM (VALUES {}) AS v \
+                 JOIN users u ON u.username = v.column2 \
+                 JOIN chat_participants p ON p.chat_id = v.column1 AND p.user_id = u.id",
+                rows.join(", ")
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for chat in &chats {
-                query = query.bind(*chat);
-            }
-            for author in &authors {
-                query = query.bind(*author);
+            for (chat, author) in &pairs {
+                query = query.bind(*chat).bind(*author);
             }
             let members: HashSet<(i64, String)> = query
                 .fetch_all(&mut *conn)
@@ -308,11 +312,7 @@ macro_rules! sql_storage {
             for &index in &allowed {
                 *wanted.entry(batch[index].chat_id.0).or_default() += 1;
             }
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(shift_last_seq('+', wanted.len())));
-            for (chat, count) in &wanted {
-                query = query.bind(*chat).bind(*count);
-            }
-            let last: HashMap<i64, i64> = query
+            let last: HashMap<i64, i64> = shift_last_seq('+', &wanted)
                 .fetch_all(&mut *conn)
                 .await?
                 .iter()
@@ -325,7 +325,7 @@ macro_rules! sql_storage {
             let mut known: HashMap<(i64, String, String), Message> = HashMap::new();
             if !keyed.is_empty() {
                 let conditions: Vec<String> = (0..keyed.len())
-                    .map(|n| format!("(chat_id = ${} AND author = ${} AND client_id = ${})", 3 * n + 1, 3 * n + 2, 3 * n + 3))
+                    .map(|n| format!("(chat_id = {} AND author = {} AND client_id = {})", param(3 * n + 1), param(3 * n + 2), param(3 * n + 3)))
                     .collect();
                 let sql = format!("SELECT {} FROM messages WHERE {}", message_columns!(), conditions.join(" OR "));
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -376,18 +376,13 @@ macro_rules! sql_storage {
                 *seq += 1;
             }
             if !given_back.is_empty() {
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(shift_last_seq('-', given_back.len())));
-                for (chat, count) in &given_back {
-                    query = query.bind(*chat).bind(*count);
-                }
-                query.execute(&mut *conn).await?;
+                shift_last_seq('-', &given_back).execute(&mut *conn).await?;
             }
 
             if !inserts.is_empty() {
                 let rows: Vec<String> = (0..inserts.len())
                     .map(|n| {
-                        let b = 6 * n;
-                        format!("(${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6)
+                        format!("({})", placeholders(6 * n + 1, 6))
                     })
                     .collect();
                 let sql = format!(
@@ -450,23 +445,35 @@ macro_rules! sql_storage {
                 .collect()
         }
 
-        /// `UPDATE chats SET last_seq = last_seq ± CASE id WHEN $1 THEN $2 … END WHERE id IN
-        /// ($1, $3, …) RETURNING id, last_seq`: moves `chats` chats' numbers at once, bound as
-        /// (chat, amount) pairs.
-        fn shift_last_seq(sign: char, chats: usize) -> String {
-            let cases: String =
-                (0..chats).map(|n| format!(" WHEN ${} THEN ${}", 2 * n + 1, 2 * n + 2)).collect();
-            let ids: Vec<String> = (0..chats).map(|n| format!("${}", 2 * n + 1)).collect();
-            format!(
+        /// `UPDATE chats SET last_seq = last_seq ± CASE id WHEN … THEN … END WHERE id IN (…)
+        /// RETURNING id, last_seq`: moves each chat's number by its amount, all at once.
+        fn shift_last_seq(
+            sign: char,
+            amounts: &std::collections::BTreeMap<i64, i64>,
+        ) -> sqlx::query::Query<'static, $db, <$db as sqlx::Database>::Arguments> {
+            let chats = amounts.len();
+            let cases: String = (0..chats)
+                .map(|n| format!(" WHEN {} THEN {}", param(2 * n + 1), param(2 * n + 2)))
+                .collect();
+            let sql = format!(
                 "UPDATE chats SET last_seq = last_seq {sign} CASE id{cases} ELSE 0 END \
                  WHERE id IN ({}) RETURNING id, last_seq",
-                ids.join(", ")
-            )
+                placeholders(2 * chats + 1, chats)
+            );
+            // Placeholders are bound in the order they appear (SQLite's are anonymous).
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (chat, amount) in amounts {
+                query = query.bind(*chat).bind(*amount);
+            }
+            for chat in amounts.keys() {
+                query = query.bind(*chat);
+            }
+            query
         }
 
-        /// `$start, $start+1, …`: `count` numbered placeholders.
+        /// `count` placeholders for parameters `start`, `start + 1`, ….
         fn placeholders(start: usize, count: usize) -> String {
-            (start..start + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+            (start..start + count).map(param).collect::<Vec<_>>().join(", ")
         }
 
         /// Group commit: take every append waiting (up to a batch), run them in one write
@@ -477,7 +484,21 @@ macro_rules! sql_storage {
             mut jobs: tokio::sync::mpsc::Receiver<AppendJob>,
         ) {
             let mut batch: Vec<AppendJob> = Vec::with_capacity(crate::storage::sql::MAX_BATCH);
-            while let Some(job) = jobs.recv().await {
+            // Kept while appends keep coming, so a batch does not pay for a pool acquire (and
+            // its health check); given back when the queue runs dry, so closing the pool never
+            // waits for it.
+            let mut writer: Option<sqlx::pool::PoolConnection<$db>> = None;
+            loop {
+                let job = match jobs.try_recv() {
+                    Ok(job) => job,
+                    Err(_) => {
+                        writer = None;
+                        match jobs.recv().await {
+                            Some(job) => job,
+                            None => break,
+                        }
+                    }
+                };
                 batch.push(job);
                 while batch.len() < crate::storage::sql::MAX_BATCH {
                     match jobs.try_recv() {
@@ -485,14 +506,25 @@ macro_rules! sql_storage {
                         Err(_) => break,
                     }
                 }
-                match commit_batch(&pool, &batch).await {
+                let committed = match &mut writer {
+                    Some(conn) => commit_batch(conn, &batch).await,
+                    None => match pool.acquire().await {
+                        Ok(conn) => commit_batch(writer.insert(conn), &batch).await,
+                        Err(err) => Err(err.into()),
+                    },
+                };
+                match committed {
                     Ok(results) => {
                         for ((_, reply), result) in batch.drain(..).zip(results) {
                             let _ = reply.send(result);
                         }
                     }
                     Err(err) => {
-                        // Nothing of the batch was committed.
+                        // Nothing of the batch was committed. The connection may be broken or
+                        // mid-transaction: start over with another.
+                        if let Some(mut conn) = writer.take() {
+                            conn.close_on_drop();
+                        }
                         let message = err.to_string();
                         for (_, reply) in batch.drain(..) {
                             let _ = reply.send(Err(Error::Database(message.clone().into())));
@@ -502,13 +534,23 @@ macro_rules! sql_storage {
             }
         }
 
-        async fn commit_batch(pool: &sqlx::Pool<$db>, batch: &[AppendJob]) -> Result<Vec<Result<Appended>>> {
-            let mut tx = <$storage>::begin_write_on(pool).await?;
+        async fn commit_batch(
+            conn: &mut sqlx::pool::PoolConnection<$db>,
+            batch: &[AppendJob],
+        ) -> Result<Vec<Result<Appended>>> {
+            let mut tx = sqlx::Connection::begin_with(&mut **conn, BEGIN_WRITE).await?;
             let messages: Vec<&NewMessage> = batch.iter().map(|(message, _)| message).collect();
             // A database error may have aborted the transaction (Postgres): it fails the batch.
             let results = append_all(&mut tx, &messages).await?;
             tx.commit().await?;
             Ok(results)
+        }
+
+        impl $storage {
+            /// Open a transaction that will write (`BEGIN_WRITE`).
+            async fn begin_write(&self) -> Result<sqlx::Transaction<'static, $db>> {
+                Ok(self.pool.begin_with(BEGIN_WRITE).await?)
+            }
         }
 
         #[async_trait]
@@ -776,10 +818,18 @@ macro_rules! sql_storage {
             }
 
             async fn append_message(&self, message: NewMessage) -> Result<Appended> {
+                self.start_append(message).await.await
+            }
+
+            /// The append joins the group-commit queue (FIFO; the batcher numbers a chat's
+            /// appends in queue order) and the ticket waits for its batch's commit.
+            async fn start_append(&self, message: NewMessage) -> crate::storage::AppendTicket {
                 let (reply, result) = tokio::sync::oneshot::channel();
                 let stopped = || Error::Database("the append batcher has stopped".into());
-                self.appends.send((message, reply)).await.map_err(|_| stopped())?;
-                result.await.map_err(|_| stopped())?
+                if self.appends.send((message, reply)).await.is_err() {
+                    return Box::pin(std::future::ready(Err(stopped())));
+                }
+                Box::pin(async move { result.await.map_err(|_| stopped())? })
             }
 
             async fn messages_before(

@@ -38,18 +38,15 @@ impl PostgresStorage {
         tokio::spawn(append_batches(pool.clone(), jobs));
         Ok(PostgresStorage { pool, appends })
     }
+}
 
-    /// Postgres serializes a chat's appends through the row lock that `UPDATE chats` takes, so
-    /// a plain transaction suffices.
-    async fn begin_write(&self) -> crate::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        Self::begin_write_on(&self.pool).await
-    }
+/// Postgres serializes a chat's appends through the row lock that `UPDATE chats` takes, so a plain
+/// transaction suffices.
+const BEGIN_WRITE: &str = "BEGIN";
 
-    async fn begin_write_on(
-        pool: &PgPool,
-    ) -> crate::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        Ok(pool.begin().await?)
-    }
+/// Placeholder for the `n`th parameter (parameters are bound in order of appearance anyway).
+fn param(n: usize) -> String {
+    format!("${n}")
 }
 
 super::sql_storage!(PostgresStorage, sqlx::Postgres);

@@ -44,7 +44,10 @@ impl SqliteStorage {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(30));
+            .busy_timeout(Duration::from_secs(30))
+            // Rows come back from SQLite's thread through a bounded channel; with room for a
+            // whole batch's rows the thread is not woken once per row (BENCHMARKS.md).
+            .row_buffer_size(super::MAX_BATCH);
         let pool = SqlitePoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)
@@ -55,19 +58,16 @@ impl SqliteStorage {
         tokio::spawn(append_batches(pool.clone(), jobs));
         Ok(SqliteStorage { pool, appends })
     }
+}
 
-    /// SQLite allows one writer at a time. Taking the write lock when the transaction begins
-    /// (rather than at its first write) means a writer waits for the lock instead of failing
-    /// with `SQLITE_BUSY` after it has read.
-    async fn begin_write(&self) -> crate::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Self::begin_write_on(&self.pool).await
-    }
+/// SQLite allows one writer at a time. Taking the write lock when the transaction begins (rather
+/// than at its first write) means a writer waits for the lock instead of failing with
+/// `SQLITE_BUSY` after it has read.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
-    async fn begin_write_on(
-        pool: &SqlitePool,
-    ) -> crate::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
-    }
+/// Placeholder for the `n`th parameter: anonymous, bound in order of appearance (see `append_all`).
+fn param(_n: usize) -> String {
+    "?".to_owned()
 }
 
 super::sql_storage!(SqliteStorage, sqlx::Sqlite);
