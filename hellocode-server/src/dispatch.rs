@@ -2,17 +2,17 @@
 //! publication. Every transport (WebSocket, REST) calls [`Dispatcher::handle`]; there is no
 //! second implementation of any command.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use hellocode_core::model::{ChatId, Timestamp};
+use hellocode_core::model::Timestamp;
 use hellocode_core::protocol::{ClientFrame, ServerFrame};
-use hellocode_core::session::{Decision, Output, Session, StorageOp, execute};
+use hellocode_core::session::{Decision, Output, Session, StorageOp, StorageOutcome, execute};
 use hellocode_core::storage::Storage;
 
 use crate::auth::Auth;
 use crate::broker::{Broker, BrokerEvent};
+use crate::chat_order::ChatOrder;
 use crate::metrics::Metrics;
 
 /// Runs commands for sessions.
@@ -21,9 +21,8 @@ pub struct Dispatcher {
     auth: Auth,
     broker: Arc<dyn Broker>,
     metrics: Arc<Metrics>,
-    /// One lock per chat with an append in flight: a chat's appends commit and publish one at a
-    /// time, so its participants receive its messages in sequence order.
-    chat_locks: Mutex<HashMap<ChatId, Arc<tokio::sync::Mutex<()>>>>,
+    /// A chat's appends enter storage in turn and publish in that order, but commit together.
+    chat_order: ChatOrder,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -40,7 +39,7 @@ impl Dispatcher {
         broker: Arc<dyn Broker>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        Dispatcher { storage, auth, broker, metrics, chat_locks: Mutex::default() }
+        Dispatcher { storage, auth, broker, metrics, chat_order: ChatOrder::default() }
     }
 
     /// The broker events go through.
@@ -64,32 +63,34 @@ impl Dispatcher {
                 }
             },
             Decision::Store(pending) => {
-                let appending = match pending.op() {
-                    StorageOp::Append(message) => Some(message.chat_id),
-                    _ => None,
-                };
-                let lock = appending.map(|chat| self.chat_lock(chat));
-                let _guard = match &lock {
-                    Some(lock) => Some(lock.lock().await),
-                    None => None,
+                let StorageOp::Append(message) = pending.op() else {
+                    let started = Instant::now();
+                    let result = execute(&*self.storage, pending.op()).await;
+                    self.metrics.storage_latency(started.elapsed());
+                    self.log_failure(pending.op(), &result);
+                    return self.finish(session.complete(pending, result)).await;
                 };
                 let started = Instant::now();
-                let result = execute(&*self.storage, pending.op()).await;
+                let (ticket, mut place) = self
+                    .chat_order
+                    .enter(message.chat_id, self.storage.start_append(message.clone()))
+                    .await;
+                let result = ticket.await.map(StorageOutcome::Appended);
                 self.metrics.storage_latency(started.elapsed());
-                if let Err(err @ hellocode_core::Error::Database(_)) = &result {
-                    tracing::error!(op = pending.op().name(), error = %err, "storage failed");
-                }
+                self.log_failure(pending.op(), &result);
                 let output = session.complete(pending, result);
-                if appending.is_some() && !output.publish.is_empty() {
+                if !output.publish.is_empty() {
                     self.metrics.message_stored();
                 }
-                let reply = self.finish(output).await;
-                drop(_guard);
-                if let (Some(chat), Some(lock)) = (appending, lock) {
-                    self.release_chat_lock(chat, lock);
-                }
-                reply
+                place.turn().await;
+                self.finish(output).await
             }
+        }
+    }
+
+    fn log_failure(&self, op: &StorageOp, result: &Result<StorageOutcome, hellocode_core::Error>) {
+        if let Err(err @ hellocode_core::Error::Database(_)) = result {
+            tracing::error!(op = op.name(), error = %err, "storage failed");
         }
     }
 
@@ -98,19 +99,5 @@ impl Dispatcher {
             self.broker.publish(BrokerEvent::Chat(publish)).await;
         }
         output.reply
-    }
-
-    fn chat_lock(&self, chat: ChatId) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.chat_locks.lock().unwrap_or_else(|e| e.into_inner());
-        locks.entry(chat).or_default().clone()
-    }
-
-    /// Forget a chat's lock when no one else holds or waits for it, so the map stays small.
-    fn release_chat_lock(&self, chat: ChatId, lock: Arc<tokio::sync::Mutex<()>>) {
-        let mut locks = self.chat_locks.lock().unwrap_or_else(|e| e.into_inner());
-        // Two references: the map's and ours.
-        if Arc::strong_count(&lock) == 2 {
-            locks.remove(&chat);
-        }
     }
 }

@@ -23,6 +23,7 @@
 pub mod app;
 pub mod auth;
 pub mod broker;
+mod chat_order;
 pub mod config;
 pub mod dispatch;
 mod error;

@@ -259,19 +259,21 @@ pub async fn a_slow_reader_is_cut_off_while_a_fast_reader_gets_everything(backen
 }
 
 pub async fn concurrent_senders_are_delivered_in_sequence_order(backend: Backend) {
+    // Four senders at once: their appends share commits, and still publish in seq order.
     const EACH: i64 = 40;
+    const SENDERS: usize = 4;
     let Some(server) = start(backend).await else { return };
-    let (tokens, chat) = chat_among(&server, &["alice", "bob", "carol"]).await;
-    let mut carol = server.connect(&format!("/ws?token={}", tokens[2])).await;
+    let (tokens, chat) = chat_among(&server, &["alice", "bob", "dave", "erin", "carol"]).await;
+    let mut carol = server.connect(&format!("/ws?token={}", tokens[SENDERS])).await;
     carol.expect_nothing_pending().await;
     let mut senders = Vec::new();
-    for token in &tokens[..2] {
+    for token in &tokens[..SENDERS] {
         let mut client = server.connect(&format!("/ws?token={token}")).await;
         senders.push(tokio::spawn(async move {
             for i in 0..EACH {
                 client.send(json!({ "command": "new_message", "chatId": chat, "message": format!("{i}"), "id": i })).await;
             }
-            // Drain until every ack is in (events from the other sender interleave).
+            // Drain until every ack is in (events from the other senders interleave).
             let mut acks = 0;
             while acks < EACH {
                 if client.recv().await["command"] == "ack" {
@@ -281,13 +283,17 @@ pub async fn concurrent_senders_are_delivered_in_sequence_order(backend: Backend
         }));
     }
     let mut seqs = Vec::new();
-    while seqs.len() < 2 * EACH as usize {
+    while seqs.len() < SENDERS * EACH as usize {
         seqs.push(carol.expect("new_message").await["message"]["seq"].as_i64().expect("seq"));
     }
     for sender in senders {
         sender.await.expect("sender");
     }
-    assert_eq!(seqs, (1..=2 * EACH).collect::<Vec<_>>(), "events arrive in sequence order");
+    assert_eq!(
+        seqs,
+        (1..=SENDERS as i64 * EACH).collect::<Vec<_>>(),
+        "events arrive in sequence order"
+    );
 }
 
 pub async fn receipts_typing_edits_and_deletes_reach_participants(backend: Backend) {
