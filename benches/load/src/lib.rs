@@ -164,6 +164,8 @@ pub struct FanoutConfig {
     pub target: Target,
     /// Send with request ids and count the acks, which HelloCode sends only after the commit.
     pub acknowledged: bool,
+    /// Where to keep the users' tokens between runs ([`http::TokenCache`]).
+    pub token_cache: Option<std::path::PathBuf>,
 }
 
 struct Receiver {
@@ -188,6 +190,7 @@ pub async fn fanout(addr: SocketAddr, config: FanoutConfig) -> anyhow::Result<Fa
 
     // Users, rooms and connections.
     let setup = Instant::now();
+    let mut cache = http::TokenCache::open(config.token_cache.clone())?;
     let mut rooms = Vec::with_capacity(config.rooms);
     for room in 0..config.rooms {
         if config.target == Target::Bare {
@@ -196,7 +199,7 @@ pub async fn fanout(addr: SocketAddr, config: FanoutConfig) -> anyhow::Result<Fa
         }
         let names: Vec<String> =
             (0..config.clients).map(|i| format!("{}{room}_{i}", config.user_prefix)).collect();
-        let tokens = http::users(addr, &names).await?;
+        let tokens = http::users(addr, &names, &mut cache).await?;
         let chat = http::chat(addr, &tokens[0], &names[1..]).await?;
         rooms.push((chat, tokens));
     }

@@ -18,6 +18,10 @@ struct Args {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Keep the users' tokens in this file and reuse them on the next run against the same
+    /// server data (skips registering and logging in: argon2 per user).
+    #[arg(long)]
+    token_cache: Option<std::path::PathBuf>,
     #[command(subcommand)]
     mode: Mode,
 }
@@ -124,6 +128,7 @@ async fn main() -> anyhow::Result<()> {
                 user_prefix: prefix,
                 target: if bare { Target::Bare } else { Target::HelloCode },
                 acknowledged: acknowledged && !bare,
+                token_cache: args.token_cache,
             };
             let report = fanout(args.addr, config).await?;
             if args.json {
@@ -155,6 +160,7 @@ async fn main() -> anyhow::Result<()> {
                 deadline: Duration::from_secs(300),
                 max_backoff: Duration::from_millis(max_backoff_ms),
                 proxy_program: std::env::current_exe()?,
+                token_cache: args.token_cache,
             };
             let report = storm(args.addr, config).await?;
             if args.json {

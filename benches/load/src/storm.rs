@@ -48,6 +48,8 @@ pub struct StormConfig {
     pub deadline: Duration,
     /// The `hellocode-load` executable to run the proxies with.
     pub proxy_program: std::path::PathBuf,
+    /// Where to keep the users' tokens between runs ([`http::TokenCache`]).
+    pub token_cache: Option<std::path::PathBuf>,
     /// Longest delay between reconnection attempts (the SDK's default is 30 s; a short one
     /// shows the server's own recovery time rather than the clients' backoff).
     pub max_backoff: Duration,
@@ -146,11 +148,12 @@ impl Proxy {
 pub async fn storm(addr: SocketAddr, config: StormConfig) -> anyhow::Result<StormReport> {
     anyhow::ensure!(config.proxies >= 1, "at least one proxy");
     // Users: one sender and `users` receivers per room.
+    let mut cache = http::TokenCache::open(config.token_cache.clone())?;
     let mut rooms = Vec::with_capacity(config.rooms);
     for room in 0..config.rooms {
         let names: Vec<String> =
             (0..=config.users).map(|i| format!("{}{room}_{i}", config.user_prefix)).collect();
-        let tokens = http::users(addr, &names).await?;
+        let tokens = http::users(addr, &names, &mut cache).await?;
         let chat = ChatId(http::chat(addr, &tokens[0], &names[1..]).await?);
         rooms.push((chat, tokens));
     }

@@ -34,16 +34,12 @@ fn small_fanout(target: Target, server_pid: u32) -> FanoutConfig {
         user_prefix: "smoke".into(),
         target,
         acknowledged: target == Target::HelloCode,
+        token_cache: None,
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fanout_smoke_loses_nothing() {
-    let dir = TempDir::new();
-    let server = server(&dir).await;
-    let config = small_fanout(Target::HelloCode, std::process::id());
-    let report = fanout(server.local_addr(), config).await.expect("run");
-    println!("{report}");
+/// What every HelloCode fan-out run must show.
+fn assert_nothing_lost(report: &hellocode_load::FanoutReport) {
     assert!(report.messages_sent >= 200, "a few hundred messages: {}", report.messages_sent);
     assert_eq!(report.connections_opened, 20);
     assert_eq!(
@@ -60,6 +56,27 @@ async fn fanout_smoke_loses_nothing() {
         report.messages_acknowledged, report.messages_sent,
         "every send acknowledged after its commit"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_smoke_loses_nothing() {
+    let dir = TempDir::new();
+    let server = server(&dir).await;
+    let cache = dir.0.join("tokens");
+    let config = FanoutConfig {
+        token_cache: Some(cache.clone()),
+        ..small_fanout(Target::HelloCode, std::process::id())
+    };
+    let report = fanout(server.local_addr(), config.clone()).await.expect("run");
+    println!("{report}");
+    assert_nothing_lost(&report);
+    let cached = std::fs::read_to_string(&cache).expect("token cache written");
+    assert_eq!(cached.lines().count(), 20, "one token per user");
+
+    // A rerun against the same server reuses the tokens: no user is registered again.
+    let report = fanout(server.local_addr(), config).await.expect("rerun");
+    assert_nothing_lost(&report);
+    assert_eq!(std::fs::read_to_string(&cache).expect("token cache"), cached);
     server.shutdown().await;
 }
 
@@ -133,6 +150,7 @@ async fn storm_smoke_resumes_everything_once() {
         deadline: Duration::from_secs(60),
         max_backoff: Duration::from_millis(500),
         proxy_program: env!("CARGO_BIN_EXE_hellocode-load").into(),
+        token_cache: None,
     };
     let report = storm(server.local_addr(), config).await.expect("run");
     println!("{report}");
