@@ -86,6 +86,33 @@ fn append(
             }
         })
     });
+    // Appends started together share a commit (group commit): the per-message cost when the
+    // server is busy. Throughput is reported per message.
+    const TOGETHER: u64 = 256;
+    let mut group = c.benchmark_group(format!("append {TOGETHER} together"));
+    group.throughput(criterion::Throughput::Elements(TOGETHER));
+    group.bench_function(name, |b| {
+        b.to_async(runtime).iter(|| {
+            let storage = storage.clone();
+            async move {
+                let mut tickets = Vec::with_capacity(TOGETHER as usize);
+                for i in 0..TOGETHER {
+                    let message = NewMessage {
+                        chat_id: chat,
+                        author: if i % 2 == 0 { "alice" } else { "bob" }.into(),
+                        content: "hello".into(),
+                        client_id: None,
+                        timestamp: Timestamp::now(),
+                    };
+                    tickets.push(storage.start_append(message).await);
+                }
+                for ticket in tickets {
+                    ticket.await.expect("append");
+                }
+            }
+        })
+    });
+    group.finish();
     runtime.block_on(storage.close());
 }
 
