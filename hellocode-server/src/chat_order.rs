@@ -75,6 +75,16 @@ impl Place<'_> {
     }
 }
 
+impl Place<'_> {
+    /// Run `publish` in this append's turn: after the earlier append has published, and
+    /// before the next one may.
+    pub(crate) async fn in_turn<F: Future>(mut self, publish: F) -> F::Output {
+        self.turn().await;
+        publish.await
+        // `self` drops here, letting the next append publish.
+    }
+}
+
 impl Drop for Place<'_> {
     fn drop(&mut self) {
         drop(self.done.take());

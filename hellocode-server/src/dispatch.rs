@@ -63,34 +63,33 @@ impl Dispatcher {
                 }
             },
             Decision::Store(pending) => {
-                let StorageOp::Append(message) = pending.op() else {
-                    let started = Instant::now();
-                    let result = execute(&*self.storage, pending.op()).await;
-                    self.metrics.storage_latency(started.elapsed());
-                    self.log_failure(pending.op(), &result);
-                    return self.finish(session.complete(pending, result)).await;
-                };
                 let started = Instant::now();
-                let (ticket, mut place) = self
-                    .chat_order
-                    .enter(message.chat_id, self.storage.start_append(message.clone()))
-                    .await;
-                let result = ticket.await.map(StorageOutcome::Appended);
+                // An append takes its place in its chat's line; other operations just run.
+                let (result, place) = match pending.op() {
+                    StorageOp::Append(message) => {
+                        let (ticket, place) = self
+                            .chat_order
+                            .enter(message.chat_id, self.storage.start_append(message.clone()))
+                            .await;
+                        (ticket.await.map(StorageOutcome::Appended), Some(place))
+                    }
+                    op => (execute(&*self.storage, op).await, None),
+                };
                 self.metrics.storage_latency(started.elapsed());
-                self.log_failure(pending.op(), &result);
-                let output = session.complete(pending, result);
-                if !output.publish.is_empty() {
-                    self.metrics.message_stored();
+                if let Err(err @ hellocode_core::Error::Database(_)) = &result {
+                    tracing::error!(op = pending.op().name(), error = %err, "storage failed");
                 }
-                place.turn().await;
-                self.finish(output).await
+                let output = session.complete(pending, result);
+                match place {
+                    Some(place) => {
+                        if !output.publish.is_empty() {
+                            self.metrics.message_stored();
+                        }
+                        place.in_turn(self.finish(output)).await
+                    }
+                    None => self.finish(output).await,
+                }
             }
-        }
-    }
-
-    fn log_failure(&self, op: &StorageOp, result: &Result<StorageOutcome, hellocode_core::Error>) {
-        if let Err(err @ hellocode_core::Error::Database(_)) = result {
-            tracing::error!(op = op.name(), error = %err, "storage failed");
         }
     }
 
