@@ -98,6 +98,19 @@ enum Mode {
     Proxy,
 }
 
+/// A report as a table, or as JSON with `--json`.
+fn print_report(
+    report: &(impl serde::Serialize + std::fmt::Display),
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -109,12 +122,7 @@ async fn main() -> anyhow::Result<()> {
                 settle: Duration::from_secs(settle),
                 target: if bare { Target::Bare } else { Target::HelloCode },
             };
-            let report = idle(args.addr, config).await?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{report}");
-            }
+            print_report(&idle(args.addr, config).await?, args.json)?;
         }
         Mode::Fanout { rooms, clients, senders, rate, duration, prefix, bare, acknowledged } => {
             let config = FanoutConfig {
@@ -130,12 +138,7 @@ async fn main() -> anyhow::Result<()> {
                 acknowledged: acknowledged && !bare,
                 token_cache: args.token_cache,
             };
-            let report = fanout(args.addr, config).await?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{report}");
-            }
+            print_report(&fanout(args.addr, config).await?, args.json)?;
         }
         Mode::Storm {
             rooms,
@@ -162,12 +165,7 @@ async fn main() -> anyhow::Result<()> {
                 proxy_program: std::env::current_exe()?,
                 token_cache: args.token_cache,
             };
-            let report = storm(args.addr, config).await?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{report}");
-            }
+            print_report(&storm(args.addr, config).await?, args.json)?;
         }
         Mode::Proxy => hellocode_load::proxy::run(args.addr).await?,
     }
