@@ -152,10 +152,22 @@ impl Client {
         chat: ChatId,
         text: impl Into<String>,
     ) -> impl Future<Output = Result<Message>> + Send + 'static {
-        let (this, text) = (self.clone(), text.into());
+        self.send_with_client_id(chat, text, new_client_id())
+    }
+
+    /// [`send`](Client::send) under a client id of your own (1 to 128 bytes): however often it
+    /// is called with the same id, by this process or a restarted one, the chat stores the
+    /// message once, and every call resolves with that stored message.
+    pub fn send_with_client_id(
+        &self,
+        chat: ChatId,
+        text: impl Into<String>,
+        client_id: impl Into<String>,
+    ) -> impl Future<Output = Result<Message>> + Send + 'static {
+        let (this, text, client_id) = (self.clone(), text.into(), client_id.into());
         async move {
             let (waiter, outcome) = oneshot::channel();
-            this.enqueue_inner(chat, text, new_client_id(), Some(waiter))?;
+            this.enqueue_inner(chat, text, client_id, Some(waiter))?;
             outcome.await.map_err(|_| Error::Closed)?
         }
     }
@@ -462,6 +474,7 @@ mod tests {
     fn futures_are_owned(client: &Client) {
         fn owned<F: Future + Send + 'static>(_: F) {}
         owned(client.send(ChatId(1), "x"));
+        owned(client.send_with_client_id(ChatId(1), "x", "key"));
         owned(client.fetch_messages(ChatId(1), None, None));
         owned(client.create_chat(Vec::new()));
         owned(client.list_chats());
