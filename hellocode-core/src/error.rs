@@ -62,6 +62,16 @@ pub enum Error {
         /// The position given.
         seq: Seq,
     },
+    /// Adding participants would make the chat larger than the limit.
+    #[error("chat {chat} would have {size} participants; the limit is {limit}")]
+    TooManyParticipants {
+        /// Chat.
+        chat: ChatId,
+        /// The size it would have.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The database failed (connection, constraint, I/O). Details stay in the server's logs.
     #[error("database error: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -77,7 +87,9 @@ impl Error {
             | Error::LanguageNotFound(_)
             | Error::BotTokenNotFound(_) => ErrorCode::NotFound,
             Error::NotParticipant { .. } | Error::NotAuthor { .. } => ErrorCode::Forbidden,
-            Error::MessageDeleted { .. } | Error::ReadBeyondEnd { .. } => ErrorCode::InvalidField,
+            Error::MessageDeleted { .. }
+            | Error::ReadBeyondEnd { .. }
+            | Error::TooManyParticipants { .. } => ErrorCode::InvalidField,
             Error::UsernameTaken(_) => ErrorCode::UsernameTaken,
             Error::Database(_) => ErrorCode::Internal,
         }

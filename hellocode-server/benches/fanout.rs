@@ -48,6 +48,7 @@ fn fanout(c: &mut Criterion) {
                     deleted: false,
                 },
             },
+            to: None,
         });
         group.bench_with_input(BenchmarkId::from_parameter(recipients), &recipients, |b, _| {
             b.iter(|| {

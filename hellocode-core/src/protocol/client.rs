@@ -148,6 +148,61 @@ pub enum Command {
     },
     /// Liveness check; answered with `pong`.
     Ping {},
+    /// A user's public profile.
+    GetUser {
+        /// Whose.
+        username: String,
+    },
+    /// Change the caller's own profile; a field left out stays as it is. (Email, password and
+    /// avatar are changed over REST only.)
+    UpdateProfile {
+        /// New IANA time zone name (empty for none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timezone: Option<String>,
+        /// New set of languages (replaces the old set; each must exist).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        languages: Option<Vec<String>>,
+    },
+    /// Every language, by name.
+    ListLanguages {},
+    /// Add a language (an existing name is returned as it is).
+    AddLanguage {
+        /// Its name (1 to 64 characters once trimmed).
+        name: String,
+    },
+    /// The caller's contacts.
+    ListContacts {},
+    /// Add a user to the caller's contacts (idempotent).
+    AddContact {
+        /// The contact.
+        username: String,
+    },
+    /// Remove a user from the caller's contacts (idempotent).
+    RemoveContact {
+        /// The contact.
+        username: String,
+    },
+    /// Issue a long-lived token a bot uses to act as the caller.
+    CreateBotToken {
+        /// A label (1 to 64 characters once trimmed).
+        name: String,
+    },
+    /// The caller's bot tokens, revoked ones included.
+    ListBotTokens {},
+    /// Revoke one of the caller's bot tokens.
+    RevokeBotToken {
+        /// The token's id (`tokenId`: `id` is the request id).
+        #[serde(rename = "tokenId", alias = "token_id")]
+        token_id: i64,
+    },
+    /// Add users to a chat the caller takes part in.
+    AddParticipants {
+        /// The chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
+        /// Who to add (already present ones are ignored).
+        usernames: Vec<String>,
+    },
 }
 
 impl Command {
@@ -168,6 +223,17 @@ impl Command {
             Command::EditMessage { .. } => "edit_message",
             Command::DeleteMessage { .. } => "delete_message",
             Command::Ping {} => "ping",
+            Command::GetUser { .. } => "get_user",
+            Command::UpdateProfile { .. } => "update_profile",
+            Command::ListLanguages {} => "list_languages",
+            Command::AddLanguage { .. } => "add_language",
+            Command::ListContacts {} => "list_contacts",
+            Command::AddContact { .. } => "add_contact",
+            Command::RemoveContact { .. } => "remove_contact",
+            Command::CreateBotToken { .. } => "create_bot_token",
+            Command::ListBotTokens {} => "list_bot_tokens",
+            Command::RevokeBotToken { .. } => "revoke_bot_token",
+            Command::AddParticipants { .. } => "add_participants",
         }
     }
 
@@ -187,5 +253,16 @@ impl Command {
         "edit_message",
         "delete_message",
         "ping",
+        "get_user",
+        "update_profile",
+        "list_languages",
+        "add_language",
+        "list_contacts",
+        "add_contact",
+        "remove_contact",
+        "create_bot_token",
+        "list_bot_tokens",
+        "revoke_bot_token",
+        "add_participants",
     ];
 }

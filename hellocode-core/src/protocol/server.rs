@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ErrorCode, RequestId};
-use crate::model::{Chat, ChatId, Message, Seq, User};
+use crate::model::{BotToken, Chat, ChatId, Language, Message, Seq, User};
 
 /// One server frame. Replies carry the `id` of the request they answer; events carry none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +54,7 @@ pub enum ServerFrame {
         /// The stored message.
         message: Message,
     },
-    /// Reply to `create_chat`.
+    /// Reply to `create_chat` and `add_participants`.
     Chat {
         /// Request id.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,7 +80,60 @@ pub enum ServerFrame {
         /// The users, by username (empty for a language no one chose or no one knows).
         users: Vec<User>,
     },
-    /// Reply to `typing`, `read` and `delete_message`: done.
+    /// Reply to `get_user` and `update_profile`: a user's public profile.
+    User {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// The user.
+        user: User,
+    },
+    /// Reply to `list_languages`: every language, by name.
+    Languages {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// The languages.
+        languages: Vec<Language>,
+    },
+    /// Reply to `add_language`.
+    Language {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// The language, new or existing.
+        language: Language,
+    },
+    /// Reply to `list_contacts`, `add_contact` and `remove_contact`: the caller's contacts.
+    Contacts {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// Their usernames, sorted.
+        contacts: Vec<String>,
+    },
+    /// Reply to `create_bot_token`: the token, shown this once.
+    BotToken {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// The token's id, to revoke it.
+        #[serde(rename = "tokenId")]
+        token_id: i64,
+        /// Its label, trimmed.
+        name: String,
+        /// The token itself: authenticate with it (`auth`, `?token=`, `Bearer`).
+        token: String,
+    },
+    /// Reply to `list_bot_tokens`.
+    BotTokens {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// The caller's tokens by id, revoked ones included (never the secrets).
+        tokens: Vec<BotToken>,
+    },
+    /// Reply to `typing`, `read`, `delete_message` and `revoke_bot_token`: done.
     Ok {
         /// Request id.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -165,6 +218,12 @@ impl ServerFrame {
             ServerFrame::Chat { .. } => "chat",
             ServerFrame::Chats { .. } => "chats",
             ServerFrame::Users { .. } => "users",
+            ServerFrame::User { .. } => "user",
+            ServerFrame::Languages { .. } => "languages",
+            ServerFrame::Language { .. } => "language",
+            ServerFrame::Contacts { .. } => "contacts",
+            ServerFrame::BotToken { .. } => "bot_token",
+            ServerFrame::BotTokens { .. } => "bot_tokens",
             ServerFrame::Ok { .. } => "ok",
             ServerFrame::Pong { .. } => "pong",
             ServerFrame::Error { .. } => "error",
@@ -187,6 +246,12 @@ impl ServerFrame {
         "chat",
         "chats",
         "users",
+        "user",
+        "languages",
+        "language",
+        "contacts",
+        "bot_token",
+        "bot_tokens",
         "ok",
         "pong",
         "error",
@@ -198,6 +263,36 @@ impl ServerFrame {
         "presence",
         "chat_created",
     ];
+
+    /// The request id of a direct reply; `None` for events (and for replies to commands sent
+    /// without one).
+    pub fn request_id(&self) -> Option<&RequestId> {
+        match self {
+            ServerFrame::Authenticated { id, .. }
+            | ServerFrame::Messages { id, .. }
+            | ServerFrame::Resumed { id, .. }
+            | ServerFrame::Ack { id, .. }
+            | ServerFrame::Chat { id, .. }
+            | ServerFrame::Chats { id, .. }
+            | ServerFrame::Users { id, .. }
+            | ServerFrame::User { id, .. }
+            | ServerFrame::Languages { id, .. }
+            | ServerFrame::Language { id, .. }
+            | ServerFrame::Contacts { id, .. }
+            | ServerFrame::BotToken { id, .. }
+            | ServerFrame::BotTokens { id, .. }
+            | ServerFrame::Ok { id, .. }
+            | ServerFrame::Pong { id, .. }
+            | ServerFrame::Error { id, .. } => id.as_ref(),
+            ServerFrame::NewMessage { .. }
+            | ServerFrame::MessageEdited { .. }
+            | ServerFrame::MessageDeleted { .. }
+            | ServerFrame::Typing { .. }
+            | ServerFrame::Read { .. }
+            | ServerFrame::Presence { .. }
+            | ServerFrame::ChatCreated { .. } => None,
+        }
+    }
 
     /// An error frame.
     pub fn error(id: Option<RequestId>, code: ErrorCode, message: impl Into<String>) -> Self {

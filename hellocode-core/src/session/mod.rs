@@ -8,7 +8,9 @@
 //!    - [`Decision::Authenticate`]: check the credentials (password, token: the server's job),
 //!      then call [`Session::authenticated`] or send the error;
 //!    - [`Decision::Store`]: run the [`StorageOp`] (for example with [`execute`]), then pass the
-//!      result to [`Session::complete`].
+//!      result to [`Session::complete`];
+//!    - [`Decision::IssueBotToken`]: record and sign a bot token (the server's job, like a
+//!      credentials check), then call [`Session::bot_token_issued`] or send the error.
 //! 2. Send the [`Output`]'s reply to the requester and publish its events to the chat's
 //!    participants, keeping per-chat order.
 //!
@@ -31,6 +33,7 @@
 //! assert_eq!(pending.op().actor(), Some("alice"));
 //! ```
 
+mod accounts;
 mod execute;
 mod ops;
 
@@ -38,6 +41,7 @@ use crate::Error;
 use crate::model::{ChatId, Timestamp};
 use crate::protocol::{ClientFrame, Command, ErrorCode, Limits, RequestId, ServerFrame};
 
+pub use accounts::{MAX_PROFILE_LANGUAGES, MAX_TIMEZONE_CHARS};
 pub use execute::execute;
 pub use ops::{StorageOp, StorageOutcome};
 
@@ -118,6 +122,17 @@ pub struct AuthRequest {
     pub credentials: Credentials,
 }
 
+/// A bot token the driver must issue (record it, sign it) before the session can answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotTokenRequest {
+    /// The request id, to put in the reply.
+    pub id: Option<RequestId>,
+    /// The user the bot will act as: the caller.
+    pub owner: String,
+    /// The token's label, trimmed (1 to 64 characters).
+    pub name: String,
+}
+
 /// A storage operation the driver must run before the session can answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use = "run the operation and pass its result to Session::complete"]
@@ -148,6 +163,8 @@ pub enum Decision {
     Authenticate(AuthRequest),
     /// Run this storage operation, then call [`Session::complete`].
     Store(Pending),
+    /// Issue this bot token, then call [`Session::bot_token_issued`].
+    IssueBotToken(BotTokenRequest),
 }
 
 /// An event for every open connection of every participant of `chat`.
@@ -158,6 +175,15 @@ pub struct Publish {
     pub chat: ChatId,
     /// The event.
     pub frame: ServerFrame,
+    /// Only these participants receive it (say, those just added to the chat); `None`: all.
+    pub to: Option<Vec<String>>,
+}
+
+impl Publish {
+    /// An event for every participant of `chat`.
+    pub fn to_chat(chat: ChatId, frame: ServerFrame) -> Self {
+        Publish { chat, frame, to: None }
+    }
 }
 
 /// The result of a command: a reply for the requester and events for the chat.
@@ -231,6 +257,21 @@ impl Session {
         Output::reply(ServerFrame::Authenticated { id: request.id, username, token })
     }
 
+    /// The driver issued a [`BotTokenRequest`]: build the reply carrying the token.
+    pub fn bot_token_issued(
+        &self,
+        request: BotTokenRequest,
+        token_id: i64,
+        token: String,
+    ) -> Output {
+        Output::reply(ServerFrame::BotToken {
+            id: request.id,
+            token_id,
+            name: request.name,
+            token,
+        })
+    }
+
     /// Close the session; later commands are ignored.
     pub fn close(&mut self) {
         self.state = State::Closed;
@@ -254,6 +295,12 @@ impl Session {
             State::Unauthenticated => return self.handle_unauthenticated(id, command),
             State::Authenticated(identity) => identity.username.clone(),
         };
+        if let Command::CreateBotToken { name } = command {
+            return match accounts::label(&name, "name") {
+                Ok(name) => Decision::IssueBotToken(BotTokenRequest { id, owner: identity, name }),
+                Err((code, message)) => Decision::Reply(Output::error(id, code, message)),
+            };
+        }
         match self.authorize(identity, command, now) {
             Ok(Some(op)) => Decision::Store(Pending { id, op }),
             Ok(None) => Decision::Reply(Output::reply(ServerFrame::Pong { id })),
@@ -355,6 +402,20 @@ impl Session {
             Command::Read { chat_id, seq } => {
                 StorageOp::MarkRead { chat: self.chat(chat_id)?, username: actor, seq }
             }
+            Command::AddParticipants { chat_id, usernames } => {
+                let chat = self.chat(chat_id)?;
+                self.added_participants(actor, chat, usernames)?
+            }
+            command @ (Command::GetUser { .. }
+            | Command::UpdateProfile { .. }
+            | Command::ListLanguages {}
+            | Command::AddLanguage { .. }
+            | Command::ListContacts {}
+            | Command::AddContact { .. }
+            | Command::RemoveContact { .. }
+            | Command::CreateBotToken { .. }
+            | Command::ListBotTokens {}
+            | Command::RevokeBotToken { .. }) => accounts::account_op(actor, command)?,
         };
         Ok(Some(op))
     }
@@ -400,14 +461,7 @@ impl Session {
     }
 
     fn language(&self, name: &str) -> Result<String, (ErrorCode, String)> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > MAX_LANGUAGE_CHARS {
-            return Err((
-                ErrorCode::InvalidField,
-                format!("language must be 1 to {MAX_LANGUAGE_CHARS} characters"),
-            ));
-        }
-        Ok(name.to_owned())
+        accounts::label(name, "language")
     }
 
     fn participants(
@@ -444,5 +498,7 @@ impl Session {
     }
 }
 
+#[cfg(test)]
+mod account_tests;
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! Storage operations a session asks for, their outcomes, and the replies and events they make.
 
 use super::{Output, Publish};
-use crate::model::{Chat, ChatId, Message, NewMessage, Seq, Timestamp, User};
+use crate::model::{BotToken, Chat, ChatId, Language, Message, NewMessage, Seq, Timestamp, User};
 use crate::protocol::{ErrorCode, RequestId, ServerFrame};
 use crate::storage::Appended;
 
@@ -92,6 +92,76 @@ pub enum StorageOp {
         /// Read up to here.
         seq: Seq,
     },
+    /// A user's public profile.
+    GetUser {
+        /// Who asks.
+        username: String,
+        /// Whose profile.
+        target: String,
+    },
+    /// Change the caller's own profile.
+    UpdateProfile {
+        /// Whose (the caller).
+        username: String,
+        /// New time zone.
+        timezone: Option<String>,
+        /// New languages, trimmed, sorted and distinct.
+        languages: Option<Vec<String>>,
+    },
+    /// Every language.
+    ListLanguages {
+        /// Who asks.
+        username: String,
+    },
+    /// Add a language, or get the existing one.
+    AddLanguage {
+        /// Who asks.
+        username: String,
+        /// Its name, trimmed.
+        name: String,
+    },
+    /// The caller's contacts.
+    ListContacts {
+        /// Whose.
+        username: String,
+    },
+    /// Add a contact (must exist); answers the contacts.
+    AddContact {
+        /// Whose contacts.
+        username: String,
+        /// The contact.
+        contact: String,
+    },
+    /// Remove a contact; answers the contacts.
+    RemoveContact {
+        /// Whose contacts.
+        username: String,
+        /// The contact.
+        contact: String,
+    },
+    /// The caller's bot tokens.
+    ListBotTokens {
+        /// Whose.
+        username: String,
+    },
+    /// Revoke one of the caller's bot tokens.
+    RevokeBotToken {
+        /// Whose (the token must be theirs).
+        username: String,
+        /// The token's id.
+        token: i64,
+    },
+    /// Add users to a chat the caller takes part in.
+    AddParticipants {
+        /// Chat.
+        chat: ChatId,
+        /// Who adds (must be a participant).
+        by: String,
+        /// Who to add, sorted and distinct (all must exist).
+        usernames: Vec<String>,
+        /// The largest the chat may grow.
+        max: usize,
+    },
 }
 
 impl StorageOp {
@@ -108,7 +178,17 @@ impl StorageOp {
             StorageOp::ListChats { username }
             | StorageOp::FindUsers { username, .. }
             | StorageOp::Typing { username, .. }
-            | StorageOp::MarkRead { username, .. } => Some(username),
+            | StorageOp::MarkRead { username, .. }
+            | StorageOp::GetUser { username, .. }
+            | StorageOp::UpdateProfile { username, .. }
+            | StorageOp::ListLanguages { username }
+            | StorageOp::AddLanguage { username, .. }
+            | StorageOp::ListContacts { username }
+            | StorageOp::AddContact { username, .. }
+            | StorageOp::RemoveContact { username, .. }
+            | StorageOp::ListBotTokens { username }
+            | StorageOp::RevokeBotToken { username, .. } => Some(username),
+            StorageOp::AddParticipants { by, .. } => Some(by),
         }
     }
 
@@ -125,6 +205,16 @@ impl StorageOp {
             StorageOp::FindUsers { .. } => "find_users",
             StorageOp::Typing { .. } => "typing",
             StorageOp::MarkRead { .. } => "mark_read",
+            StorageOp::GetUser { .. } => "get_user",
+            StorageOp::UpdateProfile { .. } => "update_profile",
+            StorageOp::ListLanguages { .. } => "list_languages",
+            StorageOp::AddLanguage { .. } => "add_language",
+            StorageOp::ListContacts { .. } => "list_contacts",
+            StorageOp::AddContact { .. } => "add_contact",
+            StorageOp::RemoveContact { .. } => "remove_contact",
+            StorageOp::ListBotTokens { .. } => "list_bot_tokens",
+            StorageOp::RevokeBotToken { .. } => "revoke_bot_token",
+            StorageOp::AddParticipants { .. } => "add_participants",
         }
     }
 }
@@ -156,6 +246,25 @@ pub enum StorageOutcome {
     Allowed,
     /// For `MarkRead`: the read position now stored (never moves back).
     ReadUpTo(Seq),
+    /// For `GetUser` and `UpdateProfile`.
+    User(User),
+    /// For `ListLanguages`: by name.
+    Languages(Vec<Language>),
+    /// For `AddLanguage`.
+    Language(Language),
+    /// For the contact operations: the contacts after it, by username.
+    Contacts(Vec<String>),
+    /// For `ListBotTokens`: by id.
+    BotTokens(Vec<BotToken>),
+    /// For `RevokeBotToken`.
+    Done,
+    /// For `AddParticipants`: the chat as it now is, and who was not in it before.
+    ParticipantsAdded {
+        /// The chat.
+        chat: Chat,
+        /// The users added (sorted; empty when all were participants already).
+        added: Vec<String>,
+    },
 }
 
 /// Build the reply and events for a completed operation.
@@ -175,31 +284,25 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
             let chat = message.chat_id;
             // A retried send gets its ack again but is not published twice.
             let publish = if created {
-                vec![Publish { chat, frame: ServerFrame::NewMessage { message: message.clone() } }]
+                vec![Publish::to_chat(chat, ServerFrame::NewMessage { message: message.clone() })]
             } else {
                 Vec::new()
             };
             Output { reply: wants_ack.then_some(ServerFrame::Ack { id, message }), publish }
         }
         (StorageOp::Edit { chat, .. }, StorageOutcome::Message(message)) => Output {
-            publish: vec![Publish {
+            publish: vec![Publish::to_chat(
                 chat,
-                frame: ServerFrame::MessageEdited { message: message.clone() },
-            }],
+                ServerFrame::MessageEdited { message: message.clone() },
+            )],
             reply: wants_ack.then_some(ServerFrame::Ack { id, message }),
         },
         (StorageOp::Delete { chat, seq, .. }, StorageOutcome::Message(_)) => Output {
             reply: wants_ack.then_some(ServerFrame::Ok { id }),
-            publish: vec![Publish {
-                chat,
-                frame: ServerFrame::MessageDeleted { chat_id: chat, seq },
-            }],
+            publish: vec![Publish::to_chat(chat, ServerFrame::MessageDeleted { chat_id: chat, seq })],
         },
         (StorageOp::CreateChat { .. }, StorageOutcome::Chat(chat)) => Output {
-            publish: vec![Publish {
-                chat: chat.id,
-                frame: ServerFrame::ChatCreated { chat: chat.clone() },
-            }],
+            publish: vec![Publish::to_chat(chat.id, ServerFrame::ChatCreated { chat: chat.clone() })],
             reply: Some(ServerFrame::Chat { id, chat }),
         },
         (StorageOp::ListChats { .. }, StorageOutcome::Chats(chats)) => {
@@ -210,15 +313,50 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
         }
         (StorageOp::Typing { chat, username }, StorageOutcome::Allowed) => Output {
             reply: wants_ack.then_some(ServerFrame::Ok { id }),
-            publish: vec![Publish { chat, frame: ServerFrame::Typing { chat_id: chat, username } }],
+            publish: vec![Publish::to_chat(chat, ServerFrame::Typing { chat_id: chat, username })],
         },
         (StorageOp::MarkRead { chat, username, .. }, StorageOutcome::ReadUpTo(seq)) => Output {
             reply: wants_ack.then_some(ServerFrame::Ok { id }),
-            publish: vec![Publish {
+            publish: vec![Publish::to_chat(
                 chat,
-                frame: ServerFrame::Read { chat_id: chat, username, seq },
-            }],
+                ServerFrame::Read { chat_id: chat, username, seq },
+            )],
         },
+        (StorageOp::GetUser { .. } | StorageOp::UpdateProfile { .. }, StorageOutcome::User(user)) => {
+            Output::reply(ServerFrame::User { id, user })
+        }
+        (StorageOp::ListLanguages { .. }, StorageOutcome::Languages(languages)) => {
+            Output::reply(ServerFrame::Languages { id, languages })
+        }
+        (StorageOp::AddLanguage { .. }, StorageOutcome::Language(language)) => {
+            Output::reply(ServerFrame::Language { id, language })
+        }
+        (
+            StorageOp::ListContacts { .. }
+            | StorageOp::AddContact { .. }
+            | StorageOp::RemoveContact { .. },
+            StorageOutcome::Contacts(contacts),
+        ) => Output::reply(ServerFrame::Contacts { id, contacts }),
+        (StorageOp::ListBotTokens { .. }, StorageOutcome::BotTokens(tokens)) => {
+            Output::reply(ServerFrame::BotTokens { id, tokens })
+        }
+        (StorageOp::RevokeBotToken { .. }, StorageOutcome::Done) => {
+            Output { reply: wants_ack.then_some(ServerFrame::Ok { id }), publish: Vec::new() }
+        }
+        (StorageOp::AddParticipants { .. }, StorageOutcome::ParticipantsAdded { chat, added }) => {
+            // Those added learn of the chat as if it had just been created with them; from then
+            // on they receive its events (and resume it from its start).
+            let publish = if added.is_empty() {
+                Vec::new()
+            } else {
+                vec![Publish {
+                    chat: chat.id,
+                    frame: ServerFrame::ChatCreated { chat: chat.clone() },
+                    to: Some(added),
+                }]
+            };
+            Output { reply: Some(ServerFrame::Chat { id, chat }), publish }
+        }
         (op, outcome) => Output::error(
             id,
             ErrorCode::Internal,

@@ -324,7 +324,7 @@ fn completed_sends_reply_and_publish_once() {
     assert_eq!(out.reply, Some(ServerFrame::Ack { id: Some(9.into()), message: stored.clone() }));
     assert_eq!(
         out.publish,
-        [Publish { chat: ChatId(7), frame: ServerFrame::NewMessage { message: stored.clone() } }]
+        [Publish::to_chat(ChatId(7), ServerFrame::NewMessage { message: stored.clone() })]
     );
     let retry = session.complete(
         pending,

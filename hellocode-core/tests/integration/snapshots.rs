@@ -1,8 +1,8 @@
 //! Snapshots of every wire type's encoding (the server frames are pinned by protocol_doc.rs).
 //! A change of format shows up as a snapshot diff to review with `cargo insta review`.
 
-use hellocode_core::model::{ChatId, Language, ReadPosition, Seq, Timestamp, User};
-use hellocode_core::protocol::{ClientFrame, Command, ErrorCode, RequestId};
+use hellocode_core::model::{BotToken, ChatId, Language, ReadPosition, Seq, Timestamp, User};
+use hellocode_core::protocol::{ClientFrame, Command, ErrorCode, RequestId, ServerFrame};
 
 #[test]
 fn client_commands_encode_as_documented() {
@@ -39,6 +39,66 @@ fn client_commands_encode_as_documented() {
         ClientFrame::new(Command::EditMessage { chat_id: chat, seq: Seq(5), message: "x".into() }),
         ClientFrame::new(Command::DeleteMessage { chat_id: chat, seq: Seq(5) }),
         ClientFrame::with_id(RequestId::Text("p".into()), Command::Ping {}),
+    ];
+    insta::assert_json_snapshot!(frames);
+}
+
+#[test]
+fn account_and_membership_commands_encode_as_documented() {
+    let frames = vec![
+        ClientFrame::with_id(1, Command::GetUser { username: "bob".into() }),
+        ClientFrame::with_id(
+            2,
+            Command::UpdateProfile {
+                timezone: Some("Europe/Paris".into()),
+                languages: Some(vec!["Go".into(), "Rust".into()]),
+            },
+        ),
+        ClientFrame::new(Command::UpdateProfile { timezone: None, languages: None }),
+        ClientFrame::new(Command::ListLanguages {}),
+        ClientFrame::new(Command::AddLanguage { name: "Zig".into() }),
+        ClientFrame::new(Command::ListContacts {}),
+        ClientFrame::new(Command::AddContact { username: "bob".into() }),
+        ClientFrame::new(Command::RemoveContact { username: "bob".into() }),
+        ClientFrame::with_id(3, Command::CreateBotToken { name: "matchmaker".into() }),
+        ClientFrame::new(Command::ListBotTokens {}),
+        ClientFrame::with_id(4, Command::RevokeBotToken { token_id: 5 }),
+        ClientFrame::with_id(
+            5,
+            Command::AddParticipants { chat_id: Some(ChatId(7)), usernames: vec!["carol".into()] },
+        ),
+    ];
+    insta::assert_json_snapshot!(frames);
+}
+
+#[test]
+fn account_replies_encode_stably() {
+    let user = User {
+        id: 3,
+        username: "alice".into(),
+        timezone: String::new(),
+        languages: Vec::new(),
+        avatar: None,
+    };
+    let token = BotToken {
+        id: 5,
+        username: "alice".into(),
+        name: "matchmaker".into(),
+        created_at: Timestamp::from_unix_millis(0),
+        revoked: true,
+    };
+    let frames = vec![
+        ServerFrame::User { id: Some(1.into()), user },
+        ServerFrame::Languages { id: None, languages: vec![Language { id: 1, name: "Rust".into() }] },
+        ServerFrame::Language { id: Some(2.into()), language: Language { id: 2, name: "Go".into() } },
+        ServerFrame::Contacts { id: Some(3.into()), contacts: vec!["bob".into(), "carol".into()] },
+        ServerFrame::BotToken {
+            id: Some(4.into()),
+            token_id: 5,
+            name: "matchmaker".into(),
+            token: "t".into(),
+        },
+        ServerFrame::BotTokens { id: Some(5.into()), tokens: vec![token] },
     ];
     insta::assert_json_snapshot!(frames);
 }
