@@ -55,11 +55,14 @@ pub enum Error {
     /// The server sent something the SDK did not expect (a reply of the wrong kind).
     #[error("unexpected reply from the server: {0}")]
     Protocol(String),
+    /// A bot's position store could not be read or written.
+    #[error("position store: {0}")]
+    Persistence(String),
 }
 
 impl Error {
     /// A stable code for the kind of error: `invalid_url`, `transport`, `timeout`,
-    /// `connection_lost`, `closed`, `queue_full`, `invalid_argument`, `expired`, `protocol`, or the server's code
+    /// `connection_lost`, `closed`, `queue_full`, `invalid_argument`, `expired`, `protocol`, `persistence`, or the server's code
     /// (`forbidden`, `invalid_credentials`, `rate_limited`, ... see `docs/PROTOCOL.md`).
     pub fn code(&self) -> &'static str {
         match self {
@@ -73,6 +76,7 @@ impl Error {
             Error::InvalidArgument(_) => "invalid_argument",
             Error::Expired(_) => "expired",
             Error::Protocol(_) => "protocol",
+            Error::Persistence(_) => "persistence",
         }
     }
 

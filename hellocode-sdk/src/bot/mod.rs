@@ -1,98 +1,93 @@
-//! A small bot framework: route `!command args` (or `/command args`) messages to handlers,
-//! react to any event, reply, and shut down gracefully.
-//!
-//! Handlers of one chat run one after another, in message order; different chats run
-//! concurrently. Replies go through the client's send queue, so a server's `rate_limited`
-//! answer pauses and retries them instead of losing them, and a reconnect loses nothing.
-//! The bot ignores its own messages.
+//! A bot framework: commands with typed arguments, checks and cooldowns, a generated `!help`,
+//! hooks, visible errors, and no surprises on start.
 //!
 //! ```no_run
-//! # async fn run() -> hellocode_sdk::Result<()> {
-//! use hellocode_sdk::bot::Bot;
-//! use hellocode_sdk::{Client, Credentials, WebSocketTransport};
+//! use hellocode_sdk::bot::{Bot, Command, Context, Rest};
+//! use hellocode_sdk::{Credentials, WebSocketTransport};
 //!
+//! async fn echo(_ctx: Context, text: Rest) -> String {
+//!     text.0
+//! }
+//!
+//! # async fn run() -> hellocode_sdk::Result<()> {
 //! let transport = WebSocketTransport::new("ws://127.0.0.1:8080")?;
-//! let client = Client::connect(transport, Credentials::token("<bot token>")).await?;
-//! Bot::new(client)
-//!     .command("echo", |ctx, args| async move {
-//!         ctx.reply(args).await?;
-//!         Ok(())
-//!     })
-//!     .run_until(async {
-//!         let _ = tokio::signal::ctrl_c().await;
-//!     })
-//!     .await;
-//! # Ok(()) }
+//! let credentials = Credentials::token("<bot token>");
+//! Bot::connect(transport, credentials)
+//!     .await?
+//!     .command(Command::new("echo", echo).description("Repeat your text"))
+//!     .run_until_signal()
+//!     .await
+//! # }
 //! ```
+//!
+//! What a bot does, and what it does not:
+//!
+//! - **Commands** are messages starting with `!name` or `/name` (see [`Bot::prefixes`]), or
+//!   `@bot name` when [`Bot::mentions`] is on. A handler's parameters are its argument parser
+//!   ([`Arg`]); text that does not fit gets a usage reply and the handler is not called.
+//!   Unknown commands are ignored: they may be meant for another bot.
+//! - **No backlog.** A bot answers only commands sent after it connected, or after it joined
+//!   the chat: history is not replayed, unless [`Bot::replay_backlog`] asks for it. With
+//!   [`Bot::persist`], a restarted bot handles what came while it was down, once.
+//! - **Order.** Messages of one chat are handled one after another, in sequence order;
+//!   different chats run concurrently. Event handlers see events in the order they came.
+//! - **Errors are visible.** A failing handler, a refused check, a cooldown or a usage error
+//!   goes to the error hook ([`Bot::on_error`]), whose default ([`report_error`]) answers the
+//!   user in a short line and logs failures through `tracing` — and to stderr if no `tracing`
+//!   subscriber is installed. Install one to control logging, for example with
+//!   `tracing_subscriber::fmt().with_env_filter("info").init()`. A panicking handler is
+//!   reported as a failure; the bot goes on.
+//! - **Replies** go through the client's send queue: a `rate_limited` answer pauses and
+//!   retries them, a reconnect loses nothing, and each reply is idempotent (see [`Context`]).
+//! - The bot ignores its own messages (unless [`Bot::see_own_messages`]); it never runs a
+//!   command from its own message.
 
+mod args;
 mod command;
+mod context;
+mod handler;
+mod help;
+mod parse;
+mod run;
+mod store;
 
-use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use hellocode_core::model::{ChatId, Message};
-use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+pub use args::{Arg, ArgError, ArgInput, ArgSpec, Rest, User};
+pub use command::{Check, Command, CommandError, checks};
+pub use context::Context;
+pub use handler::{Handler, HandlerError, IntoReply, Outcome};
+pub use parse::{ParsedCommand, parse_command};
+pub use run::report_error;
+pub use store::{FileStore, MemoryStore, PositionStore};
 
-pub use command::{ParsedCommand, parse_command};
+use crate::{Client, ClientConfig, Credentials, Event, Result, Transport};
+use handler::BoxFuture;
 
-use crate::{Client, Event, Result};
+type EventHandler = Arc<dyn Fn(Client, Event) -> BoxFuture<Outcome> + Send + Sync>;
+type MessageHandler = Arc<dyn Fn(Context) -> BoxFuture<Outcome> + Send + Sync>;
+type BeforeHook = Arc<dyn Fn(&Context) + Send + Sync>;
+type AfterHook = Arc<dyn Fn(&Context, &Result<(), CommandError>, Duration) + Send + Sync>;
+type ErrorHook = Arc<dyn Fn(Context, CommandError) -> BoxFuture<()> + Send + Sync>;
 
-type BoxFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
-type CommandHandler = Arc<dyn Fn(Context, String) -> BoxFuture + Send + Sync>;
-type EventHandler = Arc<dyn Fn(Client, Event) -> BoxFuture + Send + Sync>;
-
-/// What a command handler gets: the message that invoked it and a way to answer.
-#[derive(Debug, Clone)]
-pub struct Context {
-    client: Client,
-    message: Message,
-    command: String,
-}
-
-impl Context {
-    /// Send `text` to the chat the command came from; resolves once the server has stored it.
-    pub async fn reply(&self, text: impl Into<String>) -> Result<Message> {
-        self.client.send(self.message.chat_id, text).await
-    }
-
-    /// The message that invoked the command.
-    pub fn message(&self) -> &Message {
-        &self.message
-    }
-
-    /// Its chat.
-    pub fn chat_id(&self) -> ChatId {
-        self.message.chat_id
-    }
-
-    /// Who sent it.
-    pub fn author(&self) -> &str {
-        &self.message.author
-    }
-
-    /// The command's name, without prefix, lowercase.
-    pub fn command(&self) -> &str {
-        &self.command
-    }
-
-    /// The bot's client, for anything beyond a reply.
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-}
-
-/// A bot: a client plus handlers. Build it with [`command`](Bot::command) and
-/// [`on_event`](Bot::on_event), then [`run`](Bot::run) it.
+/// A bot: a client plus commands, handlers and hooks. Build it, then [`run`](Bot::run) it.
 pub struct Bot {
     client: Client,
-    commands: BTreeMap<String, CommandHandler>,
+    commands: Vec<Command>,
+    checks: Vec<Arc<dyn Check>>,
+    message_handlers: Vec<MessageHandler>,
     event_handlers: Vec<EventHandler>,
+    before: Vec<BeforeHook>,
+    after: Vec<AfterHook>,
+    on_error: ErrorHook,
+    prefixes: Vec<String>,
+    mentions: bool,
     help: bool,
+    own_messages: bool,
+    replay_backlog: bool,
+    store: Option<Arc<dyn PositionStore>>,
     shutdown_timeout: Duration,
 }
 
@@ -100,54 +95,296 @@ impl std::fmt::Debug for Bot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bot")
             .field("user", &self.client.username())
-            .field("commands", &self.commands.keys().collect::<Vec<_>>())
+            .field("commands", &self.commands)
             .finish_non_exhaustive()
     }
 }
 
 impl Bot {
-    /// A bot acting as `client`'s user. It answers `!help` with its command list unless a
-    /// `help` command is registered.
+    /// A bot acting as `client`'s user, with the defaults: prefixes `!` and `/`, a generated
+    /// `!help`, no mentions, no backlog, no persistence, the default error hook.
+    ///
+    /// ```no_run
+    /// # async fn run(client: hellocode_sdk::Client) -> hellocode_sdk::Result<()> {
+    /// use hellocode_sdk::bot::{Bot, Command, Context};
+    ///
+    /// Bot::new(client).command(Command::new("ping", |_: Context| async { "pong" })).run().await
+    /// # }
+    /// ```
     pub fn new(client: Client) -> Self {
         Bot {
             client,
-            commands: BTreeMap::new(),
+            commands: Vec::new(),
+            checks: Vec::new(),
+            message_handlers: Vec::new(),
             event_handlers: Vec::new(),
+            before: Vec::new(),
+            after: Vec::new(),
+            on_error: Arc::new(|ctx, error| Box::pin(report_error(ctx, error))),
+            prefixes: vec!["!".to_owned(), "/".to_owned()],
+            mentions: false,
             help: true,
+            own_messages: false,
+            replay_backlog: false,
+            store: None,
             shutdown_timeout: Duration::from_secs(10),
         }
     }
 
-    /// Handle `!name args` and `/name args` (name matched case-insensitively); the handler
-    /// gets the text after the name, trimmed.
-    pub fn command<F, Fut>(mut self, name: &str, handler: F) -> Self
-    where
-        F: Fn(Context, String) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<()>> + Send + 'static,
-    {
-        let handler: CommandHandler = Arc::new(move |ctx, args| Box::pin(handler(ctx, args)));
-        self.commands.insert(name.to_lowercase(), handler);
+    /// Connect a client with the default configuration and make it a bot.
+    ///
+    /// ```no_run
+    /// # async fn run() -> hellocode_sdk::Result<()> {
+    /// use hellocode_sdk::bot::Bot;
+    /// use hellocode_sdk::{Credentials, WebSocketTransport};
+    ///
+    /// let transport = WebSocketTransport::new("ws://127.0.0.1:8080")?;
+    /// let bot = Bot::connect(transport, Credentials::token("<bot token>")).await?;
+    /// # drop(bot); Ok(()) }
+    /// ```
+    pub async fn connect(transport: impl Transport, credentials: Credentials) -> Result<Bot> {
+        Client::connect_with(transport, credentials, ClientConfig::default()).await.map(Bot::new)
+    }
+
+    /// Add a command (see [`Command`] for aliases, descriptions, checks and cooldowns). A
+    /// later command with the same name or alias replaces the earlier one's routing.
+    ///
+    /// ```no_run
+    /// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+    /// use hellocode_sdk::bot::{Command, Context};
+    ///
+    /// async fn add(_ctx: Context, a: i64, b: i64) -> String {
+    ///     (a + b).to_string()
+    /// }
+    /// bot.command(Command::new("add", add).description("Add two integers").arg_names(["a", "b"]))
+    /// # }
+    /// ```
+    pub fn command(mut self, command: Command) -> Self {
+        self.commands.push(command);
         self
     }
 
-    /// Call `handler` with every event (messages included, the bot's own excepted), in order.
-    pub fn on_event<F, Fut>(mut self, handler: F) -> Self
+    /// A check every command must pass (before its own checks).
+    ///
+    /// ```no_run
+    /// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+    /// use hellocode_sdk::bot::checks;
+    ///
+    /// bot.check(checks::only_users(["alice", "bob"]))
+    /// # }
+    /// ```
+    pub fn check(mut self, check: impl Check) -> Self {
+        self.checks.push(Arc::new(check));
+        self
+    }
+
+    /// Call `handler` with every message that is not one of the bot's commands (the bot's
+    /// own messages only with [`see_own_messages`](Bot::see_own_messages)), in each chat's
+    /// order. It returns like a command handler: a text it returns is sent as a reply.
+    ///
+    /// ```no_run
+    /// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+    /// use hellocode_sdk::bot::Context;
+    ///
+    /// bot.on_message(|ctx: Context| async move {
+    ///     ctx.text().to_lowercase().contains("hello").then(|| format!("hello, {}!", ctx.author()))
+    /// })
+    /// # }
+    /// ```
+    pub fn on_message<F, Fut, R>(mut self, handler: F) -> Self
+    where
+        F: Fn(Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoReply,
+    {
+        let handler = Arc::new(handler);
+        self.message_handlers.push(Arc::new(move |ctx| {
+            let running = handler(ctx);
+            Box::pin(async move { running.await.into_reply() })
+        }));
+        self
+    }
+
+    /// Call `handler` with every event, in order: messages (not the bot's own, unless
+    /// [`see_own_messages`](Bot::see_own_messages); no backlog), edits, deletions, typing,
+    /// receipts, presence, new chats, send updates and connection changes. A returned error
+    /// is logged; a returned text is ignored (there is no message to reply to).
+    ///
+    /// ```no_run
+    /// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+    /// use hellocode_sdk::{Client, Event};
+    ///
+    /// bot.on_event(|client: Client, event: Event| async move {
+    ///     if let Event::ChatCreated(chat) = event {
+    ///         client.send(chat.id, "Hello! Try !help.").await?;
+    ///     }
+    ///     hellocode_sdk::Result::Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub fn on_event<F, Fut, R>(mut self, handler: F) -> Self
     where
         F: Fn(Client, Event) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<()>> + Send + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoReply,
     {
-        self.event_handlers.push(Arc::new(move |client, event| Box::pin(handler(client, event))));
+        let handler = Arc::new(handler);
+        self.event_handlers.push(Arc::new(move |client, event| {
+            let running = handler(client, event);
+            Box::pin(async move { running.await.into_reply() })
+        }));
         self
     }
 
-    /// Do not answer `!help` by itself.
+    /// Call `hook` before every command runs (after it was recognised), for logging or
+    /// metrics.
+    ///
+    /// ```no_run
+    /// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+    /// bot.before(|ctx| println!("{} asked {:?}", ctx.author(), ctx.text()))
+    /// # }
+    /// ```
+    pub fn before(mut self, hook: impl Fn(&Context) + Send + Sync + 'static) -> Self {
+        self.before.push(Arc::new(hook));
+        self
+    }
+
+    /// Call `hook` after every command with its outcome and how long it took (errors go to the
+    /// error hook afterwards).
+    ///
+    /// ```no_run
+    /// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+    /// bot.after(|ctx, outcome, took| {
+    ///     println!("!{} took {took:?}, ok: {}", ctx.command().unwrap_or("?"), outcome.is_ok())
+    /// })
+    /// # }
+    /// ```
+    pub fn after(
+        mut self,
+        hook: impl Fn(&Context, &Result<(), CommandError>, Duration) + Send + Sync + 'static,
+    ) -> Self {
+        self.after.push(Arc::new(hook));
+        self
+    }
+
+    /// Replace the error hook, which gets every usage error, refusal, cooldown and failure.
+    /// The default is [`report_error`]; a custom hook may call it for the cases it does not
+    /// handle itself.
+    ///
+    /// ```no_run
+    /// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+    /// use hellocode_sdk::bot::{CommandError, report_error};
+    ///
+    /// bot.on_error(|ctx, error| async move {
+    ///     match error {
+    ///         CommandError::Failed(failure) => {
+    ///             let _ = ctx.reply(format!("That went wrong: {failure}")).await;
+    ///         }
+    ///         other => report_error(ctx, other).await,
+    ///     }
+    /// })
+    /// # }
+    /// ```
+    pub fn on_error<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(Context, CommandError) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_error = Arc::new(move |ctx, error| Box::pin(hook(ctx, error)));
+        self
+    }
+
+    /// The prefixes that start a command (default `!` and `/`). Usage lines and `!help` show
+    /// the first.
+    ///
+    /// ```no_run
+    /// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+    /// bot.prefixes(["?"])
+    /// # }
+    /// ```
+    pub fn prefixes<I, S>(mut self, prefixes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.prefixes = prefixes.into_iter().map(Into::into).filter(|p| !p.is_empty()).collect();
+        self
+    }
+
+    /// Also take `@botname command args` (and `@botname: !command args`) as a command.
+    ///
+    /// ```no_run
+    /// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+    /// bot.mentions(true)
+    /// # }
+    /// ```
+    pub fn mentions(mut self, enabled: bool) -> Self {
+        self.mentions = enabled;
+        self
+    }
+
+    /// Do not answer `!help` by itself (a `help` command of your own replaces it anyway).
+    ///
+    /// ```no_run
+    /// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+    /// bot.without_help()
+    /// # }
+    /// ```
     pub fn without_help(mut self) -> Self {
         self.help = false;
         self
     }
 
+    /// Give message and event handlers the bot's own messages too (commands never run from
+    /// them).
+    ///
+    /// ```no_run
+    /// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+    /// bot.see_own_messages(true)
+    /// # }
+    /// ```
+    pub fn see_own_messages(mut self, enabled: bool) -> Self {
+        self.own_messages = enabled;
+        self
+    }
+
+    /// Handle the messages a chat already had when the bot joined it (off by default: a bot
+    /// added to a chat does not answer old commands).
+    ///
+    /// ```no_run
+    /// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+    /// bot.replay_backlog(true)
+    /// # }
+    /// ```
+    pub fn replay_backlog(mut self, enabled: bool) -> Self {
+        self.replay_backlog = enabled;
+        self
+    }
+
+    /// Save how far each chat was handled in `store`, and on start handle what came while the
+    /// bot was down: a restarted bot neither answers a command twice nor misses one. Positions
+    /// are saved after every command, every second while messages come, and at shutdown.
+    ///
+    /// ```no_run
+    /// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+    /// use hellocode_sdk::bot::FileStore;
+    ///
+    /// bot.persist(FileStore::new("echo-bot.positions.json"))
+    /// # }
+    /// ```
+    pub fn persist(mut self, store: impl PositionStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
     /// How long handlers already running may take to finish at shutdown (default 10 s); the
     /// ones still running then are cancelled.
+    ///
+    /// ```no_run
+    /// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+    /// bot.with_shutdown_timeout(std::time::Duration::from_secs(30))
+    /// # }
+    /// ```
     pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
         self
@@ -158,129 +395,39 @@ impl Bot {
         &self.client
     }
 
-    /// Run until the client is closed.
-    pub async fn run(self) {
-        self.run_until(std::future::pending()).await;
+    /// Run until the client is closed. Fails only if the position store cannot be read at
+    /// start or the client is already closed.
+    pub async fn run(self) -> Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// Run until Ctrl-C (or SIGTERM on Unix), then stop gracefully as
+    /// [`run_until`](Bot::run_until) does.
+    pub async fn run_until_signal(self) -> Result<()> {
+        self.run_until(shutdown_signal()).await
     }
 
     /// Run until `shutdown` resolves (or the client is closed), then stop gracefully: no new
     /// handler starts, handlers already running get the shutdown timeout to finish, their
-    /// replies are flushed (within the client's `close_timeout`), and the client is closed.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) {
-        let mut events = self.client.events();
-        let router = Arc::new(Router {
-            commands: self.commands,
-            help: self.help,
-            username: self.client.username().to_owned(),
-            stopping: AtomicBool::new(false),
-        });
-        let mut workers = JoinSet::new();
-        let mut chats: HashMap<ChatId, mpsc::UnboundedSender<(Message, ParsedCommand)>> =
-            HashMap::new();
-        let (event_sender, event_jobs) = mpsc::unbounded_channel::<Event>();
-        let handlers = self.event_handlers;
-        let client = self.client.clone();
-        workers.spawn(async move { run_event_handlers(client, handlers, event_jobs).await });
-        tokio::pin!(shutdown);
-        loop {
-            let event = tokio::select! {
-                () = &mut shutdown => break,
-                event = events.recv() => match event {
-                    Some(event) => event,
-                    None => break,
-                },
-            };
-            if let Event::Message(message) = &event
-                && message.author != router.username
-            {
-                if let Some(parsed) = parse_command(&message.content) {
-                    let worker = chats.entry(message.chat_id).or_insert_with(|| {
-                        let (sender, jobs) = mpsc::unbounded_channel();
-                        workers.spawn(run_chat(self.client.clone(), router.clone(), jobs));
-                        sender
-                    });
-                    let _ = worker.send((message.clone(), parsed));
-                }
-                let _ = event_sender.send(event);
-            } else if !matches!(&event, Event::Message(_)) {
-                let _ = event_sender.send(event);
-            }
-        }
-        tracing::info!(bot = %router.username, "bot stopping");
-        router.stopping.store(true, Ordering::SeqCst);
-        drop(chats);
-        drop(event_sender);
-        let finished = tokio::time::timeout(self.shutdown_timeout, async {
-            while workers.join_next().await.is_some() {}
-        })
-        .await;
-        if finished.is_err() {
-            tracing::warn!(bot = %router.username, "handlers still running at shutdown; cancelled");
-            workers.shutdown().await;
-        }
-        self.client.close().await;
+    /// replies are flushed (within the client's `close_timeout`), positions are saved, and the
+    /// client is closed.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
+        run::run(self, shutdown).await
     }
 }
 
-/// Command lookup shared by the per-chat workers.
-struct Router {
-    commands: BTreeMap<String, CommandHandler>,
-    help: bool,
-    username: String,
-    /// Set at shutdown: queued jobs are skipped.
-    stopping: AtomicBool,
-}
-
-impl Router {
-    async fn handle(&self, client: &Client, message: Message, parsed: ParsedCommand) {
-        let (name, args) = (parsed.name, parsed.args);
-        let handler = self.commands.get(&name).cloned();
-        let outcome = match handler {
-            Some(handler) => {
-                let ctx = Context { client: client.clone(), message, command: name.clone() };
-                handler(ctx, args).await
+/// Ctrl-C, or SIGTERM on Unix (what service managers send).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
             }
-            None if self.help && name == "help" => {
-                let names: Vec<String> =
-                    self.commands.keys().map(|name| format!("!{name}")).collect();
-                let text = if names.is_empty() {
-                    "I have no commands.".to_owned()
-                } else {
-                    format!("Commands: {}", names.join(", "))
-                };
-                client.send(message.chat_id, text).await.map(drop)
-            }
-            None => Ok(()), // not addressed to this bot
-        };
-        if let Err(error) = outcome {
-            tracing::warn!(command = %name, %error, "bot command failed");
+            return;
         }
     }
-}
-
-async fn run_chat(
-    client: Client,
-    router: Arc<Router>,
-    mut jobs: mpsc::UnboundedReceiver<(Message, ParsedCommand)>,
-) {
-    while let Some((message, parsed)) = jobs.recv().await {
-        if router.stopping.load(Ordering::SeqCst) {
-            break;
-        }
-        router.handle(&client, message, parsed).await;
-    }
-}
-
-async fn run_event_handlers(
-    client: Client,
-    handlers: Vec<EventHandler>,
-    mut events: mpsc::UnboundedReceiver<Event>,
-) {
-    while let Some(event) = events.recv().await {
-        for handler in &handlers {
-            if let Err(error) = handler(client.clone(), event.clone()).await {
-                tracing::warn!(%error, "bot event handler failed");
-            }
-        }
-    }
+    let _ = tokio::signal::ctrl_c().await;
 }

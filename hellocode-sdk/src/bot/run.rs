@@ -1,0 +1,447 @@
+//! The running bot: one loop reading events, one worker per chat, positions kept and saved.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use hellocode_core::model::{Chat, ChatId, Message, Seq};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::command::{Check, Command, CommandError};
+use super::handler::Outcome;
+use super::parse::{ParsedCommand, parse_mention, parse_with_prefixes};
+use super::{
+    AfterHook, BeforeHook, Bot, Context, ErrorHook, EventHandler, MessageHandler, PositionStore,
+    help,
+};
+use crate::{Client, Event, Result};
+
+/// How often positions are saved while plain messages come (commands save at once).
+const SAVE_EVERY: Duration = Duration::from_secs(1);
+/// The page size of the catch-up after a restart (the server's largest).
+const CATCH_UP_PAGE: u32 = 100;
+
+/// What the per-chat workers share.
+struct Router {
+    client: Client,
+    username: String,
+    commands: Vec<Command>,
+    lookup: HashMap<String, usize>,
+    checks: Vec<Arc<dyn Check>>,
+    message_handlers: Vec<MessageHandler>,
+    before: Vec<BeforeHook>,
+    after: Vec<AfterHook>,
+    on_error: ErrorHook,
+    prefixes: Vec<String>,
+    mentions: bool,
+    help: bool,
+    own_messages: bool,
+    chats: Mutex<HashMap<ChatId, Chat>>,
+    positions: Positions,
+    /// Set at shutdown: queued messages are left for the next run.
+    stopping: AtomicBool,
+}
+
+pub(super) async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
+    let client = bot.client.clone();
+    // Subscribe first: every event from connect on is in this stream.
+    let mut events = client.events();
+    let start = client.positions().await?;
+    let chats = match client.list_chats().await {
+        Ok(chats) => chats.into_iter().map(|chat| (chat.id, chat)).collect(),
+        Err(error) => {
+            tracing::warn!(%error, "bot could not list its chats; direct-chat checks may refuse");
+            HashMap::new()
+        }
+    };
+    let saved = match &bot.store {
+        Some(store) => Some(store.load().await?),
+        None => None,
+    };
+    let mut lookup = HashMap::new();
+    for (index, command) in bot.commands.iter().enumerate() {
+        for name in std::iter::once(&command.name).chain(&command.aliases) {
+            lookup.insert(name.clone(), index);
+        }
+    }
+    let mut handled = start.clone();
+    if let Some(saved) = &saved {
+        handled.extend(saved.iter().filter(|(chat, _)| start.contains_key(chat)));
+    }
+    let router = Arc::new(Router {
+        username: client.username().to_owned(),
+        client: client.clone(),
+        commands: bot.commands,
+        lookup,
+        checks: bot.checks,
+        message_handlers: bot.message_handlers,
+        before: bot.before,
+        after: bot.after,
+        on_error: bot.on_error,
+        prefixes: bot.prefixes,
+        mentions: bot.mentions,
+        help: bot.help,
+        own_messages: bot.own_messages,
+        chats: Mutex::new(chats),
+        positions: Positions::new(bot.store, handled),
+        stopping: AtomicBool::new(false),
+    });
+    router.positions.save().await;
+
+    let mut workers = JoinSet::new();
+    let mut chat_workers: HashMap<ChatId, mpsc::UnboundedSender<Message>> = HashMap::new();
+    let mut dispatch = |message: Message, workers: &mut JoinSet<()>| {
+        let worker = chat_workers.entry(message.chat_id).or_insert_with(|| {
+            let (sender, jobs) = mpsc::unbounded_channel();
+            workers.spawn(run_chat(router.clone(), jobs));
+            sender
+        });
+        let _ = worker.send(message);
+    };
+    // Newest sequence number taken per chat: later copies (and the backlog) are skipped.
+    let mut taken: HashMap<ChatId, Seq> = HashMap::new();
+    if let Some(saved) = saved {
+        for (chat, since) in saved {
+            let Some(&until) = start.get(&chat) else { continue };
+            for message in catch_up(&client, chat, since, until).await {
+                dispatch(message, &mut workers);
+            }
+            taken.insert(chat, until);
+        }
+    }
+
+    let (event_sender, event_jobs) = mpsc::unbounded_channel::<Event>();
+    workers.spawn(run_event_handlers(client.clone(), bot.event_handlers, event_jobs));
+    let mut save_timer = tokio::time::interval(SAVE_EVERY);
+    tokio::pin!(shutdown);
+    loop {
+        let event = tokio::select! {
+            () = &mut shutdown => break,
+            _ = save_timer.tick() => {
+                router.positions.save_if_changed().await;
+                continue;
+            }
+            event = events.recv() => match event {
+                Some(event) => event,
+                None => break,
+            },
+        };
+        match &event {
+            Event::Message(message) => {
+                let seen = taken.entry(message.chat_id).or_insert(Seq(0));
+                if message.seq <= *seen {
+                    continue; // handled by the catch-up, or before the bot joined
+                }
+                *seen = message.seq;
+                let own = message.author == router.username;
+                if !own || router.own_messages {
+                    let _ = event_sender.send(event.clone());
+                }
+                dispatch(message.clone(), &mut workers);
+                continue;
+            }
+            Event::ChatCreated(chat) => {
+                lock(&router.chats).insert(chat.id, chat.clone());
+                if !bot.replay_backlog {
+                    // What the chat had when the bot joined is history, not commands to it.
+                    let seen = taken.entry(chat.id).or_insert(Seq(0));
+                    *seen = (*seen).max(chat.last_seq);
+                    router.positions.advance(chat.id, chat.last_seq);
+                }
+            }
+            _ => {}
+        }
+        let _ = event_sender.send(event);
+    }
+
+    tracing::info!(bot = %router.username, "bot stopping");
+    router.stopping.store(true, Ordering::SeqCst);
+    drop(chat_workers);
+    drop(event_sender);
+    let finished = tokio::time::timeout(bot.shutdown_timeout, async {
+        while workers.join_next().await.is_some() {}
+    })
+    .await;
+    if finished.is_err() {
+        tracing::warn!(bot = %router.username, "handlers still running at shutdown; cancelled");
+        workers.shutdown().await;
+    }
+    client.close().await;
+    router.positions.save().await;
+    Ok(())
+}
+
+/// The messages of `chat` after `since` up to `until`, oldest first (what came while the bot
+/// was down).
+async fn catch_up(client: &Client, chat: ChatId, since: Seq, until: Seq) -> Vec<Message> {
+    let mut missed = Vec::new();
+    let mut before = Seq(until.0.saturating_add(1));
+    while before.0 > since.0 + 1 {
+        let page = match client.fetch_messages(chat, Some(before), Some(CATCH_UP_PAGE)).await {
+            Ok(page) => page,
+            Err(error) => {
+                tracing::warn!(%chat, %error, "bot could not catch up on a chat");
+                break;
+            }
+        };
+        let Some(oldest) = page.last().map(|message| message.seq) else { break };
+        missed.extend(page.into_iter().filter(|message| message.seq > since));
+        before = oldest;
+    }
+    missed.reverse();
+    missed
+}
+
+async fn run_chat(router: Arc<Router>, mut jobs: mpsc::UnboundedReceiver<Message>) {
+    while let Some(message) = jobs.recv().await {
+        if router.stopping.load(Ordering::SeqCst) {
+            break;
+        }
+        let (chat, seq) = (message.chat_id, message.seq);
+        let was_command = router.handle(message).await;
+        router.positions.advance(chat, seq);
+        if was_command {
+            router.positions.save().await;
+        }
+    }
+}
+
+impl Router {
+    /// Handle one message; whether it was one of the bot's commands.
+    async fn handle(&self, message: Message) -> bool {
+        let own = message.author == self.username;
+        if message.deleted || (own && !self.own_messages) {
+            return false;
+        }
+        let invocation = if own { None } else { self.parse(&message.content) };
+        let chat = lock(&self.chats).get(&message.chat_id).cloned();
+        if let Some(parsed) = invocation {
+            if let Some(&index) = self.lookup.get(&parsed.name) {
+                let command = &self.commands[index];
+                let mut ctx = Context::new(
+                    self.client.clone(),
+                    message,
+                    chat,
+                    Some(command.name.clone()),
+                );
+                ctx.prefix = self.prefix().to_owned();
+                self.run_command(command, ctx, &parsed.args).await;
+                return true;
+            }
+            if self.help && parsed.name == "help" {
+                let ctx = Context::new(self.client.clone(), message, chat, Some("help".into()));
+                self.answer_help(ctx, &parsed.args).await;
+                return true;
+            }
+        }
+        for handler in &self.message_handlers {
+            let ctx = Context::new(self.client.clone(), message.clone(), chat.clone(), None);
+            let outcome = guarded(handler(ctx.clone())).await;
+            if let Err(error) = self.send_reply(&ctx, outcome).await {
+                log_failure(&format!("bot message handler failed: {error}"));
+            }
+        }
+        false
+    }
+
+    fn parse(&self, text: &str) -> Option<ParsedCommand> {
+        parse_with_prefixes(text, &self.prefixes).or_else(|| {
+            if self.mentions { parse_mention(text, &self.username, &self.prefixes) } else { None }
+        })
+    }
+
+    fn prefix(&self) -> &str {
+        self.prefixes.first().map_or("!", String::as_str)
+    }
+
+    async fn run_command(&self, command: &Command, ctx: Context, args: &str) {
+        for hook in &self.before {
+            hook(&ctx);
+        }
+        let started = Instant::now();
+        let invoked =
+            AssertUnwindSafe(command.invoke(ctx.clone(), args, &self.checks, self.prefix()))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| Err(CommandError::Failed(panic_message(&panic).into())));
+        let result = match invoked {
+            Ok(reply) => self.send_reply(&ctx, Ok(reply)).await,
+            Err(error) => Err(error),
+        };
+        let took = started.elapsed();
+        for hook in &self.after {
+            hook(&ctx, &result, took);
+        }
+        if let Err(error) = result {
+            (self.on_error)(ctx, error).await;
+        }
+    }
+
+    async fn send_reply(&self, ctx: &Context, outcome: Outcome) -> Result<(), CommandError> {
+        match outcome {
+            Ok(Some(text)) => ctx.reply(text).await.map(drop).map_err(CommandError::Reply),
+            Ok(None) => Ok(()),
+            Err(error) => Err(CommandError::Failed(error)),
+        }
+    }
+
+    async fn answer_help(&self, ctx: Context, args: &str) {
+        let prefix = self.prefix();
+        let asked = args.split_whitespace().next().map(|name| {
+            let name = name.trim_start_matches(|c| self.prefixes.iter().any(|p| p.starts_with(c)));
+            name.to_lowercase()
+        });
+        let text = match asked {
+            None => help::overview(&self.commands, prefix),
+            Some(name) => {
+                let command = self.lookup.get(&name).map(|&index| &self.commands[index]);
+                help::about(command, &name, prefix)
+            }
+        };
+        if let Err(error) = ctx.reply(text).await {
+            log_failure(&format!("bot could not answer !help: {error}"));
+        }
+    }
+}
+
+async fn run_event_handlers(
+    client: Client,
+    handlers: Vec<EventHandler>,
+    mut events: mpsc::UnboundedReceiver<Event>,
+) {
+    while let Some(event) = events.recv().await {
+        for handler in &handlers {
+            if let Err(error) = guarded(handler(client.clone(), event.clone())).await {
+                log_failure(&format!("bot event handler failed: {error}"));
+            }
+        }
+    }
+}
+
+/// Run a handler's future, turning a panic into an error.
+async fn guarded(running: impl Future<Output = Outcome>) -> Outcome {
+    AssertUnwindSafe(running)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| Err(panic_message(&panic).into()))
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned());
+    format!("panicked: {text}")
+}
+
+/// The default error hook: answer the user in one short line, and log failures.
+///
+/// - a usage error: what did not fit, and the usage line;
+/// - a refused check: the check's reason;
+/// - a cooldown: how long to wait;
+/// - a failed handler: "Sorry, !name failed." to the user, and the error to the log;
+/// - a reply that could not be sent: the log only.
+///
+/// Failures are logged with `tracing` at error level, and printed to stderr when no
+/// `tracing` subscriber is installed, so they are never silent.
+///
+/// ```no_run
+/// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+/// use hellocode_sdk::bot::report_error;
+///
+/// bot.on_error(|ctx, error| async move {
+///     println!("{} hit {error}", ctx.author());
+///     report_error(ctx, error).await
+/// })
+/// # }
+/// ```
+pub async fn report_error(ctx: Context, error: CommandError) {
+    let name = format!("{}{}", ctx.prefix, ctx.command().unwrap_or("command"));
+    let reply = match &error {
+        CommandError::Usage { usage, error } => format!("{}. Usage: {usage}", capitalize(error)),
+        CommandError::Refused(reason) => reason.clone(),
+        CommandError::Cooldown { remaining } => {
+            let seconds = remaining.as_secs_f64().ceil().max(1.0);
+            format!("Slow down: you can use {name} again in {seconds} s.")
+        }
+        CommandError::Failed(failure) => {
+            log_failure(&format!("bot command {name} failed for {}: {failure}", ctx.author()));
+            format!("Sorry, {name} failed.")
+        }
+        CommandError::Reply(failure) => {
+            log_failure(&format!("bot command {name}: the reply could not be sent: {failure}"));
+            return;
+        }
+    };
+    if let Err(failure) = ctx.reply(reply).await {
+        log_failure(&format!("bot could not report an error of {name}: {failure}"));
+    }
+}
+
+fn capitalize(text: &impl std::fmt::Display) -> String {
+    let text = text.to_string();
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// Log at error level; print to stderr when nobody installed a `tracing` subscriber.
+fn log_failure(text: &str) {
+    if tracing::dispatcher::has_been_set() {
+        tracing::error!("{text}");
+    } else {
+        eprintln!("hellocode bot: {text}");
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// How far each chat was handled, and the store it is saved to.
+struct Positions {
+    store: Option<Arc<dyn PositionStore>>,
+    handled: Mutex<(HashMap<ChatId, Seq>, bool)>,
+    /// One save at a time, so an older snapshot never overwrites a newer one.
+    saving: tokio::sync::Mutex<()>,
+}
+
+impl Positions {
+    fn new(store: Option<Arc<dyn PositionStore>>, handled: HashMap<ChatId, Seq>) -> Self {
+        Positions { store, handled: Mutex::new((handled, true)), saving: Default::default() }
+    }
+
+    fn advance(&self, chat: ChatId, seq: Seq) {
+        let mut handled = lock(&self.handled);
+        let position = handled.0.entry(chat).or_insert(Seq(0));
+        if seq > *position {
+            *position = seq;
+            handled.1 = true;
+        }
+    }
+
+    async fn save_if_changed(&self) {
+        if lock(&self.handled).1 {
+            self.save().await;
+        }
+    }
+
+    async fn save(&self) {
+        let Some(store) = &self.store else { return };
+        let _turn = self.saving.lock().await;
+        let snapshot = {
+            let mut handled = lock(&self.handled);
+            handled.1 = false;
+            handled.0.clone()
+        };
+        if let Err(error) = store.save(&snapshot).await {
+            lock(&self.handled).1 = true;
+            log_failure(&format!("bot could not save its positions: {error}"));
+        }
+    }
+}
