@@ -8,28 +8,60 @@ use crate::Error;
 
 /// One event, in the order the client saw it. Messages of a chat arrive exactly once and in
 /// sequence order, across reconnects.
+///
+/// Every subscriber ([`Client::events`](crate::Client::events), listeners) gets every event.
+/// What comes when:
+///
+/// - A message this client sends arrives as [`Event::Message`] *before* the
+///   [`send`](crate::Client::send) future resolves (the server publishes a message to the
+///   chat, the sender included, before acknowledging it), and before its
+///   [`SendState::Sent`] update.
+/// - After a reconnect, the messages missed meanwhile arrive as ordinary `Message` events
+///   (after a `Connection(Connected)`), oldest first; nothing is delivered twice.
+/// - A chat the user is added to arrives as [`Event::ChatCreated`] first, then its messages from
+///   the start (a bot skips those unless asked to replay them).
+///
+/// ```no_run
+/// # async fn run(client: hellocode_sdk::Client) {
+/// use hellocode_sdk::{ConnectionState, Event};
+///
+/// let mut events = client.events();
+/// while let Some(event) = events.recv().await {
+///     match event {
+///         Event::Message(message) => println!("{}: {}", message.author, message.content),
+///         Event::Connection(ConnectionState::Reconnecting { delay, .. }) => {
+///             println!("offline; retrying in {delay:?}")
+///         }
+///         _ => {}
+///     }
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
-    /// A new message (the client's own included).
+    /// A new message in one of the user's chats, the client's own included: exactly once, in
+    /// sequence order per chat, from the chat's newest message at connect time on.
     Message(Message),
-    /// A message was edited; carries its new content.
+    /// A message was edited; carries its new content. Live only: an edit made while the client
+    /// was disconnected is not replayed (a resumed message carries its current content).
     Edited(Message),
-    /// A message was deleted.
+    /// A message was deleted. Live only, as for edits.
     Deleted {
         /// The chat.
         chat_id: ChatId,
         /// The deleted message's sequence number.
         seq: Seq,
     },
-    /// Someone is typing.
+    /// Someone else in the chat is typing (sent by their client, typically every few
+    /// seconds while they type; never replayed).
     Typing {
         /// The chat.
         chat_id: ChatId,
         /// Who.
         username: String,
     },
-    /// Someone has read a chat up to `seq`.
+    /// Someone has read a chat up to `seq` (a read receipt; never replayed).
     Read {
         /// The chat.
         chat_id: ChatId,
@@ -38,18 +70,23 @@ pub enum Event {
         /// Newest sequence number read.
         seq: Seq,
     },
-    /// A user who shares a chat with this one came online or went offline.
+    /// A user who shares a chat with this one came online (their first connection) or went
+    /// offline (their last one closed). Never replayed.
     Presence {
         /// The user.
         username: String,
         /// Online or not.
         online: bool,
     },
-    /// This user was added to a new chat.
+    /// This user was added to a chat: one created with them, or one they were added to later,
+    /// live or while the client was away. Comes before any message of that chat.
     ChatCreated(Chat),
-    /// A queued message changed state (the "local echo").
+    /// A message queued by this client changed state (the "local echo"): `Pending` when queued,
+    /// then `Sent` once stored or `Failed`.
     Send(SendUpdate),
-    /// The connection changed state.
+    /// The connection changed state: `Reconnecting` when lost (with the delay before the next
+    /// attempt), `Connected` when back (missed messages follow), `Closed` at the end, after
+    /// which the stream ends.
     Connection(ConnectionState),
 }
 
