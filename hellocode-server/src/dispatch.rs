@@ -62,6 +62,20 @@ impl Dispatcher {
                     Some(ServerFrame::error(request.id, err.code(), err.client_message()))
                 }
             },
+            Decision::IssueBotToken(request) => {
+                match self.auth.create_bot_token(&request.owner, &request.name).await {
+                    Ok((token_id, token)) => {
+                        tracing::info!(user = %request.owner, token = token_id, "bot token created");
+                        session.bot_token_issued(request, token_id, token).reply
+                    }
+                    Err(err) => {
+                        if err.code() == hellocode_core::protocol::ErrorCode::Internal {
+                            tracing::error!(error = %err, "bot token creation failed");
+                        }
+                        Some(ServerFrame::error(request.id, err.code(), err.client_message()))
+                    }
+                }
+            }
             Decision::Store(pending) => {
                 let started = Instant::now();
                 // An append takes its place in its chat's line; other operations just run.
@@ -79,7 +93,16 @@ impl Dispatcher {
                 if let Err(err @ hellocode_core::Error::Database(_)) = &result {
                     tracing::error!(op = pending.op().name(), error = %err, "storage failed");
                 }
+                // Memberships changed: every node forgets what it cached, before the added
+                // users are told (their chat_created caches the chat's new participants).
+                let members_changed = match pending.op() {
+                    StorageOp::AddParticipants { chat, .. } if result.is_ok() => Some(*chat),
+                    _ => None,
+                };
                 let output = session.complete(pending, result);
+                if let Some(chat) = members_changed {
+                    self.broker.publish(BrokerEvent::MembersChanged(chat)).await;
+                }
                 match place {
                     Some(place) => {
                         if !output.publish.is_empty() {

@@ -106,7 +106,16 @@ impl Hub {
                 let chat = publish.chat;
                 // A new chat's participants are told on every connection, whatever its scope.
                 let to_all = matches!(publish.frame, ServerFrame::ChatCreated { .. });
-                self.send(members.iter(), &bytes, |scope| to_all || scope_allows(scope, chat));
+                let wants = |scope| to_all || scope_allows(scope, chat);
+                match &publish.to {
+                    // Only some of them (those just added), and only if they are members.
+                    Some(only) => self.send(
+                        only.iter().filter(|user| members.contains(user)),
+                        &bytes,
+                        wants,
+                    ),
+                    None => self.send(members.iter(), &bytes, wants),
+                }
             }
             BrokerEvent::Presence { username, online } => {
                 let recipients = self.contacts_in_chats(username).await;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use hellocode_core::model::UserUpdate;
+use hellocode_core::protocol::{Command, ServerFrame};
 use hellocode_core::session::Identity;
 use serde::Deserialize;
 use serde_json::json;
@@ -11,7 +12,9 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::{ApiError, authenticated, json_body, json_reply, respond, with_state};
+use super::{
+    ApiError, authenticated, dispatch, json_body, json_reply, respond, unexpected, with_state,
+};
 use crate::app::AppState;
 use crate::auth::{Registration, password};
 use crate::error::FieldErrors;
@@ -207,16 +210,29 @@ async fn list_users(_: Identity, page: Page, state: Arc<AppState>) -> Response {
     )
 }
 
-async fn get_user(username: String, _: Identity, state: Arc<AppState>) -> Response {
+async fn get_user(username: String, identity: Identity, state: Arc<AppState>) -> Response {
     respond(
         async {
-            match state.storage.user(&username).await? {
-                Some(user) => Ok(json_reply(StatusCode::OK, &user)),
-                None => Err(hellocode_core::Error::UserNotFound(username).into()),
+            match dispatch(&state, identity, Command::GetUser { username }).await? {
+                ServerFrame::User { user, .. } => Ok(json_reply(StatusCode::OK, &user)),
+                other => Err(unexpected(&other)),
             }
         }
         .await,
     )
+}
+
+/// Run a contacts command and answer with the contacts it returns.
+async fn contacts_reply(
+    state: &AppState,
+    identity: Identity,
+    command: Command,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    match dispatch(state, identity, command).await? {
+        ServerFrame::Contacts { contacts, .. } => Ok(json_reply(status, &contacts)),
+        other => Err(unexpected(&other)),
+    }
 }
 
 async fn update_user(
@@ -285,7 +301,7 @@ async fn list_contacts(username: String, identity: Identity, state: Arc<AppState
     respond(
         async {
             only_self(&identity, &username)?;
-            Ok(json_reply(StatusCode::OK, &state.storage.contacts(&username).await?))
+            contacts_reply(&state, identity, Command::ListContacts {}, StatusCode::OK).await
         }
         .await,
     )
@@ -300,8 +316,8 @@ async fn add_contact(
     respond(
         async {
             only_self(&identity, &username)?;
-            state.storage.add_contact(&username, &contact.username).await?;
-            Ok(json_reply(StatusCode::CREATED, &state.storage.contacts(&username).await?))
+            let command = Command::AddContact { username: contact.username };
+            contacts_reply(&state, identity, command, StatusCode::CREATED).await
         }
         .await,
     )
@@ -316,13 +332,16 @@ async fn remove_contact(
     respond(
         async {
             only_self(&identity, &username)?;
-            state.storage.remove_contact(&username, &contact).await?;
+            let command = Command::RemoveContact { username: contact };
+            contacts_reply(&state, identity, command, StatusCode::NO_CONTENT).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         .await,
     )
 }
 
+/// Calls [`Auth::create_bot_token`](crate::auth::Auth::create_bot_token), as the dispatcher
+/// does for `create_bot_token`, so that invalid names keep their 422 answer per field.
 async fn create_bot_token(identity: Identity, new: NewBotToken, state: Arc<AppState>) -> Response {
     respond(
         async {
@@ -339,7 +358,10 @@ async fn create_bot_token(identity: Identity, new: NewBotToken, state: Arc<AppSt
 async fn list_bot_tokens(identity: Identity, state: Arc<AppState>) -> Response {
     respond(
         async {
-            Ok(json_reply(StatusCode::OK, &state.storage.bot_tokens(&identity.username).await?))
+            match dispatch(&state, identity, Command::ListBotTokens {}).await? {
+                ServerFrame::BotTokens { tokens, .. } => Ok(json_reply(StatusCode::OK, &tokens)),
+                other => Err(unexpected(&other)),
+            }
         }
         .await,
     )
@@ -348,9 +370,14 @@ async fn list_bot_tokens(identity: Identity, state: Arc<AppState>) -> Response {
 async fn revoke_bot_token(id: i64, identity: Identity, state: Arc<AppState>) -> Response {
     respond(
         async {
-            state.storage.revoke_bot_token(&identity.username, id).await?;
-            tracing::info!(user = %identity.username, token = id, "bot token revoked");
-            Ok(StatusCode::NO_CONTENT.into_response())
+            let username = identity.username.clone();
+            match dispatch(&state, identity, Command::RevokeBotToken { token_id: id }).await? {
+                ServerFrame::Ok { .. } => {
+                    tracing::info!(user = %username, token = id, "bot token revoked");
+                    Ok(StatusCode::NO_CONTENT.into_response())
+                }
+                other => Err(unexpected(&other)),
+            }
         }
         .await,
     )

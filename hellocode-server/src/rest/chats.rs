@@ -4,15 +4,17 @@
 use std::sync::Arc;
 
 use hellocode_core::model::{ChatId, Seq};
-use hellocode_core::protocol::{Command, ErrorCode, ServerFrame};
-use hellocode_core::session::Identity;
+use hellocode_core::protocol::{Command, ServerFrame};
+use hellocode_core::session::{Identity, Publish};
 use serde::Deserialize;
 use serde_json::json;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::{ApiError, authenticated, dispatch, json_body, json_reply, respond, with_state};
+use super::{
+    ApiError, authenticated, dispatch, json_body, json_reply, respond, unexpected, with_state,
+};
 use crate::app::AppState;
 use crate::broker::BrokerEvent;
 
@@ -118,14 +120,6 @@ pub(super) fn routes(
         .unify()
 }
 
-fn unexpected(frame: &ServerFrame) -> ApiError {
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        ErrorCode::Internal,
-        format!("unexpected reply {}", frame.name()),
-    )
-}
-
 /// The chat, if `identity` takes part in it.
 async fn own_chat(
     state: &AppState,
@@ -152,7 +146,7 @@ async fn list_languages(state: Arc<AppState>) -> Response {
     respond(async { Ok(json_reply(StatusCode::OK, &state.storage.languages().await?)) }.await)
 }
 
-async fn add_language(_: Identity, new: NewLanguage, state: Arc<AppState>) -> Response {
+async fn add_language(identity: Identity, new: NewLanguage, state: Arc<AppState>) -> Response {
     respond(
         async {
             let name = new.name.trim();
@@ -161,7 +155,13 @@ async fn add_language(_: Identity, new: NewLanguage, state: Arc<AppState>) -> Re
                     [("name".to_owned(), vec!["Give a name of 1 to 64 characters.".to_owned()])];
                 return Err(ApiError::validation(fields.into()));
             }
-            Ok(json_reply(StatusCode::CREATED, &state.storage.add_language(name).await?))
+            let command = Command::AddLanguage { name: name.to_owned() };
+            match dispatch(&state, identity, command).await? {
+                ServerFrame::Language { language, .. } => {
+                    Ok(json_reply(StatusCode::CREATED, &language))
+                }
+                other => Err(unexpected(&other)),
+            }
         }
         .await,
     )
@@ -213,7 +213,7 @@ async fn update_chat(
 ) -> Response {
     respond(
         async {
-            own_chat(&state, id, &identity).await?;
+            let before = own_chat(&state, id, &identity).await?;
             let mut participants = body.participants;
             participants.sort_unstable();
             participants.dedup();
@@ -230,7 +230,17 @@ async fn update_chat(
                 return Err(ApiError::validation(fields.into()));
             }
             let chat = state.storage.set_participants(ChatId(id), &participants).await?;
-            state.dispatcher.broker().publish(BrokerEvent::MembersChanged(chat.id)).await;
+            let broker = state.dispatcher.broker();
+            broker.publish(BrokerEvent::MembersChanged(chat.id)).await;
+            // As `add_participants` does: those added learn of the chat.
+            let added: Vec<String> =
+                participants.into_iter().filter(|name| !before.has_participant(name)).collect();
+            if !added.is_empty() {
+                let frame = ServerFrame::ChatCreated { chat: chat.clone() };
+                broker
+                    .publish(BrokerEvent::Chat(Publish { chat: chat.id, frame, to: Some(added) }))
+                    .await;
+            }
             Ok(json_reply(StatusCode::OK, &chat))
         }
         .await,

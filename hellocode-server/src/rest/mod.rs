@@ -1,8 +1,9 @@
 //! The REST transport: the original app's API, with the authorization it lacked.
 //!
-//! Commands of the protocol (`create_chat`, `list_chats`, `fetch_messages`, `new_message`) go
-//! through the same [`Dispatcher`](crate::dispatch::Dispatcher) as the WebSocket; the rest are
-//! plain reads and writes of storage with an ownership check. Every error is JSON: `{code,
+//! Commands of the protocol (chats, history, posting, users, contacts, languages, bot tokens) go
+//! through the same [`Dispatcher`](crate::dispatch::Dispatcher) as the WebSocket; the rest
+//! (registration and login forms, account changes with email or password, chat replacement and
+//! deletion, the user list) are reads and writes of storage with an ownership check. Every error is JSON: `{code,
 //! message}`, or for invalid input a 422 with `{field: [messages]}` as in the original app.
 
 mod accounts;
@@ -180,6 +181,15 @@ pub(crate) async fn dispatch(
             Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, "no reply"))
         }
     }
+}
+
+/// The error for a reply of the wrong kind (a bug, not the client's fault).
+pub(crate) fn unexpected(frame: &ServerFrame) -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::Internal,
+        format!("unexpected reply {}", frame.name()),
+    )
 }
 
 /// Every REST route, `/healthz` and `/metrics`.

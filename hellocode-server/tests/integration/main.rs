@@ -27,5 +27,6 @@ macro_rules! on_backends {
 }
 
 mod auth;
+mod commands;
 mod rest;
 mod websocket;
