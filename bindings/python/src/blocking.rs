@@ -1,0 +1,346 @@
+//! The blocking client, `hellocode.blocking.Client`: the same SDK client, each call waiting on
+//! the module's runtime with the GIL released, in slices so that Ctrl-C interrupts it.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use hellocode_sdk::{ChatId, Client, Event, Seq};
+use pyo3::exceptions::PyStopIteration;
+use pyo3::prelude::*;
+
+use crate::errors::{invalid_argument, to_py_err};
+use crate::ops::{self, ConnectOptions, PyListenerHandle};
+use crate::runtime;
+use crate::types::{PyChat, PyConnectionState, PyEvent, PyMessage, PyPendingSend, PyUser};
+
+/// How often a waiting call takes the GIL back to check for signals (Ctrl-C).
+const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
+/// Run `future` on the module's runtime and wait for it without the GIL. A pending signal
+/// (`KeyboardInterrupt`) cancels the future and is raised.
+fn wait<T: Send + 'static>(
+    py: Python<'_>,
+    future: impl Future<Output = hellocode_sdk::Result<T>> + Send + 'static,
+) -> PyResult<T> {
+    let (sender, receiver) = mpsc::sync_channel(1);
+    let task = runtime().spawn(async move {
+        let _ = sender.send(future.await);
+    });
+    let receiver = Mutex::new(receiver);
+    loop {
+        let received = py.detach(|| match receiver.lock() {
+            Ok(receiver) => receiver.recv_timeout(SIGNAL_CHECK),
+            Err(_) => Err(mpsc::RecvTimeoutError::Disconnected),
+        });
+        match received {
+            Ok(result) => return result.map_err(|error| to_py_err(py, &error)),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(interrupted) = py.check_signals() {
+                    task.abort();
+                    return Err(interrupted);
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(to_py_err(py, &hellocode_sdk::Error::Closed));
+            }
+        }
+    }
+}
+
+/// A connection to a HelloCode server that survives disconnects, for code without asyncio.
+#[pyclass(name = "BlockingClient", module = "hellocode.blocking", frozen)]
+pub(crate) struct PyBlockingClient {
+    client: Client,
+}
+
+#[pymethods]
+impl PyBlockingClient {
+    /// Connect and authenticate (same arguments as `hellocode.connect`).
+    #[staticmethod]
+    #[pyo3(signature = (
+        url, *, username=None, password=None, token=None, email=None, register=false,
+        request_timeout=None, connect_timeout=None, close_timeout=None, keepalive=None,
+        send_queue=None, send_expiry=None, start_positions=None, max_reconnect_attempts=None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn connect(
+        py: Python<'_>,
+        url: String,
+        username: Option<String>,
+        password: Option<String>,
+        token: Option<String>,
+        email: Option<String>,
+        register: bool,
+        request_timeout: Option<f64>,
+        connect_timeout: Option<f64>,
+        close_timeout: Option<f64>,
+        keepalive: Option<f64>,
+        send_queue: Option<usize>,
+        send_expiry: Option<f64>,
+        start_positions: Option<HashMap<i64, i64>>,
+        max_reconnect_attempts: Option<u32>,
+    ) -> PyResult<Self> {
+        let options = ConnectOptions::new(
+            url,
+            username,
+            password,
+            token,
+            email,
+            register,
+            request_timeout,
+            connect_timeout,
+            close_timeout,
+            keepalive,
+            send_queue,
+            send_expiry,
+            start_positions,
+            max_reconnect_attempts,
+        )?;
+        Ok(PyBlockingClient { client: wait(py, options.connect())? })
+    }
+
+    /// The authenticated user.
+    #[getter]
+    fn username(&self) -> &str {
+        self.client.username()
+    }
+
+    /// The newest token.
+    #[getter]
+    fn token(&self) -> Option<String> {
+        self.client.token()
+    }
+
+    /// The connection's current state.
+    #[getter]
+    fn state(&self) -> PyConnectionState {
+        PyConnectionState(self.client.state())
+    }
+
+    /// Send a message and wait until the server has stored it.
+    #[pyo3(signature = (chat_id, text, *, client_id=None))]
+    fn send(
+        &self,
+        py: Python<'_>,
+        chat_id: i64,
+        text: String,
+        client_id: Option<String>,
+    ) -> PyResult<PyMessage> {
+        wait(py, ops::send(&self.client, chat_id, text, client_id))
+    }
+
+    /// Queue a message and return at once; its states arrive as `SendUpdate` events.
+    fn enqueue(&self, py: Python<'_>, chat_id: i64, text: String) -> PyResult<PyPendingSend> {
+        ops::enqueue(&self.client, chat_id, text, None).map_err(|e| to_py_err(py, &e))
+    }
+
+    /// Queue a message under a client id of your own.
+    fn enqueue_with_client_id(
+        &self,
+        py: Python<'_>,
+        chat_id: i64,
+        text: String,
+        client_id: String,
+    ) -> PyResult<PyPendingSend> {
+        ops::enqueue(&self.client, chat_id, text, Some(client_id)).map_err(|e| to_py_err(py, &e))
+    }
+
+    /// Messages queued and not yet acknowledged, oldest first.
+    fn pending_sends(&self, py: Python<'_>) -> PyResult<Vec<PyPendingSend>> {
+        wait(py, ops::pending_sends(&self.client))
+    }
+
+    /// A page of history, newest first.
+    #[pyo3(signature = (chat_id, before=None, limit=None))]
+    fn fetch_messages(
+        &self,
+        py: Python<'_>,
+        chat_id: i64,
+        before: Option<i64>,
+        limit: Option<u32>,
+    ) -> PyResult<Vec<PyMessage>> {
+        wait(py, ops::fetch_messages(&self.client, chat_id, before, limit))
+    }
+
+    /// Create a chat with these users.
+    fn create_chat(&self, py: Python<'_>, participants: Vec<String>) -> PyResult<PyChat> {
+        wait(py, ops::create_chat(&self.client, participants))
+    }
+
+    /// The caller's chats.
+    fn list_chats(&self, py: Python<'_>) -> PyResult<Vec<PyChat>> {
+        wait(py, ops::list_chats(&self.client))
+    }
+
+    /// The users who want to talk about `language`.
+    fn find_users(&self, py: Python<'_>, language: String) -> PyResult<Vec<PyUser>> {
+        wait(py, ops::find_users(&self.client, language))
+    }
+
+    /// Tell the chat's other participants that this user is typing.
+    fn typing(&self, py: Python<'_>, chat_id: i64) -> PyResult<()> {
+        wait(py, self.client.typing(ChatId(chat_id)))
+    }
+
+    /// Read receipt.
+    fn mark_read(&self, py: Python<'_>, chat_id: i64, seq: i64) -> PyResult<()> {
+        wait(py, self.client.mark_read(ChatId(chat_id), Seq(seq)))
+    }
+
+    /// Replace the text of one of this user's messages.
+    fn edit_message(
+        &self,
+        py: Python<'_>,
+        chat_id: i64,
+        seq: i64,
+        text: String,
+    ) -> PyResult<PyMessage> {
+        wait(py, ops::edit_message(&self.client, chat_id, seq, text))
+    }
+
+    /// Delete one of this user's messages.
+    fn delete_message(&self, py: Python<'_>, chat_id: i64, seq: i64) -> PyResult<()> {
+        wait(py, self.client.delete_message(ChatId(chat_id), Seq(seq)))
+    }
+
+    /// Round trip to the server, in seconds.
+    fn ping(&self, py: Python<'_>) -> PyResult<f64> {
+        wait(py, ops::ping(&self.client))
+    }
+
+    /// The last sequence number handed to the application, per chat id.
+    fn positions(&self, py: Python<'_>) -> PyResult<HashMap<i64, i64>> {
+        wait(py, ops::positions(&self.client))
+    }
+
+    /// Wait (up to `close_timeout`) for queued messages, then close.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        wait(py, ops::close(&self.client))
+    }
+
+    /// Every event from now on, as an iterator; with `timeout`, iteration ends when no event
+    /// comes for that many seconds.
+    #[pyo3(signature = (timeout=None))]
+    fn events(&self, timeout: Option<f64>) -> PyResult<PyBlockingEvents> {
+        let timeout = timeout.map(checked_timeout).transpose()?;
+        let (sender, receiver) = mpsc::channel();
+        let mut events = self.client.events();
+        runtime().spawn(async move {
+            while let Some(event) = events.recv().await {
+                if sender.send(event).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(PyBlockingEvents { receiver: Mutex::new(receiver), timeout })
+    }
+
+    /// Call `callback(event)` for every event, on a background thread.
+    fn add_listener(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<PyListenerHandle> {
+        ops::add_listener(py, &self.client, callback)
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
+        self.close(py)
+    }
+
+    fn __repr__(&self) -> String {
+        let state = PyConnectionState(self.client.state());
+        format!(
+            "<hellocode.blocking.Client username={:?} state={}>",
+            self.client.username(),
+            state.kind()
+        )
+    }
+}
+
+fn checked_timeout(seconds: f64) -> PyResult<Duration> {
+    if seconds >= 0.0 {
+        Duration::try_from_secs_f64(seconds)
+            .map_err(|_| invalid_argument(format!("timeout is out of range: {seconds}")))
+    } else {
+        Err(invalid_argument("timeout must not be negative"))
+    }
+}
+
+/// A client's events as an iterator (see `BlockingClient.events`).
+#[pyclass(name = "BlockingEvents", module = "hellocode.blocking", frozen)]
+pub(crate) struct PyBlockingEvents {
+    receiver: Mutex<mpsc::Receiver<Event>>,
+    timeout: Option<Duration>,
+}
+
+enum Next {
+    Event(Event),
+    TimedOut,
+    Ended,
+}
+
+impl PyBlockingEvents {
+    /// The next event within `timeout` (forever when `None`), waiting without the GIL and
+    /// checking for signals.
+    fn next_within(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<Next> {
+        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        loop {
+            let slice = match deadline {
+                Some(deadline) => {
+                    deadline.saturating_duration_since(Instant::now()).min(SIGNAL_CHECK)
+                }
+                None => SIGNAL_CHECK,
+            };
+            let received = py.detach(|| match self.receiver.lock() {
+                Ok(receiver) => receiver.recv_timeout(slice),
+                Err(_) => Err(mpsc::RecvTimeoutError::Disconnected),
+            });
+            match received {
+                Ok(event) => return Ok(Next::Event(event)),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(Next::Ended),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    py.check_signals()?;
+                    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                        return Ok(Next::TimedOut);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl PyBlockingEvents {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<PyEvent> {
+        match self.next_within(py, self.timeout)? {
+            Next::Event(event) => Ok(PyEvent(event)),
+            Next::TimedOut | Next::Ended => Err(PyStopIteration::new_err(())),
+        }
+    }
+
+    /// The next event, or `None` if none comes within `timeout` seconds (forever when `None`).
+    /// Raises `ClientClosed` once the client is closed and every event has been read.
+    #[pyo3(signature = (timeout=None))]
+    fn get(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<PyEvent>> {
+        let timeout = timeout.map(checked_timeout).transpose()?;
+        match self.next_within(py, timeout)? {
+            Next::Event(event) => Ok(Some(PyEvent(event))),
+            Next::TimedOut => Ok(None),
+            Next::Ended => Err(to_py_err(py, &hellocode_sdk::Error::Closed)),
+        }
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyBlockingClient>()?;
+    m.add_class::<PyBlockingEvents>()?;
+    Ok(())
+}

@@ -1,0 +1,271 @@
+//! The asyncio client: `await hellocode.connect(...)`, every operation as an awaitable.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use hellocode_sdk::{ChatId, Client, Events, Seq};
+use pyo3::exceptions::PyStopAsyncIteration;
+use pyo3::prelude::*;
+
+use crate::errors::{sdk_err, to_py_err};
+use crate::ops::{self, ConnectOptions, PyListenerHandle};
+use crate::types::{PyConnectionState, PyEvent, PyPendingSend};
+
+/// An awaitable for an SDK future, run on the module's runtime; the GIL is not held while it
+/// waits.
+pub(crate) fn awaitable<'py, T>(
+    py: Python<'py>,
+    future: impl Future<Output = hellocode_sdk::Result<T>> + Send + 'static,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    pyo3_async_runtimes::tokio::future_into_py(py, async move { future.await.map_err(sdk_err) })
+}
+
+/// Connect and authenticate; see the stubs for the arguments.
+#[pyfunction]
+#[pyo3(signature = (
+    url, *, username=None, password=None, token=None, email=None, register=false,
+    request_timeout=None, connect_timeout=None, close_timeout=None, keepalive=None,
+    send_queue=None, send_expiry=None, start_positions=None, max_reconnect_attempts=None,
+))]
+#[allow(clippy::too_many_arguments)]
+fn connect(
+    py: Python<'_>,
+    url: String,
+    username: Option<String>,
+    password: Option<String>,
+    token: Option<String>,
+    email: Option<String>,
+    register: bool,
+    request_timeout: Option<f64>,
+    connect_timeout: Option<f64>,
+    close_timeout: Option<f64>,
+    keepalive: Option<f64>,
+    send_queue: Option<usize>,
+    send_expiry: Option<f64>,
+    start_positions: Option<HashMap<i64, i64>>,
+    max_reconnect_attempts: Option<u32>,
+) -> PyResult<Bound<'_, PyAny>> {
+    let options = ConnectOptions::new(
+        url,
+        username,
+        password,
+        token,
+        email,
+        register,
+        request_timeout,
+        connect_timeout,
+        close_timeout,
+        keepalive,
+        send_queue,
+        send_expiry,
+        start_positions,
+        max_reconnect_attempts,
+    )?;
+    let connecting = options.connect();
+    awaitable(py, async move { Ok(PyClient { client: connecting.await? }) })
+}
+
+/// A connection to a HelloCode server that survives disconnects (asyncio).
+#[pyclass(name = "Client", module = "hellocode", frozen)]
+pub(crate) struct PyClient {
+    pub(crate) client: Client,
+}
+
+#[pymethods]
+impl PyClient {
+    /// The authenticated user.
+    #[getter]
+    fn username(&self) -> &str {
+        self.client.username()
+    }
+
+    /// The newest token (save it to connect later without the password).
+    #[getter]
+    fn token(&self) -> Option<String> {
+        self.client.token()
+    }
+
+    /// The connection's current state.
+    #[getter]
+    fn state(&self) -> PyConnectionState {
+        PyConnectionState(self.client.state())
+    }
+
+    /// Send a message and wait until the server has stored it; returns the stored message.
+    #[pyo3(signature = (chat_id, text, *, client_id=None))]
+    fn send<'py>(
+        &self,
+        py: Python<'py>,
+        chat_id: i64,
+        text: String,
+        client_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::send(&self.client, chat_id, text, client_id))
+    }
+
+    /// Queue a message and return at once; its states arrive as `SendUpdate` events.
+    fn enqueue(&self, py: Python<'_>, chat_id: i64, text: String) -> PyResult<PyPendingSend> {
+        ops::enqueue(&self.client, chat_id, text, None).map_err(|e| to_py_err(py, &e))
+    }
+
+    /// Queue a message under a client id of your own (1 to 128 bytes).
+    fn enqueue_with_client_id(
+        &self,
+        py: Python<'_>,
+        chat_id: i64,
+        text: String,
+        client_id: String,
+    ) -> PyResult<PyPendingSend> {
+        ops::enqueue(&self.client, chat_id, text, Some(client_id)).map_err(|e| to_py_err(py, &e))
+    }
+
+    /// Messages queued and not yet acknowledged, oldest first.
+    fn pending_sends<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::pending_sends(&self.client))
+    }
+
+    /// A page of history, newest first.
+    #[pyo3(signature = (chat_id, before=None, limit=None))]
+    fn fetch_messages<'py>(
+        &self,
+        py: Python<'py>,
+        chat_id: i64,
+        before: Option<i64>,
+        limit: Option<u32>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::fetch_messages(&self.client, chat_id, before, limit))
+    }
+
+    /// Create a chat with these users (the caller is always in it).
+    fn create_chat<'py>(
+        &self,
+        py: Python<'py>,
+        participants: Vec<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::create_chat(&self.client, participants))
+    }
+
+    /// The caller's chats.
+    fn list_chats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::list_chats(&self.client))
+    }
+
+    /// The users who want to talk about `language`.
+    fn find_users<'py>(&self, py: Python<'py>, language: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::find_users(&self.client, language))
+    }
+
+    /// Tell the chat's other participants that this user is typing.
+    fn typing<'py>(&self, py: Python<'py>, chat_id: i64) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.client.typing(ChatId(chat_id)))
+    }
+
+    /// Read receipt: this user has read the chat up to `seq`.
+    fn mark_read<'py>(
+        &self,
+        py: Python<'py>,
+        chat_id: i64,
+        seq: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.client.mark_read(ChatId(chat_id), Seq(seq)))
+    }
+
+    /// Replace the text of one of this user's messages; returns the edited message.
+    fn edit_message<'py>(
+        &self,
+        py: Python<'py>,
+        chat_id: i64,
+        seq: i64,
+        text: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::edit_message(&self.client, chat_id, seq, text))
+    }
+
+    /// Delete one of this user's messages.
+    fn delete_message<'py>(
+        &self,
+        py: Python<'py>,
+        chat_id: i64,
+        seq: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.client.delete_message(ChatId(chat_id), Seq(seq)))
+    }
+
+    /// Round trip to the server, in seconds.
+    fn ping<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::ping(&self.client))
+    }
+
+    /// The last sequence number handed to the application, per chat id.
+    fn positions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::positions(&self.client))
+    }
+
+    /// Wait (up to `close_timeout`) for queued messages, then close.
+    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::close(&self.client))
+    }
+
+    /// Every event from now on (the first subscriber also gets those since connecting).
+    fn events(&self) -> PyEventStream {
+        PyEventStream(Arc::new(tokio::sync::Mutex::new(self.client.events())))
+    }
+
+    /// Call `callback(event)` for every event, on a background thread; see the stubs.
+    fn add_listener(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<PyListenerHandle> {
+        ops::add_listener(py, &self.client, callback)
+    }
+
+    fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let this = slf.unbind();
+        awaitable(py, async move { Ok(this) })
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __aexit__<'py>(
+        &self,
+        py: Python<'py>,
+        _args: &Bound<'py, pyo3::types::PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::close(&self.client))
+    }
+
+    fn __repr__(&self) -> String {
+        let state = PyConnectionState(self.client.state());
+        format!("<hellocode.Client username={:?} state={}>", self.client.username(), state.kind())
+    }
+}
+
+/// `async for event in client.events()`; ends when the client is closed.
+#[pyclass(name = "EventStream", module = "hellocode", frozen)]
+pub(crate) struct PyEventStream(Arc<tokio::sync::Mutex<Events>>);
+
+#[pymethods]
+impl PyEventStream {
+    fn __aiter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let events = self.0.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            match events.lock().await.recv().await {
+                Some(event) => Ok(PyEvent(event)),
+                None => Err(PyStopAsyncIteration::new_err(())),
+            }
+        })
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(connect, m)?)?;
+    m.add_class::<PyClient>()?;
+    m.add_class::<PyEventStream>()?;
+    m.add_class::<PyListenerHandle>()?;
+    Ok(())
+}

@@ -1,0 +1,266 @@
+//! What the async and the blocking client share: connect options, and each operation as an
+//! owned SDK future whose output converts to Python.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hellocode_sdk::{
+    ChatId, Client, ClientConfig, Credentials, Event, ListenerHandle, Result, Seq,
+    WebSocketTransport,
+};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+
+use crate::errors::invalid_argument;
+use crate::types::{PyChat, PyEvent, PyMessage, PyPendingSend, PyUser};
+
+/// Where and how to connect, checked before anything goes on the wire.
+pub(crate) struct ConnectOptions {
+    url: String,
+    credentials: Credentials,
+    config: ClientConfig,
+}
+
+fn seconds(name: &str, value: f64) -> PyResult<Duration> {
+    if value > 0.0 {
+        Duration::try_from_secs_f64(value)
+            .map_err(|_| invalid_argument(format!("{name} is out of range: {value}")))
+    } else {
+        Err(invalid_argument(format!("{name} must be a positive number of seconds")))
+    }
+}
+
+impl ConnectOptions {
+    /// The arguments of `connect`, checked.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        url: String,
+        username: Option<String>,
+        password: Option<String>,
+        token: Option<String>,
+        email: Option<String>,
+        register: bool,
+        request_timeout: Option<f64>,
+        connect_timeout: Option<f64>,
+        close_timeout: Option<f64>,
+        keepalive: Option<f64>,
+        send_queue: Option<usize>,
+        send_expiry: Option<f64>,
+        start_positions: Option<HashMap<i64, i64>>,
+        max_reconnect_attempts: Option<u32>,
+    ) -> PyResult<Self> {
+        let credentials = match (token, register, username, password, email) {
+            (Some(token), false, None, None, None) => Credentials::token(token),
+            (Some(_), ..) => {
+                return Err(invalid_argument(
+                    "token= excludes username=, password=, email= and register=True",
+                ));
+            }
+            (None, true, Some(username), Some(password), Some(email)) => {
+                Credentials::register(username, email, password)
+            }
+            (None, true, ..) => {
+                return Err(invalid_argument(
+                    "register=True needs username=, email= and password=",
+                ));
+            }
+            (None, false, Some(username), Some(password), None) => {
+                Credentials::password(username, password)
+            }
+            (None, false, _, _, Some(_)) => {
+                return Err(invalid_argument("email= is only used with register=True"));
+            }
+            (None, false, ..) => {
+                return Err(invalid_argument("give username= and password=, or token="));
+            }
+        };
+        let mut config = ClientConfig::default();
+        if let Some(value) = request_timeout {
+            config.request_timeout = seconds("request_timeout", value)?;
+        }
+        if let Some(value) = connect_timeout {
+            config.connect_timeout = seconds("connect_timeout", value)?;
+        }
+        if let Some(value) = close_timeout {
+            config.close_timeout = seconds("close_timeout", value)?;
+        }
+        if let Some(value) = keepalive {
+            config.keepalive = seconds("keepalive", value)?;
+        }
+        if let Some(value) = send_queue {
+            config.send_queue = value;
+        }
+        if let Some(value) = send_expiry {
+            config.send_expiry = Some(seconds("send_expiry", value)?);
+        }
+        if let Some(positions) = start_positions {
+            config.start_positions =
+                positions.into_iter().map(|(chat, seq)| (ChatId(chat), Seq(seq))).collect();
+        }
+        if max_reconnect_attempts.is_some() {
+            config.reconnect.max_attempts = max_reconnect_attempts;
+        }
+        Ok(ConnectOptions { url, credentials, config })
+    }
+
+    /// Connect (on the module's runtime when awaited there).
+    pub(crate) async fn connect(self) -> Result<Client> {
+        let transport = WebSocketTransport::new(&self.url)?;
+        Client::connect_with(transport, self.credentials, self.config).await
+    }
+}
+
+pub(crate) fn send(
+    client: &Client,
+    chat_id: i64,
+    text: String,
+    client_id: Option<String>,
+) -> impl Future<Output = Result<PyMessage>> + Send + 'static {
+    let client = client.clone();
+    async move {
+        let sent = match client_id {
+            Some(client_id) => client.send_with_client_id(ChatId(chat_id), text, client_id).await,
+            None => client.send(ChatId(chat_id), text).await,
+        };
+        sent.map(PyMessage)
+    }
+}
+
+pub(crate) fn enqueue(
+    client: &Client,
+    chat_id: i64,
+    text: String,
+    client_id: Option<String>,
+) -> Result<PyPendingSend> {
+    match client_id {
+        Some(client_id) => client.enqueue_with_client_id(ChatId(chat_id), text, client_id),
+        None => client.enqueue(ChatId(chat_id), text),
+    }
+    .map(PyPendingSend)
+}
+
+pub(crate) fn fetch_messages(
+    client: &Client,
+    chat_id: i64,
+    before: Option<i64>,
+    limit: Option<u32>,
+) -> impl Future<Output = Result<Vec<PyMessage>>> + Send + 'static {
+    let page = client.fetch_messages(ChatId(chat_id), before.map(Seq), limit);
+    async move { Ok(page.await?.into_iter().map(PyMessage).collect()) }
+}
+
+pub(crate) fn create_chat(
+    client: &Client,
+    participants: Vec<String>,
+) -> impl Future<Output = Result<PyChat>> + Send + 'static {
+    let chat = client.create_chat(participants);
+    async move { chat.await.map(PyChat) }
+}
+
+pub(crate) fn list_chats(
+    client: &Client,
+) -> impl Future<Output = Result<Vec<PyChat>>> + Send + 'static {
+    let chats = client.list_chats();
+    async move { Ok(chats.await?.into_iter().map(PyChat).collect()) }
+}
+
+pub(crate) fn find_users(
+    client: &Client,
+    language: String,
+) -> impl Future<Output = Result<Vec<PyUser>>> + Send + 'static {
+    let users = client.find_users(language);
+    async move { Ok(users.await?.into_iter().map(PyUser).collect()) }
+}
+
+pub(crate) fn edit_message(
+    client: &Client,
+    chat_id: i64,
+    seq: i64,
+    text: String,
+) -> impl Future<Output = Result<PyMessage>> + Send + 'static {
+    let edited = client.edit_message(ChatId(chat_id), Seq(seq), text);
+    async move { edited.await.map(PyMessage) }
+}
+
+pub(crate) fn ping(client: &Client) -> impl Future<Output = Result<f64>> + Send + 'static {
+    let pong = client.ping();
+    async move { Ok(pong.await?.as_secs_f64()) }
+}
+
+pub(crate) fn positions(
+    client: &Client,
+) -> impl Future<Output = Result<HashMap<i64, i64>>> + Send + 'static {
+    let positions = client.positions();
+    async move { Ok(positions.await?.into_iter().map(|(chat, seq)| (chat.0, seq.0)).collect()) }
+}
+
+pub(crate) fn pending_sends(
+    client: &Client,
+) -> impl Future<Output = Result<Vec<PyPendingSend>>> + Send + 'static {
+    let pending = client.pending_sends();
+    async move { Ok(pending.await?.into_iter().map(PyPendingSend).collect()) }
+}
+
+pub(crate) fn close(client: &Client) -> impl Future<Output = Result<()>> + Send + 'static {
+    let closed = client.close();
+    async move {
+        closed.await;
+        Ok(())
+    }
+}
+
+/// A listener added with `add_listener`; `remove()` stops it (it keeps running when dropped).
+#[pyclass(name = "ListenerHandle", module = "hellocode", frozen)]
+pub(crate) struct PyListenerHandle(Mutex<Option<ListenerHandle>>);
+
+#[pymethods]
+impl PyListenerHandle {
+    /// Stop calling the listener (events already being handled finish). Idempotent.
+    fn remove(&self) {
+        let handle = self.0.lock().map(|mut handle| handle.take());
+        if let Ok(Some(handle)) = handle {
+            handle.remove();
+        }
+    }
+}
+
+/// Call `callback(event)` for every event, on a runtime thread with the GIL taken. If it
+/// returns a coroutine and `add_listener` was called inside a running asyncio loop, the
+/// coroutine is scheduled on that loop. An exception goes to `sys.unraisablehook`.
+pub(crate) fn add_listener(
+    py: Python<'_>,
+    client: &Client,
+    callback: Py<PyAny>,
+) -> PyResult<PyListenerHandle> {
+    static ASYNCIO: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    let asyncio = ASYNCIO.get_or_try_init(py, || py.import("asyncio").map(Bound::unbind))?;
+    let event_loop: Option<Py<PyAny>> =
+        asyncio.bind(py).call_method0("get_running_loop").ok().map(Bound::unbind);
+    let asyncio = asyncio.clone_ref(py);
+    let handle = client.add_listener(move |event: Event| {
+        // Waiting for the GIL must not stall the runtime's other tasks.
+        tokio::task::block_in_place(|| {
+            Python::attach(|py| {
+                let called = (|| -> PyResult<()> {
+                    let result = callback.call1(py, (PyEvent(event),))?;
+                    let result = result.bind(py);
+                    if let Some(event_loop) = &event_loop {
+                        let inspect = py.import("inspect")?;
+                        if inspect.call_method1("iscoroutine", (result,))?.is_truthy()? {
+                            asyncio
+                                .bind(py)
+                                .call_method1("run_coroutine_threadsafe", (result, event_loop))?;
+                        }
+                    }
+                    Ok(())
+                })();
+                if let Err(error) = called {
+                    error.write_unraisable(py, Some(callback.bind(py)));
+                }
+            })
+        })
+    });
+    Ok(PyListenerHandle(Mutex::new(Some(handle))))
+}
