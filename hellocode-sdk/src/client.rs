@@ -1,5 +1,9 @@
 //! The client handle: typed async methods for every command, the send queue, and events.
 
+mod accounts;
+mod chats;
+mod history;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -19,10 +23,12 @@ use crate::driver::outbox::new_client_id;
 use crate::driver::{Driver, Shared, ToDriver, unexpected};
 use crate::event::{ConnectionState, Event, PendingSend};
 use crate::transport::Transport;
+use crate::{Error, Result};
+pub use accounts::{IssuedBotToken, ProfileUpdate};
+pub use history::History;
 
 /// The longest message text, in characters (the server's default limit).
 pub const MAX_MESSAGE_CHARS: usize = 8 * 1024;
-use crate::{Error, Result};
 
 /// A connection to a HelloCode server that survives disconnects. Cheap to clone; every clone
 /// drives the same connection. When the last clone is dropped the connection closes.
@@ -487,10 +493,30 @@ mod tests {
         owned(client.positions());
         owned(client.pending_sends());
         owned(client.close());
+        owned(client.get_user("bob"));
+        owned(client.update_profile(ProfileUpdate::new().timezone("UTC")));
+        owned(client.languages());
+        owned(client.add_language("Zig"));
+        owned(client.contacts());
+        owned(client.add_contact("bob"));
+        owned(client.remove_contact("bob"));
+        owned(client.create_bot_token("bot"));
+        owned(client.bot_tokens());
+        owned(client.revoke_bot_token(1));
+        owned(client.add_participants(ChatId(1), vec!["bob".into()]));
+        owned(client.chat_with(vec!["bob".into()]));
+    }
+
+    /// The history stream is an owned `Send + 'static` value too.
+    fn history_is_owned(client: &Client) {
+        fn owned<S: futures_util::Stream + Send + Unpin + 'static>(_: S) {}
+        owned(client.history(ChatId(1)));
+        owned(client.history_before(ChatId(1), Seq(10)));
     }
 
     #[test]
     fn client_futures_are_send_and_static() {
         let _checked: fn(&Client) = futures_are_owned;
+        let _streams: fn(&Client) = history_is_owned;
     }
 }

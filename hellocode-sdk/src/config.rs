@@ -29,6 +29,16 @@ pub enum Credentials {
         /// Password.
         password: String,
     },
+    /// Log in; if there is no such account, register it first. See
+    /// [`Credentials::register_or_login`].
+    RegisterOrLogin {
+        /// Username.
+        username: String,
+        /// Email address, used only if the account is created.
+        email: String,
+        /// Password.
+        password: String,
+    },
 }
 
 impl Credentials {
@@ -56,6 +66,39 @@ impl Credentials {
     }
 }
 
+impl Credentials {
+    /// Log in, or register the account if it does not exist yet: handy for bots and scripts
+    /// that run anywhere. An account that exists with another password fails with
+    /// `invalid_credentials`, and the account is never registered twice. Once connected, it
+    /// behaves like [`Credentials::password`] (on reconnect too).
+    ///
+    /// When the account does not exist, registration's rules apply (a weak password or a bad
+    /// email fails with `validation_failed`); since the server will not say whether a name is
+    /// taken before checking them, a password registration would refuse gets
+    /// `validation_failed` even when the account exists.
+    ///
+    /// ```no_run
+    /// # async fn run() -> hellocode_sdk::Result<()> {
+    /// use hellocode_sdk::{Client, Credentials, WebSocketTransport};
+    /// let transport = WebSocketTransport::new("ws://127.0.0.1:8080")?;
+    /// let credentials =
+    ///     Credentials::register_or_login("echo-bot", "echo@example.org", "a long bot password");
+    /// let client = Client::connect(transport, credentials).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn register_or_login(
+        username: impl Into<String>,
+        email: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        Credentials::RegisterOrLogin {
+            username: username.into(),
+            email: email.into(),
+            password: password.into(),
+        }
+    }
+}
+
 impl std::fmt::Debug for Credentials {
     // Never print secrets.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -67,6 +110,10 @@ impl std::fmt::Debug for Credentials {
             Credentials::Register { username, .. } => {
                 f.debug_struct("Register").field("username", username).finish_non_exhaustive()
             }
+            Credentials::RegisterOrLogin { username, .. } => f
+                .debug_struct("RegisterOrLogin")
+                .field("username", username)
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -181,5 +228,7 @@ mod tests {
         let text = format!("{:?}", Credentials::password("alice", "hunter22"));
         assert!(text.contains("alice") && !text.contains("hunter22"));
         assert!(!format!("{:?}", Credentials::token("secret-token")).contains("secret"));
+        let text = format!("{:?}", Credentials::register_or_login("bot", "b@x.org", "hunter22"));
+        assert!(text.contains("bot") && !text.contains("hunter22"));
     }
 }

@@ -89,10 +89,15 @@ mod error;
 mod event;
 pub mod transport;
 
-pub use client::{Client, EventListener, Events, ListenerHandle, MAX_MESSAGE_CHARS};
+pub use client::{
+    Client, EventListener, Events, History, IssuedBotToken, ListenerHandle, MAX_MESSAGE_CHARS,
+    ProfileUpdate,
+};
 pub use config::{Backoff, ClientConfig, Credentials};
 pub use error::{Error, Result};
 pub use event::{ConnectionState, Event, PendingSend, SendState, SendUpdate};
-pub use hellocode_core::model::{Chat, ChatId, Message, Participant, Seq, Timestamp, User};
+pub use hellocode_core::model::{
+    BotToken, Chat, ChatId, Language, Message, Participant, Seq, Timestamp, User,
+};
 pub use hellocode_core::protocol::ErrorCode;
 pub use transport::{InProcessTransport, Transport, WebSocketTransport};

@@ -276,9 +276,11 @@ impl Driver {
         let token = self.shared.token.lock().ok().and_then(|slot| slot.clone());
         let first = match (&token, &self.credentials) {
             (Some(token), _) => Command::Auth { token: token.clone() },
-            (None, Credentials::Password { username, password }) => {
-                Command::Login { username: username.clone(), password: password.clone() }
-            }
+            (
+                None,
+                Credentials::Password { username, password }
+                | Credentials::RegisterOrLogin { username, password, .. },
+            ) => Command::Login { username: username.clone(), password: password.clone() },
             (None, Credentials::Register { username, email, password }) => Command::Register {
                 username: username.clone(),
                 email: email.clone(),
@@ -292,12 +294,33 @@ impl Driver {
                 if err.server_code() == Some(ErrorCode::InvalidToken)
                     && token.is_some()
                     && let Credentials::Password { username, password }
-                    | Credentials::Register { username, password, .. } = &self.credentials =>
+                    | Credentials::Register { username, password, .. }
+                    | Credentials::RegisterOrLogin { username, password, .. } =
+                        &self.credentials =>
             {
                 // The token expired: log in again.
                 let login =
                     Command::Login { username: username.clone(), password: password.clone() };
                 self.exchange(connection, login).await
+            }
+            Err(err)
+                if err.server_code() == Some(ErrorCode::InvalidCredentials)
+                    && token.is_none()
+                    && let Credentials::RegisterOrLogin { username, email, password } =
+                        &self.credentials =>
+            {
+                // No such account, or another password: registering tells which. A taken name
+                // means the account exists, so the login's refusal stands.
+                let register = Command::Register {
+                    username: username.clone(),
+                    email: email.clone(),
+                    password: password.clone(),
+                    password_confirmation: password.clone(),
+                };
+                match self.exchange(connection, register).await {
+                    Err(taken) if taken.server_code() == Some(ErrorCode::UsernameTaken) => Err(err),
+                    other => other,
+                }
             }
             other => other,
         };
@@ -307,8 +330,10 @@ impl Driver {
         {
             *slot = Some(token);
         }
-        if let Credentials::Register { username, password, .. } = &self.credentials {
-            // Registered once; from now on this account logs in.
+        if let Credentials::Register { username, password, .. }
+        | Credentials::RegisterOrLogin { username, password, .. } = &self.credentials
+        {
+            // Registered (or found) once; from now on this account logs in.
             self.credentials = Credentials::password(username.clone(), password.clone());
         }
         self.username = username;
@@ -822,20 +847,7 @@ enum Reply {
 }
 
 fn reply_id(frame: &ServerFrame) -> Reply {
-    let id = match frame {
-        ServerFrame::Authenticated { id, .. }
-        | ServerFrame::Messages { id, .. }
-        | ServerFrame::Resumed { id, .. }
-        | ServerFrame::Ack { id, .. }
-        | ServerFrame::Chat { id, .. }
-        | ServerFrame::Chats { id, .. }
-        | ServerFrame::Users { id, .. }
-        | ServerFrame::Ok { id, .. }
-        | ServerFrame::Pong { id, .. }
-        | ServerFrame::Error { id, .. } => id,
-        _ => return Reply::Event,
-    };
-    match id {
+    match frame.request_id() {
         Some(RequestId::Number(n)) => Reply::To(*n),
         _ if matches!(frame, ServerFrame::Error { .. }) => Reply::Oldest,
         _ => Reply::Event,
