@@ -1,0 +1,119 @@
+"""A real hellocode-server on a random port for the whole session, and helpers.
+
+The server binary is `$HELLOCODE_SERVER`, or `target/debug/hellocode-server` of this workspace
+(build it with `cargo build -p hellocode-server`; `run-tests.sh` does)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from proxy import Proxy
+
+REPO = Path(__file__).resolve().parents[3]
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Server:
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    @property
+    def http(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def _server_binary() -> Path:
+    configured = os.environ.get("HELLOCODE_SERVER")
+    path = Path(configured) if configured else REPO / "target" / "debug" / "hellocode-server"
+    if not path.exists():
+        pytest.exit(
+            f"no server binary at {path}: run `cargo build -p hellocode-server` "
+            "or set HELLOCODE_SERVER",
+            returncode=2,
+        )
+    return path
+
+
+def _drain(stream: IO[str], lines: list[str]) -> None:
+    for line in stream:
+        lines.append(line)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    with tempfile.TemporaryDirectory(prefix="hellocode-pytest-") as data_dir:
+        process = subprocess.Popen(
+            [
+                str(_server_binary()),
+                "--addr", "127.0.0.1:0",
+                "--database", "memory",
+                "--data-dir", data_dir,
+                # Generous limits: the tests send bursts from one connection.
+                "--rate", "10000",
+                "--rate-burst", "10000",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            listening = re.compile(r"listening on http://([0-9.]+):(\d+)")
+            found = None
+            deadline = time.monotonic() + 30
+            lines: list[str] = []
+            while found is None:
+                line = process.stdout.readline()
+                if not line or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start: {''.join(lines)}")
+                lines.append(line)
+                found = listening.search(line)
+            threading.Thread(target=_drain, args=(process.stdout, lines), daemon=True).start()
+            started = Server(found.group(1), int(found.group(2)))
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{started.http}/healthz", timeout=1) as reply:
+                        if reply.status == 200:
+                            break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            yield started
+        finally:
+            process.kill()
+            process.wait(timeout=10)
+
+
+_names = itertools.count()
+
+
+def unique_name(prefix: str = "user") -> str:
+    """A username no other test uses (the session shares one server)."""
+    return f"{prefix}{next(_names)}_{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def proxy(server: Server) -> Iterator[Proxy]:
+    started = Proxy(server.host, server.port)
+    yield started
+    started.close()
