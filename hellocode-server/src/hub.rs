@@ -109,11 +109,9 @@ impl Hub {
                 let wants = |scope| to_all || scope_allows(scope, chat);
                 match &publish.to {
                     // Only some of them (those just added), and only if they are members.
-                    Some(only) => self.send(
-                        only.iter().filter(|user| members.contains(user)),
-                        &bytes,
-                        wants,
-                    ),
+                    Some(only) => {
+                        self.send(only.iter().filter(|user| members.contains(user)), &bytes, wants)
+                    }
                     None => self.send(members.iter(), &bytes, wants),
                 }
             }

@@ -264,12 +264,7 @@ impl Session {
         token_id: i64,
         token: String,
     ) -> Output {
-        Output::reply(ServerFrame::BotToken {
-            id: request.id,
-            token_id,
-            name: request.name,
-            token,
-        })
+        Output::reply(ServerFrame::BotToken { id: request.id, token_id, name: request.name, token })
     }
 
     /// Close the session; later commands are ignored.

@@ -299,10 +299,16 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
         },
         (StorageOp::Delete { chat, seq, .. }, StorageOutcome::Message(_)) => Output {
             reply: wants_ack.then_some(ServerFrame::Ok { id }),
-            publish: vec![Publish::to_chat(chat, ServerFrame::MessageDeleted { chat_id: chat, seq })],
+            publish: vec![Publish::to_chat(
+                chat,
+                ServerFrame::MessageDeleted { chat_id: chat, seq },
+            )],
         },
         (StorageOp::CreateChat { .. }, StorageOutcome::Chat(chat)) => Output {
-            publish: vec![Publish::to_chat(chat.id, ServerFrame::ChatCreated { chat: chat.clone() })],
+            publish: vec![Publish::to_chat(
+                chat.id,
+                ServerFrame::ChatCreated { chat: chat.clone() },
+            )],
             reply: Some(ServerFrame::Chat { id, chat }),
         },
         (StorageOp::ListChats { .. }, StorageOutcome::Chats(chats)) => {
@@ -322,9 +328,10 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
                 ServerFrame::Read { chat_id: chat, username, seq },
             )],
         },
-        (StorageOp::GetUser { .. } | StorageOp::UpdateProfile { .. }, StorageOutcome::User(user)) => {
-            Output::reply(ServerFrame::User { id, user })
-        }
+        (
+            StorageOp::GetUser { .. } | StorageOp::UpdateProfile { .. },
+            StorageOutcome::User(user),
+        ) => Output::reply(ServerFrame::User { id, user }),
         (StorageOp::ListLanguages { .. }, StorageOutcome::Languages(languages)) => {
             Output::reply(ServerFrame::Languages { id, languages })
         }

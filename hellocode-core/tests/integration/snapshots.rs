@@ -89,8 +89,14 @@ fn account_replies_encode_stably() {
     };
     let frames = vec![
         ServerFrame::User { id: Some(1.into()), user },
-        ServerFrame::Languages { id: None, languages: vec![Language { id: 1, name: "Rust".into() }] },
-        ServerFrame::Language { id: Some(2.into()), language: Language { id: 2, name: "Go".into() } },
+        ServerFrame::Languages {
+            id: None,
+            languages: vec![Language { id: 1, name: "Rust".into() }],
+        },
+        ServerFrame::Language {
+            id: Some(2.into()),
+            language: Language { id: 2, name: "Go".into() },
+        },
         ServerFrame::Contacts { id: Some(3.into()), contacts: vec!["bob".into(), "carol".into()] },
         ServerFrame::BotToken {
             id: Some(4.into()),

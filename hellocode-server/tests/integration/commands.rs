@@ -53,7 +53,8 @@ pub async fn profiles_languages_and_contacts_over_the_socket(backend: Backend) {
     let only_zone =
         alice.request(json!({ "command": "update_profile", "timezone": "Asia/Tokyo" }), 9).await;
     assert_eq!(only_zone["user"]["languages"], json!(["Go", "Rust"]), "left out: unchanged");
-    let bad = alice.request(json!({ "command": "update_profile", "languages": ["Cobol"] }), 10).await;
+    let bad =
+        alice.request(json!({ "command": "update_profile", "languages": ["Cobol"] }), 10).await;
     assert_eq!(bad["code"], "not_found", "{bad}");
     let (_, rest) = server.http("GET", "/api/users/alice/", Some(&alice_token), None).await;
     assert_eq!(rest["timezone"], "Asia/Tokyo");
@@ -103,8 +104,9 @@ pub async fn bot_tokens_over_the_socket(backend: Backend) {
 
     // Someone else's token, or none: not_found.
     for (i, id) in [token_id, token_id + 1000].into_iter().enumerate() {
-        let refused =
-            bob.request(json!({ "command": "revoke_bot_token", "tokenId": id }), i as i64 + 1).await;
+        let refused = bob
+            .request(json!({ "command": "revoke_bot_token", "tokenId": id }), i as i64 + 1)
+            .await;
         assert_eq!(refused["code"], "not_found", "{refused}");
     }
     let revoked =
@@ -116,11 +118,13 @@ pub async fn bot_tokens_over_the_socket(backend: Backend) {
     let refused = late.request(json!({ "command": "auth", "token": bot_token }), 1).await;
     assert_eq!(refused["code"], "invalid_token");
     // The REST route shares the code: revoking again is still the owner's, and still works.
-    let (status, _) =
-        server.http("DELETE", &format!("/api/bot-tokens/{token_id}/"), Some(&bob_token), None).await;
+    let (status, _) = server
+        .http("DELETE", &format!("/api/bot-tokens/{token_id}/"), Some(&bob_token), None)
+        .await;
     assert_eq!(status, 404);
-    let (status, _) =
-        server.http("DELETE", &format!("/api/bot-tokens/{token_id}/"), Some(&alice_token), None).await;
+    let (status, _) = server
+        .http("DELETE", &format!("/api/bot-tokens/{token_id}/"), Some(&alice_token), None)
+        .await;
     assert_eq!(status, 204);
 }
 
@@ -139,8 +143,11 @@ pub async fn added_participants_get_chat_created_and_can_read(backend: Backend) 
     bob.expect("new_message").await;
 
     let reply = alice
-        .request(json!({ "command": "add_participants", "chatId": chat.to_string(),
-                         "usernames": ["carol", "bob"] }), 2)
+        .request(
+            json!({ "command": "add_participants", "chatId": chat.to_string(),
+                         "usernames": ["carol", "bob"] }),
+            2,
+        )
         .await;
     assert_eq!(reply["command"], "chat", "{reply}");
     let members: Vec<&str> = reply["chat"]["participants"]
@@ -166,21 +173,31 @@ pub async fn added_participants_get_chat_created_and_can_read(backend: Backend) 
 
     // Refusals: an outsider, an unknown user (nobody is added), an unknown chat.
     let outsider = mallory
-        .request(json!({ "command": "add_participants", "chatId": chat, "usernames": ["mallory"] }), 1)
+        .request(
+            json!({ "command": "add_participants", "chatId": chat, "usernames": ["mallory"] }),
+            1,
+        )
         .await;
     assert_eq!(outsider["code"], "forbidden", "{outsider}");
     let unknown = alice
-        .request(json!({ "command": "add_participants", "chatId": chat,
-                         "usernames": ["dave", "ghost"] }), 3)
+        .request(
+            json!({ "command": "add_participants", "chatId": chat,
+                         "usernames": ["dave", "ghost"] }),
+            3,
+        )
         .await;
     assert_eq!(unknown["code"], "not_found", "{unknown}");
     dave.expect_nothing_pending().await;
     let no_chat = alice
-        .request(json!({ "command": "add_participants", "chatId": chat + 100, "usernames": ["dave"] }), 4)
+        .request(
+            json!({ "command": "add_participants", "chatId": chat + 100, "usernames": ["dave"] }),
+            4,
+        )
         .await;
     assert_eq!(no_chat["code"], "not_found");
-    let empty =
-        alice.request(json!({ "command": "add_participants", "chatId": chat, "usernames": [] }), 5).await;
+    let empty = alice
+        .request(json!({ "command": "add_participants", "chatId": chat, "usernames": [] }), 5)
+        .await;
     assert_eq!(empty["code"], "invalid_field");
 
     // REST's replacement of the list tells those it adds the same way.
