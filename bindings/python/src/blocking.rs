@@ -13,7 +13,10 @@ use pyo3::prelude::*;
 use crate::errors::{invalid_argument, to_py_err};
 use crate::ops::{self, ConnectOptions, PyListenerHandle};
 use crate::runtime;
-use crate::types::{PyChat, PyConnectionState, PyEvent, PyMessage, PyPendingSend, PyUser};
+use crate::types::{
+    PyBotToken, PyChat, PyConnectionState, PyEvent, PyIssuedBotToken, PyLanguage, PyMessage,
+    PyPendingSend, PyUser,
+};
 
 /// How often a waiting call takes the GIL back to check for signals (Ctrl-C).
 const SIGNAL_CHECK: Duration = Duration::from_millis(50);
@@ -61,6 +64,7 @@ impl PyBlockingClient {
     #[staticmethod]
     #[pyo3(signature = (
         url, *, username=None, password=None, token=None, email=None, register=false,
+        register_or_login=false,
         request_timeout=None, connect_timeout=None, close_timeout=None, keepalive=None,
         send_queue=None, send_expiry=None, start_positions=None, max_reconnect_attempts=None,
     ))]
@@ -73,6 +77,7 @@ impl PyBlockingClient {
         token: Option<String>,
         email: Option<String>,
         register: bool,
+        register_or_login: bool,
         request_timeout: Option<f64>,
         connect_timeout: Option<f64>,
         close_timeout: Option<f64>,
@@ -89,6 +94,7 @@ impl PyBlockingClient {
             token,
             email,
             register,
+            register_or_login,
             request_timeout,
             connect_timeout,
             close_timeout,
@@ -215,6 +221,84 @@ impl PyBlockingClient {
         wait(py, ops::positions(&self.client))
     }
 
+    /// A user's public profile.
+    fn get_user(&self, py: Python<'_>, username: String) -> PyResult<PyUser> {
+        wait(py, ops::get_user(&self.client, username))
+    }
+
+    /// Change this user's time zone and/or languages; returns the updated profile.
+    #[pyo3(signature = (*, timezone=None, languages=None))]
+    fn update_profile(
+        &self,
+        py: Python<'_>,
+        timezone: Option<String>,
+        languages: Option<Vec<String>>,
+    ) -> PyResult<PyUser> {
+        wait(py, ops::update_profile(&self.client, timezone, languages))
+    }
+
+    /// Every language known to the server.
+    fn languages(&self, py: Python<'_>) -> PyResult<Vec<PyLanguage>> {
+        wait(py, ops::languages(&self.client))
+    }
+
+    /// Add a language (an existing name is returned as it is).
+    fn add_language(&self, py: Python<'_>, name: String) -> PyResult<PyLanguage> {
+        wait(py, ops::add_language(&self.client, name))
+    }
+
+    /// This user's contacts (usernames).
+    fn contacts(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        wait(py, self.client.contacts())
+    }
+
+    /// Add a contact; returns the contacts.
+    fn add_contact(&self, py: Python<'_>, username: String) -> PyResult<Vec<String>> {
+        wait(py, self.client.add_contact(username))
+    }
+
+    /// Remove a contact; returns the contacts.
+    fn remove_contact(&self, py: Python<'_>, username: String) -> PyResult<Vec<String>> {
+        wait(py, self.client.remove_contact(username))
+    }
+
+    /// Create a bot token acting as this user (its secret is shown this once).
+    fn create_bot_token(&self, py: Python<'_>, name: String) -> PyResult<PyIssuedBotToken> {
+        wait(py, ops::create_bot_token(&self.client, name))
+    }
+
+    /// This user's bot tokens (without their secrets).
+    fn bot_tokens(&self, py: Python<'_>) -> PyResult<Vec<PyBotToken>> {
+        wait(py, ops::bot_tokens(&self.client))
+    }
+
+    /// Revoke a bot token.
+    fn revoke_bot_token(&self, py: Python<'_>, id: i64) -> PyResult<()> {
+        wait(py, self.client.revoke_bot_token(id))
+    }
+
+    /// Add users to a chat this user is in; returns the chat.
+    fn add_participants(
+        &self,
+        py: Python<'_>,
+        chat_id: i64,
+        usernames: Vec<String>,
+    ) -> PyResult<PyChat> {
+        wait(py, ops::add_participants(&self.client, chat_id, usernames))
+    }
+
+    /// The chat of exactly this user and `usernames`: the existing one, else a new one.
+    fn chat_with(&self, py: Python<'_>, usernames: Vec<String>) -> PyResult<PyChat> {
+        wait(py, ops::chat_with(&self.client, usernames))
+    }
+
+    /// A chat's whole history (older than `before`, if given), newest first, fetched in pages
+    /// as it is read.
+    #[pyo3(signature = (chat_id, before=None))]
+    fn history(&self, chat_id: i64, before: Option<i64>) -> PyBlockingHistory {
+        PyBlockingHistory(ops::history(&self.client, chat_id, before))
+    }
+
     /// Wait (up to `close_timeout`) for queued messages, then close.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         wait(py, ops::close(&self.client))
@@ -339,7 +423,26 @@ impl PyBlockingEvents {
     }
 }
 
+/// `for message in client.history(chat_id)`: newest first; raises the error that ends it.
+#[pyclass(name = "BlockingHistory", module = "hellocode.blocking", frozen)]
+pub(crate) struct PyBlockingHistory(ops::SharedHistory);
+
+#[pymethods]
+impl PyBlockingHistory {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<PyMessage> {
+        match wait(py, ops::history_next(&self.0))? {
+            Some(message) => Ok(message),
+            None => Err(PyStopIteration::new_err(())),
+        }
+    }
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyBlockingHistory>()?;
     m.add_class::<PyBlockingClient>()?;
     m.add_class::<PyBlockingEvents>()?;
     Ok(())

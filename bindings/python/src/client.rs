@@ -28,6 +28,7 @@ where
 #[pyfunction]
 #[pyo3(signature = (
     url, *, username=None, password=None, token=None, email=None, register=false,
+        register_or_login=false,
     request_timeout=None, connect_timeout=None, close_timeout=None, keepalive=None,
     send_queue=None, send_expiry=None, start_positions=None, max_reconnect_attempts=None,
 ))]
@@ -40,6 +41,7 @@ fn connect(
     token: Option<String>,
     email: Option<String>,
     register: bool,
+    register_or_login: bool,
     request_timeout: Option<f64>,
     connect_timeout: Option<f64>,
     close_timeout: Option<f64>,
@@ -56,6 +58,7 @@ fn connect(
         token,
         email,
         register,
+        register_or_login,
         request_timeout,
         connect_timeout,
         close_timeout,
@@ -205,6 +208,92 @@ impl PyClient {
         awaitable(py, ops::positions(&self.client))
     }
 
+    /// A user's public profile.
+    fn get_user<'py>(&self, py: Python<'py>, username: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::get_user(&self.client, username))
+    }
+
+    /// Change this user's time zone and/or languages; returns the updated profile.
+    #[pyo3(signature = (*, timezone=None, languages=None))]
+    fn update_profile<'py>(
+        &self,
+        py: Python<'py>,
+        timezone: Option<String>,
+        languages: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::update_profile(&self.client, timezone, languages))
+    }
+
+    /// Every language known to the server.
+    fn languages<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::languages(&self.client))
+    }
+
+    /// Add a language (an existing name is returned as it is).
+    fn add_language<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::add_language(&self.client, name))
+    }
+
+    /// This user's contacts (usernames).
+    fn contacts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.client.contacts())
+    }
+
+    /// Add a contact; returns the contacts.
+    fn add_contact<'py>(&self, py: Python<'py>, username: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.client.add_contact(username))
+    }
+
+    /// Remove a contact; returns the contacts.
+    fn remove_contact<'py>(
+        &self,
+        py: Python<'py>,
+        username: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.client.remove_contact(username))
+    }
+
+    /// Create a bot token acting as this user (its secret is shown this once).
+    fn create_bot_token<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::create_bot_token(&self.client, name))
+    }
+
+    /// This user's bot tokens (without their secrets).
+    fn bot_tokens<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::bot_tokens(&self.client))
+    }
+
+    /// Revoke a bot token (closing what it opened).
+    fn revoke_bot_token<'py>(&self, py: Python<'py>, id: i64) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.client.revoke_bot_token(id))
+    }
+
+    /// Add users to a chat this user is in; returns the chat.
+    fn add_participants<'py>(
+        &self,
+        py: Python<'py>,
+        chat_id: i64,
+        usernames: Vec<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::add_participants(&self.client, chat_id, usernames))
+    }
+
+    /// The chat of exactly this user and `usernames`: the existing one, else a new one.
+    fn chat_with<'py>(
+        &self,
+        py: Python<'py>,
+        usernames: Vec<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::chat_with(&self.client, usernames))
+    }
+
+    /// A chat's whole history (older than `before`, if given), newest first, fetched in pages
+    /// as it is read: `async for message in client.history(chat_id)`.
+    #[pyo3(signature = (chat_id, before=None))]
+    fn history(&self, chat_id: i64, before: Option<i64>) -> PyHistory {
+        PyHistory(ops::history(&self.client, chat_id, before))
+    }
+
     /// Wait (up to `close_timeout`) for queued messages, then close.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, ops::close(&self.client))
@@ -262,7 +351,29 @@ impl PyEventStream {
     }
 }
 
+/// `async for message in client.history(chat_id)`: newest first; raises the error that ends it.
+#[pyclass(name = "History", module = "hellocode", frozen)]
+pub(crate) struct PyHistory(ops::SharedHistory);
+
+#[pymethods]
+impl PyHistory {
+    fn __aiter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let next = ops::history_next(&self.0);
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            match next.await.map_err(sdk_err)? {
+                Some(message) => Ok(message),
+                None => Err(PyStopAsyncIteration::new_err(())),
+            }
+        })
+    }
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyHistory>()?;
     m.add_function(wrap_pyfunction!(connect, m)?)?;
     m.add_class::<PyClient>()?;
     m.add_class::<PyEventStream>()?;

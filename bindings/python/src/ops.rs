@@ -3,18 +3,21 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use hellocode_sdk::{
-    ChatId, Client, ClientConfig, Credentials, Event, ListenerHandle, Result, Seq,
-    WebSocketTransport,
+    ChatId, Client, ClientConfig, Credentials, Event, History, ListenerHandle, ProfileUpdate,
+    Result, Seq, WebSocketTransport,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
 use crate::errors::invalid_argument;
-use crate::types::{PyChat, PyEvent, PyMessage, PyPendingSend, PyUser};
+use crate::types::{
+    PyBotToken, PyChat, PyEvent, PyIssuedBotToken, PyLanguage, PyMessage, PyPendingSend, PyUser,
+};
 
 /// Where and how to connect, checked before anything goes on the wire.
 pub(crate) struct ConnectOptions {
@@ -42,6 +45,7 @@ impl ConnectOptions {
         token: Option<String>,
         email: Option<String>,
         register: bool,
+        register_or_login: bool,
         request_timeout: Option<f64>,
         connect_timeout: Option<f64>,
         close_timeout: Option<f64>,
@@ -51,57 +55,48 @@ impl ConnectOptions {
         start_positions: Option<HashMap<i64, i64>>,
         max_reconnect_attempts: Option<u32>,
     ) -> PyResult<Self> {
-        let credentials = match (token, register, username, password, email) {
-            (Some(token), false, None, None, None) => Credentials::token(token),
+        let config = config(
+            request_timeout,
+            connect_timeout,
+            close_timeout,
+            keepalive,
+            send_queue,
+            send_expiry,
+            start_positions,
+            max_reconnect_attempts,
+        )?;
+        let registering = register || register_or_login;
+        let credentials = match (token, username, password, email) {
+            _ if register && register_or_login => {
+                return Err(invalid_argument("give register=True or register_or_login=True"));
+            }
+            (Some(token), None, None, None) if !registering => Credentials::token(token),
             (Some(_), ..) => {
                 return Err(invalid_argument(
-                    "token= excludes username=, password=, email= and register=True",
+                    "token= excludes username=, password=, email= and registering",
                 ));
             }
-            (None, true, Some(username), Some(password), Some(email)) => {
+            (None, Some(username), Some(password), Some(email)) if register => {
                 Credentials::register(username, email, password)
             }
-            (None, true, ..) => {
+            (None, Some(username), Some(password), Some(email)) if register_or_login => {
+                Credentials::register_or_login(username, email, password)
+            }
+            _ if registering => {
                 return Err(invalid_argument(
-                    "register=True needs username=, email= and password=",
+                    "register=True and register_or_login=True need username=, email= and password=",
                 ));
             }
-            (None, false, Some(username), Some(password), None) => {
+            (None, Some(username), Some(password), None) => {
                 Credentials::password(username, password)
             }
-            (None, false, _, _, Some(_)) => {
-                return Err(invalid_argument("email= is only used with register=True"));
+            (None, _, _, Some(_)) => {
+                return Err(invalid_argument("email= is only used when registering"));
             }
-            (None, false, ..) => {
+            (None, ..) => {
                 return Err(invalid_argument("give username= and password=, or token="));
             }
         };
-        let mut config = ClientConfig::default();
-        if let Some(value) = request_timeout {
-            config.request_timeout = seconds("request_timeout", value)?;
-        }
-        if let Some(value) = connect_timeout {
-            config.connect_timeout = seconds("connect_timeout", value)?;
-        }
-        if let Some(value) = close_timeout {
-            config.close_timeout = seconds("close_timeout", value)?;
-        }
-        if let Some(value) = keepalive {
-            config.keepalive = seconds("keepalive", value)?;
-        }
-        if let Some(value) = send_queue {
-            config.send_queue = value;
-        }
-        if let Some(value) = send_expiry {
-            config.send_expiry = Some(seconds("send_expiry", value)?);
-        }
-        if let Some(positions) = start_positions {
-            config.start_positions =
-                positions.into_iter().map(|(chat, seq)| (ChatId(chat), Seq(seq))).collect();
-        }
-        if max_reconnect_attempts.is_some() {
-            config.reconnect.max_attempts = max_reconnect_attempts;
-        }
         Ok(ConnectOptions { url, credentials, config })
     }
 
@@ -110,6 +105,47 @@ impl ConnectOptions {
         let transport = WebSocketTransport::new(&self.url)?;
         Client::connect_with(transport, self.credentials, self.config).await
     }
+}
+
+/// The client configuration from `connect`'s keyword arguments.
+#[allow(clippy::too_many_arguments)]
+fn config(
+    request_timeout: Option<f64>,
+    connect_timeout: Option<f64>,
+    close_timeout: Option<f64>,
+    keepalive: Option<f64>,
+    send_queue: Option<usize>,
+    send_expiry: Option<f64>,
+    start_positions: Option<HashMap<i64, i64>>,
+    max_reconnect_attempts: Option<u32>,
+) -> PyResult<ClientConfig> {
+    let mut config = ClientConfig::default();
+    if let Some(value) = request_timeout {
+        config.request_timeout = seconds("request_timeout", value)?;
+    }
+    if let Some(value) = connect_timeout {
+        config.connect_timeout = seconds("connect_timeout", value)?;
+    }
+    if let Some(value) = close_timeout {
+        config.close_timeout = seconds("close_timeout", value)?;
+    }
+    if let Some(value) = keepalive {
+        config.keepalive = seconds("keepalive", value)?;
+    }
+    if let Some(value) = send_queue {
+        config.send_queue = value;
+    }
+    if let Some(value) = send_expiry {
+        config.send_expiry = Some(seconds("send_expiry", value)?);
+    }
+    if let Some(positions) = start_positions {
+        config.start_positions =
+            positions.into_iter().map(|(chat, seq)| (ChatId(chat), Seq(seq))).collect();
+    }
+    if max_reconnect_attempts.is_some() {
+        config.reconnect.max_attempts = max_reconnect_attempts;
+    }
+    Ok(config)
 }
 
 pub(crate) fn send(
@@ -263,4 +299,97 @@ pub(crate) fn add_listener(
         })
     });
     Ok(PyListenerHandle(Mutex::new(Some(handle))))
+}
+
+// ---- accounts, contacts, bot tokens, membership ----
+
+pub(crate) fn get_user(
+    client: &Client,
+    username: String,
+) -> impl Future<Output = Result<PyUser>> + Send + 'static {
+    let user = client.get_user(username);
+    async move { user.await.map(PyUser) }
+}
+
+pub(crate) fn update_profile(
+    client: &Client,
+    timezone: Option<String>,
+    languages: Option<Vec<String>>,
+) -> impl Future<Output = Result<PyUser>> + Send + 'static {
+    let mut update = ProfileUpdate::new();
+    if let Some(timezone) = timezone {
+        update = update.timezone(timezone);
+    }
+    if let Some(languages) = languages {
+        update = update.languages(languages);
+    }
+    let user = client.update_profile(update);
+    async move { user.await.map(PyUser) }
+}
+
+pub(crate) fn languages(
+    client: &Client,
+) -> impl Future<Output = Result<Vec<PyLanguage>>> + Send + 'static {
+    let languages = client.languages();
+    async move { Ok(languages.await?.into_iter().map(PyLanguage).collect()) }
+}
+
+pub(crate) fn add_language(
+    client: &Client,
+    name: String,
+) -> impl Future<Output = Result<PyLanguage>> + Send + 'static {
+    let language = client.add_language(name);
+    async move { language.await.map(PyLanguage) }
+}
+
+pub(crate) fn create_bot_token(
+    client: &Client,
+    name: String,
+) -> impl Future<Output = Result<PyIssuedBotToken>> + Send + 'static {
+    let issued = client.create_bot_token(name);
+    async move { issued.await.map(PyIssuedBotToken) }
+}
+
+pub(crate) fn bot_tokens(
+    client: &Client,
+) -> impl Future<Output = Result<Vec<PyBotToken>>> + Send + 'static {
+    let tokens = client.bot_tokens();
+    async move { Ok(tokens.await?.into_iter().map(PyBotToken).collect()) }
+}
+
+pub(crate) fn add_participants(
+    client: &Client,
+    chat_id: i64,
+    usernames: Vec<String>,
+) -> impl Future<Output = Result<PyChat>> + Send + 'static {
+    let chat = client.add_participants(ChatId(chat_id), usernames);
+    async move { chat.await.map(PyChat) }
+}
+
+pub(crate) fn chat_with(
+    client: &Client,
+    usernames: Vec<String>,
+) -> impl Future<Output = Result<PyChat>> + Send + 'static {
+    let chat = client.chat_with(usernames);
+    async move { chat.await.map(PyChat) }
+}
+
+/// A chat's history, newest first, fetched in pages as it is read; shared by the async and
+/// the blocking iterator.
+pub(crate) type SharedHistory = Arc<tokio::sync::Mutex<History>>;
+
+pub(crate) fn history(client: &Client, chat_id: i64, before: Option<i64>) -> SharedHistory {
+    let history = match before {
+        Some(seq) => client.history_before(ChatId(chat_id), Seq(seq)),
+        None => client.history(ChatId(chat_id)),
+    };
+    Arc::new(tokio::sync::Mutex::new(history))
+}
+
+/// The next message of a history (`None` at its end).
+pub(crate) fn history_next(
+    history: &SharedHistory,
+) -> impl Future<Output = Result<Option<PyMessage>>> + Send + 'static {
+    let history = history.clone();
+    async move { history.lock().await.next().await.transpose().map(|m| m.map(PyMessage)) }
 }

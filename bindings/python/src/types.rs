@@ -1,7 +1,8 @@
 //! Messages, chats, users and events as Python classes: typed attributes, `repr`, equality.
 
 use hellocode_sdk::{
-    Chat, ConnectionState, Error, Event, Message, PendingSend, SendState, Timestamp, User,
+    BotToken, Chat, ConnectionState, Error, Event, IssuedBotToken, Language, Message, PendingSend,
+    SendState, Timestamp, User,
 };
 use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
@@ -215,6 +216,102 @@ impl PyUser {
                 ("timezone", obj(py, &self.0.timezone)?),
                 ("languages", obj(py, self.languages())?),
                 ("avatar", obj(py, self.avatar())?),
+            ],
+        )
+    }
+}
+
+/// A programming language people want to talk about.
+#[pyclass(name = "Language", module = "hellocode", frozen, eq)]
+#[derive(Clone, PartialEq)]
+pub(crate) struct PyLanguage(pub(crate) Language);
+
+#[pymethods]
+impl PyLanguage {
+    /// Storage id.
+    #[getter]
+    fn id(&self) -> i64 {
+        self.0.id
+    }
+    /// Display name, e.g. "Rust".
+    #[getter]
+    fn name(&self) -> &str {
+        &self.0.name
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr("Language", &[("id", obj(py, self.0.id)?), ("name", obj(py, &self.0.name)?)])
+    }
+}
+
+/// A bot token just created: the server shows `token` this once.
+#[pyclass(name = "IssuedBotToken", module = "hellocode", frozen, eq)]
+#[derive(Clone, PartialEq)]
+pub(crate) struct PyIssuedBotToken(pub(crate) IssuedBotToken);
+
+#[pymethods]
+impl PyIssuedBotToken {
+    /// Its id, for `revoke_bot_token`.
+    #[getter]
+    fn id(&self) -> i64 {
+        self.0.id
+    }
+    /// Its label.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The secret: connect with `token=`.
+    #[getter]
+    fn token(&self) -> &str {
+        &self.0.token
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        // Never print the secret.
+        repr("IssuedBotToken", &[("id", obj(py, self.0.id)?), ("name", obj(py, &self.0.name)?)])
+    }
+}
+
+/// A bot token as listed (without its secret).
+#[pyclass(name = "BotToken", module = "hellocode", frozen, eq)]
+#[derive(Clone, PartialEq)]
+pub(crate) struct PyBotToken(pub(crate) BotToken);
+
+#[pymethods]
+impl PyBotToken {
+    /// Id.
+    #[getter]
+    fn id(&self) -> i64 {
+        self.0.id
+    }
+    /// The user the bot acts as.
+    #[getter]
+    fn username(&self) -> &str {
+        &self.0.username
+    }
+    /// Its label.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// When it was created (UTC).
+    #[getter]
+    fn created_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        datetime(py, self.0.created_at)
+    }
+    /// Whether it was revoked.
+    #[getter]
+    fn revoked(&self) -> bool {
+        self.0.revoked
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr(
+            "BotToken",
+            &[
+                ("id", obj(py, self.0.id)?),
+                ("username", obj(py, &self.0.username)?),
+                ("name", obj(py, &self.0.name)?),
+                ("created_at", self.created_at(py)?),
+                ("revoked", obj(py, self.0.revoked)?),
             ],
         )
     }
@@ -578,6 +675,9 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyChat>()?;
     m.add_class::<PyUser>()?;
     m.add_class::<PyPendingSend>()?;
+    m.add_class::<PyLanguage>()?;
+    m.add_class::<PyIssuedBotToken>()?;
+    m.add_class::<PyBotToken>()?;
     m.add_class::<PyConnectionState>()?;
     m.add_class::<MessageEvent>()?;
     m.add_class::<Edited>()?;

@@ -142,3 +142,39 @@ def test_listener_may_call_the_blocking_client(server: Server) -> None:
                 break
         else:
             pytest.fail("no pong")
+
+
+def test_blocking_accounts_history_and_chat_with(server: Server) -> None:
+    name = unique_name("script")
+
+    def register_or_login() -> blocking.Client:
+        return blocking.connect(
+            server.url,
+            register_or_login=True,
+            username=name,
+            email=f"{name}@example.org",
+            password=PASSWORD,
+        )
+
+    register_or_login().close()
+    with register_or_login() as alice, connect(server) as bob:
+        chat = alice.chat_with([bob.username])
+        assert alice.chat_with([bob.username]) == chat
+        for i in range(120):
+            alice.enqueue(chat.id, f"b{i}")
+        alice.send(chat.id, "last")
+        history = list(bob.history(chat.id))
+        assert [m.seq for m in history] == list(range(121, 0, -1))
+        assert [m.content for m in bob.history(chat.id, before=3)] == ["b1", "b0"]
+        assert bob.add_contact(alice.username) == [alice.username]
+        assert bob.remove_contact(alice.username) == bob.contacts() == []
+        language = unique_name("Lang")
+        assert bob.add_language(language) in bob.languages()
+        assert bob.update_profile(languages=[language]).languages == [language]
+        assert bob.get_user(bob.username).languages == [language]
+        issued = bob.create_bot_token("script-bot")
+        assert [t.id for t in bob.bot_tokens()] == [issued.id]
+        bob.revoke_bot_token(issued.id)
+        carol = connect(server)
+        assert carol.username in alice.add_participants(chat.id, [carol.username]).participants
+        carol.close()

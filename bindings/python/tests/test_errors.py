@@ -109,6 +109,9 @@ def test_not_allowed_not_found_invalid_input(server: Server) -> None:
         {"register": True, "username": "a", "password": "b"},
         {"username": "a", "password": "b", "email": "c"},
         {"username": "a", "password": "b", "request_timeout": 0.0},
+        {"register_or_login": True, "username": "a", "password": "b"},
+        {"register_or_login": True, "register": True, "username": "a", "password": "b", "email": "c"},
+        {"register_or_login": True, "token": "t"},
         {"username": "a", "password": "b", "connect_timeout": -1.0},
     ],
 )

@@ -14,8 +14,9 @@ each call waits with the GIL released, and Ctrl-C interrupts it.
 
 from ._hellocode import BlockingClient as Client
 from ._hellocode import BlockingEvents as Events
+from ._hellocode import BlockingHistory as History
 
 #: Connect and authenticate; same arguments as `hellocode.connect`.
 connect = Client.connect
 
-__all__ = ["Client", "Events", "connect"]
+__all__ = ["Client", "Events", "History", "connect"]
