@@ -9,6 +9,12 @@
 use std::fmt;
 
 /// What one parameter expects, for usage lines and `!help`.
+///
+/// ```
+/// use hellocode_sdk::bot::{Arg, ArgSpec};
+///
+/// assert_eq!(Option::<u32>::spec(), ArgSpec { kind: "integer", optional: true });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArgSpec {
     /// A short name of the kind: `word`, `integer`, `number`, `user`, `text`.
@@ -18,6 +24,14 @@ pub struct ArgSpec {
 }
 
 /// Why the text after a command does not fit its parameters.
+///
+/// ```
+/// use hellocode_sdk::bot::{Arg, ArgError, ArgInput};
+///
+/// let error = u32::parse(&mut ArgInput::new("many")).unwrap_err();
+/// assert_eq!(error, ArgError::Invalid { kind: "integer", value: "many".into() });
+/// assert_eq!(error.to_string(), "\"many\" is not a valid integer");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ArgError {
@@ -41,6 +55,16 @@ pub enum ArgError {
 }
 
 /// The text after a command's name, consumed left to right by the parameters.
+///
+/// ```
+/// use hellocode_sdk::bot::ArgInput;
+///
+/// let mut input = ArgInput::new(r#"remind "stand up" in 10 minutes"#);
+/// assert_eq!(input.next_word(), Ok(Some("remind".to_owned())));
+/// assert_eq!(input.next_word(), Ok(Some("stand up".to_owned())));
+/// assert_eq!(input.take_rest(), "in 10 minutes");
+/// assert!(input.is_empty() && input.finish().is_ok());
+/// ```
 #[derive(Debug, Clone)]
 pub struct ArgInput<'a> {
     rest: &'a str,

@@ -87,6 +87,15 @@ pub mod checks {
 
 /// Why a command did not run, or failed: what an error hook (see
 /// [`Bot::on_error`](super::Bot::on_error)) gets.
+///
+/// ```
+/// use hellocode_sdk::bot::CommandError;
+///
+/// fn is_the_users_fault(error: &CommandError) -> bool {
+///     matches!(error, CommandError::Usage { .. } | CommandError::Refused(_) | CommandError::Cooldown { .. })
+/// }
+/// assert!(is_the_users_fault(&CommandError::Refused("Admins only.".into())));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CommandError {
@@ -275,8 +284,10 @@ mod tests {
 
     #[test]
     fn cooldown_is_per_user_and_expires() {
-        let cooldown =
-            Cooldown { period: Duration::from_millis(50), last: Arc::new(Mutex::new(HashMap::new())) };
+        let cooldown = Cooldown {
+            period: Duration::from_millis(50),
+            last: Arc::new(Mutex::new(HashMap::new())),
+        };
         assert!(cooldown.take("alice").is_ok());
         assert!(matches!(cooldown.take("alice"), Err(CommandError::Cooldown { .. })));
         assert!(cooldown.take("bob").is_ok());

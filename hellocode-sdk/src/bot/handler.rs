@@ -9,9 +9,23 @@ use crate::Message;
 
 /// An error a handler returned: anything that converts into a boxed error (`anyhow::Error`,
 /// the SDK's [`Error`](crate::Error), `std::io::Error`, a `String`, ...).
+///
+/// ```
+/// use hellocode_sdk::bot::HandlerError;
+///
+/// let error: HandlerError = "the weather service is down".into();
+/// assert_eq!(error.to_string(), "the weather service is down");
+/// ```
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a handler produced: a text to reply with, nothing, or an error.
+///
+/// ```
+/// use hellocode_sdk::bot::{IntoReply, Outcome};
+///
+/// let outcome: Outcome = Some("pong").into_reply();
+/// assert_eq!(outcome.ok().flatten().as_deref(), Some("pong"));
+/// ```
 pub type Outcome = Result<Option<String>, HandlerError>;
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;

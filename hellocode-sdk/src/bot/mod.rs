@@ -218,7 +218,7 @@ impl Bot {
     ///     if let Event::ChatCreated(chat) = event {
     ///         client.send(chat.id, "Hello! Try !help.").await?;
     ///     }
-    ///     hellocode_sdk::Result::Ok(())
+    ///     Ok::<(), hellocode_sdk::Error>(())
     /// })
     /// # }
     /// ```
@@ -391,18 +391,40 @@ impl Bot {
     }
 
     /// The bot's client.
+    ///
+    /// ```no_run
+    /// # fn show(bot: &hellocode_sdk::bot::Bot) {
+    /// println!("running as {}", bot.client().username());
+    /// # }
+    /// ```
     pub fn client(&self) -> &Client {
         &self.client
     }
 
     /// Run until the client is closed. Fails only if the position store cannot be read at
     /// start or the client is already closed.
+    ///
+    /// ```no_run
+    /// # async fn run(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::Result<()> {
+    /// let client = bot.client().clone();
+    /// let running = tokio::spawn(bot.run());
+    /// // ... later, from anywhere:
+    /// client.close().await;
+    /// running.await.expect("no panic")?;
+    /// # Ok(()) }
+    /// ```
     pub async fn run(self) -> Result<()> {
         self.run_until(std::future::pending()).await
     }
 
     /// Run until Ctrl-C (or SIGTERM on Unix), then stop gracefully as
     /// [`run_until`](Bot::run_until) does.
+    ///
+    /// ```no_run
+    /// # async fn run(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::Result<()> {
+    /// bot.run_until_signal().await
+    /// # }
+    /// ```
     pub async fn run_until_signal(self) -> Result<()> {
         self.run_until(shutdown_signal()).await
     }
@@ -411,6 +433,18 @@ impl Bot {
     /// handler starts, handlers already running get the shutdown timeout to finish, their
     /// replies are flushed (within the client's `close_timeout`), positions are saved, and the
     /// client is closed.
+    ///
+    /// ```no_run
+    /// # async fn run(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::Result<()> {
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let running = tokio::spawn(bot.run_until(async move {
+    ///     let _ = stopped.await;
+    /// }));
+    /// // ... when it is time:
+    /// let _ = stop.send(());
+    /// running.await.expect("no panic")?;
+    /// # Ok(()) }
+    /// ```
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
         run::run(self, shutdown).await
     }

@@ -1,6 +1,13 @@
 //! Recognising a command in a message.
 
 /// A command found in a message: `!echo hello` → name `echo`, args `hello`.
+///
+/// ```
+/// use hellocode_sdk::bot::{ParsedCommand, parse_command};
+///
+/// let parsed = parse_command("!Echo hello").expect("a command");
+/// assert_eq!(parsed, ParsedCommand { name: "echo".into(), args: "hello".into() });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedCommand {
     /// The name, lowercase, without prefix.
@@ -52,7 +59,8 @@ pub(crate) fn parse_mention<S: AsRef<str>>(
         return None; // `@botanist` is not `@bot`
     }
     let rest = rest.trim_start();
-    let rest = prefixes.iter().find_map(|prefix| rest.strip_prefix(prefix.as_ref())).unwrap_or(rest);
+    let rest =
+        prefixes.iter().find_map(|prefix| rest.strip_prefix(prefix.as_ref())).unwrap_or(rest);
     split_name(rest)
 }
 

@@ -223,12 +223,8 @@ impl Router {
         if let Some(parsed) = invocation {
             if let Some(&index) = self.lookup.get(&parsed.name) {
                 let command = &self.commands[index];
-                let mut ctx = Context::new(
-                    self.client.clone(),
-                    message,
-                    chat,
-                    Some(command.name.clone()),
-                );
+                let mut ctx =
+                    Context::new(self.client.clone(), message, chat, Some(command.name.clone()));
                 ctx.prefix = self.prefix().to_owned();
                 self.run_command(command, ctx, &parsed.args).await;
                 return true;

@@ -106,6 +106,16 @@ impl PositionStore for FileStore {
 
 /// Positions in memory: survives a restart of the bot, not of the process (tests, or a bot
 /// that is restarted in place).
+///
+/// ```no_run
+/// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+/// use std::sync::Arc;
+/// use hellocode_sdk::bot::MemoryStore;
+///
+/// let store = Arc::new(MemoryStore::new()); // keep a handle to give the next bot
+/// bot.persist(store.clone())
+/// # }
+/// ```
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     positions: Mutex<HashMap<ChatId, Seq>>,

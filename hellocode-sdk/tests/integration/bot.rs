@@ -1,10 +1,10 @@
-//! The bot framework against a real server.
+//! The bot framework against a real server: routing, help, rate limits, shutdown, events.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use hellocode_sdk::bot::Bot;
-use hellocode_sdk::{ConnectionState, Event, Message};
+use hellocode_sdk::bot::{Bot, Command, Context, Rest};
+use hellocode_sdk::{Client, ConnectionState, Event, Message};
 use hellocode_server::Settings;
 use tokio::sync::Notify;
 
@@ -12,15 +12,23 @@ use crate::harness::{Kind, TestServer, messages, no_message_within, on_transport
 
 on_transports!(commands_are_routed_and_everything_else_ignored, replies_survive_the_rate_limit);
 
-fn echo_bot(client: hellocode_sdk::Client) -> Bot {
-    Bot::new(client).command("echo", |ctx, args| async move {
-        ctx.reply(args).await?;
-        Ok(())
-    })
+pub(crate) async fn echo(_ctx: Context, text: Rest) -> String {
+    text.0
 }
 
-fn from_bot(messages: &[Message]) -> Vec<String> {
-    messages.iter().filter(|m| m.author == "echobot").map(|m| m.content.clone()).collect()
+pub(crate) fn echo_bot(client: Client) -> Bot {
+    Bot::new(client)
+        .command(Command::new("echo", echo).alias("say").description("Repeat your text"))
+}
+
+pub(crate) fn from(author: &str, messages: &[Message]) -> Vec<String> {
+    messages.iter().filter(|m| m.author == author).map(|m| m.content.clone()).collect()
+}
+
+/// Wait for a bot task to end after its client was closed.
+pub(crate) async fn stopped(bot: tokio::task::JoinHandle<hellocode_sdk::Result<()>>) {
+    let outcome = tokio::time::timeout(Duration::from_secs(10), bot).await.expect("bot stops");
+    outcome.expect("no panic").expect("bot ran");
 }
 
 async fn commands_are_routed_and_everything_else_ignored(kind: Kind) {
@@ -31,19 +39,35 @@ async fn commands_are_routed_and_everything_else_ignored(kind: Kind) {
     let bot = tokio::spawn(echo_bot(bot_client.clone()).run());
     let chat = alice.create_chat(vec!["echobot".into()]).await.expect("chat");
 
-    for text in
-        ["!echo hello", "/ECHO   there ", "no command here", "!unknown x", "!echo !echo loop"]
-    {
+    for text in [
+        "!echo hello",
+        "/ECHO   there ",
+        "no command here",
+        "!unknown x",
+        "!echo !echo loop",
+        "!say alias",
+    ] {
         alice.send(chat.id, text).await.expect("sent");
     }
     alice.send(chat.id, "!help").await.expect("sent");
-    // 6 sent + 3 echoes + 1 help; an echo bot that answered its own "!echo loop" would go on.
-    let got = messages(&mut events, 10).await;
-    assert_eq!(from_bot(&got), ["hello", "there", "!echo loop", "Commands: !echo"]);
+    alice.send(chat.id, "!help say").await.expect("sent");
+    // 8 sent + 4 echoes + 2 help; an echo bot that answered its own "!echo loop" would go on.
+    let got = messages(&mut events, 14).await;
+    assert_eq!(
+        from("echobot", &got),
+        [
+            "hello",
+            "there",
+            "!echo loop",
+            "alias",
+            "Commands:\n  !echo <text...> — Repeat your text\n!help <command> tells more about one.",
+            "Usage: !echo <text...>\nRepeat your text\nAlso: !say",
+        ]
+    );
     assert!(no_message_within(&mut events, Duration::from_millis(300)).await);
 
     bot_client.close().await;
-    tokio::time::timeout(Duration::from_secs(10), bot).await.expect("bot stops").expect("no panic");
+    stopped(bot).await;
     server.stop().await;
 }
 
@@ -60,14 +84,12 @@ async fn replies_survive_the_rate_limit(kind: Kind) {
         (0..20).map(|n| alice.enqueue(chat.id, format!("!echo {n}")).expect("queued")).collect();
     let got = messages(&mut events, 40).await;
     let want: Vec<String> = (0..20).map(|n| n.to_string()).collect();
-    assert_eq!(from_bot(&got), want, "every command answered once, in order");
-    let asked: Vec<String> =
-        got.iter().filter(|m| m.author == "alice").map(|m| m.content.clone()).collect();
+    assert_eq!(from("echobot", &got), want, "every command answered once, in order");
     let queued: Vec<String> = sends.iter().map(|s| s.content.clone()).collect();
-    assert_eq!(asked, queued);
+    assert_eq!(from("alice", &got), queued);
     assert_eq!(server.stored(chat.id, "alice").await.len(), 40);
     bot_client.close().await;
-    tokio::time::timeout(Duration::from_secs(10), bot).await.expect("bot stops").expect("no panic");
+    stopped(bot).await;
     server.stop().await;
 }
 
@@ -79,15 +101,15 @@ async fn shutdown_lets_running_handlers_finish_and_flushes_their_replies() {
     let mut events = alice.events();
     let started = Arc::new(Notify::new());
     let signal = started.clone();
-    let bot = Bot::new(bot_client.clone()).command("slow", move |ctx, _| {
+    let slow = Command::new("slow", move |ctx: Context| {
         let signal = signal.clone();
         async move {
             signal.notify_one();
             tokio::time::sleep(Duration::from_millis(300)).await;
-            ctx.reply("done").await?;
-            Ok(())
+            ctx.reply("done").await
         }
     });
+    let bot = Bot::new(bot_client.clone()).command(slow);
     let stop = Arc::new(Notify::new());
     let stopping = stop.clone();
     let running = tokio::spawn(bot.run_until(async move { stopping.notified().await }));
@@ -95,7 +117,7 @@ async fn shutdown_lets_running_handlers_finish_and_flushes_their_replies() {
     alice.send(chat.id, "!slow").await.expect("sent");
     started.notified().await;
     stop.notify_one();
-    tokio::time::timeout(Duration::from_secs(10), running).await.expect("stops").expect("no panic");
+    stopped(running).await;
     let got = messages(&mut events, 2).await;
     assert_eq!(got[1].content, "done", "the running handler's reply was delivered");
     assert!(matches!(bot_client.state(), ConnectionState::Closed { error: None }));
@@ -103,22 +125,65 @@ async fn shutdown_lets_running_handlers_finish_and_flushes_their_replies() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn event_handlers_see_other_events() {
+async fn event_and_message_handlers() {
     let server = TestServer::start().await;
     let bot_client = server.register(Kind::InProcess, "greeter").await;
     let alice = server.register(Kind::InProcess, "alice").await;
     let mut events = alice.events();
-    let bot = Bot::new(bot_client.clone()).on_event(|client, event| async move {
-        if let Event::ChatCreated(chat) = event {
-            client.send(chat.id, "welcome!").await?;
-        }
-        Ok(())
-    });
+    let (seen, mut seen_events) = tokio::sync::mpsc::unbounded_channel();
+    let bot = Bot::new(bot_client.clone())
+        .on_event(|client: Client, event: Event| async move {
+            if let Event::ChatCreated(chat) = event {
+                client.send(chat.id, "welcome!").await?;
+            }
+            Ok::<(), hellocode_sdk::Error>(())
+        })
+        .on_message(|ctx: Context| async move {
+            (ctx.text() == "hello there").then(|| format!("hello, {}", ctx.author()))
+        })
+        .see_own_messages(true)
+        .on_message(move |ctx: Context| {
+            let _ = seen.send((ctx.author().to_owned(), ctx.text().to_owned()));
+            async {}
+        });
     let running = tokio::spawn(bot.run());
     let chat = alice.create_chat(vec!["greeter".into()]).await.expect("chat");
     let got = messages(&mut events, 1).await;
     assert_eq!((got[0].chat_id, got[0].content.as_str()), (chat.id, "welcome!"));
+    alice.send(chat.id, "hello there").await.expect("sent");
+    let got = messages(&mut events, 2).await;
+    assert_eq!(got[1].content, "hello, alice");
+    // With `see_own_messages`, message handlers also get the bot's own messages, in order.
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        seen.push(seen_events.recv().await.expect("handler saw it"));
+    }
+    let owners: Vec<&str> = seen.iter().map(|(author, _)| author.as_str()).collect();
+    assert_eq!(owners, ["greeter", "alice", "greeter"]);
     bot_client.close().await;
-    tokio::time::timeout(Duration::from_secs(10), running).await.expect("stops").expect("no panic");
+    stopped(running).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_sees_its_message_event_before_the_send_resolves() {
+    let server = TestServer::start().await;
+    let alice = server.register(Kind::WebSocket, "alice").await;
+    server.register(Kind::WebSocket, "bob").await.close().await;
+    let mut events = alice.events();
+    let chat = alice.create_chat(vec!["bob".into()]).await.expect("chat");
+    for n in 0..20 {
+        let sent = alice.send(chat.id, format!("m{n}")).await.expect("sent");
+        // The event is already queued when `send` resolves (documented on `Event::Message`).
+        let queued = loop {
+            match futures_util::FutureExt::now_or_never(events.recv()) {
+                Some(Some(Event::Message(message))) => break Some(message),
+                Some(Some(_)) => continue,
+                _ => break None,
+            }
+        };
+        assert_eq!(queued.as_ref(), Some(&sent), "message {n}");
+    }
+    alice.close().await;
     server.stop().await;
 }

@@ -2,6 +2,8 @@
 
 mod accounts;
 mod bot;
+mod bot_backlog;
+mod bot_commands;
 mod chats;
 mod client;
 mod custom;
