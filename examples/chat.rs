@@ -2,15 +2,16 @@
 //!
 //! A terminal chat client. Lines you type go to the current chat; commands:
 //! `/chats` lists your chats, `/join <id>` switches, `/new <user>...` starts a chat,
-//! `/history` shows the last messages, `/quit` (or end of input) leaves after your queued
+//! `/history` shows the last messages, `/languages rust go` sets the languages you want to talk
+//! about (so the matchmaker finds you), `/quit` (or end of input) leaves after your queued
 //! messages are sent. The connection comes back by itself if it drops; nothing is missed.
 
-use std::collections::BTreeSet;
+use std::io::IsTerminal;
 
 use anyhow::Context as _;
 use clap::Parser;
 use hellocode_examples::{ConnectArgs, init_logging};
-use hellocode_sdk::{ChatId, Client, ConnectionState, Event, SendState};
+use hellocode_sdk::{ChatId, Client, ConnectionState, Event, ProfileUpdate, SendState};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(Debug, Parser)]
@@ -32,8 +33,14 @@ async fn main() -> anyhow::Result<()> {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     if args.connect.token.is_none() && args.connect.password.is_none() {
         let user = args.connect.user.as_deref().context("give --user (or --token)")?;
-        eprint!("password for {user}: ");
-        args.connect.password = lines.next_line().await?;
+        let prompt = format!("password for {user}: ");
+        args.connect.password = if std::io::stdin().is_terminal() {
+            // Typed at a terminal: do not echo it.
+            Some(tokio::task::spawn_blocking(move || rpassword::prompt_password(prompt)).await??)
+        } else {
+            eprint!("{prompt}");
+            lines.next_line().await?
+        };
     }
     let client = args.connect.connect().await?;
     let mut current = open_chat(&client, &args).await?;
@@ -64,6 +71,16 @@ async fn main() -> anyhow::Result<()> {
                 println!("created chat {}", chat.id);
                 current = Some(chat.id);
             }
+            Some("/languages") => {
+                let mut languages = Vec::new();
+                for name in words {
+                    // Known languages keep their spelling; new ones are added.
+                    languages.push(client.add_language(name).await?.name);
+                }
+                let profile =
+                    client.update_profile(ProfileUpdate::new().languages(languages)).await?;
+                println!("you want to talk about: {}", profile.languages.join(", "));
+            }
             Some("/history") => match current {
                 Some(chat) => {
                     for message in client.fetch_messages(chat, None, Some(20)).await?.iter().rev() {
@@ -90,19 +107,10 @@ async fn open_chat(client: &Client, args: &Args) -> anyhow::Result<Option<ChatId
     if let Some(id) = args.chat {
         return Ok(Some(ChatId(id)));
     }
-    let chats = client.list_chats().await?;
     if args.with.is_empty() {
-        return Ok(chats.first().map(|chat| chat.id));
+        return Ok(client.list_chats().await?.first().map(|chat| chat.id));
     }
-    let mut wanted: BTreeSet<&str> = args.with.iter().map(String::as_str).collect();
-    wanted.insert(client.username());
-    let existing = chats.iter().find(|chat| {
-        chat.participants.iter().map(|p| p.username.as_str()).collect::<BTreeSet<_>>() == wanted
-    });
-    match existing {
-        Some(chat) => Ok(Some(chat.id)),
-        None => Ok(Some(client.create_chat(args.with.clone()).await?.id)),
-    }
+    Ok(Some(client.chat_with(args.with.clone()).await?.id))
 }
 
 async fn print_events(client: Client) {

@@ -24,7 +24,7 @@ pub struct ConnectArgs {
     /// A token instead of a password: a JWT from a login, or a bot token.
     #[arg(long, env = "HELLOCODE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Create the account first, with this email address.
+    /// Create the account with this email address if it does not exist yet (else log in).
     #[arg(long)]
     pub register: Option<String>,
 }
@@ -35,7 +35,7 @@ impl ConnectArgs {
         match (&self.token, &self.user, &self.password, &self.register) {
             (Some(token), _, _, _) => Ok(Credentials::token(token.clone())),
             (None, Some(user), Some(password), Some(email)) => {
-                Ok(Credentials::register(user.clone(), email.clone(), password.clone()))
+                Ok(Credentials::register_or_login(user.clone(), email.clone(), password.clone()))
             }
             (None, Some(user), Some(password), None) => {
                 Ok(Credentials::password(user.clone(), password.clone()))

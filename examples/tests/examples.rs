@@ -51,8 +51,17 @@ async fn register(url: &str, name: &str) -> Client {
 }
 
 fn spawn(name: &str, args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
+    spawn_with(name, args, &[])
+}
+
+fn spawn_with(
+    name: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, Lines<BufReader<ChildStdout>>) {
     let mut child = Command::new(example(name))
         .args(args)
+        .envs(env.iter().copied())
         .env_remove("HELLOCODE_TOKEN")
         .env_remove("HELLOCODE_PASSWORD")
         .stdin(Stdio::piped())
@@ -115,7 +124,8 @@ async fn echo_bot_answers_and_stops_on_ctrl_c() {
     alice.send(chat.id, "!echo hi from CI").await.expect("sent");
     assert_eq!(message_from(&mut events, "echobot").await.content, "hi from CI");
     alice.send(chat.id, "/echo").await.expect("sent");
-    assert_eq!(message_from(&mut events, "echobot").await.content, "usage: !echo <text>");
+    let usage = message_from(&mut events, "echobot").await.content;
+    assert_eq!(usage, "Missing text. Usage: !echo <text...>");
 
     interrupt_and_wait(child).await;
     expect_line(&mut out, "echo bot stopped").await;
@@ -179,15 +189,49 @@ async fn matchmaker_finds_users_by_language() {
 
     let chat = alice.create_chat(vec!["matchmaker".into()]).await.expect("chat");
     for (question, answer) in [
-        ("!find rust", "carol wants to talk about rust."),
-        ("/find Go", "bob, carol want to talk about Go."),
-        ("!find Cobol", "Nobody else wants to talk about Cobol yet."),
-        ("!find", "usage: !find <language>, e.g. !find rust"),
+        ("!find rust", "Want to talk about rust: carol."),
+        ("/find Go", "Want to talk about Go: bob, carol."),
+        (
+            "!find Cobol",
+            "Nobody else wants to talk about Cobol yet. Add it to your profile so others find \
+             you (terminal chat: /languages Cobol).",
+        ),
+        ("!find", "Missing word. Usage: !find <language: word>"),
     ] {
         alice.send(chat.id, question).await.expect("sent");
         assert_eq!(message_from(&mut events, "matchmaker").await.content, answer, "{question}");
     }
     interrupt_and_wait(child).await;
     expect_line(&mut out, "matchmaker stopped").await;
+    server.shutdown().await;
+}
+
+/// The README's SDK section opens with `examples/hello_bot.rs`, verbatim; and it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_bot_is_the_hello_bot_example_and_runs_as_written() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let file = std::fs::read_to_string(root.join("examples/hello_bot.rs")).expect("hello_bot");
+    // The file's `//!` header says how to run it; the README shows the code after it.
+    let code: String = file
+        .lines()
+        .skip_while(|line| line.starts_with("//!"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert!(readme.contains(&format!("```rust,no_run\n{code}```")), "README shows hello_bot.rs");
+    assert!(code.lines().count() <= 15, "the README bot stays at most 15 lines");
+
+    let (server, url) = start().await;
+    let alice = register(&url, "alice").await;
+    let mut events = alice.events();
+    for run in 0..2 {
+        // The second run logs in to the account the first one registered.
+        let (child, mut out) = spawn_with("hello_bot", &[], &[("HELLOCODE_SERVER", &url)]);
+        expect_line(&mut out, "running; say !echo hi to hellobot").await;
+        let chat = alice.chat_with(vec!["hellobot".into()]).await.expect("chat");
+        alice.send(chat.id, format!("!echo hi {run}")).await.expect("sent");
+        assert_eq!(message_from(&mut events, "hellobot").await.content, format!("hi {run}"));
+        interrupt_and_wait(child).await;
+    }
     server.shutdown().await;
 }
