@@ -1,0 +1,129 @@
+//! API parity: every public operation of the Rust `Client` is in the scenarios' operation list,
+//! is exercised by a scenario, and exists in every binding (Python's async and blocking
+//! clients). Adding an SDK method without the rest fails here.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use hellocode_conformance::{
+    OPERATIONS, covered, expected_errors, load_all, rust_client_operations,
+};
+
+/// Operations every runner exercises by connecting, not through a `call` step.
+const BY_CONNECTING: &[&str] = &["events", "add_listener"];
+
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(root().join(path)).unwrap_or_else(|error| panic!("{path}: {error}"))
+}
+
+fn wanted() -> BTreeSet<String> {
+    OPERATIONS.iter().chain(BY_CONNECTING).map(|name| (*name).to_owned()).collect()
+}
+
+/// The names a Python `class <name>` defines (methods and properties), from its source or stub.
+fn python_class_members(source: &str, class: &str) -> BTreeSet<String> {
+    let header = format!("class {class}");
+    let mut members = BTreeSet::new();
+    let mut inside = false;
+    for line in source.lines() {
+        if line.starts_with("class ") {
+            inside = line.starts_with(&header)
+                && line[header.len()..].starts_with(|c: char| c == ':' || c == '(');
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        let trimmed = line.trim_start();
+        let rest = trimmed.strip_prefix("async def ").or_else(|| trimmed.strip_prefix("def "));
+        if let Some(rest) = rest {
+            members.insert(rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect());
+        }
+    }
+    members
+}
+
+#[test]
+fn the_operation_list_is_the_rust_clients() {
+    let mut sources = read("hellocode-sdk/src/client.rs");
+    let dir = root().join("hellocode-sdk/src/client");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("client modules")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    files.sort();
+    for file in files {
+        sources.push('\n');
+        sources.push_str(&std::fs::read_to_string(file).expect("client module"));
+    }
+    let rust = rust_client_operations(&sources);
+    let wanted = wanted();
+    let missing: Vec<_> = rust.difference(&wanted).collect();
+    let stale: Vec<_> = wanted.difference(&rust).collect();
+    assert!(
+        missing.is_empty(),
+        "Client operations missing from hellocode_conformance::OPERATIONS: {missing:?}"
+    );
+    assert!(stale.is_empty(), "OPERATIONS names what Client does not have: {stale:?}");
+}
+
+#[test]
+fn every_operation_and_way_to_connect_is_exercised_by_a_scenario() {
+    let scenarios = load_all();
+    assert!(scenarios.len() >= 15, "at least 15 scenarios, found {}", scenarios.len());
+    let covered = covered(&scenarios);
+    let mut required = wanted();
+    for how in ["register", "login", "token", "register_or_login"] {
+        required.insert(format!("connect:{how}"));
+    }
+    let missing: Vec<_> = required.difference(&covered).collect();
+    assert!(missing.is_empty(), "no scenario exercises {missing:?}");
+}
+
+#[test]
+fn every_error_class_is_exercised_by_a_scenario() {
+    let errors = expected_errors(&load_all());
+    // One code or more per error class of the bindings (auth, not allowed, not found, invalid
+    // input, queue full, timeout, closed). `rate_limited` and `connection_lost` are not
+    // reachable deterministically from a transcript (the SDK retries rate-limited commands and
+    // resends what is safe to resend); the SDK's own tests cover them.
+    for code in [
+        "invalid_credentials",
+        "username_taken",
+        "validation_failed",
+        "invalid_token",
+        "forbidden",
+        "not_found",
+        "invalid_argument",
+        "invalid_field",
+        "queue_full",
+        "timeout",
+        "closed",
+    ] {
+        assert!(errors.contains(code), "no scenario expects the error {code}");
+    }
+}
+
+#[test]
+fn the_python_clients_have_every_operation() {
+    let stub = read("bindings/python/python/hellocode/_hellocode.pyi");
+    let blocking = read("bindings/python/python/hellocode/blocking.py");
+    for (what, members) in [
+        ("hellocode.Client (_hellocode.pyi)", python_class_members(&stub, "Client")),
+        ("hellocode.blocking.Client (blocking.py)", python_class_members(&blocking, "Client")),
+    ] {
+        let missing: Vec<_> = wanted().into_iter().filter(|op| !members.contains(op)).collect();
+        assert!(missing.is_empty(), "{what} lacks {missing:?}");
+    }
+}
+
+#[test]
+fn python_class_members_reads_methods_and_properties() {
+    let source = "class Client:\n    @property\n    def username(self) -> str: ...\n    async def send(self) -> None: ...\nclass ClientX:\n    def nope(self): ...\n";
+    let members: Vec<String> = python_class_members(source, "Client").into_iter().collect();
+    assert_eq!(members, ["send", "username"]);
+}

@@ -1,0 +1,114 @@
+//! The Rust SDK's values in the scenarios' canonical JSON shape (see the crate's README).
+
+use hellocode_sdk::{
+    BotToken, Chat, ConnectionState, Event, IssuedBotToken, Language, Message, PendingSend,
+    SendState, User,
+};
+use serde_json::{Value, json};
+
+pub(crate) fn message(message: &Message) -> Value {
+    json!({
+        "id": message.id,
+        "chat": message.chat_id.0,
+        "seq": message.seq.0,
+        "author": message.author,
+        "content": message.content,
+        "deleted": message.deleted,
+        "edited": message.edited_at.is_some(),
+        "client_id": message.client_id,
+    })
+}
+
+pub(crate) fn messages(messages: &[Message]) -> Value {
+    Value::Array(messages.iter().map(message).collect())
+}
+
+pub(crate) fn chat(chat: &Chat) -> Value {
+    let participants: Vec<&str> = chat.participants.iter().map(|p| p.username.as_str()).collect();
+    json!({"id": chat.id.0, "participants": participants, "last_seq": chat.last_seq.0})
+}
+
+pub(crate) fn chats(chats: &[Chat]) -> Value {
+    Value::Array(chats.iter().map(chat).collect())
+}
+
+pub(crate) fn user(user: &User) -> Value {
+    json!({
+        "id": user.id,
+        "username": user.username,
+        "timezone": user.timezone,
+        "languages": user.languages,
+        "avatar": user.avatar,
+    })
+}
+
+pub(crate) fn users(users: &[User]) -> Value {
+    Value::Array(users.iter().map(user).collect())
+}
+
+pub(crate) fn language(language: &Language) -> Value {
+    json!({"id": language.id, "name": language.name})
+}
+
+pub(crate) fn pending(pending: &PendingSend) -> Value {
+    json!({"client_id": pending.client_id, "chat": pending.chat_id.0, "content": pending.content})
+}
+
+pub(crate) fn issued_bot_token(token: &IssuedBotToken) -> Value {
+    json!({"id": token.id, "name": token.name, "token": token.token})
+}
+
+pub(crate) fn bot_token(token: &BotToken) -> Value {
+    json!({"id": token.id, "name": token.name, "revoked": token.revoked})
+}
+
+pub(crate) fn state(state: &ConnectionState) -> Value {
+    match state {
+        ConnectionState::Connected { username } => {
+            json!({"state": "connected", "username": username})
+        }
+        ConnectionState::Reconnecting { attempt, error, .. } => {
+            json!({"state": "reconnecting", "attempt": attempt, "error": error.code()})
+        }
+        ConnectionState::Closed { error } => {
+            json!({"state": "closed", "error": error.as_ref().map(|error| error.code())})
+        }
+        _ => json!({"state": "unknown"}),
+    }
+}
+
+pub(crate) fn event(event: &Event) -> Value {
+    let (kind, mut body) = match event {
+        Event::Message(m) => ("message", message(m)),
+        Event::Edited(m) => ("edited", message(m)),
+        Event::Deleted { chat_id, seq } => ("deleted", json!({"chat": chat_id.0, "seq": seq.0})),
+        Event::Typing { chat_id, username } => {
+            ("typing", json!({"chat": chat_id.0, "username": username}))
+        }
+        Event::Read { chat_id, username, seq } => {
+            ("read", json!({"chat": chat_id.0, "username": username, "seq": seq.0}))
+        }
+        Event::Presence { username, online } => {
+            ("presence", json!({"username": username, "online": online}))
+        }
+        Event::ChatCreated(c) => ("chat_created", chat(c)),
+        Event::Send(update) => {
+            let mut body = json!({"client_id": update.client_id, "chat": update.chat_id.0});
+            let (state, extra) = match &update.state {
+                SendState::Pending => ("pending", None),
+                SendState::Sent(m) => ("sent", Some(("message", message(m)))),
+                SendState::Failed(error) => ("failed", Some(("error", json!(error.code())))),
+                _ => ("unknown", None),
+            };
+            body["state"] = json!(state);
+            if let Some((key, value)) = extra {
+                body[key] = value;
+            }
+            ("send", body)
+        }
+        Event::Connection(connection) => ("connection", state(connection)),
+        _ => ("unknown", json!({})),
+    };
+    body["kind"] = json!(kind);
+    body
+}
