@@ -170,13 +170,14 @@ impl Command {
     where
         H: Handler<Args>,
     {
+        let specs = handler.specs();
         let handler: ErasedHandler = Arc::new(move |ctx, input| handler.call(ctx, input));
         Command {
             name: name.to_lowercase(),
             aliases: Vec::new(),
             description: String::new(),
             arg_names: Vec::new(),
-            specs: H::specs(),
+            specs,
             checks: Vec::new(),
             cooldown: None,
             handler,

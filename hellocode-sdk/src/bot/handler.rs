@@ -28,7 +28,8 @@ pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 /// ```
 pub type Outcome = Result<Option<String>, HandlerError>;
 
-pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+/// A boxed future, as [`Handler::call`] returns it.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// What a handler may return: nothing, a reply text, a [`Message`] it already sent, an
 /// `Option` of those, or a `Result` of any of them.
@@ -100,9 +101,13 @@ impl<T: IntoReply, E: Into<HandlerError> + Send> IntoReply for Result<T, E> {
 /// # check(echo);
 /// # check(|ctx: Context| async move { ctx.author().to_owned() });
 /// ```
+///
+/// Bindings implement it for handlers whose parameters are known only at run time (the Python
+/// package reads them from a function's annotations): `specs` describes them, `call` parses
+/// them with the [`Arg`] implementations and starts the handler.
 pub trait Handler<Args>: Send + Sync + 'static {
     /// The parameters it takes.
-    fn specs() -> Vec<ArgSpec>;
+    fn specs(&self) -> Vec<ArgSpec>;
     /// Parse `input` into the parameters and start the handler, or say why the input does not
     /// fit.
     fn call(&self, ctx: Context, input: &str) -> Result<BoxFuture<Outcome>, ArgError>;
@@ -117,7 +122,7 @@ macro_rules! handler_arity {
             R: IntoReply,
             $($arg: Arg,)*
         {
-            fn specs() -> Vec<ArgSpec> {
+            fn specs(&self) -> Vec<ArgSpec> {
                 vec![$($arg::spec()),*]
             }
 

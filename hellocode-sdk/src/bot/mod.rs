@@ -58,13 +58,12 @@ use std::time::Duration;
 pub use args::{Arg, ArgError, ArgInput, ArgSpec, Rest, User};
 pub use command::{Check, Command, CommandError, checks};
 pub use context::Context;
-pub use handler::{Handler, HandlerError, IntoReply, Outcome};
+pub use handler::{BoxFuture, Handler, HandlerError, IntoReply, Outcome};
 pub use parse::{ParsedCommand, parse_command};
-pub use run::report_error;
+pub use run::{error_reply, report_error};
 pub use store::{FileStore, MemoryStore, PositionStore};
 
 use crate::{Client, ClientConfig, Credentials, Event, Result, Transport};
-use handler::BoxFuture;
 
 type EventHandler = Arc<dyn Fn(Client, Event) -> BoxFuture<Outcome> + Send + Sync>;
 type MessageHandler = Arc<dyn Fn(Context) -> BoxFuture<Outcome> + Send + Sync>;

@@ -336,16 +336,12 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     format!("panicked: {text}")
 }
 
-/// The default error hook: answer the user in one short line, and log failures.
+/// The default error hook: answer the user in one short line ([`error_reply`]), and log
+/// failures.
 ///
-/// - a usage error: what did not fit, and the usage line;
-/// - a refused check: the check's reason;
-/// - a cooldown: how long to wait;
-/// - a failed handler: "Sorry, !name failed." to the user, and the error to the log;
-/// - a reply that could not be sent: the log only.
-///
-/// Failures are logged with `tracing` at error level, and printed to stderr when no
-/// `tracing` subscriber is installed, so they are never silent.
+/// Failures (a handler's error, a reply that could not be sent) are logged with `tracing` at
+/// error level, and printed to stderr when no `tracing` subscriber is installed, so they are
+/// never silent.
 ///
 /// ```no_run
 /// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
@@ -359,25 +355,53 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 /// ```
 pub async fn report_error(ctx: Context, error: CommandError) {
     let name = format!("{}{}", ctx.prefix, ctx.command().unwrap_or("command"));
-    let reply = match &error {
+    match &error {
+        CommandError::Failed(failure) => {
+            log_failure(&format!("bot command {name} failed for {}: {failure}", ctx.author()))
+        }
+        CommandError::Reply(failure) => {
+            log_failure(&format!("bot command {name}: the reply could not be sent: {failure}"))
+        }
+        _ => {}
+    }
+    if let Some(reply) = error_reply(&ctx, &error)
+        && let Err(failure) = ctx.reply(reply).await
+    {
+        log_failure(&format!("bot could not report an error of {name}: {failure}"));
+    }
+}
+
+/// The short line the default error hook answers the user with, if any:
+///
+/// - a usage error: what did not fit, and the usage line;
+/// - a refused check: the check's reason;
+/// - a cooldown: how long to wait;
+/// - a failed handler: "Sorry, !name failed." (the details go to the log, not to the chat);
+/// - a reply that could not be sent: nothing.
+///
+/// ```no_run
+/// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+/// use hellocode_sdk::bot::error_reply;
+///
+/// bot.on_error(|ctx, error| async move {
+///     if let Some(text) = error_reply(&ctx, &error) {
+///         let _ = ctx.reply(format!("🤖 {text}")).await;
+///     }
+/// })
+/// # }
+/// ```
+pub fn error_reply(ctx: &Context, error: &CommandError) -> Option<String> {
+    let name = format!("{}{}", ctx.prefix, ctx.command().unwrap_or("command"));
+    Some(match error {
         CommandError::Usage { usage, error } => format!("{}. Usage: {usage}", capitalize(error)),
         CommandError::Refused(reason) => reason.clone(),
         CommandError::Cooldown { remaining } => {
             let seconds = remaining.as_secs_f64().ceil().max(1.0);
             format!("Slow down: you can use {name} again in {seconds} s.")
         }
-        CommandError::Failed(failure) => {
-            log_failure(&format!("bot command {name} failed for {}: {failure}", ctx.author()));
-            format!("Sorry, {name} failed.")
-        }
-        CommandError::Reply(failure) => {
-            log_failure(&format!("bot command {name}: the reply could not be sent: {failure}"));
-            return;
-        }
-    };
-    if let Err(failure) = ctx.reply(reply).await {
-        log_failure(&format!("bot could not report an error of {name}: {failure}"));
-    }
+        CommandError::Failed(_) => format!("Sorry, {name} failed."),
+        CommandError::Reply(_) => return None,
+    })
 }
 
 fn capitalize(text: &impl std::fmt::Display) -> String {
