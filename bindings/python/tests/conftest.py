@@ -1,6 +1,6 @@
 """A real hellocode-server on a random port for the whole session, and helpers.
 
-The server binary is `$HELLOCODE_SERVER`, or `target/debug/hellocode-server` of this workspace
+The server binary is `$HELLOCODE_SERVER_BIN`, or `target/debug/hellocode-server` of this workspace
 (build it with `cargo build -p hellocode-server`; `run-tests.sh` does)."""
 
 from __future__ import annotations
@@ -42,12 +42,12 @@ class Server:
 
 
 def _server_binary() -> Path:
-    configured = os.environ.get("HELLOCODE_SERVER")
+    configured = os.environ.get("HELLOCODE_SERVER_BIN")
     path = Path(configured) if configured else REPO / "target" / "debug" / "hellocode-server"
     if not path.exists():
         pytest.exit(
             f"no server binary at {path}: run `cargo build -p hellocode-server` "
-            "or set HELLOCODE_SERVER",
+            "or set HELLOCODE_SERVER_BIN",
             returncode=2,
         )
     return path
