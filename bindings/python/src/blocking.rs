@@ -67,6 +67,7 @@ impl PyBlockingClient {
         register_or_login=false,
         request_timeout=None, connect_timeout=None, close_timeout=None, keepalive=None,
         send_queue=None, send_expiry=None, start_positions=None, max_reconnect_attempts=None,
+        reconnect_initial=None, reconnect_max=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn connect(
@@ -86,6 +87,8 @@ impl PyBlockingClient {
         send_expiry: Option<f64>,
         start_positions: Option<HashMap<i64, i64>>,
         max_reconnect_attempts: Option<u32>,
+        reconnect_initial: Option<f64>,
+        reconnect_max: Option<f64>,
     ) -> PyResult<Self> {
         let options = ConnectOptions::new(
             url,
@@ -103,6 +106,8 @@ impl PyBlockingClient {
             send_expiry,
             start_positions,
             max_reconnect_attempts,
+            reconnect_initial,
+            reconnect_max,
         )?;
         Ok(PyBlockingClient { client: wait(py, options.connect())? })
     }

@@ -24,6 +24,15 @@ where
     pyo3_async_runtimes::tokio::future_into_py(py, async move { future.await.map_err(sdk_err) })
 }
 
+/// An awaitable for an SDK future without a result: it gives `None` (a `()` would become an
+/// empty tuple).
+pub(crate) fn awaitable_none<'py>(
+    py: Python<'py>,
+    future: impl Future<Output = hellocode_sdk::Result<()>> + Send + 'static,
+) -> PyResult<Bound<'py, PyAny>> {
+    awaitable(py, async move { future.await.map(|()| None::<()>) })
+}
+
 /// Connect and authenticate; see the stubs for the arguments.
 #[pyfunction]
 #[pyo3(signature = (
@@ -31,6 +40,7 @@ where
         register_or_login=false,
     request_timeout=None, connect_timeout=None, close_timeout=None, keepalive=None,
     send_queue=None, send_expiry=None, start_positions=None, max_reconnect_attempts=None,
+        reconnect_initial=None, reconnect_max=None,
 ))]
 #[allow(clippy::too_many_arguments)]
 fn connect(
@@ -50,6 +60,8 @@ fn connect(
     send_expiry: Option<f64>,
     start_positions: Option<HashMap<i64, i64>>,
     max_reconnect_attempts: Option<u32>,
+    reconnect_initial: Option<f64>,
+    reconnect_max: Option<f64>,
 ) -> PyResult<Bound<'_, PyAny>> {
     let options = ConnectOptions::new(
         url,
@@ -67,6 +79,8 @@ fn connect(
         send_expiry,
         start_positions,
         max_reconnect_attempts,
+        reconnect_initial,
+        reconnect_max,
     )?;
     let connecting = options.connect();
     awaitable(py, async move { Ok(PyClient { client: connecting.await? }) })
@@ -164,7 +178,7 @@ impl PyClient {
 
     /// Tell the chat's other participants that this user is typing.
     fn typing<'py>(&self, py: Python<'py>, chat_id: i64) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, self.client.typing(ChatId(chat_id)))
+        awaitable_none(py, self.client.typing(ChatId(chat_id)))
     }
 
     /// Read receipt: this user has read the chat up to `seq`.
@@ -174,7 +188,7 @@ impl PyClient {
         chat_id: i64,
         seq: i64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, self.client.mark_read(ChatId(chat_id), Seq(seq)))
+        awaitable_none(py, self.client.mark_read(ChatId(chat_id), Seq(seq)))
     }
 
     /// Replace the text of one of this user's messages; returns the edited message.
@@ -195,7 +209,7 @@ impl PyClient {
         chat_id: i64,
         seq: i64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, self.client.delete_message(ChatId(chat_id), Seq(seq)))
+        awaitable_none(py, self.client.delete_message(ChatId(chat_id), Seq(seq)))
     }
 
     /// Round trip to the server, in seconds.
@@ -265,7 +279,7 @@ impl PyClient {
 
     /// Revoke a bot token (closing what it opened).
     fn revoke_bot_token<'py>(&self, py: Python<'py>, id: i64) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, self.client.revoke_bot_token(id))
+        awaitable_none(py, self.client.revoke_bot_token(id))
     }
 
     /// Add users to a chat this user is in; returns the chat.
@@ -296,7 +310,7 @@ impl PyClient {
 
     /// Wait (up to `close_timeout`) for queued messages, then close.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, ops::close(&self.client))
+        awaitable_none(py, ops::close(&self.client))
     }
 
     /// Every event from now on (the first subscriber also gets those since connecting).
@@ -321,7 +335,7 @@ impl PyClient {
         py: Python<'py>,
         _args: &Bound<'py, pyo3::types::PyTuple>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, ops::close(&self.client))
+        awaitable_none(py, ops::close(&self.client))
     }
 
     fn __repr__(&self) -> String {

@@ -54,6 +54,8 @@ impl ConnectOptions {
         send_expiry: Option<f64>,
         start_positions: Option<HashMap<i64, i64>>,
         max_reconnect_attempts: Option<u32>,
+        reconnect_initial: Option<f64>,
+        reconnect_max: Option<f64>,
     ) -> PyResult<Self> {
         let config = config(
             request_timeout,
@@ -64,6 +66,8 @@ impl ConnectOptions {
             send_expiry,
             start_positions,
             max_reconnect_attempts,
+            reconnect_initial,
+            reconnect_max,
         )?;
         let registering = register || register_or_login;
         let credentials = match (token, username, password, email) {
@@ -118,6 +122,8 @@ fn config(
     send_expiry: Option<f64>,
     start_positions: Option<HashMap<i64, i64>>,
     max_reconnect_attempts: Option<u32>,
+    reconnect_initial: Option<f64>,
+    reconnect_max: Option<f64>,
 ) -> PyResult<ClientConfig> {
     let mut config = ClientConfig::default();
     if let Some(value) = request_timeout {
@@ -144,6 +150,19 @@ fn config(
     }
     if max_reconnect_attempts.is_some() {
         config.reconnect.max_attempts = max_reconnect_attempts;
+    }
+    if let Some(value) = reconnect_initial {
+        config.reconnect.initial = seconds("reconnect_initial", value)?;
+    }
+    if let Some(value) = reconnect_max {
+        config.reconnect.max = seconds("reconnect_max", value)?;
+    }
+    if config.reconnect.max < config.reconnect.initial {
+        if reconnect_max.is_some() {
+            return Err(invalid_argument("reconnect_max must not be below reconnect_initial"));
+        }
+        // Only the first delay was given, above the default longest one.
+        config.reconnect.max = config.reconnect.initial;
     }
     Ok(config)
 }

@@ -351,6 +351,8 @@ async def connect(
     send_expiry: Optional[float] = None,
     start_positions: Optional[Mapping[int, int]] = None,
     max_reconnect_attempts: Optional[int] = None,
+    reconnect_initial: Optional[float] = None,
+    reconnect_max: Optional[float] = None,
 ) -> Client:
     """Connect to `url` (ws:// or wss://) and authenticate.
 
@@ -359,7 +361,10 @@ async def connect(
     or `register_or_login=True` with the same three to log in, creating the account the first
     time (for bots). Times are
     in seconds. `start_positions` maps chat ids to the last sequence number already processed
-    (see `Client.positions`). Raises `AuthError`, `TransportError`, `InvalidInput`, `Timeout`.
+    (see `Client.positions`). After a lost connection the client retries after `reconnect_initial`
+    seconds (default 0.2), doubling up to `reconnect_max` (default 30), with jitter, at most
+    `max_reconnect_attempts` times in a row (default: forever). Raises `AuthError`,
+    `TransportError`, `InvalidInput`, `Timeout`.
     """
 
 @final
@@ -461,6 +466,8 @@ class BlockingClient:
         send_expiry: Optional[float] = None,
         start_positions: Optional[Mapping[int, int]] = None,
         max_reconnect_attempts: Optional[int] = None,
+        reconnect_initial: Optional[float] = None,
+        reconnect_max: Optional[float] = None,
     ) -> BlockingClient: ...
     @property
     def username(self) -> str: ...
