@@ -9,6 +9,9 @@ use std::sync::OnceLock;
 use pyo3::prelude::*;
 
 mod blocking;
+mod bot;
+mod bot_args;
+mod bot_context;
 mod client;
 mod errors;
 mod ops;
@@ -38,5 +41,6 @@ fn _hellocode(m: &Bound<'_, PyModule>) -> PyResult<()> {
     types::register(m)?;
     client::register(m)?;
     blocking::register(m)?;
+    bot::register(m)?;
     Ok(())
 }

@@ -13,7 +13,7 @@
 
     asyncio.run(main())
 
-For scripts and notebooks without asyncio, see `hellocode.blocking`.
+For scripts and notebooks without asyncio, see `hellocode.blocking`; for bots, `hellocode.Bot`.
 """
 
 from typing import Union
@@ -26,9 +26,11 @@ from ._hellocode import (
     ChatCreated,
     Client,
     ClientClosed,
+    CommandError,
     ConnectionChanged,
     ConnectionLost,
     ConnectionState,
+    Context,
     Deleted,
     Edited,
     EventStream,
@@ -60,6 +62,8 @@ from ._hellocode import (
     __version__,
     connect,
 )
+from . import checks
+from .bot import Bot, Check, Mention, Rest, UserArg
 
 #: Every event class `Client.events()` and listeners can produce.
 Event = Union[
@@ -78,14 +82,18 @@ Event = Union[
 __all__ = [
     "MAX_MESSAGE_CHARS",
     "AuthError",
+    "Bot",
     "BotToken",
     "Chat",
     "ChatCreated",
+    "Check",
     "Client",
     "ClientClosed",
+    "CommandError",
     "ConnectionChanged",
     "ConnectionLost",
     "ConnectionState",
+    "Context",
     "Deleted",
     "Edited",
     "Event",
@@ -97,6 +105,7 @@ __all__ = [
     "IssuedBotToken",
     "Language",
     "ListenerHandle",
+    "Mention",
     "Message",
     "MessageEvent",
     "NotAllowed",
@@ -108,6 +117,7 @@ __all__ = [
     "QueueFull",
     "RateLimited",
     "Read",
+    "Rest",
     "SendUpdate",
     "ServerError",
     "Timeout",
@@ -115,6 +125,8 @@ __all__ = [
     "Typing",
     "UnknownEvent",
     "User",
+    "UserArg",
     "__version__",
+    "checks",
     "connect",
 ]

@@ -531,3 +531,100 @@ class BlockingEvents:
 class BlockingHistory:
     def __iter__(self) -> Self: ...
     def __next__(self) -> Message: ...
+
+# ---- bots (hellocode.Bot in hellocode/bot.py builds and runs these) ----
+
+class CommandError(Exception):
+    """Why a command did not run, or failed: what `Bot.on_error` hooks get."""
+
+    #: usage (the text did not fit the parameters), refused (a check), cooldown, failed (the
+    #: handler raised), reply (the reply could not be sent).
+    kind: Literal["usage", "refused", "cooldown", "failed", "reply"]
+    #: What the default hook answers the user, if anything.
+    reply: Optional[str]
+    #: The exception the handler raised (also `__cause__`), for failed and reply.
+    original: Optional[BaseException]
+
+@final
+class Context:
+    """The message a bot handler runs for, and ways to answer it."""
+
+    def reply(self, text: str) -> Awaitable[Message]:
+        """Send `text` to the message's chat; resolves with the stored message (through the
+        client's send queue: rate limits are waited out)."""
+    def typing(self) -> Awaitable[None]:
+        """Show the chat that the bot is typing."""
+    @property
+    def args(self) -> str:
+        """The text after the command's name (empty for a plain message)."""
+    @property
+    def text(self) -> str: ...
+    @property
+    def author(self) -> str: ...
+    @property
+    def chat_id(self) -> int: ...
+    @property
+    def chat(self) -> Optional[Chat]:
+        """The chat as the bot last saw it, when known."""
+    @property
+    def message(self) -> Message: ...
+    @property
+    def command(self) -> Optional[str]:
+        """The command's name as registered (aliases resolved); None for a plain message."""
+    @property
+    def is_direct(self) -> bool:
+        """Whether the chat is between the bot and one other person."""
+    @property
+    def bot_username(self) -> str: ...
+    @property
+    def client(self) -> Client:
+        """The bot's client (the same connection)."""
+
+@final
+class BuiltinCheck:
+    """A check made by the Rust framework (`hellocode.checks`)."""
+
+    def __call__(self, ctx: Context) -> Optional[str]:
+        """The refusal it gives in `ctx`, or None when it passes."""
+
+def _check_direct_only() -> BuiltinCheck: ...
+def _check_only_users(users: Sequence[str]) -> BuiltinCheck: ...
+
+@final
+class _BotRunner:
+    """Internal: the Rust bot behind `hellocode.Bot`."""
+
+    def __init__(self) -> None: ...
+    def stop(self) -> None:
+        """Stop gracefully, from any thread (before `run`: it stops as soon as it starts)."""
+    def finish(self) -> None:
+        """Wait until the run ended and `on_done` returned; raise the run's error."""
+    def run(
+        self,
+        client: Client,
+        commands: Sequence[
+            tuple[
+                str,
+                Callable[..., Awaitable[object]],
+                Sequence[tuple[str, str, bool]],
+                Sequence[str],
+                str,
+                Sequence[Callable[[Context], object]],
+                Optional[float],
+            ]
+        ],
+        message_handlers: Sequence[Callable[[Context], Awaitable[object]]],
+        event_handlers: Sequence[Callable[[Event], Awaitable[object]]],
+        on_error: Callable[[Context, CommandError], Awaitable[object]],
+        on_done: Callable[[], object],
+        *,
+        prefixes: Optional[Sequence[str]],
+        mentions: bool,
+        help: bool,
+        see_own_messages: bool,
+        replay_backlog: bool,
+        persist: Optional[str],
+        shutdown_timeout: Optional[float],
+    ) -> None:
+        """Start a bot over `client`, whose handlers run on the running loop, until `stop()` or
+        the client closes; then call `on_done()` (on another thread)."""
