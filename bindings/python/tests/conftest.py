@@ -5,6 +5,7 @@ The server binary is `$HELLOCODE_SERVER_BIN`, or `target/debug/hellocode-server`
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -58,8 +59,9 @@ def _drain(stream: IO[str], lines: list[str]) -> None:
         lines.append(line)
 
 
-@pytest.fixture(scope="session")
-def server() -> Iterator[Server]:
+@contextlib.contextmanager
+def launch_server(rate: int = 10000, rate_burst: int = 10000) -> Iterator[Server]:
+    """A server on a random port with an in-memory database, for as long as the block runs."""
     with tempfile.TemporaryDirectory(prefix="hellocode-pytest-") as data_dir:
         process = subprocess.Popen(
             [
@@ -67,9 +69,8 @@ def server() -> Iterator[Server]:
                 "--addr", "127.0.0.1:0",
                 "--database", "memory",
                 "--data-dir", data_dir,
-                # Generous limits: the tests send bursts from one connection.
-                "--rate", "10000",
-                "--rate-burst", "10000",
+                "--rate", str(rate),
+                "--rate-burst", str(rate_burst),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -102,6 +103,13 @@ def server() -> Iterator[Server]:
         finally:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    # Generous limits: the tests send bursts from one connection.
+    with launch_server() as started:
+        yield started
 
 
 _names = itertools.count()
