@@ -167,7 +167,21 @@ macro_rules! from_str_args {
 }
 from_str_args!("integer": i32, i64, u8, u16, u32, u64, usize);
 from_str_args!("number": f64);
-from_str_args!("yes/no": bool);
+
+/// `yes`/`no` (also `true`/`false`, `on`/`off`, `1`/`0`), in any case.
+impl Arg for bool {
+    fn spec() -> ArgSpec {
+        ArgSpec { kind: "yes/no", optional: false }
+    }
+    fn parse(input: &mut ArgInput<'_>) -> Result<Self, ArgError> {
+        let word = input.next_word()?.ok_or(ArgError::Missing("yes/no"))?;
+        match word.to_lowercase().as_str() {
+            "yes" | "true" | "on" | "1" => Ok(true),
+            "no" | "false" | "off" | "0" => Ok(false),
+            _ => Err(ArgError::Invalid { kind: "yes/no", value: word }),
+        }
+    }
+}
 
 /// Left out, or given: only as the last parameters.
 impl<T: Arg> Arg for Option<T> {
@@ -295,6 +309,9 @@ mod tests {
         assert_eq!(parse::<Rest>("  "), Err(ArgError::Missing("text")));
         assert_eq!(parse::<Option<Rest>>(""), Ok(None));
         assert_eq!(parse::<bool>("true"), Ok(true));
+        assert_eq!(parse::<bool>("Yes"), Ok(true));
+        assert_eq!(parse::<bool>("off"), Ok(false));
+        assert!(parse::<bool>("maybe").is_err());
     }
 
     #[test]
