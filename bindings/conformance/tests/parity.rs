@@ -32,7 +32,7 @@ fn python_class_members(source: &str, class: &str) -> BTreeSet<String> {
     for line in source.lines() {
         if line.starts_with("class ") {
             inside = line.starts_with(&header)
-                && line[header.len()..].starts_with(|c: char| c == ':' || c == '(');
+                && line[header.len()..].starts_with([':', '(']);
             continue;
         }
         if !inside {
