@@ -67,7 +67,7 @@ pub struct Step {
     /// Its arguments, by name (see the README).
     #[serde(default)]
     pub args: Map<String, Value>,
-    /// The expected result (a subset: see [`matches`]).
+    /// The expected result (a subset: see [`matches()`]).
     pub expect: Option<Value>,
     /// The expected error code instead of a result.
     pub error: Option<String>,

@@ -2,7 +2,7 @@
 //!
 //! One tokio runtime per process (module-global, not tied to an asyncio loop) runs every
 //! client's driver task. Async methods hand owned SDK futures to `pyo3_async_runtimes`;
-//! blocking methods wait for them with the GIL released (see [`blocking`]).
+//! blocking methods wait for them with the GIL released (see the `blocking` module).
 
 use std::sync::OnceLock;
 
