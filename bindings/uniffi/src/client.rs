@@ -1,0 +1,327 @@
+//! The `Client` object: every public operation of the Rust `hellocode_sdk::Client`, by the same
+//! name (`close` is `shutdown` here: Kotlin objects already have a `close()`, which releases
+//! the handle). The parity check in `bindings/conformance/tests/parity.rs` reads this file.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures_util::StreamExt;
+use hellocode_sdk::{self as sdk, ChatId, Seq, WebSocketTransport};
+
+use crate::HelloCodeError;
+use crate::runtime::{call, spawn};
+use crate::types::{
+    BotToken, Chat, ClientConfig, ConnectionState, Credentials, Event, IssuedBotToken, Language,
+    Message, PendingSend, ProfileUpdate, User,
+};
+
+/// Connect to a server (`ws://host:port` or `wss://host`) and authenticate. Fails if the first
+/// connection cannot be made or the credentials are refused; after that the client reconnects
+/// by itself and resumes every chat where it stopped.
+#[uniffi::export]
+pub async fn connect(
+    url: String,
+    credentials: Credentials,
+    config: ClientConfig,
+) -> Result<Arc<Client>, HelloCodeError> {
+    let transport = WebSocketTransport::new(&url)?;
+    let connecting =
+        sdk::Client::connect_with(transport, credentials.into(), sdk::ClientConfig::from(config));
+    let inner = call(connecting).await?;
+    Ok(Arc::new(Client { inner }))
+}
+
+/// A connection to a HelloCode server that survives disconnects. Every async method may be
+/// called from any thread or coroutine; the work runs on the library's own threads. Call
+/// `shutdown()` on logout; releasing the object (`close()` in Kotlin, the last reference in
+/// Swift) closes the connection without waiting for queued messages.
+#[derive(Debug, uniffi::Object)]
+pub struct Client {
+    pub(crate) inner: sdk::Client,
+}
+
+#[uniffi::export]
+impl Client {
+    /// The authenticated user.
+    pub fn username(&self) -> String {
+        self.inner.username().to_owned()
+    }
+
+    /// The newest token: save it to connect later with `Credentials.Token`.
+    pub fn token(&self) -> Option<String> {
+        self.inner.token()
+    }
+
+    /// The connection's current state.
+    pub fn state(&self) -> ConnectionState {
+        self.inner.state().into()
+    }
+
+    /// Every event from now on (and, for the first subscriber, every event since connecting),
+    /// pulled with `next()`. Kotlin: `client.eventFlow()` wraps a listener as a `Flow`.
+    pub fn events(&self) -> Arc<EventStream> {
+        let events = self.inner.events();
+        Arc::new(EventStream { events: Arc::new(tokio::sync::Mutex::new(events)) })
+    }
+
+    /// Call `listener.on_event` with every event, in order, on one of the library's threads
+    /// (not the main thread). Keep it quick. The listener runs until `remove()` is called on the
+    /// returned handle or the client closes.
+    pub fn add_listener(&self, listener: Arc<dyn EventListener>) -> Arc<ListenerHandle> {
+        let handle = self.inner.add_listener(move |event: sdk::Event| {
+            listener.on_event(event.into());
+        });
+        Arc::new(ListenerHandle { handle: Mutex::new(Some(handle)) })
+    }
+
+    /// Send a message and wait until the server has stored it. It goes through the send
+    /// queue: if the connection is down it waits for the next one, and is never posted twice.
+    pub async fn send(&self, chat_id: i64, text: String) -> Result<Message, HelloCodeError> {
+        call(self.inner.send(ChatId(chat_id), text)).await.map(Message::from)
+    }
+
+    /// `send` under an idempotency key of the app's (1 to 128 bytes): however often it is
+    /// called with the same key, the chat stores the message once.
+    pub async fn send_with_client_id(
+        &self,
+        chat_id: i64,
+        text: String,
+        client_id: String,
+    ) -> Result<Message, HelloCodeError> {
+        let sending = self.inner.send_with_client_id(ChatId(chat_id), text, client_id);
+        call(sending).await.map(Message::from)
+    }
+
+    /// Queue a message and return at once (local echo): its progress arrives as
+    /// `Event.SendUpdated` with the returned `client_id`.
+    pub fn enqueue(&self, chat_id: i64, text: String) -> Result<PendingSend, HelloCodeError> {
+        Ok(self.inner.enqueue(ChatId(chat_id), text)?.into())
+    }
+
+    /// Queue a message under an idempotency key of the app's (for example one saved with an
+    /// unsent draft across app restarts).
+    pub fn enqueue_with_client_id(
+        &self,
+        chat_id: i64,
+        text: String,
+        client_id: String,
+    ) -> Result<PendingSend, HelloCodeError> {
+        Ok(self.inner.enqueue_with_client_id(ChatId(chat_id), text, client_id)?.into())
+    }
+
+    /// Messages queued and not yet acknowledged, oldest first.
+    pub async fn pending_sends(&self) -> Result<Vec<PendingSend>, HelloCodeError> {
+        let pending = call(self.inner.pending_sends()).await?;
+        Ok(pending.into_iter().map(PendingSend::from).collect())
+    }
+
+    /// A page of history, newest first: `limit` messages (default 10, at most 100) below
+    /// `before` (from the newest when `None`).
+    pub async fn fetch_messages(
+        &self,
+        chat_id: i64,
+        before: Option<i64>,
+        limit: Option<u32>,
+    ) -> Result<Vec<Message>, HelloCodeError> {
+        let page = call(self.inner.fetch_messages(ChatId(chat_id), before.map(Seq), limit)).await?;
+        Ok(page.into_iter().map(Message::from).collect())
+    }
+
+    /// A chat's whole history, newest first, fetched a page at a time as it is read.
+    pub fn history(&self, chat_id: i64) -> Arc<History> {
+        History::new(self.inner.history(ChatId(chat_id)))
+    }
+
+    /// The history below `seq`, newest first.
+    pub fn history_before(&self, chat_id: i64, seq: i64) -> Arc<History> {
+        History::new(self.inner.history_before(ChatId(chat_id), Seq(seq)))
+    }
+
+    /// Create a chat with these users (the caller is always in it).
+    pub async fn create_chat(&self, participants: Vec<String>) -> Result<Chat, HelloCodeError> {
+        call(self.inner.create_chat(participants)).await.map(Chat::from)
+    }
+
+    /// The chat with exactly these users (and the caller): the oldest such chat, or a new one.
+    pub async fn chat_with(&self, usernames: Vec<String>) -> Result<Chat, HelloCodeError> {
+        call(self.inner.chat_with(usernames)).await.map(Chat::from)
+    }
+
+    /// The caller's chats.
+    pub async fn list_chats(&self) -> Result<Vec<Chat>, HelloCodeError> {
+        Ok(call(self.inner.list_chats()).await?.into_iter().map(Chat::from).collect())
+    }
+
+    /// Add users to a chat the caller is in.
+    pub async fn add_participants(
+        &self,
+        chat_id: i64,
+        usernames: Vec<String>,
+    ) -> Result<Chat, HelloCodeError> {
+        call(self.inner.add_participants(ChatId(chat_id), usernames)).await.map(Chat::from)
+    }
+
+    /// The users who want to talk about `language`.
+    pub async fn find_users(&self, language: String) -> Result<Vec<User>, HelloCodeError> {
+        Ok(call(self.inner.find_users(language)).await?.into_iter().map(User::from).collect())
+    }
+
+    /// Tell the chat's other participants that this user is typing.
+    pub async fn typing(&self, chat_id: i64) -> Result<(), HelloCodeError> {
+        call(self.inner.typing(ChatId(chat_id))).await
+    }
+
+    /// Read receipt: this user has read the chat up to `seq`.
+    pub async fn mark_read(&self, chat_id: i64, seq: i64) -> Result<(), HelloCodeError> {
+        call(self.inner.mark_read(ChatId(chat_id), Seq(seq))).await
+    }
+
+    /// Replace the text of one of this user's messages.
+    pub async fn edit_message(
+        &self,
+        chat_id: i64,
+        seq: i64,
+        text: String,
+    ) -> Result<Message, HelloCodeError> {
+        call(self.inner.edit_message(ChatId(chat_id), Seq(seq), text)).await.map(Message::from)
+    }
+
+    /// Delete one of this user's messages.
+    pub async fn delete_message(&self, chat_id: i64, seq: i64) -> Result<(), HelloCodeError> {
+        call(self.inner.delete_message(ChatId(chat_id), Seq(seq))).await
+    }
+
+    /// A round trip to the server; its duration in milliseconds.
+    pub async fn ping(&self) -> Result<f64, HelloCodeError> {
+        Ok(call(self.inner.ping()).await?.as_secs_f64() * 1000.0)
+    }
+
+    /// The last sequence number of every chat handed to the event subscribers, by chat id.
+    /// Save it (once the app has handled its events) and pass it back as
+    /// `ClientConfig.start_positions` to continue exactly there.
+    pub async fn positions(&self) -> Result<HashMap<i64, i64>, HelloCodeError> {
+        let positions = call(self.inner.positions()).await?;
+        Ok(positions.into_iter().map(|(chat, seq)| (chat.0, seq.0)).collect())
+    }
+
+    /// A user's profile.
+    pub async fn get_user(&self, username: String) -> Result<User, HelloCodeError> {
+        call(self.inner.get_user(username)).await.map(User::from)
+    }
+
+    /// Change the caller's profile; returns it as it is now.
+    pub async fn update_profile(&self, update: ProfileUpdate) -> Result<User, HelloCodeError> {
+        call(self.inner.update_profile(update.into())).await.map(User::from)
+    }
+
+    /// Every language the server knows.
+    pub async fn languages(&self) -> Result<Vec<Language>, HelloCodeError> {
+        Ok(call(self.inner.languages()).await?.into_iter().map(Language::from).collect())
+    }
+
+    /// Add a language (or get the existing one of that name).
+    pub async fn add_language(&self, name: String) -> Result<Language, HelloCodeError> {
+        call(self.inner.add_language(name)).await.map(Language::from)
+    }
+
+    /// The caller's contacts, by username.
+    pub async fn contacts(&self) -> Result<Vec<String>, HelloCodeError> {
+        call(self.inner.contacts()).await
+    }
+
+    /// Add a contact; returns the contacts.
+    pub async fn add_contact(&self, username: String) -> Result<Vec<String>, HelloCodeError> {
+        call(self.inner.add_contact(username)).await
+    }
+
+    /// Remove a contact; returns the contacts.
+    pub async fn remove_contact(&self, username: String) -> Result<Vec<String>, HelloCodeError> {
+        call(self.inner.remove_contact(username)).await
+    }
+
+    /// A new token for a bot acting as this user; its secret is shown only here.
+    pub async fn create_bot_token(&self, name: String) -> Result<IssuedBotToken, HelloCodeError> {
+        call(self.inner.create_bot_token(name)).await.map(IssuedBotToken::from)
+    }
+
+    /// The caller's bot tokens (without secrets).
+    pub async fn bot_tokens(&self) -> Result<Vec<BotToken>, HelloCodeError> {
+        Ok(call(self.inner.bot_tokens()).await?.into_iter().map(BotToken::from).collect())
+    }
+
+    /// Revoke a bot token: connections it opened are closed.
+    pub async fn revoke_bot_token(&self, id: i64) -> Result<(), HelloCodeError> {
+        call(self.inner.revoke_bot_token(id)).await
+    }
+
+    /// The SDK's `close`: wait (up to `close_timeout_ms`) for queued messages, then close.
+    /// Messages still queued fail with `closed`; event streams end after a final
+    /// `ConnectionChanged(Closed)`. Call it on logout.
+    pub async fn shutdown(&self) -> Result<(), HelloCodeError> {
+        spawn(self.inner.close()).await
+    }
+}
+
+/// Receives every event of a client (see `Client.add_listener`). Called on one of the
+/// library's threads, never the main thread; must not throw.
+#[uniffi::export(foreign)]
+pub trait EventListener: Send + Sync {
+    /// Called once per event, in order.
+    fn on_event(&self, event: Event);
+}
+
+/// A listener added with `Client.add_listener`.
+#[derive(Debug, uniffi::Object)]
+pub struct ListenerHandle {
+    handle: Mutex<Option<sdk::ListenerHandle>>,
+}
+
+#[uniffi::export]
+impl ListenerHandle {
+    /// Stop calling the listener (no event is delivered to it after this returns... except
+    /// one already being delivered). Calling it again does nothing.
+    pub fn remove(&self) {
+        let handle = self.handle.lock().ok().and_then(|mut handle| handle.take());
+        if let Some(handle) = handle {
+            handle.remove();
+        }
+    }
+}
+
+/// A client's events, pulled one at a time.
+#[derive(Debug, uniffi::Object)]
+pub struct EventStream {
+    events: Arc<tokio::sync::Mutex<sdk::Events>>,
+}
+
+#[uniffi::export]
+impl EventStream {
+    /// The next event; `None` once the client is closed.
+    pub async fn next(&self) -> Result<Option<Event>, HelloCodeError> {
+        let events = self.events.clone();
+        let next = spawn(async move { events.lock().await.recv().await }).await?;
+        Ok(next.map(Event::from))
+    }
+}
+
+/// A chat's history, newest first, fetched page by page as it is read.
+#[derive(Debug, uniffi::Object)]
+pub struct History {
+    pages: Arc<tokio::sync::Mutex<sdk::History>>,
+}
+
+impl History {
+    fn new(history: sdk::History) -> Arc<Self> {
+        Arc::new(History { pages: Arc::new(tokio::sync::Mutex::new(history)) })
+    }
+}
+
+#[uniffi::export]
+impl History {
+    /// The next older message; `None` after the chat's first message.
+    pub async fn next(&self) -> Result<Option<Message>, HelloCodeError> {
+        let pages = self.pages.clone();
+        let next = spawn(async move { pages.lock().await.next().await }).await?;
+        next.transpose().map(|m| m.map(Message::from)).map_err(HelloCodeError::from)
+    }
+}

@@ -1,0 +1,35 @@
+//! # hellocode-ffi
+//!
+//! The uniffi bindings of [`hellocode_sdk`] for Kotlin (Android, JVM) and Swift (iOS, macOS):
+//! a thin layer in the manner of matrix-sdk-ffi. Exported objects hold the SDK's values
+//! ([`Client`], [`Bot`]), records are converted from the SDK's types with `From`, and every
+//! failure is one [`HelloCodeError`] carrying the SDK's stable `code`.
+//!
+//! - [`connect`] returns a [`Client`] with every public operation of the Rust client as an
+//!   async method (Kotlin `suspend fun`, Swift `async throws`).
+//! - Events come through a foreign [`EventListener`] (Kotlin: a `Flow` adapter in
+//!   `kotlin/`), or are pulled from an [`EventStream`].
+//! - [`Bot`] runs the SDK's bot framework with foreign [`CommandHandler`]s.
+//!
+//! Everything runs on the library's own tokio runtime; no tokio or rustls type crosses the FFI.
+//! See `bindings/uniffi/README.md` for building Android and iOS apps with it.
+
+#![warn(missing_docs)]
+
+mod bot;
+mod client;
+mod diagnostics;
+mod error;
+mod runtime;
+mod types;
+
+pub use bot::{ArgKind, ArgSpec, Bot, BotCommand, BotContext, BotOptions, CommandHandler};
+pub use client::{Client, EventListener, EventStream, History, ListenerHandle, connect};
+pub use diagnostics::measure_pings;
+pub use error::{ErrorInfo, HelloCodeError};
+pub use types::{
+    BotToken, Chat, ClientConfig, ConnectionState, Credentials, Event, IssuedBotToken, Language,
+    Message, PendingSend, ProfileUpdate, SendState, User,
+};
+
+uniffi::setup_scaffolding!("hellocode");
