@@ -1,11 +1,14 @@
 //! The asyncio client: `await hellocode.connect(...)`, every operation as an awaitable.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
-use hellocode_sdk::{ChatId, Client, Events, Seq};
-use pyo3::exceptions::PyStopAsyncIteration;
+use futures_util::FutureExt;
+
+use hellocode_sdk::{ChatId, Client, Event, Events, Seq};
+use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration};
 use pyo3::prelude::*;
 
 use crate::errors::{sdk_err, to_py_err};
@@ -315,7 +318,7 @@ impl PyClient {
 
     /// Every event from now on (the first subscriber also gets those since connecting).
     fn events(&self) -> PyEventStream {
-        PyEventStream(Arc::new(tokio::sync::Mutex::new(self.client.events())))
+        PyEventStream::new(self.client.events())
     }
 
     /// Call `callback(event)` for every event, on a background thread; see the stubs.
@@ -344,9 +347,95 @@ impl PyClient {
     }
 }
 
+/// Most events moved at once from the client's queue to a stream's ready list.
+const BATCH: usize = 256;
+/// After this many events handed out without waiting, one `__anext__` goes through the event
+/// loop, so that a consumer that never catches up still lets the loop's other tasks run.
+const YIELD_EVERY: u32 = 256;
+
+/// An event stream's state, shared with the awaitables it hands out.
+struct StreamState {
+    events: tokio::sync::Mutex<Events>,
+    /// Events taken from the client's queue and not yet handed out, oldest first.
+    ready: Mutex<VecDeque<Event>>,
+}
+
+/// What a stream has without waiting.
+enum Now {
+    Event(Event),
+    Ended,
+    Empty,
+}
+
+impl StreamState {
+    fn ready(&self) -> std::sync::MutexGuard<'_, VecDeque<Event>> {
+        self.ready.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Move what the client's queue holds (up to a batch) to `ready`; whether the queue ended.
+    fn fill(events: &mut Events, ready: &mut VecDeque<Event>) -> bool {
+        while ready.len() < BATCH {
+            match events.recv().now_or_never() {
+                Some(Some(event)) => ready.push_back(event),
+                Some(None) => return true,
+                None => break,
+            }
+        }
+        false
+    }
+
+    /// The next event if there is one already (no waiting, no event loop).
+    fn now(&self) -> Now {
+        let mut ready = self.ready();
+        if let Some(event) = ready.pop_front() {
+            return Now::Event(event);
+        }
+        // Another awaitable is waiting for the queue: wait behind it.
+        let Ok(mut events) = self.events.try_lock() else { return Now::Empty };
+        let ended = Self::fill(&mut events, &mut ready);
+        match ready.pop_front() {
+            Some(event) => Now::Event(event),
+            None if ended => Now::Ended,
+            None => Now::Empty,
+        }
+    }
+
+    /// The next event, waiting for it (`None` once the client is closed).
+    async fn next(&self) -> Option<Event> {
+        if let Some(event) = self.ready().pop_front() {
+            return Some(event);
+        }
+        let mut events = self.events.lock().await;
+        if let Some(event) = self.ready().pop_front() {
+            return Some(event);
+        }
+        let first = events.recv().await?;
+        Self::fill(&mut events, &mut self.ready());
+        Some(first)
+    }
+}
+
 /// `async for event in client.events()`; ends when the client is closed.
+///
+/// Events are taken from the client's queue in batches: while some are ready, `__anext__`
+/// returns an awaitable that is already done (no asyncio future, no task, no thread hop); only
+/// an empty stream waits on the runtime.
 #[pyclass(name = "EventStream", module = "hellocode", frozen)]
-pub(crate) struct PyEventStream(Arc<tokio::sync::Mutex<Events>>);
+pub(crate) struct PyEventStream {
+    state: Arc<StreamState>,
+    /// Events handed out in a row without going through the event loop.
+    streak: AtomicU32,
+}
+
+impl PyEventStream {
+    fn new(events: Events) -> Self {
+        let state = StreamState {
+            events: tokio::sync::Mutex::new(events),
+            ready: Mutex::new(VecDeque::with_capacity(BATCH)),
+        };
+        PyEventStream { state: Arc::new(state), streak: AtomicU32::new(0) }
+    }
+}
 
 #[pymethods]
 impl PyEventStream {
@@ -355,13 +444,39 @@ impl PyEventStream {
     }
 
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let events = self.0.clone();
+        if self.streak.fetch_add(1, Ordering::Relaxed) < YIELD_EVERY {
+            match self.state.now() {
+                Now::Event(event) => {
+                    let event = PyEvent(event).into_pyobject(py)?.unbind();
+                    return Ok(Bound::new(py, Done(Some(event)))?.into_any());
+                }
+                Now::Ended => return Err(PyStopAsyncIteration::new_err(())),
+                Now::Empty => {}
+            }
+        }
+        self.streak.store(0, Ordering::Relaxed);
+        let state = self.state.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            match events.lock().await.recv().await {
+            match state.next().await {
                 Some(event) => Ok(PyEvent(event)),
                 None => Err(PyStopAsyncIteration::new_err(())),
             }
         })
+    }
+}
+
+/// An awaitable that is already done: `await` gives its value at once.
+#[pyclass(module = "hellocode")]
+struct Done(Option<Py<PyAny>>);
+
+#[pymethods]
+impl Done {
+    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self) -> PyResult<()> {
+        Err(PyStopIteration::new_err((self.0.take(),)))
     }
 }
 
