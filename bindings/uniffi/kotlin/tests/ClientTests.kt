@@ -1,0 +1,281 @@
+// The Kotlin bindings against a real server on a random port: connecting, chats, sending and
+// receiving through the listener and the Flow, history pages, errors as exceptions with codes,
+// the server dropping the connection (nothing lost or repeated), and a bot with Kotlin handlers.
+package hellocode.tests
+
+import java.util.UUID
+import java.util.concurrent.atomic.AtomicInteger
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.async
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.filterIsInstance
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.flow.map
+import kotlinx.coroutines.flow.take
+import kotlinx.coroutines.flow.toList
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import uniffi.hellocode.*
+import uniffi.hellocode.connect as connectClient
+
+/** Every user's password unless a scenario step gives another. */
+const val PASSWORD = "correct horse battery staple"
+val FAST = ClientConfig(reconnectInitialMs = 20uL, reconnectMaxMs = 200uL)
+
+fun unique(prefix: String) = "${prefix}_${UUID.randomUUID().toString().take(8)}"
+
+suspend fun register(url: String, name: String, config: ClientConfig = FAST): Client =
+    connectClient(url, Credentials.Register(name, "$name@example.org", PASSWORD), config)
+
+inline fun <reified E : HelloCodeException> expectThrows(code: String, body: () -> Unit) {
+    try {
+        body()
+    } catch (e: HelloCodeException) {
+        assertTrue(e is E, "expected ${E::class.simpleName}, got ${e::class.simpleName} (${e.code})")
+        assertEquals(code, e.code, "code")
+        return
+    }
+    fail("expected ${E::class.simpleName} ($code), nothing thrown")
+}
+
+fun blocking(body: suspend kotlinx.coroutines.CoroutineScope.() -> Unit) = runBlocking { withTimeout(60_000) { body() } }
+
+fun main() {
+    val suite = Suite("kotlin client tests")
+    TestServer().use { server ->
+        suite.test("register, log in with the password, then with the token") {
+            blocking {
+                val name = unique("ann")
+                val first = register(server.url, name)
+                assertEquals(name, first.username())
+                val token = first.token() ?: fail("no token")
+                assertTrue(first.state() is ConnectionState.Connected, "connected: ${first.state()}")
+                first.shutdown()
+                val again = connectClient(server.url, Credentials.Password(name, PASSWORD), FAST)
+                val byToken = connectClient(server.url, Credentials.Token(token), FAST)
+                assertEquals(name, byToken.username())
+                again.shutdown(); byToken.shutdown()
+            }
+        }
+
+        suite.test("a chat: send, receive through the listener and the Flow, local echo") {
+            blocking {
+                val (a, b) = unique("alice") to unique("bob")
+                val alice = register(server.url, a)
+                val bob = register(server.url, b)
+                val heard = Channel<Event>(Channel.UNLIMITED)
+                val testThread = Thread.currentThread()
+                val handle = bob.addListener(object : EventListener {
+                    override fun onEvent(event: Event) {
+                        assertTrue(Thread.currentThread() != testThread, "called on the caller's thread")
+                        heard.trySend(event)
+                    }
+                })
+                val flowed = async(Dispatchers.Default) {
+                    bob.eventFlow().filterIsInstance<Event.MessageReceived>().map { it.message.content }.take(3).toList()
+                }
+                delay(100) // the flow's listener is added when it starts collecting
+                val chat = alice.createChat(listOf(b))
+                assertEquals(setOf(a, b), chat.participants.toSet(), "participants")
+                val sent = alice.send(chat.id, "hello")
+                assertEquals(1L, sent.seq, "seq")
+                // Local echo: enqueue returns at once; SendUpdated goes Pending -> Sent.
+                val echoes = Channel<Event.SendUpdated>(Channel.UNLIMITED)
+                val echoing = launch(Dispatchers.Default) {
+                    alice.eventFlow().filterIsInstance<Event.SendUpdated>().collect { echoes.send(it) }
+                }
+                delay(100)
+                val pending = alice.enqueue(chat.id, "queued")
+                val updates = mutableListOf<Event.SendUpdated>()
+                while (updates.size < 2) {
+                    val update = withTimeout(10_000) { echoes.receive() }
+                    if (update.clientId == pending.clientId) updates += update
+                }
+                echoing.cancel()
+                assertTrue(updates.all { it.clientId == pending.clientId }, "updates of ${pending.clientId}: $updates")
+                assertTrue(updates[0].state is SendState.Pending && updates[1].state is SendState.Sent, "states: $updates")
+                alice.sendWithClientId(chat.id, "third", "key-1")
+                assertEquals(listOf("hello", "queued", "third"), flowed.await(), "through the Flow")
+                val received = mutableListOf<String>()
+                while (received.size < 3) {
+                    val event = withTimeout(10_000) { heard.receive() }
+                    if (event is Event.MessageReceived) received += event.message.content
+                }
+                assertEquals(listOf("hello", "queued", "third"), received, "through the listener")
+                handle.remove()
+                alice.send(chat.id, "after remove")
+                delay(300)
+                assertTrue(generateSequence { heard.tryReceive().getOrNull() }.none { it is Event.MessageReceived }, "no event after remove()")
+                alice.shutdown(); bob.shutdown()
+            }
+        }
+
+        suite.test("history: pages with fetchMessages, the whole of it as a Flow") {
+            blocking {
+                val alice = register(server.url, unique("hist"))
+                val other = register(server.url, unique("histb"))
+                val chat = alice.createChat(listOf(other.username()))
+                repeat(25) { alice.send(chat.id, "m${it + 1}") }
+                val page1 = alice.fetchMessages(chat.id, null, 10u)
+                assertEquals((25L downTo 16L).toList(), page1.map { it.seq }, "first page")
+                val page2 = alice.fetchMessages(chat.id, page1.last().seq, 10u)
+                assertEquals((15L downTo 6L).toList(), page2.map { it.seq }, "second page")
+                assertEquals(10, alice.fetchMessages(chat.id, null, null).size, "default page")
+                val all = alice.history(chat.id).asFlow().toList()
+                assertEquals((25L downTo 1L).toList(), all.map { it.seq }, "history")
+                val older = alice.historyBefore(chat.id, 4).asFlow().map { it.content }.toList()
+                assertEquals(listOf("m3", "m2", "m1"), older, "history before 4")
+                alice.shutdown()
+            }
+        }
+
+        suite.test("errors are HelloCodeException subclasses with the SDK's codes") {
+            blocking {
+                val (a, c) = unique("erra") to unique("errc")
+                val alice = register(server.url, a)
+                val carol = register(server.url, c)
+                val chat = alice.createChat(listOf(alice.username(), register(server.url, unique("errb")).username()))
+                expectThrows<HelloCodeException.NotAllowed>("forbidden") { runBlocking { carol.fetchMessages(chat.id, null, null) } }
+                expectThrows<HelloCodeException.NotFound>("not_found") { runBlocking { alice.getUser(unique("nobody")) } }
+                expectThrows<HelloCodeException.Auth>("invalid_credentials") {
+                    runBlocking { connectClient(server.url, Credentials.Password(a, "wrong password!!"), FAST) }
+                }
+                expectThrows<HelloCodeException.Auth>("username_taken") { runBlocking { register(server.url, a) } }
+                expectThrows<HelloCodeException.InvalidInput>("invalid_argument") { alice.enqueueWithClientId(chat.id, "x", "") }
+                expectThrows<HelloCodeException.InvalidInput>("invalid_url") {
+                    runBlocking { connectClient("ftp://nowhere", Credentials.Token("t"), FAST) }
+                }
+                carol.shutdown()
+                expectThrows<HelloCodeException.Closed>("closed") { runBlocking { carol.ping() } }
+                val e = try { alice.editMessage(chat.id, 99, "x"); null } catch (e: HelloCodeException) { e }
+                assertTrue(e != null && e.code == "not_found" && e.message!!.contains("not_found"), "message names the code: ${e?.message}")
+                alice.shutdown()
+            }
+        }
+
+        suite.test("the server drops the connection: nothing lost, nothing repeated, queued sends go out") {
+            blocking {
+                val (a, b) = unique("cuta") to unique("cutb")
+                val proxy = Proxy(server.host, server.port)
+                val alice = register(server.url, a)
+                val bob = register(proxy.url, b)
+                val chat = alice.createChat(listOf(b))
+                val seen = mutableListOf<Long>()
+                val states = mutableListOf<String>()
+                val done = CompletableDeferred<Unit>()
+                val collecting = launch(Dispatchers.Default) {
+                    bob.eventFlow().collect { event ->
+                        when (event) {
+                            is Event.MessageReceived -> synchronized(seen) {
+                                seen += event.message.seq
+                                if (seen.size == 30) done.complete(Unit)
+                            }
+                            is Event.ConnectionChanged -> synchronized(states) { states += event.state::class.simpleName!! }
+                            else -> {}
+                        }
+                    }
+                }
+                delay(100)
+                repeat(10) { alice.send(chat.id, "before ${it + 1}") }
+                proxy.cut()
+                repeat(10) { alice.send(chat.id, "during ${it + 1}") }
+                // Bob writes while disconnected: queued, sent after the reconnect, once each.
+                val bobSends = (1..5).map { bob.enqueue(chat.id, "offline $it") }
+                assertEquals(5, bob.pendingSends().size, "pending while down")
+                delay(300)
+                proxy.restore()
+                repeat(5) { alice.send(chat.id, "after ${it + 1}") }
+                withTimeout(20_000) { done.await() }
+                delay(300)
+                collecting.cancel()
+                assertEquals((1L..30L).toList(), synchronized(seen) { seen.toList() }, "every message once, in order")
+                assertTrue("Reconnecting" in states && states.last() == "Connected", "states: $states")
+                val stored = alice.history(chat.id).asFlow().toList()
+                assertEquals(30, stored.size, "stored")
+                val offline = stored.filter { it.author == b }.map { it.clientId }.toSet()
+                assertEquals(bobSends.map { it.clientId }.toSet(), offline, "bob's offline messages stored once each")
+                assertEquals(0, bob.pendingSends().size, "queue drained")
+                alice.shutdown(); bob.shutdown(); proxy.close()
+            }
+        }
+
+        suite.test("a bot with Kotlin command handlers: typed args, usage replies, errors, ctx.reply") {
+            blocking {
+                val (a, botName) = unique("boss") to unique("bot")
+                val alice = register(server.url, a)
+                val botClient = register(server.url, botName)
+                val calls = AtomicInteger()
+                val bot = Bot(botClient, BotOptions())
+                bot.addCommand(
+                    BotCommand("add", description = "Add two numbers", args = listOf(ArgSpec("a", ArgKind.INTEGER), ArgSpec("b", ArgKind.INTEGER))),
+                    object : CommandHandler {
+                        override suspend fun handle(ctx: BotContext, rawArgs: String, args: List<String>): String? {
+                            calls.incrementAndGet()
+                            return "${args[0].toLong() + args[1].toLong()}"
+                        }
+                    },
+                )
+                bot.addCommand(
+                    BotCommand("shout", aliases = listOf("loud"), args = listOf(ArgSpec("text", ArgKind.TEXT))),
+                    object : CommandHandler {
+                        override suspend fun handle(ctx: BotContext, rawArgs: String, args: List<String>): String? {
+                            ctx.reply("${ctx.author()} says ${rawArgs.uppercase()}")
+                            return null
+                        }
+                    },
+                )
+                bot.addCommand(
+                    BotCommand("fail"),
+                    object : CommandHandler {
+                        override suspend fun handle(ctx: BotContext, rawArgs: String, args: List<String>): String? =
+                            throw IllegalStateException("kotlin handler failed")
+                    },
+                )
+                val running = launch(Dispatchers.Default) { bot.run() }
+                delay(300)
+                val chat = alice.createChat(listOf(botName))
+                val replies = Channel<String>(Channel.UNLIMITED)
+                val handle = alice.addListener(object : EventListener {
+                    override fun onEvent(event: Event) {
+                        if (event is Event.MessageReceived && event.message.author == botName) replies.trySend(event.message.content)
+                    }
+                })
+                suspend fun ask(text: String): String {
+                    alice.send(chat.id, text)
+                    return withTimeout(10_000) { replies.receive() }
+                }
+                assertEquals("5", ask("!add 2 3"), "sum")
+                assertTrue(ask("!add 2 many").contains("usage", ignoreCase = true), "usage reply")
+                assertEquals(1, calls.get(), "handler not called on bad args")
+                assertEquals("$a says HELLO THERE", ask("/loud hello there"), "alias and ctx.reply")
+                val failed = ask("!fail")
+                assertTrue(failed.isNotEmpty() && !failed.contains("IllegalStateException"), "short error reply: $failed")
+                assertTrue(ask("!help").contains("add"), "help lists commands")
+                bot.stop()
+                withTimeout(15_000) { running.join() }
+                handle.remove()
+                alice.shutdown(); botClient.shutdown()
+            }
+        }
+
+        suite.test("a cancelled coroutine cancels its call; the client stays usable") {
+            blocking {
+                val proxy = Proxy(server.host, server.port)
+                val alice = register(proxy.url, unique("cancel"), FAST.copy(requestTimeoutMs = 30_000uL))
+                val chat = alice.createChat(listOf(register(server.url, unique("cancelb")).username()))
+                proxy.cut()
+                val waiting = async(Dispatchers.Default) { alice.fetchMessages(chat.id, null, null) }
+                delay(200)
+                waiting.cancel()
+                proxy.restore()
+                alice.send(chat.id, "still here")
+                assertEquals(1, alice.fetchMessages(chat.id, null, null).size, "works after a cancel")
+                alice.shutdown(); proxy.close()
+            }
+        }
+    }
+    suite.finish()
+}
