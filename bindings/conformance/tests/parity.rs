@@ -1,6 +1,7 @@
 //! API parity: every public operation of the Rust `Client` is in the scenarios' operation list,
 //! is exercised by a scenario, and exists in every binding (Python's async and blocking
-//! clients). Adding an SDK method without the rest fails here.
+//! clients, the uniffi `Client` of Kotlin and Swift). Adding an SDK method without the rest
+//! fails here.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -146,4 +147,64 @@ fn python_class_members_reads_methods_and_properties() {
     let source = "class Client:\n    @property\n    def username(self) -> str: ...\n    async def send(self) -> None: ...\nclass ClientX:\n    def nope(self): ...\n";
     let members: Vec<String> = python_class_members(source, "Client").into_keys().collect();
     assert_eq!(members, ["send", "username"]);
+}
+
+/// Operations the uniffi bindings export under another name, as (operation, exported name):
+/// Kotlin objects already have a `close()` (it releases the handle), so the SDK's `close` is
+/// `shutdown` there.
+const UNIFFI_RENAMES: &[(&str, &str)] = &[("close", "shutdown")];
+
+/// The methods of every `#[uniffi::export]`ed `impl <object> {` block in a uniffi crate's
+/// source: what the generated Kotlin and Swift classes have (an `impl` block without the
+/// attribute exports nothing, so it does not count).
+fn uniffi_exported_methods(source: &str, object: &str) -> BTreeSet<String> {
+    let header = format!("impl {object} {{");
+    let mut methods = BTreeSet::new();
+    let mut exported = false;
+    let mut inside = false;
+    for line in source.lines() {
+        if inside {
+            if line == "}" {
+                inside = false;
+                continue;
+            }
+            let trimmed = line.trim_start();
+            let rest =
+                trimmed.strip_prefix("pub fn ").or_else(|| trimmed.strip_prefix("pub async fn "));
+            if let Some(rest) = rest {
+                methods.insert(
+                    rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect(),
+                );
+            }
+        } else if line == header {
+            inside = exported;
+        }
+        if !line.trim().is_empty() {
+            exported = line.starts_with("#[uniffi::export");
+        }
+    }
+    methods
+}
+
+#[test]
+fn the_uniffi_client_exports_every_operation() {
+    let source = read("bindings/uniffi/src/client.rs");
+    let methods = uniffi_exported_methods(&source, "Client");
+    let exported = |op: &str| {
+        let name = UNIFFI_RENAMES.iter().find(|(from, _)| *from == op).map_or(op, |(_, to)| to);
+        methods.contains(name)
+    };
+    let missing: Vec<_> = wanted().into_iter().filter(|op| !exported(op)).collect();
+    assert!(
+        missing.is_empty(),
+        "the uniffi Client (bindings/uniffi/src/client.rs) does not export {missing:?}"
+    );
+    assert!(source.contains("#[uniffi::export]\npub async fn connect("), "no exported connect");
+}
+
+#[test]
+fn uniffi_exported_methods_needs_the_attribute() {
+    let source = "#[uniffi::export]\nimpl Client {\n    pub fn send(&self) {}\n    pub async fn ping(&self) {}\n    fn private(&self) {}\n}\n\nimpl Client {\n    pub fn hidden(&self) {}\n}\n";
+    let methods: Vec<String> = uniffi_exported_methods(source, "Client").into_iter().collect();
+    assert_eq!(methods, ["ping", "send"]);
 }
