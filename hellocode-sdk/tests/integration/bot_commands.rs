@@ -6,18 +6,46 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hellocode_sdk::bot::{Bot, Command, CommandError, Context, User, checks, report_error};
-use hellocode_sdk::{Client, Events};
+use hellocode_sdk::{Chat, ChatId, Client, Events};
 
 use crate::bot::{echo, echo_bot, from, stopped};
 use crate::harness::{Kind, TestServer, messages, no_message_within};
 
-/// Send each question and expect the bot's next message to be the answer.
-async fn ask(
-    alice: &Client,
-    events: &mut Events,
-    chat: hellocode_sdk::ChatId,
-    pairs: &[(&str, &str)],
-) {
+/// A server, a bot named `bot` built by `build` and running, and Alice in a direct chat with it.
+struct Scene {
+    server: TestServer,
+    bot_client: Client,
+    running: tokio::task::JoinHandle<hellocode_sdk::Result<()>>,
+    alice: Client,
+    events: Events,
+    chat: Chat,
+}
+
+impl Scene {
+    async fn start(build: impl FnOnce(Client) -> Bot) -> Scene {
+        let server = TestServer::start().await;
+        let bot_client = server.register(Kind::InProcess, "bot").await;
+        let alice = server.register(Kind::InProcess, "alice").await;
+        let running = tokio::spawn(build(bot_client.clone()).run());
+        let mut events = alice.events();
+        let chat = alice.create_chat(vec!["bot".into()]).await.expect("chat");
+        Scene { server, bot_client, running, alice, events, chat }
+    }
+
+    /// Send each question and expect the bot's next message to be the answer.
+    async fn ask(&mut self, pairs: &[(&str, &str)]) {
+        ask(&self.alice, &mut self.events, self.chat.id, pairs).await;
+    }
+
+    async fn stop(self) {
+        self.bot_client.close().await;
+        stopped(self.running).await;
+        self.server.stop().await;
+    }
+}
+
+/// Send each question to `chat` and expect the bot's next message to be the answer.
+async fn ask(alice: &Client, events: &mut Events, chat: ChatId, pairs: &[(&str, &str)]) {
     for (question, answer) in pairs {
         alice.send(chat, *question).await.expect("sent");
         let got = messages(events, 2).await;
@@ -27,9 +55,6 @@ async fn ask(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typed_arguments_and_usage_replies() {
-    let server = TestServer::start().await;
-    let bot_client = server.register(Kind::InProcess, "bot").await;
-    let alice = server.register(Kind::InProcess, "alice").await;
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
     let add = Command::new("add", move |_: Context, a: i64, b: i64, c: Option<i64>| {
@@ -40,16 +65,10 @@ async fn typed_arguments_and_usage_replies() {
     let poke = Command::new("poke", |ctx: Context, user: User| async move {
         format!("{} pokes {user}", ctx.author())
     });
-    let bot = Bot::new(bot_client.clone()).command(add).command(poke);
-    let running = tokio::spawn(bot.run());
-    let mut events = alice.events();
-    let chat = alice.create_chat(vec!["bot".into()]).await.expect("chat");
+    let mut scene = Scene::start(|client| Bot::new(client).command(add).command(poke)).await;
     let usage = "Usage: !add <a: integer> <b: integer> [c: integer]";
-    ask(
-        &alice,
-        &mut events,
-        chat.id,
-        &[
+    scene
+        .ask(&[
             ("!add 2 3", "5"),
             ("!add 2 3 -10", "-5"),
             ("!add \"7\" 1", "8"),
@@ -58,67 +77,42 @@ async fn typed_arguments_and_usage_replies() {
             ("!add 1 2 3 4", &format!("Unexpected \"4\". {usage}")),
             ("!poke @bob", "alice pokes bob"),
             ("!poke", "Missing user. Usage: !poke <user>"),
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(calls.load(Ordering::SeqCst), 3, "bad arguments never reach the handler");
-    bot_client.close().await;
-    stopped(running).await;
-    server.stop().await;
+    scene.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checks_and_cooldowns() {
-    let server = TestServer::start().await;
-    let bot_client = server.register(Kind::InProcess, "bot").await;
-    let alice = server.register(Kind::InProcess, "alice").await;
-    let bob = server.register(Kind::InProcess, "bob").await;
     let secret = Command::new("secret", |_: Context| async { "42" }).check(checks::direct_only());
     let stop = Command::new("stop", |_: Context| async { "stopping (not really)" })
         .check(checks::only_users(["bob"]));
     let roll = Command::new("roll", |_: Context| async { "4" }).cooldown(Duration::from_secs(60));
-    let bot = Bot::new(bot_client.clone()).command(secret).command(stop).command(roll);
-    let running = tokio::spawn(bot.run());
-    let mut alice_events = alice.events();
-    let mut bob_events = bob.events();
-    let direct = alice.create_chat(vec!["bot".into()]).await.expect("chat");
-    let group = alice.create_chat(vec!["bot".into(), "bob".into()]).await.expect("group");
-    ask(
-        &alice,
-        &mut alice_events,
-        direct.id,
-        &[
+    let mut scene =
+        Scene::start(|client| Bot::new(client).command(secret).command(stop).command(roll)).await;
+    scene
+        .ask(&[
             ("!secret", "42"),
             ("!stop", "You may not use this command."),
             ("!roll", "4"),
             ("!roll", "Slow down: you can use !roll again in 60 s."),
-        ],
-    )
-    .await;
-    ask(
-        &alice,
-        &mut alice_events,
-        group.id,
-        &[("!secret", "Ask me that in a direct chat with bot.")],
-    )
-    .await;
+        ])
+        .await;
+    let bob = scene.server.register(Kind::InProcess, "bob").await;
+    let mut bob_events = bob.events();
+    let group = scene.alice.create_chat(vec!["bot".into(), "bob".into()]).await.expect("group");
+    let refusal = [("!secret", "Ask me that in a direct chat with bot.")];
+    ask(&scene.alice, &mut scene.events, group.id, &refusal).await;
     // Bob saw Alice's question in the group and its answer; then his own questions.
     assert_eq!(from("bot", &messages(&mut bob_events, 2).await).len(), 1);
-    for (question, answer) in [("!stop", "stopping (not really)"), ("!roll", "4")] {
-        bob.send(group.id, question).await.expect("sent");
-        let got = messages(&mut bob_events, 2).await;
-        assert_eq!(from("bot", &got), [answer], "answer to bob's {question:?}");
-    }
-    bot_client.close().await;
-    stopped(running).await;
-    server.stop().await;
+    let bobs = [("!stop", "stopping (not really)"), ("!roll", "4")];
+    ask(&bob, &mut bob_events, group.id, &bobs).await;
+    scene.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_are_reported_and_the_bot_goes_on() {
-    let server = TestServer::start().await;
-    let bot_client = server.register(Kind::InProcess, "bot").await;
-    let alice = server.register(Kind::InProcess, "alice").await;
     let fail = Command::new("fail", |_: Context| async {
         Err::<String, _>(std::io::Error::other("the disk is on fire"))
     });
@@ -126,71 +120,57 @@ async fn failures_are_reported_and_the_bot_goes_on() {
         assert!(n < 10, "too big");
         "small"
     });
-    let bot = Bot::new(bot_client.clone())
-        .command(fail)
-        .command(panic)
-        .command(Command::new("echo", echo));
-    let running = tokio::spawn(bot.run());
-    let mut events = alice.events();
-    let chat = alice.create_chat(vec!["bot".into()]).await.expect("chat");
-    ask(
-        &alice,
-        &mut events,
-        chat.id,
-        &[
+    let mut scene = Scene::start(|client| {
+        Bot::new(client).command(fail).command(panic).command(Command::new("echo", echo))
+    })
+    .await;
+    scene
+        .ask(&[
             ("!fail", "Sorry, !fail failed."),
             ("!panic 50", "Sorry, !panic failed."),
             ("!panic 5", "small"),
             ("!echo still here", "still here"),
-        ],
-    )
-    .await;
-    bot_client.close().await;
-    stopped(running).await;
-    server.stop().await;
+        ])
+        .await;
+    scene.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hooks_see_every_command_and_a_custom_error_hook_replaces_the_default() {
-    let server = TestServer::start().await;
-    let bot_client = server.register(Kind::InProcess, "bot").await;
-    let alice = server.register(Kind::InProcess, "alice").await;
     let log = Arc::new(Mutex::new(Vec::new()));
     let (before_log, after_log, error_log) = (log.clone(), log.clone(), log.clone());
     let fail = Command::new("fail", |_: Context| async { Err::<(), _>("no luck") });
-    let bot = echo_bot(bot_client.clone())
-        .command(fail)
-        .before(move |ctx| before_log.lock().expect("log").push(format!("before {}", ctx.text())))
-        .after(move |ctx, outcome, _took| {
-            let what = if outcome.is_ok() { "ok" } else { "err" };
-            after_log.lock().expect("log").push(format!("after {} {what}", ctx.text()));
-        })
-        .on_error(move |ctx, error| {
-            let error_log = error_log.clone();
-            async move {
-                let failed = matches!(error, CommandError::Failed(_));
-                error_log.lock().expect("log").push(format!("error {} {failed}", ctx.text()));
-                if failed {
-                    let _ = ctx.reply(format!("custom: {error}")).await;
-                } else {
-                    report_error(ctx, error).await;
+    let mut scene = Scene::start(|client| {
+        echo_bot(client)
+            .command(fail)
+            .before(move |ctx| {
+                before_log.lock().expect("log").push(format!("before {}", ctx.text()))
+            })
+            .after(move |ctx, outcome, _took| {
+                let what = if outcome.is_ok() { "ok" } else { "err" };
+                after_log.lock().expect("log").push(format!("after {} {what}", ctx.text()));
+            })
+            .on_error(move |ctx, error| {
+                let error_log = error_log.clone();
+                async move {
+                    let failed = matches!(error, CommandError::Failed(_));
+                    error_log.lock().expect("log").push(format!("error {} {failed}", ctx.text()));
+                    if failed {
+                        let _ = ctx.reply(format!("custom: {error}")).await;
+                    } else {
+                        report_error(ctx, error).await;
+                    }
                 }
-            }
-        });
-    let running = tokio::spawn(bot.run());
-    let mut events = alice.events();
-    let chat = alice.create_chat(vec!["bot".into()]).await.expect("chat");
-    ask(
-        &alice,
-        &mut events,
-        chat.id,
-        &[
+            })
+    })
+    .await;
+    scene
+        .ask(&[
             ("!echo hi", "hi"),
             ("!fail", "custom: the handler failed: no luck"),
             ("!echo", "Missing text. Usage: !echo <text...>"),
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(
         *log.lock().expect("log"),
         [
@@ -204,33 +184,20 @@ async fn hooks_see_every_command_and_a_custom_error_hook_replaces_the_default() 
             "error !echo false",
         ]
     );
-    bot_client.close().await;
-    stopped(running).await;
-    server.stop().await;
+    scene.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mentions_and_custom_prefixes() {
-    let server = TestServer::start().await;
-    let bot_client = server.register(Kind::InProcess, "bot").await;
-    let alice = server.register(Kind::InProcess, "alice").await;
-    let bot = echo_bot(bot_client.clone()).prefixes(["?"]).mentions(true);
-    let running = tokio::spawn(bot.run());
-    let mut events = alice.events();
-    let chat = alice.create_chat(vec!["bot".into()]).await.expect("chat");
-    ask(
-        &alice,
-        &mut events,
-        chat.id,
-        &[("@bot echo one", "one"), ("@Bot: ?echo two", "two"), ("?echo three", "three")],
-    )
-    .await;
-    alice.send(chat.id, "!echo not my prefix").await.expect("sent");
-    alice.send(chat.id, "@botanist echo not me").await.expect("sent");
-    let got = messages(&mut events, 2).await;
+    let mut scene = Scene::start(|client| echo_bot(client).prefixes(["?"]).mentions(true)).await;
+    scene
+        .ask(&[("@bot echo one", "one"), ("@Bot: ?echo two", "two"), ("?echo three", "three")])
+        .await;
+    let chat = scene.chat.id;
+    scene.alice.send(chat, "!echo not my prefix").await.expect("sent");
+    scene.alice.send(chat, "@botanist echo not me").await.expect("sent");
+    let got = messages(&mut scene.events, 2).await;
     assert!(from("bot", &got).is_empty());
-    assert!(no_message_within(&mut events, Duration::from_millis(300)).await);
-    bot_client.close().await;
-    stopped(running).await;
-    server.stop().await;
+    assert!(no_message_within(&mut scene.events, Duration::from_millis(300)).await);
+    scene.stop().await;
 }
