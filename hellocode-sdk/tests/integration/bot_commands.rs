@@ -27,7 +27,7 @@ impl Scene {
         let bot_client = server.register(Kind::InProcess, "bot").await;
         let alice = server.register(Kind::InProcess, "alice").await;
         let running = tokio::spawn(build(bot_client.clone()).run());
-        let mut events = alice.events();
+        let events = alice.events();
         let chat = alice.create_chat(vec!["bot".into()]).await.expect("chat");
         Scene { server, bot_client, running, alice, events, chat }
     }
