@@ -8,15 +8,17 @@ use std::sync::{Arc, Mutex};
 use futures_util::FutureExt;
 
 use hellocode_sdk::{ChatId, Client, Event, Events, Seq};
+use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration};
 use pyo3::prelude::*;
 
-use crate::errors::{sdk_err, to_py_err};
+use crate::completer::{Deliver, deliver_awaitable};
+use crate::errors::to_py_err;
 use crate::ops::{self, ConnectOptions, PyListenerHandle};
 use crate::types::{PyConnectionState, PyEvent, PyPendingSend};
 
 /// An awaitable for an SDK future, run on the module's runtime; the GIL is not held while it
-/// waits.
+/// waits, and its result is made Python on the event loop's thread (see the `completer` module).
 pub(crate) fn awaitable<'py, T>(
     py: Python<'py>,
     future: impl Future<Output = hellocode_sdk::Result<T>> + Send + 'static,
@@ -24,7 +26,18 @@ pub(crate) fn awaitable<'py, T>(
 where
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
-    pyo3_async_runtimes::tokio::future_into_py(py, async move { future.await.map_err(sdk_err) })
+    deliver_awaitable(py, async move {
+        let result = future.await;
+        Box::new(move |py: Python<'_>| match result {
+            Ok(value) => to_object(py, value),
+            Err(error) => Err(to_py_err(py, &error)),
+        }) as Deliver
+    })
+}
+
+/// `value` as a Python object.
+fn to_object<T: for<'a> IntoPyObject<'a>>(py: Python<'_>, value: T) -> PyResult<Py<PyAny>> {
+    value.into_py_any(py)
 }
 
 /// An awaitable for an SDK future without a result: it gives `None` (a `()` would become an
@@ -328,8 +341,7 @@ impl PyClient {
 
     fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        let this = slf.unbind();
-        awaitable(py, async move { Ok(this) })
+        Ok(Bound::new(py, Done(Some(slf.into_any().unbind())))?.into_any())
     }
 
     #[pyo3(signature = (*_args))]
@@ -456,11 +468,12 @@ impl PyEventStream {
         }
         self.streak.store(0, Ordering::Relaxed);
         let state = self.state.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            match state.next().await {
-                Some(event) => Ok(PyEvent(event)),
+        deliver_awaitable(py, async move {
+            let event = state.next().await;
+            Box::new(move |py: Python<'_>| match event {
+                Some(event) => to_object(py, PyEvent(event)),
                 None => Err(PyStopAsyncIteration::new_err(())),
-            }
+            }) as Deliver
         })
     }
 }
@@ -492,11 +505,13 @@ impl PyHistory {
 
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let next = ops::history_next(&self.0);
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            match next.await.map_err(sdk_err)? {
-                Some(message) => Ok(message),
-                None => Err(PyStopAsyncIteration::new_err(())),
-            }
+        deliver_awaitable(py, async move {
+            let next = next.await;
+            Box::new(move |py: Python<'_>| match next {
+                Ok(Some(message)) => to_object(py, message),
+                Ok(None) => Err(PyStopAsyncIteration::new_err(())),
+                Err(error) => Err(to_py_err(py, &error)),
+            }) as Deliver
         })
     }
 }

@@ -1,8 +1,9 @@
 //! The `hellocode._hellocode` extension module: Python classes over `hellocode-sdk`.
 //!
 //! One tokio runtime per process (module-global, not tied to an asyncio loop) runs every
-//! client's driver task. Async methods hand owned SDK futures to `pyo3_async_runtimes`;
-//! blocking methods wait for them with the GIL released (see the `blocking` module).
+//! client's driver task. Async methods spawn owned SDK futures there and get their results back
+//! on the asyncio loop's thread through the loop's completer (the `completer` module); blocking
+//! methods wait for them with the GIL released (see the `blocking` module).
 
 use std::sync::OnceLock;
 
@@ -13,6 +14,7 @@ mod bot;
 mod bot_args;
 mod bot_context;
 mod client;
+mod completer;
 mod errors;
 mod ops;
 mod types;
