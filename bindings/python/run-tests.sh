@@ -57,5 +57,5 @@ step "mypy --strict"
 
 step "pytest"
 cd "$here"
-HELLOCODE_SERVER_BIN="$repo/target/debug/hellocode-server" "$venv/bin/python" -m pytest \
+HELLOCODE_SERVER_BIN="${CARGO_TARGET_DIR:-$repo/target}/debug/hellocode-server" "$venv/bin/python" -m pytest \
     -p no:cacheprovider -W error::pytest.PytestUnraisableExceptionWarning -q tests

@@ -17,7 +17,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 kotlin_version=2.4.20
 tools=${HELLOCODE_TOOLS:-$repo/target/uniffi-tools}
-out=$repo/target/uniffi-bindings
+target=${CARGO_TARGET_DIR:-$repo/target}
+out=$target/uniffi-bindings
 mode=${1:-test}
 
 step() { printf '\n== %s\n' "$*"; }
@@ -56,7 +57,7 @@ if [ "$profile" = release ]; then
 else
     cargo build --quiet -p hellocode-ffi
 fi
-library=$repo/target/$profile/libhellocode_ffi.so
+library=$target/$profile/libhellocode_ffi.so
 
 step "bindings"
 rm -rf "$out/kotlin" "$out/swift"
@@ -108,7 +109,7 @@ rm -rf "$out/classes"
 echo "compiled in $(($(date +%s) - started)) s"
 
 run() {
-    HELLOCODE_REPO=$repo HELLOCODE_SERVER_BIN=$repo/target/debug/hellocode-server \
+    HELLOCODE_REPO=$repo HELLOCODE_SERVER_BIN=$target/debug/hellocode-server \
         java -Djna.library.path="$(dirname "$library")" -cp "$out/classes:$classpath_libs" "$@"
 }
 
