@@ -52,7 +52,7 @@ class StepFailed(AssertionError):
 
 
 def _server_binary() -> Path:
-    configured = os.environ.get("HELLOCODE_SERVER")
+    configured = os.environ.get("HELLOCODE_SERVER_BIN")
     return Path(configured) if configured else REPO / "target" / "debug" / "hellocode-server"
 
 
