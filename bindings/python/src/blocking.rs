@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use hellocode_sdk::{ChatId, Client, Event, Seq};
 use pyo3::exceptions::PyStopIteration;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::errors::{invalid_argument, to_py_err};
 use crate::ops::{self, ConnectOptions, PyListenerHandle};
@@ -62,53 +63,9 @@ pub(crate) struct PyBlockingClient {
 impl PyBlockingClient {
     /// Connect and authenticate (same arguments as `hellocode.connect`).
     #[staticmethod]
-    #[pyo3(signature = (
-        url, *, username=None, password=None, token=None, email=None, register=false,
-        register_or_login=false,
-        request_timeout=None, connect_timeout=None, close_timeout=None, keepalive=None,
-        send_queue=None, send_expiry=None, start_positions=None, max_reconnect_attempts=None,
-        reconnect_initial=None, reconnect_max=None,
-    ))]
-    #[allow(clippy::too_many_arguments)]
-    fn connect(
-        py: Python<'_>,
-        url: String,
-        username: Option<String>,
-        password: Option<String>,
-        token: Option<String>,
-        email: Option<String>,
-        register: bool,
-        register_or_login: bool,
-        request_timeout: Option<f64>,
-        connect_timeout: Option<f64>,
-        close_timeout: Option<f64>,
-        keepalive: Option<f64>,
-        send_queue: Option<usize>,
-        send_expiry: Option<f64>,
-        start_positions: Option<HashMap<i64, i64>>,
-        max_reconnect_attempts: Option<u32>,
-        reconnect_initial: Option<f64>,
-        reconnect_max: Option<f64>,
-    ) -> PyResult<Self> {
-        let options = ConnectOptions::new(
-            url,
-            username,
-            password,
-            token,
-            email,
-            register,
-            register_or_login,
-            request_timeout,
-            connect_timeout,
-            close_timeout,
-            keepalive,
-            send_queue,
-            send_expiry,
-            start_positions,
-            max_reconnect_attempts,
-            reconnect_initial,
-            reconnect_max,
-        )?;
+    #[pyo3(signature = (url, **options))]
+    fn connect(py: Python<'_>, url: String, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let options = ConnectOptions::from_keywords(url, options)?;
         Ok(PyBlockingClient { client: wait(py, options.connect())? })
     }
 

@@ -1,6 +1,6 @@
 //! The asyncio client: `await hellocode.connect(...)`, every operation as an awaitable.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,6 +11,7 @@ use hellocode_sdk::{ChatId, Client, Event, Events, Seq};
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::completer::{Deliver, deliver_awaitable};
 use crate::errors::to_py_err;
@@ -51,53 +52,13 @@ pub(crate) fn awaitable_none<'py>(
 
 /// Connect and authenticate; see the stubs for the arguments.
 #[pyfunction]
-#[pyo3(signature = (
-    url, *, username=None, password=None, token=None, email=None, register=false,
-        register_or_login=false,
-    request_timeout=None, connect_timeout=None, close_timeout=None, keepalive=None,
-    send_queue=None, send_expiry=None, start_positions=None, max_reconnect_attempts=None,
-        reconnect_initial=None, reconnect_max=None,
-))]
-#[allow(clippy::too_many_arguments)]
-fn connect(
-    py: Python<'_>,
+#[pyo3(signature = (url, **options))]
+fn connect<'py>(
+    py: Python<'py>,
     url: String,
-    username: Option<String>,
-    password: Option<String>,
-    token: Option<String>,
-    email: Option<String>,
-    register: bool,
-    register_or_login: bool,
-    request_timeout: Option<f64>,
-    connect_timeout: Option<f64>,
-    close_timeout: Option<f64>,
-    keepalive: Option<f64>,
-    send_queue: Option<usize>,
-    send_expiry: Option<f64>,
-    start_positions: Option<HashMap<i64, i64>>,
-    max_reconnect_attempts: Option<u32>,
-    reconnect_initial: Option<f64>,
-    reconnect_max: Option<f64>,
-) -> PyResult<Bound<'_, PyAny>> {
-    let options = ConnectOptions::new(
-        url,
-        username,
-        password,
-        token,
-        email,
-        register,
-        register_or_login,
-        request_timeout,
-        connect_timeout,
-        close_timeout,
-        keepalive,
-        send_queue,
-        send_expiry,
-        start_positions,
-        max_reconnect_attempts,
-        reconnect_initial,
-        reconnect_max,
-    )?;
+    options: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let options = ConnectOptions::from_keywords(url, options)?;
     let connecting = options.connect();
     awaitable(py, async move { Ok(PyClient { client: connecting.await? }) })
 }

@@ -11,8 +11,10 @@ use hellocode_sdk::{
     ChatId, Client, ClientConfig, Credentials, Event, History, ListenerHandle, ProfileUpdate,
     Result, Seq, WebSocketTransport,
 };
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use pyo3::types::PyDict;
 
 use crate::errors::invalid_argument;
 use crate::types::{
@@ -35,73 +37,70 @@ fn seconds(name: &str, value: f64) -> PyResult<Duration> {
     }
 }
 
+/// The keyword arguments `connect` takes (the stubs give their types).
+const CONNECT_KEYWORDS: &[&str] = &[
+    "username",
+    "password",
+    "token",
+    "email",
+    "register",
+    "register_or_login",
+    "request_timeout",
+    "connect_timeout",
+    "close_timeout",
+    "keepalive",
+    "send_queue",
+    "send_expiry",
+    "start_positions",
+    "max_reconnect_attempts",
+    "reconnect_initial",
+    "reconnect_max",
+];
+
+/// Keyword argument `name`, if given and not `None`.
+fn keyword<'py, T>(options: Option<&Bound<'py, PyDict>>, name: &str) -> PyResult<Option<T>>
+where
+    T: for<'a> FromPyObject<'a, 'py>,
+{
+    let Some(value) = options.map(|options| options.get_item(name)).transpose()?.flatten() else {
+        return Ok(None);
+    };
+    if value.is_none() {
+        return Ok(None);
+    }
+    value.extract::<T>().map(Some).map_err(|error| {
+        let error: PyErr = error.into();
+        PyTypeError::new_err(format!("connect() argument {name}: {error}"))
+    })
+}
+
 impl ConnectOptions {
-    /// The arguments of `connect`, checked.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
+    /// `connect(url, **options)`, checked: both clients' `connect` take the same keywords.
+    pub(crate) fn from_keywords(
         url: String,
-        username: Option<String>,
-        password: Option<String>,
-        token: Option<String>,
-        email: Option<String>,
-        register: bool,
-        register_or_login: bool,
-        request_timeout: Option<f64>,
-        connect_timeout: Option<f64>,
-        close_timeout: Option<f64>,
-        keepalive: Option<f64>,
-        send_queue: Option<usize>,
-        send_expiry: Option<f64>,
-        start_positions: Option<HashMap<i64, i64>>,
-        max_reconnect_attempts: Option<u32>,
-        reconnect_initial: Option<f64>,
-        reconnect_max: Option<f64>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let config = config(
-            request_timeout,
-            connect_timeout,
-            close_timeout,
-            keepalive,
-            send_queue,
-            send_expiry,
-            start_positions,
-            max_reconnect_attempts,
-            reconnect_initial,
-            reconnect_max,
+        if let Some(options) = options {
+            for key in options.keys() {
+                let key: String = key.extract()?;
+                if !CONNECT_KEYWORDS.contains(&key.as_str()) {
+                    return Err(PyTypeError::new_err(format!(
+                        "connect() got an unexpected keyword argument {key:?}"
+                    )));
+                }
+            }
+        }
+        let register = keyword::<bool>(options, "register")?.unwrap_or(false);
+        let register_or_login = keyword::<bool>(options, "register_or_login")?.unwrap_or(false);
+        let credentials = credentials(
+            keyword(options, "token")?,
+            keyword(options, "username")?,
+            keyword(options, "password")?,
+            keyword(options, "email")?,
+            register,
+            register_or_login,
         )?;
-        let registering = register || register_or_login;
-        let credentials = match (token, username, password, email) {
-            _ if register && register_or_login => {
-                return Err(invalid_argument("give register=True or register_or_login=True"));
-            }
-            (Some(token), None, None, None) if !registering => Credentials::token(token),
-            (Some(_), ..) => {
-                return Err(invalid_argument(
-                    "token= excludes username=, password=, email= and registering",
-                ));
-            }
-            (None, Some(username), Some(password), Some(email)) if register => {
-                Credentials::register(username, email, password)
-            }
-            (None, Some(username), Some(password), Some(email)) if register_or_login => {
-                Credentials::register_or_login(username, email, password)
-            }
-            _ if registering => {
-                return Err(invalid_argument(
-                    "register=True and register_or_login=True need username=, email= and password=",
-                ));
-            }
-            (None, Some(username), Some(password), None) => {
-                Credentials::password(username, password)
-            }
-            (None, _, _, Some(_)) => {
-                return Err(invalid_argument("email= is only used when registering"));
-            }
-            (None, ..) => {
-                return Err(invalid_argument("give username= and password=, or token="));
-            }
-        };
-        Ok(ConnectOptions { url, credentials, config })
+        Ok(ConnectOptions { url, credentials, config: config(options)? })
     }
 
     /// Connect (on the module's runtime when awaited there).
@@ -111,51 +110,82 @@ impl ConnectOptions {
     }
 }
 
+/// Who to be, from `connect`'s keyword arguments.
+fn credentials(
+    token: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    email: Option<String>,
+    register: bool,
+    register_or_login: bool,
+) -> PyResult<Credentials> {
+    let registering = register || register_or_login;
+    Ok(match (token, username, password, email) {
+        _ if register && register_or_login => {
+            return Err(invalid_argument("give register=True or register_or_login=True"));
+        }
+        (Some(token), None, None, None) if !registering => Credentials::token(token),
+        (Some(_), ..) => {
+            return Err(invalid_argument(
+                "token= excludes username=, password=, email= and registering",
+            ));
+        }
+        (None, Some(username), Some(password), Some(email)) if register => {
+            Credentials::register(username, email, password)
+        }
+        (None, Some(username), Some(password), Some(email)) if register_or_login => {
+            Credentials::register_or_login(username, email, password)
+        }
+        _ if registering => {
+            return Err(invalid_argument(
+                "register=True and register_or_login=True need username=, email= and password=",
+            ));
+        }
+        (None, Some(username), Some(password), None) => Credentials::password(username, password),
+        (None, _, _, Some(_)) => {
+            return Err(invalid_argument("email= is only used when registering"));
+        }
+        (None, ..) => return Err(invalid_argument("give username= and password=, or token=")),
+    })
+}
+
 /// The client configuration from `connect`'s keyword arguments.
-#[allow(clippy::too_many_arguments)]
-fn config(
-    request_timeout: Option<f64>,
-    connect_timeout: Option<f64>,
-    close_timeout: Option<f64>,
-    keepalive: Option<f64>,
-    send_queue: Option<usize>,
-    send_expiry: Option<f64>,
-    start_positions: Option<HashMap<i64, i64>>,
-    max_reconnect_attempts: Option<u32>,
-    reconnect_initial: Option<f64>,
-    reconnect_max: Option<f64>,
-) -> PyResult<ClientConfig> {
+fn config(options: Option<&Bound<'_, PyDict>>) -> PyResult<ClientConfig> {
     let mut config = ClientConfig::default();
-    if let Some(value) = request_timeout {
-        config.request_timeout = seconds("request_timeout", value)?;
+    let seconds_of = |name: &str| -> PyResult<Option<Duration>> {
+        keyword::<f64>(options, name)?.map(|value| seconds(name, value)).transpose()
+    };
+    if let Some(value) = seconds_of("request_timeout")? {
+        config.request_timeout = value;
     }
-    if let Some(value) = connect_timeout {
-        config.connect_timeout = seconds("connect_timeout", value)?;
+    if let Some(value) = seconds_of("connect_timeout")? {
+        config.connect_timeout = value;
     }
-    if let Some(value) = close_timeout {
-        config.close_timeout = seconds("close_timeout", value)?;
+    if let Some(value) = seconds_of("close_timeout")? {
+        config.close_timeout = value;
     }
-    if let Some(value) = keepalive {
-        config.keepalive = seconds("keepalive", value)?;
+    if let Some(value) = seconds_of("keepalive")? {
+        config.keepalive = value;
     }
-    if let Some(value) = send_queue {
+    if let Some(value) = keyword::<usize>(options, "send_queue")? {
         config.send_queue = value;
     }
-    if let Some(value) = send_expiry {
-        config.send_expiry = Some(seconds("send_expiry", value)?);
+    if let Some(value) = seconds_of("send_expiry")? {
+        config.send_expiry = Some(value);
     }
-    if let Some(positions) = start_positions {
+    if let Some(positions) = keyword::<HashMap<i64, i64>>(options, "start_positions")? {
         config.start_positions =
             positions.into_iter().map(|(chat, seq)| (ChatId(chat), Seq(seq))).collect();
     }
-    if max_reconnect_attempts.is_some() {
-        config.reconnect.max_attempts = max_reconnect_attempts;
+    if let Some(attempts) = keyword::<u32>(options, "max_reconnect_attempts")? {
+        config.reconnect.max_attempts = Some(attempts);
     }
-    if let Some(value) = reconnect_initial {
-        config.reconnect.initial = seconds("reconnect_initial", value)?;
+    if let Some(value) = seconds_of("reconnect_initial")? {
+        config.reconnect.initial = value;
     }
+    let reconnect_max = seconds_of("reconnect_max")?;
     if let Some(value) = reconnect_max {
-        config.reconnect.max = seconds("reconnect_max", value)?;
+        config.reconnect.max = value;
     }
     if config.reconnect.max < config.reconnect.initial {
         if reconnect_max.is_some() {
