@@ -46,7 +46,7 @@ pub struct ServerSettings {
     pub rate_burst: Option<u32>,
 }
 
-/// One step: exactly one of `connect`, `call`, `event`, `no_event`, `disconnect`, `reconnect`.
+/// One step: exactly one of `connect`, `call`, `event`, `disconnect`, `reconnect`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
@@ -75,8 +75,6 @@ pub struct Step {
     pub save: Option<String>,
     /// The next event of this kind must match (events of other kinds are skipped).
     pub event: Option<Value>,
-    /// No event of this kind may come within 300 ms.
-    pub no_event: Option<String>,
     /// Cut the user's connection and refuse new ones until `reconnect`.
     #[serde(default)]
     pub disconnect: bool,
@@ -94,8 +92,6 @@ impl Step {
             format!("call {call}")
         } else if let Some(event) = &self.event {
             format!("event {event}")
-        } else if let Some(kind) = &self.no_event {
-            format!("no {kind} event")
         } else if self.disconnect {
             "disconnect".to_owned()
         } else {
@@ -109,7 +105,6 @@ impl Step {
             self.connect.is_some(),
             self.call.is_some(),
             self.event.is_some(),
-            self.no_event.is_some(),
             self.disconnect,
             self.reconnect,
         ]
@@ -192,7 +187,7 @@ pub fn covered(scenarios: &[(String, Scenario)]) -> BTreeSet<String> {
             if let Some(call) = &step.call {
                 covered.insert(call.clone());
             }
-            if step.event.is_some() || step.no_event.is_some() {
+            if step.event.is_some() {
                 covered.insert("events".to_owned());
             }
             if step.listener {

@@ -24,7 +24,6 @@ use support::proxy::Proxy;
 /// How long an expected event may take.
 const EVENT_WAIT: Duration = Duration::from_secs(10);
 /// How long "no event" watches.
-const QUIET: Duration = Duration::from_millis(300);
 
 /// Every user's password unless a step gives another.
 const PASSWORD: &str = "correct horse battery staple";
@@ -129,17 +128,6 @@ impl Run {
                     return matched;
                 }
             }
-        }
-        if let Some(kind) = &step.no_event {
-            let events = self.events(user).await?;
-            let deadline = tokio::time::Instant::now() + QUIET;
-            while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
-                let event = canonical::event(&event);
-                if event["kind"] == kind.as_str() {
-                    return Err(format!("unexpected event {event}"));
-                }
-            }
-            return Ok(());
         }
         let call = step.call.as_deref().ok_or("no action")?;
         let args = substitute(&Value::Object(step.args.clone()), &self.saved)?;

@@ -39,7 +39,6 @@ PASSWORD = "correct horse battery staple"
 #: How long an expected event may take.
 EVENT_WAIT = 10.0
 #: How long "no event" watches.
-QUIET = 0.3
 #: Reconnect quickly, as every runner does (20 ms, growing up to 200 ms).
 BACKOFF = {"reconnect_initial": 0.02, "reconnect_max": 0.2}
 
@@ -260,8 +259,6 @@ class Run:
             self.person(user).proxy.set_down(False)
         elif "event" in step:
             await self.expect_event(user, substitute(step["event"], self.saved))
-        elif "no_event" in step:
-            await self.expect_quiet(user, step["no_event"])
         elif "call" in step:
             args = substitute(step.get("args", {}), self.saved)
             try:
@@ -298,18 +295,6 @@ class Run:
                 return
             if kind != "connection":
                 raise StepFailed(why)
-
-    async def expect_quiet(self, user: str, kind: str) -> None:
-        events = self.person(user).events
-        deadline = time.monotonic() + QUIET
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                event = await asyncio.wait_for(events.get(), left)
-            except asyncio.TimeoutError:
-                return
-            actual = canonical.event(event)
-            if actual["kind"] == kind:
-                raise StepFailed(f"unexpected event {json.dumps(actual)}")
 
     async def connect(self, step: dict[str, Json], how: str) -> None:
         user: str = step["user"]
@@ -454,7 +439,7 @@ async def call_operation(client: hellocode.Client, call: str, args: dict[str, Js
 
 
 def describe(step: dict[str, Json]) -> str:
-    for action in ("connect", "call", "event", "no_event"):
+    for action in ("connect", "call", "event"):
         if action in step:
             return f"{step['user']}: {action} {json.dumps(step[action])}"
     return f"{step['user']}: {'disconnect' if step.get('disconnect') else 'reconnect'}"

@@ -9,7 +9,7 @@ use hellocode_sdk::bot::{Bot, Command, CommandError, Context, User, checks, repo
 use hellocode_sdk::{Chat, ChatId, Client, Events};
 
 use crate::bot::{echo, echo_bot, from, stopped};
-use crate::harness::{Kind, TestServer, messages, no_message_within};
+use crate::harness::{Kind, TestServer, marker, messages};
 
 /// A server, a bot named `bot` built by `build` and running, and Alice in a direct chat with it.
 struct Scene {
@@ -198,6 +198,6 @@ async fn mentions_and_custom_prefixes() {
     scene.alice.send(chat, "@botanist echo not me").await.expect("sent");
     let got = messages(&mut scene.events, 2).await;
     assert!(from("bot", &got).is_empty());
-    assert!(no_message_within(&mut scene.events, Duration::from_millis(300)).await);
+    marker(&scene.alice, chat, &mut scene.events, "?echo marker", &[("bot", "marker")]).await;
     scene.stop().await;
 }

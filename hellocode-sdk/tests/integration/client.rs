@@ -11,8 +11,7 @@ use hellocode_sdk::{
 };
 
 use crate::harness::{
-    Kind, TestServer, fast_config, messages, next_matching, no_message_within, on_transports,
-    password,
+    Kind, TestServer, fast_config, messages, next_matching, on_transports, password,
 };
 
 on_transports!(
@@ -112,7 +111,7 @@ async fn two_users_chat_with_every_command(kind: Kind) {
     .await;
     assert_eq!(deleted, (chat.id, Seq(1)));
 
-    assert!(alice.ping().await.expect("pong") < Duration::from_secs(5));
+    alice.ping().await.expect("pong");
     bob.close().await;
     let presence = next_matching(&mut alice_events, |event| match event {
         Event::Presence { username, online } => Some((username, online)),
@@ -201,7 +200,6 @@ async fn a_token_and_saved_positions_continue_where_the_last_run_stopped(kind: K
     let missed: Vec<String> =
         messages(&mut bob_events, 3).await.into_iter().map(|m| m.content).collect();
     assert_eq!(missed, ["two", "three", "four"]);
-    assert!(no_message_within(&mut bob_events, Duration::from_millis(300)).await);
 
     // Without saved positions a chat starts at its newest message.
     let again = server.connect_with(kind, password("bob"), fast_config()).await;
@@ -209,13 +207,16 @@ async fn a_token_and_saved_positions_continue_where_the_last_run_stopped(kind: K
     alice.send(chat.id, "five").await.expect("sent");
     let got = messages(&mut again_events, 1).await;
     assert_eq!((got[0].seq, got[0].content.as_str()), (Seq(5), "five"));
+    // "five" is also the marker for the resumed client: nothing came twice before it.
+    assert_eq!(messages(&mut bob_events, 1).await[0].content, "five");
     server.stop().await;
 }
 
 async fn listeners_and_limits(kind: Kind) {
     let server = TestServer::start().await;
     let alice = server.register(kind, "alice").await;
-    server.register(kind, "bob").await.close().await;
+    let bob = server.register(kind, "bob").await;
+    let mut bob_events = bob.events();
     let chat = alice.create_chat(vec!["bob".into()]).await.expect("chat");
     let (seen, mut heard) = tokio::sync::mpsc::unbounded_channel();
     let listener = alice.add_listener(move |event| {
@@ -238,15 +239,12 @@ async fn listeners_and_limits(kind: Kind) {
     // Dropping the last handle flushes what is queued.
     alice.enqueue(chat.id, "sent on drop").expect("queued");
     drop(alice);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let stored = server.stored(chat.id, "bob").await;
-        if stored.last().is_some_and(|m| m.content == "sent on drop") {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not flushed: {stored:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let flushed = next_matching(&mut bob_events, |event| match event {
+        Event::Message(message) if message.content == "sent on drop" => Some(message),
+        _ => None,
+    })
+    .await;
+    assert_eq!(flushed.author, "alice");
     server.stop().await;
 }
 

@@ -158,20 +158,30 @@ pub(crate) async fn messages(events: &mut Events, n: usize) -> Vec<Message> {
     found
 }
 
-/// Whether any message event is waiting or arrives within `wait`.
-pub(crate) async fn no_message_within(events: &mut Events, wait: Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Err(_) => return true,
-            Ok(None) => return true,
-            Ok(Some(Event::Message(message))) => {
-                eprintln!("unexpected message: {message:?}");
-                return false;
-            }
-            Ok(Some(_)) => {}
-        }
-    }
+/// Send `command` to `chat` as `sender` and check that the next messages on `events` are that
+/// command and the `answers` (author, text) to it, in any order: a positive marker for "and
+/// nothing else was posted". Whatever a bot wrongly posted before would arrive first, because a
+/// chat's messages arrive in sequence order.
+pub(crate) async fn marker(
+    sender: &Client,
+    chat: ChatId,
+    events: &mut Events,
+    command: &str,
+    answers: &[(&str, &str)],
+) {
+    sender.send(chat, command).await.expect("marker sent");
+    let got = messages(events, 1 + answers.len()).await;
+    assert_eq!(
+        (got[0].author.as_str(), got[0].content.as_str()),
+        (sender.username(), command),
+        "unexpected messages before the marker: {got:?}"
+    );
+    let mut seen: Vec<(&str, &str)> =
+        got[1..].iter().map(|m| (m.author.as_str(), m.content.as_str())).collect();
+    let mut want = answers.to_vec();
+    seen.sort();
+    want.sort();
+    assert_eq!(seen, want, "the answers to the marker");
 }
 
 /// Run each named `async fn name(kind: Kind)` test over both transports.

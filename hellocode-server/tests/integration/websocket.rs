@@ -3,6 +3,7 @@
 use futures_util::{SinkExt, StreamExt};
 use hellocode_server::Settings;
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::harness::{Backend, Client, TestServer, chat_among, test_settings};
@@ -474,9 +475,33 @@ pub async fn pings_keep_live_peers_and_drop_dead_ones(backend: Backend) {
         }
     }
     live.expect_nothing_pending().await;
-    // A peer that never reads never answers: the server closes it.
-    let mut dead = silent_client(&server, &token).await;
-    // Wait past the two silent intervals before reading (reading would answer the pings).
-    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
-    assert_eq!(dead.close_code().await, Some(1001), "ping timeout");
+    // A peer that never answers: a raw socket that reads the server's frames without the
+    // WebSocket machinery that would answer its pings. The server closes it with 1001.
+    let mut dead = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
+    let upgrade = format!(
+        "GET /ws?token={token} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n",
+        server.addr
+    );
+    dead.write_all(upgrade.as_bytes()).await.expect("upgrade request");
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 1024];
+    // A close frame from the server: opcode 0x88, a short length, then the code 1001.
+    let close_going_away = [0x88, 0x03, 0xE9];
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            let read = dead.read(&mut buffer).await.expect("read");
+            received.extend_from_slice(&buffer[..read]);
+            let found = received
+                .windows(4)
+                .any(|w| w[0] == close_going_away[0] && w[2..] == close_going_away[1..]);
+            if found || read == 0 {
+                return found;
+            }
+        }
+    })
+    .await
+    .expect("closed within two ping intervals and some");
+    assert!(closed, "a close frame with 1001 (ping timeout): {received:?}");
 }

@@ -23,7 +23,6 @@ import uniffi.hellocode.*
 import uniffi.hellocode.connect as connectClient
 
 private const val EVENT_WAIT_MS = 10_000L
-private const val QUIET_MS = 300L
 
 class StepFailed(message: String) : Exception(message)
 
@@ -172,7 +171,6 @@ class Run(private val server: TestServer, private val scope: CoroutineScope) {
             step["disconnect"] == true -> person(user).proxy.cut()
             step["reconnect"] == true -> person(user).proxy.restore()
             "event" in step -> expectEvent(user, substitute(step["event"], saved) as Map<String, Any?>)
-            "no_event" in step -> expectQuiet(user, step["no_event"] as String)
             "call" in step -> {
                 val args = substitute(step["args"] ?: emptyMap<String, Any?>(), saved) as Map<String, Any?>
                 val client = person(user).client ?: throw StepFailed("$user not connected")
@@ -206,16 +204,6 @@ class Run(private val server: TestServer, private val scope: CoroutineScope) {
             @Suppress("UNREACHABLE_CODE") false
         }
         if (found == null) throw StepFailed("no $kind event within $EVENT_WAIT_MS ms")
-    }
-
-    private suspend fun expectQuiet(user: String, kind: String) {
-        val events = person(user).events
-        withTimeoutOrNull(QUIET_MS) {
-            while (true) {
-                val actual = Canonical.event(events.receive())
-                if (actual["kind"] == kind) throw StepFailed("unexpected event ${Json.write(actual)}")
-            }
-        }
     }
 
     @Suppress("UNCHECKED_CAST")
