@@ -252,6 +252,9 @@ pub async fn handle_rejection(rejection: Rejection) -> Result<Response, Infallib
         )
     } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
         ApiError::bad_request("invalid query string")
+    } else if let Some(err) = rejection.find::<warp::reject::InvalidHeader>() {
+        // A header value that is not visible ASCII (found by the rest_bodies fuzz target).
+        ApiError::bad_request(format!("invalid header {}", err.name()))
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
         ApiError::new(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::InvalidField, "method not allowed")
     } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
