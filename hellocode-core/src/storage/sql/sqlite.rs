@@ -54,6 +54,7 @@ impl SqliteStorage {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        backfill_username_keys(&pool).await?;
         let (appends, jobs) = tokio::sync::mpsc::channel(4 * super::MAX_BATCH);
         tokio::spawn(append_batches(pool.clone(), jobs));
         Ok(SqliteStorage { pool, appends })
