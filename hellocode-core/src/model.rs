@@ -204,6 +204,34 @@ pub struct Account {
     pub email: String,
     /// Argon2 hash in PHC string format. The core never computes it; the server does.
     pub password_hash: String,
+    /// Moves forward whenever the password changes; the server signs it into login tokens and
+    /// refuses tokens of an older generation (a password change logs out other sessions).
+    pub token_generation: i64,
+}
+
+/// The key under which a username is unique: its lowercase form's Unicode TR39 confusable
+/// skeleton, lowercased again. `Carol`, `carol` and `саrol` (Cyrillic с and а) share a key, so
+/// only one of them can be registered.
+///
+/// ```
+/// use hellocode_core::model::username_key;
+/// assert_eq!(username_key("Carol"), username_key("\u{441}\u{430}rol"));
+/// assert_ne!(username_key("carol"), username_key("caroline"));
+/// ```
+pub fn username_key(username: &str) -> String {
+    let lower = username.to_lowercase();
+    unicode_security::skeleton(&lower).collect::<String>().to_lowercase()
+}
+
+/// The `author` a message shows once its account is deleted: the old name with a suffix that
+/// no username can contain (usernames have no spaces), so that someone who registers the name
+/// again never appears as the author of the old account's messages.
+///
+/// ```
+/// assert_eq!(hellocode_core::model::deleted_author("carol"), "carol (deleted)");
+/// ```
+pub fn deleted_author(username: &str) -> String {
+    format!("{username} (deleted)")
 }
 
 /// What is needed to create a user.
@@ -243,7 +271,7 @@ impl NewUser {
 pub struct UserUpdate {
     /// New email address.
     pub email: Option<String>,
-    /// New password hash (argon2, PHC format).
+    /// New password hash (argon2, PHC format); also moves the account's token generation.
     pub password_hash: Option<String>,
     /// New time zone.
     pub timezone: Option<String>,
@@ -295,7 +323,7 @@ pub struct Message {
     pub chat_id: ChatId,
     /// Its position in the chat.
     pub seq: Seq,
-    /// Username of the author.
+    /// Username of the author; [`deleted_author`] of it once the author's account is deleted.
     pub author: String,
     /// Text; empty once deleted.
     pub content: String,

@@ -25,6 +25,8 @@ pub enum BrokerEvent {
     MembersChanged(ChatId),
     /// Memberships changed in ways too broad to list (a user was deleted).
     MembershipReset,
+    /// A credential stopped being valid: close the connections it authenticated.
+    Revoke(crate::revocation::Revocation),
 }
 
 /// Carries events to the hubs of every node.

@@ -14,6 +14,7 @@ use crate::auth::Auth;
 use crate::broker::{Broker, BrokerEvent};
 use crate::chat_order::ChatOrder;
 use crate::metrics::Metrics;
+use crate::revocation::Revocation;
 
 /// Runs commands for sessions.
 pub struct Dispatcher {
@@ -99,9 +100,22 @@ impl Dispatcher {
                     StorageOp::AddParticipants { chat, .. } if result.is_ok() => Some(*chat),
                     _ => None,
                 };
+                // A revoked bot token closes the connections it opened, on every node.
+                let revoked = match (pending.op(), session.identity()) {
+                    (StorageOp::RevokeBotToken { token, .. }, Some(identity)) if result.is_ok() => {
+                        identity.account_id.map(|account| Revocation::BotTokenRevoked {
+                            account,
+                            token_id: *token,
+                        })
+                    }
+                    _ => None,
+                };
                 let output = session.complete(pending, result);
                 if let Some(chat) = members_changed {
                     self.broker.publish(BrokerEvent::MembersChanged(chat)).await;
+                }
+                if let Some(revocation) = revoked {
+                    self.broker.publish(BrokerEvent::Revoke(revocation)).await;
                 }
                 match place {
                     Some(place) => {

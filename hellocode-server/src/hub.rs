@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::broker::BrokerEvent;
 use crate::metrics::Metrics;
+use crate::revocation::Grants;
 
 /// The hub's handle on one connection.
 #[derive(Debug)]
@@ -45,6 +46,8 @@ pub struct Hub {
     storage: Arc<dyn Storage>,
     metrics: Arc<Metrics>,
     next_id: AtomicU64,
+    /// Which connection authenticated with which credential (see [`crate::revocation`]).
+    grants: Grants,
 }
 
 impl std::fmt::Debug for Hub {
@@ -62,7 +65,13 @@ impl Hub {
             storage,
             metrics,
             next_id: AtomicU64::new(1),
+            grants: Grants::default(),
         }
+    }
+
+    /// The credentials of this node's connections, for revocation.
+    pub fn grants(&self) -> &Grants {
+        &self.grants
     }
 
     /// Start delivering `username`'s events (within `scope`) to `queue`; `evict` is notified
@@ -126,6 +135,14 @@ impl Hub {
             }
             BrokerEvent::MembershipReset => {
                 self.members.write().unwrap_or_else(|e| e.into_inner()).clear();
+            }
+            BrokerEvent::Revoke(revocation) => {
+                let closed = self.grants.revoke(revocation);
+                tracing::info!(
+                    reason = revocation.reason(),
+                    closed,
+                    "credential revoked; connections closing"
+                );
             }
         }
     }

@@ -30,6 +30,7 @@ mod error;
 pub mod hub;
 pub mod metrics;
 pub mod rest;
+pub mod revocation;
 pub mod ws;
 
 pub use app::{Server, open_storage};

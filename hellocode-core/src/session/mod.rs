@@ -65,13 +65,48 @@ pub enum Scope {
 pub struct Identity {
     /// The authenticated username.
     pub username: String,
+    /// The account's id, when a server checked a credential for it (`None` in tests and other
+    /// drivers that trust the name).
+    pub account_id: Option<i64>,
+    /// What proved it: the server closes a connection once this stops being valid.
+    pub credential: Credential,
 }
 
 impl Identity {
-    /// An identity for `username`.
+    /// An identity for `username`, with no checked credential behind it.
     pub fn new(username: impl Into<String>) -> Self {
-        Identity { username: username.into() }
+        Identity { username: username.into(), account_id: None, credential: Credential::None }
     }
+
+    /// An identity for account `account_id`, now named `username`, proved by `credential`.
+    pub fn of_account(
+        username: impl Into<String>,
+        account_id: i64,
+        credential: Credential,
+    ) -> Self {
+        Identity { username: username.into(), account_id: Some(account_id), credential }
+    }
+}
+
+/// The credential an [`Identity`] was proved with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Credential {
+    /// None recorded.
+    #[default]
+    None,
+    /// A login token (or a password, which yields one): valid until `expires_at`, and while
+    /// the account's token generation is still `generation` (a password change moves it).
+    Login {
+        /// The account's token generation the token was signed with.
+        generation: i64,
+        /// When the token stops being accepted.
+        expires_at: Timestamp,
+    },
+    /// A bot token: valid until it is revoked.
+    Bot {
+        /// The bot token record's id.
+        token_id: i64,
+    },
 }
 
 /// The state of a session.

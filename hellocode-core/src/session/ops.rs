@@ -364,10 +364,11 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
             };
             Output { reply: Some(ServerFrame::Chat { id, chat }), publish }
         }
-        (op, outcome) => Output::error(
+        (op, _) => Output::error(
             id,
             ErrorCode::Internal,
-            format!("internal error: {} produced {outcome:?}", op.name()),
+            // A bug, not the client's doing; no debug form of the outcome on the wire.
+            format!("internal error: {} produced an unexpected result", op.name()),
         ),
     }
 }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::{Appended, Storage};
 use crate::model::{
     Account, BotToken, Chat, ChatId, Language, Message, NewMessage, NewUser, Participant,
-    ReadPosition, Seq, Timestamp, User, UserUpdate,
+    ReadPosition, Seq, Timestamp, User, UserUpdate, deleted_author, username_key,
 };
 use crate::{Error, Result};
 
@@ -32,6 +32,8 @@ struct Inner {
     last_id: i64,
     languages: BTreeMap<String, Language>,
     users: BTreeMap<String, UserRow>,
+    /// [`username_key`] of every user → username: the uniqueness rule of `create_user`.
+    username_keys: HashMap<String, String>,
     chats: BTreeMap<ChatId, ChatRow>,
     bot_tokens: BTreeMap<i64, BotToken>,
 }
@@ -45,6 +47,7 @@ struct UserRow {
     languages: BTreeSet<String>,
     avatar: Option<String>,
     contacts: BTreeSet<String>,
+    token_generation: i64,
 }
 
 #[derive(Debug)]
@@ -53,8 +56,10 @@ struct ChatRow {
     created_at: Timestamp,
     /// `messages[i]` has sequence number `i + 1`.
     messages: Vec<Message>,
-    /// `(author, client id)` → index in `messages`.
-    client_ids: HashMap<(String, String), usize>,
+    /// `author_ids[i]`: the account id of the author of `messages[i]`.
+    author_ids: Vec<i64>,
+    /// `(author's account id, client id)` → index in `messages`.
+    client_ids: HashMap<(i64, String), usize>,
     reads: BTreeMap<String, Seq>,
 }
 
@@ -129,15 +134,24 @@ impl Inner {
         names.iter().map(|name| self.user_row(name).map(|_| name.clone())).collect()
     }
 
-    /// The author's own message at `seq`.
+    /// The author's own message at `seq`, by account id.
     fn own_message(&mut self, chat: ChatId, seq: Seq, author: &str) -> Result<&mut Message> {
+        let author_id = self.user_row(author)?.id;
         let row = self.chat_for(chat, author)?;
         let index = usize::try_from(seq.0 - 1).map_err(|_| Error::MessageNotFound { chat, seq })?;
-        let message = row.messages.get_mut(index).ok_or(Error::MessageNotFound { chat, seq })?;
-        if message.author != author {
+        if row.author_ids.get(index).is_some_and(|id| *id != author_id) {
             return Err(Error::NotAuthor { chat, seq });
         }
-        Ok(message)
+        row.messages.get_mut(index).ok_or(Error::MessageNotFound { chat, seq })
+    }
+
+    fn account_view(&self, username: &str, row: &UserRow) -> Account {
+        Account {
+            user: self.user_view(username, row),
+            email: row.email.clone(),
+            password_hash: row.password_hash.clone(),
+            token_generation: row.token_generation,
+        }
     }
 }
 
@@ -161,7 +175,8 @@ impl Storage for MemoryStorage {
 
     async fn create_user(&self, user: NewUser) -> Result<User> {
         let mut inner = self.lock();
-        if inner.users.contains_key(&user.username) {
+        let key = username_key(&user.username);
+        if inner.users.contains_key(&user.username) || inner.username_keys.contains_key(&key) {
             return Err(Error::UsernameTaken(user.username));
         }
         let languages = user
@@ -177,19 +192,23 @@ impl Storage for MemoryStorage {
             languages,
             avatar: None,
             contacts: BTreeSet::new(),
+            token_generation: 0,
         };
         let view = inner.user_view(&user.username, &row);
+        inner.username_keys.insert(key, user.username.clone());
         inner.users.insert(user.username, row);
         Ok(view)
     }
 
     async fn account(&self, username: &str) -> Result<Option<Account>> {
         let inner = self.lock();
-        Ok(inner.users.get(username).map(|row| Account {
-            user: inner.user_view(username, row),
-            email: row.email.clone(),
-            password_hash: row.password_hash.clone(),
-        }))
+        Ok(inner.users.get(username).map(|row| inner.account_view(username, row)))
+    }
+
+    async fn account_by_id(&self, id: i64) -> Result<Option<Account>> {
+        let inner = self.lock();
+        let found = inner.users.iter().find(|(_, row)| row.id == id);
+        Ok(found.map(|(username, row)| inner.account_view(username, row)))
     }
 
     async fn user(&self, username: &str) -> Result<Option<User>> {
@@ -239,6 +258,7 @@ impl Storage for MemoryStorage {
         }
         if let Some(hash) = update.password_hash {
             row.password_hash = hash;
+            row.token_generation += 1;
         }
         if let Some(timezone) = update.timezone {
             row.timezone = timezone;
@@ -255,15 +275,23 @@ impl Storage for MemoryStorage {
 
     async fn delete_user(&self, username: &str) -> Result<()> {
         let mut inner = self.lock();
-        if inner.users.remove(username).is_none() {
+        let Some(removed) = inner.users.remove(username) else {
             return Err(Error::UserNotFound(username.to_owned()));
-        }
+        };
+        inner.username_keys.retain(|_, name| name != username);
         for row in inner.users.values_mut() {
             row.contacts.remove(username);
         }
+        let shown = deleted_author(username);
         for chat in inner.chats.values_mut() {
             chat.participants.remove(username);
             chat.reads.remove(username);
+            let ChatRow { messages, author_ids, .. } = chat;
+            for (message, _) in
+                messages.iter_mut().zip(author_ids.iter()).filter(|(_, id)| **id == removed.id)
+            {
+                message.author = shown.clone();
+            }
         }
         inner.bot_tokens.retain(|_, token| token.username != username);
         Ok(())
@@ -299,6 +327,7 @@ impl Storage for MemoryStorage {
             participants,
             created_at: at,
             messages: Vec::new(),
+            author_ids: Vec::new(),
             client_ids: HashMap::new(),
             reads: BTreeMap::new(),
         };
@@ -343,8 +372,11 @@ impl Storage for MemoryStorage {
     async fn append_message(&self, new: NewMessage) -> Result<Appended> {
         let mut inner = self.lock();
         let id = inner.last_id + 1;
+        let author_id = inner.user_row(&new.author).map(|row| row.id);
         let row = inner.chat_for(new.chat_id, &new.author)?;
-        let key = new.client_id.clone().map(|client_id| (new.author.clone(), client_id));
+        // A participant always has an account (deleting one removes it from its chats).
+        let author_id = author_id?;
+        let key = new.client_id.clone().map(|client_id| (author_id, client_id));
         if let Some(index) = key.as_ref().and_then(|key| row.client_ids.get(key)) {
             return Ok(Appended { message: row.messages[*index].clone(), created: false });
         }
@@ -363,6 +395,7 @@ impl Storage for MemoryStorage {
             row.client_ids.insert(key, row.messages.len());
         }
         row.messages.push(message.clone());
+        row.author_ids.push(author_id);
         inner.last_id = id;
         Ok(Appended { message, created: true })
     }

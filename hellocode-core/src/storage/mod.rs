@@ -5,8 +5,11 @@
 //!
 //! - each chat's messages get sequence numbers 1, 2, 3, … with no gap and no repeat, even when
 //!   many writers post at once; an append is visible to readers only once it is committed;
-//! - an append whose `(chat, author, client_id)` is already stored returns the stored message
-//!   with `created: false` instead of storing a second copy;
+//! - an append whose `(chat, author account, client_id)` is already stored returns the stored
+//!   message with `created: false` instead of storing a second copy;
+//! - messages record their author's account id: only that account edits or deletes them, and
+//!   once it is deleted its messages show [`deleted_author`](crate::model::deleted_author), so
+//!   an account that registers the name again is not their author;
 //! - message operations take the acting user and refuse non-participants
 //!   ([`Error::NotParticipant`](crate::Error::NotParticipant)), so no transport can forget the
 //!   check;
@@ -64,10 +67,15 @@ pub trait Storage: Send + Sync + 'static {
 
     // ---- users ----
 
-    /// Create a user. Fails with `UsernameTaken`, or `LanguageNotFound` for an unknown language.
+    /// Create a user with a new id (ids are never reused, even after a deletion). Fails with
+    /// `UsernameTaken` when another user has the same [`username_key`](crate::model::username_key),
+    /// or `LanguageNotFound` for an unknown language.
     async fn create_user(&self, user: NewUser) -> Result<User>;
     /// A user with its private fields, for login.
     async fn account(&self, username: &str) -> Result<Option<Account>>;
+    /// A user with its private fields by id, for token checks: a token names the account, so
+    /// that it dies with it even if someone registers the name again.
+    async fn account_by_id(&self, id: i64) -> Result<Option<Account>>;
     /// A user's public profile.
     async fn user(&self, username: &str) -> Result<Option<User>>;
     /// A page of users by username, after `after` (exclusive).
@@ -77,7 +85,8 @@ pub trait Storage: Send + Sync + 'static {
     /// Change a user's profile.
     async fn update_user(&self, username: &str, update: UserUpdate) -> Result<User>;
     /// Delete a user: their account, contacts, read positions and chat memberships go; the
-    /// messages they wrote stay in their chats under their name.
+    /// messages they wrote stay in their chats, their author shown as
+    /// [`deleted_author`](crate::model::deleted_author) of their name.
     async fn delete_user(&self, username: &str) -> Result<()>;
     /// Add `contact` to `username`'s contacts (idempotent).
     async fn add_contact(&self, username: &str, contact: &str) -> Result<()>;

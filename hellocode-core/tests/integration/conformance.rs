@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use hellocode_core::Error;
-use hellocode_core::model::{ChatId, NewMessage, NewUser, Seq, Timestamp, UserUpdate};
+use hellocode_core::model::{
+    ChatId, NewMessage, NewUser, Seq, Timestamp, UserUpdate, deleted_author,
+};
 use hellocode_core::storage::Storage;
 
 macro_rules! storage_conformance_tests {
@@ -34,6 +36,9 @@ macro_rules! storage_conformance_tests {
             bot_tokens_are_listed_and_revoked_by_their_owner,
             refusals_among_concurrent_appends_leave_the_others_intact,
             started_appends_are_numbered_in_the_order_started,
+            a_name_registered_again_is_a_new_account,
+            usernames_are_unique_by_case_and_look_alikes,
+            a_password_change_moves_the_token_generation,
         );
     };
     (@tests $get_store:ident, $($test:ident),+ $(,)?) => {
@@ -221,7 +226,10 @@ pub async fn deleted_users_leave_chats_but_keep_messages(storage: Arc<dyn Storag
     assert!(storage.contacts("alice").await.expect("contacts").is_empty());
     let history = storage.messages_before(chat, "alice", None, 10).await.expect("history");
     assert_eq!(history.len(), 1);
-    assert_eq!(history[0].author, "bob", "messages keep their author's name");
+    assert_eq!(
+        history[0].author, "bob (deleted)",
+        "messages keep their author's name, marked so that no account can have it"
+    );
     let readers: Vec<String> = storage
         .read_positions(chat)
         .await
@@ -766,4 +774,72 @@ pub async fn check_after_reopen(storage: &dyn Storage, written: Written) {
     assert!(!retry.created, "client ids survive a restart");
     let next = storage.append_message(post(chat, "bob", "after", None)).await.expect("post");
     assert_eq!(next.message.seq, Seq(4));
+}
+
+/// Defect 2 of issue 13: a name registered again is another account. The new owner is not the
+/// author of the old account's messages, cannot edit them, and does not collide with their
+/// client ids; ids are never reused.
+pub async fn a_name_registered_again_is_a_new_account(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "carol"]).await;
+    let old_id = storage.account("carol").await.expect("read").expect("carol").user.id;
+    let chat = chat_of(&*storage, &["alice", "carol"]).await;
+    storage.append_message(post(chat, "carol", "old", Some("k-1"))).await.expect("post");
+    storage.delete_user("carol").await.expect("delete");
+    assert_eq!(storage.account_by_id(old_id).await.expect("read"), None);
+
+    user(&*storage, "carol").await;
+    let new = storage.account("carol").await.expect("read").expect("carol again");
+    assert!(new.user.id > old_id, "ids are never reused: {} after {old_id}", new.user.id);
+    assert_eq!(storage.account_by_id(new.user.id).await.expect("read"), Some(new.clone()));
+    storage.set_participants(chat, &names(&["alice", "carol"])).await.expect("rejoin");
+
+    let history = storage.messages_before(chat, "alice", None, 10).await.expect("history");
+    assert_eq!(history[0].author, deleted_author("carol"));
+    assert_ne!(history[0].author, "carol", "the new carol is not the author of the old one's");
+    assert!(matches!(
+        storage.edit_message(chat, Seq(1), "carol", "mine now", at(5)).await,
+        Err(Error::NotAuthor { .. })
+    ));
+    assert!(matches!(
+        storage.delete_message(chat, Seq(1), "carol", at(5)).await,
+        Err(Error::NotAuthor { .. })
+    ));
+    let fresh =
+        storage.append_message(post(chat, "carol", "new", Some("k-1"))).await.expect("post");
+    assert!(fresh.created, "client ids belong to the account, not the name");
+    assert_eq!((fresh.message.seq, fresh.message.author.as_str()), (Seq(2), "carol"));
+    let edited = storage.edit_message(chat, Seq(2), "carol", "newer", at(6)).await.expect("edit");
+    assert_eq!(edited.content, "newer");
+}
+
+/// Issue 13, defect 7: `Carol`, `carol` and a Cyrillic look-alike are one name.
+pub async fn usernames_are_unique_by_case_and_look_alikes(storage: Arc<dyn Storage>) {
+    user(&*storage, "Carol").await;
+    for taken in ["carol", "CAROL", "\u{441}\u{430}rol"] {
+        let result = storage.create_user(NewUser::new(taken, "x@example.org", "hash")).await;
+        assert!(matches!(result, Err(Error::UsernameTaken(_))), "{taken:?}: {result:?}");
+    }
+    user(&*storage, "caroline").await;
+    assert!(storage.user("Carol").await.expect("read").is_some(), "the first one keeps its name");
+    assert!(storage.user("carol").await.expect("read").is_none());
+}
+
+/// Changing the password moves the account's token generation (login tokens of older
+/// generations are refused by the server); other changes do not.
+pub async fn a_password_change_moves_the_token_generation(storage: Arc<dyn Storage>) {
+    user(&*storage, "alice").await;
+    let generation = |storage: Arc<dyn Storage>| async move {
+        storage.account("alice").await.expect("read").expect("alice").token_generation
+    };
+    let first = generation(storage.clone()).await;
+    let email = UserUpdate { email: Some("new@example.org".into()), ..UserUpdate::default() };
+    storage.update_user("alice", email).await.expect("update");
+    assert_eq!(generation(storage.clone()).await, first);
+    let password = UserUpdate { password_hash: Some("new-hash".into()), ..UserUpdate::default() };
+    storage.update_user("alice", password).await.expect("update");
+    let second = generation(storage.clone()).await;
+    assert!(second > first, "{second} after {first}");
+    let id = storage.account("alice").await.expect("read").expect("alice").user.id;
+    let by_id = storage.account_by_id(id).await.expect("read").expect("alice");
+    assert_eq!((by_id.token_generation, by_id.password_hash.as_str()), (second, "new-hash"));
 }

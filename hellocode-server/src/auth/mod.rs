@@ -6,8 +6,8 @@ pub mod tokens;
 
 use std::sync::Arc;
 
-use hellocode_core::model::{NewUser, Timestamp, User};
-use hellocode_core::session::{Credentials, Identity};
+use hellocode_core::model::{Account, NewUser, Timestamp, User};
+use hellocode_core::session::{Credential, Credentials, Identity};
 use hellocode_core::storage::Storage;
 
 use crate::error::{Error, FieldErrors, Result, USERNAME_TAKEN};
@@ -66,8 +66,8 @@ impl Auth {
         match credentials {
             Credentials::Token { token } => Ok((self.verify_token(token).await?, None)),
             Credentials::Password { username, password } => {
-                let token = self.login(username, password).await?;
-                Ok((Identity::new(username.clone()), Some(token)))
+                let (identity, token) = self.login(username, password).await?;
+                Ok((identity, Some(token)))
             }
             Credentials::Register { username, email, password, password_confirmation } => {
                 let registration = Registration {
@@ -77,33 +77,66 @@ impl Auth {
                     password_confirmation: password_confirmation.clone(),
                 };
                 let user = self.register(registration).await?;
-                let token = self.tokens.issue(&user.username)?;
-                Ok((Identity::new(user.username), Some(token)))
+                let (identity, token) = self.fresh_login(&user.username).await?;
+                Ok((identity, Some(token)))
             }
         }
     }
 
-    /// The identity a token proves: signature and expiry, then that the user still exists and,
-    /// for a bot token, that it is not revoked.
+    /// The identity a token proves: signature and expiry, then that the account it names still
+    /// exists and, for a login token, that its password has not changed since (its token
+    /// generation), or for a bot token, that it is not revoked.
     pub async fn verify_token(&self, token: &str) -> Result<Identity> {
         let verified = self.tokens.verify(token)?;
-        if let Some(id) = verified.bot {
-            let record = self.storage.bot_token(id).await?;
-            match record {
-                Some(record) if !record.revoked && record.username == verified.username => {}
-                Some(record) if record.revoked => {
-                    return Err(Error::InvalidToken("the bot token was revoked".into()));
+        let Some(account) = self.storage.account_by_id(verified.account_id).await? else {
+            return Err(Error::InvalidToken("the account no longer exists".into()));
+        };
+        let credential = match (verified.bot, verified.generation) {
+            (Some(id), _) => {
+                match self.storage.bot_token(id).await? {
+                    Some(record) if record.revoked => {
+                        return Err(Error::InvalidToken("the bot token was revoked".into()));
+                    }
+                    Some(record) if record.username == account.user.username => {}
+                    _ => return Err(Error::InvalidToken("unknown bot token".into())),
                 }
-                _ => return Err(Error::InvalidToken("unknown bot token".into())),
+                Credential::Bot { token_id: id }
             }
-        } else if self.storage.user(&verified.username).await?.is_none() {
-            return Err(Error::InvalidToken("the user no longer exists".into()));
-        }
-        Ok(Identity::new(verified.username))
+            (None, Some(generation)) if generation == account.token_generation => {
+                Credential::Login { generation, expires_at: verified.expires_at }
+            }
+            (None, _) => {
+                return Err(Error::InvalidToken("the password was changed; log in again".into()));
+            }
+        };
+        Ok(Identity::of_account(account.user.username, verified.account_id, credential))
     }
 
-    /// Check a password and issue a login token.
-    pub async fn login(&self, username: &str, password: &str) -> Result<String> {
+    /// Why the credential behind `identity` is no longer valid (the account is gone, the
+    /// password changed, the bot token was revoked), as a close reason; `None` while it is.
+    /// A connection asks once it is registered for revocation, which closes the gap between
+    /// its first check and its registration.
+    pub async fn revoked_reason(&self, identity: &Identity) -> Result<Option<&'static str>> {
+        use crate::revocation::{REASON_DELETED, REASON_PASSWORD, REASON_REVOKED};
+        let Some(account_id) = identity.account_id else { return Ok(None) };
+        let Some(account) = self.storage.account_by_id(account_id).await? else {
+            return Ok(Some(REASON_DELETED));
+        };
+        Ok(match identity.credential {
+            Credential::Login { generation, .. } if generation != account.token_generation => {
+                Some(REASON_PASSWORD)
+            }
+            Credential::Bot { token_id } => match self.storage.bot_token(token_id).await? {
+                Some(record) if !record.revoked => None,
+                _ => Some(REASON_REVOKED),
+            },
+            _ => None,
+        })
+    }
+
+    /// Check a password and issue a login token. The username is taken as registered
+    /// (exactly; another case of it is another name, which registration refuses to create).
+    pub async fn login(&self, username: &str, password: &str) -> Result<(Identity, String)> {
         let account = self.storage.account(username).await?;
         // Spend the same time whether or not the user exists.
         let hash = account
@@ -111,10 +144,27 @@ impl Auth {
             .map(|account| account.password_hash.clone())
             .unwrap_or_else(|| password::decoy_hash().to_owned());
         let matches = self.hasher.verify(password.to_owned(), hash).await?;
-        if account.is_none() || !matches {
-            return Err(Error::InvalidCredentials);
+        match account {
+            Some(account) if matches => self.issue(account),
+            _ => Err(Error::InvalidCredentials),
         }
-        self.tokens.issue(username)
+    }
+
+    /// A login token for `username`'s account as it is now (after a registration or a
+    /// password change), with the identity it proves.
+    pub async fn fresh_login(&self, username: &str) -> Result<(Identity, String)> {
+        match self.storage.account(username).await? {
+            Some(account) => self.issue(account),
+            None => Err(Error::Storage(hellocode_core::Error::UserNotFound(username.to_owned()))),
+        }
+    }
+
+    fn issue(&self, account: Account) -> Result<(Identity, String)> {
+        let id = account.user.id;
+        let token = self.tokens.issue(id, account.token_generation)?;
+        let expires_at = self.tokens.verify(&token)?.expires_at;
+        let credential = Credential::Login { generation: account.token_generation, expires_at };
+        Ok((Identity::of_account(account.user.username, id, credential), token))
     }
 
     /// Validate and create an account.
@@ -143,8 +193,11 @@ impl Auth {
                 "Give the token a name of 1 to 64 characters.",
             )));
         }
+        let Some(account) = self.storage.account(username).await? else {
+            return Err(Error::Storage(hellocode_core::Error::UserNotFound(username.to_owned())));
+        };
         let record = self.storage.create_bot_token(username, name, Timestamp::now()).await?;
-        Ok((record.id, self.tokens.issue_bot(username, record.id)?))
+        Ok((record.id, self.tokens.issue_bot(account.user.id, record.id)?))
     }
 }
 

@@ -106,6 +106,9 @@ pub fn problems(username: &str, password: &str) -> Vec<String> {
     if !password.is_empty() && password.chars().all(|c| c.is_ascii_digit()) {
         problems.push("This password is entirely numeric.".to_owned());
     }
+    if !password.is_empty() && password.chars().all(char::is_whitespace) {
+        problems.push("This password is entirely whitespace.".to_owned());
+    }
     let lower = password.to_lowercase();
     if !username.is_empty()
         && (lower.contains(&username.to_lowercase()) || username.to_lowercase().contains(&lower))

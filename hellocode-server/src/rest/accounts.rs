@@ -7,7 +7,7 @@ use hellocode_core::model::UserUpdate;
 use hellocode_core::protocol::{Command, ServerFrame};
 use hellocode_core::session::Identity;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
@@ -17,14 +17,56 @@ use super::{
 };
 use crate::app::AppState;
 use crate::auth::{Registration, password};
+use crate::broker::BrokerEvent;
 use crate::error::FieldErrors;
+use crate::revocation::Revocation;
+use hellocode_core::session::Credential;
 
-#[derive(Debug, Deserialize)]
+/// A login form: `{username, password}`, both strings (see [`login_form`]).
+#[derive(Debug)]
 struct Login {
-    #[serde(default)]
     username: String,
-    #[serde(default)]
     password: String,
+}
+
+/// What a client sends when the body is not the object a form expects.
+fn not_a_form(fields: &str) -> ApiError {
+    ApiError::bad_request(format!("the body must be a JSON object {{{fields}}} of strings"))
+}
+
+/// The string field `name` of a form: `Ok(None)` when absent, 400 when not a string.
+fn string_field(form: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
+    match form.get(name) {
+        None => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(_) => Err(ApiError::bad_request(format!("{name} must be a string"))),
+    }
+}
+
+/// `{username, password}`, both present and strings; anything else (`[]`, `{}`, `"x"`, a
+/// number for a name) is a malformed request (400), not wrong credentials (401).
+fn login_form(body: Value) -> Result<Login, ApiError> {
+    const FIELDS: &str = "username, password";
+    let Value::Object(form) = body else { return Err(not_a_form(FIELDS)) };
+    let required = |name: &str| {
+        string_field(&form, name)?
+            .ok_or_else(|| ApiError::bad_request(format!("{name} is required")))
+    };
+    Ok(Login { username: required("username")?, password: required("password")? })
+}
+
+/// The registration form: an object whose fields, when present, are strings (400 otherwise);
+/// missing ones are blank and get their per-field message (422) from validation.
+fn registration_form(body: Value) -> Result<Registration, ApiError> {
+    const FIELDS: &str = "username, email, password, password_confirmation";
+    let Value::Object(form) = body else { return Err(not_a_form(FIELDS)) };
+    let field = |name: &str| string_field(&form, name).map(Option::unwrap_or_default);
+    Ok(Registration {
+        username: field("username")?,
+        email: field("email")?,
+        password: field("password")?,
+        password_confirmation: field("password_confirmation")?,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,10 +214,10 @@ fn only_self(identity: &Identity, username: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn register(registration: Registration, state: Arc<AppState>) -> Response {
+async fn register(body: Value, state: Arc<AppState>) -> Response {
     respond(
         async {
-            let user = state.auth.register(registration).await?;
+            let user = state.auth.register(registration_form(body)?).await?;
             tracing::info!(user = %user.username, "user registered");
             Ok(json_reply(
                 StatusCode::CREATED,
@@ -186,10 +228,11 @@ async fn register(registration: Registration, state: Arc<AppState>) -> Response 
     )
 }
 
-async fn login(login: Login, state: Arc<AppState>) -> Response {
+async fn login(body: Value, state: Arc<AppState>) -> Response {
     respond(
         async {
-            let token = state.auth.login(&login.username, &login.password).await?;
+            let login = login_form(body)?;
+            let (_, token) = state.auth.login(&login.username, &login.password).await?;
             Ok(json_reply(
                 StatusCode::OK,
                 &json!({ "token": token, "message": format!("Welcome back {}!", login.username) }),
@@ -270,6 +313,7 @@ async fn update_user(
             if !errors.is_empty() {
                 return Err(ApiError::validation(errors));
             }
+            let password_changed = password_hash.is_some();
             let update = UserUpdate {
                 email: change.email,
                 password_hash,
@@ -278,7 +322,22 @@ async fn update_user(
                 avatar: change.avatar,
             };
             let user = state.storage.update_user(&username, update).await?;
-            Ok(json_reply(StatusCode::OK, &user))
+            if !password_changed {
+                return Ok(json_reply(StatusCode::OK, &user));
+            }
+            // Other sessions' login tokens are refused from now on and their sockets close;
+            // this caller gets a fresh token to go on with.
+            let (fresh, token) = state.auth.fresh_login(&username).await?;
+            if let (Some(account), Credential::Login { generation, .. }) =
+                (fresh.account_id, fresh.credential)
+            {
+                let revocation = Revocation::PasswordChanged { account, generation };
+                state.dispatcher.broker().publish(BrokerEvent::Revoke(revocation)).await;
+            }
+            tracing::info!(user = %username, "password changed");
+            let mut body = json!(user);
+            body["token"] = json!(token);
+            Ok(json_reply(StatusCode::OK, &body))
         }
         .await,
     )
@@ -289,7 +348,11 @@ async fn delete_user(username: String, identity: Identity, state: Arc<AppState>)
         async {
             only_self(&identity, &username)?;
             state.storage.delete_user(&username).await?;
-            state.dispatcher.broker().publish(crate::broker::BrokerEvent::MembershipReset).await;
+            state.dispatcher.broker().publish(BrokerEvent::MembershipReset).await;
+            if let Some(account) = identity.account_id {
+                let revocation = Revocation::AccountDeleted { account };
+                state.dispatcher.broker().publish(BrokerEvent::Revoke(revocation)).await;
+            }
             tracing::info!(user = %username, "user deleted");
             Ok(StatusCode::NO_CONTENT.into_response())
         }

@@ -151,10 +151,21 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned + Send>()
     warp::body::content_length_limit(MAX_BODY).and(warp::body::bytes()).and_then(
         |bytes: bytes::Bytes| async move {
             serde_json::from_slice::<T>(&bytes).map_err(|err| {
+                let err = plain_json_error(&err);
                 warp::reject::custom(ApiError::bad_request(format!("invalid JSON body: {err}")))
             })
         },
     )
+}
+
+/// A JSON error as a client should read it: serde names the Rust type it expected
+/// (`expected struct ProfileChange`), which says nothing to a client; it expected an object.
+fn plain_json_error(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    let Some(at) = text.find("expected struct ") else { return text };
+    let rest = &text[at + "expected struct ".len()..];
+    let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+    format!("{}expected a JSON object{}", &text[..at], &rest[end..])
 }
 
 /// Pass the shared state to a handler.

@@ -22,6 +22,7 @@ use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 use crate::app::AppState;
 use crate::broker::BrokerEvent;
 use crate::hub::Registration;
+use crate::revocation::{CLOSE_UNAUTHORIZED, REASON_EXPIRED, close_signal};
 
 /// Close code for a client that could not keep up with its events: reconnect and `resume`.
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
@@ -59,10 +60,14 @@ pub async fn run<S, E>(
     let evict = Arc::new(Notify::new());
     let writer_done = Arc::new(Notify::new());
     let last_seen = Arc::new(AtomicU64::new(0));
+    // Set when the credential is revoked or expires: the writer closes with 4001, and the
+    // reader runs no further command.
+    let (close, closing) = close_signal();
     let writer = tokio::spawn(write_loop(
         sink,
         outgoing,
         evict.clone(),
+        closing.clone(),
         writer_done.clone(),
         last_seen.clone(),
         opened,
@@ -71,6 +76,8 @@ pub async fn run<S, E>(
 
     let mut session = Session::new(scope, state.settings.limits);
     let mut registered: Option<(String, Registration)> = None;
+    let mut grant = None;
+    let mut expires = None;
     if let Some(identity) = identity {
         session.authenticate(identity);
     }
@@ -89,10 +96,25 @@ pub async fn run<S, E>(
             }
             tracing::debug!(user = %identity.username, peer = ?peer, "connection authenticated");
             registered = Some((identity.username.clone(), registration));
+            grant = state.hub.grants().register(identity, close.clone());
+            expires = expiry_instant(identity);
+            // A revocation between the credential check and this registration was not seen.
+            match state.auth.revoked_reason(identity).await {
+                Ok(Some(why)) => {
+                    close.send_replace(Some(why));
+                }
+                Ok(None) => {}
+                Err(err) => tracing::warn!(error = %err, "cannot recheck a credential"),
+            }
         }
         let message = tokio::select! {
             message = stream.next() => message,
             () = writer_done.notified() => { reason = "closed by server"; break }
+            () = until(expires) => {
+                close.send_replace(Some(REASON_EXPIRED));
+                reason = REASON_EXPIRED;
+                break;
+            }
         };
         let text = match message {
             Some(Ok(Message::Text(text))) => text,
@@ -121,6 +143,11 @@ pub async fn run<S, E>(
             }
         };
         last_seen.store(millis_since(opened), Ordering::Relaxed);
+        if let Some(why) = *closing.borrow() {
+            // Revoked: what arrives from now on is not run (so not acknowledged).
+            reason = why;
+            break;
+        }
         let reply = if !bucket.take() {
             state.metrics.command(None);
             Some(ServerFrame::error(None, ErrorCode::RateLimited, "too many commands; slow down"))
@@ -144,6 +171,9 @@ pub async fn run<S, E>(
     }
 
     session.close();
+    if let Some(grant) = grant {
+        state.hub.grants().unregister(grant);
+    }
     if let Some((username, registration)) = &registered
         && state.hub.unregister(username, registration.id)
     {
@@ -176,10 +206,12 @@ pub async fn run<S, E>(
 }
 
 /// Drain the queue to the socket; returns why the server closed the connection, if it did.
+#[allow(clippy::too_many_arguments)] // the writer's share of one connection's state
 async fn write_loop<K>(
     mut sink: K,
     mut outgoing: mpsc::Receiver<Utf8Bytes>,
     evict: Arc<Notify>,
+    mut closing: tokio::sync::watch::Receiver<Option<&'static str>>,
     done: Arc<Notify>,
     last_seen: Arc<AtomicU64>,
     opened: Instant,
@@ -194,6 +226,7 @@ where
     let close: Option<(u16, &'static str)> = loop {
         tokio::select! {
             biased;
+            why = revoked(&mut closing) => break Some((CLOSE_UNAUTHORIZED, why)),
             () = evict.notified() => break Some((CLOSE_SLOW_CONSUMER, "slow consumer: resume")),
             () = stopping(&mut shutdown) => break Some((1001, "server shutting down")),
             frame = outgoing.recv() => {
@@ -202,6 +235,7 @@ where
                 // must still get through.
                 tokio::select! {
                     biased;
+                    why = revoked(&mut closing) => break Some((CLOSE_UNAUTHORIZED, why)),
                     () = evict.notified() => break Some((CLOSE_SLOW_CONSUMER, "slow consumer: resume")),
                     () = stopping(&mut shutdown) => break Some((1001, "server shutting down")),
                     written = write_batch(&mut sink, frame, &mut outgoing) => if !written { break None },
@@ -250,6 +284,36 @@ where
         }
     }
     sink.flush().await.is_ok()
+}
+
+/// Resolves with the reason once the connection's credential is revoked (never if the signal
+/// is dropped first).
+async fn revoked(closing: &mut tokio::sync::watch::Receiver<Option<&'static str>>) -> &'static str {
+    let why = closing.wait_for(Option::is_some).await.map(|why| (*why).unwrap_or(REASON_EXPIRED));
+    match why {
+        Ok(why) => why,
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// When a connection authenticated by a login token must close: the token's expiry.
+fn expiry_instant(identity: &hellocode_core::session::Identity) -> Option<tokio::time::Instant> {
+    let hellocode_core::session::Credential::Login { expires_at, .. } = identity.credential else {
+        return None;
+    };
+    let left = expires_at
+        .unix_millis()
+        .saturating_sub(hellocode_core::model::Timestamp::now().unix_millis());
+    let left = Duration::from_millis(u64::try_from(left).unwrap_or(0));
+    Some(tokio::time::Instant::now() + left.min(Duration::from_secs(10 * 365 * 24 * 3600)))
+}
+
+/// Resolves at `deadline`, or never without one.
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Resolves once the server is shutting down (or its state is gone).

@@ -87,7 +87,9 @@ pub async fn expired_forged_and_revoked_tokens_are_refused(backend: Backend) {
         json!({ "sub": "alice", "iat": now(), "exp": now() + 3600 }),
         b"some other secret of enough length",
     );
-    let unknown_user = sign(json!({ "sub": "ghost", "iat": now(), "exp": now() + 3600 }), SECRET);
+    // Well signed, but naming an account that does not exist.
+    let unknown_user =
+        sign(json!({ "sub": "999", "gen": 0, "iat": now(), "exp": now() + 3600 }), SECRET);
     let garbage = "not-a-token".to_owned();
 
     let (status, bot) = server

@@ -120,6 +120,11 @@ impl TestServer {
         (status, String::from_utf8_lossy(&raw).into_owned())
     }
 
+    /// The running server's in-process endpoint.
+    pub fn local(&self) -> hellocode_server::ws::LocalEndpoint {
+        self.server.as_ref().expect("the server is running").local_endpoint()
+    }
+
     /// A WebSocket to `path` (`/ws`, `/ws/chat/7`, with `?token=` if wanted).
     pub async fn connect(&self, path: &str) -> Client {
         let url = format!("ws://{}{path}", self.addr);

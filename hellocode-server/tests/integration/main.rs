@@ -29,5 +29,6 @@ macro_rules! on_backends {
 mod auth;
 mod commands;
 mod fuzz_regressions;
+mod identity;
 mod rest;
 mod websocket;

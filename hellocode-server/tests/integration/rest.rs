@@ -161,10 +161,11 @@ pub async fn users_change_and_delete_only_themselves(backend: Backend) {
         .await;
     assert_eq!(status, 422, "{body}");
     let new_password = json!({ "password": "a brand new passphrase", "password_confirmation": "a brand new passphrase" });
-    assert_eq!(
-        server.http("PATCH", "/api/users/alice/", Some(&alice), Some(&new_password)).await.0,
-        200
-    );
+    let (status, changed) =
+        server.http("PATCH", "/api/users/alice/", Some(&alice), Some(&new_password)).await;
+    assert_eq!(status, 200, "{changed}");
+    // A password change logs out other sessions: go on with the fresh token of the reply.
+    let alice = changed["token"].as_str().expect("a fresh token").to_owned();
     let (status, _) = server
         .http(
             "POST",

@@ -73,7 +73,7 @@ macro_rules! sql_storage {
 
         use crate::model::{
             Account, BotToken, Chat, ChatId, Language, Message, NewMessage, NewUser, Participant,
-            ReadPosition, Seq, Timestamp, User, UserUpdate,
+            ReadPosition, Seq, Timestamp, User, UserUpdate, deleted_author, username_key,
         };
         use crate::storage::sql::{
             MESSAGES_AFTER, MESSAGES_BEFORE, bot_token_select, is_unique_violation, message_columns,
@@ -129,6 +129,38 @@ macro_rules! sql_storage {
             };
             let mut users = with_languages(conn, vec![row]).await?;
             Ok(users.pop())
+        }
+
+        /// The private fields of `user`, loaded.
+        async fn account_of(conn: &mut Conn, user: User) -> Result<Account> {
+            let row = sqlx::query("SELECT email, password_hash, token_generation FROM users WHERE id = $1")
+                .bind(user.id)
+                .fetch_one(&mut *conn)
+                .await?;
+            Ok(Account { user, email: row.try_get(0)?, password_hash: row.try_get(1)?, token_generation: row.try_get(2)? })
+        }
+
+        /// Fill in the `username_key` of users created before it existed (migration 0002). A
+        /// key already taken (say `Carol` and `carol` both registered before) stays empty:
+        /// both accounts keep working, and the taken key still refuses new look-alikes.
+        pub(crate) async fn backfill_username_keys(pool: &sqlx::Pool<$db>) -> Result<()> {
+            let rows = sqlx::query("SELECT id, username FROM users WHERE username_key IS NULL ORDER BY id")
+                .fetch_all(pool)
+                .await?;
+            for row in rows {
+                let (id, username): (i64, String) = (row.try_get(0)?, row.try_get(1)?);
+                let updated = sqlx::query("UPDATE users SET username_key = $1 WHERE id = $2")
+                    .bind(username_key(&username))
+                    .bind(id)
+                    .execute(pool)
+                    .await;
+                match updated {
+                    Ok(_) => {}
+                    Err(err) if is_unique_violation(&err) => {}
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            Ok(())
         }
 
         /// Users from rows of `id, username, timezone, avatar`, with their languages.
@@ -227,17 +259,18 @@ macro_rules! sql_storage {
             }
         }
 
-        /// The author's own, still present message, inside a write transaction.
+        /// The author's own (by account id), still present message, inside a write transaction.
         async fn own_message(conn: &mut Conn, chat: ChatId, seq: Seq, author: &str) -> Result<()> {
             require_participant(conn, chat, author).await?;
-            let row = sqlx::query("SELECT author, deleted FROM messages WHERE chat_id = $1 AND seq = $2")
+            let author_id = user_id(conn, author).await?;
+            let row = sqlx::query("SELECT author_id, deleted FROM messages WHERE chat_id = $1 AND seq = $2")
                 .bind(chat.0)
                 .bind(seq.0)
                 .fetch_optional(&mut *conn)
                 .await?
                 .ok_or(Error::MessageNotFound { chat, seq })?;
-            let stored_author: String = row.try_get(0)?;
-            if stored_author != author {
+            let stored_author: Option<i64> = row.try_get(0)?;
+            if stored_author != Some(author_id) {
                 return Err(Error::NotAuthor { chat, seq });
             }
             if row.try_get::<bool, _>(1)? {
@@ -264,7 +297,7 @@ macro_rules! sql_storage {
         // named one by a linear scan, quadratic in a batch's ~1,500 parameters (profile in
         // BENCHMARKS.md).
         async fn append_all(conn: &mut Conn, batch: &[&NewMessage]) -> Result<Vec<Result<Appended>>> {
-            use std::collections::{BTreeMap, HashMap, HashSet};
+            use std::collections::{BTreeMap, HashMap};
             let mut results: Vec<Option<Result<Appended>>> = batch.iter().map(|_| None).collect();
 
             // Who may post where: the batch's distinct (chat, author) pairs, each looked up by
@@ -273,7 +306,7 @@ macro_rules! sql_storage {
             let pairs: std::collections::BTreeSet<(i64, &str)> =
                 batch.iter().map(|m| (m.chat_id.0, m.author.as_str())).collect();
             let sql = format!(
-                "SELECT v.column1, v.column2 FROM (VALUES {}) AS v \
+                "SELECT v.column1, v.column2, u.id FROM (VALUES {}) AS v \
                  JOIN users u ON u.username = v.column2 \
                  JOIN chat_participants p ON p.chat_id = v.column1 AND p.user_id = u.id",
                 value_rows(pairs.len(), 2)
@@ -282,15 +315,17 @@ macro_rules! sql_storage {
             for (chat, author) in &pairs {
                 query = query.bind(*chat).bind(*author);
             }
-            let members: HashSet<(i64, String)> = query
+            // (chat, author name) → the author's account id, for the members among them.
+            let members: HashMap<(i64, String), i64> = query
                 .fetch_all(&mut *conn)
                 .await?
                 .iter()
-                .map(|row| Ok((row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?)))
+                .map(|row| Ok(((row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?), row.try_get::<i64, _>(2)?)))
                 .collect::<Result<_>>()?;
+            let author_id = |message: &NewMessage| members.get(&(message.chat_id.0, message.author.clone())).copied();
             let mut allowed = Vec::with_capacity(batch.len());
             for (index, message) in batch.iter().enumerate() {
-                if members.contains(&(message.chat_id.0, message.author.clone())) {
+                if members.contains_key(&(message.chat_id.0, message.author.clone())) {
                     allowed.push(index);
                 } else {
                     // Refused: which refusal (no such chat, or not a participant).
@@ -323,13 +358,13 @@ macro_rules! sql_storage {
             let mut known: HashMap<(i64, String, String), Message> = HashMap::new();
             if !keyed.is_empty() {
                 let conditions: Vec<String> = (0..keyed.len())
-                    .map(|n| format!("(chat_id = {} AND author = {} AND client_id = {})", param(3 * n + 1), param(3 * n + 2), param(3 * n + 3)))
+                    .map(|n| format!("(chat_id = {} AND author_id = {} AND client_id = {})", param(3 * n + 1), param(3 * n + 2), param(3 * n + 3)))
                     .collect();
                 let sql = format!("SELECT {} FROM messages WHERE {}", message_columns!(), conditions.join(" OR "));
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for &index in &keyed {
                     let message = batch[index];
-                    query = query.bind(message.chat_id.0).bind(&message.author).bind(&message.client_id);
+                    query = query.bind(message.chat_id.0).bind(author_id(message)).bind(&message.client_id);
                 }
                 for row in query.fetch_all(&mut *conn).await? {
                     let message = message_from_row(&row)?;
@@ -379,9 +414,9 @@ macro_rules! sql_storage {
 
             if !inserts.is_empty() {
                 let sql = format!(
-                    "INSERT INTO messages (chat_id, seq, author, content, created_at, client_id) \
+                    "INSERT INTO messages (chat_id, seq, author, content, created_at, client_id, author_id) \
                      VALUES {} RETURNING id, chat_id, seq",
-                    value_rows(inserts.len(), 6)
+                    value_rows(inserts.len(), 7)
                 );
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for &(index, seq) in &inserts {
@@ -392,7 +427,8 @@ macro_rules! sql_storage {
                         .bind(&message.author)
                         .bind(&message.content)
                         .bind(message.timestamp.unix_millis())
-                        .bind(&message.client_id);
+                        .bind(&message.client_id)
+                        .bind(author_id(message));
                 }
                 // Rows come back in no promised order: match them by (chat, seq), which is unique.
                 let ids: HashMap<(i64, i64), i64> = query
@@ -575,13 +611,14 @@ macro_rules! sql_storage {
             async fn create_user(&self, user: NewUser) -> Result<User> {
                 let mut tx = self.begin_write().await?;
                 let inserted = sqlx::query_scalar(
-                    "INSERT INTO users (username, email, password_hash, timezone) \
-                     VALUES ($1, $2, $3, $4) RETURNING id",
+                    "INSERT INTO users (username, email, password_hash, timezone, username_key) \
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
                 )
                 .bind(&user.username)
                 .bind(&user.email)
                 .bind(&user.password_hash)
                 .bind(&user.timezone)
+                .bind(username_key(&user.username))
                 .fetch_one(&mut *tx)
                 .await;
                 let id: i64 = match inserted {
@@ -602,11 +639,21 @@ macro_rules! sql_storage {
                 let Some(user) = load_user(&mut conn, username).await? else {
                     return Ok(None);
                 };
-                let row = sqlx::query("SELECT email, password_hash FROM users WHERE id = $1")
-                    .bind(user.id)
-                    .fetch_one(&mut *conn)
-                    .await?;
-                Ok(Some(Account { user, email: row.try_get(0)?, password_hash: row.try_get(1)? }))
+                account_of(&mut conn, user).await.map(Some)
+            }
+
+            async fn account_by_id(&self, id: i64) -> Result<Option<Account>> {
+                let mut conn = self.pool.acquire().await?;
+                let Some(row) = sqlx::query("SELECT id, username, timezone, avatar FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let mut users = with_languages(&mut conn, vec![row]).await?;
+                let Some(user) = users.pop() else { return Ok(None) };
+                account_of(&mut conn, user).await.map(Some)
             }
 
             async fn user(&self, username: &str) -> Result<Option<User>> {
@@ -645,6 +692,7 @@ macro_rules! sql_storage {
                 let id: i64 = sqlx::query_scalar(
                     "UPDATE users SET email = COALESCE($2, email), \
                      password_hash = COALESCE($3, password_hash), \
+                     token_generation = token_generation + CASE WHEN $3 IS NULL THEN 0 ELSE 1 END, \
                      timezone = COALESCE($4, timezone) WHERE username = $1 RETURNING id",
                 )
                 .bind(username)
@@ -670,13 +718,16 @@ macro_rules! sql_storage {
             }
 
             async fn delete_user(&self, username: &str) -> Result<()> {
-                let deleted = sqlx::query("DELETE FROM users WHERE username = $1")
-                    .bind(username)
-                    .execute(&self.pool)
+                let mut tx = self.begin_write().await?;
+                let id = user_id(&mut tx, username).await?;
+                // Their messages stay, under a name no account can have (see `deleted_author`).
+                sqlx::query("UPDATE messages SET author = $1 WHERE author_id = $2")
+                    .bind(deleted_author(username))
+                    .bind(id)
+                    .execute(&mut *tx)
                     .await?;
-                if deleted.rows_affected() == 0 {
-                    return Err(Error::UserNotFound(username.to_owned()));
-                }
+                sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                tx.commit().await?;
                 Ok(())
             }
 

@@ -34,6 +34,7 @@ impl PostgresStorage {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        backfill_username_keys(&pool).await?;
         let (appends, jobs) = tokio::sync::mpsc::channel(4 * super::MAX_BATCH);
         tokio::spawn(append_batches(pool.clone(), jobs));
         Ok(PostgresStorage { pool, appends })

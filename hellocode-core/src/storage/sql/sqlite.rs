@@ -54,6 +54,7 @@ impl SqliteStorage {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        backfill_username_keys(&pool).await?;
         let (appends, jobs) = tokio::sync::mpsc::channel(4 * super::MAX_BATCH);
         tokio::spawn(append_batches(pool.clone(), jobs));
         Ok(SqliteStorage { pool, appends })
@@ -103,6 +104,63 @@ mod tests {
             assert!(!plan.contains("USE TEMP B-TREE"), "no sort step: {plan}");
         }
         storage.pool.close().await;
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    /// Migration 0002 on a database written by schema 1: existing accounts keep working (and
+    /// get their username key, except a look-alike of one already keyed), messages get their
+    /// author's account id, and messages of authors deleted before show as deleted.
+    #[tokio::test]
+    async fn schema_two_keeps_existing_accounts_and_messages() {
+        use crate::model::{NewUser, Seq, Timestamp};
+        use crate::storage::Storage;
+
+        let dir = std::env::temp_dir().join(format!("hellocode-v1-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("v1")).expect("temp dir");
+        std::fs::write(
+            dir.join("v1/0001_init.sql"),
+            include_str!("../../../migrations/sqlite/0001_init.sql"),
+        )
+        .expect("copy migration 1");
+        let url = format!("sqlite:{}", dir.join("old.db").display());
+        let options =
+            <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&url).expect("url");
+        let pool =
+            sqlx::SqlitePool::connect_with(options.create_if_missing(true)).await.expect("pool");
+        let v1 = sqlx::migrate::Migrator::new(dir.join("v1")).await.expect("migrator");
+        v1.run(&pool).await.expect("schema 1");
+        for statement in [
+            "INSERT INTO users (username, email, password_hash) VALUES ('Carol', 'c@x.org', 'h1')",
+            "INSERT INTO users (username, email, password_hash) VALUES ('carol', 'c@x.org', 'h2')",
+            "INSERT INTO chats (last_seq, created_at) VALUES (2, 0)",
+            "INSERT INTO chat_participants (chat_id, user_id) VALUES (1, 1)",
+            "INSERT INTO messages (chat_id, seq, author, content, created_at) VALUES (1, 1, 'Carol', 'hi', 0)",
+            "INSERT INTO messages (chat_id, seq, author, content, created_at) VALUES (1, 2, 'gone', 'bye', 0)",
+        ] {
+            sqlx::query(statement).execute(&pool).await.expect("schema 1 data");
+        }
+        pool.close().await;
+
+        let storage = SqliteStorage::open(&url).await.expect("open with schema 2");
+        for (name, hash) in [("Carol", "h1"), ("carol", "h2")] {
+            let account = storage.account(name).await.expect("read").expect("still there");
+            assert_eq!((account.password_hash.as_str(), account.token_generation), (hash, 0));
+        }
+        let taken = storage.create_user(NewUser::new("CAROL", "c@x.org", "h")).await;
+        assert!(matches!(taken, Err(crate::Error::UsernameTaken(_))), "{taken:?}");
+        let history = storage
+            .messages_before(crate::model::ChatId(1), "Carol", None, 10)
+            .await
+            .expect("read");
+        let authors: Vec<&str> = history.iter().map(|m| m.author.as_str()).collect();
+        assert_eq!(authors, ["gone (deleted)", "Carol"]);
+        let edited = storage
+            .edit_message(crate::model::ChatId(1), Seq(1), "Carol", "hello", Timestamp::now())
+            .await
+            .expect("the author's id was filled in");
+        assert_eq!(edited.content, "hello");
+        storage.close().await;
         std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }
