@@ -30,6 +30,8 @@ mod error;
 pub mod hub;
 pub mod metrics;
 pub mod rest;
+pub mod send_queue;
+pub mod serve;
 pub mod ws;
 
 pub use app::{Server, open_storage};

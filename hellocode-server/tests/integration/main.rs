@@ -28,5 +28,6 @@ macro_rules! on_backends {
 
 mod auth;
 mod commands;
+mod limits;
 mod rest;
 mod websocket;
