@@ -11,7 +11,8 @@ use hellocode_core::storage::{MemoryStorage, Storage};
 use hellocode_server::broker::BrokerEvent;
 use hellocode_server::hub::Hub;
 use hellocode_server::metrics::Metrics;
-use tokio::sync::{Notify, mpsc};
+use hellocode_server::send_queue;
+use tokio::sync::Notify;
 
 fn fanout(c: &mut Criterion) {
     let runtime =
@@ -29,7 +30,7 @@ fn fanout(c: &mut Criterion) {
         let hub = Hub::new(storage, Arc::new(Metrics::default()));
         let mut queues = Vec::new();
         for name in &names {
-            let (sender, receiver) = mpsc::channel(4);
+            let (sender, receiver) = send_queue::channel(4, usize::MAX);
             hub.register(name, Scope::AllChats, sender, Arc::new(Notify::new()));
             queues.push(receiver);
         }

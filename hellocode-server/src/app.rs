@@ -99,7 +99,10 @@ impl Server {
             storage.add_language(language).await?;
         }
         let metrics = Arc::new(Metrics::default());
-        let hub = Arc::new(Hub::new(storage.clone(), metrics.clone()));
+        let hub = Arc::new(
+            Hub::new(storage.clone(), metrics.clone())
+                .with_max_per_user(settings.max_connections_per_user),
+        );
         let auth = Auth::new(storage.clone(), Tokens::new(secret, settings.token_ttl));
         let broker = Arc::new(LocalBroker::new(hub.clone()));
         let dispatcher =
@@ -112,7 +115,7 @@ impl Server {
             auth,
             hub,
             dispatcher,
-            metrics,
+            metrics: metrics.clone(),
             shutdown: shutdown.clone(),
             alive: alive_sender,
         });
@@ -123,15 +126,7 @@ impl Server {
             .recover(crate::rest::handle_rejection);
         let listener = listen(addr, settings.socket_send_buffer)?;
         let local_addr = listener.local_addr()?;
-        let mut signal = shutdown;
-        let task = tokio::spawn(
-            warp::serve(routes)
-                .incoming(listener)
-                .graceful(async move {
-                    let _ = signal.wait_for(|stopping| *stopping).await;
-                })
-                .run(),
-        );
+        let task = tokio::spawn(crate::serve::serve(listener, routes, settings, metrics, shutdown));
         tracing::info!(%local_addr, "hellocode server listening");
         Ok(Server { local_addr, stop, task, alive, storage, local })
     }

@@ -61,6 +61,42 @@ pub struct Config {
     /// Commands per connection allowed in a burst.
     #[arg(long, env = "HELLOCODE_RATE_BURST", default_value_t = 200)]
     pub rate_burst: u32,
+
+    /// Bytes queued per connection before a slow client is disconnected (it then resumes); a
+    /// single larger frame still goes to an otherwise empty queue.
+    #[arg(long, env = "HELLOCODE_SEND_QUEUE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub send_queue_bytes: usize,
+
+    /// Seconds a client has to send a complete HTTP request header, counted from the moment
+    /// the connection opens or its previous response was sent: also how long an idle
+    /// keep-alive connection stays open. Slower clients are disconnected.
+    #[arg(long, env = "HELLOCODE_HTTP_HEADER_TIMEOUT", default_value_t = 10)]
+    pub http_header_timeout: u64,
+
+    /// Largest HTTP request header, in bytes (at least 8192); larger ones get 431.
+    #[arg(long, env = "HELLOCODE_HTTP_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    pub http_max_header_bytes: usize,
+
+    /// Open TCP connections (HTTP and WebSocket) at most; beyond, new ones are closed at once.
+    #[arg(long, env = "HELLOCODE_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Open TCP connections per client address (IPv6: per /64) at most; beyond, new ones from
+    /// that address are closed at once.
+    #[arg(long, env = "HELLOCODE_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
+    pub max_connections_per_address: usize,
+
+    /// Open WebSockets per user at most; a new one beyond is closed with code 4029.
+    #[arg(long, env = "HELLOCODE_MAX_CONNECTIONS_PER_USER", default_value_t = 32)]
+    pub max_connections_per_user: usize,
+
+    /// Seconds a WebSocket has to authenticate after it opens; then it is closed with code 4003.
+    #[arg(long, env = "HELLOCODE_AUTH_TIMEOUT", default_value_t = 10)]
+    pub auth_timeout: u64,
+
+    /// Seconds a write to a socket may make no progress before the connection is dropped.
+    #[arg(long, env = "HELLOCODE_WRITE_TIMEOUT", default_value_t = 30)]
+    pub write_timeout: u64,
 }
 
 impl Config {
@@ -81,6 +117,14 @@ impl Config {
             rate_burst: self.rate_burst.max(1),
             token_ttl: Duration::from_secs(self.token_ttl.max(1)),
             socket_send_buffer: (self.socket_send_buffer > 0).then_some(self.socket_send_buffer),
+            send_queue_bytes: self.send_queue_bytes.max(1),
+            http_header_timeout: Duration::from_secs(self.http_header_timeout.max(1)),
+            http_max_header_bytes: self.http_max_header_bytes.max(MIN_HEADER_BYTES),
+            max_connections: self.max_connections.max(1),
+            max_connections_per_address: self.max_connections_per_address.max(1),
+            max_connections_per_user: self.max_connections_per_user.max(1),
+            auth_timeout: Duration::from_secs(self.auth_timeout.max(1)),
+            write_timeout: Duration::from_secs(self.write_timeout.max(1)),
         }
     }
 }
@@ -102,7 +146,26 @@ pub struct Settings {
     pub token_ttl: Duration,
     /// Kernel send buffer per connection (`None`: the OS default).
     pub socket_send_buffer: Option<u32>,
+    /// Per-connection send queue size in bytes.
+    pub send_queue_bytes: usize,
+    /// Time allowed for a complete HTTP request header; also the keep-alive idle timeout.
+    pub http_header_timeout: Duration,
+    /// Largest HTTP request header in bytes (at least [`MIN_HEADER_BYTES`]).
+    pub http_max_header_bytes: usize,
+    /// Open TCP connections at most.
+    pub max_connections: usize,
+    /// Open TCP connections per client address at most.
+    pub max_connections_per_address: usize,
+    /// Open WebSockets per user at most.
+    pub max_connections_per_user: usize,
+    /// Time a WebSocket has to authenticate.
+    pub auth_timeout: Duration,
+    /// Time a socket write may make no progress.
+    pub write_timeout: Duration,
 }
+
+/// The smallest header cap hyper accepts (its minimum read buffer).
+pub const MIN_HEADER_BYTES: usize = 8192;
 
 impl Default for Settings {
     /// The same values as the command line's defaults, without reading the environment.
@@ -115,6 +178,14 @@ impl Default for Settings {
             rate_burst: 200,
             token_ttl: Duration::from_secs(24 * 3600),
             socket_send_buffer: None,
+            send_queue_bytes: 4 * 1024 * 1024,
+            http_header_timeout: Duration::from_secs(10),
+            http_max_header_bytes: 16 * 1024,
+            max_connections: 10_000,
+            max_connections_per_address: 256,
+            max_connections_per_user: 32,
+            auth_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -5,6 +5,8 @@
 //! the client cannot keep up: the connection is evicted (closed with a "resume" reason) rather
 //! than letting the server's memory grow or slowing everyone else down.
 
+mod members;
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -13,19 +15,21 @@ use hellocode_core::model::ChatId;
 use hellocode_core::protocol::ServerFrame;
 use hellocode_core::session::Scope;
 use hellocode_core::storage::Storage;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::broker::BrokerEvent;
 use crate::metrics::Metrics;
 use crate::revocation::Grants;
+use crate::send_queue::{QueueSender, Refused};
+use members::MemberCache;
 
 /// The hub's handle on one connection.
 #[derive(Debug)]
 struct Entry {
     id: u64,
     scope: Scope,
-    queue: mpsc::Sender<Utf8Bytes>,
+    queue: QueueSender,
     evict: Arc<Notify>,
 }
 
@@ -42,12 +46,13 @@ pub struct Registration {
 /// Connections by user, and chat memberships cached from storage.
 pub struct Hub {
     connections: RwLock<HashMap<String, Vec<Entry>>>,
-    members: RwLock<HashMap<ChatId, Arc<[String]>>>,
+    members: MemberCache,
     storage: Arc<dyn Storage>,
     metrics: Arc<Metrics>,
     next_id: AtomicU64,
     /// Which connection authenticated with which credential (see [`crate::revocation`]).
     grants: Grants,
+    max_per_user: usize,
 }
 
 impl std::fmt::Debug for Hub {
@@ -61,11 +66,12 @@ impl Hub {
     pub fn new(storage: Arc<dyn Storage>, metrics: Arc<Metrics>) -> Self {
         Hub {
             connections: RwLock::default(),
-            members: RwLock::default(),
+            members: MemberCache::default(),
             storage,
             metrics,
             next_id: AtomicU64::new(1),
             grants: Grants::default(),
+            max_per_user: usize::MAX,
         }
     }
 
@@ -74,21 +80,30 @@ impl Hub {
         &self.grants
     }
 
+    /// At most `max` open connections per user (beyond, [`Hub::register`] refuses).
+    pub fn with_max_per_user(mut self, max: usize) -> Self {
+        self.max_per_user = max.max(1);
+        self
+    }
+
     /// Start delivering `username`'s events (within `scope`) to `queue`; `evict` is notified
-    /// when the queue overflows.
+    /// when the queue overflows. `None`: the user has the maximum of open connections.
     pub fn register(
         &self,
         username: &str,
         scope: Scope,
-        queue: mpsc::Sender<Utf8Bytes>,
+        queue: QueueSender,
         evict: Arc<Notify>,
-    ) -> Registration {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+    ) -> Option<Registration> {
         let mut connections = self.connections.write().unwrap_or_else(|e| e.into_inner());
         let entries = connections.entry(username.to_owned()).or_default();
+        if entries.len() >= self.max_per_user {
+            return None;
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let first = entries.is_empty();
         entries.push(Entry { id, scope, queue, evict });
-        Registration { id, first }
+        Some(Registration { id, first })
     }
 
     /// Stop delivering to connection `id`; returns whether it was the user's last one.
@@ -130,12 +145,8 @@ impl Hub {
                 let bytes = Utf8Bytes::from(frame.to_json());
                 self.send(recipients.iter(), &bytes, |scope| scope == Scope::AllChats);
             }
-            BrokerEvent::MembersChanged(chat) => {
-                self.members.write().unwrap_or_else(|e| e.into_inner()).remove(chat);
-            }
-            BrokerEvent::MembershipReset => {
-                self.members.write().unwrap_or_else(|e| e.into_inner()).clear();
-            }
+            BrokerEvent::MembersChanged(chat) => self.members.invalidate(*chat),
+            BrokerEvent::MembershipReset => self.members.clear(),
             BrokerEvent::Revoke(revocation) => {
                 let closed = self.grants.revoke(revocation);
                 tracing::info!(
@@ -161,12 +172,12 @@ impl Hub {
             for entry in entries.iter().filter(|entry| wants(entry.scope)) {
                 match entry.queue.try_send(bytes.clone()) {
                     Ok(()) => queued += 1,
-                    Err(mpsc::error::TrySendError::Full(_)) => {
+                    Err(Refused::Full) => {
                         self.metrics.send_queue_drop();
                         entry.evict.notify_one();
                     }
                     // The connection is closing; it unregisters itself.
-                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                    Err(Refused::Closed) => {}
                 }
             }
         }
@@ -175,32 +186,24 @@ impl Hub {
 
     /// The participants of `chat`, from the cache or storage (`None`: no such chat).
     async fn members(&self, chat: ChatId, frame: &ServerFrame) -> Option<Arc<[String]>> {
+        // Not cached: a membership change may already have been delivered (the next event
+        // loads the current list).
         if let ServerFrame::ChatCreated { chat: created } = frame {
-            let members: Arc<[String]> =
-                created.participants.iter().map(|p| p.username.clone()).collect();
-            self.cache(chat, members.clone());
-            return Some(members);
+            return Some(created.participants.iter().map(|p| p.username.clone()).collect());
         }
-        if let Some(members) = self.members.read().unwrap_or_else(|e| e.into_inner()).get(&chat) {
-            return Some(members.clone());
-        }
-        match self.storage.chat(chat).await {
-            Ok(Some(found)) => {
-                let members: Arc<[String]> =
-                    found.participants.into_iter().map(|p| p.username).collect();
-                self.cache(chat, members.clone());
-                Some(members)
-            }
-            Ok(None) => None,
+        let load = async {
+            let found = self.storage.chat(chat).await?;
+            Ok::<_, hellocode_core::Error>(
+                found.map(|found| found.participants.into_iter().map(|p| p.username).collect()),
+            )
+        };
+        match self.members.get_or_load(chat, load).await {
+            Ok(members) => members,
             Err(err) => {
                 tracing::error!(%chat, error = %err, "cannot load chat members; event not delivered");
                 None
             }
         }
-    }
-
-    fn cache(&self, chat: ChatId, members: Arc<[String]>) {
-        self.members.write().unwrap_or_else(|e| e.into_inner()).insert(chat, members);
     }
 
     /// Everyone who shares a chat with `username`.

@@ -31,6 +31,8 @@ pub mod hub;
 pub mod metrics;
 pub mod rest;
 pub mod revocation;
+pub mod send_queue;
+pub mod serve;
 pub mod ws;
 
 pub use app::{Server, open_storage};

@@ -24,6 +24,7 @@ pub struct Metrics {
     storage_buckets: Vec<AtomicU64>,
     storage_count: AtomicU64,
     storage_micros: AtomicU64,
+    connections_refused: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -38,6 +39,7 @@ impl Default for Metrics {
             storage_buckets: LATENCY_BUCKETS.iter().map(|_| AtomicU64::new(0)).collect(),
             storage_count: AtomicU64::new(0),
             storage_micros: AtomicU64::new(0),
+            connections_refused: AtomicU64::new(0),
         }
     }
 }
@@ -75,6 +77,11 @@ impl Metrics {
     /// A connection's send queue was full and the connection was dropped.
     pub fn send_queue_drop(&self) {
         self.send_queue_drops.fetch_add(1, Relaxed);
+    }
+
+    /// A TCP connection was closed at once because a connection cap was reached.
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Relaxed);
     }
 
     /// A storage operation took `elapsed`.
@@ -163,6 +170,12 @@ impl Metrics {
             "histogram",
             "Latency of storage operations.",
             &buckets,
+        );
+        metric(
+            "hellocode_connections_refused_total",
+            "counter",
+            "TCP connections closed at once because a connection cap was reached.",
+            &plain(self.connections_refused.load(Relaxed).to_string()),
         );
         out
     }

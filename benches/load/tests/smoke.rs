@@ -9,8 +9,13 @@ use hellocode_server::{Server, Settings, open_storage};
 
 async fn server(dir: &TempDir) -> Server {
     let storage = open_storage(&dir.sqlite_url(), 4).await.expect("storage");
-    let settings =
-        Settings { rate_per_second: 100_000, rate_burst: 100_000, ..Settings::default() };
+    // The idle scenario opens all its connections as one user.
+    let settings = Settings {
+        rate_per_second: 100_000,
+        rate_burst: 100_000,
+        max_connections_per_user: 1_000,
+        ..Settings::default()
+    };
     Server::start_with(
         storage,
         b"smoke-test-secret-of-at-least-32-bytes",

@@ -4,9 +4,13 @@
 //! Two halves: this task reads frames and runs them through the session one at a time (so a
 //! connection's replies keep its commands' order); a writer task drains the connection's bounded
 //! queue — replies and events alike — to the socket, sends pings, and closes the socket when the
-//! hub evicts the connection or the server shuts down.
+//! hub evicts the connection, the reader asks it to (authentication deadline, per-user cap), the
+//! credential it authenticated with is revoked or expires (4001), or the server shuts down. A write that makes no progress for the write timeout drops the
+//! connection, and the ping check goes on while a write waits.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -14,7 +18,8 @@ use std::time::{Duration, Instant};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use hellocode_core::protocol::{ErrorCode, ServerFrame, decode};
 use hellocode_core::session::{Identity, Scope, Session};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, oneshot};
+use tokio::time::{Interval, Sleep};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
@@ -23,9 +28,15 @@ use crate::app::AppState;
 use crate::broker::BrokerEvent;
 use crate::hub::Registration;
 use crate::revocation::{CLOSE_UNAUTHORIZED, REASON_EXPIRED, close_signal};
+use crate::send_queue::{self, QueueReceiver, Refused};
+use crate::serve::WriteProgress;
 
 /// Close code for a client that could not keep up with its events: reconnect and `resume`.
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
+/// Close code for a connection that did not authenticate within the deadline.
+pub const CLOSE_AUTH_TIMEOUT: u16 = 4003;
+/// Close code for a connection beyond the user's maximum of open connections.
+pub const CLOSE_TOO_MANY_CONNECTIONS: u16 = 4029;
 /// Frames written to the socket per flush, at most.
 const WRITE_BATCH: usize = 64;
 /// How long the close frame may wait for room in the socket. An evicted client's socket is
@@ -35,13 +46,39 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long to wait for the peer's answer to our close frame.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(5);
 
-/// Serve one connection until it closes.
+/// A close frame the server sends.
+#[derive(Debug, Clone, Copy)]
+struct Close {
+    code: u16,
+    reason: &'static str,
+}
+
+const SLOW_CONSUMER: Close = Close { code: CLOSE_SLOW_CONSUMER, reason: "slow consumer: resume" };
+const SHUTTING_DOWN: Close = Close { code: 1001, reason: "server shutting down" };
+const PING_TIMEOUT: Close = Close { code: 1001, reason: "ping timeout" };
+const AUTH_TIMEOUT: Close = Close { code: CLOSE_AUTH_TIMEOUT, reason: "authentication timeout" };
+const TOO_MANY: Close = Close { code: CLOSE_TOO_MANY_CONNECTIONS, reason: "too many connections" };
+
+/// How the writer ended.
+#[derive(Debug, Clone, Copy)]
+enum Ending {
+    /// The server closes with a close frame.
+    Close(Close),
+    /// The server drops the socket without a close frame (it would not get through).
+    Drop(&'static str),
+    /// The queue was closed or the socket failed.
+    Quiet,
+}
+
+/// Serve one connection until it closes. `progress` tells when the socket last accepted
+/// written bytes (without it, a write must complete within the write timeout).
 pub async fn run<S, E>(
     socket: S,
     state: Arc<AppState>,
     scope: Scope,
     identity: Option<Identity>,
     peer: Option<SocketAddr>,
+    progress: Option<Arc<WriteProgress>>,
 ) where
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Send + 'static,
     E: std::fmt::Display,
@@ -56,28 +93,37 @@ pub async fn run<S, E>(
         "connection opened"
     );
     let (sink, mut stream) = socket.split();
-    let (queue, outgoing) = mpsc::channel::<Utf8Bytes>(state.settings.send_queue);
+    let (queue, outgoing) =
+        send_queue::channel(state.settings.send_queue, state.settings.send_queue_bytes);
     let evict = Arc::new(Notify::new());
     let writer_done = Arc::new(Notify::new());
     let last_seen = Arc::new(AtomicU64::new(0));
+    // Kept until the writer has ended: a dropped sender would read as "no close requested".
+    let (close_request, close_requested) = oneshot::channel::<Close>();
+    let mut close_request = Some(close_request);
     // Set when the credential is revoked or expires: the writer closes with 4001, and the
     // reader runs no further command.
-    let (close, closing) = close_signal();
-    let writer = tokio::spawn(write_loop(
-        sink,
-        outgoing,
-        evict.clone(),
-        closing.clone(),
-        writer_done.clone(),
-        last_seen.clone(),
+    let (revoke, revoked_signal) = close_signal();
+    let watch = Watch {
+        evict: evict.clone(),
+        close: Some(close_requested),
+        revoked: revoked_signal.clone(),
+        shutdown: state.shutdown.clone(),
+        last_seen: last_seen.clone(),
         opened,
-        state.clone(),
-    ));
+        interval: state.settings.ping_interval,
+        progress,
+        write_timeout: state.settings.write_timeout,
+    };
+    let writer = tokio::spawn(write_loop(sink, outgoing, watch, writer_done.clone()));
 
     let mut session = Session::new(scope, state.settings.limits);
     let mut registered: Option<(String, Registration)> = None;
     let mut grant = None;
     let mut expires = None;
+    // Boxed and dropped once authenticated: idle connections do not carry a timer.
+    let mut auth_deadline: Option<Pin<Box<Sleep>>> =
+        Some(Box::pin(tokio::time::sleep(state.settings.auth_timeout)));
     if let Some(identity) = identity {
         session.authenticate(identity);
     }
@@ -87,8 +133,14 @@ pub async fn run<S, E>(
         if registered.is_none()
             && let Some(identity) = session.identity()
         {
-            let registration =
-                state.hub.register(&identity.username, scope, queue.clone(), evict.clone());
+            let Some(registration) =
+                state.hub.register(&identity.username, scope, queue.clone(), evict.clone())
+            else {
+                request_close(&mut close_request, TOO_MANY);
+                reason = TOO_MANY.reason;
+                break;
+            };
+            auth_deadline = None;
             if registration.first {
                 let event =
                     BrokerEvent::Presence { username: identity.username.clone(), online: true };
@@ -96,12 +148,12 @@ pub async fn run<S, E>(
             }
             tracing::debug!(user = %identity.username, peer = ?peer, "connection authenticated");
             registered = Some((identity.username.clone(), registration));
-            grant = state.hub.grants().register(identity, close.clone());
+            grant = state.hub.grants().register(identity, revoke.clone());
             expires = expiry_instant(identity);
             // A revocation between the credential check and this registration was not seen.
             match state.auth.revoked_reason(identity).await {
                 Ok(Some(why)) => {
-                    close.send_replace(Some(why));
+                    revoke.send_replace(Some(why));
                 }
                 Ok(None) => {}
                 Err(err) => tracing::warn!(error = %err, "cannot recheck a credential"),
@@ -111,24 +163,52 @@ pub async fn run<S, E>(
             message = stream.next() => message,
             () = writer_done.notified() => { reason = "closed by server"; break }
             () = until(expires) => {
-                close.send_replace(Some(REASON_EXPIRED));
+                revoke.send_replace(Some(REASON_EXPIRED));
                 reason = REASON_EXPIRED;
                 break;
             }
+            () = expired(&mut auth_deadline) => {
+                request_close(&mut close_request, AUTH_TIMEOUT);
+                reason = AUTH_TIMEOUT.reason;
+                break;
+            }
         };
-        let text = match message {
-            Some(Ok(Message::Text(text))) => text,
+        if let Some(why) = *revoked_signal.borrow() {
+            // Revoked: what arrives from now on is not run (so not acknowledged).
+            reason = why;
+            break;
+        }
+        let reply = match message {
+            Some(Ok(Message::Text(text))) => {
+                last_seen.store(millis_since(opened), Ordering::Relaxed);
+                if bucket.take() {
+                    match decode(&text, &state.settings.limits) {
+                        // Boxed: the dispatcher's future is large and only lives while a command
+                        // runs; inline, every idle connection would carry its size (2.6 KiB
+                        // measured).
+                        Ok(frame) => Box::pin(state.dispatcher.handle(&mut session, frame)).await,
+                        Err(err) => {
+                            state.metrics.command(None);
+                            Some(err.to_frame())
+                        }
+                    }
+                } else {
+                    state.metrics.command(None);
+                    Some(rate_limited())
+                }
+            }
+            // Counted like text: a binary frame costs the server as much as a bad text one.
             Some(Ok(Message::Binary(_))) => {
                 last_seen.store(millis_since(opened), Ordering::Relaxed);
-                let error = ServerFrame::error(
-                    None,
-                    ErrorCode::NotJson,
-                    "binary frames are not supported; send JSON text",
-                );
-                if queue.send(Utf8Bytes::from(error.to_json())).await.is_err() {
-                    break;
-                }
-                continue;
+                Some(if bucket.take() {
+                    ServerFrame::error(
+                        None,
+                        ErrorCode::NotJson,
+                        "binary frames are not supported; send JSON text",
+                    )
+                } else {
+                    rate_limited()
+                })
             }
             Some(Ok(Message::Close(_))) | None => break,
             Some(Ok(_)) => {
@@ -142,31 +222,20 @@ pub async fn run<S, E>(
                 break;
             }
         };
-        last_seen.store(millis_since(opened), Ordering::Relaxed);
-        if let Some(why) = *closing.borrow() {
-            // Revoked: what arrives from now on is not run (so not acknowledged).
-            reason = why;
-            break;
-        }
-        let reply = if !bucket.take() {
-            state.metrics.command(None);
-            Some(ServerFrame::error(None, ErrorCode::RateLimited, "too many commands; slow down"))
-        } else {
-            match decode(&text, &state.settings.limits) {
-                // Boxed: the dispatcher's future is large and only lives while a command runs;
-                // inline, every idle connection would carry its size (2.6 KiB measured).
-                Ok(frame) => Box::pin(state.dispatcher.handle(&mut session, frame)).await,
-                Err(err) => {
-                    state.metrics.command(None);
-                    Some(err.to_frame())
-                }
+        let Some(reply) = reply else { continue };
+        match queue.send(Utf8Bytes::from(reply.to_json())).await {
+            Ok(()) => {}
+            Err(Refused::Full) => {
+                // Its own replies piled up unread (pages of history, say): like a full queue.
+                state.metrics.send_queue_drop();
+                evict.notify_one();
+                reason = SLOW_CONSUMER.reason;
+                break;
             }
-        };
-        if let Some(reply) = reply
-            && queue.send(Utf8Bytes::from(reply.to_json())).await.is_err()
-        {
-            reason = "closed by server";
-            break;
+            Err(Refused::Closed) => {
+                reason = "closed by server";
+                break;
+            }
         }
     }
 
@@ -181,8 +250,9 @@ pub async fn run<S, E>(
         state.dispatcher.broker().publish(event).await;
     }
     drop(queue);
-    let close = writer.await.ok().flatten();
-    if close.is_some() {
+    let ending = writer.await.unwrap_or(Ending::Quiet);
+    drop(close_request);
+    if let Ending::Close(_) = ending {
         // The server sent a close frame: complete the closing handshake (RFC 6455 §7.1.1) by
         // reading until the peer's close. Dropping the socket while the peer still writes would
         // make the kernel answer with a reset, which can discard our close frame unread.
@@ -196,58 +266,147 @@ pub async fn run<S, E>(
         .await;
     }
     state.metrics.connection_closed();
+    let reason = match ending {
+        Ending::Close(close) => close.reason,
+        Ending::Drop(why) => why,
+        Ending::Quiet => reason,
+    };
     tracing::info!(
         user = registered.as_ref().map(|(name, _)| name.as_str()).unwrap_or("-"),
         peer = ?peer,
-        reason = close.unwrap_or(reason),
+        reason,
         seconds = opened.elapsed().as_secs(),
         "connection closed"
     );
 }
 
-/// Drain the queue to the socket; returns why the server closed the connection, if it did.
-#[allow(clippy::too_many_arguments)] // the writer's share of one connection's state
-async fn write_loop<K>(
-    mut sink: K,
-    mut outgoing: mpsc::Receiver<Utf8Bytes>,
+fn rate_limited() -> ServerFrame {
+    ServerFrame::error(None, ErrorCode::RateLimited, "too many commands; slow down")
+}
+
+/// Ask the writer to close with `close` (the first request wins).
+fn request_close(request: &mut Option<oneshot::Sender<Close>>, close: Close) {
+    if let Some(request) = request.take() {
+        let _ = request.send(close);
+    }
+}
+
+/// Resolves when the deadline passes; never without one.
+async fn expired(deadline: &mut Option<Pin<Box<Sleep>>>) {
+    match deadline {
+        Some(deadline) => deadline.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What the writer watches besides its queue.
+struct Watch {
     evict: Arc<Notify>,
-    mut closing: tokio::sync::watch::Receiver<Option<&'static str>>,
-    done: Arc<Notify>,
+    close: Option<oneshot::Receiver<Close>>,
+    revoked: tokio::sync::watch::Receiver<Option<&'static str>>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
     last_seen: Arc<AtomicU64>,
     opened: Instant,
-    state: Arc<AppState>,
-) -> Option<&'static str>
+    interval: Duration,
+    progress: Option<Arc<WriteProgress>>,
+    write_timeout: Duration,
+}
+
+impl Watch {
+    /// Resolves when the connection must close for a reason other than its socket: a revoked
+    /// credential, eviction, a close the reader asked for, or shutdown.
+    async fn interrupted(&mut self) -> Close {
+        tokio::select! {
+            biased;
+            reason = revoked(&mut self.revoked) => Close { code: CLOSE_UNAUTHORIZED, reason },
+            () = self.evict.notified() => SLOW_CONSUMER,
+            close = requested(&mut self.close) => close,
+            () = stopping(&mut self.shutdown) => SHUTTING_DOWN,
+        }
+    }
+
+    /// Whether the peer has been silent for two ping intervals.
+    fn silent(&self) -> bool {
+        let silent =
+            millis_since(self.opened).saturating_sub(self.last_seen.load(Ordering::Relaxed));
+        silent > 2 * self.interval.as_millis() as u64
+    }
+
+    /// Run one write to the socket; meanwhile keep watching for interruptions, keep checking
+    /// for silence, and end the connection if the socket accepts nothing for the write timeout.
+    async fn guard(
+        &mut self,
+        write: impl Future<Output = bool>,
+        ping: &mut Interval,
+    ) -> Result<(), Ending> {
+        let started = tokio::time::Instant::now();
+        let mut deadline = started + self.write_timeout;
+        let mut write = std::pin::pin!(write);
+        loop {
+            tokio::select! {
+                biased;
+                close = self.interrupted() => return Err(Ending::Close(close)),
+                written = &mut write => return if written { Ok(()) } else { Err(Ending::Quiet) },
+                // No ping can be sent while a write waits, but silence is still noticed.
+                _ = ping.tick() => if self.silent() { return Err(Ending::Close(PING_TIMEOUT)) },
+                () = tokio::time::sleep_until(deadline) => {
+                    let last = match &self.progress {
+                        Some(progress) => tokio::time::Instant::from_std(progress.last()).max(started),
+                        None => started,
+                    };
+                    if last.elapsed() >= self.write_timeout {
+                        return Err(Ending::Drop("write timeout"));
+                    }
+                    deadline = last + self.write_timeout;
+                }
+            }
+        }
+    }
+}
+
+/// Resolves with the close the reader asked for; never if it asks for none.
+async fn requested(close: &mut Option<oneshot::Receiver<Close>>) -> Close {
+    if let Some(receiver) = close {
+        match receiver.await {
+            Ok(requested) => return requested,
+            Err(_) => *close = None,
+        }
+    }
+    std::future::pending().await
+}
+
+/// Drain the queue to the socket; returns how the connection ended on the writer's side.
+async fn write_loop<K>(
+    mut sink: K,
+    mut outgoing: QueueReceiver,
+    mut watch: Watch,
+    done: Arc<Notify>,
+) -> Ending
 where
     K: Sink<Message> + Unpin + Send,
 {
-    let interval = state.settings.ping_interval;
+    let interval = watch.interval;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-    let mut shutdown = state.shutdown.clone();
-    let close: Option<(u16, &'static str)> = loop {
+    let ending = loop {
         tokio::select! {
             biased;
-            why = revoked(&mut closing) => break Some((CLOSE_UNAUTHORIZED, why)),
-            () = evict.notified() => break Some((CLOSE_SLOW_CONSUMER, "slow consumer: resume")),
-            () = stopping(&mut shutdown) => break Some((1001, "server shutting down")),
+            close = watch.interrupted() => break Ending::Close(close),
             frame = outgoing.recv() => {
-                let Some(frame) = frame else { break None };
-                // A client that stops reading blocks the write itself; eviction and shutdown
-                // must still get through.
-                tokio::select! {
-                    biased;
-                    why = revoked(&mut closing) => break Some((CLOSE_UNAUTHORIZED, why)),
-                    () = evict.notified() => break Some((CLOSE_SLOW_CONSUMER, "slow consumer: resume")),
-                    () = stopping(&mut shutdown) => break Some((1001, "server shutting down")),
-                    written = write_batch(&mut sink, frame, &mut outgoing) => if !written { break None },
+                let Some(frame) = frame else { break Ending::Quiet };
+                // A client that stops reading blocks the write itself; eviction, shutdown,
+                // the ping check and the write timeout must still get through.
+                let write = write_batch(&mut sink, frame, &mut outgoing);
+                if let Err(ending) = watch.guard(write, &mut ping).await {
+                    break ending;
                 }
             }
             _ = ping.tick() => {
-                let silent = millis_since(opened).saturating_sub(last_seen.load(Ordering::Relaxed));
-                if silent > 2 * interval.as_millis() as u64 {
-                    break Some((1001, "ping timeout"));
+                if watch.silent() {
+                    break Ending::Close(PING_TIMEOUT);
                 }
-                if sink.send(Message::Ping(Bytes::new())).await.is_err() {
-                    break None;
+                let write = async { sink.send(Message::Ping(Bytes::new())).await.is_ok() };
+                if let Err(ending) = watch.guard(write, &mut ping).await {
+                    break ending;
                 }
             }
         }
@@ -255,22 +414,21 @@ where
     done.notify_one();
     // Frames still queued are dropped: an evicted client resumes from its last sequence number.
     drop(outgoing);
-    if let Some((code, reason)) = close {
+    if let Ending::Close(Close { code, reason }) = ending {
         let frame =
             CloseFrame { code: CloseCode::from(code), reason: Utf8Bytes::from_static(reason) };
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+        let wait = CLOSE_TIMEOUT.min(watch.write_timeout.max(Duration::from_secs(1)));
+        let _ = tokio::time::timeout(wait, sink.send(Message::Close(Some(frame)))).await;
     }
-    let _ = tokio::time::timeout(Duration::from_secs(5), sink.close()).await;
-    close.map(|(_, reason)| reason)
+    if !matches!(ending, Ending::Drop(_)) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), sink.close()).await;
+    }
+    ending
 }
 
 /// Write `first` and whatever else is queued (up to a batch), then flush once. `false` if the
 /// socket failed.
-async fn write_batch<K>(
-    sink: &mut K,
-    first: Utf8Bytes,
-    outgoing: &mut mpsc::Receiver<Utf8Bytes>,
-) -> bool
+async fn write_batch<K>(sink: &mut K, first: Utf8Bytes, outgoing: &mut QueueReceiver) -> bool
 where
     K: Sink<Message> + Unpin,
 {
@@ -278,7 +436,7 @@ where
         return false;
     }
     for _ in 1..WRITE_BATCH {
-        let Ok(more) = outgoing.try_recv() else { break };
+        let Some(more) = outgoing.try_recv() else { break };
         if sink.feed(Message::Text(more)).await.is_err() {
             return false;
         }
@@ -297,7 +455,7 @@ async fn revoked(closing: &mut tokio::sync::watch::Receiver<Option<&'static str>
 }
 
 /// When a connection authenticated by a login token must close: the token's expiry.
-fn expiry_instant(identity: &hellocode_core::session::Identity) -> Option<tokio::time::Instant> {
+fn expiry_instant(identity: &Identity) -> Option<tokio::time::Instant> {
     let hellocode_core::session::Credential::Login { expires_at, .. } = identity.credential else {
         return None;
     };

@@ -58,7 +58,8 @@ impl LocalServer for LocalEndpoint {
         let (to_server, incoming) = mpsc::channel(CHANNEL_FRAMES);
         let (outgoing, from_server) = mpsc::channel(CHANNEL_FRAMES);
         let socket = LocalSocket { incoming, outgoing, pong_due: false, reader: None };
-        self.runtime.spawn(super::run_connection(socket, state, Scope::AllChats, None, None));
+        let connection = super::run_connection(socket, state, Scope::AllChats, None, None, None);
+        self.runtime.spawn(connection);
         Some(LocalConnection { to_server, from_server })
     }
 }

@@ -9,7 +9,6 @@
 mod connection;
 mod local;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hellocode_core::model::ChatId;
@@ -26,8 +25,11 @@ use warp::{Filter, Rejection, Reply};
 
 use crate::app::AppState;
 use crate::rest::{ApiError, bearer_token};
+use crate::serve::Connection;
 
-pub use connection::{CLOSE_SLOW_CONSUMER, run as run_connection};
+pub use connection::{
+    CLOSE_AUTH_TIMEOUT, CLOSE_SLOW_CONSUMER, CLOSE_TOO_MANY_CONNECTIONS, run as run_connection,
+};
 pub use local::LocalEndpoint;
 
 #[derive(Debug, Deserialize)]
@@ -54,7 +56,7 @@ pub fn routes(
         .and(warp::header::optional::<String>("upgrade"))
         .and(warp::header::optional::<String>("sec-websocket-key"))
         .and(warp::ext::optional::<OnUpgrade>())
-        .and(warp::addr::remote())
+        .and(crate::serve::connection())
         .and(warp::any().map(move || state.clone()))
         .then(upgrade)
 }
@@ -67,7 +69,7 @@ async fn upgrade(
     upgrade: Option<String>,
     key: Option<String>,
     on_upgrade: Option<OnUpgrade>,
-    peer: Option<SocketAddr>,
+    connection: Option<Connection>,
     state: Arc<AppState>,
 ) -> Response {
     let (Some(key), Some(on_upgrade), true) =
@@ -75,6 +77,8 @@ async fn upgrade(
     else {
         return ApiError::bad_request("expected a WebSocket upgrade request").into_response();
     };
+    let peer = connection.as_ref().map(|connection| connection.peer);
+    let progress = connection.map(|connection| connection.progress);
     let token = bearer_token(authorization.as_deref()).or(query.token);
     let identity = match token {
         Some(token) => match state.auth.verify_token(&token).await {
@@ -96,7 +100,7 @@ async fn upgrade(
                     Some(config),
                 )
                 .await;
-                run_connection(socket, state, scope, identity, peer).await;
+                run_connection(socket, state, scope, identity, peer, progress).await;
             }
             Err(err) => tracing::debug!(peer = ?peer, error = %err, "websocket upgrade failed"),
         }

@@ -30,5 +30,6 @@ mod auth;
 mod commands;
 mod fuzz_regressions;
 mod identity;
+mod limits;
 mod rest;
 mod websocket;
