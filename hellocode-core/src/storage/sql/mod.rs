@@ -26,6 +26,14 @@ impl Default for PoolConfig {
     }
 }
 
+/// Whether a failed batch was refused by the database itself (a statement it would not run:
+/// say, a value Postgres text cannot hold) rather than lost with its connection. Only then
+/// can committing its appends one by one isolate the one at fault.
+pub(super) fn refused_by_database(err: &crate::Error) -> bool {
+    matches!(err, crate::Error::Database(source)
+        if matches!(source.downcast_ref::<sqlx::Error>(), Some(sqlx::Error::Database(_))))
+}
+
 /// Whether a database error is a unique-constraint violation.
 pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
@@ -73,7 +81,7 @@ macro_rules! sql_storage {
 
         use crate::model::{
             Account, BotToken, Chat, ChatId, Language, Message, NewMessage, NewUser, Participant,
-            ReadPosition, Seq, Timestamp, User, UserUpdate,
+            ReadMark, ReadPosition, Seq, Timestamp, User, UserUpdate,
         };
         use crate::storage::sql::{
             MESSAGES_AFTER, MESSAGES_BEFORE, bot_token_select, is_unique_violation, message_columns,
@@ -501,16 +509,33 @@ macro_rules! sql_storage {
                         Err(_) => break,
                     }
                 }
-                let committed = match &mut writer {
-                    Some(conn) => commit_batch(conn, &batch).await,
-                    None => match pool.acquire().await {
-                        Ok(conn) => commit_batch(writer.insert(conn), &batch).await,
-                        Err(err) => Err(err.into()),
-                    },
-                };
+                let messages: Vec<&NewMessage> = batch.iter().map(|(message, _)| message).collect();
+                let committed = commit_on(&pool, &mut writer, &messages).await;
+                drop(messages);
                 match committed {
                     Ok(results) => {
                         for ((_, reply), result) in batch.drain(..).zip(results) {
+                            let _ = reply.send(result);
+                        }
+                    }
+                    Err(err) if batch.len() > 1 && crate::storage::sql::refused_by_database(&err) => {
+                        // One append the database refuses must not fail the others (issue 13):
+                        // nothing was committed, so commit each alone, in queue order (which
+                        // keeps each chat's numbering), and only the one at fault fails.
+                        for (message, reply) in batch.drain(..) {
+                            let result = match commit_on(&pool, &mut writer, &[&message]).await {
+                                Ok(mut results) => results.pop().unwrap_or_else(|| {
+                                    Err(Error::Database("append left unanswered".into()))
+                                }),
+                                Err(err) => {
+                                    if !crate::storage::sql::refused_by_database(&err)
+                                        && let Some(mut conn) = writer.take()
+                                    {
+                                        conn.close_on_drop();
+                                    }
+                                    Err(err)
+                                }
+                            };
                             let _ = reply.send(result);
                         }
                     }
@@ -529,16 +554,39 @@ macro_rules! sql_storage {
             }
         }
 
+        /// [`commit_batch`] on the kept writer connection, acquiring one if there is none.
+        async fn commit_on(
+            pool: &sqlx::Pool<$db>,
+            writer: &mut Option<sqlx::pool::PoolConnection<$db>>,
+            messages: &[&NewMessage],
+        ) -> Result<Vec<Result<Appended>>> {
+            match writer {
+                Some(conn) => commit_batch(conn, messages).await,
+                None => match pool.acquire().await {
+                    Ok(conn) => commit_batch(writer.insert(conn), messages).await,
+                    Err(err) => Err(err.into()),
+                },
+            }
+        }
+
         async fn commit_batch(
             conn: &mut sqlx::pool::PoolConnection<$db>,
-            batch: &[AppendJob],
+            messages: &[&NewMessage],
         ) -> Result<Vec<Result<Appended>>> {
             let mut tx = sqlx::Connection::begin_with(&mut **conn, BEGIN_WRITE).await?;
-            let messages: Vec<&NewMessage> = batch.iter().map(|(message, _)| message).collect();
-            // A database error may have aborted the transaction (Postgres): it fails the batch.
-            let results = append_all(&mut tx, &messages).await?;
-            tx.commit().await?;
-            Ok(results)
+            // A database error may have aborted the transaction (Postgres): it fails the batch,
+            // and rolling back leaves the connection ready for the next.
+            match append_all(&mut tx, messages).await {
+                Ok(results) => {
+                    tx.commit().await?;
+                    Ok(results)
+                }
+                Err(err) => {
+                    // A failed rollback means a broken connection: the next use reports it.
+                    let _ = tx.rollback().await;
+                    Err(err)
+                }
+            }
         }
 
         impl $storage {
@@ -916,7 +964,7 @@ macro_rules! sql_storage {
                 message_from_row(&row)
             }
 
-            async fn mark_read(&self, chat: ChatId, username: &str, seq: Seq) -> Result<Seq> {
+            async fn mark_read(&self, chat: ChatId, username: &str, seq: Seq) -> Result<ReadMark> {
                 let mut tx = self.begin_write().await?;
                 let last_seq: i64 = sqlx::query_scalar("SELECT last_seq FROM chats WHERE id = $1")
                     .bind(chat.0)
@@ -927,18 +975,28 @@ macro_rules! sql_storage {
                 if seq.0 > last_seq {
                     return Err(Error::ReadBeyondEnd { chat, seq });
                 }
-                let stored: i64 = sqlx::query_scalar(
-                    "UPDATE chat_participants SET read_seq = CASE WHEN read_seq < $3 THEN $3 \
-                     ELSE read_seq END WHERE chat_id = $1 \
-                     AND user_id = (SELECT id FROM users WHERE username = $2) RETURNING read_seq",
+                // Only a forward move updates the row: whether it did is whether it moved.
+                let moved = sqlx::query(
+                    "UPDATE chat_participants SET read_seq = $3 WHERE chat_id = $1 \
+                     AND user_id = (SELECT id FROM users WHERE username = $2) AND read_seq < $3",
                 )
                 .bind(chat.0)
                 .bind(username)
                 .bind(seq.0)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    > 0;
+                let stored: i64 = sqlx::query_scalar(
+                    "SELECT read_seq FROM chat_participants WHERE chat_id = $1 \
+                     AND user_id = (SELECT id FROM users WHERE username = $2)",
+                )
+                .bind(chat.0)
+                .bind(username)
                 .fetch_one(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                Ok(Seq(stored))
+                Ok(ReadMark { seq: Seq(stored), moved })
             }
 
             async fn create_bot_token(
