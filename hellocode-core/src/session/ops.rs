@@ -1,7 +1,9 @@
 //! Storage operations a session asks for, their outcomes, and the replies and events they make.
 
 use super::{Output, Publish};
-use crate::model::{BotToken, Chat, ChatId, Language, Message, NewMessage, Seq, Timestamp, User};
+use crate::model::{
+    BotToken, Chat, ChatId, Language, Message, NewMessage, ReadMark, Seq, Timestamp, User,
+};
 use crate::protocol::{ErrorCode, RequestId, ServerFrame};
 use crate::storage::Appended;
 
@@ -244,8 +246,8 @@ pub enum StorageOutcome {
     Users(Vec<User>),
     /// For `Typing`: the typist is a participant.
     Allowed,
-    /// For `MarkRead`: the read position now stored (never moves back).
-    ReadUpTo(Seq),
+    /// For `MarkRead`: the read position now stored (never moves back), and whether it moved.
+    ReadUpTo(ReadMark),
     /// For `GetUser` and `UpdateProfile`.
     User(User),
     /// For `ListLanguages`: by name.
@@ -321,12 +323,17 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
             reply: wants_ack.then_some(ServerFrame::Ok { id }),
             publish: vec![Publish::to_chat(chat, ServerFrame::Typing { chat_id: chat, username })],
         },
-        (StorageOp::MarkRead { chat, username, .. }, StorageOutcome::ReadUpTo(seq)) => Output {
+        (StorageOp::MarkRead { chat, username, .. }, StorageOutcome::ReadUpTo(mark)) => Output {
             reply: wants_ack.then_some(ServerFrame::Ok { id }),
-            publish: vec![Publish::to_chat(
-                chat,
-                ServerFrame::Read { chat_id: chat, username, seq },
-            )],
+            // A receipt that moved nothing tells the others nothing new.
+            publish: if mark.moved {
+                vec![Publish::to_chat(
+                    chat,
+                    ServerFrame::Read { chat_id: chat, username, seq: mark.seq },
+                )]
+            } else {
+                Vec::new()
+            },
         },
         (
             StorageOp::GetUser { .. } | StorageOp::UpdateProfile { .. },

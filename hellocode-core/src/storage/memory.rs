@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::{Appended, Storage};
 use crate::model::{
-    Account, BotToken, Chat, ChatId, Language, Message, NewMessage, NewUser, Participant,
+    Account, BotToken, Chat, ChatId, Language, Message, NewMessage, NewUser, Participant, ReadMark,
     ReadPosition, Seq, Timestamp, User, UserUpdate,
 };
 use crate::{Error, Result};
@@ -433,15 +433,16 @@ impl Storage for MemoryStorage {
         Ok(message.clone())
     }
 
-    async fn mark_read(&self, chat: ChatId, username: &str, seq: Seq) -> Result<Seq> {
+    async fn mark_read(&self, chat: ChatId, username: &str, seq: Seq) -> Result<ReadMark> {
         let mut inner = self.lock();
         let row = inner.chat_for(chat, username)?;
         if seq.0 > row.messages.len() as i64 {
             return Err(Error::ReadBeyondEnd { chat, seq });
         }
         let stored = row.reads.entry(username.to_owned()).or_default();
+        let moved = seq > *stored;
         *stored = (*stored).max(seq);
-        Ok(*stored)
+        Ok(ReadMark { seq: *stored, moved })
     }
 
     async fn read_positions(&self, chat: ChatId) -> Result<Vec<ReadPosition>> {

@@ -23,8 +23,8 @@ use async_trait::async_trait;
 
 use crate::Result;
 use crate::model::{
-    Account, BotToken, Chat, ChatId, Language, Message, NewMessage, NewUser, ReadPosition, Seq,
-    Timestamp, User, UserUpdate,
+    Account, BotToken, Chat, ChatId, Language, Message, NewMessage, NewUser, ReadMark,
+    ReadPosition, Seq, Timestamp, User, UserUpdate,
 };
 
 pub use memory::MemoryStorage;
@@ -173,8 +173,8 @@ pub trait Storage: Send + Sync + 'static {
     // ---- read positions ----
 
     /// Move `username`'s read position in `chat` forward to `seq` (never back); returns the
-    /// stored position.
-    async fn mark_read(&self, chat: ChatId, username: &str, seq: Seq) -> Result<Seq>;
+    /// stored position and whether it moved.
+    async fn mark_read(&self, chat: ChatId, username: &str, seq: Seq) -> Result<ReadMark>;
     /// Every participant's read position in `chat`, by username (0 for none yet).
     async fn read_positions(&self, chat: ChatId) -> Result<Vec<ReadPosition>>;
 

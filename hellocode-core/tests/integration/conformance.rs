@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use hellocode_core::Error;
-use hellocode_core::model::{ChatId, NewMessage, NewUser, Seq, Timestamp, UserUpdate};
+use hellocode_core::model::{ChatId, NewMessage, NewUser, ReadMark, Seq, Timestamp, UserUpdate};
 use hellocode_core::storage::Storage;
 
 macro_rules! storage_conformance_tests {
@@ -484,13 +484,15 @@ pub async fn read_positions_only_move_forward(storage: Arc<dyn Storage>) {
         start.iter().map(|r| (r.username.as_str(), r.seq.0)).collect::<Vec<_>>(),
         [("alice", 0), ("bob", 0)]
     );
-    assert_eq!(storage.mark_read(chat, "bob", Seq(3)).await.expect("read"), Seq(3));
+    let mark = |seq, moved| ReadMark { seq: Seq(seq), moved };
+    assert_eq!(storage.mark_read(chat, "bob", Seq(3)).await.expect("read"), mark(3, true));
     assert_eq!(
         storage.mark_read(chat, "bob", Seq(2)).await.expect("read"),
-        Seq(3),
+        mark(3, false),
         "never moves back"
     );
-    assert_eq!(storage.mark_read(chat, "bob", Seq(5)).await.expect("read"), Seq(5));
+    assert_eq!(storage.mark_read(chat, "bob", Seq(3)).await.expect("read"), mark(3, false));
+    assert_eq!(storage.mark_read(chat, "bob", Seq(5)).await.expect("read"), mark(5, true));
     assert!(matches!(
         storage.mark_read(chat, "bob", Seq(6)).await,
         Err(Error::ReadBeyondEnd { .. })
@@ -766,4 +768,61 @@ pub async fn check_after_reopen(storage: &dyn Storage, written: Written) {
     assert!(!retry.created, "client ids survive a restart");
     let next = storage.append_message(post(chat, "bob", "after", None)).await.expect("post");
     assert_eq!(next.message.seq, Seq(4));
+}
+
+/// Chats for [`a_refused_append_fails_alone`]: the first is the one a test holds locked.
+pub async fn batch_chats(storage: &dyn Storage) -> Vec<ChatId> {
+    users(storage, &["alice", "bob"]).await;
+    let mut chats = Vec::new();
+    for _ in 0..6 {
+        chats.push(chat_of(storage, &["alice", "bob"]).await);
+    }
+    chats
+}
+
+/// Defect 1 of issue 13: one append the database refuses (`poison`, which bypasses the edge
+/// validation) must not fail the others of its group-commit batch. The test holds a write on
+/// `chats[0]` (`release` ends it) so that every append queued meanwhile shares a batch.
+pub async fn a_refused_append_fails_alone(
+    storage: &dyn Storage,
+    chats: &[ChatId],
+    poison: &str,
+    release: impl std::future::Future<Output = ()>,
+) {
+    let blocked = storage.start_append(post(chats[0], "alice", "first", None)).await;
+    let mut tickets = Vec::new();
+    for (n, chat) in chats[1..].iter().enumerate() {
+        for i in 0..3 {
+            let content = if n == 2 && i == 1 { poison.to_owned() } else { format!("m{n}-{i}") };
+            let author = if i % 2 == 0 { "alice" } else { "bob" };
+            tickets.push((
+                *chat,
+                content.clone(),
+                storage.start_append(post(*chat, author, &content, None)).await,
+            ));
+        }
+    }
+    release.await;
+    blocked.await.expect("the held append commits");
+    let mut stored: std::collections::HashMap<ChatId, Vec<i64>> = Default::default();
+    let mut refused = 0;
+    for (chat, content, ticket) in tickets {
+        match ticket.await {
+            Ok(appended) => stored.entry(chat).or_default().push(appended.message.seq.0),
+            Err(err) => {
+                assert_eq!(content, poison, "only the poisoned append fails: {err}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(refused, 1, "the poisoned append gets its error");
+    for chat in &chats[1..] {
+        let expected: Vec<i64> = if *chat == chats[3] { vec![1, 2] } else { vec![1, 2, 3] };
+        assert_eq!(stored.get(chat), Some(&expected), "chat {chat}: gap-free numbers");
+        let history = storage.messages_after(*chat, "alice", Seq(0), 10).await.expect("history");
+        assert_eq!(history.iter().map(|m| m.seq.0).collect::<Vec<_>>(), expected);
+        // The chat goes on from where it is, with no hole left by the refused one.
+        let next = storage.append_message(post(*chat, "alice", "after", None)).await.expect("next");
+        assert_eq!(next.message.seq.0, expected.len() as i64 + 1);
+    }
 }
