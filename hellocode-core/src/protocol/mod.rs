@@ -13,6 +13,7 @@
 //! # Ok::<(), hellocode_core::protocol::DecodeError>(())
 //! ```
 
+mod check;
 mod client;
 mod decode;
 mod error_code;

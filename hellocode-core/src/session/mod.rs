@@ -285,6 +285,11 @@ impl Session {
     /// Decide what to do with one command.
     pub fn handle(&mut self, frame: ClientFrame, now: Timestamp) -> Decision {
         let ClientFrame { id, command } = frame;
+        if self.state != State::Closed
+            && let Err(err) = command.check_text(&self.limits)
+        {
+            return Decision::Reply(Output::error(id, err.code(), err.client_message()));
+        }
         let identity = match &self.state {
             State::Closed => return Decision::Reply(Output::default()),
             State::Unauthenticated => return self.handle_unauthenticated(id, command),
