@@ -214,6 +214,11 @@ async fn update_chat(
     respond(
         async {
             let before = own_chat(&state, id, &identity).await?;
+            hellocode_core::text::check_all(
+                "participants",
+                &body.participants,
+                hellocode_core::text::MAX_USERNAME_CHARS,
+            )?;
             let mut participants = body.participants;
             participants.sort_unstable();
             participants.dedup();

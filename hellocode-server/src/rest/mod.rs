@@ -145,16 +145,31 @@ pub(crate) fn authenticated(
 }
 
 /// A JSON body of at most [`MAX_BODY`] bytes, whatever its declared content type (so that
-/// `curl -d '{...}'` works as well as a browser's `fetch`).
+/// `curl -d '{...}'` works as well as a browser's `fetch`). A string holding U+0000 anywhere
+/// in it is refused (400 `invalid_field`, naming the field): the text rule of
+/// [`hellocode_core::text`], for every route at once.
 pub(crate) fn json_body<T: serde::de::DeserializeOwned + Send>()
 -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
     warp::body::content_length_limit(MAX_BODY).and(warp::body::bytes()).and_then(
         |bytes: bytes::Bytes| async move {
-            serde_json::from_slice::<T>(&bytes).map_err(|err| {
+            let body = serde_json::from_slice::<T>(&bytes).map_err(|err| {
                 warp::reject::custom(ApiError::bad_request(format!("invalid JSON body: {err}")))
-            })
+            })?;
+            refuse_nul(&bytes).map_err(warp::reject::custom)?;
+            Ok::<T, Rejection>(body)
         },
     )
+}
+
+/// [`hellocode_core::text::check_json`] on a body already known to be JSON. JSON can only
+/// spell U+0000 as an escape, so a body without `u0000` is skipped without a second parse.
+fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
+    if !bytes.windows(5).any(|window| window.eq_ignore_ascii_case(b"u0000")) {
+        return Ok(());
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|err| ApiError::bad_request(format!("invalid JSON body: {err}")))?;
+    hellocode_core::text::check_json(&value).map_err(|err| ApiError::bad_request(err.to_string()))
 }
 
 /// Pass the shared state to a handler.

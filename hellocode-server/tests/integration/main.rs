@@ -29,4 +29,5 @@ macro_rules! on_backends {
 mod auth;
 mod commands;
 mod rest;
+mod validation;
 mod websocket;
