@@ -7,6 +7,8 @@ use std::time::Duration;
 use clap::Parser;
 use hellocode_core::protocol::Limits;
 
+use crate::creation::CreationLimits;
+
 /// The HelloCode chat server: WebSocket and REST on one port.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "hellocode-server", version, about, long_about = None)]
@@ -61,6 +63,18 @@ pub struct Config {
     /// Commands per connection allowed in a burst.
     #[arg(long, env = "HELLOCODE_RATE_BURST", default_value_t = 200)]
     pub rate_burst: u32,
+
+    /// Languages one user may add per hour (a burst of as many, then evenly spread).
+    #[arg(long, env = "HELLOCODE_LANGUAGES_PER_HOUR", default_value_t = 10)]
+    pub languages_per_hour: u32,
+
+    /// Chats one user may create per minute.
+    #[arg(long, env = "HELLOCODE_CHATS_PER_MINUTE", default_value_t = 30)]
+    pub chats_per_minute: u32,
+
+    /// Commands adding participants to existing chats one user may send per minute.
+    #[arg(long, env = "HELLOCODE_PARTICIPANT_ADDITIONS_PER_MINUTE", default_value_t = 60)]
+    pub participant_additions_per_minute: u32,
 }
 
 impl Config {
@@ -81,6 +95,11 @@ impl Config {
             rate_burst: self.rate_burst.max(1),
             token_ttl: Duration::from_secs(self.token_ttl.max(1)),
             socket_send_buffer: (self.socket_send_buffer > 0).then_some(self.socket_send_buffer),
+            creation: CreationLimits {
+                languages_per_hour: self.languages_per_hour.max(1),
+                chats_per_minute: self.chats_per_minute.max(1),
+                participant_additions_per_minute: self.participant_additions_per_minute.max(1),
+            },
         }
     }
 }
@@ -102,6 +121,8 @@ pub struct Settings {
     pub token_ttl: Duration,
     /// Kernel send buffer per connection (`None`: the OS default).
     pub socket_send_buffer: Option<u32>,
+    /// Per-account creation limits.
+    pub creation: CreationLimits,
 }
 
 impl Default for Settings {
@@ -115,6 +136,7 @@ impl Default for Settings {
             rate_burst: 200,
             token_ttl: Duration::from_secs(24 * 3600),
             socket_send_buffer: None,
+            creation: CreationLimits::default(),
         }
     }
 }

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::app::AppState;
 use crate::broker::BrokerEvent;
+use crate::creation::Kind;
 
 #[derive(Debug, Deserialize)]
 struct NewLanguage {
@@ -233,6 +234,14 @@ async fn update_chat(
                     )],
                 )];
                 return Err(ApiError::validation(fields.into()));
+            }
+            if participants.iter().any(|name| !before.has_participant(name))
+                && let Some(ServerFrame::Error { code, message, retry_after, .. }) = state
+                    .dispatcher
+                    .creation()
+                    .refusal(&identity.username, Kind::Participants, None)
+            {
+                return Err(ApiError::from_frame(code, message).with_retry_after(retry_after));
             }
             let chat = state.storage.set_participants(ChatId(id), &participants).await?;
             let broker = state.dispatcher.broker();

@@ -3,12 +3,17 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, PASSWORD, TestServer, chat_among};
+use hellocode_server::Settings;
+use hellocode_server::creation::CreationLimits;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::harness::{Backend, PASSWORD, TestServer, chat_among, test_settings};
 
 on_backends!(validation:
     nul_is_refused_in_every_socket_field,
     nul_is_refused_in_every_rest_body,
     an_older_read_is_not_rebroadcast,
+    creation_limits_refuse_the_next_creation,
 );
 
 const NUL: &str = "a\u{0}b";
@@ -149,4 +154,131 @@ pub async fn an_older_read_is_not_rebroadcast(backend: Backend) {
     bob.send(read(1)).await;
     bob.expect_nothing_pending().await;
     alice.expect_nothing_pending().await;
+}
+
+/// A request's status and `Retry-After` header (the harness's `http` keeps no headers).
+async fn retry_after(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &Value,
+) -> (u16, Option<u64>) {
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
+    let body = body.to_string();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut response = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .expect("response in time")
+        .expect("read");
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+    let header = text
+        .lines()
+        .take_while(|line| !line.is_empty())
+        .find_map(|line| {
+            line.to_ascii_lowercase().strip_prefix("retry-after:").map(|v| v.trim().to_owned())
+        })
+        .and_then(|v| v.parse().ok());
+    (status, header)
+}
+
+/// A `rate_limited` refusal with a whole number of seconds to wait.
+fn assert_rate_limited(reply: &Value) {
+    assert_eq!(reply["code"], "rate_limited", "{reply}");
+    assert!(reply["retryAfter"].as_u64().is_some_and(|s| s >= 1), "{reply}");
+}
+
+pub async fn creation_limits_refuse_the_next_creation(backend: Backend) {
+    let creation = CreationLimits {
+        languages_per_hour: 2,
+        chats_per_minute: 2,
+        participant_additions_per_minute: 2,
+    };
+    let settings = Settings { creation, ..test_settings() };
+    let Some(server) = TestServer::start_with(backend, settings).await else { return };
+    let alice_token = server.user("alice").await;
+    let bob_token = server.user("bob").await;
+    server.user("carol").await;
+    server.user("dave").await;
+    let mut alice = server.connect(&format!("/ws?token={alice_token}")).await;
+    let mut bob = server.connect(&format!("/ws?token={bob_token}")).await;
+
+    // Languages: two, then refused on the socket and over REST; bob is not affected.
+    for (n, name) in ["Zig", "Odin"].into_iter().enumerate() {
+        let added =
+            alice.request(json!({ "command": "add_language", "name": name }), n as i64).await;
+        assert_eq!(added["command"], "language", "{added}");
+    }
+    assert_rate_limited(
+        &alice.request(json!({ "command": "add_language", "name": "Nim" }), 3).await,
+    );
+    let (status, wait) =
+        retry_after(&server, "POST", "/api/languages/", &alice_token, &json!({ "name": "Nim" }))
+            .await;
+    assert_eq!(status, 429);
+    assert!(wait.is_some_and(|s| s >= 1), "Retry-After: {wait:?}");
+    let added = bob.request(json!({ "command": "add_language", "name": "Nim" }), 4).await;
+    assert_eq!(added["command"], "language", "{added}");
+
+    // Chats: two, then refused; bob still creates his.
+    // (creators hear of their chat first: the event, then the reply)
+    let mut chats = Vec::new();
+    for n in 0..2 {
+        alice
+            .send(json!({ "command": "create_chat", "participants": ["bob"], "id": 10 + n }))
+            .await;
+        alice.expect("chat_created").await;
+        let created = alice.expect("chat").await;
+        chats.push(created["chat"]["id"].as_i64().expect("id"));
+        bob.expect("chat_created").await;
+    }
+    assert_rate_limited(
+        &alice.request(json!({ "command": "create_chat", "participants": ["carol"] }), 12).await,
+    );
+    let (status, wait) = retry_after(
+        &server,
+        "POST",
+        "/api/chat/create/",
+        &alice_token,
+        &json!({ "participants": ["carol"] }),
+    )
+    .await;
+    assert_eq!((status, wait.is_some_and(|s| s >= 1)), (429, true));
+    bob.send(json!({ "command": "create_chat", "participants": ["carol"], "id": 13 })).await;
+    bob.expect("chat_created").await;
+    bob.expect("chat").await;
+
+    // Participant additions: two, then refused (socket and REST).
+    for (n, chat) in chats.iter().enumerate() {
+        let added = alice
+            .request(
+                json!({ "command": "add_participants", "chatId": chat, "usernames": ["carol"] }),
+                20 + n as i64,
+            )
+            .await;
+        assert_eq!(added["command"], "chat", "{added}");
+    }
+    assert_rate_limited(
+        &alice
+            .request(
+                json!({ "command": "add_participants", "chatId": chats[0], "usernames": ["dave"] }),
+                22,
+            )
+            .await,
+    );
+    let path = format!("/api/chat/{}/update/", chats[0]);
+    let body = json!({ "participants": ["alice", "bob", "carol", "dave"] });
+    let (status, wait) = retry_after(&server, "PUT", &path, &alice_token, &body).await;
+    assert_eq!((status, wait.is_some_and(|s| s >= 1)), (429, true));
+
+    // Everything else keeps working.
+    let message = alice.post(chats[0], "still talking", 30).await;
+    assert_eq!(message["seq"], 1, "{message}");
 }
