@@ -55,6 +55,7 @@ impl Command {
             Command::AddLanguage { name } | Command::CreateBotToken { name } => {
                 check("name", name, MAX_LABEL_CHARS)
             }
+            Command::ListLanguages { after, .. } => check_all("after", after, MAX_LABEL_CHARS),
             Command::FetchMessages { .. }
             | Command::Resume { .. }
             | Command::ListChats { .. }
@@ -62,7 +63,6 @@ impl Command {
             | Command::Read { .. }
             | Command::DeleteMessage { .. }
             | Command::Ping {}
-            | Command::ListLanguages { .. }
             | Command::ListContacts {}
             | Command::ListBotTokens {}
             | Command::RevokeBotToken { .. } => Ok(()),

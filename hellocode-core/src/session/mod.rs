@@ -392,10 +392,16 @@ impl Session {
                 participants: self.participants(&actor, participants)?,
                 at: now,
             },
-            Command::ListChats {} => StorageOp::ListChats { username: actor },
-            Command::FindUsers { language } => {
-                StorageOp::FindUsers { username: actor, language: self.language(&language)? }
+            Command::ListChats { after, limit } => {
+                StorageOp::ListChats { username: actor, after, limit: list_page(limit)? }
             }
+            // No paging fields yet (clients construct this command): the first page.
+            Command::FindUsers { language } => StorageOp::FindUsers {
+                username: actor,
+                language: self.language(&language)?,
+                after: None,
+                limit: crate::protocol::MAX_LIST_PAGE,
+            },
             Command::Typing { chat_id } => {
                 StorageOp::Typing { chat: self.chat(chat_id)?, username: actor }
             }
@@ -408,7 +414,7 @@ impl Session {
             }
             command @ (Command::GetUser { .. }
             | Command::UpdateProfile { .. }
-            | Command::ListLanguages {}
+            | Command::ListLanguages { .. }
             | Command::AddLanguage { .. }
             | Command::ListContacts {}
             | Command::AddContact { .. }
@@ -495,6 +501,15 @@ impl Session {
             Err(err) => return Output::error(id, err.code(), err.client_message()),
         };
         ops::respond(id, op, outcome)
+    }
+}
+
+/// The page size of a list command: default and cap [`MAX_LIST_PAGE`](crate::protocol::MAX_LIST_PAGE).
+pub(crate) fn list_page(limit: Option<u32>) -> Result<u32, (ErrorCode, String)> {
+    match limit {
+        Some(0) => Err((ErrorCode::InvalidField, "limit must be at least 1".to_owned())),
+        Some(n) => Ok(n.min(crate::protocol::MAX_LIST_PAGE)),
+        None => Ok(crate::protocol::MAX_LIST_PAGE),
     }
 }
 

@@ -66,10 +66,14 @@ pub enum StorageOp {
         /// When.
         at: Timestamp,
     },
-    /// The user's chats.
+    /// A page of the user's chats.
     ListChats {
         /// Whose.
         username: String,
+        /// After this chat id.
+        after: Option<ChatId>,
+        /// Page size, already capped.
+        limit: u32,
     },
     /// Users interested in a language.
     FindUsers {
@@ -77,6 +81,10 @@ pub enum StorageOp {
         username: String,
         /// The language's name, trimmed.
         language: String,
+        /// After this username.
+        after: Option<String>,
+        /// Page size, already capped.
+        limit: u32,
     },
     /// Check that the typist takes part in the chat.
     Typing {
@@ -110,10 +118,14 @@ pub enum StorageOp {
         /// New languages, trimmed, sorted and distinct.
         languages: Option<Vec<String>>,
     },
-    /// Every language.
+    /// A page of the languages.
     ListLanguages {
         /// Who asks.
         username: String,
+        /// After this name.
+        after: Option<String>,
+        /// Page size, already capped.
+        limit: u32,
     },
     /// Add a language, or get the existing one.
     AddLanguage {
@@ -177,13 +189,13 @@ impl StorageOp {
             StorageOp::Edit { editor, .. } => Some(editor),
             StorageOp::Delete { by, .. } => Some(by),
             StorageOp::CreateChat { .. } => None,
-            StorageOp::ListChats { username }
+            StorageOp::ListChats { username, .. }
             | StorageOp::FindUsers { username, .. }
             | StorageOp::Typing { username, .. }
             | StorageOp::MarkRead { username, .. }
             | StorageOp::GetUser { username, .. }
             | StorageOp::UpdateProfile { username, .. }
-            | StorageOp::ListLanguages { username }
+            | StorageOp::ListLanguages { username, .. }
             | StorageOp::AddLanguage { username, .. }
             | StorageOp::ListContacts { username }
             | StorageOp::AddContact { username, .. }

@@ -247,7 +247,12 @@ fn language_names_are_trimmed_and_validated() {
     }
     assert_eq!(
         op(session.handle(frame(&find("  Rust \n")), now())),
-        StorageOp::FindUsers { username: "alice".into(), language: "Rust".into() },
+        StorageOp::FindUsers {
+            username: "alice".into(),
+            language: "Rust".into(),
+            after: None,
+            limit: crate::protocol::MAX_LIST_PAGE
+        },
         "trimmed; no chatId needed, even on a chat-bound connection"
     );
     // The limit counts characters, not bytes; spaces around the name do not count.

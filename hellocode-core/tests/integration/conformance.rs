@@ -34,6 +34,7 @@ macro_rules! storage_conformance_tests {
             bot_tokens_are_listed_and_revoked_by_their_owner,
             refusals_among_concurrent_appends_leave_the_others_intact,
             started_appends_are_numbered_in_the_order_started,
+            lists_come_in_pages,
         );
     };
     (@tests $get_store:ident, $($test:ident),+ $(,)?) => {
@@ -150,18 +151,18 @@ pub async fn users_are_found_by_language(storage: Arc<dyn Storage>) {
         storage.create_user(new).await.expect("create");
     }
     let rustaceans: Vec<String> = storage
-        .users_by_language("rust")
+        .users_by_language("rust", None, 500)
         .await
         .expect("query")
         .into_iter()
         .map(|u| u.username)
         .collect();
     assert_eq!(rustaceans, ["ann", "cat"]);
-    let gophers = storage.users_by_language("Go").await.expect("query");
+    let gophers = storage.users_by_language("Go", None, 500).await.expect("query");
     assert_eq!(gophers.len(), 2);
     assert_eq!(gophers[0].languages, ["Go", "Rust"], "each user comes with all its languages");
-    assert!(storage.users_by_language("Python").await.expect("query").is_empty());
-    assert!(storage.users_by_language("Cobol").await.expect("query").is_empty());
+    assert!(storage.users_by_language("Python", None, 500).await.expect("query").is_empty());
+    assert!(storage.users_by_language("Cobol", None, 500).await.expect("query").is_empty());
 }
 
 pub async fn user_profiles_update(storage: Arc<dyn Storage>) {
@@ -257,20 +258,30 @@ pub async fn chats_are_created_listed_and_deleted(storage: Arc<dyn Storage>) {
     assert_eq!(storage.chat(created.id).await.expect("read"), Some(created.clone()));
 
     let group = chat_of(&*storage, &["alice", "bob", "carol"]).await;
-    let of_alice: Vec<ChatId> =
-        storage.chats_of("alice").await.expect("list").into_iter().map(|c| c.id).collect();
+    let of_alice: Vec<ChatId> = storage
+        .chats_of("alice", None, 500)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     assert_eq!(of_alice, [created.id, group]);
-    let of_carol: Vec<ChatId> =
-        storage.chats_of("carol").await.expect("list").into_iter().map(|c| c.id).collect();
+    let of_carol: Vec<ChatId> = storage
+        .chats_of("carol", None, 500)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     assert_eq!(of_carol, [group]);
-    assert!(storage.chats_of("nobody").await.expect("list").is_empty());
+    assert!(storage.chats_of("nobody", None, 500).await.expect("list").is_empty());
 
     assert!(matches!(
         storage.create_chat(&names(&["alice", "ghost"]), at(6)).await,
         Err(Error::UserNotFound(name)) if name == "ghost"
     ));
     assert_eq!(
-        storage.chats_of("alice").await.expect("list").len(),
+        storage.chats_of("alice", None, 500).await.expect("list").len(),
         2,
         "a failed create stores nothing"
     );
@@ -762,7 +773,10 @@ pub async fn check_after_reopen(storage: &dyn Storage, written: Written) {
         storage.messages_after(chat, "bob", Seq(0), 10).await.expect("read"),
         written.messages
     );
-    assert_eq!(storage.users_by_language("rust").await.expect("query")[0].username, "alice");
+    assert_eq!(
+        storage.users_by_language("rust", None, 500).await.expect("query")[0].username,
+        "alice"
+    );
     assert_eq!(storage.read_positions(chat).await.expect("reads")[1].seq, Seq(2));
     let retry = storage.append_message(post(chat, "alice", "m0", Some("k0"))).await.expect("retry");
     assert!(!retry.created, "client ids survive a restart");
@@ -825,4 +839,56 @@ pub async fn a_refused_append_fails_alone(
         let next = storage.append_message(post(*chat, "alice", "after", None)).await.expect("next");
         assert_eq!(next.message.seq.0, expected.len() as i64 + 1);
     }
+}
+
+/// Chats of a user, users by language and languages come in pages (`after` exclusive, by id or
+/// name), and `chat_partners` names everyone who shares a chat with the user.
+pub async fn lists_come_in_pages(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob", "carol", "dave"]).await;
+    let mut chats = Vec::new();
+    for others in [&["bob"][..], &["carol"], &["bob", "carol"], &["bob"], &["carol"]] {
+        let mut members = vec!["alice"];
+        members.extend_from_slice(others);
+        chats.push(chat_of(&*storage, &members).await);
+    }
+    let page =
+        |list: Vec<hellocode_core::model::Chat>| list.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(page(storage.chats_of("alice", None, 2).await.expect("page")), chats[..2]);
+    assert_eq!(
+        page(storage.chats_of("alice", Some(chats[1]), 2).await.expect("page")),
+        chats[2..4]
+    );
+    assert_eq!(page(storage.chats_of("alice", Some(chats[3]), 2).await.expect("page")), chats[4..]);
+    assert!(storage.chats_of("alice", Some(chats[4]), 2).await.expect("page").is_empty());
+    let first = storage.chats_of("alice", None, 1).await.expect("page");
+    assert_eq!(first[0].participants.len(), 2, "participants come with the page");
+    assert_eq!(storage.chat_partners("alice").await.expect("partners"), names(&["bob", "carol"]));
+    assert!(storage.chat_partners("dave").await.expect("partners").is_empty());
+
+    for name in ["Rust", "Go", "Zig"] {
+        storage.add_language(name).await.expect("add");
+    }
+    let update = |languages: &[&str]| UserUpdate {
+        languages: Some(names(languages)),
+        ..UserUpdate::default()
+    };
+    for user in ["alice", "bob", "carol"] {
+        storage.update_user(user, update(&["Rust", "Go"])).await.expect("update");
+    }
+    let usernames = |list: Vec<hellocode_core::model::User>| {
+        list.into_iter().map(|u| u.username).collect::<Vec<_>>()
+    };
+    let first = storage.users_by_language("rust", None, 2).await.expect("page");
+    assert_eq!(first[0].languages, names(&["Go", "Rust"]), "languages come with the page");
+    assert_eq!(usernames(first), names(&["alice", "bob"]));
+    assert_eq!(
+        usernames(storage.users_by_language("rust", Some("bob"), 2).await.expect("page")),
+        names(&["carol"])
+    );
+    let languages = storage.languages_after(None, 2).await.expect("page");
+    let next = storage.languages_after(Some(&languages[1].name), 500).await.expect("page");
+    let all: Vec<String> = languages.iter().chain(&next).map(|l| l.name.clone()).collect();
+    let expected: Vec<String> =
+        storage.languages().await.expect("all").into_iter().map(|l| l.name).collect();
+    assert_eq!(all, expected, "two pages make the whole list, in order");
 }

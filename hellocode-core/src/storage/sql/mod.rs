@@ -139,27 +139,54 @@ macro_rules! sql_storage {
             Ok(users.pop())
         }
 
-        /// Users from rows of `id, username, timezone, avatar`, with their languages.
-        async fn with_languages(conn: &mut Conn, rows: Vec<DbRow>) -> Result<Vec<User>> {
-            let mut users = Vec::with_capacity(rows.len());
-            for row in rows {
-                let id: i64 = row.try_get(0)?;
-                let languages = sqlx::query_scalar(
-                    "SELECT l.name FROM user_languages ul JOIN languages l ON l.id = ul.language_id \
-                     WHERE ul.user_id = $1 ORDER BY l.name",
-                )
-                .bind(id)
-                .fetch_all(&mut *conn)
-                .await?;
-                users.push(User {
-                    id,
-                    username: row.try_get(1)?,
-                    timezone: row.try_get(2)?,
-                    avatar: row.try_get(3)?,
-                    languages,
-                });
+        /// `owner, item` rows of `{select} IN (ids…) {order}`, gathered by owner in order: one
+        /// query for a whole page instead of one per row.
+        async fn gather(
+            conn: &mut Conn,
+            select: &str,
+            order: &str,
+            ids: &[i64],
+        ) -> Result<std::collections::HashMap<i64, Vec<String>>> {
+            let mut gathered: std::collections::HashMap<i64, Vec<String>> = Default::default();
+            if ids.is_empty() {
+                return Ok(gathered);
             }
-            Ok(users)
+            // Placeholders only around fixed SQL, hence `AssertSqlSafe`.
+            let sql = format!("{select} IN ({}) {order}", placeholders(1, ids.len()));
+            let mut select = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in ids {
+                select = select.bind(*id);
+            }
+            for row in select.fetch_all(&mut *conn).await? {
+                gathered.entry(row.try_get(0)?).or_default().push(row.try_get(1)?);
+            }
+            Ok(gathered)
+        }
+
+        /// Users from rows of `id, username, timezone, avatar`, with their languages (one more
+        /// query for them all).
+        async fn with_languages(conn: &mut Conn, rows: Vec<DbRow>) -> Result<Vec<User>> {
+            let ids = rows.iter().map(|row| row.try_get(0)).collect::<Result<Vec<i64>, _>>()?;
+            let mut languages = gather(
+                conn,
+                "SELECT ul.user_id, l.name FROM user_languages ul \
+                 JOIN languages l ON l.id = ul.language_id WHERE ul.user_id",
+                "ORDER BY l.name",
+                &ids,
+            )
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let id: i64 = row.try_get(0)?;
+                    Ok(User {
+                        id,
+                        username: row.try_get(1)?,
+                        timezone: row.try_get(2)?,
+                        avatar: row.try_get(3)?,
+                        languages: languages.remove(&id).unwrap_or_default(),
+                    })
+                })
+                .collect()
         }
 
         async fn set_languages(conn: &mut Conn, user: i64, languages: &[String]) -> Result<()> {
@@ -186,28 +213,34 @@ macro_rules! sql_storage {
             Ok(())
         }
 
+        /// Chats from rows of `id, last_seq, created_at`, with their participants (one more
+        /// query for them all).
         async fn load_chats(conn: &mut Conn, rows: Vec<DbRow>) -> Result<Vec<Chat>> {
-            let mut chats = Vec::with_capacity(rows.len());
-            for row in rows {
-                let id = ChatId(row.try_get(0)?);
-                let participants = sqlx::query_scalar(
-                    "SELECT u.username FROM chat_participants p JOIN users u ON u.id = p.user_id \
-                     WHERE p.chat_id = $1 ORDER BY u.username",
-                )
-                .bind(id.0)
-                .fetch_all(&mut *conn)
-                .await?
-                .into_iter()
-                .map(|username| Participant { username })
-                .collect();
-                chats.push(Chat {
-                    id,
-                    participants,
-                    last_seq: Seq(row.try_get(1)?),
-                    created_at: Timestamp::from_unix_millis(row.try_get(2)?),
-                });
-            }
-            Ok(chats)
+            let ids = rows.iter().map(|row| row.try_get(0)).collect::<Result<Vec<i64>, _>>()?;
+            let mut participants = gather(
+                conn,
+                "SELECT p.chat_id, u.username FROM chat_participants p \
+                 JOIN users u ON u.id = p.user_id WHERE p.chat_id",
+                "ORDER BY u.username",
+                &ids,
+            )
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let id: i64 = row.try_get(0)?;
+                    Ok(Chat {
+                        id: ChatId(id),
+                        participants: participants
+                            .remove(&id)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|username| Participant { username })
+                            .collect(),
+                        last_seq: Seq(row.try_get(1)?),
+                        created_at: Timestamp::from_unix_millis(row.try_get(2)?),
+                    })
+                })
+                .collect()
         }
 
         async fn load_chat(conn: &mut Conn, id: ChatId) -> Result<Option<Chat>> {
@@ -611,6 +644,20 @@ macro_rules! sql_storage {
                 Ok(Language { id: row.try_get(0)?, name: row.try_get(1)? })
             }
 
+            async fn languages_after(&self, after: Option<&str>, limit: u32) -> Result<Vec<Language>> {
+                let rows = sqlx::query(
+                    "SELECT id, name FROM languages WHERE $1 IS NULL OR name > $1 \
+                     ORDER BY name LIMIT $2",
+                )
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| Ok(Language { id: row.try_get(0)?, name: row.try_get(1)? }))
+                    .collect()
+            }
+
             async fn languages(&self) -> Result<Vec<Language>> {
                 let rows = sqlx::query("SELECT id, name FROM languages ORDER BY name")
                     .fetch_all(&self.pool)
@@ -674,15 +721,23 @@ macro_rules! sql_storage {
                 with_languages(&mut conn, rows).await
             }
 
-            async fn users_by_language(&self, language: &str) -> Result<Vec<User>> {
+            async fn users_by_language(
+                &self,
+                language: &str,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<User>> {
                 let mut conn = self.pool.acquire().await?;
                 let rows = sqlx::query(
                     "SELECT u.id, u.username, u.timezone, u.avatar FROM users u \
                      JOIN user_languages ul ON ul.user_id = u.id \
                      JOIN languages l ON l.id = ul.language_id \
-                     WHERE lower(l.name) = lower($1) ORDER BY u.username",
+                     WHERE lower(l.name) = lower($1) AND ($2 IS NULL OR u.username > $2) \
+                     ORDER BY u.username LIMIT $3",
                 )
                 .bind(language)
+                .bind(after)
+                .bind(i64::from(limit))
                 .fetch_all(&mut *conn)
                 .await?;
                 with_languages(&mut conn, rows).await
@@ -793,17 +848,38 @@ macro_rules! sql_storage {
                 load_chat(&mut *self.pool.acquire().await?, id).await
             }
 
-            async fn chats_of(&self, username: &str) -> Result<Vec<Chat>> {
+            async fn chats_of(
+                &self,
+                username: &str,
+                after: Option<ChatId>,
+                limit: u32,
+            ) -> Result<Vec<Chat>> {
                 let mut conn = self.pool.acquire().await?;
                 let rows = sqlx::query(
                     "SELECT c.id, c.last_seq, c.created_at FROM chats c \
                      JOIN chat_participants p ON p.chat_id = c.id \
-                     JOIN users u ON u.id = p.user_id WHERE u.username = $1 ORDER BY c.id",
+                     JOIN users u ON u.id = p.user_id WHERE u.username = $1 AND c.id > $2 \
+                     ORDER BY c.id LIMIT $3",
                 )
                 .bind(username)
+                .bind(after.map_or(0, |chat| chat.0))
+                .bind(i64::from(limit))
                 .fetch_all(&mut *conn)
                 .await?;
                 load_chats(&mut conn, rows).await
+            }
+
+            async fn chat_partners(&self, username: &str) -> Result<Vec<String>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT DISTINCT u.username FROM chat_participants mine \
+                     JOIN users me ON me.id = mine.user_id \
+                     JOIN chat_participants p ON p.chat_id = mine.chat_id \
+                     JOIN users u ON u.id = p.user_id \
+                     WHERE me.username = $1 AND u.id <> me.id ORDER BY u.username",
+                )
+                .bind(username)
+                .fetch_all(&self.pool)
+                .await?)
             }
 
             async fn is_participant(&self, chat: ChatId, username: &str) -> Result<bool> {
