@@ -14,6 +14,7 @@ on_backends!(validation:
     nul_is_refused_in_every_rest_body,
     an_older_read_is_not_rebroadcast,
     creation_limits_refuse_the_next_creation,
+    lists_come_in_pages_over_both_transports,
 );
 
 const NUL: &str = "a\u{0}b";
@@ -281,4 +282,50 @@ pub async fn creation_limits_refuse_the_next_creation(backend: Backend) {
     // Everything else keeps working.
     let message = alice.post(chats[0], "still talking", 30).await;
     assert_eq!(message["seq"], 1, "{message}");
+}
+
+pub async fn lists_come_in_pages_over_both_transports(backend: Backend) {
+    let Some(server) = TestServer::start(backend).await else { return };
+    let alice_token = server.user("alice").await;
+    server.user("bob").await;
+    let alice = Some(alice_token.as_str());
+    let mut socket = server.connect(&format!("/ws?token={alice_token}")).await;
+    let mut chats = Vec::new();
+    for _ in 0..3 {
+        let body = json!({ "participants": ["bob"] });
+        let (status, chat) = server.http("POST", "/api/chat/create/", alice, Some(&body)).await;
+        assert_eq!(status, 201, "{chat}");
+        chats.push(chat["id"].clone());
+        socket.expect("chat_created").await;
+    }
+    let ids = |list: &Value| {
+        list.as_array().expect("list").iter().map(|c| c["id"].clone()).collect::<Vec<_>>()
+    };
+    let first = socket.request(json!({ "command": "list_chats", "limit": 2 }), 1).await;
+    assert_eq!(ids(&first["chats"]), chats[..2]);
+    let next =
+        socket.request(json!({ "command": "list_chats", "limit": 2, "after": chats[1] }), 2).await;
+    assert_eq!(ids(&next["chats"]), chats[2..]);
+    let all = socket.request(json!({ "command": "list_chats" }), 3).await;
+    assert_eq!(ids(&all["chats"]), chats, "500 by default");
+    let (status, page) = server.http("GET", "/api/chat/?limit=2", alice, None).await;
+    assert_eq!((status, ids(&page)), (200, chats[..2].to_vec()));
+    let path = format!("/api/chat/?after={}&limit=2", chats[1]);
+    let (_, page) = server.http("GET", &path, alice, None).await;
+    assert_eq!(ids(&page), chats[2..]);
+    let zero = socket.request(json!({ "command": "list_chats", "limit": 0 }), 4).await;
+    assert_eq!(zero["code"], "invalid_field", "{zero}");
+
+    let (_, languages) = server.http("GET", "/api/languages/", None, None).await;
+    let names = |list: &Value| {
+        list.as_array().expect("list").iter().map(|l| l["name"].clone()).collect::<Vec<_>>()
+    };
+    let all = names(&languages);
+    assert!(all.len() >= 2, "the server adds default languages: {languages}");
+    let first = socket.request(json!({ "command": "list_languages", "limit": 1 }), 5).await;
+    assert_eq!(names(&first["languages"]), all[..1]);
+    let next = socket.request(json!({ "command": "list_languages", "after": all[0] }), 6).await;
+    assert_eq!(names(&next["languages"]), all[1..]);
+    let (_, page) = server.http("GET", "/api/languages/?limit=1", None, None).await;
+    assert_eq!(names(&page), all[..1]);
 }
