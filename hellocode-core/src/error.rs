@@ -72,6 +72,14 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
+    /// A text field breaks the rules of [`crate::text`] (U+0000, too long).
+    #[error("field {field:?} {problem}")]
+    InvalidText {
+        /// The field's wire name (or path in a body).
+        field: String,
+        /// What is wrong.
+        problem: crate::text::TextProblem,
+    },
     /// The database failed (connection, constraint, I/O). Details stay in the server's logs.
     #[error("database error: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -89,7 +97,8 @@ impl Error {
             Error::NotParticipant { .. } | Error::NotAuthor { .. } => ErrorCode::Forbidden,
             Error::MessageDeleted { .. }
             | Error::ReadBeyondEnd { .. }
-            | Error::TooManyParticipants { .. } => ErrorCode::InvalidField,
+            | Error::TooManyParticipants { .. }
+            | Error::InvalidText { .. } => ErrorCode::InvalidField,
             Error::UsernameTaken(_) => ErrorCode::UsernameTaken,
             Error::Database(_) => ErrorCode::Internal,
         }

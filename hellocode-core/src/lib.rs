@@ -47,5 +47,6 @@ pub mod session;
 pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;
 
 pub use error::{Error, Result};

@@ -364,6 +364,16 @@ pub struct ReadPosition {
     pub seq: Seq,
 }
 
+/// The result of a read receipt: the position now stored, and whether this receipt moved it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadMark {
+    /// The stored position (never lower than before).
+    pub seq: Seq,
+    /// `false` when the stored position was already at or past the receipt's: nothing changed,
+    /// so there is nothing to tell the other participants.
+    pub moved: bool,
+}
+
 /// A long-lived token a user created for a bot. The secret itself is never stored: the server
 /// signs a token naming this id, and refuses it once the record is revoked or gone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -105,8 +105,10 @@ impl Server {
         );
         let auth = Auth::new(storage.clone(), Tokens::new(secret, settings.token_ttl));
         let broker = Arc::new(LocalBroker::new(hub.clone()));
-        let dispatcher =
-            Arc::new(Dispatcher::new(storage.clone(), auth.clone(), broker, metrics.clone()));
+        let dispatcher = Arc::new(
+            Dispatcher::new(storage.clone(), auth.clone(), broker, metrics.clone())
+                .with_creation_limits(settings.creation),
+        );
         let (stop, shutdown) = watch::channel(false);
         let (alive_sender, alive) = mpsc::channel(1);
         let state = Arc::new(AppState {

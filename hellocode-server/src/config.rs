@@ -7,6 +7,8 @@ use std::time::Duration;
 use clap::Parser;
 use hellocode_core::protocol::Limits;
 
+use crate::creation::CreationLimits;
+
 /// The HelloCode chat server: WebSocket and REST on one port.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "hellocode-server", version, about, long_about = None)]
@@ -97,6 +99,17 @@ pub struct Config {
     /// Seconds a write to a socket may make no progress before the connection is dropped.
     #[arg(long, env = "HELLOCODE_WRITE_TIMEOUT", default_value_t = 30)]
     pub write_timeout: u64,
+    /// Languages one user may add per hour (a burst of as many, then evenly spread).
+    #[arg(long, env = "HELLOCODE_LANGUAGES_PER_HOUR", default_value_t = 10)]
+    pub languages_per_hour: u32,
+
+    /// Chats one user may create per minute.
+    #[arg(long, env = "HELLOCODE_CHATS_PER_MINUTE", default_value_t = 30)]
+    pub chats_per_minute: u32,
+
+    /// Commands adding participants to existing chats one user may send per minute.
+    #[arg(long, env = "HELLOCODE_PARTICIPANT_ADDITIONS_PER_MINUTE", default_value_t = 60)]
+    pub participant_additions_per_minute: u32,
 }
 
 impl Config {
@@ -125,6 +138,11 @@ impl Config {
             max_connections_per_user: self.max_connections_per_user.max(1),
             auth_timeout: Duration::from_secs(self.auth_timeout.max(1)),
             write_timeout: Duration::from_secs(self.write_timeout.max(1)),
+            creation: CreationLimits {
+                languages_per_hour: self.languages_per_hour.max(1),
+                chats_per_minute: self.chats_per_minute.max(1),
+                participant_additions_per_minute: self.participant_additions_per_minute.max(1),
+            },
         }
     }
 }
@@ -162,6 +180,8 @@ pub struct Settings {
     pub auth_timeout: Duration,
     /// Time a socket write may make no progress.
     pub write_timeout: Duration,
+    /// Per-account creation limits.
+    pub creation: CreationLimits,
 }
 
 /// The smallest header cap hyper accepts (its minimum read buffer).
@@ -186,6 +206,7 @@ impl Default for Settings {
             max_connections_per_user: 32,
             auth_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
+            creation: CreationLimits::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ use hellocode_core::storage::Storage;
 use crate::auth::Auth;
 use crate::broker::{Broker, BrokerEvent};
 use crate::chat_order::ChatOrder;
+use crate::creation::{CreationLimiter, CreationLimits};
 use crate::metrics::Metrics;
 use crate::revocation::Revocation;
 
@@ -24,6 +25,8 @@ pub struct Dispatcher {
     metrics: Arc<Metrics>,
     /// A chat's appends enter storage in turn and publish in that order, but commit together.
     chat_order: ChatOrder,
+    /// Per-account limits on creating languages, chats and memberships.
+    creation: CreationLimiter,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -40,7 +43,25 @@ impl Dispatcher {
         broker: Arc<dyn Broker>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        Dispatcher { storage, auth, broker, metrics, chat_order: ChatOrder::default() }
+        Dispatcher {
+            storage,
+            auth,
+            broker,
+            metrics,
+            chat_order: ChatOrder::default(),
+            creation: CreationLimiter::new(CreationLimits::default()),
+        }
+    }
+
+    /// The same dispatcher with these creation limits.
+    pub fn with_creation_limits(mut self, limits: CreationLimits) -> Self {
+        self.creation = CreationLimiter::new(limits);
+        self
+    }
+
+    /// The per-account creation limiter (REST routes that write storage directly use it).
+    pub fn creation(&self) -> &CreationLimiter {
+        &self.creation
     }
 
     /// The broker events go through.
@@ -78,6 +99,12 @@ impl Dispatcher {
                 }
             }
             Decision::Store(pending) => {
+                if let Some(user) = session.identity().map(|identity| identity.username.as_str())
+                    && let Some(refusal) =
+                        self.creation.check(user, pending.op(), pending.request_id())
+                {
+                    return Some(refusal);
+                }
                 let started = Instant::now();
                 // An append takes its place in its chat's line; other operations just run.
                 let (result, place) = match pending.op() {

@@ -208,13 +208,8 @@ impl Hub {
 
     /// Everyone who shares a chat with `username`.
     async fn contacts_in_chats(&self, username: &str) -> BTreeSet<String> {
-        match self.storage.chats_of(username).await {
-            Ok(chats) => chats
-                .into_iter()
-                .flat_map(|chat| chat.participants)
-                .map(|p| p.username)
-                .filter(|name| name != username)
-                .collect(),
+        match self.storage.chat_partners(username).await {
+            Ok(partners) => partners.into_iter().collect(),
             Err(err) => {
                 tracing::error!(%username, error = %err, "cannot load chats for presence");
                 BTreeSet::new()

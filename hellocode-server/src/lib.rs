@@ -25,6 +25,7 @@ pub mod auth;
 pub mod broker;
 mod chat_order;
 pub mod config;
+pub mod creation;
 pub mod dispatch;
 mod error;
 pub mod hub;

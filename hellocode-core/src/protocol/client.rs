@@ -107,8 +107,15 @@ pub enum Command {
         /// Usernames of the other participants (the caller may be listed too).
         participants: Vec<String>,
     },
-    /// The caller's chats.
-    ListChats {},
+    /// A page of the caller's chats, by id.
+    ListChats {
+        /// Only chats with a larger id (the last of the previous page).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<ChatId>,
+        /// Page size (default and cap 500); a full page may have a successor.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
     /// Users interested in a programming language, by username.
     FindUsers {
         /// The language's name (case-insensitive; 1 to 64 characters once trimmed).
@@ -163,8 +170,15 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         languages: Option<Vec<String>>,
     },
-    /// Every language, by name.
-    ListLanguages {},
+    /// A page of the languages, by name.
+    ListLanguages {
+        /// Only languages whose name sorts after this one (the last of the previous page).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<String>,
+        /// Page size (default and cap 500); a full page may have a successor.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
     /// Add a language (an existing name is returned as it is).
     AddLanguage {
         /// Its name (1 to 64 characters once trimmed).
@@ -216,7 +230,7 @@ impl Command {
             Command::NewMessage { .. } => "new_message",
             Command::Resume { .. } => "resume",
             Command::CreateChat { .. } => "create_chat",
-            Command::ListChats {} => "list_chats",
+            Command::ListChats { .. } => "list_chats",
             Command::FindUsers { .. } => "find_users",
             Command::Typing { .. } => "typing",
             Command::Read { .. } => "read",
@@ -225,7 +239,7 @@ impl Command {
             Command::Ping {} => "ping",
             Command::GetUser { .. } => "get_user",
             Command::UpdateProfile { .. } => "update_profile",
-            Command::ListLanguages {} => "list_languages",
+            Command::ListLanguages { .. } => "list_languages",
             Command::AddLanguage { .. } => "add_language",
             Command::ListContacts {} => "list_contacts",
             Command::AddContact { .. } => "add_contact",

@@ -13,6 +13,7 @@
 //! # Ok::<(), hellocode_core::protocol::DecodeError>(())
 //! ```
 
+mod check;
 mod client;
 mod decode;
 mod error_code;
@@ -63,6 +64,9 @@ impl fmt::Display for RequestId {
         }
     }
 }
+
+/// Largest (and default) page of `list_chats`, `list_languages` and `find_users`.
+pub const MAX_LIST_PAGE: u32 = 500;
 
 /// Size limits applied to incoming frames and their contents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -154,6 +154,10 @@ pub enum ServerFrame {
         code: ErrorCode,
         /// Human-readable explanation.
         message: String,
+        /// For `rate_limited`: whole seconds after which a retry may succeed (clients ignore
+        /// it if they do not know it).
+        #[serde(rename = "retryAfter", default, skip_serializing_if = "Option::is_none")]
+        retry_after: Option<u64>,
     },
 
     // ---- events ----
@@ -296,7 +300,21 @@ impl ServerFrame {
 
     /// An error frame.
     pub fn error(id: Option<RequestId>, code: ErrorCode, message: impl Into<String>) -> Self {
-        ServerFrame::Error { id, code, message: message.into() }
+        ServerFrame::Error { id, code, message: message.into(), retry_after: None }
+    }
+
+    /// A `rate_limited` error frame saying when to retry.
+    pub fn rate_limited(
+        id: Option<RequestId>,
+        message: impl Into<String>,
+        retry_after: u64,
+    ) -> Self {
+        ServerFrame::Error {
+            id,
+            code: ErrorCode::RateLimited,
+            message: message.into(),
+            retry_after: Some(retry_after),
+        }
     }
 
     /// Serialize to the JSON text of one WebSocket frame.

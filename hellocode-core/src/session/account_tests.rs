@@ -151,7 +151,14 @@ fn account_commands_act_as_the_caller() {
             r#"{"command":"update_profile"}"#,
             StorageOp::UpdateProfile { username: "alice".into(), timezone: None, languages: None },
         ),
-        (r#"{"command":"list_languages"}"#, StorageOp::ListLanguages { username: "alice".into() }),
+        (
+            r#"{"command":"list_languages"}"#,
+            StorageOp::ListLanguages {
+                username: "alice".into(),
+                after: None,
+                limit: crate::protocol::MAX_LIST_PAGE,
+            },
+        ),
         (
             r#"{"command":"add_language","name":" Zig "}"#,
             StorageOp::AddLanguage { username: "alice".into(), name: "Zig".into() },

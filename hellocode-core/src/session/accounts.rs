@@ -67,7 +67,9 @@ pub(super) fn account_op(actor: String, command: Command) -> Result<StorageOp, R
             };
             StorageOp::UpdateProfile { username: actor, timezone, languages }
         }
-        Command::ListLanguages {} => StorageOp::ListLanguages { username: actor },
+        Command::ListLanguages { after, limit } => {
+            StorageOp::ListLanguages { username: actor, after, limit: super::list_page(limit)? }
+        }
         Command::AddLanguage { name } => {
             StorageOp::AddLanguage { username: actor, name: label(&name, "name")? }
         }

@@ -31,12 +31,12 @@ pub async fn execute(storage: &dyn Storage, op: &StorageOp) -> Result<StorageOut
         StorageOp::CreateChat { participants, at } => {
             StorageOutcome::Chat(storage.create_chat(participants, *at).await?)
         }
-        StorageOp::ListChats { username } => {
-            StorageOutcome::Chats(storage.chats_of(username).await?)
+        StorageOp::ListChats { username, after, limit } => {
+            StorageOutcome::Chats(storage.chats_of(username, *after, *limit).await?)
         }
-        StorageOp::FindUsers { language, .. } => {
-            StorageOutcome::Users(storage.users_by_language(language).await?)
-        }
+        StorageOp::FindUsers { language, after, limit, .. } => StorageOutcome::Users(
+            storage.users_by_language(language, after.as_deref(), *limit).await?,
+        ),
         StorageOp::Typing { chat, username } => {
             storage.require_participant(*chat, username).await?;
             StorageOutcome::Allowed
@@ -55,7 +55,9 @@ pub async fn execute(storage: &dyn Storage, op: &StorageOp) -> Result<StorageOut
             };
             StorageOutcome::User(storage.update_user(username, update).await?)
         }
-        StorageOp::ListLanguages { .. } => StorageOutcome::Languages(storage.languages().await?),
+        StorageOp::ListLanguages { after, limit, .. } => {
+            StorageOutcome::Languages(storage.languages_after(after.as_deref(), *limit).await?)
+        }
         StorageOp::AddLanguage { name, .. } => {
             StorageOutcome::Language(storage.add_language(name).await?)
         }

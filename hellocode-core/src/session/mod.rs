@@ -320,6 +320,11 @@ impl Session {
     /// Decide what to do with one command.
     pub fn handle(&mut self, frame: ClientFrame, now: Timestamp) -> Decision {
         let ClientFrame { id, command } = frame;
+        if self.state != State::Closed
+            && let Err(err) = command.check_text(&self.limits)
+        {
+            return Decision::Reply(Output::error(id, err.code(), err.client_message()));
+        }
         let identity = match &self.state {
             State::Closed => return Decision::Reply(Output::default()),
             State::Unauthenticated => return self.handle_unauthenticated(id, command),
@@ -422,10 +427,16 @@ impl Session {
                 participants: self.participants(&actor, participants)?,
                 at: now,
             },
-            Command::ListChats {} => StorageOp::ListChats { username: actor },
-            Command::FindUsers { language } => {
-                StorageOp::FindUsers { username: actor, language: self.language(&language)? }
+            Command::ListChats { after, limit } => {
+                StorageOp::ListChats { username: actor, after, limit: list_page(limit)? }
             }
+            // No paging fields yet (clients construct this command): the first page.
+            Command::FindUsers { language } => StorageOp::FindUsers {
+                username: actor,
+                language: self.language(&language)?,
+                after: None,
+                limit: crate::protocol::MAX_LIST_PAGE,
+            },
             Command::Typing { chat_id } => {
                 StorageOp::Typing { chat: self.chat(chat_id)?, username: actor }
             }
@@ -438,7 +449,7 @@ impl Session {
             }
             command @ (Command::GetUser { .. }
             | Command::UpdateProfile { .. }
-            | Command::ListLanguages {}
+            | Command::ListLanguages { .. }
             | Command::AddLanguage { .. }
             | Command::ListContacts {}
             | Command::AddContact { .. }
@@ -525,6 +536,15 @@ impl Session {
             Err(err) => return Output::error(id, err.code(), err.client_message()),
         };
         ops::respond(id, op, outcome)
+    }
+}
+
+/// The page size of a list command: default and cap [`MAX_LIST_PAGE`](crate::protocol::MAX_LIST_PAGE).
+pub(crate) fn list_page(limit: Option<u32>) -> Result<u32, (ErrorCode, String)> {
+    match limit {
+        Some(0) => Err((ErrorCode::InvalidField, "limit must be at least 1".to_owned())),
+        Some(n) => Ok(n.min(crate::protocol::MAX_LIST_PAGE)),
+        None => Ok(crate::protocol::MAX_LIST_PAGE),
     }
 }
 

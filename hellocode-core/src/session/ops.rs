@@ -1,7 +1,9 @@
 //! Storage operations a session asks for, their outcomes, and the replies and events they make.
 
 use super::{Output, Publish};
-use crate::model::{BotToken, Chat, ChatId, Language, Message, NewMessage, Seq, Timestamp, User};
+use crate::model::{
+    BotToken, Chat, ChatId, Language, Message, NewMessage, ReadMark, Seq, Timestamp, User,
+};
 use crate::protocol::{ErrorCode, RequestId, ServerFrame};
 use crate::storage::Appended;
 
@@ -64,10 +66,14 @@ pub enum StorageOp {
         /// When.
         at: Timestamp,
     },
-    /// The user's chats.
+    /// A page of the user's chats.
     ListChats {
         /// Whose.
         username: String,
+        /// After this chat id.
+        after: Option<ChatId>,
+        /// Page size, already capped.
+        limit: u32,
     },
     /// Users interested in a language.
     FindUsers {
@@ -75,6 +81,10 @@ pub enum StorageOp {
         username: String,
         /// The language's name, trimmed.
         language: String,
+        /// After this username.
+        after: Option<String>,
+        /// Page size, already capped.
+        limit: u32,
     },
     /// Check that the typist takes part in the chat.
     Typing {
@@ -108,10 +118,14 @@ pub enum StorageOp {
         /// New languages, trimmed, sorted and distinct.
         languages: Option<Vec<String>>,
     },
-    /// Every language.
+    /// A page of the languages.
     ListLanguages {
         /// Who asks.
         username: String,
+        /// After this name.
+        after: Option<String>,
+        /// Page size, already capped.
+        limit: u32,
     },
     /// Add a language, or get the existing one.
     AddLanguage {
@@ -175,13 +189,13 @@ impl StorageOp {
             StorageOp::Edit { editor, .. } => Some(editor),
             StorageOp::Delete { by, .. } => Some(by),
             StorageOp::CreateChat { .. } => None,
-            StorageOp::ListChats { username }
+            StorageOp::ListChats { username, .. }
             | StorageOp::FindUsers { username, .. }
             | StorageOp::Typing { username, .. }
             | StorageOp::MarkRead { username, .. }
             | StorageOp::GetUser { username, .. }
             | StorageOp::UpdateProfile { username, .. }
-            | StorageOp::ListLanguages { username }
+            | StorageOp::ListLanguages { username, .. }
             | StorageOp::AddLanguage { username, .. }
             | StorageOp::ListContacts { username }
             | StorageOp::AddContact { username, .. }
@@ -244,8 +258,8 @@ pub enum StorageOutcome {
     Users(Vec<User>),
     /// For `Typing`: the typist is a participant.
     Allowed,
-    /// For `MarkRead`: the read position now stored (never moves back).
-    ReadUpTo(Seq),
+    /// For `MarkRead`: the read position now stored (never moves back), and whether it moved.
+    ReadUpTo(ReadMark),
     /// For `GetUser` and `UpdateProfile`.
     User(User),
     /// For `ListLanguages`: by name.
@@ -321,12 +335,17 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
             reply: wants_ack.then_some(ServerFrame::Ok { id }),
             publish: vec![Publish::to_chat(chat, ServerFrame::Typing { chat_id: chat, username })],
         },
-        (StorageOp::MarkRead { chat, username, .. }, StorageOutcome::ReadUpTo(seq)) => Output {
+        (StorageOp::MarkRead { chat, username, .. }, StorageOutcome::ReadUpTo(mark)) => Output {
             reply: wants_ack.then_some(ServerFrame::Ok { id }),
-            publish: vec![Publish::to_chat(
-                chat,
-                ServerFrame::Read { chat_id: chat, username, seq },
-            )],
+            // A receipt that moved nothing tells the others nothing new.
+            publish: if mark.moved {
+                vec![Publish::to_chat(
+                    chat,
+                    ServerFrame::Read { chat_id: chat, username, seq: mark.seq },
+                )]
+            } else {
+                Vec::new()
+            },
         },
         (
             StorageOp::GetUser { .. } | StorageOp::UpdateProfile { .. },

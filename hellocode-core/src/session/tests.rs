@@ -1,7 +1,7 @@
 //! The state machine driven directly: no storage, no network.
 
 use super::*;
-use crate::model::{Message, NewMessage, Seq, User};
+use crate::model::{Message, NewMessage, ReadMark, Seq, User};
 use crate::protocol::decode;
 use crate::storage::Appended;
 
@@ -247,7 +247,12 @@ fn language_names_are_trimmed_and_validated() {
     }
     assert_eq!(
         op(session.handle(frame(&find("  Rust \n")), now())),
-        StorageOp::FindUsers { username: "alice".into(), language: "Rust".into() },
+        StorageOp::FindUsers {
+            username: "alice".into(),
+            language: "Rust".into(),
+            after: None,
+            limit: crate::protocol::MAX_LIST_PAGE
+        },
         "trimmed; no chatId needed, even on a chat-bound connection"
     );
     // The limit counts characters, not bytes; spaces around the name do not count.
@@ -397,14 +402,21 @@ fn other_operations_publish_their_events() {
         ServerFrame::Typing { chat_id: ChatId(7), username: "alice".into() }
     );
     assert_eq!(out.reply, None);
-    let out =
-        run(r#"{"command":"read","chatId":7,"seq":4,"id":1}"#, StorageOutcome::ReadUpTo(Seq(6)));
+    let out = run(
+        r#"{"command":"read","chatId":7,"seq":6,"id":1}"#,
+        StorageOutcome::ReadUpTo(ReadMark { seq: Seq(6), moved: true }),
+    );
     assert_eq!(
         out.publish[0].frame,
         ServerFrame::Read { chat_id: ChatId(7), username: "alice".into(), seq: Seq(6) },
-        "the stored position is published, not the requested one"
     );
     assert_eq!(out.reply, Some(ServerFrame::Ok { id: Some(1.into()) }));
+    let out = run(
+        r#"{"command":"read","chatId":7,"seq":4,"id":2}"#,
+        StorageOutcome::ReadUpTo(ReadMark { seq: Seq(6), moved: false }),
+    );
+    assert!(out.publish.is_empty(), "an older receipt is not re-broadcast: {out:?}");
+    assert_eq!(out.reply, Some(ServerFrame::Ok { id: Some(2.into()) }));
     let out = run(
         r#"{"command":"edit_message","chatId":7,"seq":1,"message":"x"}"#,
         StorageOutcome::Message(message(1, "x")),
@@ -436,7 +448,7 @@ fn storage_errors_become_error_frames_without_internal_details() {
     assert!(out.publish.is_empty());
     let out =
         session.complete(pending.clone(), Err(Error::Database("password=hunter2 host=db".into())));
-    let Some(ServerFrame::Error { code, message, id }) = out.reply else { panic!("error") };
+    let Some(ServerFrame::Error { code, message, id, .. }) = out.reply else { panic!("error") };
     assert_eq!((code, id), (ErrorCode::Internal, Some(5.into())));
     assert!(!message.contains("hunter2"));
     let out = session.complete(pending, Ok(StorageOutcome::Allowed));

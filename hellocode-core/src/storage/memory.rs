@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::{Appended, Storage};
 use crate::model::{
-    Account, BotToken, Chat, ChatId, Language, Message, NewMessage, NewUser, Participant,
+    Account, BotToken, Chat, ChatId, Language, Message, NewMessage, NewUser, Participant, ReadMark,
     ReadPosition, Seq, Timestamp, User, UserUpdate, deleted_author, username_key,
 };
 use crate::{Error, Result};
@@ -167,6 +167,13 @@ impl Storage for MemoryStorage {
         Ok(language)
     }
 
+    async fn languages_after(&self, after: Option<&str>, limit: u32) -> Result<Vec<Language>> {
+        let mut languages = self.languages().await?;
+        languages.retain(|language| after.is_none_or(|after| language.name.as_str() > after));
+        languages.truncate(limit as usize);
+        Ok(languages)
+    }
+
     async fn languages(&self) -> Result<Vec<Language>> {
         let mut languages: Vec<Language> = self.lock().languages.values().cloned().collect();
         languages.sort_by(|a, b| a.name.cmp(&b.name));
@@ -227,7 +234,12 @@ impl Storage for MemoryStorage {
             .collect())
     }
 
-    async fn users_by_language(&self, language: &str) -> Result<Vec<User>> {
+    async fn users_by_language(
+        &self,
+        language: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<User>> {
         let inner = self.lock();
         let Ok(language) = inner.language_name(language) else {
             return Ok(Vec::new());
@@ -235,7 +247,9 @@ impl Storage for MemoryStorage {
         Ok(inner
             .users
             .iter()
+            .filter(|(name, _)| after.is_none_or(|after| name.as_str() > after))
             .filter(|(_, row)| row.languages.contains(&language))
+            .take(limit as usize)
             .map(|(name, row)| inner.user_view(name, row))
             .collect())
     }
@@ -341,14 +355,33 @@ impl Storage for MemoryStorage {
         Ok(inner.chats.get(&id).map(|row| inner.chat_view(id, row)))
     }
 
-    async fn chats_of(&self, username: &str) -> Result<Vec<Chat>> {
+    async fn chats_of(
+        &self,
+        username: &str,
+        after: Option<ChatId>,
+        limit: u32,
+    ) -> Result<Vec<Chat>> {
         let inner = self.lock();
         Ok(inner
             .chats
             .iter()
+            .filter(|(id, _)| after.is_none_or(|after| **id > after))
             .filter(|(_, row)| row.participants.contains(username))
+            .take(limit as usize)
             .map(|(id, row)| inner.chat_view(*id, row))
             .collect())
+    }
+
+    async fn chat_partners(&self, username: &str) -> Result<Vec<String>> {
+        let inner = self.lock();
+        let partners: BTreeSet<&String> = inner
+            .chats
+            .values()
+            .filter(|row| row.participants.contains(username))
+            .flat_map(|row| row.participants.iter())
+            .filter(|name| name.as_str() != username)
+            .collect();
+        Ok(partners.into_iter().cloned().collect())
     }
 
     async fn is_participant(&self, chat: ChatId, username: &str) -> Result<bool> {
@@ -466,15 +499,16 @@ impl Storage for MemoryStorage {
         Ok(message.clone())
     }
 
-    async fn mark_read(&self, chat: ChatId, username: &str, seq: Seq) -> Result<Seq> {
+    async fn mark_read(&self, chat: ChatId, username: &str, seq: Seq) -> Result<ReadMark> {
         let mut inner = self.lock();
         let row = inner.chat_for(chat, username)?;
         if seq.0 > row.messages.len() as i64 {
             return Err(Error::ReadBeyondEnd { chat, seq });
         }
         let stored = row.reads.entry(username.to_owned()).or_default();
+        let moved = seq > *stored;
         *stored = (*stored).max(seq);
-        Ok(*stored)
+        Ok(ReadMark { seq: *stored, moved })
     }
 
     async fn read_positions(&self, chat: ChatId) -> Result<Vec<ReadPosition>> {

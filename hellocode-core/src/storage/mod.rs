@@ -26,8 +26,8 @@ use async_trait::async_trait;
 
 use crate::Result;
 use crate::model::{
-    Account, BotToken, Chat, ChatId, Language, Message, NewMessage, NewUser, ReadPosition, Seq,
-    Timestamp, User, UserUpdate,
+    Account, BotToken, Chat, ChatId, Language, Message, NewMessage, NewUser, ReadMark,
+    ReadPosition, Seq, Timestamp, User, UserUpdate,
 };
 
 pub use memory::MemoryStorage;
@@ -62,8 +62,11 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Add a language, or return it if it exists.
     async fn add_language(&self, name: &str) -> Result<Language>;
-    /// All languages, by name.
+    /// All languages, by name. For the server's own use; clients get pages
+    /// ([`languages_after`](Self::languages_after)).
     async fn languages(&self) -> Result<Vec<Language>>;
+    /// A page of languages by name, after `after` (exclusive).
+    async fn languages_after(&self, after: Option<&str>, limit: u32) -> Result<Vec<Language>>;
 
     // ---- users ----
 
@@ -80,8 +83,14 @@ pub trait Storage: Send + Sync + 'static {
     async fn user(&self, username: &str) -> Result<Option<User>>;
     /// A page of users by username, after `after` (exclusive).
     async fn users(&self, after: Option<&str>, limit: u32) -> Result<Vec<User>>;
-    /// Users interested in a language (the app's purpose), by username.
-    async fn users_by_language(&self, language: &str) -> Result<Vec<User>>;
+    /// A page of the users interested in a language (the app's purpose), by username, after
+    /// `after` (exclusive).
+    async fn users_by_language(
+        &self,
+        language: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<User>>;
     /// Change a user's profile.
     async fn update_user(&self, username: &str, update: UserUpdate) -> Result<User>;
     /// Delete a user: their account, contacts, read positions and chat memberships go; the
@@ -101,8 +110,16 @@ pub trait Storage: Send + Sync + 'static {
     async fn create_chat(&self, participants: &[String], at: Timestamp) -> Result<Chat>;
     /// A chat by id.
     async fn chat(&self, id: ChatId) -> Result<Option<Chat>>;
-    /// The chats `username` takes part in, by id.
-    async fn chats_of(&self, username: &str) -> Result<Vec<Chat>>;
+    /// A page of the chats `username` takes part in, by id, after `after` (exclusive).
+    async fn chats_of(
+        &self,
+        username: &str,
+        after: Option<ChatId>,
+        limit: u32,
+    ) -> Result<Vec<Chat>>;
+    /// Everyone who shares a chat with `username` (not `username`), by username, in one query:
+    /// whom to tell of their presence.
+    async fn chat_partners(&self, username: &str) -> Result<Vec<String>>;
     /// Whether `username` takes part in `chat`; `ChatNotFound` if there is no such chat.
     async fn is_participant(&self, chat: ChatId, username: &str) -> Result<bool>;
     /// Replace a chat's participants (all must exist).
@@ -182,8 +199,8 @@ pub trait Storage: Send + Sync + 'static {
     // ---- read positions ----
 
     /// Move `username`'s read position in `chat` forward to `seq` (never back); returns the
-    /// stored position.
-    async fn mark_read(&self, chat: ChatId, username: &str, seq: Seq) -> Result<Seq>;
+    /// stored position and whether it moved.
+    async fn mark_read(&self, chat: ChatId, username: &str, seq: Seq) -> Result<ReadMark>;
     /// Every participant's read position in `chat`, by username (0 for none yet).
     async fn read_positions(&self, chat: ChatId) -> Result<Vec<ReadPosition>>;
 

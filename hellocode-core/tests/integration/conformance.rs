@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use hellocode_core::Error;
 use hellocode_core::model::{
-    ChatId, NewMessage, NewUser, Seq, Timestamp, UserUpdate, deleted_author,
+    ChatId, NewMessage, NewUser, ReadMark, Seq, Timestamp, UserUpdate, deleted_author,
 };
 use hellocode_core::storage::Storage;
 
@@ -39,6 +39,7 @@ macro_rules! storage_conformance_tests {
             a_name_registered_again_is_a_new_account,
             usernames_are_unique_by_case_and_look_alikes,
             a_password_change_moves_the_token_generation,
+            lists_come_in_pages,
         );
     };
     (@tests $get_store:ident, $($test:ident),+ $(,)?) => {
@@ -155,18 +156,18 @@ pub async fn users_are_found_by_language(storage: Arc<dyn Storage>) {
         storage.create_user(new).await.expect("create");
     }
     let rustaceans: Vec<String> = storage
-        .users_by_language("rust")
+        .users_by_language("rust", None, 500)
         .await
         .expect("query")
         .into_iter()
         .map(|u| u.username)
         .collect();
     assert_eq!(rustaceans, ["ann", "cat"]);
-    let gophers = storage.users_by_language("Go").await.expect("query");
+    let gophers = storage.users_by_language("Go", None, 500).await.expect("query");
     assert_eq!(gophers.len(), 2);
     assert_eq!(gophers[0].languages, ["Go", "Rust"], "each user comes with all its languages");
-    assert!(storage.users_by_language("Python").await.expect("query").is_empty());
-    assert!(storage.users_by_language("Cobol").await.expect("query").is_empty());
+    assert!(storage.users_by_language("Python", None, 500).await.expect("query").is_empty());
+    assert!(storage.users_by_language("Cobol", None, 500).await.expect("query").is_empty());
 }
 
 pub async fn user_profiles_update(storage: Arc<dyn Storage>) {
@@ -265,20 +266,30 @@ pub async fn chats_are_created_listed_and_deleted(storage: Arc<dyn Storage>) {
     assert_eq!(storage.chat(created.id).await.expect("read"), Some(created.clone()));
 
     let group = chat_of(&*storage, &["alice", "bob", "carol"]).await;
-    let of_alice: Vec<ChatId> =
-        storage.chats_of("alice").await.expect("list").into_iter().map(|c| c.id).collect();
+    let of_alice: Vec<ChatId> = storage
+        .chats_of("alice", None, 500)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     assert_eq!(of_alice, [created.id, group]);
-    let of_carol: Vec<ChatId> =
-        storage.chats_of("carol").await.expect("list").into_iter().map(|c| c.id).collect();
+    let of_carol: Vec<ChatId> = storage
+        .chats_of("carol", None, 500)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     assert_eq!(of_carol, [group]);
-    assert!(storage.chats_of("nobody").await.expect("list").is_empty());
+    assert!(storage.chats_of("nobody", None, 500).await.expect("list").is_empty());
 
     assert!(matches!(
         storage.create_chat(&names(&["alice", "ghost"]), at(6)).await,
         Err(Error::UserNotFound(name)) if name == "ghost"
     ));
     assert_eq!(
-        storage.chats_of("alice").await.expect("list").len(),
+        storage.chats_of("alice", None, 500).await.expect("list").len(),
         2,
         "a failed create stores nothing"
     );
@@ -492,13 +503,15 @@ pub async fn read_positions_only_move_forward(storage: Arc<dyn Storage>) {
         start.iter().map(|r| (r.username.as_str(), r.seq.0)).collect::<Vec<_>>(),
         [("alice", 0), ("bob", 0)]
     );
-    assert_eq!(storage.mark_read(chat, "bob", Seq(3)).await.expect("read"), Seq(3));
+    let mark = |seq, moved| ReadMark { seq: Seq(seq), moved };
+    assert_eq!(storage.mark_read(chat, "bob", Seq(3)).await.expect("read"), mark(3, true));
     assert_eq!(
         storage.mark_read(chat, "bob", Seq(2)).await.expect("read"),
-        Seq(3),
+        mark(3, false),
         "never moves back"
     );
-    assert_eq!(storage.mark_read(chat, "bob", Seq(5)).await.expect("read"), Seq(5));
+    assert_eq!(storage.mark_read(chat, "bob", Seq(3)).await.expect("read"), mark(3, false));
+    assert_eq!(storage.mark_read(chat, "bob", Seq(5)).await.expect("read"), mark(5, true));
     assert!(matches!(
         storage.mark_read(chat, "bob", Seq(6)).await,
         Err(Error::ReadBeyondEnd { .. })
@@ -768,7 +781,10 @@ pub async fn check_after_reopen(storage: &dyn Storage, written: Written) {
         storage.messages_after(chat, "bob", Seq(0), 10).await.expect("read"),
         written.messages
     );
-    assert_eq!(storage.users_by_language("rust").await.expect("query")[0].username, "alice");
+    assert_eq!(
+        storage.users_by_language("rust", None, 500).await.expect("query")[0].username,
+        "alice"
+    );
     assert_eq!(storage.read_positions(chat).await.expect("reads")[1].seq, Seq(2));
     let retry = storage.append_message(post(chat, "alice", "m0", Some("k0"))).await.expect("retry");
     assert!(!retry.created, "client ids survive a restart");
@@ -842,4 +858,113 @@ pub async fn a_password_change_moves_the_token_generation(storage: Arc<dyn Stora
     let id = storage.account("alice").await.expect("read").expect("alice").user.id;
     let by_id = storage.account_by_id(id).await.expect("read").expect("alice");
     assert_eq!((by_id.token_generation, by_id.password_hash.as_str()), (second, "new-hash"));
+}
+
+/// Chats for [`a_refused_append_fails_alone`]: the first is the one a test holds locked.
+pub async fn batch_chats(storage: &dyn Storage) -> Vec<ChatId> {
+    users(storage, &["alice", "bob"]).await;
+    let mut chats = Vec::new();
+    for _ in 0..6 {
+        chats.push(chat_of(storage, &["alice", "bob"]).await);
+    }
+    chats
+}
+
+/// Defect 1 of issue 13: one append the database refuses (`poison`, which bypasses the edge
+/// validation) must not fail the others of its group-commit batch. The test holds a write on
+/// `chats[0]` (`release` ends it) so that every append queued meanwhile shares a batch.
+pub async fn a_refused_append_fails_alone(
+    storage: &dyn Storage,
+    chats: &[ChatId],
+    poison: &str,
+    release: impl std::future::Future<Output = ()>,
+) {
+    let blocked = storage.start_append(post(chats[0], "alice", "first", None)).await;
+    let mut tickets = Vec::new();
+    for (n, chat) in chats[1..].iter().enumerate() {
+        for i in 0..3 {
+            let content = if n == 2 && i == 1 { poison.to_owned() } else { format!("m{n}-{i}") };
+            let author = if i % 2 == 0 { "alice" } else { "bob" };
+            tickets.push((
+                *chat,
+                content.clone(),
+                storage.start_append(post(*chat, author, &content, None)).await,
+            ));
+        }
+    }
+    release.await;
+    blocked.await.expect("the held append commits");
+    let mut stored: std::collections::HashMap<ChatId, Vec<i64>> = Default::default();
+    let mut refused = 0;
+    for (chat, content, ticket) in tickets {
+        match ticket.await {
+            Ok(appended) => stored.entry(chat).or_default().push(appended.message.seq.0),
+            Err(err) => {
+                assert_eq!(content, poison, "only the poisoned append fails: {err}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(refused, 1, "the poisoned append gets its error");
+    for chat in &chats[1..] {
+        let expected: Vec<i64> = if *chat == chats[3] { vec![1, 2] } else { vec![1, 2, 3] };
+        assert_eq!(stored.get(chat), Some(&expected), "chat {chat}: gap-free numbers");
+        let history = storage.messages_after(*chat, "alice", Seq(0), 10).await.expect("history");
+        assert_eq!(history.iter().map(|m| m.seq.0).collect::<Vec<_>>(), expected);
+        // The chat goes on from where it is, with no hole left by the refused one.
+        let next = storage.append_message(post(*chat, "alice", "after", None)).await.expect("next");
+        assert_eq!(next.message.seq.0, expected.len() as i64 + 1);
+    }
+}
+
+/// Chats of a user, users by language and languages come in pages (`after` exclusive, by id or
+/// name), and `chat_partners` names everyone who shares a chat with the user.
+pub async fn lists_come_in_pages(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob", "carol", "dave"]).await;
+    let mut chats = Vec::new();
+    for others in [&["bob"][..], &["carol"], &["bob", "carol"], &["bob"], &["carol"]] {
+        let mut members = vec!["alice"];
+        members.extend_from_slice(others);
+        chats.push(chat_of(&*storage, &members).await);
+    }
+    let page =
+        |list: Vec<hellocode_core::model::Chat>| list.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(page(storage.chats_of("alice", None, 2).await.expect("page")), chats[..2]);
+    assert_eq!(
+        page(storage.chats_of("alice", Some(chats[1]), 2).await.expect("page")),
+        chats[2..4]
+    );
+    assert_eq!(page(storage.chats_of("alice", Some(chats[3]), 2).await.expect("page")), chats[4..]);
+    assert!(storage.chats_of("alice", Some(chats[4]), 2).await.expect("page").is_empty());
+    let first = storage.chats_of("alice", None, 1).await.expect("page");
+    assert_eq!(first[0].participants.len(), 2, "participants come with the page");
+    assert_eq!(storage.chat_partners("alice").await.expect("partners"), names(&["bob", "carol"]));
+    assert!(storage.chat_partners("dave").await.expect("partners").is_empty());
+
+    for name in ["Rust", "Go", "Zig"] {
+        storage.add_language(name).await.expect("add");
+    }
+    let update = |languages: &[&str]| UserUpdate {
+        languages: Some(names(languages)),
+        ..UserUpdate::default()
+    };
+    for user in ["alice", "bob", "carol"] {
+        storage.update_user(user, update(&["Rust", "Go"])).await.expect("update");
+    }
+    let usernames = |list: Vec<hellocode_core::model::User>| {
+        list.into_iter().map(|u| u.username).collect::<Vec<_>>()
+    };
+    let first = storage.users_by_language("rust", None, 2).await.expect("page");
+    assert_eq!(first[0].languages, names(&["Go", "Rust"]), "languages come with the page");
+    assert_eq!(usernames(first), names(&["alice", "bob"]));
+    assert_eq!(
+        usernames(storage.users_by_language("rust", Some("bob"), 2).await.expect("page")),
+        names(&["carol"])
+    );
+    let languages = storage.languages_after(None, 2).await.expect("page");
+    let next = storage.languages_after(Some(&languages[1].name), 500).await.expect("page");
+    let all: Vec<String> = languages.iter().chain(&next).map(|l| l.name.clone()).collect();
+    let expected: Vec<String> =
+        storage.languages().await.expect("all").into_iter().map(|l| l.name).collect();
+    assert_eq!(all, expected, "two pages make the whole list, in order");
 }

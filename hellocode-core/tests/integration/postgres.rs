@@ -47,3 +47,25 @@ async fn data_survives_reopen() {
     second.close().await;
     drop(database);
 }
+
+/// A NUL in a message (which Postgres text cannot hold) fails only that append of its batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_append_fails_alone() {
+    use sqlx::Connection;
+    let Some(fixture) = get_store().await else { return };
+    let storage = fixture.storage();
+    let chats = crate::conformance::batch_chats(&*storage).await;
+    // Hold chats[0]'s row: the first append waits for it, the others queue up behind it.
+    let mut holder = sqlx::PgConnection::connect(&fixture.database.url).await.expect("connect");
+    sqlx::query("BEGIN").execute(&mut holder).await.expect("begin");
+    sqlx::query("SELECT id FROM chats WHERE id = $1 FOR UPDATE")
+        .bind(chats[0].0)
+        .execute(&mut holder)
+        .await
+        .expect("lock");
+    let release = async move {
+        sqlx::query("COMMIT").execute(&mut holder).await.expect("commit");
+    };
+    crate::conformance::a_refused_append_fails_alone(&*storage, &chats, "a\u{0}b", release).await;
+    fixture.finish().await;
+}

@@ -49,3 +49,28 @@ async fn creates_the_file_on_first_open() {
     assert!(dir.0.join("new.db").exists());
     storage.close().await;
 }
+
+/// An append the database refuses (here a trigger refuses it) fails only itself in its batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_append_fails_alone() {
+    use sqlx::Connection;
+    let dir = TempDir::new();
+    let url = dir.sqlite_url();
+    let storage = SqliteStorage::open(&url).await.expect("open sqlite");
+    let chats = crate::conformance::batch_chats(&storage).await;
+    let mut holder = sqlx::SqliteConnection::connect(&url).await.expect("connect");
+    sqlx::query(
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON messages WHEN NEW.content = 'poison' \
+         BEGIN SELECT RAISE(ABORT, 'poison refused'); END",
+    )
+    .execute(&mut holder)
+    .await
+    .expect("trigger");
+    // Hold the write lock: the first append waits for it, the others queue up behind it.
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut holder).await.expect("begin");
+    let release = async move {
+        sqlx::query("COMMIT").execute(&mut holder).await.expect("commit");
+    };
+    crate::conformance::a_refused_append_fails_alone(&storage, &chats, "poison", release).await;
+    storage.close().await;
+}

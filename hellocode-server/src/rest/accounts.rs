@@ -231,7 +231,10 @@ async fn register(body: Value, state: Arc<AppState>) -> Response {
 async fn login(body: Value, state: Arc<AppState>) -> Response {
     respond(
         async {
+            use hellocode_core::text::{MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, check};
             let login = login_form(body)?;
+            check("username", &login.username, MAX_USERNAME_CHARS)?;
+            check("password", &login.password, MAX_PASSWORD_CHARS)?;
             let (_, token) = state.auth.login(&login.username, &login.password).await?;
             Ok(json_reply(
                 StatusCode::OK,
@@ -246,6 +249,13 @@ async fn list_users(_: Identity, page: Page, state: Arc<AppState>) -> Response {
     let limit = page.limit.unwrap_or(100).clamp(1, 100);
     respond(
         async {
+            if let Some(after) = &page.after {
+                hellocode_core::text::check(
+                    "after",
+                    after,
+                    hellocode_core::text::MAX_USERNAME_CHARS,
+                )?;
+            }
             let users = state.storage.users(page.after.as_deref(), limit).await?;
             Ok(json_reply(StatusCode::OK, &users))
         }
@@ -313,6 +323,7 @@ async fn update_user(
             if !errors.is_empty() {
                 return Err(ApiError::validation(errors));
             }
+            check_profile_text(&change)?;
             let password_changed = password_hash.is_some();
             let update = UserUpdate {
                 email: change.email,
@@ -341,6 +352,22 @@ async fn update_user(
         }
         .await,
     )
+}
+
+/// The length caps of the profile fields the WebSocket's `update_profile` does not carry.
+fn check_profile_text(change: &ProfileChange) -> Result<(), ApiError> {
+    use hellocode_core::text::{MAX_AVATAR_CHARS, MAX_LABEL_CHARS, check, check_all};
+    check_all("timezone", &change.timezone, MAX_LABEL_CHARS)?;
+    check_all("avatar", change.avatar.iter().flatten(), MAX_AVATAR_CHARS)?;
+    let languages = change.languages.as_deref().unwrap_or_default();
+    if languages.len() > hellocode_core::session::MAX_PROFILE_LANGUAGES {
+        return Err(ApiError::bad_request(format!(
+            "a profile lists at most {} languages",
+            hellocode_core::session::MAX_PROFILE_LANGUAGES
+        )));
+    }
+    languages.iter().try_for_each(|name| check("languages", name, MAX_LABEL_CHARS))?;
+    Ok(())
 }
 
 async fn delete_user(username: String, identity: Identity, state: Arc<AppState>) -> Response {

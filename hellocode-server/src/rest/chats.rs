@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use hellocode_core::model::{ChatId, Seq};
-use hellocode_core::protocol::{Command, ServerFrame};
+use hellocode_core::protocol::{Command, MAX_LIST_PAGE, ServerFrame};
 use hellocode_core::session::{Identity, Publish};
 use serde::Deserialize;
 use serde_json::json;
@@ -17,6 +17,7 @@ use super::{
 };
 use crate::app::AppState;
 use crate::broker::BrokerEvent;
+use crate::creation::Kind;
 
 #[derive(Debug, Deserialize)]
 struct NewLanguage {
@@ -26,6 +27,31 @@ struct NewLanguage {
 #[derive(Debug, Deserialize)]
 struct Participants {
     participants: Vec<String>,
+}
+
+/// `?after=&limit=` of the list routes (agreed protocol: default and cap 500).
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+impl ListQuery {
+    fn limit(&self) -> Result<u32, ApiError> {
+        match self.limit {
+            Some(0) => Err(ApiError::bad_request("limit must be at least 1")),
+            Some(n) => Ok(n.min(MAX_LIST_PAGE)),
+            None => Ok(MAX_LIST_PAGE),
+        }
+    }
+
+    /// `after` as text, held to the text rules.
+    fn after(&self) -> Result<Option<&str>, ApiError> {
+        if let Some(after) = &self.after {
+            hellocode_core::text::check("after", after, hellocode_core::text::MAX_LABEL_CHARS)?;
+        }
+        Ok(self.after.as_deref())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,6 +73,7 @@ pub(super) fn routes(
     let auth = authenticated(state.clone());
     let languages = warp::path!("api" / "languages")
         .and(warp::get())
+        .and(warp::query::<ListQuery>())
         .and(with_state(state.clone()))
         .then(list_languages);
     let add_language = warp::path!("api" / "languages")
@@ -58,11 +85,13 @@ pub(super) fn routes(
     let by_language = warp::path!("api" / "languages" / String / "users")
         .and(warp::get())
         .and(auth.clone())
+        .and(warp::query::<ListQuery>())
         .and(with_state(state.clone()))
         .then(users_by_language);
     let chats = warp::path!("api" / "chat")
         .and(warp::get())
         .and(auth.clone())
+        .and(warp::query::<ListQuery>())
         .and(with_state(state.clone()))
         .then(list_chats);
     let create = warp::path!("api" / "chat" / "create")
@@ -142,8 +171,14 @@ async fn own_chat(
     }
 }
 
-async fn list_languages(state: Arc<AppState>) -> Response {
-    respond(async { Ok(json_reply(StatusCode::OK, &state.storage.languages().await?)) }.await)
+async fn list_languages(query: ListQuery, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            let page = state.storage.languages_after(query.after()?, query.limit()?).await?;
+            Ok(json_reply(StatusCode::OK, &page))
+        }
+        .await,
+    )
 }
 
 async fn add_language(identity: Identity, new: NewLanguage, state: Arc<AppState>) -> Response {
@@ -167,19 +202,32 @@ async fn add_language(identity: Identity, new: NewLanguage, state: Arc<AppState>
     )
 }
 
-async fn users_by_language(language: String, _: Identity, state: Arc<AppState>) -> Response {
+async fn users_by_language(
+    language: String,
+    _: Identity,
+    query: ListQuery,
+    state: Arc<AppState>,
+) -> Response {
     respond(
         async {
-            Ok(json_reply(StatusCode::OK, &state.storage.users_by_language(&language).await?))
+            let users =
+                state.storage.users_by_language(&language, query.after()?, query.limit()?).await?;
+            Ok(json_reply(StatusCode::OK, &users))
         }
         .await,
     )
 }
 
-async fn list_chats(identity: Identity, state: Arc<AppState>) -> Response {
+async fn list_chats(identity: Identity, query: ListQuery, state: Arc<AppState>) -> Response {
     respond(
         async {
-            match dispatch(&state, identity, Command::ListChats {}).await? {
+            let after = match query.after.as_deref().map(str::parse::<i64>) {
+                None => None,
+                Some(Ok(id)) => Some(ChatId(id)),
+                Some(Err(_)) => return Err(ApiError::bad_request("after must be a chat id")),
+            };
+            let command = Command::ListChats { after, limit: query.limit };
+            match dispatch(&state, identity, command).await? {
                 ServerFrame::Chats { chats, .. } => Ok(json_reply(StatusCode::OK, &chats)),
                 other => Err(unexpected(&other)),
             }
@@ -214,6 +262,11 @@ async fn update_chat(
     respond(
         async {
             let before = own_chat(&state, id, &identity).await?;
+            hellocode_core::text::check_all(
+                "participants",
+                &body.participants,
+                hellocode_core::text::MAX_USERNAME_CHARS,
+            )?;
             let mut participants = body.participants;
             participants.sort_unstable();
             participants.dedup();
@@ -228,6 +281,14 @@ async fn update_chat(
                     )],
                 )];
                 return Err(ApiError::validation(fields.into()));
+            }
+            if participants.iter().any(|name| !before.has_participant(name))
+                && let Some(ServerFrame::Error { code, message, retry_after, .. }) = state
+                    .dispatcher
+                    .creation()
+                    .refusal(&identity.username, Kind::Participants, None)
+            {
+                return Err(ApiError::from_frame(code, message).with_retry_after(retry_after));
             }
             let chat = state.storage.set_participants(ChatId(id), &participants).await?;
             let broker = state.dispatcher.broker();

@@ -31,6 +31,8 @@ const MAX_BODY: u64 = 64 * 1024;
 pub struct ApiError {
     status: StatusCode,
     body: serde_json::Value,
+    /// Seconds for a `Retry-After` header (429 answers).
+    retry_after: Option<u64>,
 }
 
 impl warp::reject::Reject for ApiError {}
@@ -38,7 +40,17 @@ impl warp::reject::Reject for ApiError {}
 impl ApiError {
     /// An error with a code and a message.
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { status, body: json!({ "code": code, "message": message.into() }) }
+        ApiError {
+            status,
+            body: json!({ "code": code, "message": message.into() }),
+            retry_after: None,
+        }
+    }
+
+    /// The same error with a `Retry-After` header, when `seconds` is given.
+    pub fn with_retry_after(mut self, seconds: Option<u64>) -> Self {
+        self.retry_after = seconds;
+        self
     }
 
     /// 400 for a request that is not what the route expects.
@@ -48,7 +60,11 @@ impl ApiError {
 
     /// 422 with per-field messages.
     pub fn validation(fields: FieldErrors) -> Self {
-        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, body: json!(fields) }
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            body: json!(fields),
+            retry_after: None,
+        }
     }
 
     /// An error frame of the protocol as an HTTP error.
@@ -59,7 +75,12 @@ impl ApiError {
 
 impl Reply for ApiError {
     fn into_response(self) -> Response {
-        warp::reply::with_status(warp::reply::json(&self.body), self.status).into_response()
+        let mut response =
+            warp::reply::with_status(warp::reply::json(&self.body), self.status).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert("retry-after", warp::http::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -145,15 +166,19 @@ pub(crate) fn authenticated(
 }
 
 /// A JSON body of at most [`MAX_BODY`] bytes, whatever its declared content type (so that
-/// `curl -d '{...}'` works as well as a browser's `fetch`).
+/// `curl -d '{...}'` works as well as a browser's `fetch`). A string holding U+0000 anywhere
+/// in it is refused (400 `invalid_field`, naming the field): the text rule of
+/// [`hellocode_core::text`], for every route at once.
 pub(crate) fn json_body<T: serde::de::DeserializeOwned + Send>()
 -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
     warp::body::content_length_limit(MAX_BODY).and(warp::body::bytes()).and_then(
         |bytes: bytes::Bytes| async move {
-            serde_json::from_slice::<T>(&bytes).map_err(|err| {
+            let body = serde_json::from_slice::<T>(&bytes).map_err(|err| {
                 let err = plain_json_error(&err);
                 warp::reject::custom(ApiError::bad_request(format!("invalid JSON body: {err}")))
-            })
+            })?;
+            refuse_nul(&bytes).map_err(warp::reject::custom)?;
+            Ok::<T, Rejection>(body)
         },
     )
 }
@@ -166,6 +191,17 @@ fn plain_json_error(err: &serde_json::Error) -> String {
     let rest = &text[at + "expected struct ".len()..];
     let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
     format!("{}expected a JSON object{}", &text[..at], &rest[end..])
+}
+
+/// [`hellocode_core::text::check_json`] on a body already known to be JSON. JSON can only
+/// spell U+0000 as an escape, so a body without `u0000` is skipped without a second parse.
+fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
+    if !bytes.windows(5).any(|window| window.eq_ignore_ascii_case(b"u0000")) {
+        return Ok(());
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|err| ApiError::bad_request(format!("invalid JSON body: {err}")))?;
+    hellocode_core::text::check_json(&value).map_err(|err| ApiError::bad_request(err.to_string()))
 }
 
 /// Pass the shared state to a handler.
@@ -186,7 +222,9 @@ pub(crate) async fn dispatch(
     // An id makes the session reply with the stored result (acks are sent only to ids).
     let frame = ClientFrame::with_id(0, command);
     match state.dispatcher.handle(&mut session, frame).await {
-        Some(ServerFrame::Error { code, message, .. }) => Err(ApiError::from_frame(code, message)),
+        Some(ServerFrame::Error { code, message, retry_after, .. }) => {
+            Err(ApiError::from_frame(code, message).with_retry_after(retry_after))
+        }
         Some(reply) => Ok(reply),
         None => {
             Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, "no reply"))
@@ -244,7 +282,7 @@ async fn health(state: Arc<AppState>) -> Response {
 /// Turn every rejection into a JSON error.
 pub async fn handle_rejection(rejection: Rejection) -> Result<Response, Infallible> {
     let error = if let Some(api) = rejection.find::<ApiError>() {
-        ApiError { status: api.status, body: api.body.clone() }
+        ApiError { status: api.status, body: api.body.clone(), retry_after: api.retry_after }
     } else if rejection.is_not_found() {
         ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such route")
     } else if let Some(err) = rejection.find::<warp::filters::body::BodyDeserializeError>() {

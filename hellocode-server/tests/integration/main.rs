@@ -32,4 +32,5 @@ mod fuzz_regressions;
 mod identity;
 mod limits;
 mod rest;
+mod validation;
 mod websocket;

@@ -26,6 +26,14 @@ impl Default for PoolConfig {
     }
 }
 
+/// Whether a failed batch was refused by the database itself (a statement it would not run:
+/// say, a value Postgres text cannot hold) rather than lost with its connection. Only then
+/// can committing its appends one by one isolate the one at fault.
+pub(super) fn refused_by_database(err: &crate::Error) -> bool {
+    matches!(err, crate::Error::Database(source)
+        if matches!(source.downcast_ref::<sqlx::Error>(), Some(sqlx::Error::Database(_))))
+}
+
 /// Whether a database error is a unique-constraint violation.
 pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
@@ -73,7 +81,7 @@ macro_rules! sql_storage {
 
         use crate::model::{
             Account, BotToken, Chat, ChatId, Language, Message, NewMessage, NewUser, Participant,
-            ReadPosition, Seq, Timestamp, User, UserUpdate, deleted_author, username_key,
+            ReadMark, ReadPosition, Seq, Timestamp, User, UserUpdate, deleted_author, username_key,
         };
         use crate::storage::sql::{
             MESSAGES_AFTER, MESSAGES_BEFORE, bot_token_select, is_unique_violation, message_columns,
@@ -163,27 +171,54 @@ macro_rules! sql_storage {
             Ok(())
         }
 
-        /// Users from rows of `id, username, timezone, avatar`, with their languages.
-        async fn with_languages(conn: &mut Conn, rows: Vec<DbRow>) -> Result<Vec<User>> {
-            let mut users = Vec::with_capacity(rows.len());
-            for row in rows {
-                let id: i64 = row.try_get(0)?;
-                let languages = sqlx::query_scalar(
-                    "SELECT l.name FROM user_languages ul JOIN languages l ON l.id = ul.language_id \
-                     WHERE ul.user_id = $1 ORDER BY l.name",
-                )
-                .bind(id)
-                .fetch_all(&mut *conn)
-                .await?;
-                users.push(User {
-                    id,
-                    username: row.try_get(1)?,
-                    timezone: row.try_get(2)?,
-                    avatar: row.try_get(3)?,
-                    languages,
-                });
+        /// `owner, item` rows of `{select} IN (ids…) {order}`, gathered by owner in order: one
+        /// query for a whole page instead of one per row.
+        async fn gather(
+            conn: &mut Conn,
+            select: &str,
+            order: &str,
+            ids: &[i64],
+        ) -> Result<std::collections::HashMap<i64, Vec<String>>> {
+            let mut gathered: std::collections::HashMap<i64, Vec<String>> = Default::default();
+            if ids.is_empty() {
+                return Ok(gathered);
             }
-            Ok(users)
+            // Placeholders only around fixed SQL, hence `AssertSqlSafe`.
+            let sql = format!("{select} IN ({}) {order}", placeholders(1, ids.len()));
+            let mut select = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in ids {
+                select = select.bind(*id);
+            }
+            for row in select.fetch_all(&mut *conn).await? {
+                gathered.entry(row.try_get(0)?).or_default().push(row.try_get(1)?);
+            }
+            Ok(gathered)
+        }
+
+        /// Users from rows of `id, username, timezone, avatar`, with their languages (one more
+        /// query for them all).
+        async fn with_languages(conn: &mut Conn, rows: Vec<DbRow>) -> Result<Vec<User>> {
+            let ids = rows.iter().map(|row| row.try_get(0)).collect::<Result<Vec<i64>, _>>()?;
+            let mut languages = gather(
+                conn,
+                "SELECT ul.user_id, l.name FROM user_languages ul \
+                 JOIN languages l ON l.id = ul.language_id WHERE ul.user_id",
+                "ORDER BY l.name",
+                &ids,
+            )
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let id: i64 = row.try_get(0)?;
+                    Ok(User {
+                        id,
+                        username: row.try_get(1)?,
+                        timezone: row.try_get(2)?,
+                        avatar: row.try_get(3)?,
+                        languages: languages.remove(&id).unwrap_or_default(),
+                    })
+                })
+                .collect()
         }
 
         async fn set_languages(conn: &mut Conn, user: i64, languages: &[String]) -> Result<()> {
@@ -210,28 +245,34 @@ macro_rules! sql_storage {
             Ok(())
         }
 
+        /// Chats from rows of `id, last_seq, created_at`, with their participants (one more
+        /// query for them all).
         async fn load_chats(conn: &mut Conn, rows: Vec<DbRow>) -> Result<Vec<Chat>> {
-            let mut chats = Vec::with_capacity(rows.len());
-            for row in rows {
-                let id = ChatId(row.try_get(0)?);
-                let participants = sqlx::query_scalar(
-                    "SELECT u.username FROM chat_participants p JOIN users u ON u.id = p.user_id \
-                     WHERE p.chat_id = $1 ORDER BY u.username",
-                )
-                .bind(id.0)
-                .fetch_all(&mut *conn)
-                .await?
-                .into_iter()
-                .map(|username| Participant { username })
-                .collect();
-                chats.push(Chat {
-                    id,
-                    participants,
-                    last_seq: Seq(row.try_get(1)?),
-                    created_at: Timestamp::from_unix_millis(row.try_get(2)?),
-                });
-            }
-            Ok(chats)
+            let ids = rows.iter().map(|row| row.try_get(0)).collect::<Result<Vec<i64>, _>>()?;
+            let mut participants = gather(
+                conn,
+                "SELECT p.chat_id, u.username FROM chat_participants p \
+                 JOIN users u ON u.id = p.user_id WHERE p.chat_id",
+                "ORDER BY u.username",
+                &ids,
+            )
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let id: i64 = row.try_get(0)?;
+                    Ok(Chat {
+                        id: ChatId(id),
+                        participants: participants
+                            .remove(&id)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|username| Participant { username })
+                            .collect(),
+                        last_seq: Seq(row.try_get(1)?),
+                        created_at: Timestamp::from_unix_millis(row.try_get(2)?),
+                    })
+                })
+                .collect()
         }
 
         async fn load_chat(conn: &mut Conn, id: ChatId) -> Result<Option<Chat>> {
@@ -537,16 +578,33 @@ macro_rules! sql_storage {
                         Err(_) => break,
                     }
                 }
-                let committed = match &mut writer {
-                    Some(conn) => commit_batch(conn, &batch).await,
-                    None => match pool.acquire().await {
-                        Ok(conn) => commit_batch(writer.insert(conn), &batch).await,
-                        Err(err) => Err(err.into()),
-                    },
-                };
+                let messages: Vec<&NewMessage> = batch.iter().map(|(message, _)| message).collect();
+                let committed = commit_on(&pool, &mut writer, &messages).await;
+                drop(messages);
                 match committed {
                     Ok(results) => {
                         for ((_, reply), result) in batch.drain(..).zip(results) {
+                            let _ = reply.send(result);
+                        }
+                    }
+                    Err(err) if batch.len() > 1 && crate::storage::sql::refused_by_database(&err) => {
+                        // One append the database refuses must not fail the others (issue 13):
+                        // nothing was committed, so commit each alone, in queue order (which
+                        // keeps each chat's numbering), and only the one at fault fails.
+                        for (message, reply) in batch.drain(..) {
+                            let result = match commit_on(&pool, &mut writer, &[&message]).await {
+                                Ok(mut results) => results.pop().unwrap_or_else(|| {
+                                    Err(Error::Database("append left unanswered".into()))
+                                }),
+                                Err(err) => {
+                                    if !crate::storage::sql::refused_by_database(&err)
+                                        && let Some(mut conn) = writer.take()
+                                    {
+                                        conn.close_on_drop();
+                                    }
+                                    Err(err)
+                                }
+                            };
                             let _ = reply.send(result);
                         }
                     }
@@ -565,16 +623,39 @@ macro_rules! sql_storage {
             }
         }
 
+        /// [`commit_batch`] on the kept writer connection, acquiring one if there is none.
+        async fn commit_on(
+            pool: &sqlx::Pool<$db>,
+            writer: &mut Option<sqlx::pool::PoolConnection<$db>>,
+            messages: &[&NewMessage],
+        ) -> Result<Vec<Result<Appended>>> {
+            match writer {
+                Some(conn) => commit_batch(conn, messages).await,
+                None => match pool.acquire().await {
+                    Ok(conn) => commit_batch(writer.insert(conn), messages).await,
+                    Err(err) => Err(err.into()),
+                },
+            }
+        }
+
         async fn commit_batch(
             conn: &mut sqlx::pool::PoolConnection<$db>,
-            batch: &[AppendJob],
+            messages: &[&NewMessage],
         ) -> Result<Vec<Result<Appended>>> {
             let mut tx = sqlx::Connection::begin_with(&mut **conn, BEGIN_WRITE).await?;
-            let messages: Vec<&NewMessage> = batch.iter().map(|(message, _)| message).collect();
-            // A database error may have aborted the transaction (Postgres): it fails the batch.
-            let results = append_all(&mut tx, &messages).await?;
-            tx.commit().await?;
-            Ok(results)
+            // A database error may have aborted the transaction (Postgres): it fails the batch,
+            // and rolling back leaves the connection ready for the next.
+            match append_all(&mut tx, messages).await {
+                Ok(results) => {
+                    tx.commit().await?;
+                    Ok(results)
+                }
+                Err(err) => {
+                    // A failed rollback means a broken connection: the next use reports it.
+                    let _ = tx.rollback().await;
+                    Err(err)
+                }
+            }
         }
 
         impl $storage {
@@ -597,6 +678,20 @@ macro_rules! sql_storage {
                     .fetch_one(&mut *conn)
                     .await?;
                 Ok(Language { id: row.try_get(0)?, name: row.try_get(1)? })
+            }
+
+            async fn languages_after(&self, after: Option<&str>, limit: u32) -> Result<Vec<Language>> {
+                let rows = sqlx::query(
+                    "SELECT id, name FROM languages WHERE $1 IS NULL OR name > $1 \
+                     ORDER BY name LIMIT $2",
+                )
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| Ok(Language { id: row.try_get(0)?, name: row.try_get(1)? }))
+                    .collect()
             }
 
             async fn languages(&self) -> Result<Vec<Language>> {
@@ -673,15 +768,23 @@ macro_rules! sql_storage {
                 with_languages(&mut conn, rows).await
             }
 
-            async fn users_by_language(&self, language: &str) -> Result<Vec<User>> {
+            async fn users_by_language(
+                &self,
+                language: &str,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<User>> {
                 let mut conn = self.pool.acquire().await?;
                 let rows = sqlx::query(
                     "SELECT u.id, u.username, u.timezone, u.avatar FROM users u \
                      JOIN user_languages ul ON ul.user_id = u.id \
                      JOIN languages l ON l.id = ul.language_id \
-                     WHERE lower(l.name) = lower($1) ORDER BY u.username",
+                     WHERE lower(l.name) = lower($1) AND ($2 IS NULL OR u.username > $2) \
+                     ORDER BY u.username LIMIT $3",
                 )
                 .bind(language)
+                .bind(after)
+                .bind(i64::from(limit))
                 .fetch_all(&mut *conn)
                 .await?;
                 with_languages(&mut conn, rows).await
@@ -796,17 +899,38 @@ macro_rules! sql_storage {
                 load_chat(&mut *self.pool.acquire().await?, id).await
             }
 
-            async fn chats_of(&self, username: &str) -> Result<Vec<Chat>> {
+            async fn chats_of(
+                &self,
+                username: &str,
+                after: Option<ChatId>,
+                limit: u32,
+            ) -> Result<Vec<Chat>> {
                 let mut conn = self.pool.acquire().await?;
                 let rows = sqlx::query(
                     "SELECT c.id, c.last_seq, c.created_at FROM chats c \
                      JOIN chat_participants p ON p.chat_id = c.id \
-                     JOIN users u ON u.id = p.user_id WHERE u.username = $1 ORDER BY c.id",
+                     JOIN users u ON u.id = p.user_id WHERE u.username = $1 AND c.id > $2 \
+                     ORDER BY c.id LIMIT $3",
                 )
                 .bind(username)
+                .bind(after.map_or(0, |chat| chat.0))
+                .bind(i64::from(limit))
                 .fetch_all(&mut *conn)
                 .await?;
                 load_chats(&mut conn, rows).await
+            }
+
+            async fn chat_partners(&self, username: &str) -> Result<Vec<String>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT DISTINCT u.username FROM chat_participants mine \
+                     JOIN users me ON me.id = mine.user_id \
+                     JOIN chat_participants p ON p.chat_id = mine.chat_id \
+                     JOIN users u ON u.id = p.user_id \
+                     WHERE me.username = $1 AND u.id <> me.id ORDER BY u.username",
+                )
+                .bind(username)
+                .fetch_all(&self.pool)
+                .await?)
             }
 
             async fn is_participant(&self, chat: ChatId, username: &str) -> Result<bool> {
@@ -967,7 +1091,7 @@ macro_rules! sql_storage {
                 message_from_row(&row)
             }
 
-            async fn mark_read(&self, chat: ChatId, username: &str, seq: Seq) -> Result<Seq> {
+            async fn mark_read(&self, chat: ChatId, username: &str, seq: Seq) -> Result<ReadMark> {
                 let mut tx = self.begin_write().await?;
                 let last_seq: i64 = sqlx::query_scalar("SELECT last_seq FROM chats WHERE id = $1")
                     .bind(chat.0)
@@ -978,18 +1102,28 @@ macro_rules! sql_storage {
                 if seq.0 > last_seq {
                     return Err(Error::ReadBeyondEnd { chat, seq });
                 }
-                let stored: i64 = sqlx::query_scalar(
-                    "UPDATE chat_participants SET read_seq = CASE WHEN read_seq < $3 THEN $3 \
-                     ELSE read_seq END WHERE chat_id = $1 \
-                     AND user_id = (SELECT id FROM users WHERE username = $2) RETURNING read_seq",
+                // Only a forward move updates the row: whether it did is whether it moved.
+                let moved = sqlx::query(
+                    "UPDATE chat_participants SET read_seq = $3 WHERE chat_id = $1 \
+                     AND user_id = (SELECT id FROM users WHERE username = $2) AND read_seq < $3",
                 )
                 .bind(chat.0)
                 .bind(username)
                 .bind(seq.0)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    > 0;
+                let stored: i64 = sqlx::query_scalar(
+                    "SELECT read_seq FROM chat_participants WHERE chat_id = $1 \
+                     AND user_id = (SELECT id FROM users WHERE username = $2)",
+                )
+                .bind(chat.0)
+                .bind(username)
                 .fetch_one(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                Ok(Seq(stored))
+                Ok(ReadMark { seq: Seq(stored), moved })
             }
 
             async fn create_bot_token(
