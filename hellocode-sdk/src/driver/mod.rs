@@ -208,7 +208,7 @@ impl Driver {
     /// until the chat list arrives).
     async fn call(&mut self, connection: &mut Connection, command: Command) -> Result<ServerFrame> {
         let id = self.take_id();
-        connection.sink.send(encode(id, command)).await?;
+        self.write(connection, vec![encode(id, command)]).await?;
         loop {
             let text = match connection.stream.next().await {
                 Some(frame) => frame?,
@@ -408,7 +408,8 @@ impl Driver {
             if let Some(closing) = &self.closing
                 && (self.outbox.is_empty() || Instant::now() >= closing.deadline)
             {
-                let _ = timeout(Duration::from_secs(1), connection.sink.close()).await;
+                let limit = self.config.write_timeout.min(Duration::from_secs(1));
+                let _ = timeout(limit, connection.sink.close()).await;
                 return Exit::Stopped;
             }
             let pause = self.paused_until;
@@ -440,7 +441,7 @@ impl Driver {
                             self.probe = Some(now);
                             let id = self.take_id();
                             self.in_flight.insert(id, Pending::Keepalive);
-                            if let Err(err) = connection.sink.send(encode(id, Command::Ping {})).await {
+                            if let Err(err) = self.write(connection, vec![encode(id, Command::Ping {})]).await {
                                 return Exit::Lost(err);
                             }
                         }
@@ -629,13 +630,23 @@ impl Driver {
                 },
             ));
         }
+        self.write(connection, frames).await
+    }
+
+    /// Write frames and flush them, within `write_timeout`: a write stuck longer (the peer stopped
+    /// reading, a dead route) is a lost connection, so it cannot stall the driver or `close`.
+    async fn write(&self, connection: &mut Connection, frames: Vec<String>) -> Result<()> {
         if frames.is_empty() {
             return Ok(());
         }
-        for frame in frames {
-            connection.sink.feed(frame).await?;
-        }
-        connection.sink.flush().await
+        let limit = self.config.write_timeout;
+        let writing = async {
+            for frame in frames {
+                connection.sink.feed(frame).await?;
+            }
+            connection.sink.flush().await
+        };
+        timeout(limit, writing).await.map_err(|_| Error::Timeout(limit))?
     }
 
     fn take_id(&mut self) -> i64 {
