@@ -28,7 +28,9 @@ struct Inner {
 }
 
 impl Fake {
-    pub(crate) fn new(script: impl Fn(usize, &Value) -> Vec<Value> + Send + Sync + 'static) -> Fake {
+    pub(crate) fn new(
+        script: impl Fn(usize, &Value) -> Vec<Value> + Send + Sync + 'static,
+    ) -> Fake {
         Fake {
             inner: Arc::new(Inner {
                 script: Box::new(script),
