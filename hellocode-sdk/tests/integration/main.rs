@@ -4,6 +4,7 @@ mod accounts;
 mod bot;
 mod bot_backlog;
 mod bot_commands;
+mod bot_limits;
 mod chats;
 mod client;
 mod close_codes;
