@@ -9,6 +9,9 @@ mod events;
 pub(crate) mod outbox;
 pub(crate) mod wire;
 
+#[cfg(test)]
+mod props;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
