@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::{ClientConfig, Credentials};
 use crate::driver::outbox::new_client_id;
+use crate::driver::wire::{self, Wire};
 use crate::driver::{Driver, Shared, ToDriver, unexpected};
 use crate::event::{ConnectionState, Event, PendingSend};
 use crate::transport::Transport;
@@ -274,13 +275,21 @@ impl Client {
         }
     }
 
-    /// The caller's chats.
+    /// The caller's chats, by id (every page of them).
     pub fn list_chats(&self) -> impl Future<Output = Result<Vec<Chat>>> + Send + 'static {
-        let reply = self.request(Command::ListChats {}, true);
+        let this = self.clone();
         async move {
-            match reply.await? {
-                ServerFrame::Chats { chats, .. } => Ok(chats),
-                other => Err(unexpected("chats", &other)),
+            let mut all = Vec::new();
+            let mut after = None;
+            loop {
+                let page = match this.request(wire::list_chats(after), true).await? {
+                    ServerFrame::Chats { chats, .. } => chats,
+                    other => return Err(unexpected("chats", &other)),
+                };
+                after = wire::absorb(&mut all, page, |chat| chat.id);
+                if after.is_none() {
+                    return Ok(all);
+                }
             }
         }
     }
@@ -375,7 +384,7 @@ impl Client {
 
     fn expect_ok(
         &self,
-        command: Command,
+        command: impl Into<Wire>,
         retry: bool,
     ) -> impl Future<Output = Result<()>> + Send + 'static {
         let reply = self.request(command, retry);
@@ -391,9 +400,10 @@ impl Client {
     /// `request_timeout`.
     fn request(
         &self,
-        command: Command,
+        command: impl Into<Wire>,
         retry: bool,
     ) -> impl Future<Output = Result<ServerFrame>> + Send + 'static {
+        let command = command.into();
         let commands = self.inner.commands.clone();
         let limit = self.inner.config.request_timeout;
         async move {

@@ -184,6 +184,10 @@ pub struct ClientConfig {
     pub keepalive: Duration,
     /// How long `close` waits for queued messages to be acknowledged.
     pub close_timeout: Duration,
+    /// How long one write to the connection (a batch of frames, a keepalive ping, the close
+    /// frame) may take. A write still stuck after it counts as a lost connection: the client
+    /// reconnects, and `close` ends within `close_timeout` plus this.
+    pub write_timeout: Duration,
     /// Where to resume chats from (for example positions saved by an earlier run, see
     /// `Client::positions`). Chats not listed start at their newest message when the client
     /// first connects.
@@ -202,6 +206,7 @@ impl Default for ClientConfig {
             event_backlog: 10_000,
             keepalive: Duration::from_secs(30),
             close_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(10),
             start_positions: HashMap::new(),
         }
     }

@@ -80,6 +80,15 @@
 //! - `create_chat`, `edit_message` and `delete_message` are not resent after a lost connection
 //!   (they could apply twice): they fail with `connection_lost` when the reply was lost.
 //! - Event queues are unbounded so the client never stops reading the server; read them.
+//! - Every write to the connection is bounded by `ClientConfig::write_timeout`: a stuck write
+//!   is a lost connection, and `close` ends even on a stuck socket.
+//! - A send the server refuses for good (`invalid_field`, `forbidden`, `frame_too_large`, ...)
+//!   fails at once and its chat's queue goes on; `rate_limited` is waited out (at least the
+//!   error's `retryAfter`), and a failure of the server (`internal`, or a code newer than this
+//!   SDK) is retried at most 5 times.
+//! - A connection closed with code 4001 (`unauthorized: ...`) is never resumed with the same
+//!   token: the client logs in again with its password, or stops with `invalid_token`.
+//! - The chat list and `list_chats`/`languages` follow the server's pages (500 a page).
 
 pub mod bot;
 mod client;

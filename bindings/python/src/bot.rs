@@ -233,6 +233,7 @@ impl PyBotRunner {
     #[pyo3(signature = (
         client, commands, message_handlers, event_handlers, on_error, on_done, *, prefixes,
         mentions, help, see_own_messages, replay_backlog, persist, shutdown_timeout,
+        chat_queue = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn run(
@@ -251,6 +252,7 @@ impl PyBotRunner {
         replay_backlog: bool,
         persist: Option<std::path::PathBuf>,
         shutdown_timeout: Option<f64>,
+        chat_queue: Option<usize>,
     ) -> PyResult<()> {
         let locals = pyo3_async_runtimes::tokio::get_current_locals(py)?;
         let sdk_client: Client = client.get().client.clone();
@@ -275,6 +277,9 @@ impl PyBotRunner {
         }
         if let Some(timeout) = shutdown_timeout {
             bot = bot.with_shutdown_timeout(seconds("shutdown_timeout", timeout)?);
+        }
+        if let Some(capacity) = chat_queue {
+            bot = bot.with_chat_queue(capacity);
         }
         for definition in commands {
             bot = bot.command(command(py, definition, &shared)?);

@@ -49,6 +49,7 @@ const CONNECT_KEYWORDS: &[&str] = &[
     "connect_timeout",
     "close_timeout",
     "keepalive",
+    "write_timeout",
     "send_queue",
     "send_expiry",
     "start_positions",
@@ -166,6 +167,9 @@ fn config(options: Option<&Bound<'_, PyDict>>) -> PyResult<ClientConfig> {
     }
     if let Some(value) = seconds_of("keepalive")? {
         config.keepalive = value;
+    }
+    if let Some(value) = seconds_of("write_timeout")? {
+        config.write_timeout = value;
     }
     if let Some(value) = keyword::<usize>(options, "send_queue")? {
         config.send_queue = value;

@@ -127,6 +127,9 @@ pub struct BotOptions {
     /// missed, once.
     #[uniffi(default)]
     pub position_file: Option<String>,
+    /// Most messages waiting per chat; a chat further behind fetches what it skipped.
+    #[uniffi(default = 1000)]
+    pub chat_queue: u32,
 }
 
 /// Handles one command; implemented in Kotlin or Swift. Called on one of the library's
@@ -278,7 +281,8 @@ impl Bot {
         let mut built = bot::Bot::new(self.client.clone())
             .mentions(options.mentions)
             .see_own_messages(options.own_messages)
-            .replay_backlog(options.replay_backlog);
+            .replay_backlog(options.replay_backlog)
+            .with_chat_queue(options.chat_queue as usize);
         if let Some(prefixes) = &options.prefixes {
             built = built.prefixes(prefixes.clone());
         }

@@ -487,6 +487,9 @@ pub struct ClientConfig {
     /// How long `shutdown` waits for queued messages.
     #[uniffi(default = 5000)]
     pub close_timeout_ms: u64,
+    /// How long one write to the connection may take; a stuck write is a lost connection.
+    #[uniffi(default = 10000)]
+    pub write_timeout_ms: u64,
     /// Start each chat after this sequence number (the positions the app saved, see
     /// `Client.positions`); chats not named start at their newest message.
     #[uniffi(default)]
@@ -515,6 +518,7 @@ impl From<sdk::ClientConfig> for ClientConfig {
             event_backlog: clamp_u32(c.event_backlog),
             keepalive_ms: millis(c.keepalive),
             close_timeout_ms: millis(c.close_timeout),
+            write_timeout_ms: millis(c.write_timeout),
             start_positions: c.start_positions.into_iter().map(|(c, s)| (c.0, s.0)).collect(),
         }
     }
@@ -538,6 +542,7 @@ impl From<ClientConfig> for sdk::ClientConfig {
         config.event_backlog = c.event_backlog as usize;
         config.keepalive = Duration::from_millis(c.keepalive_ms);
         config.close_timeout = Duration::from_millis(c.close_timeout_ms);
+        config.write_timeout = Duration::from_millis(c.write_timeout_ms);
         config.start_positions = c
             .start_positions
             .into_iter()
@@ -577,6 +582,7 @@ mod tests {
             event_backlog: 10000,
             keepalive_ms: 30000,
             close_timeout_ms: 5000,
+            write_timeout_ms: 10000,
             start_positions: HashMap::new(),
         };
         assert_eq!(ClientConfig::default(), expected);

@@ -65,6 +65,9 @@ pub use store::{FileStore, MemoryStore, PositionStore};
 
 use crate::{Client, ClientConfig, Credentials, Event, Result, Transport};
 
+/// The default of [`Bot::with_chat_queue`].
+pub const DEFAULT_CHAT_QUEUE: usize = 1_000;
+
 type EventHandler = Arc<dyn Fn(Client, Event) -> BoxFuture<Outcome> + Send + Sync>;
 type MessageHandler = Arc<dyn Fn(Context) -> BoxFuture<Outcome> + Send + Sync>;
 type BeforeHook = Arc<dyn Fn(&Context) + Send + Sync>;
@@ -88,6 +91,7 @@ pub struct Bot {
     replay_backlog: bool,
     store: Option<Arc<dyn PositionStore>>,
     shutdown_timeout: Duration,
+    chat_queue: usize,
 }
 
 impl std::fmt::Debug for Bot {
@@ -127,6 +131,7 @@ impl Bot {
             replay_backlog: false,
             store: None,
             shutdown_timeout: Duration::from_secs(10),
+            chat_queue: DEFAULT_CHAT_QUEUE,
         }
     }
 
@@ -386,6 +391,21 @@ impl Bot {
     /// ```
     pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Most messages waiting per chat for its worker (default 1,000; at least 1). A chat whose
+    /// handlers fall further behind is not queued further: once its worker catches up it fetches
+    /// the messages it skipped from the server (`fetch_messages`), so none is lost and the
+    /// bot's memory stays bounded however busy a chat is.
+    ///
+    /// ```no_run
+    /// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+    /// bot.with_chat_queue(100)
+    /// # }
+    /// ```
+    pub fn with_chat_queue(mut self, capacity: usize) -> Self {
+        self.chat_queue = capacity.max(1);
         self
     }
 

@@ -94,14 +94,16 @@ pub(super) async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send) -> 
     router.positions.save().await;
 
     let mut workers = JoinSet::new();
-    let mut chat_workers: HashMap<ChatId, mpsc::UnboundedSender<Message>> = HashMap::new();
+    let mut chat_workers: HashMap<ChatId, Lane> = HashMap::new();
+    let capacity = bot.chat_queue.max(1);
     let mut dispatch = |message: Message, workers: &mut JoinSet<()>| {
-        let worker = chat_workers.entry(message.chat_id).or_insert_with(|| {
-            let (sender, jobs) = mpsc::unbounded_channel();
-            workers.spawn(run_chat(router.clone(), jobs));
-            sender
+        let lane = chat_workers.entry(message.chat_id).or_insert_with(|| {
+            let (sender, jobs) = mpsc::channel(capacity);
+            let skipped = Arc::new(Mutex::new(None));
+            workers.spawn(run_chat(router.clone(), message.chat_id, jobs, skipped.clone()));
+            Lane { sender, skipped }
         });
-        let _ = worker.send(message);
+        lane.push(message);
     };
     // Newest sequence number taken per chat: later copies (and the backlog) are skipped.
     let mut taken: HashMap<ChatId, Seq> = HashMap::new();
@@ -197,16 +199,109 @@ async fn catch_up(client: &Client, chat: ChatId, since: Seq, until: Seq) -> Vec<
     missed
 }
 
-async fn run_chat(router: Arc<Router>, mut jobs: mpsc::UnboundedReceiver<Message>) {
+/// The dispatcher's end of one chat's worker: a bounded queue, and the newest message not
+/// queued because the queue was full (shared with the worker, which fetches what was skipped).
+struct Lane {
+    sender: mpsc::Sender<Message>,
+    skipped: Arc<Mutex<Option<Seq>>>,
+}
+
+impl Lane {
+    fn push(&self, message: Message) {
+        let mut skipped = lock(&self.skipped);
+        if skipped.is_some() {
+            // Behind already: queueing this one would overtake the skipped ones.
+            *skipped = Some(message.seq);
+            return;
+        }
+        if let Err(mpsc::error::TrySendError::Full(message)) = self.sender.try_send(message) {
+            tracing::debug!(chat = %message.chat_id, seq = %message.seq, "bot chat queue full; the worker will fetch from here");
+            *skipped = Some(message.seq);
+        }
+    }
+}
+
+async fn run_chat(
+    router: Arc<Router>,
+    chat: ChatId,
+    mut jobs: mpsc::Receiver<Message>,
+    skipped: Arc<Mutex<Option<Seq>>>,
+) {
     while let Some(message) = jobs.recv().await {
         if router.stopping.load(Ordering::SeqCst) {
             break;
         }
+        let handled = message.seq;
+        router.work(message).await;
+        if jobs.is_empty() {
+            // Once the queue is drained, what did not fit in it is fetched.
+            catch_up_skipped(&router, chat, handled, &skipped).await;
+        }
+    }
+}
+
+/// Fetch and handle, a page at a time, the messages of `chat` after `handled` that were not
+/// queued, until none is left.
+async fn catch_up_skipped(
+    router: &Router,
+    chat: ChatId,
+    mut handled: Seq,
+    skipped: &Mutex<Option<Seq>>,
+) {
+    loop {
+        let until = {
+            let mut newest = lock(skipped);
+            match *newest {
+                Some(until) if until > handled => until,
+                _ => {
+                    // Caught up: the dispatcher queues again (under the same lock, so nothing
+                    // falls between).
+                    *newest = None;
+                    return;
+                }
+            }
+        };
+        if router.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        // Sequence numbers are gap-free: the page before `handled + PAGE + 1` is the next one.
+        let end = Seq(handled.0.saturating_add(i64::from(CATCH_UP_PAGE)).min(until.0));
+        let before = Some(Seq(end.0.saturating_add(1)));
+        let page = match router.client.fetch_messages(chat, before, Some(CATCH_UP_PAGE)).await {
+            Ok(page) => page,
+            Err(error) => {
+                log_failure(&format!("bot could not fetch the messages it skipped: {error}"));
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let from = handled;
+        for message in page.into_iter().rev().filter(|m| m.seq > from && m.seq <= end) {
+            handled = message.seq;
+            router.work(message).await;
+        }
+        handled = handled.max(end);
+    }
+}
+
+impl Router {
+    /// Handle one message of a chat's worker and record it as handled. A panic anywhere in it
+    /// (handlers, hooks, checks, the error hook) is reported and the worker goes on.
+    async fn work(&self, message: Message) {
         let (chat, seq) = (message.chat_id, message.seq);
-        let was_command = router.handle(message).await;
-        router.positions.advance(chat, seq);
+        let was_command = match AssertUnwindSafe(self.handle(message)).catch_unwind().await {
+            Ok(was_command) => was_command,
+            Err(panic) => {
+                log_failure(&format!(
+                    "bot: handling message {seq} of chat {chat} {}",
+                    panic_message(&panic)
+                ));
+                false
+            }
+        };
+        self.positions.advance(chat, seq);
         if was_command {
-            router.positions.save().await;
+            self.positions.save().await;
         }
     }
 }

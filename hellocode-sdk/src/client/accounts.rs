@@ -8,6 +8,7 @@ use hellocode_core::protocol::{Command, ServerFrame};
 use super::Client;
 use crate::Result;
 use crate::driver::unexpected;
+use crate::driver::wire;
 
 /// A change to the caller's profile, for [`Client::update_profile`]; what is not set stays as
 /// it is. (Email, password and avatar are changed over the REST API only.)
@@ -126,11 +127,19 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn languages(&self) -> impl Future<Output = Result<Vec<Language>>> + Send + 'static {
-        let reply = self.request(Command::ListLanguages {}, true);
+        let this = self.clone();
         async move {
-            match reply.await? {
-                ServerFrame::Languages { languages, .. } => Ok(languages),
-                other => Err(unexpected("languages", &other)),
+            let mut all = Vec::new();
+            let mut after = None;
+            loop {
+                let page = match this.request(wire::list_languages(after), true).await? {
+                    ServerFrame::Languages { languages, .. } => languages,
+                    other => return Err(unexpected("languages", &other)),
+                };
+                after = wire::absorb(&mut all, page, |language| language.name.clone());
+                if after.is_none() {
+                    return Ok(all);
+                }
             }
         }
     }

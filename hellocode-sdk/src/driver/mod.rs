@@ -7,6 +7,10 @@
 mod chats;
 mod events;
 pub(crate) mod outbox;
+pub(crate) mod wire;
+
+#[cfg(test)]
+mod props;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,8 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use hellocode_core::model::Chat;
 use hellocode_core::model::{ChatId, Message, Seq};
-use hellocode_core::protocol::{ClientFrame, Command, ErrorCode, RequestId, ServerFrame};
+use hellocode_core::protocol::{Command, ErrorCode, RequestId, ServerFrame};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until, timeout};
 
@@ -26,11 +31,13 @@ use crate::{Error, Result};
 use chats::Chats;
 use events::EventSink;
 use outbox::{Outbox, Outgoing};
+pub(crate) use wire::Wire;
+use wire::encode;
 
 /// What handles ask of the driver.
 pub(crate) enum ToDriver {
     /// A command and where its reply goes. `retry`: safe to send again after a lost connection.
-    Request { command: Command, retry: bool, reply: oneshot::Sender<Result<ServerFrame>> },
+    Request { command: Wire, retry: bool, reply: oneshot::Sender<Result<ServerFrame>> },
     /// A message for the send queue (already counted in `Shared::queued`).
     Enqueue { send: PendingSend, waiter: Option<oneshot::Sender<Result<Message>>> },
     /// A new event subscriber.
@@ -63,7 +70,7 @@ enum Pending {
 
 /// A request not yet on the wire (disconnected, or paused by the rate limit).
 struct Waiting {
-    command: Command,
+    command: Wire,
     retry: bool,
     reply: oneshot::Sender<Result<ServerFrame>>,
 }
@@ -77,6 +84,8 @@ enum Exit {
 /// How long to pause after the server's first `rate_limited`, and at most.
 const RATE_PAUSE: Duration = Duration::from_millis(250);
 const RATE_PAUSE_MAX: Duration = Duration::from_secs(8);
+/// The longest `retryAfter` honoured (a bound against a confused server).
+const RETRY_AFTER_MAX: Duration = Duration::from_secs(300);
 /// How often queued messages are checked for expiry and a silent connection for life.
 const HOUSEKEEPING: Duration = Duration::from_millis(250);
 /// Commands other than sends on the wire at once. Writing stops there until replies come back:
@@ -112,6 +121,9 @@ pub(crate) struct Driver {
     outbox: Outbox,
     chats: Chats,
     sync_needed: bool,
+    /// The chat list's pages received so far, and where the next page starts.
+    sync_pages: Vec<Chat>,
+    sync_after: Option<ChatId>,
     paused_until: Option<Instant>,
     rate_pause: Duration,
     closing: Option<Closing>,
@@ -156,6 +168,8 @@ impl Driver {
             outbox: Outbox::default(),
             chats,
             sync_needed: false,
+            sync_pages: Vec::new(),
+            sync_after: None,
             paused_until: None,
             rate_pause: RATE_PAUSE,
             closing: None,
@@ -192,23 +206,34 @@ impl Driver {
     }
 
     async fn initial_sync(&mut self, connection: &mut Connection) -> Result<()> {
-        match self.call(connection, Command::ListChats {}).await? {
-            ServerFrame::Chats { chats, .. } => {
-                let mut out = Vec::new();
-                self.chats.synced(&chats, &mut out);
-                self.deliver(out);
-                Ok(())
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = match self.call(connection, wire::list_chats(after)).await? {
+                ServerFrame::Chats { chats, .. } => chats,
+                other => return Err(unexpected("chats", &other)),
+            };
+            after = wire::absorb(&mut all, page, |chat| chat.id);
+            if after.is_none() {
+                break;
             }
-            other => Err(unexpected("chats", &other)),
         }
+        let mut out = Vec::new();
+        self.chats.synced(&all, &mut out);
+        self.deliver(out);
+        Ok(())
     }
 
     /// Send one command while connecting (before the driver serves the connection) and wait
     /// for its reply; frames meanwhile are events (messages of chats not known yet are held
     /// until the chat list arrives).
-    async fn call(&mut self, connection: &mut Connection, command: Command) -> Result<ServerFrame> {
+    async fn call(
+        &mut self,
+        connection: &mut Connection,
+        command: impl Into<Wire>,
+    ) -> Result<ServerFrame> {
         let id = self.take_id();
-        connection.sink.send(encode(id, command)).await?;
+        self.write(connection, vec![encode(id, command.into())]).await?;
         loop {
             let text = match connection.stream.next().await {
                 Some(frame) => frame?,
@@ -256,6 +281,17 @@ impl Driver {
                     tracing::info!(error = %lost, transport = %self.transport.describe(), "connection lost");
                     drop(open);
                     self.disconnected();
+                    if lost.server_code() == Some(ErrorCode::InvalidToken) {
+                        // Closed with 4001: the token is dead; never reconnect with it. With a
+                        // password the client logs in again, else the application must.
+                        if let Ok(mut slot) = self.shared.token.lock() {
+                            *slot = None;
+                        }
+                        if !self.has_password() {
+                            error = Some(lost);
+                            break;
+                        }
+                    }
                     match self.reconnect(lost).await {
                         Ok(Some(next)) => connection = Some(next),
                         Ok(None) => break,
@@ -271,6 +307,11 @@ impl Driver {
     }
 
     // ---- connection lifecycle ----
+
+    /// Whether the client can log in again without a token.
+    fn has_password(&self) -> bool {
+        !matches!(self.credentials, Credentials::Token(_))
+    }
 
     async fn authenticate(&mut self, connection: &mut Connection) -> Result<()> {
         let token = self.shared.token.lock().ok().and_then(|slot| slot.clone());
@@ -408,7 +449,8 @@ impl Driver {
             if let Some(closing) = &self.closing
                 && (self.outbox.is_empty() || Instant::now() >= closing.deadline)
             {
-                let _ = timeout(Duration::from_secs(1), connection.sink.close()).await;
+                let limit = self.config.write_timeout.min(Duration::from_secs(1));
+                let _ = timeout(limit, connection.sink.close()).await;
                 return Exit::Stopped;
             }
             let pause = self.paused_until;
@@ -440,7 +482,8 @@ impl Driver {
                             self.probe = Some(now);
                             let id = self.take_id();
                             self.in_flight.insert(id, Pending::Keepalive);
-                            if let Err(err) = connection.sink.send(encode(id, Command::Ping {})).await {
+                            let ping = encode(id, Command::Ping {}.into());
+                            if let Err(err) = self.write(connection, vec![ping]).await {
                                 return Exit::Lost(err);
                             }
                         }
@@ -472,6 +515,8 @@ impl Driver {
         }
         self.outbox.disconnected();
         self.chats.disconnected();
+        self.sync_pages.clear();
+        self.sync_after = None;
         self.paused_until = None;
         self.probe = None;
     }
@@ -531,6 +576,7 @@ impl Driver {
                     on_wire: None,
                     attempted: false,
                     queued_at: Instant::now(),
+                    server_failures: 0,
                 });
             }
             ToDriver::Subscribe(subscriber) => self.events.subscribe(subscriber),
@@ -588,14 +634,15 @@ impl Driver {
             self.sync_needed = false;
             let id = self.take_id();
             self.in_flight.insert(id, Pending::Sync);
-            frames.push(encode(id, Command::ListChats {}));
+            frames.push(encode(id, wire::list_chats(self.sync_after)));
         }
         let resumes = self.chats.take_wanted(room);
         room -= resumes.len();
         for (chat, since) in resumes {
             let id = self.take_id();
             self.in_flight.insert(id, Pending::Resume { chat });
-            frames.push(encode(id, Command::Resume { chat_id: Some(chat), since, limit: None }));
+            let resume = Command::Resume { chat_id: Some(chat), since, limit: None };
+            frames.push(encode(id, resume.into()));
         }
         while room > 0 {
             let Some((order, waiting)) = self.waiting.pop_first() else { break };
@@ -619,23 +666,31 @@ impl Driver {
         self.next_id = next_id;
         for (id, send) in ids {
             self.in_flight.insert(id, Pending::Send { client_id: send.client_id.clone() });
-            frames.push(encode(
-                id,
-                Command::NewMessage {
-                    chat_id: Some(send.chat_id),
-                    message: send.content,
-                    from: None,
-                    client_id: Some(send.client_id),
-                },
-            ));
+            let command = Command::NewMessage {
+                chat_id: Some(send.chat_id),
+                message: send.content,
+                from: None,
+                client_id: Some(send.client_id),
+            };
+            frames.push(encode(id, command.into()));
         }
+        self.write(connection, frames).await
+    }
+
+    /// Write frames and flush them, within `write_timeout`: a write stuck longer (the peer stopped
+    /// reading, a dead route) is a lost connection, so it cannot stall the driver or `close`.
+    async fn write(&self, connection: &mut Connection, frames: Vec<String>) -> Result<()> {
         if frames.is_empty() {
             return Ok(());
         }
-        for frame in frames {
-            connection.sink.feed(frame).await?;
-        }
-        connection.sink.flush().await
+        let limit = self.config.write_timeout;
+        let writing = async {
+            for frame in frames {
+                connection.sink.feed(frame).await?;
+            }
+            connection.sink.flush().await
+        };
+        timeout(limit, writing).await.map_err(|_| Error::Timeout(limit))?
     }
 
     fn take_id(&mut self) -> i64 {
@@ -649,6 +704,15 @@ impl Driver {
     fn on_frame(&mut self, text: &str) {
         let frame = match serde_json::from_str::<ServerFrame>(text) {
             Ok(frame) => frame,
+            Err(_) if let Some((id, frame)) = unknown_error_code(text) => {
+                // An error code newer than this SDK (say `unavailable`): a server failure that
+                // may pass, like `internal`.
+                match id {
+                    Some(id) => self.on_reply(id, frame, retry_after(text)),
+                    None => self.on_oldest(frame, retry_after(text)),
+                }
+                return;
+            }
             Err(err) => {
                 // A newer server's event this SDK does not know is not an error; but a reply
                 // it cannot read must still settle its command, or the command would wait
@@ -664,7 +728,7 @@ impl Driver {
                             ErrorCode::Internal,
                             format!("the SDK could not read the reply: {err}"),
                         );
-                        self.on_reply(id, frame);
+                        self.on_reply(id, frame, None);
                     }
                     _ => {
                         tracing::debug!(error = %err, "ignoring a frame the SDK does not understand")
@@ -673,20 +737,27 @@ impl Driver {
                 return;
             }
         };
+        let wait = match &frame {
+            ServerFrame::Error { .. } => retry_after(text),
+            _ => None,
+        };
         match reply_id(&frame) {
-            Reply::To(id) => self.on_reply(id, frame),
-            Reply::Oldest => {
-                // An error the server could not attach an id to (the frame was refused before
-                // it was read): replies come in command order, so it answers the oldest one.
-                if let Some((&id, _)) = self.in_flight.first_key_value() {
-                    self.on_reply(id, frame);
-                }
-            }
+            Reply::To(id) => self.on_reply(id, frame, wait),
+            Reply::Oldest => self.on_oldest(frame, wait),
             Reply::Event => self.on_event(frame),
         }
     }
 
-    fn on_reply(&mut self, id: i64, frame: ServerFrame) {
+    /// An error the server could not attach an id to (the frame was refused before it was
+    /// read): replies come in command order, so it answers the oldest command on the wire.
+    fn on_oldest(&mut self, frame: ServerFrame, wait: Option<Duration>) {
+        if let Some((&id, _)) = self.in_flight.first_key_value() {
+            self.on_reply(id, frame, wait);
+        }
+    }
+
+    /// A reply to command `id`; `wait`: the `retryAfter` of a refusal.
+    fn on_reply(&mut self, id: i64, frame: ServerFrame, wait: Option<Duration>) {
         let Some(pending) = self.in_flight.remove(&id) else { return };
         self.last_reply = Instant::now();
         let error = match &frame {
@@ -696,7 +767,7 @@ impl Driver {
         let rate_limited =
             error.as_ref().is_some_and(|error| error.server_code() == Some(ErrorCode::RateLimited));
         if rate_limited {
-            self.pause();
+            self.pause(wait);
         } else if error.is_none() {
             self.rate_pause = RATE_PAUSE;
         }
@@ -715,10 +786,16 @@ impl Driver {
                     }
                 }
                 (_, Some(error)) if outbox::retryable(&error) => {
-                    if error.server_code() != Some(ErrorCode::RateLimited) {
-                        self.pause();
+                    if !rate_limited {
+                        self.pause(wait);
                     }
-                    self.outbox.retry(&client_id);
+                    // The rate limit is waited out as long as it takes; a failure of the
+                    // server only so many times (it may be this message that makes it fail).
+                    if !self.outbox.retry(&client_id, !rate_limited)
+                        && let Some(item) = self.outbox.take(&client_id)
+                    {
+                        self.settle_send(item, Err(error));
+                    }
                 }
                 (other, error) => {
                     let error = error.unwrap_or_else(|| unexpected("ack", &other));
@@ -737,13 +814,20 @@ impl Driver {
                     let retry = error.as_ref().is_some_and(outbox::retryable);
                     tracing::debug!(%chat, error = ?error, "resume refused");
                     if retry {
-                        self.pause();
+                        self.pause(wait);
                     }
                     self.chats.resume_failed(chat, retry);
                 }
             },
             Pending::Sync => match frame {
                 ServerFrame::Chats { chats, .. } => {
+                    if let Some(after) = wire::absorb(&mut self.sync_pages, chats, |chat| chat.id) {
+                        self.sync_after = Some(after);
+                        self.sync_needed = true;
+                        return;
+                    }
+                    self.sync_after = None;
+                    let chats = std::mem::take(&mut self.sync_pages);
                     let mut out = Vec::new();
                     let appeared = self.chats.synced(&chats, &mut out);
                     for chat in appeared {
@@ -753,7 +837,7 @@ impl Driver {
                     self.deliver(out);
                 }
                 _ => {
-                    self.pause();
+                    self.pause(wait);
                     self.sync_needed = true;
                 }
             },
@@ -825,11 +909,17 @@ impl Driver {
     /// Stop writing for a while after `rate_limited` (or a failure worth waiting out). Replies
     /// to commands already on the wire may bring more refusals: they belong to the same pause,
     /// which doubles only from one pause to the next (up to a bound).
-    fn pause(&mut self) {
+    ///
+    /// `at_least`: the server's `retryAfter`, which the pause lasts at least.
+    fn pause(&mut self, at_least: Option<Duration>) {
+        let asked = at_least.map(|wait| wait.min(RETRY_AFTER_MAX));
         if self.paused_until.is_none() {
-            tracing::debug!(pause = ?self.rate_pause, "refused for now by the server; pausing");
-            self.paused_until = Some(later(self.rate_pause));
+            let pause = asked.map_or(self.rate_pause, |wait| wait.max(self.rate_pause));
+            tracing::debug!(?pause, "refused for now by the server; pausing");
+            self.paused_until = Some(later(pause));
             self.rate_pause = (self.rate_pause * 2).min(RATE_PAUSE_MAX);
+        } else if let (Some(until), Some(wait)) = (self.paused_until, asked) {
+            self.paused_until = Some(until.max(later(wait)));
         }
     }
 
@@ -854,10 +944,28 @@ fn reply_id(frame: &ServerFrame) -> Reply {
     }
 }
 
-fn encode(id: i64, command: Command) -> String {
-    let frame = ClientFrame::with_id(id, command);
-    // Serializing these types cannot fail (string keys, no failing `Serialize` impls).
-    serde_json::to_string(&frame).unwrap_or_default()
+/// The `retryAfter` (whole seconds) of an error frame, if it has one.
+fn retry_after(text: &str) -> Option<Duration> {
+    let value = serde_json::from_str::<serde_json::Value>(text).ok()?;
+    value.get("retryAfter")?.as_u64().map(Duration::from_secs)
+}
+
+/// An error frame whose code this SDK does not know, as an `internal` error (keeping the
+/// server's code in the message), with its request id if it has one.
+fn unknown_error_code(text: &str) -> Option<(Option<i64>, ServerFrame)> {
+    let value = serde_json::from_str::<serde_json::Value>(text).ok()?;
+    if value.get("command")?.as_str()? != "error" {
+        return None;
+    }
+    let code = value.get("code")?.as_str()?;
+    let message = value.get("message").and_then(serde_json::Value::as_str).unwrap_or_default();
+    let id = value.get("id").and_then(serde_json::Value::as_i64);
+    let frame = ServerFrame::error(
+        id.map(RequestId::Number),
+        ErrorCode::Internal,
+        format!("{code}: {message}"),
+    );
+    Some((id, frame))
 }
 
 pub(crate) fn unexpected(expected: &str, frame: &ServerFrame) -> Error {

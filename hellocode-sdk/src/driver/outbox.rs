@@ -24,7 +24,14 @@ pub(crate) struct Outgoing {
     /// (it is resent until acknowledged; the client id makes that safe).
     pub(crate) attempted: bool,
     pub(crate) queued_at: Instant,
+    /// Attempts the server failed (`internal` and the like), counted towards
+    /// [`MAX_SERVER_FAILURES`].
+    pub(crate) server_failures: u32,
 }
+
+/// A message the server failed this many times fails (rather than blocking its chat's queue
+/// forever, which a message that itself makes the server fail would).
+pub(crate) const MAX_SERVER_FAILURES: u32 = 5;
 
 /// Queued messages, oldest first.
 #[derive(Debug, Default)]
@@ -69,11 +76,18 @@ impl Outbox {
         self.items.remove(index)
     }
 
-    /// Put a message back in line after a failed attempt that may be retried.
-    pub(crate) fn retry(&mut self, client_id: &str) {
-        if let Some(item) = self.items.iter_mut().find(|item| item.send.client_id == client_id) {
-            item.on_wire = None;
+    /// Put a message back in line after a failed attempt that may be retried; `counted`: a
+    /// failure of the server, of which a message gets [`MAX_SERVER_FAILURES`]. Whether it was
+    /// put back (`false`: it has failed too often; it is still queued).
+    pub(crate) fn retry(&mut self, client_id: &str, counted: bool) -> bool {
+        let Some(item) = self.items.iter_mut().find(|item| item.send.client_id == client_id) else {
+            return true;
+        };
+        item.on_wire = None;
+        if counted {
+            item.server_failures += 1;
         }
+        item.server_failures < MAX_SERVER_FAILURES
     }
 
     /// The connection is gone: every attempt on the wire will be made again.

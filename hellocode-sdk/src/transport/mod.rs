@@ -86,6 +86,28 @@ impl std::fmt::Debug for Connection {
     }
 }
 
+/// Close code of a connection whose credentials are no longer valid (token revoked or
+/// expired, account deleted, password changed); the reason starts with `unauthorized:`.
+pub const CLOSE_UNAUTHORIZED: u16 = 4001;
+
+/// The error a connection closed by the server ends with. 4001 ([`CLOSE_UNAUTHORIZED`]) is
+/// `invalid_token`: the client does not reconnect with that token (it logs in again with its
+/// password if it has one, else stops with this error). Anything else is a lost connection,
+/// reconnected with backoff (4029 too many connections, 4003 authentication timeout, 4008 slow
+/// consumer). A custom transport that learns of a dead token ends its stream with the same
+/// error.
+pub fn closed_by_server(code: u16, reason: &str) -> crate::Error {
+    let text = format!("closed by the server ({code} {reason})");
+    if code == CLOSE_UNAUTHORIZED {
+        crate::Error::Server {
+            code: hellocode_core::protocol::ErrorCode::InvalidToken,
+            message: text,
+        }
+    } else {
+        crate::Error::Transport(text)
+    }
+}
+
 /// A way to reach a server. The client calls [`connect`](Transport::connect) for the first
 /// connection and for every reconnection.
 #[async_trait::async_trait]

@@ -88,11 +88,9 @@ impl Transport for WebSocketTransport {
         let stream = stream.filter_map(|message| {
             future::ready(match message {
                 Ok(Message::Text(text)) => Some(Ok(text.as_str().to_owned())),
-                Ok(Message::Close(Some(frame))) => Some(Err(Error::Transport(format!(
-                    "closed by the server ({} {})",
-                    u16::from(frame.code),
-                    frame.reason
-                )))),
+                Ok(Message::Close(Some(frame))) => {
+                    Some(Err(super::closed_by_server(u16::from(frame.code), &frame.reason)))
+                }
                 Ok(Message::Close(None)) => {
                     Some(Err(Error::Transport("closed by the server".into())))
                 }

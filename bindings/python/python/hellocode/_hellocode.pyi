@@ -347,6 +347,7 @@ async def connect(
     connect_timeout: Optional[float] = None,
     close_timeout: Optional[float] = None,
     keepalive: Optional[float] = None,
+    write_timeout: Optional[float] = None,
     send_queue: Optional[int] = None,
     send_expiry: Optional[float] = None,
     start_positions: Optional[Mapping[int, int]] = None,
@@ -462,6 +463,7 @@ class BlockingClient:
         connect_timeout: Optional[float] = None,
         close_timeout: Optional[float] = None,
         keepalive: Optional[float] = None,
+        write_timeout: Optional[float] = None,
         send_queue: Optional[int] = None,
         send_expiry: Optional[float] = None,
         start_positions: Optional[Mapping[int, int]] = None,
@@ -625,6 +627,7 @@ class _BotRunner:
         replay_backlog: bool,
         persist: Optional[str],
         shutdown_timeout: Optional[float],
+        chat_queue: Optional[int] = None,
     ) -> None:
         """Start a bot over `client`, whose handlers run on the running loop, until `stop()` or
         the client closes; then call `on_done()` (on another thread)."""

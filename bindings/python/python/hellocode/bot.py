@@ -153,7 +153,8 @@ class Bot:
     (answer `!help`, default True), `see_own_messages`, `replay_backlog` (answer commands sent
     before the bot started or joined a chat; default False), `persist` (a file keeping how far
     each chat was handled: a restarted bot answers what came while it was down, once),
-    `shutdown_timeout` (seconds running handlers get at shutdown, default 10).
+    `shutdown_timeout` (seconds running handlers get at shutdown, default 10), `chat_queue`
+    (messages waiting per chat, default 1000; a chat further behind fetches what it skipped).
     """
 
     def __init__(
@@ -172,6 +173,7 @@ class Bot:
         replay_backlog: bool = False,
         persist: Union[str, os.PathLike[str], None] = None,
         shutdown_timeout: Optional[float] = None,
+        chat_queue: Optional[int] = None,
         connect_options: Optional[dict[str, Any]] = None,
     ) -> None:
         self.url = url
@@ -191,6 +193,7 @@ class Bot:
             "replay_backlog": replay_backlog,
             "persist": None if persist is None else os.fspath(persist),
             "shutdown_timeout": shutdown_timeout,
+            "chat_queue": chat_queue,
         }
         self._commands: list[tuple[Any, ...]] = []
         self._message_handlers: list[Callable[[Context], Awaitable[Any]]] = []

@@ -1,0 +1,65 @@
+//! Lists longer than one page (agreed protocol: `after` + `limit`, at most 500 a page): the
+//! client's chat list after connecting, `list_chats` and `languages` get every item.
+
+use hellocode_sdk::{ChatId, Client, Credentials, Language};
+use serde_json::{Value, json};
+
+use crate::fake::{Fake, chat, standard};
+use crate::harness::fast_config;
+
+const CHATS: i64 = 1_201;
+const LANGUAGES: usize = 1_001;
+const PAGE: usize = 500;
+
+/// Answers `list_chats`/`list_languages` a page at a time, as the protocol says.
+fn paging() -> Fake {
+    Fake::new(|_, frame| {
+        let limit = frame["limit"].as_u64().map_or(PAGE, |n| (n as usize).min(PAGE));
+        let id = frame["id"].clone();
+        match frame["command"].as_str() {
+            Some("list_chats") => {
+                let after = frame["after"].as_i64().unwrap_or(0);
+                let chats: Vec<Value> = (after + 1..=CHATS)
+                    .take(limit)
+                    .map(|n| serde_json::to_value(chat(n)).expect("json"))
+                    .collect();
+                vec![json!({"command": "chats", "id": id, "chats": chats})]
+            }
+            Some("list_languages") => {
+                let after = frame["after"].as_str().unwrap_or("").to_owned();
+                let languages: Vec<Value> = (0..LANGUAGES)
+                    .map(|n| format!("lang{n:05}"))
+                    .filter(|name| *name > after)
+                    .take(limit)
+                    .enumerate()
+                    .map(|(i, name)| json!({"id": i, "name": name}))
+                    .collect();
+                vec![json!({"command": "languages", "id": id, "languages": languages})]
+            }
+            _ => standard(frame).into_iter().collect(),
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_of_chats_and_languages_is_fetched() {
+    let fake = paging();
+    let client = Client::connect_with(fake.clone(), Credentials::token("t0"), fast_config())
+        .await
+        .expect("connects");
+    let positions = client.positions().await.expect("positions");
+    assert_eq!(positions.len(), CHATS as usize, "the sync after connecting saw every chat");
+    assert!(positions.contains_key(&ChatId(CHATS)));
+
+    let chats = client.list_chats().await.expect("chats");
+    let ids: Vec<i64> = chats.iter().map(|chat| chat.id.0).collect();
+    assert_eq!(ids, (1..=CHATS).collect::<Vec<_>>());
+
+    let languages: Vec<Language> = client.languages().await.expect("languages");
+    assert_eq!(languages.len(), LANGUAGES);
+    assert_eq!(languages.last().map(|l| l.name.as_str()), Some("lang01000"));
+
+    let pages = fake.received().iter().filter(|(_, f)| f["command"] == "list_chats").count();
+    assert_eq!(pages, 6, "3 pages after connecting, 3 for list_chats");
+    client.close().await;
+}
