@@ -154,6 +154,9 @@ pub enum ServerFrame {
         code: ErrorCode,
         /// Human-readable explanation.
         message: String,
+        /// For `rate_limited`: whole seconds to wait before retrying, when the server knows.
+        #[serde(default, rename = "retryAfter", skip_serializing_if = "Option::is_none")]
+        retry_after: Option<u64>,
     },
 
     // ---- events ----
@@ -296,7 +299,21 @@ impl ServerFrame {
 
     /// An error frame.
     pub fn error(id: Option<RequestId>, code: ErrorCode, message: impl Into<String>) -> Self {
-        ServerFrame::Error { id, code, message: message.into() }
+        ServerFrame::Error { id, code, message: message.into(), retry_after: None }
+    }
+
+    /// A `rate_limited` error telling the client how many whole seconds to wait.
+    pub fn rate_limited(
+        id: Option<RequestId>,
+        message: impl Into<String>,
+        retry_after: u64,
+    ) -> Self {
+        ServerFrame::Error {
+            id,
+            code: ErrorCode::RateLimited,
+            message: message.into(),
+            retry_after: Some(retry_after),
+        }
     }
 
     /// Serialize to the JSON text of one WebSocket frame.

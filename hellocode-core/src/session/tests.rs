@@ -436,7 +436,7 @@ fn storage_errors_become_error_frames_without_internal_details() {
     assert!(out.publish.is_empty());
     let out =
         session.complete(pending.clone(), Err(Error::Database("password=hunter2 host=db".into())));
-    let Some(ServerFrame::Error { code, message, id }) = out.reply else { panic!("error") };
+    let Some(ServerFrame::Error { code, message, id, .. }) = out.reply else { panic!("error") };
     assert_eq!((code, id), (ErrorCode::Internal, Some(5.into())));
     assert!(!message.contains("hunter2"));
     let out = session.complete(pending, Ok(StorageOutcome::Allowed));

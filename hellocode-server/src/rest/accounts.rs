@@ -1,6 +1,7 @@
 //! Accounts: registration, login, users (read by anyone signed in, changed only by themselves),
 //! contacts and bot tokens.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hellocode_core::model::UserUpdate;
@@ -73,11 +74,13 @@ pub(super) fn routes(
     let register = warp::path!("api" / "register")
         .and(warp::post())
         .and(json_body())
+        .and(warp::addr::remote())
         .and(with_state(state.clone()))
         .then(register);
     let login = warp::path!("api" / "login")
         .and(warp::post())
         .and(json_body())
+        .and(warp::addr::remote())
         .and(with_state(state.clone()))
         .then(login);
     let auth = authenticated(state.clone());
@@ -172,9 +175,14 @@ fn only_self(identity: &Identity, username: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn register(registration: Registration, state: Arc<AppState>) -> Response {
+async fn register(
+    registration: Registration,
+    peer: Option<SocketAddr>,
+    state: Arc<AppState>,
+) -> Response {
     respond(
         async {
+            state.limits.auth_attempt(peer.map(|peer| peer.ip()), &registration.username)?;
             let user = state.auth.register(registration).await?;
             tracing::info!(user = %user.username, "user registered");
             Ok(json_reply(
@@ -186,9 +194,10 @@ async fn register(registration: Registration, state: Arc<AppState>) -> Response 
     )
 }
 
-async fn login(login: Login, state: Arc<AppState>) -> Response {
+async fn login(login: Login, peer: Option<SocketAddr>, state: Arc<AppState>) -> Response {
     respond(
         async {
+            state.limits.auth_attempt(peer.map(|peer| peer.ip()), &login.username)?;
             let token = state.auth.login(&login.username, &login.password).await?;
             Ok(json_reply(
                 StatusCode::OK,

@@ -22,6 +22,7 @@ use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 use crate::app::AppState;
 use crate::broker::BrokerEvent;
 use crate::hub::Registration;
+use crate::log_fields::{Peer, ScopeName};
 
 /// Close code for a client that could not keep up with its events: reconnect and `resume`.
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
@@ -49,8 +50,8 @@ pub async fn run<S, E>(
     let opened = Instant::now();
     state.metrics.connection_opened();
     tracing::info!(
-        peer = ?peer,
-        ?scope,
+        peer = %Peer(peer),
+        scope = %ScopeName(scope),
         user = identity.as_ref().map_or("-", |identity| identity.username.as_str()),
         "connection opened"
     );
@@ -87,7 +88,7 @@ pub async fn run<S, E>(
                     BrokerEvent::Presence { username: identity.username.clone(), online: true };
                 state.dispatcher.broker().publish(event).await;
             }
-            tracing::debug!(user = %identity.username, peer = ?peer, "connection authenticated");
+            tracing::debug!(user = %identity.username, peer = %Peer(peer), "connection authenticated");
             registered = Some((identity.username.clone(), registration));
         }
         let message = tokio::select! {
@@ -115,7 +116,7 @@ pub async fn run<S, E>(
                 continue;
             }
             Some(Err(err)) => {
-                tracing::debug!(peer = ?peer, error = %err, "websocket read failed");
+                tracing::debug!(peer = %Peer(peer), error = %err, "websocket read failed");
                 reason = "protocol error";
                 break;
             }
@@ -128,7 +129,10 @@ pub async fn run<S, E>(
             match decode(&text, &state.settings.limits) {
                 // Boxed: the dispatcher's future is large and only lives while a command runs;
                 // inline, every idle connection would carry its size (2.6 KiB measured).
-                Ok(frame) => Box::pin(state.dispatcher.handle(&mut session, frame)).await,
+                Ok(frame) => {
+                    let peer = peer.map(|peer| peer.ip());
+                    Box::pin(state.dispatcher.handle_from(peer, &mut session, frame)).await
+                }
                 Err(err) => {
                     state.metrics.command(None);
                     Some(err.to_frame())
@@ -168,7 +172,7 @@ pub async fn run<S, E>(
     state.metrics.connection_closed();
     tracing::info!(
         user = registered.as_ref().map(|(name, _)| name.as_str()).unwrap_or("-"),
-        peer = ?peer,
+        peer = %Peer(peer),
         reason = close.unwrap_or(reason),
         seconds = opened.elapsed().as_secs(),
         "connection closed"

@@ -28,5 +28,6 @@ macro_rules! on_backends {
 
 mod auth;
 mod commands;
+mod resilience;
 mod rest;
 mod websocket;
