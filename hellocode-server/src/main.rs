@@ -59,29 +59,6 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn colour_only_on_a_terminal_unless_asked_otherwise() {
-        assert_eq!(output(LogFormat::Auto, true), Output::Coloured);
-        assert_eq!(output(LogFormat::Auto, false), Output::Plain);
-        assert_eq!(output(LogFormat::Text, true), Output::Plain);
-        assert_eq!(output(LogFormat::Json, true), Output::Json);
-        assert_eq!(output(LogFormat::Json, false), Output::Json);
-    }
-
-    #[test]
-    fn the_flag_parses() {
-        let config =
-            Config::try_parse_from(["hellocode-server", "--log-format", "json"]).expect("parses");
-        assert_eq!(config.log_format, LogFormat::Json);
-        let config = Config::try_parse_from(["hellocode-server"]).expect("parses");
-        assert_eq!(config.log_format, LogFormat::Auto);
-    }
-}
-
 /// SIGINT (Ctrl-C) or SIGTERM.
 async fn wait_for_signal() {
     #[cfg(unix)]
@@ -102,5 +79,28 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_unless_asked_otherwise() {
+        assert_eq!(output(LogFormat::Auto, true), Output::Coloured);
+        assert_eq!(output(LogFormat::Auto, false), Output::Plain);
+        assert_eq!(output(LogFormat::Text, true), Output::Plain);
+        assert_eq!(output(LogFormat::Json, true), Output::Json);
+        assert_eq!(output(LogFormat::Json, false), Output::Json);
+    }
+
+    #[test]
+    fn the_flag_parses() {
+        let config =
+            Config::try_parse_from(["hellocode-server", "--log-format", "json"]).expect("parses");
+        assert_eq!(config.log_format, LogFormat::Json);
+        let config = Config::try_parse_from(["hellocode-server"]).expect("parses");
+        assert_eq!(config.log_format, LogFormat::Auto);
     }
 }
