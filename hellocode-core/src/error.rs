@@ -83,6 +83,10 @@ pub enum Error {
     /// The database failed (connection, constraint, I/O). Details stay in the server's logs.
     #[error("database error: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database cannot be reached (no connection within the pool's timeout, connection
+    /// lost). Details stay in the server's logs.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Error {
@@ -101,6 +105,7 @@ impl Error {
             | Error::InvalidText { .. } => ErrorCode::InvalidField,
             Error::UsernameTaken(_) => ErrorCode::UsernameTaken,
             Error::Database(_) => ErrorCode::Internal,
+            Error::Unavailable(_) => ErrorCode::Unavailable,
         }
     }
 
@@ -108,6 +113,7 @@ impl Error {
     pub fn client_message(&self) -> String {
         match self {
             Error::Database(_) => "storage failure; retry later".to_owned(),
+            Error::Unavailable(_) => "the database is unavailable; retry later".to_owned(),
             other => other.to_string(),
         }
     }
@@ -116,7 +122,19 @@ impl Error {
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
-        Error::Database(Box::new(err))
+        // Failures to reach the database, as opposed to failures of a statement.
+        if matches!(
+            err,
+            sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::WorkerCrashed
+        ) {
+            Error::Unavailable(Box::new(err))
+        } else {
+            Error::Database(Box::new(err))
+        }
     }
 }
 

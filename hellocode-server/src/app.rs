@@ -17,6 +17,7 @@ use crate::dispatch::Dispatcher;
 use crate::error::{Error, Result};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
+use crate::rate_limit::RateLimits;
 
 /// Languages offered on a new server; users may add more.
 const DEFAULT_LANGUAGES: &[&str] = &[
@@ -53,6 +54,8 @@ pub struct AppState {
     pub dispatcher: Arc<Dispatcher>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Rate limits of logins, registrations and REST requests.
+    pub limits: Arc<RateLimits>,
     /// Becomes `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
     /// Held by every connection; the server waits until all are dropped.
@@ -79,13 +82,18 @@ impl Server {
     /// Open the configured storage and start listening.
     pub async fn start(config: &Config) -> Result<Server> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let storage = open_storage(&config.database_url(), config.db_pool).await?;
+        let settings = config.settings();
+        let pool = PoolConfig {
+            max_connections: config.db_pool.max(1),
+            acquire_timeout: settings.db_timeout,
+        };
+        let storage = open_storage_with(&config.database_url(), pool).await?;
         let secret = match &config.secret {
             Some(secret) if secret.len() >= 32 => secret.clone().into_bytes(),
             Some(_) => return Err(Error::Config("the secret must be at least 32 bytes".into())),
             None => load_or_create_secret(&config.data_dir)?,
         };
-        Server::start_with(storage, &secret, config.settings(), config.addr).await
+        Server::start_with(storage, &secret, settings, config.addr).await
     }
 
     /// Start on `addr` (port 0 picks a free port) with the given storage and secret.
@@ -103,10 +111,12 @@ impl Server {
             Hub::new(storage.clone(), metrics.clone())
                 .with_max_per_user(settings.max_connections_per_user),
         );
-        let auth = Auth::new(storage.clone(), Tokens::new(secret, settings.token_ttl));
+        let auth = Auth::new(storage.clone(), Tokens::new(secret, settings.token_ttl))
+            .with_hash_queue(settings.hash_queue);
         let broker = Arc::new(LocalBroker::new(hub.clone()));
+        let limits = Arc::new(RateLimits::new(&settings));
         let dispatcher = Arc::new(
-            Dispatcher::new(storage.clone(), auth.clone(), broker, metrics.clone())
+            Dispatcher::new(storage.clone(), auth.clone(), broker, metrics.clone(), limits.clone())
                 .with_creation_limits(settings.creation),
         );
         let (stop, shutdown) = watch::channel(false);
@@ -118,6 +128,7 @@ impl Server {
             hub,
             dispatcher,
             metrics: metrics.clone(),
+            limits,
             shutdown: shutdown.clone(),
             alive: alive_sender,
         });
@@ -177,9 +188,15 @@ fn listen(addr: SocketAddr, send_buffer: Option<u32>) -> Result<tokio::net::TcpL
     Ok(socket.listen(1024)?)
 }
 
-/// Storage from a URL: `memory`, `sqlite:…` or `postgres://…`.
+/// Storage from a URL: `memory`, `sqlite:…` or `postgres://…`, with at most `pool`
+/// connections and the default acquire timeout.
 pub async fn open_storage(url: &str, pool: u32) -> Result<Arc<dyn Storage>> {
-    let pool = PoolConfig { max_connections: pool.max(1), ..PoolConfig::default() };
+    open_storage_with(url, PoolConfig { max_connections: pool.max(1), ..PoolConfig::default() })
+        .await
+}
+
+/// [`open_storage`] with explicit pool settings.
+pub async fn open_storage_with(url: &str, pool: PoolConfig) -> Result<Arc<dyn Storage>> {
     if url == "memory" {
         Ok(Arc::new(MemoryStorage::new()))
     } else if let Some(path) = url.strip_prefix("sqlite:") {

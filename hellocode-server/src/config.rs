@@ -8,6 +8,7 @@ use clap::Parser;
 use hellocode_core::protocol::Limits;
 
 use crate::creation::CreationLimits;
+use crate::rate_limit::Rate;
 
 /// The HelloCode chat server: WebSocket and REST on one port.
 #[derive(Debug, Clone, Parser)]
@@ -99,6 +100,7 @@ pub struct Config {
     /// Seconds a write to a socket may make no progress before the connection is dropped.
     #[arg(long, env = "HELLOCODE_WRITE_TIMEOUT", default_value_t = 30)]
     pub write_timeout: u64,
+
     /// Languages one user may add per hour (a burst of as many, then evenly spread).
     #[arg(long, env = "HELLOCODE_LANGUAGES_PER_HOUR", default_value_t = 10)]
     pub languages_per_hour: u32,
@@ -110,6 +112,50 @@ pub struct Config {
     /// Commands adding participants to existing chats one user may send per minute.
     #[arg(long, env = "HELLOCODE_PARTICIPANT_ADDITIONS_PER_MINUTE", default_value_t = 60)]
     pub participant_additions_per_minute: u32,
+
+    /// Login and registration attempts per client address per minute (also the burst);
+    /// beyond it: 429 with `Retry-After`, or `rate_limited` with `retryAfter` on a socket.
+    #[arg(long, env = "HELLOCODE_LOGIN_RATE_PER_ADDRESS", default_value_t = 30)]
+    pub login_rate_per_address: u32,
+
+    /// Login and registration attempts per username per minute (also the burst).
+    #[arg(long, env = "HELLOCODE_LOGIN_RATE_PER_USER", default_value_t = 10)]
+    pub login_rate_per_user: u32,
+
+    /// Other REST requests per client address per second, sustained (`/healthz` and
+    /// `/metrics` are not limited).
+    #[arg(long, env = "HELLOCODE_REST_RATE", default_value_t = 20)]
+    pub rest_rate: u32,
+
+    /// Other REST requests per client address allowed in a burst.
+    #[arg(long, env = "HELLOCODE_REST_BURST", default_value_t = 100)]
+    pub rest_burst: u32,
+
+    /// Password hashes (logins, registrations, password changes) waiting at most; when full,
+    /// new ones are refused at once with 429 / `rate_limited`.
+    #[arg(long, env = "HELLOCODE_HASH_QUEUE", default_value_t = 32)]
+    pub hash_queue: usize,
+
+    /// Seconds a request waits for a database connection (including connecting) before it
+    /// fails with `unavailable` (503); also the time `/healthz` gives each check.
+    #[arg(long, env = "HELLOCODE_DB_TIMEOUT", default_value_t = 2)]
+    pub db_timeout: u64,
+
+    /// Log format: `auto` (coloured text on a terminal, plain text otherwise), `text` (plain
+    /// text) or `json` (one JSON object per line). Levels: `RUST_LOG` (default `info`).
+    #[arg(long, env = "HELLOCODE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
+}
+
+/// How the binary writes its log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Coloured text on a terminal, plain text otherwise.
+    Auto,
+    /// Plain text, never colour codes.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 impl Config {
@@ -143,8 +189,21 @@ impl Config {
                 chats_per_minute: self.chats_per_minute.max(1),
                 participant_additions_per_minute: self.participant_additions_per_minute.max(1),
             },
+            auth_rate_per_address: per_minute(self.login_rate_per_address),
+            auth_rate_per_username: per_minute(self.login_rate_per_user),
+            rest_rate_per_address: Rate {
+                burst: self.rest_burst.max(1),
+                per_second: f64::from(self.rest_rate.max(1)),
+            },
+            hash_queue: self.hash_queue.max(1),
+            db_timeout: Duration::from_secs(self.db_timeout.max(1)),
         }
     }
+}
+
+/// `n` attempts per minute, all of them at once if wanted.
+fn per_minute(n: u32) -> Rate {
+    Rate { burst: n.max(1), per_second: f64::from(n.max(1)) / 60.0 }
 }
 
 /// What the transports need to know at run time.
@@ -182,6 +241,16 @@ pub struct Settings {
     pub write_timeout: Duration,
     /// Per-account creation limits.
     pub creation: CreationLimits,
+    /// Login and registration attempts per client address.
+    pub auth_rate_per_address: Rate,
+    /// Login and registration attempts per username.
+    pub auth_rate_per_username: Rate,
+    /// Other REST requests per client address.
+    pub rest_rate_per_address: Rate,
+    /// Password hashes waiting at most.
+    pub hash_queue: usize,
+    /// How long a request waits for a database connection; also each health check's budget.
+    pub db_timeout: Duration,
 }
 
 /// The smallest header cap hyper accepts (its minimum read buffer).
@@ -207,6 +276,11 @@ impl Default for Settings {
             auth_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
             creation: CreationLimits::default(),
+            auth_rate_per_address: per_minute(30),
+            auth_rate_per_username: per_minute(10),
+            rest_rate_per_address: Rate { burst: 100, per_second: 20.0 },
+            hash_queue: 32,
+            db_timeout: Duration::from_secs(2),
         }
     }
 }

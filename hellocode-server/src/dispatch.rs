@@ -2,12 +2,15 @@
 //! publication. Every transport (WebSocket, REST) calls [`Dispatcher::handle`]; there is no
 //! second implementation of any command.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use hellocode_core::model::Timestamp;
 use hellocode_core::protocol::{ClientFrame, ServerFrame};
-use hellocode_core::session::{Decision, Output, Session, StorageOp, StorageOutcome, execute};
+use hellocode_core::session::{
+    Credentials, Decision, Output, Session, StorageOp, StorageOutcome, execute,
+};
 use hellocode_core::storage::Storage;
 
 use crate::auth::Auth;
@@ -15,6 +18,7 @@ use crate::broker::{Broker, BrokerEvent};
 use crate::chat_order::ChatOrder;
 use crate::creation::{CreationLimiter, CreationLimits};
 use crate::metrics::Metrics;
+use crate::rate_limit::RateLimits;
 use crate::revocation::Revocation;
 
 /// Runs commands for sessions.
@@ -23,6 +27,8 @@ pub struct Dispatcher {
     auth: Auth,
     broker: Arc<dyn Broker>,
     metrics: Arc<Metrics>,
+    /// Login and registration limits.
+    limits: Arc<RateLimits>,
     /// A chat's appends enter storage in turn and publish in that order, but commit together.
     chat_order: ChatOrder,
     /// Per-account limits on creating languages, chats and memberships.
@@ -42,12 +48,14 @@ impl Dispatcher {
         auth: Auth,
         broker: Arc<dyn Broker>,
         metrics: Arc<Metrics>,
+        limits: Arc<RateLimits>,
     ) -> Self {
         Dispatcher {
             storage,
             auth,
             broker,
             metrics,
+            limits,
             chat_order: ChatOrder::default(),
             creation: CreationLimiter::new(CreationLimits::default()),
         }
@@ -72,18 +80,40 @@ impl Dispatcher {
     /// Handle one command of `session`; returns the direct reply, if any. Events are published
     /// before this returns.
     pub async fn handle(&self, session: &mut Session, frame: ClientFrame) -> Option<ServerFrame> {
+        self.handle_from(None, session, frame).await
+    }
+
+    /// [`handle`](Self::handle) for a connection from `peer`, whose logins and registrations
+    /// count against that address's limit.
+    pub async fn handle_from(
+        &self,
+        peer: Option<IpAddr>,
+        session: &mut Session,
+        frame: ClientFrame,
+    ) -> Option<ServerFrame> {
         self.metrics.command(Some(frame.command.name()));
         match session.handle(frame, Timestamp::now()) {
             Decision::Reply(output) => self.finish(output).await,
-            Decision::Authenticate(request) => match self.auth.check(&request.credentials).await {
-                Ok((identity, token)) => session.authenticated(request, identity, token).reply,
-                Err(err) => {
-                    if matches!(err, crate::Error::Storage(_) | crate::Error::PasswordHash(_)) {
-                        tracing::error!(error = %err, "credentials check failed");
+            Decision::Authenticate(request) => {
+                let checked = match &request.credentials {
+                    Credentials::Password { username, .. }
+                    | Credentials::Register { username, .. } => {
+                        self.limits.auth_attempt(peer, username)
                     }
-                    Some(ServerFrame::error(request.id, err.code(), err.client_message()))
+                    _ => Ok(()),
+                };
+                let checked = match checked {
+                    Ok(()) => self.auth.check(&request.credentials).await,
+                    Err(err) => Err(err),
+                };
+                match checked {
+                    Ok((identity, token)) => session.authenticated(request, identity, token).reply,
+                    Err(err) => {
+                        log_failure(&err, "credentials check failed");
+                        Some(err.to_frame(request.id))
+                    }
                 }
-            },
+            }
             Decision::IssueBotToken(request) => {
                 match self.auth.create_bot_token(&request.owner, &request.name).await {
                     Ok((token_id, token)) => {
@@ -91,10 +121,8 @@ impl Dispatcher {
                         session.bot_token_issued(request, token_id, token).reply
                     }
                     Err(err) => {
-                        if err.code() == hellocode_core::protocol::ErrorCode::Internal {
-                            tracing::error!(error = %err, "bot token creation failed");
-                        }
-                        Some(ServerFrame::error(request.id, err.code(), err.client_message()))
+                        log_failure(&err, "bot token creation failed");
+                        Some(err.to_frame(request.id))
                     }
                 }
             }
@@ -118,9 +146,16 @@ impl Dispatcher {
                     op => (execute(&*self.storage, op).await, None),
                 };
                 self.metrics.storage_latency(started.elapsed());
-                if let Err(err @ hellocode_core::Error::Database(_)) = &result {
-                    tracing::error!(op = pending.op().name(), error = %err, "storage failed");
+                match &result {
+                    Err(err @ hellocode_core::Error::Database(_)) => {
+                        tracing::error!(op = pending.op().name(), error = %err, "storage failed");
+                    }
+                    Err(err @ hellocode_core::Error::Unavailable(_)) => {
+                        tracing::warn!(op = pending.op().name(), error = %err, "storage unavailable");
+                    }
+                    _ => {}
                 }
+                self.metrics.storage_outcome(is_write(pending.op()), &result);
                 // Memberships changed: every node forgets what it cached, before the added
                 // users are told (their chat_created caches the chat's new participants).
                 let members_changed = match pending.op() {
@@ -163,4 +198,29 @@ impl Dispatcher {
         }
         output.reply
     }
+}
+
+/// Server faults at ERROR, an unreachable database at WARN, the client's own mistakes at DEBUG.
+fn log_failure(err: &crate::Error, what: &str) {
+    match err.code() {
+        hellocode_core::protocol::ErrorCode::Internal => tracing::error!(error = %err, "{what}"),
+        hellocode_core::protocol::ErrorCode::Unavailable => tracing::warn!(error = %err, "{what}"),
+        _ => tracing::debug!(error = %err, "{what}"),
+    }
+}
+
+/// Whether an operation changes stored data (its failures say the database cannot write).
+fn is_write(op: &StorageOp) -> bool {
+    !matches!(
+        op.name(),
+        "fetch_messages"
+            | "resume"
+            | "list_chats"
+            | "find_users"
+            | "typing"
+            | "get_user"
+            | "list_languages"
+            | "list_contacts"
+            | "list_bot_tokens"
+    )
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use hellocode_core::protocol::ErrorCode;
+use hellocode_core::protocol::{ErrorCode, ServerFrame};
 
 /// Per-field validation messages, as the original app returned them: `{field: [messages]}`.
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
@@ -26,6 +26,12 @@ pub enum Error {
     /// The caller may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// Too many attempts (per address or username), or the password hashing queue is full.
+    #[error("too many attempts; retry in {} s", crate::rate_limit::retry_after_secs(*retry_after))]
+    RateLimited {
+        /// How long to wait before retrying.
+        retry_after: std::time::Duration,
+    },
     /// Hashing a password failed.
     #[error("password hashing failed: {0}")]
     PasswordHash(String),
@@ -47,7 +53,26 @@ impl Error {
             Error::Validation(fields) if is_taken(fields) => ErrorCode::UsernameTaken,
             Error::Validation(_) => ErrorCode::ValidationFailed,
             Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::RateLimited { .. } => ErrorCode::RateLimited,
             Error::PasswordHash(_) | Error::Config(_) | Error::Io(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Whole seconds to wait before retrying, for a rate-limited request.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::RateLimited { retry_after } => {
+                Some(crate::rate_limit::retry_after_secs(*retry_after))
+            }
+            _ => None,
+        }
+    }
+
+    /// The error frame of this error, answering request `id`.
+    pub fn to_frame(&self, id: Option<hellocode_core::protocol::RequestId>) -> ServerFrame {
+        match self.retry_after() {
+            Some(secs) => ServerFrame::rate_limited(id, self.client_message(), secs),
+            None => ServerFrame::error(id, self.code(), self.client_message()),
         }
     }
 

@@ -29,13 +29,15 @@ pub mod creation;
 pub mod dispatch;
 mod error;
 pub mod hub;
+mod log_fields;
 pub mod metrics;
+pub mod rate_limit;
 pub mod rest;
 pub mod revocation;
 pub mod send_queue;
 pub mod serve;
 pub mod ws;
 
-pub use app::{Server, open_storage};
-pub use config::{Config, Settings};
+pub use app::{Server, open_storage, open_storage_with};
+pub use config::{Config, LogFormat, Settings};
 pub use error::{Error, FieldErrors, Result};

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hellocode_core::protocol::Command;
 
@@ -25,7 +25,16 @@ pub struct Metrics {
     storage_count: AtomicU64,
     storage_micros: AtomicU64,
     connections_refused: AtomicU64,
+    /// Reference point of the two write timestamps below.
+    started: Instant,
+    /// Milliseconds after `started` (plus one; 0: never) of the last committed write.
+    last_write_ok: AtomicU64,
+    /// The same for the last write that failed in the database.
+    last_write_failed: AtomicU64,
 }
+
+/// How long a failed write keeps `/healthz` at 503 when no write has succeeded since.
+pub const WRITE_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -40,6 +49,9 @@ impl Default for Metrics {
             storage_count: AtomicU64::new(0),
             storage_micros: AtomicU64::new(0),
             connections_refused: AtomicU64::new(0),
+            started: Instant::now(),
+            last_write_ok: AtomicU64::new(0),
+            last_write_failed: AtomicU64::new(0),
         }
     }
 }
@@ -94,6 +106,32 @@ impl Metrics {
         }
         self.storage_count.fetch_add(1, Relaxed);
         self.storage_micros.fetch_add(elapsed.as_micros() as u64, Relaxed);
+    }
+
+    /// A storage operation finished; `write` says whether it changes data. Database failures
+    /// of writes are what `/healthz` reports as `writes: failing`.
+    pub fn storage_outcome<T>(&self, write: bool, result: &Result<T, hellocode_core::Error>) {
+        if !write {
+            return;
+        }
+        let now = self.started.elapsed().as_millis() as u64 + 1;
+        match result {
+            Ok(_) => self.last_write_ok.store(now, Relaxed),
+            Err(hellocode_core::Error::Database(_) | hellocode_core::Error::Unavailable(_)) => {
+                self.last_write_failed.store(now, Relaxed);
+            }
+            Err(_) => {} // refused for the client's own reasons: the database is fine
+        }
+    }
+
+    /// Whether the last database write failed within [`WRITE_FAILURE_WINDOW`] and none has
+    /// succeeded since.
+    pub fn writes_failing(&self) -> bool {
+        let failed = self.last_write_failed.load(Relaxed);
+        let now = self.started.elapsed().as_millis() as u64 + 1;
+        failed > 0
+            && failed > self.last_write_ok.load(Relaxed)
+            && now.saturating_sub(failed) <= WRITE_FAILURE_WINDOW.as_millis() as u64
     }
 
     /// The Prometheus text exposition.

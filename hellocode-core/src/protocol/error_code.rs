@@ -47,6 +47,8 @@ pub enum ErrorCode {
     RateLimited,
     /// The server failed; retrying may help.
     Internal,
+    /// A service the server needs (its database) is unreachable; retry later.
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -72,6 +74,7 @@ impl ErrorCode {
             ErrorCode::WrongChat => "wrong_chat",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
+            ErrorCode::Unavailable => "unavailable",
         }
     }
 
@@ -96,6 +99,7 @@ impl ErrorCode {
         ErrorCode::WrongChat,
         ErrorCode::RateLimited,
         ErrorCode::Internal,
+        ErrorCode::Unavailable,
     ];
 }
 

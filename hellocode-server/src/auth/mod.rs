@@ -50,6 +50,12 @@ impl Auth {
         Auth { storage, tokens, hasher: password::Hasher::new() }
     }
 
+    /// The same, with at most `queue` password hashes waiting (see [`password::Hasher`]).
+    pub fn with_hash_queue(mut self, queue: usize) -> Self {
+        self.hasher = password::Hasher::with_queue(queue);
+        self
+    }
+
     /// The password hashing pool.
     pub fn hasher(&self) -> &password::Hasher {
         &self.hasher

@@ -6,21 +6,47 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 
 use crate::error::{Error, Result};
 
-/// Runs password hashing on a few dedicated threads, one per core.
+/// Runs password hashing on a few dedicated threads, one per core, from a bounded queue.
 ///
 /// Argon2 uses 19 MiB per hash. On tokio's blocking pool (up to 512 threads) every thread would
 /// keep such a buffer in its allocator arena, and a burst of logins could take all the CPU; a
-/// fixed pool bounds both.
+/// fixed pool bounds both. The queue is bounded too: when it is full a new job is refused at
+/// once ([`Error::RateLimited`]) instead of waiting behind hundreds of others, and a job whose
+/// requester has gone (a dropped request) is skipped rather than hashed.
 #[derive(Debug, Clone)]
 pub struct Hasher {
-    jobs: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
+    jobs: std::sync::mpsc::SyncSender<Job>,
 }
 
+/// A queued hash: `run` is skipped when `abandoned` says nobody waits for it any more.
+struct Job {
+    abandoned: Box<dyn Fn() -> bool + Send>,
+    run: Box<dyn FnOnce() + Send>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").finish_non_exhaustive()
+    }
+}
+
+/// How long a refused job's requester is told to wait: about the time the queue takes to drain.
+const QUEUE_FULL_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Hasher {
-    /// A pool with one thread per available core.
+    /// A pool with one thread per available core and a queue of 32 jobs.
     pub fn new() -> Self {
+        Self::with_queue(32)
+    }
+
+    /// A pool with one thread per available core and at most `queue` jobs waiting.
+    pub fn with_queue(queue: usize) -> Self {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let (jobs, queue) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        Self::with_threads(threads, queue)
+    }
+
+    fn with_threads(threads: usize, queue: usize) -> Self {
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(queue);
         let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
         for index in 0..threads {
             let queue = queue.clone();
@@ -32,7 +58,10 @@ impl Hasher {
                             Err(_) => return,
                         };
                         match job {
-                            Ok(job) => job(),
+                            Ok(job) if (job.abandoned)() => {
+                                tracing::debug!("skipped a password hash nobody waits for");
+                            }
+                            Ok(job) => (job.run)(),
                             Err(_) => return, // every sender is gone
                         }
                     }
@@ -46,11 +75,29 @@ impl Hasher {
 
     async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T> {
         let (done, result) = tokio::sync::oneshot::channel();
-        self.jobs
-            .send(Box::new(move || {
-                let _ = done.send(job());
-            }))
-            .map_err(|_| Error::PasswordHash("the hashing threads are gone".into()))?;
+        let done = std::sync::Arc::new(std::sync::Mutex::new(Some(done)));
+        let watched = done.clone();
+        let job = Job {
+            // The requester dropped its receiver: its request was abandoned.
+            abandoned: Box::new(move || {
+                watched.lock().map_or(true, |done| done.as_ref().is_none_or(|d| d.is_closed()))
+            }),
+            run: Box::new(move || {
+                if let Some(done) = done.lock().ok().and_then(|mut done| done.take()) {
+                    let _ = done.send(job());
+                }
+            }),
+        };
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(std::sync::mpsc::TrySendError::Full(_)) => {
+                tracing::debug!("password hashing queue full; refused");
+                return Err(Error::RateLimited { retry_after: QUEUE_FULL_RETRY });
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+                return Err(Error::PasswordHash("the hashing threads are gone".into()));
+            }
+        }
         result.await.map_err(|_| Error::PasswordHash("a hashing job was dropped".into()))
     }
 
@@ -235,6 +282,8 @@ const COMMON: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering;
+
     use super::*;
 
     #[test]
@@ -254,6 +303,64 @@ mod tests {
         let hash = pool.hash("correct horse battery".into()).await.expect("hash");
         assert!(pool.verify("correct horse battery".into(), hash.clone()).await.expect("verify"));
         assert!(!pool.verify("wrong".into(), hash).await.expect("verify"));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once() {
+        // One thread, held busy by a job that waits for a signal; one slot in the queue.
+        let pool = Hasher::with_threads(1, 1);
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        let busy = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                pool.run(move || {
+                    let _ = started_tx.send(());
+                    let _ = held.recv();
+                })
+                .await
+            }
+        });
+        started.await.expect("the busy job started");
+        // Polled once, a job takes the queue's one slot.
+        let mut queued = Box::pin(pool.run(|| 7));
+        assert!(futures_util::FutureExt::now_or_never(queued.as_mut()).is_none());
+        let refused = futures_util::FutureExt::now_or_never(pool.run(|| 8))
+            .expect("refused at once, not queued");
+        assert!(matches!(refused, Err(Error::RateLimited { .. })), "{refused:?}");
+        release.send(()).expect("the busy job waits");
+        busy.await.expect("joins").expect("busy job ran");
+        assert_eq!(queued.await.expect("queued job ran"), 7);
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_job_is_not_run() {
+        let pool = Hasher::with_threads(1, 4);
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        let busy = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                pool.run(move || {
+                    let _ = started_tx.send(());
+                    let _ = held.recv();
+                })
+                .await
+            }
+        });
+        started.await.expect("the busy job started");
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Queue a job behind the busy one, then abandon it (drop its future after it queued).
+        {
+            let ran = ran.clone();
+            let mut abandoned = Box::pin(pool.run(move || ran.store(true, Ordering::SeqCst)));
+            assert!(futures_util::FutureExt::now_or_never(abandoned.as_mut()).is_none());
+        }
+        // A marker job queued after it: once it has run, the abandoned one had its turn.
+        release.send(()).expect("the busy job waits");
+        busy.await.expect("joins").expect("busy job ran");
+        assert_eq!(pool.run(|| 1).await.expect("marker ran"), 1);
+        assert!(!ran.load(Ordering::SeqCst), "the abandoned job was hashed");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Accounts: registration, login, users (read by anyone signed in, changed only by themselves),
 //! contacts and bot tokens.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hellocode_core::model::UserUpdate;
@@ -115,11 +116,13 @@ pub(super) fn routes(
     let register = warp::path!("api" / "register")
         .and(warp::post())
         .and(json_body())
+        .and(crate::serve::remote())
         .and(with_state(state.clone()))
         .then(register);
     let login = warp::path!("api" / "login")
         .and(warp::post())
         .and(json_body())
+        .and(crate::serve::remote())
         .and(with_state(state.clone()))
         .then(login);
     let auth = authenticated(state.clone());
@@ -214,10 +217,12 @@ fn only_self(identity: &Identity, username: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn register(body: Value, state: Arc<AppState>) -> Response {
+async fn register(body: Value, peer: Option<SocketAddr>, state: Arc<AppState>) -> Response {
     respond(
         async {
-            let user = state.auth.register(registration_form(body)?).await?;
+            let registration = registration_form(body)?;
+            state.limits.auth_attempt(peer.map(|peer| peer.ip()), &registration.username)?;
+            let user = state.auth.register(registration).await?;
             tracing::info!(user = %user.username, "user registered");
             Ok(json_reply(
                 StatusCode::CREATED,
@@ -228,13 +233,14 @@ async fn register(body: Value, state: Arc<AppState>) -> Response {
     )
 }
 
-async fn login(body: Value, state: Arc<AppState>) -> Response {
+async fn login(body: Value, peer: Option<SocketAddr>, state: Arc<AppState>) -> Response {
     respond(
         async {
             use hellocode_core::text::{MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, check};
             let login = login_form(body)?;
             check("username", &login.username, MAX_USERNAME_CHARS)?;
             check("password", &login.password, MAX_PASSWORD_CHARS)?;
+            state.limits.auth_attempt(peer.map(|peer| peer.ip()), &login.username)?;
             let (_, token) = state.auth.login(&login.username, &login.password).await?;
             Ok(json_reply(
                 StatusCode::OK,

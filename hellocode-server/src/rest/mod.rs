@@ -10,6 +10,7 @@ mod accounts;
 mod chats;
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hellocode_core::protocol::{ClientFrame, Command, ErrorCode, ServerFrame};
@@ -78,7 +79,7 @@ impl Reply for ApiError {
         let mut response =
             warp::reply::with_status(warp::reply::json(&self.body), self.status).into_response();
         if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert("retry-after", warp::http::HeaderValue::from(seconds));
+            response.headers_mut().insert(warp::http::header::RETRY_AFTER, seconds.into());
         }
         response
     }
@@ -95,10 +96,14 @@ impl From<crate::Error> for ApiError {
                 )]))
             }
             other => {
-                if matches!(other.code(), ErrorCode::Internal) {
-                    tracing::error!(error = %other, "request failed");
+                match other.code() {
+                    ErrorCode::Internal => tracing::error!(error = %other, "request failed"),
+                    ErrorCode::Unavailable => tracing::warn!(error = %other, "request failed"),
+                    _ => tracing::debug!(error = %other, "request refused"),
                 }
-                ApiError::from_frame(other.code(), other.client_message())
+                let mut error = ApiError::from_frame(other.code(), other.client_message());
+                error.retry_after = other.retry_after();
+                error
             }
         }
     }
@@ -122,6 +127,7 @@ pub fn status_for(code: ErrorCode) -> StatusCode {
         ErrorCode::FrameTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
     }
 }
@@ -221,13 +227,25 @@ pub(crate) async fn dispatch(
     session.authenticate(identity);
     // An id makes the session reply with the stored result (acks are sent only to ids).
     let frame = ClientFrame::with_id(0, command);
-    match state.dispatcher.handle(&mut session, frame).await {
-        Some(ServerFrame::Error { code, message, retry_after, .. }) => {
+    // In a task of its own: a client that hangs up drops this future, but a write that reached
+    // storage must still be published to the chat's participants.
+    let dispatcher = state.dispatcher.clone();
+    let task = tokio::spawn(async move { dispatcher.handle(&mut session, frame).await });
+    match task.await {
+        Ok(Some(ServerFrame::Error { code, message, retry_after, .. })) => {
             Err(ApiError::from_frame(code, message).with_retry_after(retry_after))
         }
-        Some(reply) => Ok(reply),
-        None => {
+        Ok(Some(reply)) => Ok(reply),
+        Ok(None) => {
             Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, "no reply"))
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "a command's task failed");
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Internal,
+                "internal error",
+            ))
         }
     }
 }
@@ -257,26 +275,57 @@ pub fn routes(
             .into_response()
         },
     );
-    health
-        .or(metrics)
-        .unify()
-        .or(accounts::routes(state.clone()))
-        .unify()
-        .or(chats::routes(state))
-        .unify()
+    let api = rate_limited(state.clone())
+        .and(accounts::routes(state.clone()).or(chats::routes(state)).unify());
+    health.or(metrics).unify().or(api).unify()
 }
 
+/// The general per-address limit of the `/api/` routes: passes, or rejects with 429. Other
+/// paths pass untouched (and uncounted).
+fn rate_limited(state: Arc<AppState>) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::path::full()
+        .and(crate::serve::remote())
+        .and_then(move |path: warp::path::FullPath, peer: Option<SocketAddr>| {
+            let state = state.clone();
+            async move {
+                if !path.as_str().starts_with("/api/") {
+                    return Ok(());
+                }
+                state
+                    .limits
+                    .rest_request(peer.map(|peer| peer.ip()))
+                    .map_err(|err| warp::reject::custom(ApiError::from(err)))
+            }
+        })
+        .untuple_one()
+}
+
+/// `/healthz`: 200 when the database answers a read in time and writes are not failing, else
+/// 503; the body says which check failed. Answers within the database timeout.
 async fn health(state: Arc<AppState>) -> Response {
-    match state.storage.languages().await {
-        Ok(_) => json_reply(StatusCode::OK, &json!({ "status": "ok" })),
-        Err(err) => {
-            tracing::error!(error = %err, "health check failed");
-            json_reply(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &json!({ "status": "unavailable", "database": "unreachable" }),
-            )
-        }
-    }
+    let database =
+        match tokio::time::timeout(state.settings.db_timeout, state.storage.languages()).await {
+            Ok(Ok(_)) => "ok",
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "health check: the database read failed");
+                "failing"
+            }
+            Err(_) => {
+                tracing::warn!("health check: the database did not answer in time");
+                "timeout"
+            }
+        };
+    let writes = if state.metrics.writes_failing() { "failing" } else { "ok" };
+    let healthy = database == "ok" && writes == "ok";
+    let (status, word) = if healthy {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    };
+    json_reply(
+        status,
+        &json!({ "status": word, "checks": { "database": database, "writes": writes } }),
+    )
 }
 
 /// Turn every rejection into a JSON error.

@@ -27,6 +27,7 @@ use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 use crate::app::AppState;
 use crate::broker::BrokerEvent;
 use crate::hub::Registration;
+use crate::log_fields::{Peer, ScopeName};
 use crate::revocation::{CLOSE_UNAUTHORIZED, REASON_EXPIRED, close_signal};
 use crate::send_queue::{self, QueueReceiver, Refused};
 use crate::serve::WriteProgress;
@@ -87,8 +88,8 @@ pub async fn run<S, E>(
     let opened = Instant::now();
     state.metrics.connection_opened();
     tracing::info!(
-        peer = ?peer,
-        ?scope,
+        peer = %Peer(peer),
+        scope = %ScopeName(scope),
         user = identity.as_ref().map_or("-", |identity| identity.username.as_str()),
         "connection opened"
     );
@@ -146,7 +147,7 @@ pub async fn run<S, E>(
                     BrokerEvent::Presence { username: identity.username.clone(), online: true };
                 state.dispatcher.broker().publish(event).await;
             }
-            tracing::debug!(user = %identity.username, peer = ?peer, "connection authenticated");
+            tracing::debug!(user = %identity.username, peer = %Peer(peer), "connection authenticated");
             registered = Some((identity.username.clone(), registration));
             grant = state.hub.grants().register(identity, revoke.clone());
             expires = expiry_instant(identity);
@@ -186,7 +187,10 @@ pub async fn run<S, E>(
                         // Boxed: the dispatcher's future is large and only lives while a command
                         // runs; inline, every idle connection would carry its size (2.6 KiB
                         // measured).
-                        Ok(frame) => Box::pin(state.dispatcher.handle(&mut session, frame)).await,
+                        Ok(frame) => {
+                            let peer = peer.map(|peer| peer.ip());
+                            Box::pin(state.dispatcher.handle_from(peer, &mut session, frame)).await
+                        }
                         Err(err) => {
                             state.metrics.command(None);
                             Some(err.to_frame())
@@ -217,7 +221,7 @@ pub async fn run<S, E>(
                 continue;
             }
             Some(Err(err)) => {
-                tracing::debug!(peer = ?peer, error = %err, "websocket read failed");
+                tracing::debug!(peer = %Peer(peer), error = %err, "websocket read failed");
                 reason = "protocol error";
                 break;
             }
@@ -273,7 +277,7 @@ pub async fn run<S, E>(
     };
     tracing::info!(
         user = registered.as_ref().map(|(name, _)| name.as_str()).unwrap_or("-"),
-        peer = ?peer,
+        peer = %Peer(peer),
         reason,
         seconds = opened.elapsed().as_secs(),
         "connection closed"

@@ -24,6 +24,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::app::AppState;
+use crate::log_fields::Peer;
 use crate::rest::{ApiError, bearer_token};
 use crate::serve::Connection;
 
@@ -84,7 +85,7 @@ async fn upgrade(
         Some(token) => match state.auth.verify_token(&token).await {
             Ok(identity) => Some(identity),
             Err(err) => {
-                tracing::info!(peer = ?peer, error = %err, "websocket refused: bad token");
+                tracing::info!(peer = %Peer(peer), error = %err, "websocket refused: bad token");
                 return ApiError::from(err).into_response();
             }
         },
@@ -102,7 +103,9 @@ async fn upgrade(
                 .await;
                 run_connection(socket, state, scope, identity, peer, progress).await;
             }
-            Err(err) => tracing::debug!(peer = ?peer, error = %err, "websocket upgrade failed"),
+            Err(err) => {
+                tracing::debug!(peer = %Peer(peer), error = %err, "websocket upgrade failed")
+            }
         }
     });
     let mut response = Response::default();

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use hellocode_core::testing::{PgDatabase, TempDir};
+use hellocode_server::rate_limit::Rate;
 use hellocode_server::{Server, Settings, open_storage};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,7 +36,16 @@ pub struct TestServer {
 }
 
 pub fn test_settings() -> Settings {
-    Settings { rate_per_second: 10_000, rate_burst: 10_000, ..Settings::default() }
+    let unlimited = Rate { burst: 10_000, per_second: 10_000.0 };
+    Settings {
+        rate_per_second: 10_000,
+        rate_burst: 10_000,
+        auth_rate_per_address: unlimited,
+        auth_rate_per_username: unlimited,
+        rest_rate_per_address: unlimited,
+        hash_queue: 1024,
+        ..Settings::default()
+    }
 }
 
 impl TestServer {
@@ -72,6 +82,11 @@ impl TestServer {
             .expect("start server");
         self.addr = server.local_addr();
         self.server = Some(server);
+    }
+
+    /// The URL of the server's database.
+    pub fn database_url(&self) -> &str {
+        &self.url
     }
 
     /// Stop the server gracefully and start it again on the same storage.

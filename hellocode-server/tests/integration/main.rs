@@ -31,6 +31,7 @@ mod commands;
 mod fuzz_regressions;
 mod identity;
 mod limits;
+mod resilience;
 mod rest;
 mod validation;
 mod websocket;

@@ -22,7 +22,9 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        PoolConfig { max_connections: 8, acquire_timeout: std::time::Duration::from_secs(10) }
+        // A request fails after 2 s without a connection (opening one included) rather than
+        // hang through a database outage.
+        PoolConfig { max_connections: 8, acquire_timeout: std::time::Duration::from_secs(2) }
     }
 }
 
@@ -615,8 +617,11 @@ macro_rules! sql_storage {
                             conn.close_on_drop();
                         }
                         let message = err.to_string();
+                        let unreachable = matches!(err, Error::Unavailable(_));
                         for (_, reply) in batch.drain(..) {
-                            let _ = reply.send(Err(Error::Database(message.clone().into())));
+                            let err: Box<dyn std::error::Error + Send + Sync> = message.clone().into();
+                            let err = if unreachable { Error::Unavailable(err) } else { Error::Database(err) };
+                            let _ = reply.send(Err(err));
                         }
                     }
                 }
