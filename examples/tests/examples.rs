@@ -35,7 +35,7 @@ async fn start_with_storage() -> (Server, String, Arc<MemoryStorage>) {
     let server = Server::start_with(
         storage.clone(),
         b"examples-test-secret-examples-test",
-        Settings::default(),
+        Settings::without_abuse_limits(),
         "127.0.0.1:0".parse().expect("address"),
     )
     .await

@@ -108,16 +108,21 @@ impl World {
         let mut issued = Vec::new();
         for name in USERS {
             let user = NewUser::new(name, format!("{name}@example.org"), hash);
-            storage.create_user(user).await.expect("create user");
-            issued.push(tokens.issue(name).expect("issue token"));
+            let user = storage.create_user(user).await.expect("create user");
+            let account = storage.account(name).await.expect("read").expect("the new account");
+            let token = tokens.issue(user.id, account.token_generation).expect("issue token");
+            issued.push(token);
             known.users.push(name.to_owned());
         }
         let pair = [USERS[0].to_owned(), USERS[1].to_owned()];
         let chat = storage.create_chat(&pair, Timestamp::now()).await.expect("create chat");
         known.chats.push(chat.id.0);
-        // Rate limits are the REST rate-limit tests' business: here they would hide the routes.
-        let settings =
-            Settings { rate_per_second: 1_000_000, rate_burst: 1_000_000, ..Settings::default() };
+        // Rate limits are the rate-limit tests' business: here they would hide the routes.
+        let settings = Settings {
+            rate_per_second: 1_000_000,
+            rate_burst: 1_000_000,
+            ..Settings::without_abuse_limits()
+        };
         let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
         let server = Server::start_with(storage, SECRET, settings, addr).await.expect("server");
         World { server, sender: None, tokens: issued, known, inputs: 0 }

@@ -256,6 +256,36 @@ pub struct Settings {
 /// The smallest header cap hyper accepts (its minimum read buffer).
 pub const MIN_HEADER_BYTES: usize = 8192;
 
+impl Settings {
+    /// The defaults with the abuse limits lifted: the per-address and per-user rates of
+    /// logins, REST requests and creations, and the connections per address and per user.
+    /// For tests and benchmarks whose clients all come from one loopback address as a few
+    /// users. Frame size, queues, timeouts, page sizes and the per-connection command rate stay
+    /// as they are.
+    ///
+    /// ```
+    /// let settings = hellocode_server::Settings::without_abuse_limits();
+    /// assert!(settings.max_connections_per_address > 10_000);
+    /// ```
+    pub fn without_abuse_limits() -> Self {
+        const MANY: u32 = 1_000_000;
+        let unlimited = Rate { burst: MANY, per_second: f64::from(MANY) };
+        Settings {
+            auth_rate_per_address: unlimited,
+            auth_rate_per_username: unlimited,
+            rest_rate_per_address: unlimited,
+            creation: CreationLimits {
+                languages_per_hour: MANY,
+                chats_per_minute: MANY,
+                participant_additions_per_minute: MANY,
+            },
+            max_connections_per_address: MANY as usize,
+            max_connections_per_user: MANY as usize,
+            ..Settings::default()
+        }
+    }
+}
+
 impl Default for Settings {
     /// The same values as the command line's defaults, without reading the environment.
     fn default() -> Self {

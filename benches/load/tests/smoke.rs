@@ -14,7 +14,7 @@ async fn server(dir: &TempDir) -> Server {
         rate_per_second: 100_000,
         rate_burst: 100_000,
         max_connections_per_user: 1_000,
-        ..Settings::default()
+        ..Settings::without_abuse_limits()
     };
     Server::start_with(
         storage,

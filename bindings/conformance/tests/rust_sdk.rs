@@ -23,8 +23,6 @@ use support::proxy::Proxy;
 
 /// How long an expected event may take.
 const EVENT_WAIT: Duration = Duration::from_secs(10);
-/// How long "no event" watches.
-
 /// Every user's password unless a step gives another.
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -52,7 +50,7 @@ async fn every_scenario_passes_against_the_rust_sdk() {
 }
 
 async fn run(name: &str, scenario: &Scenario) {
-    let mut settings = Settings::default();
+    let mut settings = Settings::without_abuse_limits();
     if let Some(rate) = scenario.server.rate {
         settings.rate_per_second = rate;
     }

@@ -59,6 +59,21 @@ def _drain(stream: IO[str], lines: list[str]) -> None:
         lines.append(line)
 
 
+# Every test client comes from 127.0.0.1 and registers many users: lift the server's
+# per-address and per-user abuse limits (login and REST rates, creations, connections).
+NO_ABUSE_LIMITS = [
+    "--login-rate-per-address", "1000000",
+    "--login-rate-per-user", "1000000",
+    "--rest-rate", "1000000",
+    "--rest-burst", "1000000",
+    "--languages-per-hour", "1000000",
+    "--chats-per-minute", "1000000",
+    "--participant-additions-per-minute", "1000000",
+    "--max-connections-per-address", "1000000",
+    "--max-connections-per-user", "1000000",
+]
+
+
 @contextlib.contextmanager
 def launch_server(rate: int = 10000, rate_burst: int = 10000) -> Iterator[Server]:
     """A server on a random port with an in-memory database, for as long as the block runs."""
@@ -71,6 +86,7 @@ def launch_server(rate: int = 10000, rate_burst: int = 10000) -> Iterator[Server
                 "--data-dir", data_dir,
                 "--rate", str(rate),
                 "--rate-burst", str(rate_burst),
+                *NO_ABUSE_LIMITS,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -29,6 +29,7 @@ import pytest
 import canonical
 import hellocode
 from canonical import Json
+from conftest import NO_ABUSE_LIMITS
 from hellocode import _hellocode
 from proxy import Proxy
 
@@ -73,6 +74,7 @@ def scenario_server(settings: dict[str, int]) -> Iterator[tuple[str, int]]:
     with tempfile.TemporaryDirectory(prefix="hellocode-conformance-") as data_dir:
         process = subprocess.Popen(
             [str(binary), "--addr", "127.0.0.1:0", "--database", "memory", "--data-dir", data_dir]
+            + NO_ABUSE_LIMITS
             + extra,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -72,7 +72,8 @@ async fn commands_are_routed_and_everything_else_ignored(kind: Kind) {
 }
 
 async fn replies_survive_the_rate_limit(kind: Kind) {
-    let settings = Settings { rate_per_second: 10, rate_burst: 3, ..Settings::default() };
+    let settings =
+        Settings { rate_per_second: 10, rate_burst: 3, ..Settings::without_abuse_limits() };
     let server = TestServer::start_with(settings).await;
     let bot_client = server.register(kind, "echobot").await;
     let alice = server.register(kind, "alice").await;

@@ -311,7 +311,7 @@ async fn thousands_of_concurrent_requests_do_not_wedge_the_connection() {
     let settings = hellocode_server::Settings {
         rate_per_second: 1_000_000,
         rate_burst: 1_000_000,
-        ..hellocode_server::Settings::default()
+        ..hellocode_server::Settings::without_abuse_limits()
     };
     let server = TestServer::start_with(settings).await;
     let alice = server.register(Kind::InProcess, "alice").await;

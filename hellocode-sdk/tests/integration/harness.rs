@@ -27,7 +27,7 @@ pub(crate) struct TestServer {
 
 impl TestServer {
     pub(crate) async fn start() -> TestServer {
-        TestServer::start_with(Settings::default()).await
+        TestServer::start_with(Settings::without_abuse_limits()).await
     }
 
     pub(crate) async fn start_with(settings: Settings) -> TestServer {

@@ -43,6 +43,13 @@ class TestServer(rate: Int? = 10000, rateBurst: Int? = 10000) : AutoCloseable {
         val command = mutableListOf(
             serverBinary().path, "--addr", "127.0.0.1:0", "--database", "memory", "--data-dir", dataDir.path,
         )
+        // Every test client comes from 127.0.0.1 and registers many users: lift the server's
+        // per-address and per-user abuse limits (login and REST rates, creations, connections).
+        for (flag in listOf(
+            "--login-rate-per-address", "--login-rate-per-user", "--rest-rate", "--rest-burst",
+            "--languages-per-hour", "--chats-per-minute", "--participant-additions-per-minute",
+            "--max-connections-per-address", "--max-connections-per-user",
+        )) command += listOf(flag, "1000000")
         rate?.let { command += listOf("--rate", it.toString()) }
         rateBurst?.let { command += listOf("--rate-burst", it.toString()) }
         process = ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD).start()
