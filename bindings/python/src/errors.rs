@@ -109,7 +109,7 @@ fn class_for<'py>(py: Python<'py>, code: &str) -> Bound<'py, PyType> {
         "protocol" | "not_json" | "not_an_object" | "missing_command" | "unknown_command" => {
             py.get_type::<ProtocolError>()
         }
-        "internal" => py.get_type::<ServerError>(),
+        "internal" | "unavailable" => py.get_type::<ServerError>(),
         "persistence" => py.get_type::<PersistenceError>(),
         _ => py.get_type::<HelloCodeError>(),
     }

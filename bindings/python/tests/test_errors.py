@@ -247,6 +247,7 @@ EXPECTED = {
     "missing_command": hellocode.ProtocolError,
     "unknown_command": hellocode.ProtocolError,
     "internal": hellocode.ServerError,
+    "unavailable": hellocode.ServerError,
     "persistence": hellocode.PersistenceError,
 }
 

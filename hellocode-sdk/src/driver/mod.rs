@@ -789,9 +789,12 @@ impl Driver {
                     if !rate_limited {
                         self.pause(wait);
                     }
-                    // The rate limit is waited out as long as it takes; a failure of the
-                    // server only so many times (it may be this message that makes it fail).
-                    if !self.outbox.retry(&client_id, !rate_limited)
+                    // The rate limit and an unreachable database (`unavailable`) are waited
+                    // out as long as it takes (the send's expiry, if set, still applies); a
+                    // failure of the server only so many times (it may be this message that
+                    // makes it fail).
+                    let unavailable = error.server_code() == Some(ErrorCode::Unavailable);
+                    if !self.outbox.retry(&client_id, !(rate_limited || unavailable))
                         && let Some(item) = self.outbox.take(&client_id)
                     {
                         self.settle_send(item, Err(error));

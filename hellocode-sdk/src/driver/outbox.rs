@@ -125,5 +125,8 @@ pub(crate) fn new_client_id() -> String {
 /// Whether a refused send may be tried again (the refusal says nothing about the message).
 pub(crate) fn retryable(error: &Error) -> bool {
     use hellocode_core::protocol::ErrorCode;
-    matches!(error.server_code(), Some(ErrorCode::RateLimited | ErrorCode::Internal))
+    matches!(
+        error.server_code(),
+        Some(ErrorCode::RateLimited | ErrorCode::Internal | ErrorCode::Unavailable)
+    )
 }

@@ -96,3 +96,31 @@ async fn rate_limited_sends_wait_the_retry_after_the_server_gives() {
     assert!(seen[1] - seen[0] >= Duration::from_secs(7), "waited {:?}", seen[1] - seen[0]);
     client.close().await;
 }
+
+/// On a paused clock: a database outage (`unavailable`) outlasting the five attempts a failing
+/// server gets is waited out, and the send is delivered once the database is back.
+#[tokio::test(start_paused = true)]
+async fn a_send_refused_as_unavailable_is_retried_until_the_database_is_back() {
+    let attempts: Arc<Mutex<usize>> = Arc::default();
+    let count = attempts.clone();
+    let fake = Fake::new(move |_, frame| {
+        if frame["command"] != "new_message" {
+            return standard(frame).into_iter().collect();
+        }
+        let mut attempts = count.lock().expect("count");
+        *attempts += 1;
+        if *attempts <= 8 {
+            vec![json!({
+                "command": "error", "id": frame["id"], "code": "unavailable",
+                "message": "the database cannot be reached",
+            })]
+        } else {
+            vec![ack(frame, 1)]
+        }
+    });
+    let client = connect(&fake).await;
+    let sent = client.send(ChatId(1), "hello").await.expect("delivered once the database is back");
+    assert_eq!(sent.content, "hello");
+    assert_eq!(*attempts.lock().expect("count"), 9, "eight refusals, then the ack");
+    client.close().await;
+}

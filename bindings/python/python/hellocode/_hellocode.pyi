@@ -56,7 +56,7 @@ class ProtocolError(HelloCodeError):
     """protocol, not_json, not_an_object, missing_command, unknown_command."""
 
 class ServerError(HelloCodeError):
-    """internal: the server failed; retrying may help."""
+    """internal or unavailable: the server failed or cannot reach its database; retrying may help."""
 
 class PersistenceError(HelloCodeError):
     """persistence: a bot's position store could not be read or written."""
