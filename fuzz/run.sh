@@ -25,11 +25,8 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
 fi
 
 # No sanitizer: the code is safe Rust (unsafe_code is forbidden), so AddressSanitizer would
-# only slow the build and the runs; panics and failed invariants abort either way. 16 codegen
-# units (cargo-fuzz's default is 1) let both cores build: a much shorter build for somewhat
-# slower runs.
-flags=(--sanitizer none --codegen-units 16)
-cargo +nightly fuzz build "${flags[@]}"
+# only slow the build and the runs; panics and failed invariants abort either way.
+cargo +nightly fuzz build --sanitizer none
 
 for target in "${targets[@]}"; do
     echo "fuzz: $target for ${seconds}s"
@@ -39,6 +36,6 @@ for target in "${targets[@]}"; do
         options+=(-dict="$target.dict")
     fi
     # New inputs go to the scratch directory: the checked-in corpus is only read.
-    cargo +nightly fuzz run "${flags[@]}" "$target" "$scratch" "corpus/$target" -- "${options[@]}"
+    cargo +nightly fuzz run --sanitizer none "$target" "$scratch" "corpus/$target" -- "${options[@]}"
     rm -rf "$scratch"
 done
