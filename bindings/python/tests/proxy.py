@@ -21,6 +21,9 @@ class Proxy:
         self._down = False
         self._flowing = threading.Event()
         self._flowing.set()
+        # Set when bytes arrive while the proxy is frozen: a test waits on it to know that
+        # what the client sent has left the client (and is held here).
+        self.holding = threading.Event()
         self._closed = False
         self.connections = 0
         threading.Thread(target=self._accept, daemon=True).start()
@@ -56,6 +59,8 @@ class Proxy:
                 data = source.recv(65536)
                 if not data:
                     break
+                if not self._flowing.is_set():
+                    self.holding.set()
                 self._flowing.wait()
                 sink.sendall(data)
         except OSError:
@@ -90,6 +95,7 @@ class Proxy:
     def freeze(self, frozen: bool = True) -> None:
         """Stop forwarding bytes while keeping connections open (a silent network)."""
         if frozen:
+            self.holding.clear()
             self._flowing.clear()
         else:
             self._flowing.set()

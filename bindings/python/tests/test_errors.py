@@ -176,7 +176,8 @@ def test_connection_lost_before_the_reply(server: Server, proxy: Proxy) -> None:
         proxy.freeze()
         # Not resent after a lost connection (it could apply twice): fails instead.
         editing = asyncio.ensure_future(alice.edit_message(chat.id, sent.seq, "edited"))
-        await asyncio.sleep(0.3)
+        # Cut only once the edit is on the wire (held by the frozen proxy).
+        assert await asyncio.to_thread(proxy.holding.wait, 10), "the edit never left the client"
         proxy.cut_all()
         proxy.freeze(False)
         await raises(hellocode.ConnectionLost, "connection_lost", editing)
