@@ -4,7 +4,7 @@
 //!
 //! A refused connection is closed right after `accept`, before anything is read: it costs a
 //! file descriptor for a moment and nothing else. An admitted connection holds a
-//! [`limits::Permit`] inside its socket wrapper ([`io::Tracked`]), so a connection upgraded to a
+//! [`limits::Permit`] inside its socket wrapper (`io::Tracked`), so a connection upgraded to a
 //! WebSocket stays counted until the WebSocket closes.
 //!
 //! `warp::addr::remote()` yields `None` here (warp sets it only in its own server): routes read
@@ -47,7 +47,8 @@ pub fn remote() -> impl Filter<Extract = (Option<SocketAddr>,), Error = Infallib
     connection().map(|connection: Option<Connection>| connection.map(|c| c.peer))
 }
 
-/// The request's [`Connection`] (`None` for requests that did not come through [`serve`]).
+/// The request's [`Connection`] (`None` for requests that did not come through this module's
+/// accept loop).
 pub fn connection() -> impl Filter<Extract = (Option<Connection>,), Error = Infallible> + Clone {
     warp::ext::optional::<Connection>()
 }
