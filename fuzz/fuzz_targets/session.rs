@@ -423,8 +423,9 @@ impl World {
             && let Some(Value::String(from)) = from
             && from != actor
         {
+            // Refused: as an impersonation, or earlier, for a field the text rules refuse.
             assert!(
-                matches!(error, Some((ErrorCode::Impersonation, _))),
+                matches!(error, Some((ErrorCode::Impersonation | ErrorCode::InvalidField, _))),
                 "{actor} posted as {from}: {error:?}"
             );
         }
