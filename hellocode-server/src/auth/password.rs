@@ -305,10 +305,11 @@ mod tests {
         assert!(!pool.verify("wrong".into(), hash).await.expect("verify"));
     }
 
-    #[tokio::test]
-    async fn a_full_queue_refuses_at_once() {
-        // One thread, held busy by a job that waits for a signal; one slot in the queue.
-        let pool = Hasher::with_threads(1, 1);
+    /// Keep `pool`'s one thread busy until the returned sender is used; returns once the busy
+    /// job runs.
+    async fn hold_busy(
+        pool: &Hasher,
+    ) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<Result<()>>) {
         let (release, held) = std::sync::mpsc::channel::<()>();
         let (started_tx, started) = tokio::sync::oneshot::channel();
         let busy = tokio::spawn({
@@ -322,6 +323,14 @@ mod tests {
             }
         });
         started.await.expect("the busy job started");
+        (release, busy)
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once() {
+        // One thread, held busy by a job that waits for a signal; one slot in the queue.
+        let pool = Hasher::with_threads(1, 1);
+        let (release, busy) = hold_busy(&pool).await;
         // Polled once, a job takes the queue's one slot.
         let mut queued = Box::pin(pool.run(|| 7));
         assert!(futures_util::FutureExt::now_or_never(queued.as_mut()).is_none());
@@ -336,19 +345,7 @@ mod tests {
     #[tokio::test]
     async fn an_abandoned_job_is_not_run() {
         let pool = Hasher::with_threads(1, 4);
-        let (release, held) = std::sync::mpsc::channel::<()>();
-        let (started_tx, started) = tokio::sync::oneshot::channel();
-        let busy = tokio::spawn({
-            let pool = pool.clone();
-            async move {
-                pool.run(move || {
-                    let _ = started_tx.send(());
-                    let _ = held.recv();
-                })
-                .await
-            }
-        });
-        started.await.expect("the busy job started");
+        let (release, busy) = hold_busy(&pool).await;
         let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         // Queue a job behind the busy one, then abandon it (drop its future after it queued).
         {

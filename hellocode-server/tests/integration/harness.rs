@@ -331,3 +331,16 @@ pub async fn chat_among(server: &TestServer, names: &[&str]) -> (Vec<String>, i6
     assert_eq!(status, 201, "{chat}");
     (tokens, chat["id"].as_i64().expect("chat id"))
 }
+
+/// A WebSocket that never reads, with a small receive buffer so the server's writes stall.
+pub async fn silent_client(server: &TestServer, token: &str) -> Client {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("rcvbuf");
+    let stream = socket.connect(server.addr).await.expect("connect");
+    let url = format!("ws://{}/ws?token={token}", server.addr);
+    let (socket, _) =
+        tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+            .await
+            .expect("handshake");
+    Client { socket }
+}

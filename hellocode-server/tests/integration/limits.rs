@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::harness::{Backend, Client, TestServer, chat_among, test_settings};
+use crate::harness::{Backend, Client, TestServer, chat_among, silent_client, test_settings};
 
 /// A hang guard, not a timing assertion.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -193,19 +193,6 @@ async fn websockets_per_user_are_capped() {
     first.expect_nothing_pending().await;
     let mut bob = server.connect(&format!("/ws?token={bob}")).await;
     bob.expect_nothing_pending().await;
-}
-
-/// A WebSocket that never reads, with small buffers on both ends so the server's writes stall.
-async fn silent_client(server: &TestServer, token: &str) -> Client {
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("rcvbuf");
-    let stream = socket.connect(server.addr).await.expect("connect");
-    let url = format!("ws://{}/ws?token={token}", server.addr);
-    let (socket, _) =
-        tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
-            .await
-            .expect("handshake");
-    Client { socket }
 }
 
 /// Alice posts `count` large messages to `chat` (with acks), stalling every silent reader.

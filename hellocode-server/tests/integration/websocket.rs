@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::harness::{Backend, Client, TestServer, chat_among, test_settings};
+use crate::harness::{Backend, Client, TestServer, chat_among, silent_client, test_settings};
 
 on_backends!(websocket:
     two_users_chat_and_outsiders_see_nothing,
@@ -207,19 +207,6 @@ pub async fn the_original_front_end_works_unchanged(backend: Backend) {
     bob.send_text(&format!(r#"{{"command":"fetch_messages","chatId":"{chat}"}}"#)).await;
     let messages = bob.expect("messages").await;
     assert_eq!(messages["messages"][0]["content"], "hello");
-}
-
-/// A client that never reads, with a small receive buffer so the server's queue fills quickly.
-async fn silent_client(server: &TestServer, token: &str) -> Client {
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("rcvbuf");
-    let stream = socket.connect(server.addr).await.expect("connect");
-    let url = format!("ws://{}/ws?token={token}", server.addr);
-    let (socket, _) =
-        tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
-            .await
-            .expect("handshake");
-    Client { socket }
 }
 
 pub async fn a_slow_reader_is_cut_off_while_a_fast_reader_gets_everything(backend: Backend) {
