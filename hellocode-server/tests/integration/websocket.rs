@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::harness::{Backend, Client, TestServer, chat_among, silent_client, test_settings};
+use crate::harness::{Backend, TestServer, chat_among, silent_client, test_settings};
 
 on_backends!(websocket:
     two_users_chat_and_outsiders_see_nothing,
