@@ -103,11 +103,10 @@ impl Client {
             inbox,
             state_sender,
         );
-        let connection = driver.first_connection().await?;
+        driver.start().await?;
         let username = driver.username().to_owned();
-        driver.connected();
         let runtime = tokio::runtime::Handle::current();
-        runtime.spawn(driver.run(connection));
+        runtime.spawn(driver.run());
         Ok(Client { inner: Arc::new(Inner { commands, shared, state, username, config, runtime }) })
     }
 

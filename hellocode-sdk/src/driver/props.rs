@@ -1,15 +1,21 @@
-//! Property tests of the driver's socket-free parts: the per-chat sequencer and the send queue,
-//! driven by random arrivals, losses, duplicates and disconnects against a model server.
+//! Property tests of the client without sockets: the per-chat sequencer, and the whole session
+//! (send queue, reply matching, pauses, reconnection) against a model server that loses,
+//! duplicates and refuses replies and drops the connection.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
 
 use hellocode_core::model::{Chat, ChatId, Message, Participant, Seq, Timestamp};
+use hellocode_core::protocol::{RequestId, ServerFrame};
 use proptest::prelude::*;
-use tokio::time::Instant;
+use serde_json::Value;
+use tokio::sync::oneshot;
 
 use super::chats::Chats;
-use super::outbox::{Outbox, Outgoing};
-use crate::event::PendingSend;
+use super::session::Action;
+use super::session::harness::{Harness, ack};
+use crate::Result;
+use crate::config::ClientConfig;
 
 fn message(seq: i64) -> Message {
     Message {
@@ -100,124 +106,159 @@ proptest! {
     }
 }
 
+/// One thing that happens to a connected client.
 #[derive(Debug, Clone)]
-enum Wire {
-    /// Put what may go on the wire (at most this many).
-    Flush(usize),
-    /// The server handles the oldest frame on the wire; its ack is delivered, lost, or
-    /// delivered twice.
-    Serve { ack: u8 },
-    /// The connection drops: frames and acks on the wire are lost.
+enum Step {
+    /// The application queues a message for chat `1..=3`.
+    Enqueue(u8),
+    /// The client writes what it may; the frames go on the wire.
+    Transmit,
+    /// The server handles the oldest frame on the wire, and its reply is…
+    Serve(Fate),
+    /// The connection drops, losing what is on the wire; the client reconnects.
     Drop,
+    /// Time passes (milliseconds): pauses end, keepalive pings go out.
+    Wait(u16),
 }
 
-fn wire_script() -> impl Strategy<Value = (Vec<u8>, Vec<Wire>)> {
-    let chats = proptest::collection::vec(0u8..3, 1..20);
-    let one = prop_oneof![
-        3 => (1usize..6).prop_map(Wire::Flush),
-        4 => (0u8..4).prop_map(|ack| Wire::Serve { ack }),
-        1 => Just(Wire::Drop),
+#[derive(Debug, Clone, Copy)]
+enum Fate {
+    Delivered,
+    Lost,
+    Duplicated,
+    /// `rate_limited` (the message is not stored).
+    RateLimited,
+}
+
+fn steps() -> impl Strategy<Value = Vec<Step>> {
+    let fate = prop_oneof![
+        4 => Just(Fate::Delivered),
+        1 => Just(Fate::Lost),
+        1 => Just(Fate::Duplicated),
+        1 => Just(Fate::RateLimited),
     ];
-    (chats, proptest::collection::vec(one, 0..120))
+    let one = prop_oneof![
+        3 => (1u8..=3).prop_map(Step::Enqueue),
+        3 => Just(Step::Transmit),
+        5 => fate.prop_map(Step::Serve),
+        1 => Just(Step::Drop),
+        1 => (0u16..3_000).prop_map(Step::Wait),
+    ];
+    proptest::collection::vec(one, 0..150)
 }
 
-/// The model server: per chat, the client ids stored, in order; idempotent by client id.
+/// The model server: frames on the wire, and per chat the client ids stored, in order
+/// (idempotent by client id, as the real one is).
 #[derive(Default)]
-struct Store {
-    chats: HashMap<ChatId, Vec<String>>,
+struct ModelServer {
+    wire: VecDeque<Value>,
+    chats: HashMap<i64, Vec<String>>,
 }
 
-impl Store {
-    fn post(&mut self, send: &PendingSend) {
-        let stored = self.chats.entry(send.chat_id).or_default();
-        if !stored.contains(&send.client_id) {
-            stored.push(send.client_id.clone());
+impl ModelServer {
+    /// Handle the oldest frame on the wire; its reply, if it has one.
+    fn serve(&mut self, fate: Fate) -> Option<ServerFrame> {
+        let frame = self.wire.pop_front()?;
+        let id = frame["id"].as_i64().map(RequestId::Number);
+        match frame["command"].as_str() {
+            Some("new_message") if matches!(fate, Fate::RateLimited) => {
+                Some(ServerFrame::rate_limited(id, "slow down", 1))
+            }
+            Some("new_message") => {
+                let chat = frame["chatId"].as_i64().unwrap_or_default();
+                let client_id = frame["clientId"].as_str().unwrap_or_default().to_owned();
+                let stored = self.chats.entry(chat).or_default();
+                let seq = match stored.iter().position(|known| *known == client_id) {
+                    Some(index) => index + 1,
+                    None => {
+                        stored.push(client_id);
+                        stored.len()
+                    }
+                };
+                Some(ack(&frame, seq as i64))
+            }
+            Some("list_chats") => Some(ServerFrame::Chats { id, chats: Vec::new() }),
+            Some("ping") => Some(ServerFrame::Pong { id }),
+            other => panic!("the model server does not expect {other:?}"),
         }
     }
 }
 
-/// The driver's rules for one acknowledgement: settle the message once.
-fn acked(outbox: &mut Outbox, settled: &mut Vec<String>, client_id: &str) {
-    if let Some(item) = outbox.take(client_id) {
-        settled.push(item.send.client_id);
+/// Run one step against the session; a connection the session dropped (keepalive) is
+/// reopened like a lost one.
+fn run(step: &Step, h: &mut Harness, server: &mut ModelServer, queued: &mut Queued) {
+    match step {
+        Step::Enqueue(chat) => {
+            let client_id = format!("c{}", queued.len());
+            let outcome = h.enqueue(i64::from(*chat), &client_id);
+            queued.push((i64::from(*chat), client_id, outcome));
+        }
+        Step::Transmit => server.wire.extend(h.sent()),
+        Step::Serve(fate) => {
+            if let Some(reply) = server.serve(*fate) {
+                match fate {
+                    Fate::Lost => {}
+                    Fate::Duplicated => {
+                        h.receive(&reply);
+                        h.receive(&reply);
+                    }
+                    Fate::Delivered | Fate::RateLimited => h.receive(&reply),
+                }
+            }
+        }
+        Step::Drop => {
+            server.wire.clear();
+            h.lose(crate::Error::Transport("dropped".into()));
+            h.reconnect();
+        }
+        Step::Wait(ms) => h.advance(Duration::from_millis(u64::from(*ms))),
     }
+    let actions = h.actions();
+    if actions.iter().any(|action| matches!(action, Action::Disconnect)) {
+        server.wire.clear();
+        h.reconnect();
+    }
+    assert!(
+        !actions.iter().any(|action| matches!(action, Action::Stop(_))),
+        "the client never gives up here: {actions:?}"
+    );
 }
+
+type Queued = Vec<(i64, String, oneshot::Receiver<Result<Message>>)>;
 
 proptest! {
-    /// Every queued message is stored once and settled once, each chat's in the order they were
-    /// queued, across lost and duplicate acknowledgements and disconnects (resends carry the
-    /// same client id).
+    /// Whatever is lost, duplicated, refused for now or cut by a disconnect, every queued
+    /// message is stored once and settled once as sent, and each chat stores its messages in
+    /// the order they were queued.
     #[test]
-    fn every_send_is_stored_and_settled_once_in_queue_order((chats, script) in wire_script()) {
-        let mut outbox = Outbox::default();
-        let now = Instant::now();
-        let mut queued: HashMap<ChatId, Vec<String>> = HashMap::new();
-        for (n, chat) in chats.iter().enumerate() {
-            let send = PendingSend {
-                client_id: format!("c{n}"),
-                chat_id: ChatId(i64::from(*chat)),
-                content: format!("m{n}"),
-            };
-            queued.entry(send.chat_id).or_default().push(send.client_id.clone());
-            outbox.push(Outgoing {
-                send,
-                waiter: None,
-                on_wire: None,
-                attempted: false,
-                queued_at: now,
-                server_failures: 0,
-            });
+    fn every_send_is_stored_and_settled_once_in_queue_order(script in steps()) {
+        let mut h = Harness::ready(ClientConfig::default());
+        let mut server = ModelServer::default();
+        let mut queued = Queued::new();
+        for step in &script {
+            run(step, &mut h, &mut server, &mut queued);
         }
-        let mut store = Store::default();
-        let mut settled = Vec::new();
-        let mut wire: Vec<PendingSend> = Vec::new();
-        let mut next_id = 1;
-        let mut step = |op: &Wire, outbox: &mut Outbox, wire: &mut Vec<PendingSend>| match op {
-            Wire::Flush(room) => {
-                for item in outbox.ready(*room) {
-                    item.on_wire = Some(next_id);
-                    item.attempted = true;
-                    next_id += 1;
-                    wire.push(item.send.clone());
-                }
-            }
-            Wire::Serve { ack } => {
-                if !wire.is_empty() {
-                    let send = wire.remove(0);
-                    store.post(&send);
-                    for _ in 0..match ack { 0 => 0, 1 => 2, _ => 1 } {
-                        acked(outbox, &mut settled, &send.client_id);
-                    }
-                    if *ack == 0 {
-                        // Lost: the message stays on the wire until the connection drops.
-                    }
-                }
-            }
-            Wire::Drop => {
-                wire.clear();
-                outbox.disconnected();
-            }
-        };
-        for op in &script {
-            step(op, &mut outbox, &mut wire);
-        }
-        // Then a connection that loses nothing, until the queue is empty.
-        step(&Wire::Drop, &mut outbox, &mut wire);
+        // Then a connection that loses nothing, until every message is settled.
+        run(&Step::Drop, &mut h, &mut server, &mut queued);
         for _ in 0..1_000 {
-            if outbox.is_empty() {
+            if h.shared.queued.load(std::sync::atomic::Ordering::Relaxed) == 0 {
                 break;
             }
-            step(&Wire::Flush(usize::MAX), &mut outbox, &mut wire);
-            while !wire.is_empty() {
-                step(&Wire::Serve { ack: 2 }, &mut outbox, &mut wire);
+            run(&Step::Wait(1_000), &mut h, &mut server, &mut queued);
+            run(&Step::Transmit, &mut h, &mut server, &mut queued);
+            while !server.wire.is_empty() {
+                run(&Step::Serve(Fate::Delivered), &mut h, &mut server, &mut queued);
             }
         }
-        prop_assert!(outbox.is_empty());
-        let mut once = settled.clone();
-        once.sort();
-        once.dedup();
-        prop_assert_eq!(once.len(), chats.len(), "each settled once");
-        prop_assert_eq!(settled.len(), chats.len());
-        prop_assert_eq!(&store.chats, &queued, "stored once each, in queue order per chat");
+        let mut expected: HashMap<i64, Vec<String>> = HashMap::new();
+        for (chat, client_id, outcome) in &mut queued {
+            expected.entry(*chat).or_default().push(client_id.clone());
+            let sent = outcome.try_recv();
+            prop_assert!(matches!(sent, Ok(Ok(_))), "{} settled as sent: {:?}", client_id, sent);
+            if let Ok(Ok(message)) = sent {
+                prop_assert_eq!(message.client_id.as_deref(), Some(client_id.as_str()));
+            }
+        }
+        prop_assert_eq!(&server.chats, &expected, "stored once each, in queue order per chat");
     }
 }
