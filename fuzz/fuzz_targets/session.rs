@@ -121,6 +121,8 @@ enum Cmd {
     },
     FindUsers {
         language: Text,
+        after: Option<u8>,
+        limit: Option<u16>,
     },
     UpdateProfile {
         timezone: Option<Text>,
@@ -285,8 +287,15 @@ impl World {
             Cmd::AddContact { user: u } => json!({"command": "add_contact", "username": user(*u)}),
             Cmd::ListContacts => json!({"command": "list_contacts"}),
             Cmd::AddLanguage { name } => json!({"command": "add_language", "name": text(name)}),
-            Cmd::FindUsers { language } => {
-                json!({"command": "find_users", "language": text(language)})
+            Cmd::FindUsers { language, after, limit } => {
+                let mut f = json!({"command": "find_users", "language": text(language)});
+                if let Some(u) = after {
+                    f["after"] = json!(user(*u));
+                }
+                if let Some(n) = limit {
+                    f["limit"] = json!(n);
+                }
+                f
             }
             Cmd::UpdateProfile { timezone, languages } => {
                 let mut f = json!({"command": "update_profile"});

@@ -293,17 +293,27 @@ impl Client {
         }
     }
 
-    /// The users who want to talk about `language` (matched case-insensitively), by username:
-    /// the original app's purpose.
+    /// The users who want to talk about `language` (matched case-insensitively), by username
+    /// (every page of them): the original app's purpose.
     pub fn find_users(
         &self,
         language: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<User>>> + Send + 'static {
-        let reply = self.request(Command::FindUsers { language: language.into() }, true);
+        let this = self.clone();
+        let language = language.into();
         async move {
-            match reply.await? {
-                ServerFrame::Users { users, .. } => Ok(users),
-                other => Err(unexpected("users", &other)),
+            let mut all = Vec::new();
+            let mut after = None;
+            loop {
+                let page = wire::find_users(language.clone(), after);
+                let page = match this.request(page, true).await? {
+                    ServerFrame::Users { users, .. } => users,
+                    other => return Err(unexpected("users", &other)),
+                };
+                after = wire::absorb(&mut all, page, |user| user.username.clone());
+                if after.is_none() {
+                    return Ok(all);
+                }
             }
         }
     }

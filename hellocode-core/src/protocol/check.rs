@@ -42,7 +42,10 @@ impl Command {
             Command::AddParticipants { usernames, .. } => {
                 check_all("usernames", usernames, MAX_USERNAME_CHARS)
             }
-            Command::FindUsers { language } => check("language", language, MAX_LABEL_CHARS),
+            Command::FindUsers { language, after, .. } => {
+                check("language", language, MAX_LABEL_CHARS)?;
+                check_all("after", after, MAX_USERNAME_CHARS)
+            }
             Command::GetUser { username }
             | Command::AddContact { username }
             | Command::RemoveContact { username } => {

@@ -120,6 +120,12 @@ pub enum Command {
     FindUsers {
         /// The language's name (case-insensitive; 1 to 64 characters once trimmed).
         language: String,
+        /// Only users whose username sorts after this one (the last of the previous page).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<String>,
+        /// Page size (default and cap 500); a full page may have a successor.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
     },
     /// Tell the other participants that the caller is typing.
     Typing {

@@ -430,12 +430,11 @@ impl Session {
             Command::ListChats { after, limit } => {
                 StorageOp::ListChats { username: actor, after, limit: list_page(limit)? }
             }
-            // No paging fields yet (clients construct this command): the first page.
-            Command::FindUsers { language } => StorageOp::FindUsers {
+            Command::FindUsers { language, after, limit } => StorageOp::FindUsers {
                 username: actor,
                 language: self.language(&language)?,
-                after: None,
-                limit: crate::protocol::MAX_LIST_PAGE,
+                after,
+                limit: list_page(limit)?,
             },
             Command::Typing { chat_id } => {
                 StorageOp::Typing { chat: self.chat(chat_id)?, username: actor }

@@ -267,6 +267,31 @@ fn language_names_are_trimmed_and_validated() {
 }
 
 #[test]
+fn found_users_come_in_pages_after_a_username() {
+    let mut session = alice(Scope::AllChats);
+    let paged = r#"{"command":"find_users","id":5,"language":"Rust","after":"bob","limit":2}"#;
+    assert_eq!(
+        op(session.handle(frame(paged), now())),
+        StorageOp::FindUsers {
+            username: "alice".into(),
+            language: "Rust".into(),
+            after: Some("bob".into()),
+            limit: 2
+        }
+    );
+    let capped = r#"{"command":"find_users","id":6,"language":"Rust","limit":100000}"#;
+    let StorageOp::FindUsers { limit, .. } = op(session.handle(frame(capped), now())) else {
+        panic!("find users")
+    };
+    assert_eq!(limit, crate::protocol::MAX_LIST_PAGE);
+    let empty = r#"{"command":"find_users","id":7,"language":"Rust","limit":0}"#;
+    assert_eq!(
+        refused(session.handle(frame(empty), now())),
+        (ErrorCode::InvalidField, Some(7.into()))
+    );
+}
+
+#[test]
 fn found_users_are_replied_to_the_requester_only() {
     let mut session = alice(Scope::AllChats);
     let Decision::Store(pending) =

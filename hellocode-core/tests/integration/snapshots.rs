@@ -33,7 +33,10 @@ fn client_commands_encode_as_documented() {
         ClientFrame::new(Command::Resume { chat_id: chat, since: Seq(3), limit: None }),
         ClientFrame::new(Command::CreateChat { participants: vec!["bob".into()] }),
         ClientFrame::new(Command::ListChats { after: None, limit: None }),
-        ClientFrame::with_id(2, Command::FindUsers { language: "Rust".into() }),
+        ClientFrame::with_id(
+            2,
+            Command::FindUsers { language: "Rust".into(), after: None, limit: None },
+        ),
         ClientFrame::new(Command::Typing { chat_id: chat }),
         ClientFrame::new(Command::Read { chat_id: chat, seq: Seq(5) }),
         ClientFrame::new(Command::EditMessage { chat_id: chat, seq: Seq(5), message: "x".into() }),

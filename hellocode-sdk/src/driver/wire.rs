@@ -1,7 +1,8 @@
 //! Commands as they go on the wire, and the paged list commands.
 //!
-//! `list_chats` and `list_languages` take `after` and `limit` (agreed protocol: at most 500 items
-//! a page, ordered by chat id / language name; a full page may have a successor). They are
+//! `list_chats`, `list_languages` and `find_users` take `after` and `limit` (agreed protocol: at
+//! most 500 items a page, ordered by chat id / language name / username; a full page may have a
+//! successor). They are
 //! written as JSON objects here rather than through the core's `Command`, so that the SDK
 //! speaks the paged form whatever fields the core's types carry.
 
@@ -35,6 +36,12 @@ pub(crate) fn list_chats(after: Option<ChatId>) -> Wire {
 /// One page of `list_languages`: the languages after `after` (by name).
 pub(crate) fn list_languages(after: Option<String>) -> Wire {
     paged("list_languages", after.map(Value::String))
+}
+
+/// One page of `find_users`: the users interested in `language` after `after` (by username).
+pub(crate) fn find_users(language: String, after: Option<String>) -> Wire {
+    let limit = Some(LIST_PAGE as u32);
+    Wire::Command(Command::FindUsers { language, after, limit })
 }
 
 fn paged(command: &str, after: Option<Value>) -> Wire {

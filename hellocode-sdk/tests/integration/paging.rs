@@ -1,5 +1,6 @@
 //! Lists longer than one page (agreed protocol: `after` + `limit`, at most 500 a page): the
-//! client's chat list after connecting, `list_chats` and `languages` get every item.
+//! client's chat list after connecting, `list_chats`, `languages` and `find_users` get every
+//! item.
 
 use hellocode_sdk::{ChatId, Client, Credentials, Language};
 use serde_json::{Value, json};
@@ -9,6 +10,7 @@ use crate::harness::fast_config;
 
 const CHATS: i64 = 1_201;
 const LANGUAGES: usize = 1_001;
+const RUSTACEANS: usize = 1_002;
 const PAGE: usize = 500;
 
 /// Answers `list_chats`/`list_languages` a page at a time, as the protocol says.
@@ -36,13 +38,26 @@ fn paging() -> Fake {
                     .collect();
                 vec![json!({"command": "languages", "id": id, "languages": languages})]
             }
+            Some("find_users") => {
+                let after = frame["after"].as_str().unwrap_or("").to_owned();
+                let users: Vec<Value> = (0..RUSTACEANS)
+                    .map(|n| format!("user{n:05}"))
+                    .filter(|name| *name > after)
+                    .take(limit)
+                    .enumerate()
+                    .map(|(i, name)| {
+                        json!({"id": i, "username": name, "timezone": "UTC", "languages": ["Rust"]})
+                    })
+                    .collect();
+                vec![json!({"command": "users", "id": id, "language": "Rust", "users": users})]
+            }
             _ => standard(frame).into_iter().collect(),
         }
     })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_page_of_chats_and_languages_is_fetched() {
+async fn every_page_of_chats_languages_and_users_is_fetched() {
     let fake = paging();
     let client = Client::connect_with(fake.clone(), Credentials::token("t0"), fast_config())
         .await
@@ -59,7 +74,13 @@ async fn every_page_of_chats_and_languages_is_fetched() {
     assert_eq!(languages.len(), LANGUAGES);
     assert_eq!(languages.last().map(|l| l.name.as_str()), Some("lang01000"));
 
-    let pages = fake.received().iter().filter(|(_, f)| f["command"] == "list_chats").count();
-    assert_eq!(pages, 6, "3 pages after connecting, 3 for list_chats");
+    let users = client.find_users("Rust").await.expect("users");
+    assert_eq!(users.len(), RUSTACEANS);
+    assert_eq!(users.last().map(|u| u.username.as_str()), Some("user01001"));
+
+    let pages =
+        |command: &str| fake.received().iter().filter(|(_, f)| f["command"] == command).count();
+    assert_eq!(pages("list_chats"), 6, "3 pages after connecting, 3 for list_chats");
+    assert_eq!(pages("find_users"), 3);
     client.close().await;
 }

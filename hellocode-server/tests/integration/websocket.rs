@@ -409,6 +409,17 @@ pub async fn bots_find_users_by_language(backend: Backend) {
     assert_eq!(reply["users"], rest);
     assert_eq!(reply["users"][0]["languages"], json!(["Go", "Rust"]));
 
+    // Pages: `limit` users at a time, after the last username of the previous page.
+    let first =
+        bot.request(json!({ "command": "find_users", "language": "go", "limit": 1 }), 20).await;
+    assert_eq!(first["users"][0]["username"], "alice", "{first}");
+    assert_eq!(first["users"].as_array().map(Vec::len), Some(1));
+    let next = json!({ "command": "find_users", "language": "go", "limit": 1, "after": "alice" });
+    let second = bot.request(next, 21).await;
+    assert_eq!(second["users"][0]["username"], "bob", "{second}");
+    let last = json!({ "command": "find_users", "language": "go", "limit": 1, "after": "bob" });
+    assert_eq!(bot.request(last, 22).await["users"], json!([]));
+
     let gophers = bot.request(json!({ "command": "find_users", "language": "Go" }), 2).await;
     assert_eq!(gophers["users"].as_array().map(Vec::len), Some(2));
     let unknown = bot.request(json!({ "command": "find_users", "language": "Cobol" }), 3).await;
