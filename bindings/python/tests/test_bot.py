@@ -486,11 +486,21 @@ def stop(process: "subprocess.Popen[str]", how: signal.Signals) -> tuple[str, st
 
 
 BOT_SCRIPT = """
-import asyncio, os, sys
+import asyncio, os, sys, threading
 import hellocode
 
 bot = hellocode.Bot(os.environ["HELLOCODE_SERVER"], username=os.environ["BOT_USER"],
                     password=os.environ["BOT_PASSWORD"], persist=sys.argv[1])
+
+# Set when the signal has asked the bot to stop, so that `!slow` is surely still running then.
+stop_requested = threading.Event()
+graceful_stop = bot.stop
+
+def stop() -> None:
+    stop_requested.set()
+    graceful_stop()
+
+bot.stop = stop  # type: ignore[method-assign]
 
 @bot.command("echo")
 async def echo(ctx: hellocode.Context, text: hellocode.Rest) -> str:
@@ -498,7 +508,9 @@ async def echo(ctx: hellocode.Context, text: hellocode.Rest) -> str:
 
 @bot.command("slow")
 async def slow(ctx: hellocode.Context) -> str:
-    await asyncio.sleep(1.5)
+    await ctx.reply("working")
+    while not stop_requested.is_set():
+        await asyncio.sleep(0.01)
     return "done"
 
 @bot.command("fail")
@@ -533,7 +545,7 @@ def test_run_stops_gracefully_on_signals(
             # No logging configured: the failure still reaches stderr, with its traceback.
             assert await chat.ask("!fail") == "Sorry, !fail failed."
             slow = await chat.user.send(chat.id, "!slow")
-            await asyncio.sleep(0.5)  # the handler is running
+            await expect(chat, "working")  # the handler runs, and ends only once stopping
             stdout, stderr = await asyncio.to_thread(stop, process, how)
         finally:
             process.kill()

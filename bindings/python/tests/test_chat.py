@@ -184,12 +184,22 @@ def test_listener_callbacks(server: Server) -> None:
             messages = [e for e in seen if isinstance(e, hellocode.MessageEvent)]
             assert [m.message.content for m in messages] == ["to the listener"]
 
+            # A positive marker: a listener that stays sees "marker", sent after "after
+            # removal"; by then a listener still in place would have been called with it.
+            marker = asyncio.Event()
+
+            def on_marker(event: hellocode.Event) -> None:
+                if isinstance(event, hellocode.MessageEvent) and event.message.content == "marker":
+                    loop.call_soon_threadsafe(marker.set)
+
+            bob.add_listener(on_marker)
             handle.remove()
             handle.remove()  # idempotent
             async_handle.remove()
             count = len(seen)
             await alice.send(chat.id, "after removal")
-            await asyncio.sleep(0.3)
+            await alice.send(chat.id, "marker")
+            await asyncio.wait_for(marker.wait(), 10)
             assert len(seen) == count
 
     run(scenario())

@@ -101,23 +101,30 @@ async fn shutdown_lets_running_handlers_finish_and_flushes_their_replies() {
     let alice = server.register(Kind::InProcess, "alice").await;
     let mut events = alice.events();
     let started = Arc::new(Notify::new());
-    let signal = started.clone();
+    let release = Arc::new(Notify::new());
+    let (signal, released) = (started.clone(), release.clone());
     let slow = Command::new("slow", move |ctx: Context| {
-        let signal = signal.clone();
+        let (signal, released) = (signal.clone(), released.clone());
         async move {
             signal.notify_one();
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            // Still running when the stop arrives: it ends only after the bot was told to stop.
+            released.notified().await;
             ctx.reply("done").await
         }
     });
     let bot = Bot::new(bot_client.clone()).command(slow);
-    let stop = Arc::new(Notify::new());
-    let stopping = stop.clone();
-    let running = tokio::spawn(bot.run_until(async move { stopping.notified().await }));
+    let (stop, told) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let (stopping, telling) = (stop.clone(), told.clone());
+    let running = tokio::spawn(bot.run_until(async move {
+        stopping.notified().await;
+        telling.notify_one();
+    }));
     let chat = alice.create_chat(vec!["slowbot".into()]).await.expect("chat");
     alice.send(chat.id, "!slow").await.expect("sent");
     started.notified().await;
     stop.notify_one();
+    told.notified().await;
+    release.notify_one();
     stopped(running).await;
     let got = messages(&mut events, 2).await;
     assert_eq!(got[1].content, "done", "the running handler's reply was delivered");
