@@ -112,7 +112,7 @@ impl Server {
                 .with_max_per_user(settings.max_connections_per_user),
         );
         let auth = Auth::new(storage.clone(), Tokens::new(secret, settings.token_ttl))
-            .with_hash_queue(settings.hash_queue);
+            .with_hash_queue(settings.hash_queue, metrics.clone());
         let broker = Arc::new(LocalBroker::new(hub.clone()));
         let limits = Arc::new(RateLimits::new(&settings));
         let dispatcher = Arc::new(

@@ -25,6 +25,8 @@ pub struct Metrics {
     storage_count: AtomicU64,
     storage_micros: AtomicU64,
     connections_refused: AtomicU64,
+    /// Password hashes run, skipped (nobody waited any more), and refused (queue full).
+    password_hashes: [AtomicU64; 3],
     /// Reference point of the two write timestamps below.
     started: Instant,
     /// Milliseconds after `started` (plus one; 0: never) of the last committed write.
@@ -49,6 +51,7 @@ impl Default for Metrics {
             storage_count: AtomicU64::new(0),
             storage_micros: AtomicU64::new(0),
             connections_refused: AtomicU64::new(0),
+            password_hashes: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
             started: Instant::now(),
             last_write_ok: AtomicU64::new(0),
             last_write_failed: AtomicU64::new(0),
@@ -94,6 +97,16 @@ impl Metrics {
     /// A TCP connection was closed at once because a connection cap was reached.
     pub fn connection_refused(&self) {
         self.connections_refused.fetch_add(1, Relaxed);
+    }
+
+    /// What became of a password hash handed to the hashing pool.
+    pub fn password_hash(&self, outcome: HashOutcome) {
+        self.password_hashes[outcome as usize].fetch_add(1, Relaxed);
+    }
+
+    /// How many password hashes ended with `outcome` so far.
+    pub fn password_hashes(&self, outcome: HashOutcome) -> u64 {
+        self.password_hashes[outcome as usize].load(Relaxed)
     }
 
     /// A storage operation took `elapsed`.
@@ -215,7 +228,44 @@ impl Metrics {
             "TCP connections closed at once because a connection cap was reached.",
             &plain(self.connections_refused.load(Relaxed).to_string()),
         );
+        let hashes: Vec<(String, String)> = HashOutcome::ALL
+            .iter()
+            .map(|outcome| {
+                let count = self.password_hashes(*outcome).to_string();
+                (format!("{{outcome=\"{}\"}}", outcome.name()), count)
+            })
+            .collect();
+        metric(
+            "hellocode_password_hashes_total",
+            "counter",
+            "Password hashes (login, registration, password change) by outcome: run, skipped \
+             because the request was abandoned while queued, refused because the queue was full.",
+            &hashes,
+        );
         out
+    }
+}
+
+/// What became of a password hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashOutcome {
+    /// Hashed (or verified).
+    Run = 0,
+    /// Skipped: the request was abandoned while the job waited in the queue.
+    Skipped = 1,
+    /// Refused at once: the queue was full.
+    Refused = 2,
+}
+
+impl HashOutcome {
+    const ALL: [HashOutcome; 3] = [HashOutcome::Run, HashOutcome::Skipped, HashOutcome::Refused];
+
+    fn name(self) -> &'static str {
+        match self {
+            HashOutcome::Run => "run",
+            HashOutcome::Skipped => "skipped",
+            HashOutcome::Refused => "refused",
+        }
     }
 }
 
@@ -238,5 +288,9 @@ mod tests {
         assert!(text.contains("hellocode_storage_seconds_bucket{le=\"0.005\"} 1\n"));
         assert!(text.contains("hellocode_storage_seconds_bucket{le=\"+Inf\"} 1\n"));
         assert!(text.contains("hellocode_storage_seconds_count 1\n"));
+        metrics.password_hash(HashOutcome::Skipped);
+        let text = metrics.render();
+        assert!(text.contains("hellocode_password_hashes_total{outcome=\"skipped\"} 1\n"));
+        assert!(text.contains("hellocode_password_hashes_total{outcome=\"run\"} 0\n"));
     }
 }

@@ -11,6 +11,7 @@ use hellocode_core::session::{Credential, Credentials, Identity};
 use hellocode_core::storage::Storage;
 
 use crate::error::{Error, FieldErrors, Result, USERNAME_TAKEN};
+use crate::metrics::Metrics;
 pub use tokens::Tokens;
 
 /// What a new account needs (the original app's registration form).
@@ -50,9 +51,10 @@ impl Auth {
         Auth { storage, tokens, hasher: password::Hasher::new() }
     }
 
-    /// The same, with at most `queue` password hashes waiting (see [`password::Hasher`]).
-    pub fn with_hash_queue(mut self, queue: usize) -> Self {
-        self.hasher = password::Hasher::with_queue(queue);
+    /// The same, with at most `queue` password hashes waiting (see [`password::Hasher`]),
+    /// counted in `metrics`.
+    pub fn with_hash_queue(mut self, queue: usize, metrics: Arc<Metrics>) -> Self {
+        self.hasher = password::Hasher::with_queue(queue, metrics);
         self
     }
 

@@ -5,6 +5,7 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
 use crate::error::{Error, Result};
+use crate::metrics::{HashOutcome, Metrics};
 
 /// Runs password hashing on a few dedicated threads, one per core, from a bounded queue.
 ///
@@ -16,6 +17,8 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct Hasher {
     jobs: std::sync::mpsc::SyncSender<Job>,
+    /// Where what became of each job is counted (`/metrics`).
+    metrics: std::sync::Arc<Metrics>,
 }
 
 /// A queued hash: `run` is skipped when `abandoned` says nobody waits for it any more.
@@ -36,20 +39,22 @@ const QUEUE_FULL_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 impl Hasher {
     /// A pool with one thread per available core and a queue of 32 jobs.
     pub fn new() -> Self {
-        Self::with_queue(32)
+        Self::with_queue(32, std::sync::Arc::default())
     }
 
-    /// A pool with one thread per available core and at most `queue` jobs waiting.
-    pub fn with_queue(queue: usize) -> Self {
+    /// A pool with one thread per available core and at most `queue` jobs waiting, counting
+    /// what becomes of each job in `metrics`.
+    pub fn with_queue(queue: usize, metrics: std::sync::Arc<Metrics>) -> Self {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Self::with_threads(threads, queue)
+        Self::with_threads(threads, queue, metrics)
     }
 
-    fn with_threads(threads: usize, queue: usize) -> Self {
+    fn with_threads(threads: usize, queue: usize, metrics: std::sync::Arc<Metrics>) -> Self {
         let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(queue);
         let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
         for index in 0..threads {
             let queue = queue.clone();
+            let counts = metrics.clone();
             let spawned =
                 std::thread::Builder::new().name(format!("password-{index}")).spawn(move || {
                     loop {
@@ -60,8 +65,12 @@ impl Hasher {
                         match job {
                             Ok(job) if (job.abandoned)() => {
                                 tracing::debug!("skipped a password hash nobody waits for");
+                                counts.password_hash(HashOutcome::Skipped);
                             }
-                            Ok(job) => (job.run)(),
+                            Ok(job) => {
+                                (job.run)();
+                                counts.password_hash(HashOutcome::Run);
+                            }
                             Err(_) => return, // every sender is gone
                         }
                     }
@@ -70,7 +79,7 @@ impl Hasher {
                 tracing::error!(error = %err, "cannot start a password hashing thread");
             }
         }
-        Hasher { jobs }
+        Hasher { jobs, metrics }
     }
 
     async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T> {
@@ -92,6 +101,7 @@ impl Hasher {
             Ok(()) => {}
             Err(std::sync::mpsc::TrySendError::Full(_)) => {
                 tracing::debug!("password hashing queue full; refused");
+                self.metrics.password_hash(HashOutcome::Refused);
                 return Err(Error::RateLimited { retry_after: QUEUE_FULL_RETRY });
             }
             Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
@@ -329,7 +339,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_refuses_at_once() {
         // One thread, held busy by a job that waits for a signal; one slot in the queue.
-        let pool = Hasher::with_threads(1, 1);
+        let pool = Hasher::with_threads(1, 1, std::sync::Arc::default());
         let (release, busy) = hold_busy(&pool).await;
         // Polled once, a job takes the queue's one slot.
         let mut queued = Box::pin(pool.run(|| 7));
@@ -344,7 +354,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_abandoned_job_is_not_run() {
-        let pool = Hasher::with_threads(1, 4);
+        let pool = Hasher::with_threads(1, 4, std::sync::Arc::default());
         let (release, busy) = hold_busy(&pool).await;
         let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         // Queue a job behind the busy one, then abandon it (drop its future after it queued).

@@ -130,6 +130,8 @@ pub async fn run<S, E>(
     }
     let mut bucket = TokenBucket::new(state.settings.rate_per_second, state.settings.rate_burst);
     let mut reason = "client closed";
+    // A frame read while a login ran (see `unless_hung_up`), to handle next.
+    let mut held = None;
     loop {
         if registered.is_none()
             && let Some(identity) = session.identity()
@@ -161,7 +163,7 @@ pub async fn run<S, E>(
             }
         }
         let message = tokio::select! {
-            message = stream.next() => message,
+            message = next_frame(&mut held, &mut stream) => message,
             () = writer_done.notified() => { reason = "closed by server"; break }
             () = until(expires) => {
                 revoke.send_replace(Some(REASON_EXPIRED));
@@ -189,7 +191,17 @@ pub async fn run<S, E>(
                         // measured).
                         Ok(frame) => {
                             let peer = peer.map(|peer| peer.ip());
-                            Box::pin(state.dispatcher.handle_from(peer, &mut session, frame)).await
+                            let authenticating = session.identity().is_none();
+                            let dispatch =
+                                Box::pin(state.dispatcher.handle_from(peer, &mut session, frame));
+                            if authenticating {
+                                match unless_hung_up(dispatch, &mut stream, &mut held).await {
+                                    Some(reply) => reply,
+                                    None => break,
+                                }
+                            } else {
+                                dispatch.await
+                            }
                         }
                         Err(err) => {
                             state.metrics.command(None);
@@ -286,6 +298,44 @@ pub async fn run<S, E>(
 
 fn rate_limited() -> ServerFrame {
     ServerFrame::error(None, ErrorCode::RateLimited, "too many commands; slow down")
+}
+
+/// The frame held back by [`unless_hung_up`], else the next from the socket.
+async fn next_frame<M, S: Stream<Item = M> + Unpin>(
+    held: &mut Option<Option<M>>,
+    stream: &mut S,
+) -> Option<M> {
+    match held.take() {
+        Some(message) => message,
+        None => stream.next().await,
+    }
+}
+
+/// Run `dispatch` (a command of a connection not yet authenticated: a login or registration
+/// waits for a password hash) while watching the socket. `None`: the client hung up first; the
+/// command is dropped, and with it its hash if still queued (the pool skips abandoned jobs).
+/// A frame that arrives meanwhile is kept in `held`, for after.
+async fn unless_hung_up<F, S, E>(
+    dispatch: Pin<Box<F>>,
+    stream: &mut S,
+    held: &mut Option<Option<Result<Message, E>>>,
+) -> Option<Option<ServerFrame>>
+where
+    F: Future<Output = Option<ServerFrame>>,
+    S: Stream<Item = Result<Message, E>> + Unpin,
+{
+    let mut dispatch = dispatch;
+    loop {
+        tokio::select! {
+            reply = &mut dispatch => return Some(reply),
+            next = stream.next(), if held.is_none() => match next {
+                // Tungstenite answers pings itself.
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                None | Some(Ok(Message::Close(_)) | Err(_)) => return None,
+                other => *held = Some(other),
+            },
+        }
+    }
 }
 
 /// Ask the writer to close with `close` (the first request wins).
@@ -517,5 +567,77 @@ impl TokenBucket {
         } else {
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use futures_util::stream;
+
+    use super::*;
+
+    /// Sets its flag when dropped: whether a dispatch future was given up.
+    struct DropFlag(Arc<AtomicBool>);
+
+    impl Drop for DropFlag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// A dispatch that never finishes (a login whose hash waits in the queue).
+    fn stuck_login(
+        dropped: &Arc<AtomicBool>,
+    ) -> Pin<Box<impl Future<Output = Option<ServerFrame>>>> {
+        let flag = DropFlag(dropped.clone());
+        Box::pin(async move {
+            let _flag = flag;
+            std::future::pending::<Option<ServerFrame>>().await
+        })
+    }
+
+    #[tokio::test]
+    async fn a_login_whose_client_hangs_up_is_dropped() {
+        for ending in [None, Some(Ok(Message::Close(None))), Some(Err("reset"))] {
+            let dropped = Arc::new(AtomicBool::new(false));
+            let pings = [Ok(Message::Ping(Bytes::new())), Ok(Message::Pong(Bytes::new()))];
+            let mut socket = stream::iter(pings.into_iter().chain(ending.clone()));
+            let mut held = None;
+            let outcome = unless_hung_up(stuck_login(&dropped), &mut socket, &mut held).await;
+            assert!(outcome.is_none(), "hung up ({ending:?})");
+            assert!(dropped.load(Ordering::SeqCst), "the login was given up ({ending:?})");
+            assert!(held.is_none());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_frame_sent_during_a_login_is_kept_for_after_it() {
+        let mut socket =
+            stream::iter([Ok::<_, &str>(Message::text("next")), Ok(Message::text("later"))]);
+        let mut held = None;
+        let login = Box::pin(async { Some(ServerFrame::Pong { id: None }) });
+        // The socket is read only while the login runs; here it finishes at once or after one
+        // frame, and a frame read is held, never lost.
+        let reply = unless_hung_up(login, &mut socket, &mut held).await;
+        assert_eq!(reply, Some(Some(ServerFrame::Pong { id: None })));
+        let mut order = Vec::new();
+        while let Some(Ok(Message::Text(text))) = next_frame(&mut held, &mut socket).await {
+            order.push(text.to_string());
+        }
+        assert_eq!(order, ["next", "later"], "every frame, in order");
+
+        let dropped = Arc::new(AtomicBool::new(false));
+        let mut socket =
+            stream::iter([Ok::<_, &str>(Message::text("pipelined"))]).chain(stream::pending());
+        let mut held = None;
+        // One poll: the frame is read and held; then only the login is awaited.
+        let waiting = unless_hung_up(stuck_login(&dropped), &mut socket, &mut held);
+        assert!(futures_util::FutureExt::now_or_never(waiting).is_none(), "still logging in");
+        assert!(
+            matches!(&held, Some(Some(Ok(Message::Text(text)))) if text.as_str() == "pipelined"),
+            "{held:?}"
+        );
     }
 }
