@@ -76,6 +76,12 @@ pub struct Config {
     #[arg(long, env = "HELLOCODE_HTTP_HEADER_TIMEOUT", default_value_t = 10)]
     pub http_header_timeout: u64,
 
+    /// Seconds a REST request may take once its header is in: its body must arrive, and its
+    /// answer be ready, within it (else 408 and the connection closes). Slow bodies hold a
+    /// connection no longer than this.
+    #[arg(long, env = "HELLOCODE_HTTP_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub http_request_timeout: u64,
+
     /// Largest HTTP request header, in bytes (at least 8192); larger ones get 431.
     #[arg(long, env = "HELLOCODE_HTTP_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
     pub http_max_header_bytes: usize,
@@ -178,6 +184,7 @@ impl Config {
             socket_send_buffer: (self.socket_send_buffer > 0).then_some(self.socket_send_buffer),
             send_queue_bytes: self.send_queue_bytes.max(1),
             http_header_timeout: Duration::from_secs(self.http_header_timeout.max(1)),
+            http_request_timeout: Duration::from_secs(self.http_request_timeout.max(1)),
             http_max_header_bytes: self.http_max_header_bytes.max(MIN_HEADER_BYTES),
             max_connections: self.max_connections.max(1),
             max_connections_per_address: self.max_connections_per_address.max(1),
@@ -227,6 +234,8 @@ pub struct Settings {
     pub send_queue_bytes: usize,
     /// Time allowed for a complete HTTP request header; also the keep-alive idle timeout.
     pub http_header_timeout: Duration,
+    /// Time allowed for a REST request's body and answer, once its header is in.
+    pub http_request_timeout: Duration,
     /// Largest HTTP request header in bytes (at least [`MIN_HEADER_BYTES`]).
     pub http_max_header_bytes: usize,
     /// Open TCP connections at most.
@@ -299,6 +308,7 @@ impl Default for Settings {
             socket_send_buffer: None,
             send_queue_bytes: 4 * 1024 * 1024,
             http_header_timeout: Duration::from_secs(10),
+            http_request_timeout: Duration::from_secs(30),
             http_max_header_bytes: 16 * 1024,
             max_connections: 10_000,
             max_connections_per_address: 256,

@@ -14,7 +14,9 @@ mod io;
 pub mod limits;
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -107,6 +109,7 @@ pub(crate) async fn serve<F, R>(
         let service = WithConnection {
             inner: TowerToHyperService::new(warp::service(routes.clone())),
             connection: Connection { peer, progress },
+            deadline: settings.http_request_timeout,
         };
         let connection = http.serve_connection(io, service).with_upgrades();
         let (in_flight, mut shutdown) = (in_flight.clone(), shutdown.clone());
@@ -142,18 +145,52 @@ async fn stopping(shutdown: &mut watch::Receiver<bool>) {
 struct WithConnection<S> {
     inner: S,
     connection: Connection,
+    /// How long a request may take once its header is in (a slow body included).
+    deadline: Duration,
 }
 
-impl<S> hyper::service::Service<hyper::Request<Incoming>> for WithConnection<S>
+impl<S, B> hyper::service::Service<hyper::Request<Incoming>> for WithConnection<S>
 where
-    S: hyper::service::Service<hyper::Request<Incoming>>,
+    S: hyper::service::Service<hyper::Request<Incoming>, Response = hyper::Response<B>>,
+    S::Future: Send + 'static,
+    B: From<String>,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = S::Future;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
     fn call(&self, mut request: hyper::Request<Incoming>) -> Self::Future {
         request.extensions_mut().insert(self.connection.clone());
-        self.inner.call(request)
+        let answer = self.inner.call(request);
+        let (deadline, peer) = (self.deadline, self.connection.peer);
+        Box::pin(async move {
+            match tokio::time::timeout(deadline, answer).await {
+                Ok(answer) => answer,
+                Err(_) => {
+                    // A body trickling in (or an answer stuck): the request is given up, and
+                    // the connection with it. A WebSocket upgrade answers at once and is
+                    // not concerned.
+                    tracing::debug!(peer = %peer, "request timed out");
+                    Ok(request_timeout(deadline))
+                }
+            }
+        })
     }
+}
+
+/// 408, closing the connection (a body may be half read).
+fn request_timeout<B: From<String>>(deadline: Duration) -> hyper::Response<B> {
+    let body = serde_json::json!({
+        "code": "request_timeout",
+        "message": format!("the request did not complete within {} s", deadline.as_secs()),
+    });
+    let mut response = hyper::Response::new(B::from(body.to_string()));
+    *response.status_mut() = hyper::StatusCode::REQUEST_TIMEOUT;
+    let headers = response.headers_mut();
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
+    response
 }

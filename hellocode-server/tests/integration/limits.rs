@@ -92,6 +92,22 @@ async fn an_unfinished_header_is_cut_off_and_others_are_served() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_trickling_in_gets_408_and_others_are_served() {
+    let settings = Settings { http_request_timeout: Duration::from_secs(1), ..test_settings() };
+    let server = server(settings).await;
+    let mut slow = connect_from(server.addr, 14).await;
+    // A complete header announcing 100 bytes of body, then 10 of them, then nothing.
+    let head = "POST /api/login/ HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n";
+    slow.write_all(head.as_bytes()).await.expect("send");
+    slow.write_all(br#"{"username"#).await.expect("send");
+    // Served meanwhile.
+    assert_eq!(server.http("GET", "/healthz", None, None).await.0, 200);
+    let answer = String::from_utf8_lossy(&read_until_closed(&mut slow).await).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""code":"request_timeout""#), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_header_gets_431() {
     let server = server(Settings { http_max_header_bytes: 16 * 1024, ..test_settings() }).await;
     let mut stream = connect_from(server.addr, 12).await;
