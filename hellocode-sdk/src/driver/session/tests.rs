@@ -20,6 +20,14 @@ fn ping() -> Command {
     Command::Ping {}
 }
 
+/// The code of the error the session stopped with, after dropping the connection.
+fn stopped_with(h: &mut Harness) -> Option<ErrorCode> {
+    match h.actions().as_slice() {
+        [Action::Disconnect, Action::Stop(Some(error))] => error.server_code(),
+        other => panic!("expected a stop with an error, got {other:?}"),
+    }
+}
+
 #[test]
 fn the_first_connection_logs_in_and_fetches_the_chat_list_before_it_is_ready() {
     let mut h = Harness::new(Credentials::password("alice", "secret-pw"), config());
@@ -43,12 +51,7 @@ fn a_refused_first_login_stops_with_the_refusal() {
     h.open();
     let login = h.sent_one("login");
     h.answer(&login, refusal(ErrorCode::InvalidCredentials));
-    match h.actions().as_slice() {
-        [Action::Disconnect, Action::Stop(Some(error))] => {
-            assert_eq!(error.server_code(), Some(ErrorCode::InvalidCredentials));
-        }
-        other => panic!("expected a stop, got {other:?}"),
-    }
+    assert_eq!(stopped_with(&mut h), Some(ErrorCode::InvalidCredentials));
 }
 
 #[test]
@@ -113,12 +116,7 @@ fn register_or_login_registers_when_the_login_is_refused() {
     h.answer(&login, refusal(ErrorCode::InvalidCredentials));
     let register = h.sent_one("register");
     h.answer(&register, refusal(ErrorCode::UsernameTaken));
-    match h.actions().as_slice() {
-        [Action::Disconnect, Action::Stop(Some(error))] => {
-            assert_eq!(error.server_code(), Some(ErrorCode::InvalidCredentials));
-        }
-        other => panic!("expected the login's refusal, got {other:?}"),
-    }
+    assert_eq!(stopped_with(&mut h), Some(ErrorCode::InvalidCredentials));
 }
 
 #[test]
