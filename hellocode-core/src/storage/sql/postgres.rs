@@ -1,8 +1,12 @@
 //! The Postgres backend: for production and for several server nodes sharing one database.
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Row;
+use sqlx::postgres::{PgArguments, PgConnection, PgPoolOptions, PgRow};
+use sqlx::query::Query;
 
-use super::PoolConfig;
+use super::backend::{Backend, SqlRow};
+use super::statement::{Arg, Statement};
+use super::{PoolConfig, SqlStorage};
 
 /// Storage in a Postgres database, through a bounded connection pool.
 ///
@@ -13,12 +17,7 @@ use super::PoolConfig;
 /// storage.add_language("Rust").await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
-pub struct PostgresStorage {
-    pool: PgPool,
-    /// Appends go through one batching task (group commit).
-    appends: tokio::sync::mpsc::Sender<AppendJob>,
-}
+pub type PostgresStorage = SqlStorage<sqlx::Postgres>;
 
 impl PostgresStorage {
     /// Connect to the database at `url` and bring its schema up to date.
@@ -34,20 +33,68 @@ impl PostgresStorage {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        backfill_username_keys(&pool).await?;
-        let (appends, jobs) = tokio::sync::mpsc::channel(4 * super::MAX_BATCH);
-        tokio::spawn(append_batches(pool.clone(), jobs));
-        Ok(PostgresStorage { pool, appends })
+        super::start(pool).await
     }
 }
 
-/// Postgres serializes a chat's appends through the row lock that `UPDATE chats` takes, so a plain
-/// transaction suffices.
-const BEGIN_WRITE: &str = "BEGIN";
+impl Backend for sqlx::Postgres {
+    /// Postgres serializes a chat's appends through the row lock that `UPDATE chats` takes, so a
+    /// plain transaction suffices.
+    const BEGIN_WRITE: &'static str = "BEGIN";
 
-/// Placeholder for the `n`th parameter (parameters are bound in order of appearance anyway).
-fn param(n: usize) -> String {
-    format!("${n}")
+    const STORAGE_NAME: &'static str = "PostgresStorage";
+
+    /// Placeholder for the `n`th parameter (parameters are bound in order of appearance anyway).
+    fn param(n: usize) -> String {
+        format!("${n}")
+    }
+
+    async fn fetch_all(conn: &mut PgConnection, statement: Statement) -> sqlx::Result<Vec<PgRow>> {
+        query(statement).fetch_all(conn).await
+    }
+
+    async fn fetch_optional(
+        conn: &mut PgConnection,
+        statement: Statement,
+    ) -> sqlx::Result<Option<PgRow>> {
+        query(statement).fetch_optional(conn).await
+    }
+
+    async fn execute(conn: &mut PgConnection, statement: Statement) -> sqlx::Result<u64> {
+        Ok(query(statement).execute(conn).await?.rows_affected())
+    }
 }
 
-super::sql_storage!(PostgresStorage, sqlx::Postgres);
+/// `statement` as a sqlx query, its arguments bound.
+fn query(statement: Statement) -> Query<'static, sqlx::Postgres, PgArguments> {
+    let (sql, args) = statement.into_parts();
+    // The text is fixed SQL or placeholders around it (see `Statement`).
+    args.into_iter().fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |query, arg| match arg {
+        Arg::I64(value) => query.bind(value),
+        Arg::OptI64(value) => query.bind(value),
+        Arg::Text(value) => query.bind(value),
+        Arg::OptText(value) => query.bind(value),
+    })
+}
+
+impl SqlRow for PgRow {
+    fn i64(&self, index: usize) -> sqlx::Result<i64> {
+        self.try_get(index)
+    }
+
+    fn opt_i64(&self, index: usize) -> sqlx::Result<Option<i64>> {
+        self.try_get(index)
+    }
+
+    fn text(&self, index: usize) -> sqlx::Result<String> {
+        self.try_get(index)
+    }
+
+    fn opt_text(&self, index: usize) -> sqlx::Result<Option<String>> {
+        self.try_get(index)
+    }
+
+    fn bool(&self, index: usize) -> sqlx::Result<bool> {
+        self.try_get(index)
+    }
+}

@@ -3,11 +3,16 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::Row;
+use sqlx::query::Query;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
 
-use super::PoolConfig;
+use super::backend::{Backend, SqlRow};
+use super::statement::{Arg, Statement};
+use super::{MAX_BATCH, PoolConfig, SqlStorage};
 
 /// Storage in a SQLite file (WAL journal, `synchronous = FULL`: a commit is on disk before it
 /// is acknowledged).
@@ -23,12 +28,7 @@ use super::PoolConfig;
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
 /// ```
-#[derive(Debug, Clone)]
-pub struct SqliteStorage {
-    pool: SqlitePool,
-    /// Appends go through one batching task (group commit).
-    appends: tokio::sync::mpsc::Sender<AppendJob>,
-}
+pub type SqliteStorage = SqlStorage<sqlx::Sqlite>;
 
 impl SqliteStorage {
     /// Open (creating if needed) the database at `url` (`sqlite:path/to/file.db`) and bring its
@@ -47,37 +47,89 @@ impl SqliteStorage {
             .busy_timeout(Duration::from_secs(30))
             // Rows come back from SQLite's thread through a bounded channel; with room for a
             // whole batch's rows the thread is not woken once per row (BENCHMARKS.md).
-            .row_buffer_size(super::MAX_BATCH);
+            .row_buffer_size(MAX_BATCH);
         let pool = SqlitePoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        backfill_username_keys(&pool).await?;
-        let (appends, jobs) = tokio::sync::mpsc::channel(4 * super::MAX_BATCH);
-        tokio::spawn(append_batches(pool.clone(), jobs));
-        Ok(SqliteStorage { pool, appends })
+        super::start(pool).await
     }
 }
 
-/// SQLite allows one writer at a time. Taking the write lock when the transaction begins (rather
-/// than at its first write) means a writer waits for the lock instead of failing with
-/// `SQLITE_BUSY` after it has read.
-const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+impl Backend for sqlx::Sqlite {
+    /// SQLite allows one writer at a time. Taking the write lock when the transaction begins
+    /// (rather than at its first write) means a writer waits for the lock instead of failing with
+    /// `SQLITE_BUSY` after it has read.
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
 
-/// Placeholder for the `n`th parameter: anonymous, bound in order of appearance (see `append_all`).
-fn param(_n: usize) -> String {
-    "?".to_owned()
+    const STORAGE_NAME: &'static str = "SqliteStorage";
+
+    /// Placeholder for the `n`th parameter: anonymous, bound in order of appearance (see
+    /// `append_all`).
+    fn param(_n: usize) -> String {
+        "?".to_owned()
+    }
+
+    async fn fetch_all(
+        conn: &mut SqliteConnection,
+        statement: Statement,
+    ) -> sqlx::Result<Vec<SqliteRow>> {
+        query(statement).fetch_all(conn).await
+    }
+
+    async fn fetch_optional(
+        conn: &mut SqliteConnection,
+        statement: Statement,
+    ) -> sqlx::Result<Option<SqliteRow>> {
+        query(statement).fetch_optional(conn).await
+    }
+
+    async fn execute(conn: &mut SqliteConnection, statement: Statement) -> sqlx::Result<u64> {
+        Ok(query(statement).execute(conn).await?.rows_affected())
+    }
 }
 
-super::sql_storage!(SqliteStorage, sqlx::Sqlite);
+/// `statement` as a sqlx query, its arguments bound.
+fn query(statement: Statement) -> Query<'static, sqlx::Sqlite, SqliteArguments> {
+    let (sql, args) = statement.into_parts();
+    // The text is fixed SQL or placeholders around it (see `Statement`).
+    args.into_iter().fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |query, arg| match arg {
+        Arg::I64(value) => query.bind(value),
+        Arg::OptI64(value) => query.bind(value),
+        Arg::Text(value) => query.bind(value),
+        Arg::OptText(value) => query.bind(value),
+    })
+}
+
+impl SqlRow for SqliteRow {
+    fn i64(&self, index: usize) -> sqlx::Result<i64> {
+        self.try_get(index)
+    }
+
+    fn opt_i64(&self, index: usize) -> sqlx::Result<Option<i64>> {
+        self.try_get(index)
+    }
+
+    fn text(&self, index: usize) -> sqlx::Result<String> {
+        self.try_get(index)
+    }
+
+    fn opt_text(&self, index: usize) -> sqlx::Result<Option<String>> {
+        self.try_get(index)
+    }
+
+    fn bool(&self, index: usize) -> sqlx::Result<bool> {
+        self.try_get(index)
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use sqlx::Row;
 
-    use super::super::{MESSAGES_AFTER, MESSAGES_BEFORE};
+    use super::super::messages::{MESSAGES_AFTER, MESSAGES_BEFORE};
     use super::SqliteStorage;
 
     /// History and resume pages are index range reads, never table scans.

@@ -1,0 +1,67 @@
+//! Rows to models: the column lists the queries select and the functions that read them.
+
+use std::collections::HashMap;
+
+use super::backend::{Backend, SqlRow};
+use super::statement::{Statement, placeholders};
+use crate::Result;
+use crate::model::{BotToken, ChatId, Language, Message, Seq, Timestamp};
+
+/// Columns of a message, in the order [`message_from_row`] reads them. Statements that return
+/// messages spell them out (they are `const` text); a test checks they match.
+pub(crate) const MESSAGE_COLUMNS: &str =
+    "id, chat_id, seq, author, content, created_at, client_id, edited_at, deleted";
+
+/// Columns and join of a bot token, in the order [`bot_token_from_row`] reads them.
+pub(crate) const BOT_TOKEN_SELECT: &str = "SELECT t.id, u.username, t.name, t.created_at, t.revoked \
+     FROM bot_tokens t JOIN users u ON u.id = t.user_id";
+
+pub(crate) fn message_from_row(row: &impl SqlRow) -> Result<Message> {
+    Ok(Message {
+        id: row.i64(0)?,
+        chat_id: ChatId(row.i64(1)?),
+        seq: Seq(row.i64(2)?),
+        author: row.text(3)?,
+        content: row.text(4)?,
+        timestamp: Timestamp::from_unix_millis(row.i64(5)?),
+        client_id: row.opt_text(6)?,
+        edited_at: row.opt_i64(7)?.map(Timestamp::from_unix_millis),
+        deleted: row.bool(8)?,
+    })
+}
+
+pub(crate) fn bot_token_from_row(row: &impl SqlRow) -> Result<BotToken> {
+    Ok(BotToken {
+        id: row.i64(0)?,
+        username: row.text(1)?,
+        name: row.text(2)?,
+        created_at: Timestamp::from_unix_millis(row.i64(3)?),
+        revoked: row.bool(4)?,
+    })
+}
+
+/// A language from a row of `id, name`.
+pub(crate) fn language_from_row(row: &impl SqlRow) -> Result<Language> {
+    Ok(Language { id: row.i64(0)?, name: row.text(1)? })
+}
+
+/// `owner, item` rows of `{select} IN (ids…) {order}`, gathered by owner in order: one query for
+/// a whole page instead of one per row.
+pub(crate) async fn gather<DB: Backend>(
+    conn: &mut DB::Connection,
+    select: &str,
+    order: &str,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<String>>> {
+    let mut gathered: HashMap<i64, Vec<String>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(gathered);
+    }
+    // Placeholders only around fixed SQL.
+    let sql = format!("{select} IN ({}) {order}", placeholders::<DB>(1, ids.len()));
+    let select = ids.iter().fold(Statement::new(sql), |select, id| select.bind(*id));
+    for row in DB::fetch_all(conn, select).await? {
+        gathered.entry(row.i64(0)?).or_default().push(row.text(1)?);
+    }
+    Ok(gathered)
+}
