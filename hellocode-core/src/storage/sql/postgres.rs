@@ -10,6 +10,9 @@ use super::{PoolConfig, SqlStorage};
 
 /// Storage in a Postgres database, through a bounded connection pool.
 ///
+/// It implements [`Storage`](crate::storage::Storage), `Clone` (clones share the pool and the
+/// append queue) and `Debug`.
+///
 /// ```no_run
 /// use hellocode_core::storage::{PostgresStorage, Storage};
 /// # async fn run() -> hellocode_core::Result<()> {

@@ -17,6 +17,9 @@ use super::{MAX_BATCH, PoolConfig, SqlStorage};
 /// Storage in a SQLite file (WAL journal, `synchronous = FULL`: a commit is on disk before it
 /// is acknowledged).
 ///
+/// It implements [`Storage`](crate::storage::Storage), `Clone` (clones share the pool and the
+/// append queue) and `Debug`.
+///
 /// ```
 /// use hellocode_core::storage::{SqliteStorage, Storage};
 /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
