@@ -7,7 +7,10 @@
 
 use std::future::Future;
 
-use super::statement::Statement;
+use sqlx::query::Query;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Type};
+
+use super::statement::{Arg, Statement};
 
 /// A SQL database the storage runs on: implemented for `sqlx::Postgres` (module `postgres`) and
 /// `sqlx::Sqlite` (module `sqlite`).
@@ -52,6 +55,27 @@ pub(crate) trait Backend: sqlx::Database<Row: SqlRow> {
     }
 }
 
+/// `statement` as a sqlx query of `DB`, its arguments bound. The bounds are the value kinds of
+/// [`Arg`]; both backends meet them, and only the backends' own functions call this, with a
+/// concrete `DB`.
+pub(super) fn query<DB>(statement: Statement) -> Query<'static, DB, DB::Arguments>
+where
+    DB: Database,
+    i64: for<'t> Encode<'t, DB> + Type<DB>,
+    Option<i64>: for<'t> Encode<'t, DB> + Type<DB>,
+    String: for<'t> Encode<'t, DB> + Type<DB>,
+    Option<String>: for<'t> Encode<'t, DB> + Type<DB>,
+{
+    let (sql, args) = statement.into_parts();
+    // The text is fixed SQL or placeholders around it (see `Statement`).
+    args.into_iter().fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |query, arg| match arg {
+        Arg::I64(value) => query.bind(value),
+        Arg::OptI64(value) => query.bind(value),
+        Arg::Text(value) => query.bind(value),
+        Arg::OptText(value) => query.bind(value),
+    })
+}
+
 /// Typed reads of a row's columns, by index.
 pub(crate) trait SqlRow {
     fn i64(&self, index: usize) -> sqlx::Result<i64>;
@@ -59,4 +83,36 @@ pub(crate) trait SqlRow {
     fn text(&self, index: usize) -> sqlx::Result<String>;
     fn opt_text(&self, index: usize) -> sqlx::Result<Option<String>>;
     fn bool(&self, index: usize) -> sqlx::Result<bool>;
+}
+
+/// Every sqlx row whose database decodes the kinds of value the storage reads.
+impl<R> SqlRow for R
+where
+    R: sqlx::Row,
+    usize: ColumnIndex<R>,
+    i64: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    Option<i64>: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    Option<String>: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    bool: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn i64(&self, index: usize) -> sqlx::Result<i64> {
+        self.try_get(index)
+    }
+
+    fn opt_i64(&self, index: usize) -> sqlx::Result<Option<i64>> {
+        self.try_get(index)
+    }
+
+    fn text(&self, index: usize) -> sqlx::Result<String> {
+        self.try_get(index)
+    }
+
+    fn opt_text(&self, index: usize) -> sqlx::Result<Option<String>> {
+        self.try_get(index)
+    }
+
+    fn bool(&self, index: usize) -> sqlx::Result<bool> {
+        self.try_get(index)
+    }
 }

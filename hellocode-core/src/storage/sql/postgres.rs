@@ -1,11 +1,9 @@
 //! The Postgres backend: for production and for several server nodes sharing one database.
 
-use sqlx::Row;
-use sqlx::postgres::{PgArguments, PgConnection, PgPoolOptions, PgRow};
-use sqlx::query::Query;
+use sqlx::postgres::{PgConnection, PgPoolOptions, PgRow};
 
-use super::backend::{Backend, SqlRow};
-use super::statement::{Arg, Statement};
+use super::backend::{Backend, query};
+use super::statement::Statement;
 use super::{PoolConfig, SqlStorage};
 
 /// Storage in a Postgres database, through a bounded connection pool.
@@ -65,39 +63,5 @@ impl Backend for sqlx::Postgres {
 
     async fn execute(conn: &mut PgConnection, statement: Statement) -> sqlx::Result<u64> {
         Ok(query(statement).execute(conn).await?.rows_affected())
-    }
-}
-
-/// `statement` as a sqlx query, its arguments bound.
-fn query(statement: Statement) -> Query<'static, sqlx::Postgres, PgArguments> {
-    let (sql, args) = statement.into_parts();
-    // The text is fixed SQL or placeholders around it (see `Statement`).
-    args.into_iter().fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |query, arg| match arg {
-        Arg::I64(value) => query.bind(value),
-        Arg::OptI64(value) => query.bind(value),
-        Arg::Text(value) => query.bind(value),
-        Arg::OptText(value) => query.bind(value),
-    })
-}
-
-impl SqlRow for PgRow {
-    fn i64(&self, index: usize) -> sqlx::Result<i64> {
-        self.try_get(index)
-    }
-
-    fn opt_i64(&self, index: usize) -> sqlx::Result<Option<i64>> {
-        self.try_get(index)
-    }
-
-    fn text(&self, index: usize) -> sqlx::Result<String> {
-        self.try_get(index)
-    }
-
-    fn opt_text(&self, index: usize) -> sqlx::Result<Option<String>> {
-        self.try_get(index)
-    }
-
-    fn bool(&self, index: usize) -> sqlx::Result<bool> {
-        self.try_get(index)
     }
 }

@@ -3,15 +3,13 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::Row;
-use sqlx::query::Query;
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
 
-use super::backend::{Backend, SqlRow};
-use super::statement::{Arg, Statement};
+use super::backend::{Backend, query};
+use super::statement::Statement;
 use super::{MAX_BATCH, PoolConfig, SqlStorage};
 
 /// Storage in a SQLite file (WAL journal, `synchronous = FULL`: a commit is on disk before it
@@ -91,40 +89,6 @@ impl Backend for sqlx::Sqlite {
 
     async fn execute(conn: &mut SqliteConnection, statement: Statement) -> sqlx::Result<u64> {
         Ok(query(statement).execute(conn).await?.rows_affected())
-    }
-}
-
-/// `statement` as a sqlx query, its arguments bound.
-fn query(statement: Statement) -> Query<'static, sqlx::Sqlite, SqliteArguments> {
-    let (sql, args) = statement.into_parts();
-    // The text is fixed SQL or placeholders around it (see `Statement`).
-    args.into_iter().fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |query, arg| match arg {
-        Arg::I64(value) => query.bind(value),
-        Arg::OptI64(value) => query.bind(value),
-        Arg::Text(value) => query.bind(value),
-        Arg::OptText(value) => query.bind(value),
-    })
-}
-
-impl SqlRow for SqliteRow {
-    fn i64(&self, index: usize) -> sqlx::Result<i64> {
-        self.try_get(index)
-    }
-
-    fn opt_i64(&self, index: usize) -> sqlx::Result<Option<i64>> {
-        self.try_get(index)
-    }
-
-    fn text(&self, index: usize) -> sqlx::Result<String> {
-        self.try_get(index)
-    }
-
-    fn opt_text(&self, index: usize) -> sqlx::Result<Option<String>> {
-        self.try_get(index)
-    }
-
-    fn bool(&self, index: usize) -> sqlx::Result<bool> {
-        self.try_get(index)
     }
 }
 
