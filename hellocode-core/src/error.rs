@@ -72,6 +72,35 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
+    /// The actor's role in the chat does not allow this change (say, a plain member removing
+    /// someone).
+    #[error("{username:?} may not {action} in chat {chat}: {reason}")]
+    NotAllowed {
+        /// Chat.
+        chat: ChatId,
+        /// Who tried.
+        username: String,
+        /// What they tried, e.g. `remove members`.
+        action: &'static str,
+        /// Why not, e.g. `only an owner or admin may`.
+        reason: &'static str,
+    },
+    /// The change does not apply to a direct chat (its two members never change).
+    #[error("chat {chat} is a direct chat: it cannot {action}; create a group instead")]
+    DirectChat {
+        /// Chat.
+        chat: ChatId,
+        /// What was tried, e.g. `gain members`.
+        action: &'static str,
+    },
+    /// The user named is not a member of the chat.
+    #[error("{username:?} is not a member of chat {chat}")]
+    NotMember {
+        /// Chat.
+        chat: ChatId,
+        /// Who.
+        username: String,
+    },
     /// A text field breaks the rules of [`crate::text`] (U+0000, too long).
     #[error("field {field:?} {problem}")]
     InvalidText {
@@ -97,9 +126,13 @@ impl Error {
             | Error::MessageNotFound { .. }
             | Error::UserNotFound(_)
             | Error::LanguageNotFound(_)
-            | Error::BotTokenNotFound(_) => ErrorCode::NotFound,
-            Error::NotParticipant { .. } | Error::NotAuthor { .. } => ErrorCode::Forbidden,
+            | Error::BotTokenNotFound(_)
+            | Error::NotMember { .. } => ErrorCode::NotFound,
+            Error::NotParticipant { .. } | Error::NotAuthor { .. } | Error::NotAllowed { .. } => {
+                ErrorCode::Forbidden
+            }
             Error::MessageDeleted { .. }
+            | Error::DirectChat { .. }
             | Error::ReadBeyondEnd { .. }
             | Error::TooManyParticipants { .. }
             | Error::InvalidText { .. } => ErrorCode::InvalidField,

@@ -9,7 +9,7 @@
 //! asks for, and sends the reply and events it returns:
 //!
 //! ```
-//! use hellocode_core::model::{NewUser, Timestamp};
+//! use hellocode_core::model::{NewChat, NewUser, Timestamp};
 //! use hellocode_core::protocol::{decode, Limits, ServerFrame};
 //! use hellocode_core::session::{execute, Decision, Identity, Scope, Session};
 //! use hellocode_core::storage::{MemoryStorage, Storage};
@@ -18,7 +18,7 @@
 //! for name in ["alice", "bob"] {
 //!     storage.create_user(NewUser::new(name, format!("{name}@example.org"), "<argon2 hash>")).await?;
 //! }
-//! let chat = storage.create_chat(&["alice".into(), "bob".into()], Timestamp::now()).await?;
+//! let chat = storage.create_chat(NewChat::direct("alice", "bob", Timestamp::now())).await?;
 //!
 //! let limits = Limits::default();
 //! let mut session = Session::new(Scope::AllChats, limits);

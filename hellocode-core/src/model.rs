@@ -3,11 +3,15 @@
 //! These are the original app's models (users, languages, chats, messages) with what it lacked:
 //! a per-chat sequence number, client ids for idempotent sends, edit/delete state and read positions.
 
+mod groups;
+
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+pub use groups::{ChatChange, ChatChanged, ChatKind, EventKind, NewChat, Revised, Role};
 
 /// Identifies a chat. On the wire it is accepted as a string (`"7"`) or a number (`7`) and written
 /// as a number.
@@ -286,16 +290,35 @@ pub struct UserUpdate {
 pub struct Participant {
     /// The participant's username.
     pub username: String,
+    /// Their role in a group (`None` in a direct chat, where there are none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
 }
 
-/// A conversation between any number of users (a 1:1 chat is a chat of two).
+impl Participant {
+    /// A participant of a direct chat (no role).
+    pub fn new(username: impl Into<String>) -> Self {
+        Participant { username: username.into(), role: None }
+    }
+}
+
+/// A conversation: a direct chat of two, or a group of any number with roles.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chat {
     /// Chat id.
     pub id: ChatId,
+    /// Direct or group (a server older than groups sends none: its chats read as direct).
+    #[serde(default)]
+    pub kind: ChatKind,
+    /// A group's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A group's topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
     /// Its participants, ordered by username.
     pub participants: Vec<Participant>,
-    /// Sequence number of the newest message, 0 when empty.
+    /// Sequence number of the newest item (post or event), 0 when empty.
     #[serde(rename = "lastSeq")]
     pub last_seq: Seq,
     /// When it was created.
@@ -308,12 +331,18 @@ impl Chat {
     pub fn has_participant(&self, username: &str) -> bool {
         self.participants.iter().any(|p| p.username == username)
     }
+
+    /// `username`'s role, if they take part in this chat and it is a group.
+    pub fn role_of(&self, username: &str) -> Option<Role> {
+        self.participants.iter().find(|p| p.username == username).and_then(|p| p.role)
+    }
 }
 
-/// A stored chat message.
+/// One sequenced item of a chat: a post, or an event (an edit, a deletion, a membership change,
+/// a rename) that took the chat's next sequence number. See [`EventKind`].
 ///
 /// Serialized as the original app's message object (`id`, `author`, `content`, `timestamp`) plus
-/// the fields it lacked.
+/// the fields it lacked; a post has no `kind` field, so its object is what it always was.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// Storage id, unique across chats.
@@ -338,6 +367,25 @@ pub struct Message {
     /// Whether it was deleted (its content is then empty).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
+    /// What this item is; a post when absent.
+    #[serde(default, skip_serializing_if = "EventKind::is_message")]
+    pub kind: EventKind,
+    /// For `edit` and `delete`: the post it changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Seq>,
+    /// For membership events: whose membership changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// For `join` and `role`: the member's role from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+}
+
+impl Message {
+    /// Whether this item is a post (not an event).
+    pub fn is_post(&self) -> bool {
+        self.kind.is_message()
+    }
 }
 
 /// A message to append to a chat.

@@ -5,10 +5,12 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{Appended, Storage};
+use super::membership::{self, Draft, Effect, Roster};
+use super::{Appended, Items, Storage};
 use crate::model::{
-    Account, BotToken, Chat, ChatId, Language, Message, NewMessage, NewUser, Participant, ReadMark,
-    ReadPosition, Seq, Timestamp, User, UserUpdate, deleted_author, username_key,
+    Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, ChatKind, EventKind, Language,
+    Message, NewChat, NewMessage, NewUser, Participant, ReadMark, ReadPosition, Revised, Role, Seq,
+    Timestamp, User, UserUpdate, deleted_author, username_key,
 };
 use crate::{Error, Result};
 
@@ -36,6 +38,8 @@ struct Inner {
     username_keys: HashMap<String, String>,
     chats: BTreeMap<ChatId, ChatRow>,
     bot_tokens: BTreeMap<i64, BotToken>,
+    /// Counts joins, so that members are ordered by when they joined.
+    joins: u64,
 }
 
 #[derive(Debug)]
@@ -52,7 +56,11 @@ struct UserRow {
 
 #[derive(Debug)]
 struct ChatRow {
-    participants: BTreeSet<String>,
+    kind: ChatKind,
+    name: Option<String>,
+    topic: Option<String>,
+    /// Username → role, and when they joined (the order of joins).
+    members: BTreeMap<String, (Role, u64)>,
     created_at: Timestamp,
     /// `messages[i]` has sequence number `i + 1`.
     messages: Vec<Message>,
@@ -73,6 +81,19 @@ impl MemoryStorage {
         // A panic while holding the lock cannot leave the maps half-updated in a way that
         // matters more than losing the whole store, so keep serving.
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl ChatRow {
+    fn roster(&self) -> Roster {
+        let mut members: Vec<(&String, &(Role, u64))> = self.members.iter().collect();
+        members.sort_by_key(|(name, (_, joined))| (*joined, *name));
+        Roster {
+            kind: self.kind,
+            name: self.name.clone(),
+            topic: self.topic.clone(),
+            members: members.into_iter().map(|(name, (role, _))| (name.clone(), *role)).collect(),
+        }
     }
 }
 
@@ -104,12 +125,19 @@ impl Inner {
     }
 
     fn chat_view(&self, id: ChatId, row: &ChatRow) -> Chat {
+        let group = row.kind == ChatKind::Group;
         Chat {
             id,
+            kind: row.kind,
+            name: row.name.clone(),
+            topic: row.topic.clone(),
             participants: row
-                .participants
+                .members
                 .iter()
-                .map(|username| Participant { username: username.clone() })
+                .map(|(username, (role, _))| Participant {
+                    username: username.clone(),
+                    role: group.then_some(*role),
+                })
                 .collect(),
             last_seq: Seq(row.messages.len() as i64),
             created_at: row.created_at,
@@ -123,7 +151,7 @@ impl Inner {
     /// The chat, if `username` takes part in it.
     fn chat_for(&mut self, id: ChatId, username: &str) -> Result<&mut ChatRow> {
         let row = self.chats.get_mut(&id).ok_or(Error::ChatNotFound(id))?;
-        if row.participants.contains(username) {
+        if row.members.contains_key(username) {
             Ok(row)
         } else {
             Err(Error::NotParticipant { chat: id, username: username.to_owned() })
@@ -134,15 +162,82 @@ impl Inner {
         names.iter().map(|name| self.user_row(name).map(|_| name.clone())).collect()
     }
 
-    /// The author's own message at `seq`, by account id.
-    fn own_message(&mut self, chat: ChatId, seq: Seq, author: &str) -> Result<&mut Message> {
+    /// The author's account id and the index of their own post at `seq` in the chat's items.
+    fn own_message(&mut self, chat: ChatId, seq: Seq, author: &str) -> Result<(i64, usize)> {
         let author_id = self.user_row(author)?.id;
         let row = self.chat_for(chat, author)?;
         let index = usize::try_from(seq.0 - 1).map_err(|_| Error::MessageNotFound { chat, seq })?;
+        // Events are not posts: they cannot be edited or deleted.
+        if row.messages.get(index).is_none_or(|message| !message.is_post()) {
+            return Err(Error::MessageNotFound { chat, seq });
+        }
         if row.author_ids.get(index).is_some_and(|id| *id != author_id) {
             return Err(Error::NotAuthor { chat, seq });
         }
-        row.messages.get_mut(index).ok_or(Error::MessageNotFound { chat, seq })
+        Ok((author_id, index))
+    }
+
+    /// Store `draft` as `author`'s event in `chat`, with the chat's next sequence number.
+    fn record(
+        &mut self,
+        chat: ChatId,
+        (author, author_id): (&str, i64),
+        draft: Draft,
+        target: Option<Seq>,
+        at: Timestamp,
+    ) -> Result<Message> {
+        let id = self.next_id();
+        let row = self.chats.get_mut(&chat).ok_or(Error::ChatNotFound(chat))?;
+        let event = Message {
+            id,
+            chat_id: chat,
+            seq: Seq(row.messages.len() as i64 + 1),
+            author: author.to_owned(),
+            content: draft.content,
+            timestamp: at,
+            client_id: None,
+            edited_at: None,
+            deleted: false,
+            kind: draft.kind,
+            target,
+            member: draft.member,
+            role: draft.role,
+        };
+        row.messages.push(event.clone());
+        row.author_ids.push(author_id);
+        Ok(event)
+    }
+
+    /// Apply a membership plan's effects and record its events.
+    fn apply(
+        &mut self,
+        chat: ChatId,
+        author: (&str, i64),
+        plan: membership::Plan,
+        at: Timestamp,
+    ) -> Result<Vec<Message>> {
+        for effect in plan.effects {
+            self.joins += 1;
+            let joined = self.joins;
+            let row = self.chats.get_mut(&chat).ok_or(Error::ChatNotFound(chat))?;
+            match effect {
+                Effect::Add(name, role) => {
+                    row.members.insert(name, (role, joined));
+                }
+                Effect::Remove(name) => {
+                    row.members.remove(&name);
+                    row.reads.remove(&name);
+                }
+                Effect::SetRole(name, role) => {
+                    if let Some(member) = row.members.get_mut(&name) {
+                        member.0 = role;
+                    }
+                }
+                Effect::SetName(name) => row.name = name,
+                Effect::SetTopic(topic) => row.topic = topic,
+            }
+        }
+        plan.drafts.into_iter().map(|draft| self.record(chat, author, draft, None, at)).collect()
     }
 
     fn account_view(&self, username: &str, row: &UserRow) -> Account {
@@ -297,15 +392,25 @@ impl Storage for MemoryStorage {
             row.contacts.remove(username);
         }
         let shown = deleted_author(username);
-        for chat in inner.chats.values_mut() {
-            chat.participants.remove(username);
-            chat.reads.remove(username);
+        let mut left = Vec::new();
+        for (id, chat) in inner.chats.iter_mut() {
+            if chat.members.contains_key(username) {
+                left.push((*id, chat.roster()));
+            }
             let ChatRow { messages, author_ids, .. } = chat;
             for (message, _) in
                 messages.iter_mut().zip(author_ids.iter()).filter(|(_, id)| **id == removed.id)
             {
                 message.author = shown.clone();
             }
+        }
+        // Each chat records the leaving (and a group its new owner), as if they had left.
+        for (chat, roster) in left {
+            let mut plan = membership::plan(chat, &roster, username, &ChatChange::Leave)?;
+            for draft in plan.drafts.iter_mut().filter(|d| d.member.as_deref() == Some(username)) {
+                draft.member = Some(shown.clone());
+            }
+            inner.apply(chat, (&shown, removed.id), plan, Timestamp::now())?;
         }
         inner.bot_tokens.retain(|_, token| token.username != username);
         Ok(())
@@ -333,13 +438,24 @@ impl Storage for MemoryStorage {
         Ok(inner.user_row(username)?.contacts.iter().cloned().collect())
     }
 
-    async fn create_chat(&self, participants: &[String], at: Timestamp) -> Result<Chat> {
+    async fn create_chat(&self, new: NewChat) -> Result<Chat> {
         let mut inner = self.lock();
-        let participants = inner.existing_users(participants)?;
+        let names = inner.existing_users(&new.members)?;
+        inner.joins += 1;
+        let joined = inner.joins;
+        let role_of = |name: &String| match new.kind {
+            ChatKind::Group if *name == new.creator => Role::Owner,
+            _ => Role::Member,
+        };
+        let members = names.into_iter().map(|name| (name.clone(), (role_of(&name), joined)));
+        let members = members.collect();
         let id = ChatId(inner.next_id());
         let row = ChatRow {
-            participants,
-            created_at: at,
+            kind: new.kind,
+            name: new.name.filter(|name| !name.is_empty()),
+            topic: new.topic.filter(|topic| !topic.is_empty()),
+            members,
+            created_at: new.at,
             messages: Vec::new(),
             author_ids: Vec::new(),
             client_ids: HashMap::new(),
@@ -366,7 +482,7 @@ impl Storage for MemoryStorage {
             .chats
             .iter()
             .filter(|(id, _)| after.is_none_or(|after| **id > after))
-            .filter(|(_, row)| row.participants.contains(username))
+            .filter(|(_, row)| row.members.contains_key(username))
             .take(limit as usize)
             .map(|(id, row)| inner.chat_view(*id, row))
             .collect())
@@ -377,29 +493,42 @@ impl Storage for MemoryStorage {
         let partners: BTreeSet<&String> = inner
             .chats
             .values()
-            .filter(|row| row.participants.contains(username))
-            .flat_map(|row| row.participants.iter())
+            .filter(|row| row.members.contains_key(username))
+            .flat_map(|row| row.members.keys())
             .filter(|name| name.as_str() != username)
             .collect();
         Ok(partners.into_iter().cloned().collect())
     }
 
     async fn is_participant(&self, chat: ChatId, username: &str) -> Result<bool> {
-        Ok(self.lock().chat_row(chat)?.participants.contains(username))
+        Ok(self.lock().chat_row(chat)?.members.contains_key(username))
     }
 
-    async fn set_participants(&self, chat: ChatId, participants: &[String]) -> Result<Chat> {
+    async fn change_chat(
+        &self,
+        chat: ChatId,
+        by: &str,
+        change: ChatChange,
+        at: Timestamp,
+    ) -> Result<ChatChanged> {
         let mut inner = self.lock();
-        let participants = inner.existing_users(participants)?;
-        let row = inner.chats.get_mut(&chat).ok_or(Error::ChatNotFound(chat))?;
-        row.reads.retain(|reader, _| participants.contains(reader));
-        row.participants = participants;
+        let roster = inner.chat_row(chat)?.roster();
+        let plan = membership::plan(chat, &roster, by, &change)?;
+        inner.existing_users(&plan.added)?;
+        let author_id = inner.user_row(by)?.id;
+        let (gone, added) = (plan.gone.clone(), plan.added.clone());
+        let events = inner.apply(chat, (by, author_id), plan, at)?;
         let row = inner.chat_row(chat)?;
-        Ok(inner.chat_view(chat, row))
+        Ok(ChatChanged { chat: inner.chat_view(chat, row), events, gone, added })
     }
 
-    async fn delete_chat(&self, chat: ChatId) -> Result<()> {
-        self.lock().chats.remove(&chat).map(|_| ()).ok_or(Error::ChatNotFound(chat))
+    async fn delete_chat(&self, chat: ChatId, by: &str) -> Result<Vec<String>> {
+        let mut inner = self.lock();
+        let row = inner.chat_row(chat)?;
+        membership::may_delete(chat, &row.roster(), by)?;
+        let members = row.members.keys().cloned().collect();
+        inner.chats.remove(&chat);
+        Ok(members)
     }
 
     async fn append_message(&self, new: NewMessage) -> Result<Appended> {
@@ -423,6 +552,10 @@ impl Storage for MemoryStorage {
             client_id: new.client_id,
             edited_at: None,
             deleted: false,
+            kind: EventKind::Message,
+            target: None,
+            member: None,
+            role: None,
         };
         if let Some(key) = key {
             row.client_ids.insert(key, row.messages.len());
@@ -446,7 +579,8 @@ impl Storage for MemoryStorage {
             Some(Seq(before)) => usize::try_from(before - 1).unwrap_or(0).min(row.messages.len()),
             None => row.messages.len(),
         };
-        Ok(row.messages[..end].iter().rev().take(limit as usize).cloned().collect())
+        let posts = row.messages[..end].iter().rev().filter(|message| message.is_post());
+        Ok(posts.take(limit as usize).cloned().collect())
     }
 
     async fn messages_after(
@@ -455,11 +589,13 @@ impl Storage for MemoryStorage {
         reader: &str,
         after: Seq,
         limit: u32,
+        items: Items,
     ) -> Result<Vec<Message>> {
         let mut inner = self.lock();
         let row = inner.chat_for(chat, reader)?;
         let start = usize::try_from(after.0).unwrap_or(0).min(row.messages.len());
-        Ok(row.messages[start..].iter().take(limit as usize).cloned().collect())
+        let wanted = |message: &&Message| items == Items::All || message.is_post();
+        Ok(row.messages[start..].iter().filter(wanted).take(limit as usize).cloned().collect())
     }
 
     async fn edit_message(
@@ -469,15 +605,20 @@ impl Storage for MemoryStorage {
         editor: &str,
         content: &str,
         at: Timestamp,
-    ) -> Result<Message> {
+    ) -> Result<Revised> {
         let mut inner = self.lock();
-        let message = inner.own_message(chat, seq, editor)?;
+        let (author_id, index) = inner.own_message(chat, seq, editor)?;
+        let row = inner.chat_for(chat, editor)?;
+        let message = &mut row.messages[index];
         if message.deleted {
             return Err(Error::MessageDeleted { chat, seq });
         }
         message.content = content.to_owned();
         message.edited_at = Some(at);
-        Ok(message.clone())
+        let message = message.clone();
+        let draft = Draft::text(EventKind::Edit, Some(content));
+        let event = inner.record(chat, (editor, author_id), draft, Some(seq), at)?;
+        Ok(Revised { message, event: Some(event) })
     }
 
     async fn delete_message(
@@ -486,17 +627,22 @@ impl Storage for MemoryStorage {
         seq: Seq,
         by: &str,
         at: Timestamp,
-    ) -> Result<Message> {
+    ) -> Result<Revised> {
         let mut inner = self.lock();
-        let message = inner.own_message(chat, seq, by)?;
+        let (author_id, index) = inner.own_message(chat, seq, by)?;
+        let row = inner.chat_for(chat, by)?;
+        let message = &mut row.messages[index];
         if message.deleted {
             // Deleting twice is not an error: the message is gone either way.
-            return Ok(message.clone());
+            return Ok(Revised { message: message.clone(), event: None });
         }
         message.content.clear();
         message.deleted = true;
         message.edited_at = Some(at);
-        Ok(message.clone())
+        let message = message.clone();
+        let draft = Draft::text(EventKind::Delete, None);
+        let event = inner.record(chat, (by, author_id), draft, Some(seq), at)?;
+        Ok(Revised { message, event: Some(event) })
     }
 
     async fn mark_read(&self, chat: ChatId, username: &str, seq: Seq) -> Result<ReadMark> {
@@ -515,8 +661,8 @@ impl Storage for MemoryStorage {
         let inner = self.lock();
         let row = inner.chat_row(chat)?;
         Ok(row
-            .participants
-            .iter()
+            .members
+            .keys()
             .map(|username| ReadPosition {
                 username: username.clone(),
                 seq: row.reads.get(username).copied().unwrap_or_default(),

@@ -13,12 +13,19 @@
 //! - message operations take the acting user and refuse non-participants
 //!   ([`Error::NotParticipant`](crate::Error::NotParticipant)), so no transport can forget the
 //!   check;
+//! - every change a client must know of takes the chat's next sequence number: posts, and
+//!   events ([`EventKind`](crate::model::EventKind)) for edits, deletions, membership changes
+//!   and renames, so that reading the items after a position returns exactly what happened
+//!   since, in order;
+//! - membership changes are checked against the actor's role by one set of rules
+//!   (`membership::plan`) inside the writing transaction;
 //! - history pages come from an index on `(chat, seq)`, never from a scan.
 //!
 //! Backends: [`MemoryStorage`] (tests, ephemeral servers), `SqliteStorage` (feature `sqlite`: the
 //! embedded default, one file) and `PostgresStorage` (feature `postgres`: production, bounded pool).
 
 mod memory;
+pub(crate) mod membership;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 
@@ -26,8 +33,8 @@ use async_trait::async_trait;
 
 use crate::Result;
 use crate::model::{
-    Account, BotToken, Chat, ChatId, Language, Message, NewMessage, NewUser, ReadMark,
-    ReadPosition, Seq, Timestamp, User, UserUpdate,
+    Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, Language, Message, NewChat,
+    NewMessage, NewUser, ReadMark, ReadPosition, Revised, Seq, Timestamp, User, UserUpdate,
 };
 
 pub use memory::MemoryStorage;
@@ -37,6 +44,15 @@ pub use sql::PoolConfig;
 pub use sql::postgres::PostgresStorage;
 #[cfg(feature = "sqlite")]
 pub use sql::sqlite::SqliteStorage;
+
+/// Which items of a chat to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Items {
+    /// Posts and events.
+    All,
+    /// Posts only (what a client of protocol version 1 knows).
+    Posts,
+}
 
 /// The result of an append.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +111,9 @@ pub trait Storage: Send + Sync + 'static {
     async fn update_user(&self, username: &str, update: UserUpdate) -> Result<User>;
     /// Delete a user: their account, contacts, read positions and chat memberships go; the
     /// messages they wrote stay in their chats, their author shown as
-    /// [`deleted_author`](crate::model::deleted_author) of their name.
+    /// [`deleted_author`](crate::model::deleted_author) of their name. Each chat they were in
+    /// records a `leave` event (authored by that deleted name), and a group they owned gets a
+    /// new owner as if they had left.
     async fn delete_user(&self, username: &str) -> Result<()>;
     /// Add `contact` to `username`'s contacts (idempotent).
     async fn add_contact(&self, username: &str, contact: &str) -> Result<()>;
@@ -106,8 +124,9 @@ pub trait Storage: Send + Sync + 'static {
 
     // ---- chats ----
 
-    /// Create a chat with these participants (all must exist).
-    async fn create_chat(&self, participants: &[String], at: Timestamp) -> Result<Chat>;
+    /// Create a chat (all members must exist). A group's creator is its owner, the others
+    /// members; a direct chat has no roles. Creation records no event: the chat starts empty.
+    async fn create_chat(&self, chat: NewChat) -> Result<Chat>;
     /// A chat by id.
     async fn chat(&self, id: ChatId) -> Result<Option<Chat>>;
     /// A page of the chats `username` takes part in, by id, after `after` (exclusive).
@@ -122,10 +141,20 @@ pub trait Storage: Send + Sync + 'static {
     async fn chat_partners(&self, username: &str) -> Result<Vec<String>>;
     /// Whether `username` takes part in `chat`; `ChatNotFound` if there is no such chat.
     async fn is_participant(&self, chat: ChatId, username: &str) -> Result<bool>;
-    /// Replace a chat's participants (all must exist).
-    async fn set_participants(&self, chat: ChatId, participants: &[String]) -> Result<Chat>;
-    /// Delete a chat with its messages and read positions.
-    async fn delete_chat(&self, chat: ChatId) -> Result<()>;
+    /// Make a change to a chat as `by`, if their role allows it (see [`ChatChange`]): the change
+    /// and its events are stored in one transaction, the events numbered after every earlier
+    /// item. Refusals: `ChatNotFound`, `NotParticipant` (`by` is not a member), `NotAllowed`,
+    /// `DirectChat`, `NotMember`, `UserNotFound`, `TooManyParticipants`.
+    async fn change_chat(
+        &self,
+        chat: ChatId,
+        by: &str,
+        change: ChatChange,
+        at: Timestamp,
+    ) -> Result<ChatChanged>;
+    /// Delete a chat with its messages and read positions, as `by` (either member of a direct
+    /// chat, a group's owner); returns the members it had, by username.
+    async fn delete_chat(&self, chat: ChatId, by: &str) -> Result<Vec<String>>;
 
     // ---- messages ----
 
@@ -138,12 +167,12 @@ pub trait Storage: Send + Sync + 'static {
     /// [`append_message`](Self::append_message). The default appends at once.
     ///
     /// ```
-    /// use hellocode_core::model::{NewMessage, NewUser, Timestamp};
+    /// use hellocode_core::model::{NewChat, NewMessage, NewUser, Timestamp};
     /// use hellocode_core::storage::{MemoryStorage, Storage};
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let storage = MemoryStorage::new();
     /// storage.create_user(NewUser::new("ada", "ada@example.org", "hash")).await?;
-    /// let chat = storage.create_chat(&["ada".to_owned()], Timestamp::now()).await?.id;
+    /// let chat = storage.create_chat(NewChat::group("ada", &[], Timestamp::now())).await?.id;
     /// let text = |content: &str| NewMessage {
     ///     chat_id: chat,
     ///     author: "ada".into(),
@@ -162,7 +191,8 @@ pub trait Storage: Send + Sync + 'static {
         let result = self.append_message(message).await;
         Box::pin(std::future::ready(result))
     }
-    /// Up to `limit` messages below `before` (or the newest), newest first.
+    /// Up to `limit` posts (not events) below `before` (or the newest), newest first: a page of
+    /// history, each post as it now is.
     async fn messages_before(
         &self,
         chat: ChatId,
@@ -170,15 +200,16 @@ pub trait Storage: Send + Sync + 'static {
         before: Option<Seq>,
         limit: u32,
     ) -> Result<Vec<Message>>;
-    /// Up to `limit` messages above `after`, oldest first.
+    /// Up to `limit` items above `after`, oldest first: every item, or posts only.
     async fn messages_after(
         &self,
         chat: ChatId,
         reader: &str,
         after: Seq,
         limit: u32,
+        items: Items,
     ) -> Result<Vec<Message>>;
-    /// Replace the content of the editor's own message.
+    /// Replace the content of the editor's own post, and record an `edit` event.
     async fn edit_message(
         &self,
         chat: ChatId,
@@ -186,15 +217,16 @@ pub trait Storage: Send + Sync + 'static {
         editor: &str,
         content: &str,
         at: Timestamp,
-    ) -> Result<Message>;
-    /// Delete the caller's own message: its content is emptied, its sequence number stays.
+    ) -> Result<Revised>;
+    /// Delete the caller's own post: its content is emptied, its sequence number stays, and a
+    /// `delete` event is recorded (none when it was deleted already).
     async fn delete_message(
         &self,
         chat: ChatId,
         seq: Seq,
         by: &str,
         at: Timestamp,
-    ) -> Result<Message>;
+    ) -> Result<Revised>;
 
     // ---- read positions ----
 

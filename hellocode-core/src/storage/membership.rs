@@ -1,0 +1,322 @@
+//! The rules of chat membership, written once for every backend: given a chat's members and
+//! the change an actor asks for, either the refusal or the plan (what to store, and the events
+//! that record it). A backend loads the roster inside its write transaction, asks [`plan`], and
+//! applies the plan in the same transaction, so two changes cannot both pass a check that only
+//! one of them should.
+
+use crate::model::{ChatChange, ChatId, ChatKind, EventKind, Role};
+use crate::{Error, Result};
+
+/// A chat's members as stored, for the rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Roster {
+    /// Direct or group.
+    pub kind: ChatKind,
+    /// The group's name.
+    pub name: Option<String>,
+    /// The group's topic.
+    pub topic: Option<String>,
+    /// Members with their roles, oldest first (by the time they joined, then username).
+    pub members: Vec<(String, Role)>,
+}
+
+impl Roster {
+    fn role(&self, username: &str) -> Option<Role> {
+        self.members.iter().find(|(name, _)| name == username).map(|(_, role)| *role)
+    }
+}
+
+/// One change to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Effect {
+    /// A new member with this role.
+    Add(String, Role),
+    /// A member goes (with their read position).
+    Remove(String),
+    /// A member's role changes.
+    SetRole(String, Role),
+    /// The group's name (`None`: no name).
+    SetName(Option<String>),
+    /// The group's topic (`None`: no topic).
+    SetTopic(Option<String>),
+}
+
+/// An event to store, with the chat's next sequence number; the actor is its author.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Draft {
+    pub kind: EventKind,
+    pub member: Option<String>,
+    pub role: Option<Role>,
+    pub content: String,
+}
+
+impl Draft {
+    fn membership(kind: EventKind, member: &str, role: Option<Role>) -> Self {
+        Draft { kind, member: Some(member.to_owned()), role, content: String::new() }
+    }
+
+    pub(crate) fn text(kind: EventKind, content: Option<&str>) -> Self {
+        Draft { kind, member: None, role: None, content: content.unwrap_or_default().to_owned() }
+    }
+}
+
+/// What a change stores.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Plan {
+    /// Applied in order.
+    pub effects: Vec<Effect>,
+    /// Events, in sequence order.
+    pub drafts: Vec<Draft>,
+    /// Members who are gone after it.
+    pub gone: Vec<String>,
+    /// Members who are new after it.
+    pub added: Vec<String>,
+}
+
+/// Check `change` by `by` against the rules, and say what to store.
+pub(crate) fn plan(chat: ChatId, roster: &Roster, by: &str, change: &ChatChange) -> Result<Plan> {
+    let Some(actor_role) = roster.role(by) else {
+        return Err(Error::NotParticipant { chat, username: by.to_owned() });
+    };
+    let direct = roster.kind == ChatKind::Direct;
+    let refuse = |action, reason| Error::NotAllowed { chat, username: by.to_owned(), action, reason };
+    let mut plan = Plan::default();
+    match change {
+        ChatChange::Add { usernames, max } => {
+            if direct {
+                return Err(Error::DirectChat { chat, action: "gain members" });
+            }
+            if !actor_role.manages() {
+                return Err(refuse("add members", "only an owner or admin may"));
+            }
+            let new: Vec<&String> =
+                usernames.iter().filter(|name| roster.role(name).is_none()).collect();
+            let size = roster.members.len() + new.len();
+            if !new.is_empty() && size > *max {
+                return Err(Error::TooManyParticipants { chat, size, limit: *max });
+            }
+            for name in new {
+                plan.effects.push(Effect::Add(name.clone(), Role::Member));
+                plan.drafts.push(Draft::membership(EventKind::Join, name, Some(Role::Member)));
+                plan.added.push(name.clone());
+            }
+        }
+        ChatChange::Remove { username } if username == by => {
+            return self::plan(chat, roster, by, &ChatChange::Leave);
+        }
+        ChatChange::Remove { username } => {
+            if direct {
+                return Err(Error::DirectChat { chat, action: "lose members" });
+            }
+            let Some(target_role) = roster.role(username) else {
+                return Err(Error::NotMember { chat, username: username.clone() });
+            };
+            let allowed = match actor_role {
+                Role::Owner => true,
+                Role::Admin => target_role == Role::Member,
+                Role::Member => false,
+            };
+            if !allowed {
+                let reason = if actor_role == Role::Admin {
+                    "an admin removes plain members only"
+                } else {
+                    "only an owner or admin may"
+                };
+                return Err(refuse("remove members", reason));
+            }
+            plan.effects.push(Effect::Remove(username.clone()));
+            plan.drafts.push(Draft::membership(EventKind::Remove, username, None));
+            plan.gone.push(username.clone());
+        }
+        ChatChange::Leave => {
+            plan.effects.push(Effect::Remove(by.to_owned()));
+            plan.drafts.push(Draft::membership(EventKind::Leave, by, None));
+            plan.gone.push(by.to_owned());
+            if !direct && actor_role == Role::Owner {
+                // The group keeps an owner: the oldest admin, else the oldest member.
+                let others = roster.members.iter().filter(|(name, _)| name != by);
+                let successor = others
+                    .clone()
+                    .find(|(_, role)| *role == Role::Admin)
+                    .or_else(|| others.clone().next());
+                if let Some((name, _)) = successor {
+                    plan.effects.push(Effect::SetRole(name.clone(), Role::Owner));
+                    plan.drafts.push(Draft::membership(EventKind::Role, name, Some(Role::Owner)));
+                }
+            }
+        }
+        ChatChange::SetRole { username, role } => {
+            if direct {
+                return Err(Error::DirectChat { chat, action: "have roles" });
+            }
+            if actor_role != Role::Owner {
+                return Err(refuse("change roles", "only the owner may"));
+            }
+            let Some(current) = roster.role(username) else {
+                return Err(Error::NotMember { chat, username: username.clone() });
+            };
+            if username == by {
+                if *role != Role::Owner {
+                    return Err(refuse(
+                        "give up ownership",
+                        "make another member owner first (that hands ownership over)",
+                    ));
+                }
+            } else if current != *role {
+                plan.effects.push(Effect::SetRole(username.clone(), *role));
+                plan.drafts.push(Draft::membership(EventKind::Role, username, Some(*role)));
+                if *role == Role::Owner {
+                    // One owner at a time: handing ownership over makes the old owner an admin.
+                    plan.effects.push(Effect::SetRole(by.to_owned(), Role::Admin));
+                    plan.drafts.push(Draft::membership(EventKind::Role, by, Some(Role::Admin)));
+                }
+            }
+        }
+        ChatChange::Describe { name, topic } => {
+            if direct {
+                return Err(Error::DirectChat { chat, action: "be renamed" });
+            }
+            if !actor_role.manages() {
+                return Err(refuse("rename the group", "only an owner or admin may"));
+            }
+            let cleared = |text: &Option<String>| text.clone().filter(|text| !text.is_empty());
+            if name.is_some() && cleared(name) != roster.name {
+                plan.effects.push(Effect::SetName(cleared(name)));
+                plan.drafts.push(Draft::text(EventKind::Rename, name.as_deref()));
+            }
+            if topic.is_some() && cleared(topic) != roster.topic {
+                plan.effects.push(Effect::SetTopic(cleared(topic)));
+                plan.drafts.push(Draft::text(EventKind::Topic, topic.as_deref()));
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// Whether `by` may delete the chat: either member of a direct chat, a group's owner.
+pub(crate) fn may_delete(chat: ChatId, roster: &Roster, by: &str) -> Result<()> {
+    match roster.role(by) {
+        None => Err(Error::NotParticipant { chat, username: by.to_owned() }),
+        Some(_) if roster.kind == ChatKind::Direct => Ok(()),
+        Some(Role::Owner) => Ok(()),
+        Some(_) => Err(Error::NotAllowed {
+            chat,
+            username: by.to_owned(),
+            action: "delete the group",
+            reason: "only the owner may",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHAT: ChatId = ChatId(7);
+
+    fn group(members: &[(&str, Role)]) -> Roster {
+        Roster {
+            kind: ChatKind::Group,
+            name: None,
+            topic: None,
+            members: members.iter().map(|(name, role)| ((*name).to_owned(), *role)).collect(),
+        }
+    }
+
+    fn team() -> Roster {
+        group(&[
+            ("olga", Role::Owner),
+            ("bob", Role::Member),
+            ("ada", Role::Admin),
+            ("cy", Role::Admin),
+            ("dan", Role::Member),
+        ])
+    }
+
+    fn remove(name: &str) -> ChatChange {
+        ChatChange::Remove { username: name.to_owned() }
+    }
+
+    fn set_role(name: &str, role: Role) -> ChatChange {
+        ChatChange::SetRole { username: name.to_owned(), role }
+    }
+
+    fn forbidden(result: Result<Plan>) -> bool {
+        matches!(result, Err(Error::NotAllowed { .. } | Error::NotParticipant { .. }))
+    }
+
+    #[test]
+    fn who_may_remove_whom() {
+        let roster = team();
+        assert!(plan(CHAT, &roster, "olga", &remove("ada")).is_ok(), "owner removes an admin");
+        assert!(plan(CHAT, &roster, "ada", &remove("bob")).is_ok(), "admin removes a member");
+        assert!(forbidden(plan(CHAT, &roster, "ada", &remove("cy"))), "admin, admin");
+        assert!(forbidden(plan(CHAT, &roster, "ada", &remove("olga"))), "admin, owner");
+        assert!(forbidden(plan(CHAT, &roster, "bob", &remove("dan"))), "member, member");
+        assert!(forbidden(plan(CHAT, &roster, "eve", &remove("dan"))), "non-member");
+        assert!(matches!(
+            plan(CHAT, &roster, "olga", &remove("eve")),
+            Err(Error::NotMember { .. })
+        ));
+    }
+
+    #[test]
+    fn the_last_owner_leaving_hands_over_to_the_oldest_admin_else_the_oldest_member() {
+        let plan_of = |roster: &Roster| plan(CHAT, roster, "olga", &ChatChange::Leave).unwrap();
+        let left = plan_of(&team());
+        assert_eq!(left.gone, ["olga"]);
+        assert_eq!(
+            left.effects,
+            [Effect::Remove("olga".into()), Effect::SetRole("ada".into(), Role::Owner)]
+        );
+        assert_eq!(left.drafts[0].kind, EventKind::Leave);
+        assert_eq!(left.drafts[1].member.as_deref(), Some("ada"));
+        let no_admin = group(&[("olga", Role::Owner), ("bob", Role::Member), ("al", Role::Member)]);
+        assert_eq!(plan_of(&no_admin).effects[1], Effect::SetRole("bob".into(), Role::Owner));
+        let alone = group(&[("olga", Role::Owner)]);
+        assert_eq!(plan_of(&alone).effects, [Effect::Remove("olga".into())]);
+    }
+
+    #[test]
+    fn making_someone_owner_hands_ownership_over() {
+        let handed = plan(CHAT, &team(), "olga", &set_role("bob", Role::Owner)).unwrap();
+        assert_eq!(
+            handed.effects,
+            [Effect::SetRole("bob".into(), Role::Owner), Effect::SetRole("olga".into(), Role::Admin)]
+        );
+        assert!(forbidden(plan(CHAT, &team(), "ada", &set_role("bob", Role::Admin))));
+        assert!(forbidden(plan(CHAT, &team(), "olga", &set_role("olga", Role::Member))));
+        let same = plan(CHAT, &team(), "olga", &set_role("ada", Role::Admin)).unwrap();
+        assert_eq!(same, Plan::default(), "nothing changes, nothing is recorded");
+    }
+
+    #[test]
+    fn adding_and_renaming_need_a_managing_role_and_a_group() {
+        let add = ChatChange::Add { usernames: vec!["bob".into(), "zed".into()], max: 10 };
+        let added = plan(CHAT, &team(), "cy", &add).unwrap();
+        assert_eq!(added.added, ["zed"], "members already in are ignored");
+        assert!(forbidden(plan(CHAT, &team(), "dan", &add)));
+        let full = ChatChange::Add { usernames: vec!["zed".into()], max: 5 };
+        assert!(matches!(
+            plan(CHAT, &team(), "olga", &full),
+            Err(Error::TooManyParticipants { size: 6, .. })
+        ));
+        let rename = ChatChange::Describe { name: Some("Rustaceans".into()), topic: None };
+        let renamed = plan(CHAT, &team(), "ada", &rename).unwrap();
+        assert_eq!(renamed.effects, [Effect::SetName(Some("Rustaceans".into()))]);
+        assert!(forbidden(plan(CHAT, &team(), "bob", &rename)));
+        let direct = Roster { kind: ChatKind::Direct, ..group(&[("a", Role::Member), ("b", Role::Member)]) };
+        assert!(matches!(plan(CHAT, &direct, "a", &add), Err(Error::DirectChat { .. })));
+        assert!(matches!(plan(CHAT, &direct, "a", &rename), Err(Error::DirectChat { .. })));
+        assert_eq!(plan(CHAT, &direct, "a", &ChatChange::Leave).unwrap().gone, ["a"]);
+    }
+
+    #[test]
+    fn deletion_is_for_a_direct_chats_members_and_a_groups_owner() {
+        let direct = Roster { kind: ChatKind::Direct, ..group(&[("a", Role::Member), ("b", Role::Member)]) };
+        assert!(may_delete(CHAT, &direct, "b").is_ok());
+        assert!(may_delete(CHAT, &team(), "olga").is_ok());
+        assert!(matches!(may_delete(CHAT, &team(), "ada"), Err(Error::NotAllowed { .. })));
+        assert!(matches!(may_delete(CHAT, &team(), "eve"), Err(Error::NotParticipant { .. })));
+    }
+}
