@@ -24,6 +24,10 @@ fn message() -> Message {
         client_id: Some("c-17".into()),
         edited_at: None,
         deleted: false,
+        kind: Default::default(),
+        target: None,
+        member: None,
+        role: None,
     }
 }
 

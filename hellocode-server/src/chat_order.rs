@@ -42,6 +42,27 @@ impl ChatOrder {
     /// Run `enter` (which hands an append of `chat` to storage) after every earlier append of
     /// the chat has entered; returns its output and the append's place in line.
     pub(crate) async fn enter<F: Future>(&self, chat: ChatId, enter: F) -> (F::Output, Place<'_>) {
+        self.enter_line(chat, false, enter).await
+    }
+
+    /// Run `write` — a change that numbers its events in a transaction of its own (an edit, a
+    /// membership change), not in the append queue — once every earlier entrant of `chat` has
+    /// published (so has been committed), while holding the entry lock (so no later append
+    /// takes a number first). Its events then publish in sequence order with the appends'.
+    pub(crate) async fn enter_alone<F: Future>(
+        &self,
+        chat: ChatId,
+        write: F,
+    ) -> (F::Output, Place<'_>) {
+        self.enter_line(chat, true, write).await
+    }
+
+    async fn enter_line<F: Future>(
+        &self,
+        chat: ChatId,
+        alone: bool,
+        enter: F,
+    ) -> (F::Output, Place<'_>) {
         let line = {
             let mut chats = self.chats.lock().unwrap_or_else(|e| e.into_inner());
             Arc::clone(chats.entry(chat).or_default())
@@ -50,6 +71,10 @@ impl ChatOrder {
         let mut place = Place { order: self, chat, line, previous: None, done: None };
         let line = Arc::clone(&place.line);
         let mut last = line.last.lock().await;
+        if alone && let Some(previous) = last.take() {
+            // An error only means the earlier entrant is done without signalling.
+            let _ = previous.await;
+        }
         let output = enter.await;
         let (done, next) = oneshot::channel();
         place.previous = last.replace(next);
@@ -124,6 +149,35 @@ mod tests {
         assert!(third.turn().now_or_never().is_some(), "second done: third's turn");
         drop(third);
         assert_eq!(order.chats_in_flight(), 0, "an idle chat is forgotten");
+    }
+
+    #[tokio::test]
+    async fn a_write_alone_waits_for_earlier_appends_to_publish_and_holds_later_ones() {
+        let order = Arc::new(ChatOrder::default());
+        let (_, first) = order.enter(ChatId(1), async {}).await;
+        let ran = Arc::new(AtomicUsize::new(0));
+        let write = {
+            let (order, ran) = (order.clone(), ran.clone());
+            tokio::spawn(async move {
+                let (_, place) = order
+                    .enter_alone(ChatId(1), async {
+                        ran.fetch_add(1, Ordering::SeqCst);
+                    })
+                    .await;
+                place.in_turn(async {}).await;
+            })
+        };
+        tokio::task::yield_now().await;
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "the append before it has not published");
+        // A later append cannot enter (and take a number) while the write waits.
+        let later = order.enter(ChatId(1), async {});
+        let mut later = Box::pin(later);
+        assert!(later.as_mut().now_or_never().is_none(), "the later append waits at the door");
+        drop(first);
+        write.await.expect("the write ran");
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+        let (_, mut after) = later.await;
+        assert!(after.turn().now_or_never().is_some(), "the write has published");
     }
 
     #[tokio::test]

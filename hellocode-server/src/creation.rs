@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use hellocode_core::model::ChatChange;
 use hellocode_core::protocol::{RequestId, ServerFrame};
 use hellocode_core::session::StorageOp;
 
@@ -127,7 +128,7 @@ impl CreationLimiter {
         let kind = match op {
             StorageOp::AddLanguage { .. } => Kind::Language,
             StorageOp::CreateChat { .. } => Kind::Chat,
-            StorageOp::AddParticipants { .. } => Kind::Participants,
+            StorageOp::ChangeChat { change: ChatChange::Add { .. }, .. } => Kind::Participants,
             _ => return None,
         };
         self.refusal(user, kind, id)

@@ -134,7 +134,8 @@ impl Dispatcher {
                     return Some(refusal);
                 }
                 let started = Instant::now();
-                // An append takes its place in its chat's line; other operations just run.
+                // An append takes its place in its chat's line; so does every other write that
+                // takes the chat's sequence numbers, alone; other operations just run.
                 let (result, place) = match pending.op() {
                     StorageOp::Append(message) => {
                         let (ticket, place) = self
@@ -142,6 +143,13 @@ impl Dispatcher {
                             .enter(message.chat_id, self.storage.start_append(message.clone()))
                             .await;
                         (ticket.await.map(StorageOutcome::Appended), Some(place))
+                    }
+                    op @ (StorageOp::Edit { chat, .. }
+                    | StorageOp::Delete { chat, .. }
+                    | StorageOp::ChangeChat { chat, .. }) => {
+                        let write = execute(&*self.storage, op);
+                        let (result, place) = self.chat_order.enter_alone(*chat, write).await;
+                        (result, Some(place))
                     }
                     op => (execute(&*self.storage, op).await, None),
                 };
@@ -159,7 +167,11 @@ impl Dispatcher {
                 // Memberships changed: every node forgets what it cached, before the added
                 // users are told (their chat_created caches the chat's new participants).
                 let members_changed = match pending.op() {
-                    StorageOp::AddParticipants { chat, .. } if result.is_ok() => Some(*chat),
+                    StorageOp::ChangeChat { chat, .. } | StorageOp::DeleteChat { chat, .. }
+                        if result.is_ok() =>
+                    {
+                        Some(*chat)
+                    }
                     _ => None,
                 };
                 // A revoked bot token closes the connections it opened, on every node.
@@ -172,6 +184,7 @@ impl Dispatcher {
                     }
                     _ => None,
                 };
+                let pending_name = pending.op().name();
                 let output = session.complete(pending, result);
                 if let Some(chat) = members_changed {
                     self.broker.publish(BrokerEvent::MembersChanged(chat)).await;
@@ -181,7 +194,7 @@ impl Dispatcher {
                 }
                 match place {
                     Some(place) => {
-                        if !output.publish.is_empty() {
+                        if matches!(pending_name, "append") && !output.publish.is_empty() {
                             self.metrics.message_stored();
                         }
                         place.in_turn(self.finish(output)).await
@@ -216,6 +229,7 @@ fn is_write(op: &StorageOp) -> bool {
         "fetch_messages"
             | "resume"
             | "list_chats"
+            | "get_chat"
             | "find_users"
             | "typing"
             | "get_user"

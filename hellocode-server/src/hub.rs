@@ -123,9 +123,11 @@ impl Hub {
     pub async fn deliver(&self, event: &BrokerEvent) {
         match event {
             BrokerEvent::Chat(publish) => {
-                let Some(members) = self.members(publish.chat, &publish.frame).await else {
+                // No members: the chat is gone (only `also` may still be told).
+                let members = self.members(publish.chat, &publish.frame).await.unwrap_or_default();
+                if members.is_empty() && publish.also.is_empty() {
                     return;
-                };
+                }
                 let bytes = Utf8Bytes::from(publish.frame.to_json());
                 let chat = publish.chat;
                 // A new chat's participants are told on every connection, whatever its scope.
@@ -138,6 +140,9 @@ impl Hub {
                     }
                     None => self.send(members.iter(), &bytes, wants),
                 }
+                // Former members told of their removal or of the chat's deletion: once each.
+                let former = publish.also.iter().filter(|user| !members.contains(user));
+                self.send(former, &bytes, wants);
             }
             BrokerEvent::Presence { username, online } => {
                 let recipients = self.contacts_in_chats(username).await;

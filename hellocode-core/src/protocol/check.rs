@@ -17,14 +17,14 @@ impl Command {
     pub fn check_text(&self, limits: &Limits) -> crate::Result<()> {
         use text::{check, check_all};
         match self {
-            Command::Auth { token } => check("token", token, MAX_TOKEN_CHARS),
-            Command::Register { username, email, password, password_confirmation } => {
+            Command::Auth { token, .. } => check("token", token, MAX_TOKEN_CHARS),
+            Command::Register { username, email, password, password_confirmation, .. } => {
                 check("username", username, MAX_USERNAME_CHARS)?;
                 check("email", email, MAX_EMAIL_CHARS)?;
                 check("password", password, MAX_PASSWORD_CHARS)?;
                 check("password_confirmation", password_confirmation, MAX_PASSWORD_CHARS)
             }
-            Command::Login { username, password } => {
+            Command::Login { username, password, .. } => {
                 check("username", username, MAX_USERNAME_CHARS)?;
                 check("password", password, MAX_PASSWORD_CHARS)
             }
@@ -36,8 +36,17 @@ impl Command {
             Command::EditMessage { message, .. } => {
                 check("message", message, limits.max_message_chars)
             }
-            Command::CreateChat { participants } => {
-                check_all("participants", participants, MAX_USERNAME_CHARS)
+            Command::CreateChat { participants, name, topic } => {
+                check_all("participants", participants, MAX_USERNAME_CHARS)?;
+                check_all("name", name, MAX_LABEL_CHARS)?;
+                check_all("topic", topic, MAX_LABEL_CHARS)
+            }
+            Command::UpdateChat { name, topic, .. } => {
+                check_all("name", name, MAX_LABEL_CHARS)?;
+                check_all("topic", topic, MAX_LABEL_CHARS)
+            }
+            Command::RemoveParticipant { username, .. } | Command::SetRole { username, .. } => {
+                check("username", username, MAX_USERNAME_CHARS)
             }
             Command::AddParticipants { usernames, .. } => {
                 check_all("usernames", usernames, MAX_USERNAME_CHARS)
@@ -62,13 +71,16 @@ impl Command {
             Command::FetchMessages { .. }
             | Command::Resume { .. }
             | Command::ListChats { .. }
+            | Command::GetChat { .. }
             | Command::Typing { .. }
             | Command::Read { .. }
             | Command::DeleteMessage { .. }
             | Command::Ping {}
             | Command::ListContacts {}
             | Command::ListBotTokens {}
-            | Command::RevokeBotToken { .. } => Ok(()),
+            | Command::RevokeBotToken { .. }
+            | Command::LeaveChat { .. }
+            | Command::DeleteChat { .. } => Ok(()),
         }
     }
 }

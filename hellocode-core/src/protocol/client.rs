@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::RequestId;
-use crate::model::{ChatId, Seq};
+use crate::model::{ChatId, Role, Seq};
 
 /// One decoded client frame: the command and the request id to echo in its reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +40,10 @@ pub enum Command {
     Auth {
         /// The token.
         token: String,
+        /// The protocol version the client speaks (1 when left out); see
+        /// [`PROTOCOL_VERSION`](super::PROTOCOL_VERSION).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        protocol: Option<u32>,
     },
     /// Create an account; on success the connection is authenticated as the new user.
     Register {
@@ -51,6 +55,9 @@ pub enum Command {
         password: String,
         /// The password again; must match.
         password_confirmation: String,
+        /// The protocol version the client speaks (1 when left out).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        protocol: Option<u32>,
     },
     /// Log in with a password; on success the reply carries a token and the connection is
     /// authenticated.
@@ -59,6 +66,9 @@ pub enum Command {
         username: String,
         /// Password.
         password: String,
+        /// The protocol version the client speaks (1 when left out).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        protocol: Option<u32>,
     },
     /// A page of history, newest first.
     FetchMessages {
@@ -102,10 +112,23 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<u32>,
     },
-    /// Create a chat; the caller is always a participant.
+    /// Create a chat; the caller is always a participant. One other participant and no name
+    /// make a direct chat; a name, or more participants, a group the caller owns.
     CreateChat {
         /// Usernames of the other participants (the caller may be listed too).
         participants: Vec<String>,
+        /// A group's name (1 to 64 characters once trimmed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// A group's topic (up to 256 characters once trimmed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+    },
+    /// One of the caller's chats.
+    GetChat {
+        /// The chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
     },
     /// A page of the caller's chats, by id.
     ListChats {
@@ -215,13 +238,55 @@ pub enum Command {
         #[serde(rename = "tokenId", alias = "token_id")]
         token_id: i64,
     },
-    /// Add users to a chat the caller takes part in.
+    /// Add users to a group (an owner or admin).
     AddParticipants {
         /// The chat.
         #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
         chat_id: Option<ChatId>,
         /// Who to add (already present ones are ignored).
         usernames: Vec<String>,
+    },
+    /// Remove a member from a group (an owner anyone, an admin plain members).
+    RemoveParticipant {
+        /// The chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
+        /// Whom.
+        username: String,
+    },
+    /// Leave a chat.
+    LeaveChat {
+        /// The chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
+    },
+    /// Give a member of a group a role (the owner); making someone owner hands ownership over.
+    SetRole {
+        /// The chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
+        /// Whose role.
+        username: String,
+        /// The new role.
+        role: Role,
+    },
+    /// Rename a group or set its topic (an owner or admin); an empty string clears it.
+    UpdateChat {
+        /// The chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
+        /// New name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// New topic.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+    },
+    /// Delete a chat with its history (either member of a direct chat, a group's owner).
+    DeleteChat {
+        /// The chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
     },
 }
 
@@ -236,6 +301,7 @@ impl Command {
             Command::NewMessage { .. } => "new_message",
             Command::Resume { .. } => "resume",
             Command::CreateChat { .. } => "create_chat",
+            Command::GetChat { .. } => "get_chat",
             Command::ListChats { .. } => "list_chats",
             Command::FindUsers { .. } => "find_users",
             Command::Typing { .. } => "typing",
@@ -254,6 +320,11 @@ impl Command {
             Command::ListBotTokens {} => "list_bot_tokens",
             Command::RevokeBotToken { .. } => "revoke_bot_token",
             Command::AddParticipants { .. } => "add_participants",
+            Command::RemoveParticipant { .. } => "remove_participant",
+            Command::LeaveChat { .. } => "leave_chat",
+            Command::SetRole { .. } => "set_role",
+            Command::UpdateChat { .. } => "update_chat",
+            Command::DeleteChat { .. } => "delete_chat",
         }
     }
 
@@ -266,6 +337,7 @@ impl Command {
         "new_message",
         "resume",
         "create_chat",
+        "get_chat",
         "list_chats",
         "find_users",
         "typing",
@@ -284,5 +356,10 @@ impl Command {
         "list_bot_tokens",
         "revoke_bot_token",
         "add_participants",
+        "remove_participant",
+        "leave_chat",
+        "set_role",
+        "update_chat",
+        "delete_chat",
     ];
 }

@@ -65,6 +65,15 @@ impl fmt::Display for RequestId {
     }
 }
 
+/// The newest protocol version this crate speaks.
+///
+/// - 1: the original protocol. `resume` returns posts only.
+/// - 2: a chat's items include events (edits, deletions, membership changes, renames) with their
+///   own sequence numbers, and `resume` returns them between the posts. A client declares the
+///   version it speaks in `auth`, `login` or `register` (`"protocol":2`) or in the WebSocket URL
+///   (`?protocol=2`); the server answers with the version it will speak in `authenticated`.
+pub const PROTOCOL_VERSION: u32 = 2;
+
 /// Largest (and default) page of `list_chats`, `list_languages` and `find_users`.
 pub const MAX_LIST_PAGE: u32 = 500;
 

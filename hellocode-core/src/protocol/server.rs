@@ -21,6 +21,11 @@ pub enum ServerFrame {
         /// A fresh token, for `login` and `register`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
+        /// The protocol version the server will speak on this connection: the client's, up to
+        /// the server's [`PROTOCOL_VERSION`](super::PROTOCOL_VERSION) (absent from servers
+        /// older than version 2).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        protocol: Option<u32>,
     },
     /// Reply to `fetch_messages`: a page of history, newest first.
     Messages {
@@ -170,6 +175,10 @@ pub enum ServerFrame {
     MessageEdited {
         /// The message with its new content.
         message: Message,
+        /// The `edit` event that recorded it, with its own sequence number (absent from servers
+        /// older than protocol version 2).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        event: Option<Message>,
     },
     /// A message was deleted.
     MessageDeleted {
@@ -178,6 +187,25 @@ pub enum ServerFrame {
         chat_id: ChatId,
         /// Sequence number of the deleted message.
         seq: Seq,
+        /// The `delete` event that recorded it (absent from servers older than version 2).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        event: Option<Message>,
+    },
+    /// A chat's members, roles, name or topic changed: sent to its members, and to those it
+    /// removed (their last event of the chat).
+    ChatChanged {
+        /// The chat as it now is.
+        chat: Chat,
+        /// The events that recorded the change, in sequence order.
+        events: Vec<Message>,
+    },
+    /// A chat was deleted: sent to everyone who was in it.
+    ChatDeleted {
+        /// The chat.
+        #[serde(rename = "chatId")]
+        chat_id: ChatId,
+        /// Who deleted it.
+        by: String,
     },
     /// A participant is typing.
     Typing {
@@ -238,6 +266,8 @@ impl ServerFrame {
             ServerFrame::Read { .. } => "read",
             ServerFrame::Presence { .. } => "presence",
             ServerFrame::ChatCreated { .. } => "chat_created",
+            ServerFrame::ChatChanged { .. } => "chat_changed",
+            ServerFrame::ChatDeleted { .. } => "chat_deleted",
         }
     }
 
@@ -266,6 +296,8 @@ impl ServerFrame {
         "read",
         "presence",
         "chat_created",
+        "chat_changed",
+        "chat_deleted",
     ];
 
     /// The request id of a direct reply; `None` for events (and for replies to commands sent
@@ -294,7 +326,9 @@ impl ServerFrame {
             | ServerFrame::Typing { .. }
             | ServerFrame::Read { .. }
             | ServerFrame::Presence { .. }
-            | ServerFrame::ChatCreated { .. } => None,
+            | ServerFrame::ChatCreated { .. }
+            | ServerFrame::ChatChanged { .. }
+            | ServerFrame::ChatDeleted { .. } => None,
         }
     }
 

@@ -1,7 +1,7 @@
-//! The account, language and membership commands, driven directly: decoding, checks, replies.
+//! The account and language commands, driven directly: decoding, checks, replies.
 
 use super::*;
-use crate::model::{Chat, Participant, Seq, User};
+use crate::model::{Seq, User};
 use crate::protocol::{DecodeError, decode};
 
 fn now() -> Timestamp {
@@ -37,44 +37,6 @@ fn refusal(decision: Decision) -> ErrorCode {
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
-}
-
-fn chat(names: &[&str]) -> Chat {
-    Chat {
-        id: ChatId(7),
-        participants: names.iter().map(|n| Participant { username: (*n).into() }).collect(),
-        last_seq: Seq(3),
-        created_at: now(),
-    }
-}
-
-#[test]
-fn add_participants_takes_chat_id_as_string_or_number() {
-    for text in [
-        r#"{"command":"add_participants","id":1,"chatId":"7","usernames":["carol","bob","carol"]}"#,
-        r#"{"command":"add_participants","id":1,"chatId":7,"usernames":["bob","carol"]}"#,
-    ] {
-        assert_eq!(
-            op(decide(&mut alice(Scope::AllChats), text)),
-            StorageOp::AddParticipants {
-                chat: ChatId(7),
-                by: "alice".into(),
-                usernames: vec!["bob".into(), "carol".into()],
-                max: Limits::default().max_participants,
-            }
-        );
-    }
-    // A connection bound to chat 7 may leave chatId out, and may not name another chat.
-    let bound = op(decide(
-        &mut alice(Scope::Chat(ChatId(7))),
-        r#"{"command":"add_participants","usernames":["bob"]}"#,
-    ));
-    assert!(matches!(bound, StorageOp::AddParticipants { chat: ChatId(7), .. }));
-    let code = refusal(decide(
-        &mut alice(Scope::Chat(ChatId(7))),
-        r#"{"command":"add_participants","chatId":8,"usernames":["bob"]}"#,
-    ));
-    assert_eq!(code, ErrorCode::WrongChat);
 }
 
 #[test]
@@ -205,38 +167,6 @@ fn bot_tokens_are_issued_by_the_driver() {
         )
     );
     assert!(out.publish.is_empty());
-}
-
-#[test]
-fn added_participants_alone_are_told_of_the_chat() {
-    let mut session = alice(Scope::AllChats);
-    let text = r#"{"command":"add_participants","id":2,"chatId":7,"usernames":["bob","carol"]}"#;
-    let Decision::Store(pending) = decide(&mut session, text) else { panic!("store") };
-    let after = chat(&["alice", "bob", "carol"]);
-    let out = session.complete(
-        pending.clone(),
-        Ok(StorageOutcome::ParticipantsAdded { chat: after.clone(), added: vec!["carol".into()] }),
-    );
-    assert_eq!(out.reply, Some(ServerFrame::Chat { id: Some(2.into()), chat: after.clone() }));
-    assert_eq!(
-        out.publish,
-        [Publish {
-            chat: ChatId(7),
-            frame: ServerFrame::ChatCreated { chat: after.clone() },
-            to: Some(vec!["carol".into()]),
-        }]
-    );
-    // Nobody new: the reply only.
-    let out = session.complete(
-        pending.clone(),
-        Ok(StorageOutcome::ParticipantsAdded { chat: after, added: Vec::new() }),
-    );
-    assert!(out.publish.is_empty());
-    let out = session.complete(
-        pending,
-        Err(Error::NotParticipant { chat: ChatId(7), username: "alice".into() }),
-    );
-    assert!(matches!(out.reply, Some(ServerFrame::Error { code: ErrorCode::Forbidden, .. })));
 }
 
 #[test]

@@ -1,8 +1,7 @@
-//! Commands about the caller's account (profile, contacts, bot tokens), languages, and chat
-//! membership: their checks, and the storage operations they become.
+//! Commands about the caller's account (profile, contacts, bot tokens) and languages: their
+//! checks, and the storage operations they become.
 
-use super::{MAX_LANGUAGE_CHARS, Session, StorageOp};
-use crate::model::ChatId;
+use super::{MAX_LANGUAGE_CHARS, StorageOp};
 use crate::protocol::{Command, ErrorCode};
 
 /// Longest time zone name accepted by `update_profile`, in characters.
@@ -11,9 +10,9 @@ pub const MAX_TIMEZONE_CHARS: usize = 64;
 /// Most languages a profile may list.
 pub const MAX_PROFILE_LANGUAGES: usize = 100;
 
-type Refusal = (ErrorCode, String);
+pub(super) type Refusal = (ErrorCode, String);
 
-fn invalid(message: String) -> Refusal {
+pub(super) fn invalid(message: String) -> Refusal {
     (ErrorCode::InvalidField, message)
 }
 
@@ -92,25 +91,4 @@ pub(super) fn account_op(actor: String, command: Command) -> Result<StorageOp, R
             ));
         }
     })
-}
-
-impl Session {
-    /// `add_participants`: 1 to `max_participants` distinct usernames.
-    pub(super) fn added_participants(
-        &self,
-        actor: String,
-        chat: ChatId,
-        mut usernames: Vec<String>,
-    ) -> Result<StorageOp, Refusal> {
-        usernames.sort_unstable();
-        usernames.dedup();
-        let max = self.limits.max_participants;
-        if usernames.is_empty() || usernames.len() > max {
-            return Err(invalid(format!("usernames must name 1 to {max} users")));
-        }
-        if usernames.iter().any(String::is_empty) {
-            return Err(invalid("usernames must not be empty".to_owned()));
-        }
-        Ok(StorageOp::AddParticipants { chat, by: actor, usernames, max })
-    }
 }

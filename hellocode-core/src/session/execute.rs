@@ -12,9 +12,10 @@ pub async fn execute(storage: &dyn Storage, op: &StorageOp) -> Result<StorageOut
         StorageOp::FetchMessages { chat, reader, before, limit } => {
             StorageOutcome::Messages(storage.messages_before(*chat, reader, *before, *limit).await?)
         }
-        StorageOp::Resume { chat, reader, since, limit } => {
+        StorageOp::Resume { chat, reader, since, limit, items } => {
             // One extra row tells whether another page follows.
-            let mut messages = storage.messages_after(*chat, reader, *since, limit + 1).await?;
+            let mut messages =
+                storage.messages_after(*chat, reader, *since, limit + 1, *items).await?;
             let more = messages.len() > *limit as usize;
             messages.truncate(*limit as usize);
             StorageOutcome::Page { messages, more }
@@ -23,13 +24,20 @@ pub async fn execute(storage: &dyn Storage, op: &StorageOp) -> Result<StorageOut
             StorageOutcome::Appended(storage.append_message(message.clone()).await?)
         }
         StorageOp::Edit { chat, seq, editor, content, at } => {
-            StorageOutcome::Message(storage.edit_message(*chat, *seq, editor, content, *at).await?)
+            StorageOutcome::Revised(storage.edit_message(*chat, *seq, editor, content, *at).await?)
         }
         StorageOp::Delete { chat, seq, by, at } => {
-            StorageOutcome::Message(storage.delete_message(*chat, *seq, by, *at).await?)
+            StorageOutcome::Revised(storage.delete_message(*chat, *seq, by, *at).await?)
         }
-        StorageOp::CreateChat { participants, at } => {
-            StorageOutcome::Chat(storage.create_chat(participants, *at).await?)
+        StorageOp::CreateChat { chat } => {
+            StorageOutcome::Chat(storage.create_chat(chat.clone()).await?)
+        }
+        StorageOp::GetChat { chat, reader } => {
+            let found = storage.chat(*chat).await?.ok_or(Error::ChatNotFound(*chat))?;
+            if !found.has_participant(reader) {
+                return Err(Error::NotParticipant { chat: *chat, username: reader.clone() });
+            }
+            StorageOutcome::Chat(found)
         }
         StorageOp::ListChats { username, after, limit } => {
             StorageOutcome::Chats(storage.chats_of(username, *after, *limit).await?)
@@ -79,38 +87,11 @@ pub async fn execute(storage: &dyn Storage, op: &StorageOp) -> Result<StorageOut
             storage.revoke_bot_token(username, *token).await?;
             StorageOutcome::Done
         }
-        StorageOp::AddParticipants { chat, by, usernames, max } => {
-            add_participants(storage, *chat, by, usernames, *max).await?
+        StorageOp::ChangeChat { chat, by, change, at } => {
+            StorageOutcome::Changed(storage.change_chat(*chat, by, change.clone(), *at).await?)
+        }
+        StorageOp::DeleteChat { chat, by } => {
+            StorageOutcome::Deleted(storage.delete_chat(*chat, by).await?)
         }
     })
-}
-
-/// Read the chat, check the caller takes part, and store the union of old and new participants.
-///
-/// Two concurrent additions to one chat may race (the later write wins); each caller's reply
-/// shows the participants its own write stored.
-async fn add_participants(
-    storage: &dyn Storage,
-    id: crate::model::ChatId,
-    by: &str,
-    usernames: &[String],
-    max: usize,
-) -> Result<StorageOutcome> {
-    let chat = storage.chat(id).await?.ok_or(Error::ChatNotFound(id))?;
-    if !chat.has_participant(by) {
-        return Err(Error::NotParticipant { chat: id, username: by.to_owned() });
-    }
-    let added: Vec<String> =
-        usernames.iter().filter(|name| !chat.has_participant(name)).cloned().collect();
-    if added.is_empty() {
-        return Ok(StorageOutcome::ParticipantsAdded { chat, added });
-    }
-    let mut all: Vec<String> = chat.participants.into_iter().map(|p| p.username).collect();
-    all.extend(added.iter().cloned());
-    all.sort_unstable();
-    if all.len() > max {
-        return Err(Error::TooManyParticipants { chat: id, size: all.len(), limit: max });
-    }
-    let chat = storage.set_participants(id, &all).await?;
-    Ok(StorageOutcome::ParticipantsAdded { chat, added })
 }

@@ -34,14 +34,19 @@
 //! ```
 
 mod accounts;
+mod chats;
 mod execute;
 mod ops;
 
 use crate::Error;
 use crate::model::{ChatId, Timestamp};
-use crate::protocol::{ClientFrame, Command, ErrorCode, Limits, RequestId, ServerFrame};
+use crate::protocol::{
+    ClientFrame, Command, ErrorCode, Limits, PROTOCOL_VERSION, RequestId, ServerFrame,
+};
+use crate::storage::Items;
 
 pub use accounts::{MAX_PROFILE_LANGUAGES, MAX_TIMEZONE_CHARS};
+pub use chats::MAX_TOPIC_CHARS;
 pub use execute::execute;
 pub use ops::{StorageOp, StorageOutcome};
 
@@ -212,12 +217,20 @@ pub struct Publish {
     pub frame: ServerFrame,
     /// Only these participants receive it (say, those just added to the chat); `None`: all.
     pub to: Option<Vec<String>>,
+    /// These users receive it too although they are no longer members: those the change
+    /// removed (it is the last event of the chat they get), or a deleted chat's members.
+    pub also: Vec<String>,
 }
 
 impl Publish {
     /// An event for every participant of `chat`.
     pub fn to_chat(chat: ChatId, frame: ServerFrame) -> Self {
-        Publish { chat, frame, to: None }
+        Publish { chat, frame, to: None, also: Vec::new() }
+    }
+
+    /// An event for some participants of `chat` only.
+    pub fn to_some(chat: ChatId, frame: ServerFrame, to: Vec<String>) -> Self {
+        Publish { chat, frame, to: Some(to), also: Vec::new() }
     }
 }
 
@@ -246,12 +259,26 @@ pub struct Session {
     state: State,
     scope: Scope,
     limits: Limits,
+    /// The protocol version spoken on this connection (1 until the client declares one).
+    protocol: u32,
 }
 
 impl Session {
     /// A new, unauthenticated session.
     pub fn new(scope: Scope, limits: Limits) -> Self {
-        Session { state: State::Unauthenticated, scope, limits }
+        Session { state: State::Unauthenticated, scope, limits, protocol: 1 }
+    }
+
+    /// The protocol version spoken on this connection: 1 until the client declares a newer one
+    /// (in its authentication command or with [`Session::speak`]).
+    pub fn protocol(&self) -> u32 {
+        self.protocol
+    }
+
+    /// Speak the protocol version the client declared (say, `?protocol=2` in its URL), up to
+    /// [`PROTOCOL_VERSION`]; 0 counts as 1.
+    pub fn speak(&mut self, version: u32) {
+        self.protocol = version.clamp(1, PROTOCOL_VERSION);
     }
 
     /// The current state.
@@ -289,7 +316,8 @@ impl Session {
     ) -> Output {
         let username = identity.username.clone();
         self.authenticate(identity);
-        Output::reply(ServerFrame::Authenticated { id: request.id, username, token })
+        let protocol = Some(self.protocol);
+        Output::reply(ServerFrame::Authenticated { id: request.id, username, token, protocol })
     }
 
     /// The driver issued a [`BotTokenRequest`]: build the reply carrying the token.
@@ -344,13 +372,16 @@ impl Session {
     }
 
     fn handle_unauthenticated(&mut self, id: Option<RequestId>, command: Command) -> Decision {
-        let credentials = match command {
+        let (credentials, protocol) = match command {
             Command::Ping {} => return Decision::Reply(Output::reply(ServerFrame::Pong { id })),
-            Command::Auth { token } => Credentials::Token { token },
-            Command::Login { username, password } => Credentials::Password { username, password },
-            Command::Register { username, email, password, password_confirmation } => {
-                Credentials::Register { username, email, password, password_confirmation }
+            Command::Auth { token, protocol } => (Credentials::Token { token }, protocol),
+            Command::Login { username, password, protocol } => {
+                (Credentials::Password { username, password }, protocol)
             }
+            Command::Register { username, email, password, password_confirmation, protocol } => (
+                Credentials::Register { username, email, password, password_confirmation },
+                protocol,
+            ),
             other => {
                 return Decision::Reply(Output::error(
                     id,
@@ -359,6 +390,9 @@ impl Session {
                 ));
             }
         };
+        if let Some(version) = protocol {
+            self.speak(version);
+        }
         Decision::Authenticate(AuthRequest { id, credentials })
     }
 
@@ -389,6 +423,8 @@ impl Session {
                 reader: actor,
                 since,
                 limit: self.page(limit, self.limits.max_page)?,
+                // A client of version 1 knows posts only.
+                items: if self.protocol >= 2 { Items::All } else { Items::Posts },
             },
             Command::NewMessage { chat_id, message, from, client_id } => {
                 if let Some(from) = from.filter(|from| *from != actor) {
@@ -423,10 +459,9 @@ impl Session {
             Command::DeleteMessage { chat_id, seq } => {
                 StorageOp::Delete { chat: self.chat(chat_id)?, seq, by: actor, at: now }
             }
-            Command::CreateChat { participants } => StorageOp::CreateChat {
-                participants: self.participants(&actor, participants)?,
-                at: now,
-            },
+            Command::GetChat { chat_id } => {
+                StorageOp::GetChat { chat: self.chat(chat_id)?, reader: actor }
+            }
             Command::ListChats { after, limit } => {
                 StorageOp::ListChats { username: actor, after, limit: list_page(limit)? }
             }
@@ -442,10 +477,13 @@ impl Session {
             Command::Read { chat_id, seq } => {
                 StorageOp::MarkRead { chat: self.chat(chat_id)?, username: actor, seq }
             }
-            Command::AddParticipants { chat_id, usernames } => {
-                let chat = self.chat(chat_id)?;
-                self.added_participants(actor, chat, usernames)?
-            }
+            command @ (Command::CreateChat { .. }
+            | Command::AddParticipants { .. }
+            | Command::RemoveParticipant { .. }
+            | Command::LeaveChat { .. }
+            | Command::SetRole { .. }
+            | Command::UpdateChat { .. }
+            | Command::DeleteChat { .. }) => self.chat_op(actor, command, now)?,
             command @ (Command::GetUser { .. }
             | Command::UpdateProfile { .. }
             | Command::ListLanguages { .. }
@@ -549,5 +587,7 @@ pub(crate) fn list_page(limit: Option<u32>) -> Result<u32, (ErrorCode, String)> 
 
 #[cfg(test)]
 mod account_tests;
+#[cfg(test)]
+mod chat_tests;
 #[cfg(test)]
 mod tests;

@@ -2,10 +2,11 @@
 
 use super::{Output, Publish};
 use crate::model::{
-    BotToken, Chat, ChatId, Language, Message, NewMessage, ReadMark, Seq, Timestamp, User,
+    BotToken, Chat, ChatChange, ChatChanged, ChatId, Language, Message, NewChat, NewMessage,
+    ReadMark, Revised, Seq, Timestamp, User,
 };
 use crate::protocol::{ErrorCode, RequestId, ServerFrame};
-use crate::storage::Appended;
+use crate::storage::{Appended, Items};
 
 /// One storage operation, always on behalf of the authenticated user it names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +33,8 @@ pub enum StorageOp {
         since: Seq,
         /// Page size, already capped.
         limit: u32,
+        /// Events too, or posts only (protocol version 1).
+        items: Items,
     },
     /// Append a message (idempotent by client id).
     Append(NewMessage),
@@ -61,10 +64,15 @@ pub enum StorageOp {
     },
     /// Create a chat.
     CreateChat {
-        /// All participants, the creator included, sorted and distinct.
-        participants: Vec<String>,
-        /// When.
-        at: Timestamp,
+        /// The chat: its members (the creator included, sorted and distinct), kind and name.
+        chat: NewChat,
+    },
+    /// One chat, for a member.
+    GetChat {
+        /// Chat.
+        chat: ChatId,
+        /// Who reads (must be a member).
+        reader: String,
     },
     /// A page of the user's chats.
     ListChats {
@@ -165,16 +173,23 @@ pub enum StorageOp {
         /// The token's id.
         token: i64,
     },
-    /// Add users to a chat the caller takes part in.
-    AddParticipants {
+    /// Change a chat's members, roles, name or topic (storage checks the caller's role).
+    ChangeChat {
         /// Chat.
         chat: ChatId,
-        /// Who adds (must be a participant).
+        /// Who changes it (must be a member).
         by: String,
-        /// Who to add, sorted and distinct (all must exist).
-        usernames: Vec<String>,
-        /// The largest the chat may grow.
-        max: usize,
+        /// What changes.
+        change: ChatChange,
+        /// When.
+        at: Timestamp,
+    },
+    /// Delete a chat (storage checks the caller may).
+    DeleteChat {
+        /// Chat.
+        chat: ChatId,
+        /// Who deletes it.
+        by: String,
     },
 }
 
@@ -182,13 +197,15 @@ impl StorageOp {
     /// The user on whose behalf the operation runs (`None` for none: chat creation lists many).
     pub fn actor(&self) -> Option<&str> {
         match self {
-            StorageOp::FetchMessages { reader, .. } | StorageOp::Resume { reader, .. } => {
+            StorageOp::FetchMessages { reader, .. }
+            | StorageOp::Resume { reader, .. }
+            | StorageOp::GetChat { reader, .. } => {
                 Some(reader)
             }
             StorageOp::Append(message) => Some(&message.author),
             StorageOp::Edit { editor, .. } => Some(editor),
             StorageOp::Delete { by, .. } => Some(by),
-            StorageOp::CreateChat { .. } => None,
+            StorageOp::CreateChat { chat } => Some(&chat.creator),
             StorageOp::ListChats { username, .. }
             | StorageOp::FindUsers { username, .. }
             | StorageOp::Typing { username, .. }
@@ -202,7 +219,7 @@ impl StorageOp {
             | StorageOp::RemoveContact { username, .. }
             | StorageOp::ListBotTokens { username }
             | StorageOp::RevokeBotToken { username, .. } => Some(username),
-            StorageOp::AddParticipants { by, .. } => Some(by),
+            StorageOp::ChangeChat { by, .. } | StorageOp::DeleteChat { by, .. } => Some(by),
         }
     }
 
@@ -215,6 +232,7 @@ impl StorageOp {
             StorageOp::Edit { .. } => "edit",
             StorageOp::Delete { .. } => "delete",
             StorageOp::CreateChat { .. } => "create_chat",
+            StorageOp::GetChat { .. } => "get_chat",
             StorageOp::ListChats { .. } => "list_chats",
             StorageOp::FindUsers { .. } => "find_users",
             StorageOp::Typing { .. } => "typing",
@@ -228,7 +246,8 @@ impl StorageOp {
             StorageOp::RemoveContact { .. } => "remove_contact",
             StorageOp::ListBotTokens { .. } => "list_bot_tokens",
             StorageOp::RevokeBotToken { .. } => "revoke_bot_token",
-            StorageOp::AddParticipants { .. } => "add_participants",
+            StorageOp::ChangeChat { change, .. } => change.name(),
+            StorageOp::DeleteChat { .. } => "delete_chat",
         }
     }
 }
@@ -248,9 +267,9 @@ pub enum StorageOutcome {
     },
     /// For `Append`.
     Appended(Appended),
-    /// For `Edit` and `Delete`: the message as it now is.
-    Message(Message),
-    /// For `CreateChat`.
+    /// For `Edit` and `Delete`: the post as it now is, and the event that recorded it.
+    Revised(Revised),
+    /// For `CreateChat` and `GetChat`.
     Chat(Chat),
     /// For `ListChats`.
     Chats(Vec<Chat>),
@@ -272,13 +291,10 @@ pub enum StorageOutcome {
     BotTokens(Vec<BotToken>),
     /// For `RevokeBotToken`.
     Done,
-    /// For `AddParticipants`: the chat as it now is, and who was not in it before.
-    ParticipantsAdded {
-        /// The chat.
-        chat: Chat,
-        /// The users added (sorted; empty when all were participants already).
-        added: Vec<String>,
-    },
+    /// For `ChangeChat`.
+    Changed(ChatChanged),
+    /// For `DeleteChat`: the members it had.
+    Deleted(Vec<String>),
 }
 
 /// Build the reply and events for a completed operation.
@@ -304,20 +320,29 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
             };
             Output { reply: wants_ack.then_some(ServerFrame::Ack { id, message }), publish }
         }
-        (StorageOp::Edit { chat, .. }, StorageOutcome::Message(message)) => Output {
-            publish: vec![Publish::to_chat(
-                chat,
-                ServerFrame::MessageEdited { message: message.clone() },
-            )],
-            reply: wants_ack.then_some(ServerFrame::Ack { id, message }),
-        },
-        (StorageOp::Delete { chat, seq, .. }, StorageOutcome::Message(_)) => Output {
-            reply: wants_ack.then_some(ServerFrame::Ok { id }),
-            publish: vec![Publish::to_chat(
-                chat,
-                ServerFrame::MessageDeleted { chat_id: chat, seq },
-            )],
-        },
+        (StorageOp::Edit { chat, .. }, StorageOutcome::Revised(Revised { message, event })) => {
+            Output {
+                publish: vec![Publish::to_chat(
+                    chat,
+                    ServerFrame::MessageEdited { message: message.clone(), event },
+                )],
+                reply: wants_ack.then_some(ServerFrame::Ack { id, message }),
+            }
+        }
+        (StorageOp::Delete { chat, seq, .. }, StorageOutcome::Revised(Revised { event, .. })) => {
+            Output {
+                reply: wants_ack.then_some(ServerFrame::Ok { id }),
+                // Deleting a deleted post changed nothing: there is nothing to tell.
+                publish: event
+                    .map(|event| {
+                        let frame =
+                            ServerFrame::MessageDeleted { chat_id: chat, seq, event: Some(event) };
+                        Publish::to_chat(chat, frame)
+                    })
+                    .into_iter()
+                    .collect(),
+            }
+        }
         (StorageOp::CreateChat { .. }, StorageOutcome::Chat(chat)) => Output {
             publish: vec![Publish::to_chat(
                 chat.id,
@@ -325,6 +350,9 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
             )],
             reply: Some(ServerFrame::Chat { id, chat }),
         },
+        (StorageOp::GetChat { .. }, StorageOutcome::Chat(chat)) => {
+            Output::reply(ServerFrame::Chat { id, chat })
+        }
         (StorageOp::ListChats { .. }, StorageOutcome::Chats(chats)) => {
             Output::reply(ServerFrame::Chats { id, chats })
         }
@@ -369,20 +397,36 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
         (StorageOp::RevokeBotToken { .. }, StorageOutcome::Done) => {
             Output { reply: wants_ack.then_some(ServerFrame::Ok { id }), publish: Vec::new() }
         }
-        (StorageOp::AddParticipants { .. }, StorageOutcome::ParticipantsAdded { chat, added }) => {
+        (StorageOp::ChangeChat { change, .. }, StorageOutcome::Changed(changed)) => {
+            let ChatChanged { chat, events, gone, added } = changed;
+            let mut publish = Vec::new();
             // Those added learn of the chat as if it had just been created with them; from then
             // on they receive its events (and resume it from its start).
-            let publish = if added.is_empty() {
-                Vec::new()
-            } else {
-                vec![Publish {
-                    chat: chat.id,
-                    frame: ServerFrame::ChatCreated { chat: chat.clone() },
-                    to: Some(added),
-                }]
+            if !added.is_empty() {
+                let frame = ServerFrame::ChatCreated { chat: chat.clone() };
+                publish.push(Publish::to_some(chat.id, frame, added));
+            }
+            // Every member learns of the change; those it removed too, and nothing after it.
+            if !events.is_empty() {
+                let frame = ServerFrame::ChatChanged { chat: chat.clone(), events };
+                publish.push(Publish { chat: chat.id, frame, to: None, also: gone });
+            }
+            let reply = match change {
+                // The one who left cannot see the chat any more.
+                ChatChange::Leave => wants_ack.then_some(ServerFrame::Ok { id }),
+                _ => Some(ServerFrame::Chat { id, chat }),
             };
-            Output { reply: Some(ServerFrame::Chat { id, chat }), publish }
+            Output { reply, publish }
         }
+        (StorageOp::DeleteChat { chat, by }, StorageOutcome::Deleted(members)) => Output {
+            reply: wants_ack.then_some(ServerFrame::Ok { id }),
+            publish: vec![Publish {
+                chat,
+                frame: ServerFrame::ChatDeleted { chat_id: chat, by },
+                to: None,
+                also: members,
+            }],
+        },
         (op, _) => Output::error(
             id,
             ErrorCode::Internal,

@@ -1,7 +1,7 @@
 //! The state machine driven directly: no storage, no network.
 
 use super::*;
-use crate::model::{Message, NewMessage, ReadMark, Seq, User};
+use crate::model::{EventKind, Message, NewMessage, ReadMark, Revised, Seq, User};
 use crate::protocol::decode;
 use crate::storage::Appended;
 
@@ -47,6 +47,10 @@ fn message(seq: i64, content: &str) -> Message {
         client_id: None,
         edited_at: None,
         deleted: false,
+        kind: Default::default(),
+        target: None,
+        member: None,
+        role: None,
     }
 }
 
@@ -84,7 +88,8 @@ fn unauthenticated_sessions_only_authenticate_or_ping() {
         Some(ServerFrame::Authenticated {
             id: Some(2.into()),
             username: "alice".into(),
-            token: None
+            token: None,
+            protocol: Some(1),
         })
     );
     assert_eq!(session.identity(), Some(&Identity::new("alice")));
@@ -216,20 +221,6 @@ fn message_text_and_client_ids_are_validated() {
         now(),
     ));
     assert!(matches!(op, StorageOp::Append(NewMessage { client_id: Some(_), .. })));
-}
-
-#[test]
-fn chat_creation_includes_the_creator_once() {
-    let mut session = alice(Scope::AllChats);
-    let text = r#"{"command":"create_chat","participants":["bob","alice","bob"]}"#;
-    let StorageOp::CreateChat { participants, .. } = op(session.handle(frame(text), now())) else {
-        panic!("create")
-    };
-    assert_eq!(participants, ["alice", "bob"]);
-    let (code, _) = refused(
-        session.handle(frame(r#"{"command":"create_chat","participants":["alice"]}"#), now()),
-    );
-    assert_eq!(code, ErrorCode::InvalidField, "a chat needs someone else");
 }
 
 #[test]
@@ -442,19 +433,42 @@ fn other_operations_publish_their_events() {
     );
     assert!(out.publish.is_empty(), "an older receipt is not re-broadcast: {out:?}");
     assert_eq!(out.reply, Some(ServerFrame::Ok { id: Some(2.into()) }));
+    let recorded = |seq: i64, kind: EventKind| Message {
+        kind,
+        target: Some(Seq(1)),
+        ..message(seq, if kind == EventKind::Edit { "x" } else { "" })
+    };
+    let edited = Revised { message: message(1, "x"), event: Some(recorded(2, EventKind::Edit)) };
     let out = run(
         r#"{"command":"edit_message","chatId":7,"seq":1,"message":"x"}"#,
-        StorageOutcome::Message(message(1, "x")),
-    );
-    assert_eq!(out.publish[0].frame, ServerFrame::MessageEdited { message: message(1, "x") });
-    let out = run(
-        r#"{"command":"delete_message","chatId":7,"seq":1}"#,
-        StorageOutcome::Message(message(1, "")),
+        StorageOutcome::Revised(edited),
     );
     assert_eq!(
         out.publish[0].frame,
-        ServerFrame::MessageDeleted { chat_id: ChatId(7), seq: Seq(1) }
+        ServerFrame::MessageEdited {
+            message: message(1, "x"),
+            event: Some(recorded(2, EventKind::Edit))
+        }
     );
+    let deleted = Revised { message: message(1, ""), event: Some(recorded(3, EventKind::Delete)) };
+    let out = run(
+        r#"{"command":"delete_message","chatId":7,"seq":1}"#,
+        StorageOutcome::Revised(deleted),
+    );
+    assert_eq!(
+        out.publish[0].frame,
+        ServerFrame::MessageDeleted {
+            chat_id: ChatId(7),
+            seq: Seq(1),
+            event: Some(recorded(3, EventKind::Delete))
+        }
+    );
+    // Deleting a deleted post records nothing and tells no one.
+    let out = run(
+        r#"{"command":"delete_message","chatId":7,"seq":1}"#,
+        StorageOutcome::Revised(Revised { message: message(1, ""), event: None }),
+    );
+    assert!(out.publish.is_empty());
 }
 
 #[test]

@@ -216,13 +216,20 @@ mod tests {
             client_id: None,
             edited_at: None,
             deleted: false,
+            kind: Default::default(),
+            target: None,
+            member: None,
+            role: None,
         }
     }
 
     fn chat(id: i64, last: i64) -> Chat {
         Chat {
             id: ChatId(id),
-            participants: vec![Participant { username: "alice".into() }],
+            kind: Default::default(),
+        name: None,
+        topic: None,
+        participants: vec![Participant::new("alice")],
             last_seq: Seq(last),
             created_at: Timestamp::from_unix_millis(0),
         }

@@ -28,13 +28,20 @@ fn message(seq: i64) -> Message {
         client_id: None,
         edited_at: None,
         deleted: false,
+        kind: Default::default(),
+        target: None,
+        member: None,
+        role: None,
     }
 }
 
 fn chat(last: i64) -> Chat {
     Chat {
         id: ChatId(1),
-        participants: vec![Participant { username: "alice".into() }],
+        kind: Default::default(),
+        name: None,
+        topic: None,
+        participants: vec![Participant::new("alice")],
         last_seq: Seq(last),
         created_at: Timestamp::from_unix_millis(0),
     }

@@ -154,6 +154,10 @@ pub(crate) fn ack(frame: &Value, seq: i64) -> Value {
         client_id: frame["clientId"].as_str().map(str::to_owned),
         edited_at: None,
         deleted: false,
+        kind: Default::default(),
+        target: None,
+        member: None,
+        role: None,
     };
     json!({"command": "ack", "id": frame["id"], "message": message})
 }
@@ -162,7 +166,10 @@ pub(crate) fn ack(frame: &Value, seq: i64) -> Value {
 pub(crate) fn chat(id: i64) -> Chat {
     Chat {
         id: ChatId(id),
-        participants: vec![Participant { username: "ghost".into() }],
+        kind: Default::default(),
+        name: None,
+        topic: None,
+        participants: vec![Participant::new("ghost")],
         last_seq: Seq(0),
         created_at: Timestamp::from_unix_millis(0),
     }

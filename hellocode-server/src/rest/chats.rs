@@ -1,5 +1,5 @@
-//! Languages, chats and message history. Chats are visible to and changed by their participants
-//! only.
+//! Languages, chats and message history. Chats are visible to their participants only; changes
+//! to their members are in [`super::members`].
 
 use std::sync::Arc;
 
@@ -25,8 +25,10 @@ struct NewLanguage {
 }
 
 #[derive(Debug, Deserialize)]
-struct Participants {
+struct NewChat {
     participants: Vec<String>,
+    name: Option<String>,
+    topic: Option<String>,
 }
 
 /// `?after=&limit=` of the list routes (agreed protocol: default and cap 500).
@@ -105,17 +107,6 @@ pub(super) fn routes(
         .and(auth.clone())
         .and(with_state(state.clone()))
         .then(chat_detail);
-    let update = warp::path!("api" / "chat" / i64 / "update")
-        .and(warp::put().or(warp::patch()).unify())
-        .and(auth.clone())
-        .and(json_body())
-        .and(with_state(state.clone()))
-        .then(update_chat);
-    let delete = warp::path!("api" / "chat" / i64 / "delete")
-        .and(warp::delete())
-        .and(auth.clone())
-        .and(with_state(state.clone()))
-        .then(delete_chat);
     let history = warp::path!("api" / "chat" / i64 / "messages")
         .and(warp::get())
         .and(auth.clone())
@@ -139,36 +130,10 @@ pub(super) fn routes(
         .unify()
         .or(detail)
         .unify()
-        .or(update)
-        .unify()
-        .or(delete)
-        .unify()
         .or(history)
         .unify()
         .or(post)
         .unify()
-}
-
-/// The chat, if `identity` takes part in it.
-async fn own_chat(
-    state: &AppState,
-    id: i64,
-    identity: &Identity,
-) -> Result<hellocode_core::model::Chat, ApiError> {
-    let chat = state
-        .storage
-        .chat(ChatId(id))
-        .await?
-        .ok_or(hellocode_core::Error::ChatNotFound(ChatId(id)))?;
-    if chat.has_participant(&identity.username) {
-        Ok(chat)
-    } else {
-        Err(hellocode_core::Error::NotParticipant {
-            chat: chat.id,
-            username: identity.username.clone(),
-        }
-        .into())
-    }
 }
 
 async fn list_languages(query: ListQuery, state: Arc<AppState>) -> Response {
@@ -236,10 +201,11 @@ async fn list_chats(identity: Identity, query: ListQuery, state: Arc<AppState>) 
     )
 }
 
-async fn create_chat(identity: Identity, body: Participants, state: Arc<AppState>) -> Response {
+async fn create_chat(identity: Identity, body: NewChat, state: Arc<AppState>) -> Response {
     respond(
         async {
-            let command = Command::CreateChat { participants: body.participants };
+            let NewChat { participants, name, topic } = body;
+            let command = Command::CreateChat { participants, name, topic };
             match dispatch(&state, identity, command).await? {
                 ServerFrame::Chat { chat, .. } => Ok(json_reply(StatusCode::CREATED, &chat)),
                 other => Err(unexpected(&other)),
@@ -250,71 +216,12 @@ async fn create_chat(identity: Identity, body: Participants, state: Arc<AppState
 }
 
 async fn chat_detail(id: i64, identity: Identity, state: Arc<AppState>) -> Response {
-    respond(async { Ok(json_reply(StatusCode::OK, &own_chat(&state, id, &identity).await?)) }.await)
-}
-
-async fn update_chat(
-    id: i64,
-    identity: Identity,
-    body: Participants,
-    state: Arc<AppState>,
-) -> Response {
     respond(
         async {
-            let before = own_chat(&state, id, &identity).await?;
-            hellocode_core::text::check_all(
-                "participants",
-                &body.participants,
-                hellocode_core::text::MAX_USERNAME_CHARS,
-            )?;
-            let mut participants = body.participants;
-            participants.sort_unstable();
-            participants.dedup();
-            if participants.is_empty()
-                || participants.len() > state.settings.limits.max_participants
-            {
-                let fields = [(
-                    "participants".to_owned(),
-                    vec![format!(
-                        "Name 1 to {} participants.",
-                        state.settings.limits.max_participants
-                    )],
-                )];
-                return Err(ApiError::validation(fields.into()));
+            match dispatch(&state, identity, Command::GetChat { chat_id: Some(ChatId(id)) }).await? {
+                ServerFrame::Chat { chat, .. } => Ok(json_reply(StatusCode::OK, &chat)),
+                other => Err(unexpected(&other)),
             }
-            if participants.iter().any(|name| !before.has_participant(name))
-                && let Some(ServerFrame::Error { code, message, retry_after, .. }) = state
-                    .dispatcher
-                    .creation()
-                    .refusal(&identity.username, Kind::Participants, None)
-            {
-                return Err(ApiError::from_frame(code, message).with_retry_after(retry_after));
-            }
-            let chat = state.storage.set_participants(ChatId(id), &participants).await?;
-            let broker = state.dispatcher.broker();
-            broker.publish(BrokerEvent::MembersChanged(chat.id)).await;
-            // As `add_participants` does: those added learn of the chat.
-            let added: Vec<String> =
-                participants.into_iter().filter(|name| !before.has_participant(name)).collect();
-            if !added.is_empty() {
-                let frame = ServerFrame::ChatCreated { chat: chat.clone() };
-                broker
-                    .publish(BrokerEvent::Chat(Publish { chat: chat.id, frame, to: Some(added) }))
-                    .await;
-            }
-            Ok(json_reply(StatusCode::OK, &chat))
-        }
-        .await,
-    )
-}
-
-async fn delete_chat(id: i64, identity: Identity, state: Arc<AppState>) -> Response {
-    respond(
-        async {
-            own_chat(&state, id, &identity).await?;
-            state.storage.delete_chat(ChatId(id)).await?;
-            state.dispatcher.broker().publish(BrokerEvent::MembersChanged(ChatId(id))).await;
-            Ok(StatusCode::NO_CONTENT.into_response())
         }
         .await,
     )

@@ -2,12 +2,13 @@
 //!
 //! Commands of the protocol (chats, history, posting, users, contacts, languages, bot tokens) go
 //! through the same [`Dispatcher`](crate::dispatch::Dispatcher) as the WebSocket; the rest
-//! (registration and login forms, account changes with email or password, chat replacement and
-//! deletion, the user list) are reads and writes of storage with an ownership check. Every error is JSON: `{code,
+//! (registration and login forms, account changes with email or password, the user list) are
+//! reads and writes of storage with an ownership check. Every error is JSON: `{code,
 //! message}`, or for invalid input a 422 with `{field: [messages]}` as in the original app.
 
 mod accounts;
 mod chats;
+mod members;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -276,7 +277,13 @@ pub fn routes(
         },
     );
     let api = rate_limited(state.clone())
-        .and(accounts::routes(state.clone()).or(chats::routes(state)).unify());
+        .and(
+            accounts::routes(state.clone())
+                .or(chats::routes(state.clone()))
+                .unify()
+                .or(members::routes(state))
+                .unify(),
+        );
     health.or(metrics).unify().or(api).unify()
 }
 

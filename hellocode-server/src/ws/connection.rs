@@ -71,12 +71,13 @@ enum Ending {
     Quiet,
 }
 
-/// Serve one connection until it closes. `progress` tells when the socket last accepted
-/// written bytes (without it, a write must complete within the write timeout).
+/// Serve one connection until it closes, with `session` fresh for it (its scope and protocol
+/// version set). `progress` tells when the socket last accepted written bytes (without it, a
+/// write must complete within the write timeout).
 pub async fn run<S, E>(
     socket: S,
     state: Arc<AppState>,
-    scope: Scope,
+    mut session: Session,
     identity: Option<Identity>,
     peer: Option<SocketAddr>,
     progress: Option<Arc<WriteProgress>>,
@@ -85,6 +86,7 @@ pub async fn run<S, E>(
     E: std::fmt::Display,
 {
     let _alive = state.alive.clone();
+    let scope = session.scope();
     let opened = Instant::now();
     state.metrics.connection_opened();
     tracing::info!(
@@ -118,7 +120,6 @@ pub async fn run<S, E>(
     };
     let writer = tokio::spawn(write_loop(sink, outgoing, watch, writer_done.clone()));
 
-    let mut session = Session::new(scope, state.settings.limits);
     let mut registered: Option<(String, Registration)> = None;
     let mut grant = None;
     let mut expires = None;

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 use futures_channel::mpsc;
 use futures_util::{Sink, Stream};
 use hellocode_core::local::{LocalConnection, LocalServer};
-use hellocode_core::session::Scope;
+use hellocode_core::session::{Scope, Session};
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 
 use crate::app::AppState;
@@ -58,7 +58,8 @@ impl LocalServer for LocalEndpoint {
         let (to_server, incoming) = mpsc::channel(CHANNEL_FRAMES);
         let (outgoing, from_server) = mpsc::channel(CHANNEL_FRAMES);
         let socket = LocalSocket { incoming, outgoing, pong_due: false, reader: None };
-        let connection = super::run_connection(socket, state, Scope::AllChats, None, None, None);
+        let session = Session::new(Scope::AllChats, state.settings.limits);
+        let connection = super::run_connection(socket, state, session, None, None, None);
         self.runtime.spawn(connection);
         Some(LocalConnection { to_server, from_server })
     }

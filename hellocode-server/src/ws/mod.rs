@@ -12,7 +12,7 @@ mod local;
 use std::sync::Arc;
 
 use hellocode_core::model::ChatId;
-use hellocode_core::session::Scope;
+use hellocode_core::session::{Scope, Session};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
@@ -36,6 +36,8 @@ pub use local::LocalEndpoint;
 #[derive(Debug, Deserialize)]
 struct TokenQuery {
     token: Option<String>,
+    /// The protocol version the client speaks (`?protocol=2`).
+    protocol: Option<u32>,
 }
 
 /// The WebSocket routes.
@@ -91,6 +93,10 @@ async fn upgrade(
         },
         None => None,
     };
+    let mut session = Session::new(scope, state.settings.limits);
+    if let Some(version) = query.protocol {
+        session.speak(version);
+    }
     let config = websocket_config(&state);
     tokio::spawn(async move {
         match on_upgrade.await {
@@ -101,7 +107,7 @@ async fn upgrade(
                     Some(config),
                 )
                 .await;
-                run_connection(socket, state, scope, identity, peer, progress).await;
+                run_connection(socket, state, session, identity, peer, progress).await;
             }
             Err(err) => {
                 tracing::debug!(peer = %Peer(peer), error = %err, "websocket upgrade failed")

@@ -332,6 +332,21 @@ pub async fn chat_among(server: &TestServer, names: &[&str]) -> (Vec<String>, i6
     (tokens, chat["id"].as_i64().expect("chat id"))
 }
 
+/// Register users and create a group among them, named `name` (the first creates and owns it);
+/// returns the tokens and the chat id.
+pub async fn group_among(server: &TestServer, name: &str, names: &[&str]) -> (Vec<String>, i64) {
+    let mut tokens = Vec::new();
+    for user in names {
+        tokens.push(server.user(user).await);
+    }
+    let body = json!({ "participants": names[1..].to_vec(), "name": name });
+    let (status, chat) =
+        server.http("POST", "/api/chat/create/", Some(&tokens[0]), Some(&body)).await;
+    assert_eq!(status, 201, "{chat}");
+    assert_eq!(chat["kind"], "group", "{chat}");
+    (tokens, chat["id"].as_i64().expect("chat id"))
+}
+
 /// A WebSocket that never reads, with a small receive buffer so the server's writes stall.
 pub async fn silent_client(server: &TestServer, token: &str) -> Client {
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");

@@ -29,6 +29,7 @@ macro_rules! on_backends {
 mod auth;
 mod commands;
 mod fuzz_regressions;
+mod groups;
 mod identity;
 mod limits;
 mod resilience;

@@ -29,13 +29,13 @@ impl Session {
         let with_token = token.is_some();
         let command = match (&token, &self.credentials) {
             (Some(token), _) | (None, Credentials::Token(token)) => {
-                Command::Auth { token: token.clone() }
+                Command::Auth { token: token.clone(), protocol: None }
             }
             (
                 None,
                 Credentials::Password { username, password }
                 | Credentials::RegisterOrLogin { username, password, .. },
-            ) => Command::Login { username: username.clone(), password: password.clone() },
+            ) => Command::Login { username: username.clone(), password: password.clone(), protocol: None },
             (None, Credentials::Register { username, email, password }) => {
                 register(username, email, password)
             }
@@ -78,7 +78,7 @@ impl Session {
             ) => {
                 // The token expired: log in again.
                 let login =
-                    Command::Login { username: username.clone(), password: password.clone() };
+                    Command::Login { username: username.clone(), password: password.clone(), protocol: None };
                 self.send_handshake(attempt, Step::Relogin, login);
             }
             (
@@ -129,5 +129,6 @@ fn register(username: &str, email: &str, password: &str) -> Command {
         email: email.to_owned(),
         password: password.to_owned(),
         password_confirmation: password.to_owned(),
+        protocol: None,
     }
 }

@@ -187,6 +187,10 @@ pub(in crate::driver) fn ack(request: &Value, seq: i64) -> ServerFrame {
         client_id: request["clientId"].as_str().map(str::to_owned),
         edited_at: None,
         deleted: false,
+        kind: Default::default(),
+        target: None,
+        member: None,
+        role: None,
     };
     let id = request["id"].as_i64().map(RequestId::Number);
     ServerFrame::Ack { id, message }
@@ -195,7 +199,10 @@ pub(in crate::driver) fn ack(request: &Value, seq: i64) -> ServerFrame {
 pub(in crate::driver) fn chat(id: i64, last: i64) -> Chat {
     Chat {
         id: ChatId(id),
-        participants: vec![Participant { username: "alice".into() }],
+        kind: Default::default(),
+        name: None,
+        topic: None,
+        participants: vec![Participant::new("alice")],
         last_seq: Seq(last),
         created_at: Timestamp::from_unix_millis(0),
     }

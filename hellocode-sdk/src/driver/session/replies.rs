@@ -219,8 +219,8 @@ impl Session {
                 self.deliver(out);
                 return;
             }
-            ServerFrame::MessageEdited { message } => Event::Edited(message),
-            ServerFrame::MessageDeleted { chat_id, seq } => Event::Deleted { chat_id, seq },
+            ServerFrame::MessageEdited { message, .. } => Event::Edited(message),
+            ServerFrame::MessageDeleted { chat_id, seq, .. } => Event::Deleted { chat_id, seq },
             ServerFrame::Typing { chat_id, username } => Event::Typing { chat_id, username },
             ServerFrame::Read { chat_id, username, seq } => Event::Read { chat_id, username, seq },
             ServerFrame::Presence { username, online } => Event::Presence { username, online },
