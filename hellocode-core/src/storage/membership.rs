@@ -79,7 +79,8 @@ pub(crate) fn plan(chat: ChatId, roster: &Roster, by: &str, change: &ChatChange)
         return Err(Error::NotParticipant { chat, username: by.to_owned() });
     };
     let direct = roster.kind == ChatKind::Direct;
-    let refuse = |action, reason| Error::NotAllowed { chat, username: by.to_owned(), action, reason };
+    let refuse =
+        |action, reason| Error::NotAllowed { chat, username: by.to_owned(), action, reason };
     let mut plan = Plan::default();
     match change {
         ChatChange::Add { usernames, max } => {
@@ -282,7 +283,10 @@ mod tests {
         let handed = plan(CHAT, &team(), "olga", &set_role("bob", Role::Owner)).unwrap();
         assert_eq!(
             handed.effects,
-            [Effect::SetRole("bob".into(), Role::Owner), Effect::SetRole("olga".into(), Role::Admin)]
+            [
+                Effect::SetRole("bob".into(), Role::Owner),
+                Effect::SetRole("olga".into(), Role::Admin)
+            ]
         );
         assert!(forbidden(plan(CHAT, &team(), "ada", &set_role("bob", Role::Admin))));
         assert!(forbidden(plan(CHAT, &team(), "olga", &set_role("olga", Role::Member))));
@@ -305,7 +309,8 @@ mod tests {
         let renamed = plan(CHAT, &team(), "ada", &rename).unwrap();
         assert_eq!(renamed.effects, [Effect::SetName(Some("Rustaceans".into()))]);
         assert!(forbidden(plan(CHAT, &team(), "bob", &rename)));
-        let direct = Roster { kind: ChatKind::Direct, ..group(&[("a", Role::Member), ("b", Role::Member)]) };
+        let direct =
+            Roster { kind: ChatKind::Direct, ..group(&[("a", Role::Member), ("b", Role::Member)]) };
         assert!(matches!(plan(CHAT, &direct, "a", &add), Err(Error::DirectChat { .. })));
         assert!(matches!(plan(CHAT, &direct, "a", &rename), Err(Error::DirectChat { .. })));
         assert_eq!(plan(CHAT, &direct, "a", &ChatChange::Leave).unwrap().gone, ["a"]);
@@ -313,7 +318,8 @@ mod tests {
 
     #[test]
     fn deletion_is_for_a_direct_chats_members_and_a_groups_owner() {
-        let direct = Roster { kind: ChatKind::Direct, ..group(&[("a", Role::Member), ("b", Role::Member)]) };
+        let direct =
+            Roster { kind: ChatKind::Direct, ..group(&[("a", Role::Member), ("b", Role::Member)]) };
         assert!(may_delete(CHAT, &direct, "b").is_ok());
         assert!(may_delete(CHAT, &team(), "olga").is_ok());
         assert!(matches!(may_delete(CHAT, &team(), "ada"), Err(Error::NotAllowed { .. })));

@@ -24,8 +24,8 @@
 //! Backends: [`MemoryStorage`] (tests, ephemeral servers), `SqliteStorage` (feature `sqlite`: the
 //! embedded default, one file) and `PostgresStorage` (feature `postgres`: production, bounded pool).
 
-mod memory;
 pub(crate) mod membership;
+mod memory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 
