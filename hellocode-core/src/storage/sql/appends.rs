@@ -8,11 +8,10 @@ use sqlx::pool::PoolConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::backend::{Backend, SqlRow};
-use super::chats::require_participant;
 use super::rows::{MESSAGE_COLUMNS, message_from_row};
 use super::statement::{Statement, value_rows};
 use super::{MAX_BATCH, refused_by_database};
-use crate::model::{Message, NewMessage, Seq};
+use crate::model::{EventKind, Message, NewMessage, Seq};
 use crate::storage::{AppendTicket, Appended};
 use crate::{Error, Result};
 
@@ -146,13 +145,16 @@ async fn commit_batch<DB: Backend>(
 }
 
 /// Append a batch of messages inside one write transaction, in a handful of statements whatever
-/// the batch size: one membership query, one sequence bump for every chat of the batch (which
-/// locks those chat rows until commit, serializing each chat's appends), one look-up of known
-/// client ids, one multi-row insert. (One statement per message made the batch a chain of round
-/// trips to the database thread: the many-rooms profile in BENCHMARKS.md.) Logical refusals (not
-/// a participant, no such chat, a known client id) run no failing statement, so the transaction
-/// and the other appends go on; numbers taken for messages that turn out to be known are given
-/// back before the insert, so no gap can appear.
+/// the batch size: one sequence bump for every chat of the batch (which locks those chat rows
+/// until commit, serializing each chat's appends with each other and with its other changes),
+/// one membership query, one look-up of known client ids, one multi-row insert. (One statement
+/// per message made the batch a chain of round trips to the database thread: the many-rooms
+/// profile in BENCHMARKS.md.) Logical refusals (not a participant, no such chat, a known client
+/// id) run no failing statement, so the transaction and the other appends go on; numbers taken
+/// for messages refused or known are given back before the insert, so no gap can appear.
+///
+/// Membership is read after the bump, under the chats' locks: a member removed by a change
+/// committed just before this batch took the lock cannot post after their removal's event.
 // Every statement built here is placeholders around fixed SQL: no value is ever spliced into the
 // text. Parameters are bound in the order their placeholders appear: SQLite's are anonymous
 // (`?`), because sqlx looks up each named one by a linear scan, quadratic in a batch's ~1,500
@@ -163,55 +165,59 @@ async fn append_all<DB: Backend>(
 ) -> Result<Vec<Result<Appended>>> {
     let mut results: Vec<Option<Result<Appended>>> = batch.iter().map(|_| None).collect();
 
-    // Who may post where: the batch's distinct (chat, author) pairs, each looked up by its keys.
-    // (Two IN lists, chats × authors, made SQLite seek every combination: 265 ms for a batch of
-    // 1,000 instead of 2 ms.)
-    let pairs: BTreeSet<(i64, &str)> =
-        batch.iter().map(|m| (m.chat_id.0, m.author.as_str())).collect();
-    let sql = format!(
-        "SELECT v.column1, v.column2, u.id FROM (VALUES {}) AS v \
-         JOIN users u ON u.username = v.column2 \
-         JOIN chat_participants p ON p.chat_id = v.column1 AND p.user_id = u.id",
-        value_rows::<DB>(pairs.len(), 2)
-    );
-    let members = pairs
-        .iter()
-        .fold(Statement::new(sql), |query, (chat, author)| query.bind(*chat).bind(*author));
-    // (chat, author name) → the author's account id, for the members among them.
-    let members: HashMap<(i64, String), i64> = DB::fetch_all(conn, members)
-        .await?
-        .iter()
-        .map(|row| Ok(((row.i64(0)?, row.text(1)?), row.i64(2)?)))
-        .collect::<Result<_>>()?;
-    let author_id =
-        |message: &NewMessage| members.get(&(message.chat_id.0, message.author.clone())).copied();
-    let mut allowed = Vec::with_capacity(batch.len());
-    for (index, message) in batch.iter().enumerate() {
-        if members.contains_key(&(message.chat_id.0, message.author.clone())) {
-            allowed.push(index);
-        } else {
-            // Refused: which refusal (no such chat, or not a participant).
-            results[index] = Some(
-                require_participant::<DB>(conn, message.chat_id, &message.author)
-                    .await
-                    .and(Err(Error::ChatNotFound(message.chat_id))),
-            );
-        }
-    }
-    if allowed.is_empty() {
-        return Ok(answered(results));
-    }
-
-    // Take numbers for every allowed message; this locks the chats' rows.
+    // Take numbers for every message; this locks the chats' rows. A chat with no row returned
+    // does not exist.
     let mut wanted: BTreeMap<i64, i64> = BTreeMap::new();
-    for &index in &allowed {
-        *wanted.entry(batch[index].chat_id.0).or_default() += 1;
+    for message in batch {
+        *wanted.entry(message.chat_id.0).or_default() += 1;
     }
     let last: HashMap<i64, i64> = DB::fetch_all(conn, shift_last_seq::<DB>('+', &wanted))
         .await?
         .iter()
         .map(|row| Ok((row.i64(0)?, row.i64(1)?)))
         .collect::<Result<_>>()?;
+
+    // Who may post where: the batch's distinct (chat, author) pairs, each looked up by its keys.
+    // (Two IN lists, chats × authors, made SQLite seek every combination: 265 ms for a batch of
+    // 1,000 instead of 2 ms.)
+    let pairs: BTreeSet<(i64, &str)> = batch
+        .iter()
+        .filter(|m| last.contains_key(&m.chat_id.0))
+        .map(|m| (m.chat_id.0, m.author.as_str()))
+        .collect();
+    // (chat, author name) → the author's account id, for the members among them.
+    let mut members: HashMap<(i64, String), i64> = HashMap::new();
+    if !pairs.is_empty() {
+        let sql = format!(
+            "SELECT v.column1, v.column2, u.id FROM (VALUES {}) AS v \
+             JOIN users u ON u.username = v.column2 \
+             JOIN chat_participants p ON p.chat_id = v.column1 AND p.user_id = u.id",
+            value_rows::<DB>(pairs.len(), 2)
+        );
+        let query = pairs
+            .iter()
+            .fold(Statement::new(sql), |query, (chat, author)| query.bind(*chat).bind(*author));
+        for row in DB::fetch_all(conn, query).await? {
+            members.insert((row.i64(0)?, row.text(1)?), row.i64(2)?);
+        }
+    }
+    let author_id =
+        |message: &NewMessage| members.get(&(message.chat_id.0, message.author.clone())).copied();
+    let mut allowed = Vec::with_capacity(batch.len());
+    let mut given_back: BTreeMap<i64, i64> = BTreeMap::new();
+    for (index, message) in batch.iter().enumerate() {
+        if !last.contains_key(&message.chat_id.0) {
+            results[index] = Some(Err(Error::ChatNotFound(message.chat_id)));
+        } else if author_id(message).is_none() {
+            results[index] = Some(Err(Error::NotParticipant {
+                chat: message.chat_id,
+                username: message.author.clone(),
+            }));
+            *given_back.entry(message.chat_id.0).or_default() += 1;
+        } else {
+            allowed.push(index);
+        }
+    }
 
     // With the rows locked, any earlier append with a client id of this batch is visible: a
     // retry racing its original (or twice in this batch) is found here.
@@ -252,7 +258,6 @@ async fn append_all<DB: Backend>(
     let mut first_of_key: HashMap<(i64, String, String), usize> = HashMap::new();
     let mut inserts: Vec<(usize, i64)> = Vec::with_capacity(allowed.len());
     let mut duplicates: Vec<(usize, usize)> = Vec::new();
-    let mut given_back: BTreeMap<i64, i64> = BTreeMap::new();
     for &index in &allowed {
         let message = batch[index];
         let chat = message.chat_id.0;
@@ -320,6 +325,11 @@ async fn append_all<DB: Backend>(
                     client_id: message.client_id.clone(),
                     edited_at: None,
                     deleted: false,
+                    // New rows are posts (the column's default).
+                    kind: EventKind::Message,
+                    target: None,
+                    member: None,
+                    role: None,
                 },
                 created: true,
             }));

@@ -1,31 +1,47 @@
-//! Chats, their participants and read positions.
+//! Chats, their members and read positions, and the changes members make to them.
+
+use std::collections::{BTreeSet, HashMap};
 
 use sqlx::Pool;
 
 use super::backend::{Backend, SqlRow};
 use super::begin_write;
-use super::rows::gather;
-use super::statement::Statement;
+use super::events::{add_members, apply, lock_chat, record, roster};
+use super::rows::{chat_kind, parsed};
+use super::statement::{Statement, placeholders};
 use super::users::user_id;
-use crate::model::{Chat, ChatId, Participant, ReadMark, ReadPosition, Seq, Timestamp};
+use crate::model::{
+    Chat, ChatChange, ChatChanged, ChatId, ChatKind, NewChat, Participant, ReadMark, ReadPosition,
+    Role, Seq, Timestamp,
+};
+use crate::storage::membership;
 use crate::{Error, Result};
 
-pub(super) async fn create_chat<DB: Backend>(
-    pool: &Pool<DB>,
-    participants: &[String],
-    at: Timestamp,
-) -> Result<Chat> {
+/// A group's creator is its owner, the others members; a direct chat's members are stored as
+/// members (no role is shown). Everyone joins at the creation time. No event is recorded.
+pub(super) async fn create_chat<DB: Backend>(pool: &Pool<DB>, new: NewChat) -> Result<Chat> {
     let mut tx = begin_write(pool).await?;
-    let insert = Statement::new("INSERT INTO chats (created_at) VALUES ($1) RETURNING id")
-        .bind(at.unix_millis());
-    let id = DB::fetch_one(&mut tx, insert).await?.i64(0)?;
-    for username in participants {
-        let user = user_id::<DB>(&mut tx, username).await?;
-        DB::execute(&mut tx, add_participant(id, user)).await?;
-    }
-    let chat = load_chat::<DB>(&mut tx, ChatId(id)).await?;
+    let insert = Statement::new(
+        "INSERT INTO chats (kind, name, topic, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(new.kind.as_str())
+    .bind(new.name.filter(|name| !name.is_empty()))
+    .bind(new.topic.filter(|topic| !topic.is_empty()))
+    .bind(new.at.unix_millis());
+    let id = ChatId(DB::fetch_one(&mut tx, insert).await?.i64(0)?);
+    let members: BTreeSet<String> = new.members.into_iter().collect();
+    let role_of = |name: &String| match new.kind {
+        ChatKind::Group if *name == new.creator => Role::Owner,
+        _ => Role::Member,
+    };
+    let members = members.into_iter().map(|name| {
+        let role = role_of(&name);
+        (name, role)
+    });
+    add_members::<DB>(&mut tx, id, members.collect(), new.at).await?;
+    let chat = load_chat::<DB>(&mut tx, id).await?;
     tx.commit().await?;
-    chat.ok_or(Error::ChatNotFound(ChatId(id)))
+    chat.ok_or(Error::ChatNotFound(id))
 }
 
 pub(super) async fn chat<DB: Backend>(pool: &Pool<DB>, id: ChatId) -> Result<Option<Chat>> {
@@ -40,7 +56,7 @@ pub(super) async fn chats_of<DB: Backend>(
 ) -> Result<Vec<Chat>> {
     let mut conn = pool.acquire().await?;
     let select = Statement::new(
-        "SELECT c.id, c.last_seq, c.created_at FROM chats c \
+        "SELECT c.id, c.kind, c.name, c.topic, c.last_seq, c.created_at FROM chats c \
          JOIN chat_participants p ON p.chat_id = c.id \
          JOIN users u ON u.id = p.user_id WHERE u.username = $1 AND c.id > $2 \
          ORDER BY c.id LIMIT $3",
@@ -80,43 +96,45 @@ pub(super) async fn is_participant<DB: Backend>(
     }
 }
 
-pub(super) async fn set_participants<DB: Backend>(
+/// Check `change` against the rules with the chat's row locked, apply it and record its events,
+/// in one transaction.
+pub(super) async fn change_chat<DB: Backend>(
     pool: &Pool<DB>,
     chat: ChatId,
-    participants: &[String],
-) -> Result<Chat> {
+    by: &str,
+    change: ChatChange,
+    at: Timestamp,
+) -> Result<ChatChanged> {
     let mut tx = begin_write(pool).await?;
-    let current: Vec<String> = load_chat::<DB>(&mut tx, chat)
-        .await?
-        .ok_or(Error::ChatNotFound(chat))?
-        .participants
-        .into_iter()
-        .map(|p| p.username)
-        .collect();
-    for username in participants {
-        let user = user_id::<DB>(&mut tx, username).await?;
-        DB::execute(&mut tx, add_participant(chat.0, user)).await?;
-    }
-    for gone in current.iter().filter(|name| !participants.contains(name)) {
-        let delete = Statement::new(
-            "DELETE FROM chat_participants WHERE chat_id = $1 \
-             AND user_id = (SELECT id FROM users WHERE username = $2)",
-        )
-        .bind(chat.0)
-        .bind(gone);
-        DB::execute(&mut tx, delete).await?;
-    }
-    let updated = load_chat::<DB>(&mut tx, chat).await?;
+    let locked = lock_chat::<DB>(&mut tx, chat).await?;
+    let roster = roster::<DB>(&mut tx, chat, locked).await?;
+    let plan = membership::plan(chat, &roster, by, &change)?;
+    // `by` is a member (the plan checked), so their account exists.
+    let author_id = user_id::<DB>(&mut tx, by).await?;
+    apply::<DB>(&mut tx, chat, plan.effects, at).await?;
+    let drafts = plan.drafts.into_iter().map(|draft| (draft, None)).collect();
+    let events = record::<DB>(&mut tx, chat, (by, author_id), drafts, at).await?;
+    let changed = load_chat::<DB>(&mut tx, chat).await?.ok_or(Error::ChatNotFound(chat))?;
     tx.commit().await?;
-    updated.ok_or(Error::ChatNotFound(chat))
+    Ok(ChatChanged { chat: changed, events, gone: plan.gone, added: plan.added })
 }
 
-pub(super) async fn delete_chat<DB: Backend>(pool: &Pool<DB>, chat: ChatId) -> Result<()> {
-    let delete = Statement::new("DELETE FROM chats WHERE id = $1").bind(chat.0);
-    if DB::execute(&mut *pool.acquire().await?, delete).await? == 0 {
-        return Err(Error::ChatNotFound(chat));
-    }
-    Ok(())
+/// Delete a chat as `by` (`membership::may_delete`), with its row locked; returns its members.
+pub(super) async fn delete_chat<DB: Backend>(
+    pool: &Pool<DB>,
+    chat: ChatId,
+    by: &str,
+) -> Result<Vec<String>> {
+    let mut tx = begin_write(pool).await?;
+    let locked = lock_chat::<DB>(&mut tx, chat).await?;
+    let roster = roster::<DB>(&mut tx, chat, locked).await?;
+    membership::may_delete(chat, &roster, by)?;
+    // Messages and memberships go with it (ON DELETE CASCADE).
+    DB::execute(&mut tx, Statement::new("DELETE FROM chats WHERE id = $1").bind(chat.0)).await?;
+    tx.commit().await?;
+    let mut members: Vec<String> = roster.members.into_iter().map(|(name, _)| name).collect();
+    members.sort_unstable();
+    Ok(members)
 }
 
 pub(super) async fn mark_read<DB: Backend>(
@@ -193,50 +211,59 @@ pub(super) async fn require_participant<DB: Backend>(
     }
 }
 
-/// Add a participant, unless they already are one.
-fn add_participant(chat: i64, user: i64) -> Statement {
-    Statement::new(
-        "INSERT INTO chat_participants (chat_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-    )
-    .bind(chat)
-    .bind(user)
-}
-
 async fn load_chat<DB: Backend>(conn: &mut DB::Connection, id: ChatId) -> Result<Option<Chat>> {
-    let select =
-        Statement::new("SELECT id, last_seq, created_at FROM chats WHERE id = $1").bind(id.0);
+    let select = Statement::new(
+        "SELECT id, kind, name, topic, last_seq, created_at FROM chats WHERE id = $1",
+    )
+    .bind(id.0);
     let rows = DB::fetch_all(conn, select).await?;
     Ok(load_chats::<DB>(conn, rows).await?.pop())
 }
 
-/// Chats from rows of `id, last_seq, created_at`, with their participants (one more query for
-/// them all).
+/// Chats from rows of `id, kind, name, topic, last_seq, created_at`, with their participants
+/// (one more query for them all), each ordered by username with their role in a group.
 async fn load_chats<DB: Backend>(
     conn: &mut DB::Connection,
     rows: Vec<DB::Row>,
 ) -> Result<Vec<Chat>> {
     let ids = rows.iter().map(|row| row.i64(0)).collect::<sqlx::Result<Vec<i64>>>()?;
-    let mut participants = gather::<DB>(
-        conn,
-        "SELECT p.chat_id, u.username FROM chat_participants p \
-         JOIN users u ON u.id = p.user_id WHERE p.chat_id",
-        "ORDER BY u.username",
-        &ids,
-    )
-    .await?;
+    let mut participants: HashMap<i64, Vec<(String, String)>> = HashMap::new();
+    if !ids.is_empty() {
+        // Placeholders only around fixed SQL.
+        let sql = format!(
+            "SELECT p.chat_id, u.username, p.role FROM chat_participants p \
+             JOIN users u ON u.id = p.user_id WHERE p.chat_id IN ({}) ORDER BY u.username",
+            placeholders::<DB>(1, ids.len())
+        );
+        let select = ids.iter().fold(Statement::new(sql), |select, id| select.bind(*id));
+        for row in DB::fetch_all(conn, select).await? {
+            participants.entry(row.i64(0)?).or_default().push((row.text(1)?, row.text(2)?));
+        }
+    }
     rows.iter()
         .map(|row| {
             let id = row.i64(0)?;
+            let kind = chat_kind(&row.text(1)?)?;
+            let participants = participants
+                .remove(&id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(username, role)| {
+                    let role = match kind {
+                        ChatKind::Group => Some(parsed(Role::parse, &role)?),
+                        ChatKind::Direct => None,
+                    };
+                    Ok(Participant { username, role })
+                })
+                .collect::<Result<_>>()?;
             Ok(Chat {
                 id: ChatId(id),
-                participants: participants
-                    .remove(&id)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|username| Participant { username })
-                    .collect(),
-                last_seq: Seq(row.i64(1)?),
-                created_at: Timestamp::from_unix_millis(row.i64(2)?),
+                kind,
+                name: row.opt_text(2)?,
+                topic: row.opt_text(3)?,
+                participants,
+                last_seq: Seq(row.i64(4)?),
+                created_at: Timestamp::from_unix_millis(row.i64(5)?),
             })
         })
         .collect()

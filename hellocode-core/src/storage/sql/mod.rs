@@ -6,13 +6,16 @@
 //! arguments and read rows with sqlx's types.
 //!
 //! The shared code is split by concern: [`users`] (with languages and contacts), [`chats`] (with
-//! read positions), [`messages`], [`bot_tokens`], and [`appends`] (the group commit); [`rows`]
-//! maps rows to models, [`statement`] holds statements as plain data.
+//! read positions and membership changes), [`messages`], [`bot_tokens`], [`appends`] (the group
+//! commit) and [`events`] (what every other change to a chat does: lock its row, apply the
+//! rules' plan, record events); [`rows`] maps rows to models, [`statement`] holds statements as
+//! plain data.
 
 mod appends;
 mod backend;
 mod bot_tokens;
 mod chats;
+mod events;
 mod messages;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
@@ -28,10 +31,10 @@ use sqlx::Pool;
 use self::appends::AppendJob;
 use self::backend::Backend;
 use crate::model::{
-    Account, BotToken, Chat, ChatId, Language, Message, NewMessage, NewUser, ReadMark,
-    ReadPosition, Seq, Timestamp, User, UserUpdate,
+    Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, Language, Message, NewChat,
+    NewMessage, NewUser, ReadMark, ReadPosition, Revised, Seq, Timestamp, User, UserUpdate,
 };
-use crate::storage::{AppendTicket, Appended, Storage};
+use crate::storage::{AppendTicket, Appended, Items, Storage};
 use crate::{Error, Result};
 
 /// Most appends committed in one transaction.
@@ -168,8 +171,8 @@ impl<DB: Backend> Storage for SqlStorage<DB> {
         users::contacts(&self.pool, username).await
     }
 
-    async fn create_chat(&self, participants: &[String], at: Timestamp) -> Result<Chat> {
-        chats::create_chat(&self.pool, participants, at).await
+    async fn create_chat(&self, chat: NewChat) -> Result<Chat> {
+        chats::create_chat(&self.pool, chat).await
     }
 
     async fn chat(&self, id: ChatId) -> Result<Option<Chat>> {
@@ -193,12 +196,18 @@ impl<DB: Backend> Storage for SqlStorage<DB> {
         chats::is_participant(&self.pool, chat, username).await
     }
 
-    async fn set_participants(&self, chat: ChatId, participants: &[String]) -> Result<Chat> {
-        chats::set_participants(&self.pool, chat, participants).await
+    async fn change_chat(
+        &self,
+        chat: ChatId,
+        by: &str,
+        change: ChatChange,
+        at: Timestamp,
+    ) -> Result<ChatChanged> {
+        chats::change_chat(&self.pool, chat, by, change, at).await
     }
 
-    async fn delete_chat(&self, chat: ChatId) -> Result<()> {
-        chats::delete_chat(&self.pool, chat).await
+    async fn delete_chat(&self, chat: ChatId, by: &str) -> Result<Vec<String>> {
+        chats::delete_chat(&self.pool, chat, by).await
     }
 
     async fn append_message(&self, message: NewMessage) -> Result<Appended> {
@@ -227,8 +236,9 @@ impl<DB: Backend> Storage for SqlStorage<DB> {
         reader: &str,
         after: Seq,
         limit: u32,
+        items: Items,
     ) -> Result<Vec<Message>> {
-        messages::messages_after(&self.pool, chat, reader, after, limit).await
+        messages::messages_after(&self.pool, chat, reader, after, limit, items).await
     }
 
     async fn edit_message(
@@ -238,7 +248,7 @@ impl<DB: Backend> Storage for SqlStorage<DB> {
         editor: &str,
         content: &str,
         at: Timestamp,
-    ) -> Result<Message> {
+    ) -> Result<Revised> {
         messages::edit_message(&self.pool, chat, seq, editor, content, at).await
     }
 
@@ -248,7 +258,7 @@ impl<DB: Backend> Storage for SqlStorage<DB> {
         seq: Seq,
         by: &str,
         at: Timestamp,
-    ) -> Result<Message> {
+    ) -> Result<Revised> {
         messages::delete_message(&self.pool, chat, seq, by, at).await
     }
 

@@ -4,13 +4,15 @@ use std::collections::HashMap;
 
 use super::backend::{Backend, SqlRow};
 use super::statement::{Statement, placeholders};
-use crate::Result;
-use crate::model::{BotToken, ChatId, Language, Message, Seq, Timestamp};
+use crate::model::{
+    BotToken, ChatId, ChatKind, EventKind, Language, Message, Role, Seq, Timestamp,
+};
+use crate::{Error, Result};
 
 /// Columns of a message, in the order [`message_from_row`] reads them. Statements that return
 /// messages spell them out (they are `const` text); a test checks they match.
-pub(crate) const MESSAGE_COLUMNS: &str =
-    "id, chat_id, seq, author, content, created_at, client_id, edited_at, deleted";
+pub(crate) const MESSAGE_COLUMNS: &str = "id, chat_id, seq, author, content, created_at, \
+     client_id, edited_at, deleted, kind, target, member, role";
 
 /// Columns and join of a bot token, in the order [`bot_token_from_row`] reads them.
 pub(crate) const BOT_TOKEN_SELECT: &str = "SELECT t.id, u.username, t.name, t.created_at, t.revoked \
@@ -27,7 +29,22 @@ pub(crate) fn message_from_row(row: &impl SqlRow) -> Result<Message> {
         client_id: row.opt_text(6)?,
         edited_at: row.opt_i64(7)?.map(Timestamp::from_unix_millis),
         deleted: row.bool(8)?,
+        kind: parsed(EventKind::parse, &row.text(9)?)?,
+        target: row.opt_i64(10)?.map(Seq),
+        member: row.opt_text(11)?,
+        role: row.opt_text(12)?.map(|role| parsed(Role::parse, &role)).transpose()?,
     })
+}
+
+/// A stored name (`kind`, `role`) as its type; a name the code does not know is a database
+/// error (a newer schema, or a row written by hand), not a panic.
+pub(crate) fn parsed<T>(parse: fn(&str) -> Option<T>, name: &str) -> Result<T> {
+    parse(name).ok_or_else(|| Error::Database(format!("unknown stored name {name:?}").into()))
+}
+
+/// A chat kind as stored.
+pub(crate) fn chat_kind(name: &str) -> Result<ChatKind> {
+    parsed(ChatKind::parse, name)
 }
 
 pub(crate) fn bot_token_from_row(row: &impl SqlRow) -> Result<BotToken> {

@@ -96,17 +96,18 @@ impl Backend for sqlx::Sqlite {
 mod tests {
     use sqlx::Row;
 
-    use super::super::messages::{MESSAGES_AFTER, MESSAGES_BEFORE};
+    use super::super::messages::{MESSAGES_AFTER, MESSAGES_BEFORE, POSTS_AFTER};
     use super::SqliteStorage;
 
-    /// History and resume pages are index range reads, never table scans.
+    /// History and resume pages (posts only or every item) are index range reads, never table
+    /// scans.
     #[tokio::test]
     async fn page_queries_read_the_chat_seq_index() {
         let dir = std::env::temp_dir().join(format!("hellocode-plan-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let url = format!("sqlite:{}", dir.join("plan.db").display());
         let storage = SqliteStorage::open(&url).await.expect("open");
-        for query in [MESSAGES_BEFORE, MESSAGES_AFTER] {
+        for query in [MESSAGES_BEFORE, MESSAGES_AFTER, POSTS_AFTER] {
             let plan: Vec<String> =
                 sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {query}")))
                     .bind(1_i64)
@@ -178,7 +179,81 @@ mod tests {
             .edit_message(crate::model::ChatId(1), Seq(1), "Carol", "hello", Timestamp::now())
             .await
             .expect("the author's id was filled in");
-        assert_eq!(edited.content, "hello");
+        assert_eq!(edited.message.content, "hello");
+        storage.close().await;
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    /// Migration 0003 on a database written by schema 2: a chat of two becomes direct, any other
+    /// a group owned by its participant with the lowest user id; existing messages are posts,
+    /// and the chats go on (events numbered after them).
+    #[tokio::test]
+    async fn schema_three_makes_groups_of_existing_chats() {
+        use crate::model::{ChatChange, ChatId, ChatKind, EventKind, Role, Seq, Timestamp};
+        use crate::storage::{Items, Storage};
+
+        let dir = std::env::temp_dir().join(format!("hellocode-v2-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("v2")).expect("temp dir");
+        for (name, text) in [
+            ("0001_init.sql", include_str!("../../../migrations/sqlite/0001_init.sql")),
+            (
+                "0002_accounts_by_id.sql",
+                include_str!("../../../migrations/sqlite/0002_accounts_by_id.sql"),
+            ),
+        ] {
+            std::fs::write(dir.join("v2").join(name), text).expect("copy migration");
+        }
+        let url = format!("sqlite:{}", dir.join("old.db").display());
+        let options =
+            <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&url).expect("url");
+        let pool =
+            sqlx::SqlitePool::connect_with(options.create_if_missing(true)).await.expect("pool");
+        let v2 = sqlx::migrate::Migrator::new(dir.join("v2")).await.expect("migrator");
+        v2.run(&pool).await.expect("schema 2");
+        // Users 1 (zed), 2 (amy), 3 (bob); chat 1 of two, chat 2 of three (its lowest user id
+        // is zed's, though amy comes first by name), chat 3 of one.
+        for statement in [
+            "INSERT INTO users (username, email, password_hash) VALUES ('zed', 'z@x.org', 'h')",
+            "INSERT INTO users (username, email, password_hash) VALUES ('amy', 'a@x.org', 'h')",
+            "INSERT INTO users (username, email, password_hash) VALUES ('bob', 'b@x.org', 'h')",
+            "INSERT INTO chats (last_seq, created_at) VALUES (1, 0)",
+            "INSERT INTO chats (last_seq, created_at) VALUES (1, 0)",
+            "INSERT INTO chats (last_seq, created_at) VALUES (0, 0)",
+            "INSERT INTO chat_participants (chat_id, user_id) VALUES (1, 2), (1, 3)",
+            "INSERT INTO chat_participants (chat_id, user_id) VALUES (2, 1), (2, 2), (2, 3)",
+            "INSERT INTO chat_participants (chat_id, user_id) VALUES (3, 2)",
+            "INSERT INTO messages (chat_id, seq, author, content, created_at, author_id) \
+             VALUES (1, 1, 'amy', 'hi', 0, 2), (2, 1, 'bob', 'hey', 0, 3)",
+        ] {
+            sqlx::query(statement).execute(&pool).await.expect("schema 2 data");
+        }
+        pool.close().await;
+
+        let storage = SqliteStorage::open(&url).await.expect("open with schema 3");
+        let direct = storage.chat(ChatId(1)).await.expect("read").expect("chat 1");
+        assert_eq!(direct.kind, ChatKind::Direct);
+        assert!(direct.participants.iter().all(|p| p.role.is_none()), "{direct:?}");
+        let group = storage.chat(ChatId(2)).await.expect("read").expect("chat 2");
+        assert_eq!(group.kind, ChatKind::Group);
+        let roles: Vec<(&str, Option<Role>)> =
+            group.participants.iter().map(|p| (p.username.as_str(), p.role)).collect();
+        assert_eq!(
+            roles,
+            [("amy", Some(Role::Member)), ("bob", Some(Role::Member)), ("zed", Some(Role::Owner))]
+        );
+        let alone = storage.chat(ChatId(3)).await.expect("read").expect("chat 3");
+        assert_eq!((alone.kind, alone.role_of("amy")), (ChatKind::Group, Some(Role::Owner)));
+
+        let old = storage.messages_after(ChatId(2), "amy", Seq(0), 10, Items::All).await;
+        let old = old.expect("read");
+        assert_eq!((old.len(), old[0].kind, old[0].seq), (1, EventKind::Message, Seq(1)));
+        let rename = ChatChange::Describe { name: Some("old friends".into()), topic: None };
+        let changed =
+            storage.change_chat(ChatId(2), "zed", rename, Timestamp::now()).await.expect("rename");
+        assert_eq!(changed.events[0].seq, Seq(2), "events go on from the existing posts");
+        let left = storage.change_chat(ChatId(1), "amy", ChatChange::Leave, Timestamp::now());
+        assert_eq!(left.await.expect("a direct chat may be left").events[0].seq, Seq(2));
         storage.close().await;
         std::fs::remove_dir_all(&dir).expect("clean up");
     }

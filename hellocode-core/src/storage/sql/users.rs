@@ -3,10 +3,15 @@
 use sqlx::Pool;
 
 use super::backend::{Backend, SqlRow};
+use super::events::{apply, lock_chat, record, roster};
 use super::rows::{gather, language_from_row};
-use super::statement::Statement;
+use super::statement::{Statement, placeholders};
 use super::{begin_write, is_unique_violation};
-use crate::model::{Account, Language, NewUser, User, UserUpdate, deleted_author, username_key};
+use crate::model::{
+    Account, ChatChange, ChatId, Language, NewUser, Timestamp, User, UserUpdate, deleted_author,
+    username_key,
+};
+use crate::storage::membership;
 use crate::{Error, Result};
 
 pub(super) async fn add_language<DB: Backend>(pool: &Pool<DB>, name: &str) -> Result<Language> {
@@ -161,12 +166,44 @@ pub(super) async fn update_user<DB: Backend>(
     user.ok_or_else(|| Error::UserNotFound(username.to_owned()))
 }
 
+/// Each chat the user was in records their leaving as if they had left (`membership::plan`
+/// with `ChatChange::Leave`: a group they owned gets its new owner), the events authored by
+/// and naming the deleted name; then the account goes, and with it (by cascade) its
+/// memberships, contacts, languages and bot tokens.
 pub(super) async fn delete_user<DB: Backend>(pool: &Pool<DB>, username: &str) -> Result<()> {
     let mut tx = begin_write(pool).await?;
     let id = user_id::<DB>(&mut tx, username).await?;
+    let shown = deleted_author(username);
+    let at = Timestamp::now();
+    // Chats in id order: two deletions lock the chats they share in the same order.
+    let select =
+        Statement::new("SELECT chat_id FROM chat_participants WHERE user_id = $1 ORDER BY chat_id")
+            .bind(id);
+    let chats = DB::fetch_all(&mut tx, select)
+        .await?
+        .iter()
+        .map(|row| row.i64(0).map(ChatId))
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    for chat in chats {
+        let locked = lock_chat::<DB>(&mut tx, chat).await?;
+        let roster = roster::<DB>(&mut tx, chat, locked).await?;
+        let plan = membership::plan(chat, &roster, username, &ChatChange::Leave)?;
+        let drafts = plan
+            .drafts
+            .into_iter()
+            .map(|mut draft| {
+                if draft.member.as_deref() == Some(username) {
+                    draft.member = Some(shown.clone());
+                }
+                (draft, None)
+            })
+            .collect();
+        apply::<DB>(&mut tx, chat, plan.effects, at).await?;
+        record::<DB>(&mut tx, chat, (&shown, id), drafts, at).await?;
+    }
     // Their messages stay, under a name no account can have (see `deleted_author`).
     let keep_messages = Statement::new("UPDATE messages SET author = $1 WHERE author_id = $2")
-        .bind(deleted_author(username))
+        .bind(&shown)
         .bind(id);
     DB::execute(&mut tx, keep_messages).await?;
     DB::execute(&mut tx, Statement::new("DELETE FROM users WHERE id = $1").bind(id)).await?;
@@ -247,6 +284,32 @@ pub(super) async fn user_id<DB: Backend>(conn: &mut DB::Connection, username: &s
         Some(row) => Ok(row.i64(0)?),
         None => Err(Error::UserNotFound(username.to_owned())),
     }
+}
+
+/// The ids of the users named `usernames`, in that order, in one query; `UserNotFound` for the
+/// first one that does not exist.
+pub(super) async fn user_ids<DB: Backend>(
+    conn: &mut DB::Connection,
+    usernames: &[String],
+) -> Result<Vec<i64>> {
+    if usernames.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Placeholders only around fixed SQL.
+    let sql = format!(
+        "SELECT username, id FROM users WHERE username IN ({})",
+        placeholders::<DB>(1, usernames.len())
+    );
+    let select = usernames.iter().fold(Statement::new(sql), |select, name| select.bind(name));
+    let found: std::collections::HashMap<String, i64> = DB::fetch_all(conn, select)
+        .await?
+        .iter()
+        .map(|row| Ok((row.text(0)?, row.i64(1)?)))
+        .collect::<sqlx::Result<_>>()?;
+    usernames
+        .iter()
+        .map(|name| found.get(name).copied().ok_or_else(|| Error::UserNotFound(name.clone())))
+        .collect()
 }
 
 async fn load_user<DB: Backend>(conn: &mut DB::Connection, username: &str) -> Result<Option<User>> {
