@@ -5,7 +5,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hellocode_core::model::{ChatId, Message, NewMessage, NewUser, Seq, Timestamp};
+use hellocode_core::model::{ChatId, Message, NewChat, NewMessage, NewUser, Seq, Timestamp};
 use hellocode_core::protocol::{Limits, ServerFrame, decode};
 use hellocode_core::session::{Decision, Identity, Scope, Session, StorageOutcome};
 use hellocode_core::storage::{Appended, MemoryStorage, PostgresStorage, SqliteStorage, Storage};
@@ -65,7 +65,7 @@ async fn chat(storage: &dyn Storage) -> ChatId {
             .await
             .expect("user");
     }
-    storage.create_chat(&["alice".into(), "bob".into()], Timestamp::now()).await.expect("chat").id
+    storage.create_chat(NewChat::direct("alice", "bob", Timestamp::now())).await.expect("chat").id
 }
 
 fn append(

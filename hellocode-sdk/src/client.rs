@@ -265,7 +265,8 @@ impl Client {
         participants: Vec<String>,
     ) -> impl Future<Output = Result<Chat>> + Send + 'static {
         // Not repeated after a lost connection: it could create the chat twice.
-        let reply = self.request(Command::CreateChat { participants, name: None, topic: None }, false);
+        let reply =
+            self.request(Command::CreateChat { participants, name: None, topic: None }, false);
         async move {
             match reply.await? {
                 ServerFrame::Chat { chat, .. } => Ok(chat),

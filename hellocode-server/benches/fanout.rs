@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use hellocode_core::model::{ChatId, Message, NewUser, Seq, Timestamp};
+use hellocode_core::model::{ChatId, Message, NewChat, NewUser, Seq, Timestamp};
 use hellocode_core::protocol::ServerFrame;
 use hellocode_core::session::{Publish, Scope};
 use hellocode_core::storage::{MemoryStorage, Storage};
@@ -25,7 +25,9 @@ fn fanout(c: &mut Criterion) {
             for name in &names {
                 storage.create_user(NewUser::new(name, "x@example.org", "h")).await.expect("user");
             }
-            storage.create_chat(&names, Timestamp::now()).await.expect("chat").id
+            let others: Vec<&str> = names[1..].iter().map(String::as_str).collect();
+            let chat = NewChat::group(&names[0], &others, Timestamp::now());
+            storage.create_chat(chat).await.expect("chat").id
         });
         let hub = Hub::new(storage, Arc::new(Metrics::default()));
         let mut queues = Vec::new();
@@ -34,9 +36,9 @@ fn fanout(c: &mut Criterion) {
             hub.register(name, Scope::AllChats, sender, Arc::new(Notify::new()));
             queues.push(receiver);
         }
-        let event = BrokerEvent::Chat(Publish {
+        let event = BrokerEvent::Chat(Publish::to_chat(
             chat,
-            frame: ServerFrame::NewMessage {
+            ServerFrame::NewMessage {
                 message: Message {
                     id: 1,
                     chat_id: ChatId(chat.0),
@@ -53,8 +55,7 @@ fn fanout(c: &mut Criterion) {
                     role: None,
                 },
             },
-            to: None,
-        });
+        ));
         group.bench_with_input(BenchmarkId::from_parameter(recipients), &recipients, |b, _| {
             b.iter(|| {
                 runtime.block_on(hub.deliver(&event));

@@ -1,7 +1,7 @@
 //! The account and language commands, driven directly: decoding, checks, replies.
 
 use super::*;
-use crate::model::{Seq, User};
+use crate::model::User;
 use crate::protocol::{DecodeError, decode};
 
 fn now() -> Timestamp {

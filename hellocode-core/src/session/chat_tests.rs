@@ -86,7 +86,10 @@ fn two_people_without_a_name_make_a_direct_chat_anything_else_a_group() {
         other => panic!("expected a creation, got {other:?}"),
     };
     let direct = create(r#"{"command":"create_chat","participants":["bob","alice","bob"]}"#);
-    assert_eq!(direct, NewChat { kind: ChatKind::Direct, ..NewChat::direct("alice", "bob", now()) });
+    assert_eq!(
+        direct,
+        NewChat { kind: ChatKind::Direct, ..NewChat::direct("alice", "bob", now()) }
+    );
     let named = create(r#"{"command":"create_chat","participants":["bob"],"name":"  Pair  "}"#);
     assert_eq!((named.kind, named.name.as_deref()), (ChatKind::Group, Some("Pair")));
     let three = create(r#"{"command":"create_chat","participants":["bob","carol"]}"#);
@@ -107,7 +110,9 @@ fn two_people_without_a_name_make_a_direct_chat_anything_else_a_group() {
 #[test]
 fn membership_commands_become_changes_of_the_chat() {
     assert_eq!(
-        change(r#"{"command":"add_participants","chatId":"7","usernames":["carol","bob","carol"]}"#),
+        change(
+            r#"{"command":"add_participants","chatId":"7","usernames":["carol","bob","carol"]}"#
+        ),
         ChatChange::Add {
             usernames: vec!["bob".into(), "carol".into()],
             max: Limits::default().max_participants
@@ -146,7 +151,10 @@ fn malformed_chat_commands_are_refused_before_storage() {
     for (text, code) in [
         (r#"{"command":"update_chat","chatId":7}"#, ErrorCode::InvalidField),
         (r#"{"command":"remove_participant","chatId":7,"username":""}"#, ErrorCode::InvalidField),
-        (r#"{"command":"set_role","chatId":7,"username":"bob","role":"king"}"#, ErrorCode::InvalidField),
+        (
+            r#"{"command":"set_role","chatId":7,"username":"bob","role":"king"}"#,
+            ErrorCode::InvalidField,
+        ),
         (r#"{"command":"add_participants","chatId":7,"usernames":[]}"#, ErrorCode::InvalidField),
         (r#"{"command":"leave_chat"}"#, ErrorCode::MissingField),
     ] {
@@ -186,7 +194,10 @@ fn a_change_tells_the_members_those_added_and_those_it_removed() {
                 ServerFrame::ChatCreated { chat: after.clone() },
                 vec!["carol".into()]
             ),
-            Publish::to_chat(ChatId(7), ServerFrame::ChatChanged { chat: after, events: vec![joined] }),
+            Publish::to_chat(
+                ChatId(7),
+                ServerFrame::ChatChanged { chat: after, events: vec![joined] }
+            ),
         ]
     );
 
@@ -213,7 +224,8 @@ fn a_change_tells_the_members_those_added_and_those_it_removed() {
     );
 
     // Leaving answers `ok`: the chat is no longer the caller's to see.
-    let Decision::Store(pending) = decide(&mut session, r#"{"command":"leave_chat","id":4,"chatId":7}"#)
+    let Decision::Store(pending) =
+        decide(&mut session, r#"{"command":"leave_chat","id":4,"chatId":7}"#)
     else {
         panic!("store")
     };
@@ -244,7 +256,8 @@ fn a_change_tells_the_members_those_added_and_those_it_removed() {
 #[test]
 fn a_deleted_chat_is_announced_to_everyone_who_was_in_it() {
     let mut session = alice(Scope::AllChats);
-    let Decision::Store(pending) = decide(&mut session, r#"{"command":"delete_chat","id":1,"chatId":7}"#)
+    let Decision::Store(pending) =
+        decide(&mut session, r#"{"command":"delete_chat","id":1,"chatId":7}"#)
     else {
         panic!("store")
     };

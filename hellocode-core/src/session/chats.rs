@@ -55,9 +55,10 @@ impl Session {
                 change(self.chat(chat_id)?, ChatChange::Remove { username: named(username)? })
             }
             Command::LeaveChat { chat_id } => change(self.chat(chat_id)?, ChatChange::Leave),
-            Command::SetRole { chat_id, username, role } => {
-                change(self.chat(chat_id)?, ChatChange::SetRole { username: named(username)?, role })
-            }
+            Command::SetRole { chat_id, username, role } => change(
+                self.chat(chat_id)?,
+                ChatChange::SetRole { username: named(username)?, role },
+            ),
             Command::UpdateChat { chat_id, name, topic } => {
                 if name.is_none() && topic.is_none() {
                     return Err(invalid("give a name, a topic or both".to_owned()));
@@ -69,7 +70,10 @@ impl Session {
                     None => None,
                 };
                 let topic = topic.map(|topic| self::topic(&topic).map(Option::unwrap_or_default));
-                change(self.chat(chat_id)?, ChatChange::Describe { name, topic: topic.transpose()? })
+                change(
+                    self.chat(chat_id)?,
+                    ChatChange::Describe { name, topic: topic.transpose()? },
+                )
             }
             Command::DeleteChat { chat_id } => {
                 StorageOp::DeleteChat { chat: self.chat(chat_id)?, by: actor }

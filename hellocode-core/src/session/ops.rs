@@ -199,9 +199,7 @@ impl StorageOp {
         match self {
             StorageOp::FetchMessages { reader, .. }
             | StorageOp::Resume { reader, .. }
-            | StorageOp::GetChat { reader, .. } => {
-                Some(reader)
-            }
+            | StorageOp::GetChat { reader, .. } => Some(reader),
             StorageOp::Append(message) => Some(&message.author),
             StorageOp::Edit { editor, .. } => Some(editor),
             StorageOp::Delete { by, .. } => Some(by),

@@ -451,10 +451,8 @@ fn other_operations_publish_their_events() {
         }
     );
     let deleted = Revised { message: message(1, ""), event: Some(recorded(3, EventKind::Delete)) };
-    let out = run(
-        r#"{"command":"delete_message","chatId":7,"seq":1}"#,
-        StorageOutcome::Revised(deleted),
-    );
+    let out =
+        run(r#"{"command":"delete_message","chatId":7,"seq":1}"#, StorageOutcome::Revised(deleted));
     assert_eq!(
         out.publish[0].frame,
         ServerFrame::MessageDeleted {

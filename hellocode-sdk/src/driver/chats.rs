@@ -227,9 +227,9 @@ mod tests {
         Chat {
             id: ChatId(id),
             kind: Default::default(),
-        name: None,
-        topic: None,
-        participants: vec![Participant::new("alice")],
+            name: None,
+            topic: None,
+            participants: vec![Participant::new("alice")],
             last_seq: Seq(last),
             created_at: Timestamp::from_unix_millis(0),
         }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hellocode_core::model::{ChatId, Message, Seq};
-use hellocode_core::storage::{SqliteStorage, Storage};
+use hellocode_core::storage::{Items, SqliteStorage, Storage};
 use hellocode_core::testing::TempDir;
 use hellocode_sdk::{
     Backoff, Client, ClientConfig, Credentials, Event, Events, InProcessTransport, Transport,
@@ -83,12 +83,16 @@ impl TestServer {
             .expect("client connects")
     }
 
-    /// Every message stored in `chat`, oldest first.
+    /// Every post stored in `chat`, oldest first.
     pub(crate) async fn stored(&self, chat: ChatId, reader: &str) -> Vec<Message> {
         let mut all = Vec::new();
         loop {
             let after = all.last().map_or(Seq(0), |m: &Message| m.seq);
-            let page = self.storage.messages_after(chat, reader, after, 100).await.expect("page");
+            let page = self
+                .storage
+                .messages_after(chat, reader, after, 100, Items::Posts)
+                .await
+                .expect("page");
             if page.is_empty() {
                 return all;
             }

@@ -5,19 +5,17 @@ use std::sync::Arc;
 
 use hellocode_core::model::{ChatId, Seq};
 use hellocode_core::protocol::{Command, MAX_LIST_PAGE, ServerFrame};
-use hellocode_core::session::{Identity, Publish};
+use hellocode_core::session::Identity;
 use serde::Deserialize;
 use serde_json::json;
 use warp::http::StatusCode;
 use warp::reply::Response;
-use warp::{Filter, Rejection, Reply};
+use warp::{Filter, Rejection};
 
 use super::{
     ApiError, authenticated, dispatch, json_body, json_reply, respond, unexpected, with_state,
 };
 use crate::app::AppState;
-use crate::broker::BrokerEvent;
-use crate::creation::Kind;
 
 #[derive(Debug, Deserialize)]
 struct NewLanguage {
@@ -218,7 +216,8 @@ async fn create_chat(identity: Identity, body: NewChat, state: Arc<AppState>) ->
 async fn chat_detail(id: i64, identity: Identity, state: Arc<AppState>) -> Response {
     respond(
         async {
-            match dispatch(&state, identity, Command::GetChat { chat_id: Some(ChatId(id)) }).await? {
+            match dispatch(&state, identity, Command::GetChat { chat_id: Some(ChatId(id)) }).await?
+            {
                 ServerFrame::Chat { chat, .. } => Ok(json_reply(StatusCode::OK, &chat)),
                 other => Err(unexpected(&other)),
             }

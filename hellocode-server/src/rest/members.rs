@@ -12,7 +12,9 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::{ApiError, authenticated, dispatch, json_body, json_reply, respond, unexpected, with_state};
+use super::{
+    ApiError, authenticated, dispatch, json_body, json_reply, respond, unexpected, with_state,
+};
 use crate::app::AppState;
 
 /// `PUT /api/chat/<id>/update/`: any of the three.
@@ -70,21 +72,15 @@ pub(super) fn routes(
         .and(json_body())
         .and(with_state(state))
         .then(set_role);
-    update
-        .or(delete)
-        .unify()
-        .or(leave)
-        .unify()
-        .or(add)
-        .unify()
-        .or(remove)
-        .unify()
-        .or(role)
-        .unify()
+    update.or(delete).unify().or(leave).unify().or(add).unify().or(remove).unify().or(role).unify()
 }
 
 /// Run a command that answers with the chat.
-async fn chat_command(state: &AppState, identity: Identity, command: Command) -> Result<Chat, ApiError> {
+async fn chat_command(
+    state: &AppState,
+    identity: Identity,
+    command: Command,
+) -> Result<Chat, ApiError> {
     match dispatch(state, identity, command).await? {
         ServerFrame::Chat { chat, .. } => Ok(chat),
         other => Err(unexpected(&other)),
@@ -92,7 +88,11 @@ async fn chat_command(state: &AppState, identity: Identity, command: Command) ->
 }
 
 /// Run a command that answers `ok`.
-async fn done(state: &AppState, identity: Identity, command: Command) -> Result<Response, ApiError> {
+async fn done(
+    state: &AppState,
+    identity: Identity,
+    command: Command,
+) -> Result<Response, ApiError> {
     match dispatch(state, identity, command).await? {
         ServerFrame::Ok { .. } => Ok(StatusCode::NO_CONTENT.into_response()),
         other => Err(unexpected(&other)),
@@ -102,7 +102,12 @@ async fn done(state: &AppState, identity: Identity, command: Command) -> Result<
 /// The original app's replacement of the participant list, as the commands a user would run:
 /// add those missing, remove those left out (leaving last if the caller left themselves out),
 /// then rename. Each step is its own change with its own events; a refused step stops there.
-async fn update_chat(id: i64, identity: Identity, body: ChatUpdate, state: Arc<AppState>) -> Response {
+async fn update_chat(
+    id: i64,
+    identity: Identity,
+    body: ChatUpdate,
+    state: Arc<AppState>,
+) -> Response {
     respond(
         async {
             let chat_id = Some(ChatId(id));
@@ -159,14 +164,28 @@ async fn leave_chat(id: i64, identity: Identity, state: Arc<AppState>) -> Respon
     respond(done(&state, identity, Command::LeaveChat { chat_id: Some(ChatId(id)) }).await)
 }
 
-async fn add_members(id: i64, identity: Identity, body: Usernames, state: Arc<AppState>) -> Response {
+async fn add_members(
+    id: i64,
+    identity: Identity,
+    body: Usernames,
+    state: Arc<AppState>,
+) -> Response {
     let command = Command::AddParticipants { chat_id: Some(ChatId(id)), usernames: body.usernames };
-    respond(chat_command(&state, identity, command).await.map(|chat| json_reply(StatusCode::OK, &chat)))
+    respond(
+        chat_command(&state, identity, command).await.map(|chat| json_reply(StatusCode::OK, &chat)),
+    )
 }
 
-async fn remove_member(id: i64, username: String, identity: Identity, state: Arc<AppState>) -> Response {
+async fn remove_member(
+    id: i64,
+    username: String,
+    identity: Identity,
+    state: Arc<AppState>,
+) -> Response {
     let command = Command::RemoveParticipant { chat_id: Some(ChatId(id)), username };
-    respond(chat_command(&state, identity, command).await.map(|chat| json_reply(StatusCode::OK, &chat)))
+    respond(
+        chat_command(&state, identity, command).await.map(|chat| json_reply(StatusCode::OK, &chat)),
+    )
 }
 
 async fn set_role(
@@ -177,5 +196,7 @@ async fn set_role(
     state: Arc<AppState>,
 ) -> Response {
     let command = Command::SetRole { chat_id: Some(ChatId(id)), username, role: body.role };
-    respond(chat_command(&state, identity, command).await.map(|chat| json_reply(StatusCode::OK, &chat)))
+    respond(
+        chat_command(&state, identity, command).await.map(|chat| json_reply(StatusCode::OK, &chat)),
+    )
 }

@@ -276,14 +276,13 @@ pub fn routes(
             .into_response()
         },
     );
-    let api = rate_limited(state.clone())
-        .and(
-            accounts::routes(state.clone())
-                .or(chats::routes(state.clone()))
-                .unify()
-                .or(members::routes(state))
-                .unify(),
-        );
+    let api = rate_limited(state.clone()).and(
+        accounts::routes(state.clone())
+            .or(chats::routes(state.clone()))
+            .unify()
+            .or(members::routes(state))
+            .unify(),
+    );
     health.or(metrics).unify().or(api).unify()
 }
 

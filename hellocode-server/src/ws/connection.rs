@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use hellocode_core::protocol::{ErrorCode, ServerFrame, decode};
-use hellocode_core::session::{Identity, Scope, Session};
+use hellocode_core::session::{Identity, Session};
 use tokio::sync::{Notify, oneshot};
 use tokio::time::{Interval, Sleep};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;

@@ -36,6 +36,11 @@ fn roles(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter().map(|(name, role)| ((*name).to_owned(), (*role).to_owned())).collect()
 }
 
+/// The commands of a list of frames.
+fn commands(frames: &[Value]) -> Vec<&str> {
+    frames.iter().map(|frame| frame["command"].as_str().expect("command")).collect()
+}
+
 /// The kinds (and members) of a `chat_changed` frame's events.
 fn kinds(changed: &Value) -> Vec<String> {
     changed["events"]
@@ -59,13 +64,10 @@ pub async fn roles_decide_who_changes_a_group(backend: Backend) {
     let mut bob = socket(&server, &bob_token).await;
     let mut carol = socket(&server, &carol_token).await;
 
-    let created = alice
-        .request(
-            json!({ "command": "create_chat", "participants": ["bob", "carol"],
-                    "name": "Crabs", "topic": "all things Rust" }),
-            1,
-        )
-        .await;
+    let create = json!({ "command": "create_chat", "participants": ["bob", "carol"],
+                         "name": "Crabs", "topic": "all things Rust" });
+    let (created, before) = alice.call(create, 1).await;
+    assert_eq!(commands(&before), ["chat_created"]);
     assert_eq!(created["chat"]["kind"], "group", "{created}");
     assert_eq!(created["chat"]["name"], "Crabs");
     assert_eq!(
@@ -73,21 +75,19 @@ pub async fn roles_decide_who_changes_a_group(backend: Backend) {
         roles(&[("alice", "owner"), ("bob", "member"), ("carol", "member")])
     );
     let chat = created["chat"]["id"].as_i64().expect("id");
-    for client in [&mut alice, &mut bob, &mut carol] {
-        client.expect("chat_created").await;
-    }
+    bob.expect("chat_created").await;
+    carol.expect("chat_created").await;
 
-    // A plain member may not add, remove, rename or change roles; nothing is stored or told.
-    for (n, attempt) in [
+    // A plain member may not add, remove, rename, change roles or delete; nothing is stored or
+    // told.
+    let attempts = [
         json!({ "command": "add_participants", "chatId": chat, "usernames": ["dave"] }),
         json!({ "command": "remove_participant", "chatId": chat, "username": "carol" }),
         json!({ "command": "update_chat", "chatId": chat, "name": "Bob's" }),
         json!({ "command": "set_role", "chatId": chat, "username": "bob", "role": "admin" }),
         json!({ "command": "delete_chat", "chatId": chat }),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    ];
+    for (n, attempt) in attempts.into_iter().enumerate() {
         let refused = bob.request(attempt, 10 + n as i64).await;
         assert_eq!(refused["code"], "forbidden", "{refused}");
     }
@@ -95,43 +95,47 @@ pub async fn roles_decide_who_changes_a_group(backend: Backend) {
     carol.expect_nothing_pending().await;
 
     // The owner makes bob an admin: every member is told, with the event's sequence number.
-    let promoted = alice
-        .request(json!({ "command": "set_role", "chatId": chat, "username": "bob", "role": "admin" }), 2)
-        .await;
+    let promote =
+        json!({ "command": "set_role", "chatId": chat, "username": "bob", "role": "admin" });
+    let (promoted, mut told) = alice.call(promote, 2).await;
     assert_eq!(usernames(&promoted["chat"])[1], ("bob".to_owned(), "admin".to_owned()));
-    for client in [&mut alice, &mut bob, &mut carol] {
-        let changed = client.expect("chat_changed").await;
+    told.push(bob.expect("chat_changed").await);
+    told.push(carol.expect("chat_changed").await);
+    for changed in told {
         assert_eq!(kinds(&changed), ["role bob"]);
         assert_eq!(changed["events"][0]["seq"], 1, "the chat's first item");
         assert_eq!(changed["events"][0]["role"], "admin");
     }
 
-    // An admin adds and renames, but may not remove another admin or change roles.
-    let added = bob
-        .request(json!({ "command": "add_participants", "chatId": chat, "usernames": ["dave"] }), 3)
-        .await;
+    // An admin adds and renames, but may not remove another admin or the owner, nor change
+    // roles.
+    let add = json!({ "command": "add_participants", "chatId": chat, "usernames": ["dave"] });
+    let (added, before) = bob.call(add, 3).await;
     assert_eq!(added["command"], "chat", "{added}");
+    assert_eq!(commands(&before), ["chat_changed"]);
+    alice.expect("chat_changed").await;
     let changed = carol.expect("chat_changed").await;
     assert_eq!(kinds(&changed), ["join dave"]);
     assert_eq!(changed["events"][0]["author"], "bob");
-    let renamed = bob
-        .request(json!({ "command": "update_chat", "chatId": chat, "name": "Ferris fans", "topic": "" }), 4)
-        .await;
+    let rename =
+        json!({ "command": "update_chat", "chatId": chat, "name": "Ferris fans", "topic": "" });
+    let (renamed, _) = bob.call(rename, 4).await;
+    alice.expect("chat_changed").await;
     assert_eq!(renamed["chat"]["name"], "Ferris fans", "{renamed}");
     assert!(renamed["chat"].get("topic").is_none(), "an empty topic clears it: {renamed}");
     assert_eq!(kinds(&carol.expect("chat_changed").await), ["rename", "topic"]);
-    let owner = bob
-        .request(json!({ "command": "remove_participant", "chatId": chat, "username": "alice" }), 5)
-        .await;
-    assert_eq!(owner["code"], "forbidden", "an admin may not remove the owner: {owner}");
-    let roles_refused = bob
-        .request(json!({ "command": "set_role", "chatId": chat, "username": "carol", "role": "admin" }), 6)
-        .await;
-    assert_eq!(roles_refused["code"], "forbidden");
-    let unknown = alice
-        .request(json!({ "command": "remove_participant", "chatId": chat, "username": "mallory" }), 7)
-        .await;
+    let remove_owner =
+        json!({ "command": "remove_participant", "chatId": chat, "username": "alice" });
+    let refused = bob.request(remove_owner, 5).await;
+    assert_eq!(refused["code"], "forbidden", "an admin may not remove the owner: {refused}");
+    let promote =
+        json!({ "command": "set_role", "chatId": chat, "username": "carol", "role": "admin" });
+    assert_eq!(bob.request(promote, 6).await["code"], "forbidden");
+    let remove_stranger =
+        json!({ "command": "remove_participant", "chatId": chat, "username": "mallory" });
+    let unknown = alice.request(remove_stranger, 7).await;
     assert_eq!(unknown["code"], "not_found", "{unknown}");
+    carol.expect_nothing_pending().await;
 }
 
 pub async fn a_removed_member_receives_nothing_more_on_any_connection(backend: Backend) {
@@ -149,23 +153,18 @@ pub async fn a_removed_member_receives_nothing_more_on_any_connection(backend: B
         carol.expect("new_message").await;
     }
 
-    let removed = alice
-        .request(json!({ "command": "remove_participant", "chatId": chat, "username": "carol" }), 2)
-        .await;
-    assert_eq!(
-        usernames(&removed["chat"]),
-        roles(&[("alice", "owner"), ("bob", "member")])
-    );
+    let remove = json!({ "command": "remove_participant", "chatId": chat, "username": "carol" });
+    let (removed, _) = alice.call(remove, 2).await;
+    assert_eq!(usernames(&removed["chat"]), roles(&[("alice", "owner"), ("bob", "member")]));
     // Each of carol's connections is told, once, then gets nothing of the chat.
     for carol in [&mut carol_all, &mut carol_old, &mut carol_bound] {
         let told = carol.expect("chat_changed").await;
         assert_eq!(kinds(&told), ["remove carol"]);
     }
     assert_eq!(kinds(&bob.expect("chat_changed").await), ["remove carol"]);
-    alice.expect("chat_changed").await;
     alice.post(chat, "after", 3).await;
     bob.expect("new_message").await;
-    alice.request(json!({ "command": "typing", "chatId": chat }), 4).await;
+    alice.call(json!({ "command": "typing", "chatId": chat }), 4).await;
     bob.expect("typing").await;
     for carol in [&mut carol_all, &mut carol_old, &mut carol_bound] {
         carol.expect_nothing_pending().await;
@@ -183,6 +182,24 @@ pub async fn a_removed_member_receives_nothing_more_on_any_connection(backend: B
     alice.expect_nothing_pending().await;
 }
 
+/// One line per item of a resumed page: `post <text>`, `<kind> <target seq | member | text>`.
+fn summary(items: &[Value]) -> Vec<String> {
+    items
+        .iter()
+        .map(|item| match item["kind"].as_str() {
+            None => format!("post {}", item["content"].as_str().expect("content")),
+            Some(kind) => {
+                let what = match (item["target"].as_i64(), item["member"].as_str()) {
+                    (Some(target), _) => target.to_string(),
+                    (None, Some(member)) => member.to_owned(),
+                    (None, None) => item["content"].as_str().unwrap_or_default().to_owned(),
+                };
+                format!("{kind} {what}")
+            }
+        })
+        .collect()
+}
+
 pub async fn resume_returns_what_a_client_missed_edits_deletions_and_membership_included(
     backend: Backend,
 ) {
@@ -196,38 +213,26 @@ pub async fn resume_returns_what_a_client_missed_edits_deletions_and_membership_
     let seen = second["seq"].as_i64().expect("seq");
 
     let edit = json!({ "command": "edit_message", "chatId": chat, "seq": first["seq"], "message": "one!" });
-    alice.send(edit).await;
-    alice.expect("message_edited").await;
-    let delete = json!({ "command": "delete_message", "chatId": chat, "seq": second["seq"], "id": 3 });
-    alice.send(delete).await;
-    alice.expect("message_deleted").await;
-    alice.expect("ok").await;
-    alice
-        .request(json!({ "command": "add_participants", "chatId": chat, "usernames": ["carol"] }), 4)
-        .await;
-    alice.expect("chat_changed").await;
-    alice.request(json!({ "command": "update_chat", "chatId": chat, "name": "Crabs 2" }), 5).await;
-    alice.expect("chat_changed").await;
-    alice.post(chat, "three", 6).await;
+    let (_, told) = alice.call(edit, 3).await;
+    assert_eq!(commands(&told), ["message_edited"]);
+    assert_eq!(told[0]["event"]["seq"], seen + 1, "the edit's own number: {}", told[0]);
+    let delete = json!({ "command": "delete_message", "chatId": chat, "seq": second["seq"] });
+    let (_, told) = alice.call(delete, 4).await;
+    assert_eq!(told[0]["event"]["kind"], "delete", "{}", told[0]);
+    let add = json!({ "command": "add_participants", "chatId": chat, "usernames": ["carol"] });
+    alice.call(add, 5).await;
+    alice.call(json!({ "command": "update_chat", "chatId": chat, "name": "Crabs 2" }), 6).await;
+    alice.post(chat, "three", 7).await;
 
     // Version 2: every item after the position, in order, gap-free.
     let mut bob = socket(&server, &tokens[1]).await;
-    let resumed = bob.request(json!({ "command": "resume", "chatId": chat, "since": seen }), 1).await;
+    let resumed =
+        bob.request(json!({ "command": "resume", "chatId": chat, "since": seen }), 1).await;
     let items = resumed["messages"].as_array().expect("items");
     let seqs: Vec<i64> = items.iter().map(|item| item["seq"].as_i64().expect("seq")).collect();
     assert_eq!(seqs, (seen + 1..=seen + 5).collect::<Vec<_>>(), "{resumed}");
-    let summary: Vec<String> = items
-        .iter()
-        .map(|item| match item["kind"].as_str() {
-            None => format!("post {}", item["content"].as_str().expect("content")),
-            Some(kind) => format!("{kind} {}", item["target"].as_i64().map_or_else(
-                || item["member"].as_str().or(item["content"].as_str()).unwrap_or("").to_owned(),
-                |target| target.to_string(),
-            )),
-        })
-        .collect();
     assert_eq!(
-        summary,
+        summary(items),
         [
             format!("edit {}", first["seq"]),
             format!("delete {}", second["seq"]),
@@ -242,16 +247,14 @@ pub async fn resume_returns_what_a_client_missed_edits_deletions_and_membership_
     // Version 1 (no version declared): posts only, each as it now is.
     let mut old = server.connect(&format!("/ws?token={}", tokens[1])).await;
     let resumed = old.request(json!({ "command": "resume", "chatId": chat, "since": 0 }), 1).await;
-    let posts: Vec<(&str, bool)> = resumed["messages"]
-        .as_array()
-        .expect("posts")
-        .iter()
-        .map(|post| (post["content"].as_str().expect("content"), post.get("kind").is_none()))
-        .collect();
-    assert_eq!(posts, [("one!", true), ("", true), ("three", true)], "{resumed}");
+    let posts = resumed["messages"].as_array().expect("posts");
+    assert_eq!(summary(posts), ["post one!", "post ", "post three"], "{resumed}");
     // History is posts only, whatever the version.
     let history = bob.request(json!({ "command": "fetch_messages", "chatId": chat }), 2).await;
-    assert_eq!(history["messages"].as_array().map(Vec::len), Some(3), "{history}");
+    assert_eq!(
+        summary(history["messages"].as_array().expect("posts")),
+        ["post three", "post ", "post one!"]
+    );
 }
 
 pub async fn the_last_owner_leaving_hands_over_and_only_the_owner_deletes(backend: Backend) {
@@ -260,19 +263,17 @@ pub async fn the_last_owner_leaving_hands_over_and_only_the_owner_deletes(backen
     let mut alice = socket(&server, &tokens[0]).await;
     let mut bob = socket(&server, &tokens[1]).await;
     let mut carol = socket(&server, &tokens[2]).await;
-    alice
-        .request(json!({ "command": "set_role", "chatId": chat, "username": "carol", "role": "admin" }), 1)
-        .await;
-    for client in [&mut alice, &mut bob, &mut carol] {
-        client.expect("chat_changed").await;
-    }
+    let promote =
+        json!({ "command": "set_role", "chatId": chat, "username": "carol", "role": "admin" });
+    alice.call(promote, 1).await;
+    bob.expect("chat_changed").await;
+    carol.expect("chat_changed").await;
 
-    // The owner leaves: the oldest admin (carol, not bob, who is older but a plain member)
+    // The owner leaves: the oldest admin (carol, not bob, who is as old but a plain member)
     // becomes owner, in the same change.
-    let left = alice.request(json!({ "command": "leave_chat", "chatId": chat }), 2).await;
+    let (left, told) = alice.call(json!({ "command": "leave_chat", "chatId": chat }), 2).await;
     assert_eq!(left, json!({ "command": "ok", "id": 2 }));
-    let told = alice.expect("chat_changed").await;
-    assert_eq!(kinds(&told), ["leave alice", "role carol"]);
+    assert_eq!(kinds(&told[0]), ["leave alice", "role carol"], "the one who left is told too");
     let changed = bob.expect("chat_changed").await;
     assert_eq!(usernames(&changed["chat"]), roles(&[("bob", "member"), ("carol", "owner")]));
     carol.expect("chat_changed").await;
@@ -282,10 +283,11 @@ pub async fn the_last_owner_leaving_hands_over_and_only_the_owner_deletes(backen
     // Only the owner deletes; everyone in the chat is told.
     let refused = bob.request(json!({ "command": "delete_chat", "chatId": chat }), 1).await;
     assert_eq!(refused["code"], "forbidden");
-    let deleted = carol.request(json!({ "command": "delete_chat", "chatId": chat }), 1).await;
+    let (deleted, mut told) =
+        carol.call(json!({ "command": "delete_chat", "chatId": chat }), 1).await;
     assert_eq!(deleted["command"], "ok", "{deleted}");
-    for client in [&mut bob, &mut carol] {
-        let told = client.expect("chat_deleted").await;
+    told.push(bob.expect("chat_deleted").await);
+    for told in told {
         assert_eq!(told, json!({ "command": "chat_deleted", "chatId": chat, "by": "carol" }));
     }
     alice.expect_nothing_pending().await;
@@ -303,12 +305,10 @@ pub async fn every_chat_command_refuses_outsiders_and_removed_members(backend: B
     let post = alice.post(chat, "secret", 1).await;
     bob.expect("new_message").await;
     carol.expect("new_message").await;
-    alice
-        .request(json!({ "command": "remove_participant", "chatId": chat, "username": "carol" }), 2)
-        .await;
-    for client in [&mut alice, &mut bob, &mut carol] {
-        client.expect("chat_changed").await;
-    }
+    let remove = json!({ "command": "remove_participant", "chatId": chat, "username": "carol" });
+    alice.call(remove, 2).await;
+    bob.expect("chat_changed").await;
+    carol.expect("chat_changed").await;
     let mut mallory = socket(&server, &mallory_token).await;
     let seq = post["seq"].clone();
     let commands = [
@@ -351,22 +351,20 @@ pub async fn direct_chats_keep_their_two_members(backend: Backend) {
     let detail = alice.request(json!({ "command": "get_chat", "chatId": chat }), 1).await;
     assert_eq!(detail["chat"]["kind"], "direct", "{detail}");
     assert_eq!(usernames(&detail["chat"]), roles(&[("alice", "-"), ("bob", "-")]), "no roles");
-    for (n, command) in [
+    let attempts = [
         json!({ "command": "add_participants", "chatId": chat, "usernames": ["carol"] }),
         json!({ "command": "remove_participant", "chatId": chat, "username": "bob" }),
         json!({ "command": "update_chat", "chatId": chat, "name": "Us" }),
         json!({ "command": "set_role", "chatId": chat, "username": "bob", "role": "admin" }),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let refused = alice.request(command, n as i64 + 2).await;
+    ];
+    for (n, attempt) in attempts.into_iter().enumerate() {
+        let refused = alice.request(attempt, n as i64 + 2).await;
         assert_eq!(refused["code"], "invalid_field", "{refused}");
         assert!(refused["message"].as_str().expect("message").contains("direct chat"));
     }
     bob.expect_nothing_pending().await;
     // Either member may delete it.
-    let deleted = bob.request(json!({ "command": "delete_chat", "chatId": chat }), 1).await;
+    let (deleted, _) = bob.call(json!({ "command": "delete_chat", "chatId": chat }), 1).await;
     assert_eq!(deleted["command"], "ok", "{deleted}");
     alice.expect("chat_deleted").await;
 }
@@ -413,7 +411,8 @@ pub async fn rest_maps_onto_the_same_commands(backend: Backend) {
     let (status, _) =
         server.http("POST", &format!("/api/chat/{chat}/leave/"), Some(bob_token), None).await;
     assert_eq!(status, 204);
-    let (status, _) = server.http("GET", &format!("/api/chat/{chat}/"), Some(bob_token), None).await;
+    let (status, _) =
+        server.http("GET", &format!("/api/chat/{chat}/"), Some(bob_token), None).await;
     assert_eq!(status, 403, "bob left");
     let (status, _) =
         server.http("DELETE", &format!("/api/chat/{chat}/delete/"), Some(alice_token), None).await;

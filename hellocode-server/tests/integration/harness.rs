@@ -277,6 +277,22 @@ impl Client {
         reply
     }
 
+    /// Send a command with an id; returns its reply and the events that came before it (the
+    /// events a command causes reach its own connection before its reply).
+    pub async fn call(&mut self, mut frame: Value, id: i64) -> (Value, Vec<Value>) {
+        frame["id"] = json!(id);
+        self.send(frame).await;
+        let mut events = Vec::new();
+        loop {
+            let frame = self.recv().await;
+            if frame["id"] == id {
+                return (frame, events);
+            }
+            assert!(frame.get("id").is_none(), "a reply to another request: {frame}");
+            events.push(frame);
+        }
+    }
+
     /// Post a message with an id: the broadcast comes first, then the ack. Returns the message.
     pub async fn post(&mut self, chat: i64, text: &str, id: i64) -> Value {
         self.send(json!({ "command": "new_message", "chatId": chat, "message": text, "id": id }))

@@ -35,7 +35,11 @@ impl Session {
                 None,
                 Credentials::Password { username, password }
                 | Credentials::RegisterOrLogin { username, password, .. },
-            ) => Command::Login { username: username.clone(), password: password.clone(), protocol: None },
+            ) => Command::Login {
+                username: username.clone(),
+                password: password.clone(),
+                protocol: None,
+            },
             (None, Credentials::Register { username, email, password }) => {
                 register(username, email, password)
             }
@@ -77,8 +81,11 @@ impl Session {
                 | Credentials::RegisterOrLogin { username, password, .. },
             ) => {
                 // The token expired: log in again.
-                let login =
-                    Command::Login { username: username.clone(), password: password.clone(), protocol: None };
+                let login = Command::Login {
+                    username: username.clone(),
+                    password: password.clone(),
+                    protocol: None,
+                };
                 self.send_handshake(attempt, Step::Relogin, login);
             }
             (

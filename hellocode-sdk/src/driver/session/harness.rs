@@ -168,6 +168,7 @@ pub(in crate::driver) fn authenticated(
         id: Some(id),
         username: username.clone(),
         token: token.clone(),
+        protocol: None,
     }
 }
 
