@@ -40,7 +40,11 @@ pub async fn tokens_work_from_the_query_a_header_or_an_auth_command(backend: Bac
     let pong = by_command.request(json!({ "command": "ping" }), 2).await;
     assert_eq!(pong["command"], "pong", "ping works before auth");
     let reply = by_command.request(json!({ "command": "auth", "token": token }), 3).await;
-    assert_eq!(reply, json!({ "command": "authenticated", "id": 3, "username": "alice" }));
+    assert_eq!(
+        reply,
+        json!({ "command": "authenticated", "id": 3, "username": "alice", "protocol": 1 }),
+        "no version declared: version 1"
+    );
     let chats = by_command.request(json!({ "command": "list_chats" }), 4).await;
     assert_eq!(chats["command"], "chats");
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, Client, TestServer, chat_among};
+use crate::harness::{Backend, Client, TestServer, chat_among, group_among};
 
 on_backends!(commands:
     profiles_languages_and_contacts_over_the_socket,
@@ -130,7 +130,7 @@ pub async fn bot_tokens_over_the_socket(backend: Backend) {
 
 pub async fn added_participants_get_chat_created_and_can_read(backend: Backend) {
     let Some(server) = TestServer::start(backend).await else { return };
-    let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
+    let (tokens, chat) = group_among(&server, "Crabs", &["alice", "bob"]).await;
     let carol_token = server.user("carol").await;
     let dave_token = server.user("dave").await;
     let mallory_token = server.user("mallory").await;
@@ -142,14 +142,18 @@ pub async fn added_participants_get_chat_created_and_can_read(backend: Backend) 
     alice.post(chat, "before carol", 1).await;
     bob.expect("new_message").await;
 
-    let reply = alice
-        .request(
+    let (reply, told) = alice
+        .call(
             json!({ "command": "add_participants", "chatId": chat.to_string(),
                          "usernames": ["carol", "bob"] }),
             2,
         )
         .await;
     assert_eq!(reply["command"], "chat", "{reply}");
+    // The members learn of the change (a `join` event), the one added of the chat.
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["events"][0]["kind"], "join", "{told:?}");
+    assert_eq!(bob.expect("chat_changed").await, told[0]);
     let members: Vec<&str> = reply["chat"]["participants"]
         .as_array()
         .expect("participants")
@@ -159,7 +163,8 @@ pub async fn added_participants_get_chat_created_and_can_read(backend: Backend) 
     assert_eq!(members, ["alice", "bob", "carol"]);
     let created = carol.expect("chat_created").await;
     assert_eq!(created["chat"], reply["chat"]);
-    // Only the one added is told; the others knew.
+    assert_eq!(carol.expect("chat_changed").await, told[0]);
+    // Only the one added is told of the chat; the others knew.
     alice.expect_nothing_pending().await;
     bob.expect_nothing_pending().await;
     dave.expect_nothing_pending().await;
@@ -207,7 +212,9 @@ pub async fn added_participants_get_chat_created_and_can_read(backend: Backend) 
         .await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(dave.expect("chat_created").await["chat"], updated);
+    assert_eq!(carol.expect("chat_changed").await["events"][0]["member"], "dave");
     carol.expect_nothing_pending().await;
+    bob.expect("chat_changed").await;
     bob.post(chat, "welcome dave", 3).await;
     assert_eq!(dave.expect("new_message").await["message"]["content"], "welcome dave");
 }

@@ -7,7 +7,9 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::harness::{Backend, Client, PASSWORD, SECRET, TestServer, chat_among, test_settings};
+use crate::harness::{
+    Backend, Client, PASSWORD, SECRET, TestServer, chat_among, group_among, test_settings,
+};
 
 on_backends!(identity:
     an_old_token_does_not_take_over_a_name_registered_again,
@@ -80,7 +82,7 @@ async fn still_works(client: &mut Client) {
 
 pub async fn an_old_token_does_not_take_over_a_name_registered_again(backend: Backend) {
     let Some(server) = TestServer::start(backend).await else { return };
-    let (tokens, chat) = chat_among(&server, &["alice", "carol"]).await;
+    let (tokens, chat) = group_among(&server, "Crabs", &["alice", "carol"]).await;
     let old = tokens[1].clone();
     let mut carol = server.connect(&format!("/ws?token={old}")).await;
     carol.post(chat, "the old carol", 1).await;

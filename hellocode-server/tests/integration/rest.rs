@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::harness::{Backend, PASSWORD, TestServer, chat_among};
+use crate::harness::{Backend, PASSWORD, TestServer, chat_among, group_among};
 
 on_backends!(rest:
     registration_validates_each_field,
@@ -74,13 +74,16 @@ pub async fn login_returns_a_token_or_401(backend: Backend) {
 
 pub async fn chats_are_visible_and_changeable_by_participants_only(backend: Backend) {
     let Some(server) = TestServer::start(backend).await else { return };
-    let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
+    let (tokens, chat) = group_among(&server, "Crabs", &["alice", "bob"]).await;
     let carol = server.user("carol").await;
     let mallory = server.user("mallory").await;
 
     let (status, chats) = server.http("GET", "/api/chat/", Some(&tokens[1]), None).await;
     assert_eq!(status, 200);
-    assert_eq!(chats[0]["participants"], json!([{ "username": "alice" }, { "username": "bob" }]));
+    assert_eq!(
+        chats[0]["participants"],
+        json!([{ "username": "alice", "role": "owner" }, { "username": "bob", "role": "member" }])
+    );
     let (_, none) = server.http("GET", "/api/chat/", Some(&mallory), None).await;
     assert_eq!(none, json!([]), "only your own chats are listed");
 
@@ -96,7 +99,9 @@ pub async fn chats_are_visible_and_changeable_by_participants_only(backend: Back
         "outsiders cannot add themselves"
     );
     let body = json!({ "participants": ["alice", "bob", "carol"] });
-    let (status, updated) = server.http("PUT", &update, Some(&tokens[1]), Some(&body)).await;
+    let (status, refused) = server.http("PUT", &update, Some(&tokens[1]), Some(&body)).await;
+    assert_eq!(status, 403, "a plain member adds no one: {refused}");
+    let (status, updated) = server.http("PUT", &update, Some(&tokens[0]), Some(&body)).await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["participants"].as_array().map(Vec::len), Some(3));
     assert_eq!(server.http("GET", &path, Some(&carol), None).await.0, 200, "carol was added");
@@ -116,6 +121,7 @@ pub async fn chats_are_visible_and_changeable_by_participants_only(backend: Back
 
     let delete = format!("/api/chat/{chat}/delete/");
     assert_eq!(server.http("DELETE", &delete, Some(&mallory), None).await.0, 403);
+    assert_eq!(server.http("DELETE", &delete, Some(&carol), None).await.0, 403, "not the owner");
     assert_eq!(server.http("DELETE", &delete, Some(&tokens[0]), None).await.0, 204);
     assert_eq!(server.http("GET", &path, Some(&tokens[0]), None).await.0, 404);
 

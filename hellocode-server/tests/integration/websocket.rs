@@ -325,8 +325,11 @@ pub async fn receipts_typing_edits_and_deletes_reach_participants(backend: Backe
     assert_eq!(refused["code"], "forbidden", "only the author edits");
 
     alice.send(json!({ "command": "delete_message", "chatId": chat, "seq": 1 })).await;
+    let deleted = bob.expect("message_deleted").await;
+    assert_eq!(deleted["event"]["kind"], "delete", "{deleted}");
+    assert_eq!(deleted["event"]["target"], 1, "{deleted}");
     assert_eq!(
-        bob.expect("message_deleted").await,
+        json!({ "command": deleted["command"], "chatId": deleted["chatId"], "seq": deleted["seq"] }),
         json!({ "command": "message_deleted", "chatId": chat, "seq": 1 })
     );
     alice.expect("message_deleted").await;
