@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use hellocode_core::Error;
 use hellocode_core::model::{
-    ChatId, NewMessage, NewUser, ReadMark, Seq, Timestamp, UserUpdate, deleted_author,
+    ChatChange, ChatId, ChatKind, EventKind, Message, NewChat, NewMessage, NewUser, ReadMark, Role,
+    Seq, Timestamp, UserUpdate, deleted_author,
 };
-use hellocode_core::storage::Storage;
+use hellocode_core::storage::{Items, Storage};
 
 macro_rules! storage_conformance_tests {
     ($get_store:ident) => {
@@ -23,7 +24,7 @@ macro_rules! storage_conformance_tests {
             deleted_users_leave_chats_but_keep_messages,
             contacts_are_a_set,
             chats_are_created_listed_and_deleted,
-            participants_can_be_replaced,
+            members_can_be_added_and_removed,
             appends_number_messages_from_one,
             only_participants_read_and_post,
             client_ids_make_appends_idempotent,
@@ -40,6 +41,14 @@ macro_rules! storage_conformance_tests {
             usernames_are_unique_by_case_and_look_alikes,
             a_password_change_moves_the_token_generation,
             lists_come_in_pages,
+            groups_have_roles_and_their_rules,
+            an_owner_leaving_hands_over_to_the_oldest_admin_else_the_oldest_member,
+            direct_chats_refuse_membership_changes_but_may_be_left,
+            edits_and_deletions_are_sequenced_events,
+            a_removed_member_can_no_longer_read,
+            chats_are_deleted_by_a_member_of_a_direct_chat_or_a_groups_owner,
+            deleted_users_leave_each_chat_with_an_event,
+            concurrent_changes_and_appends_share_one_gap_free_sequence,
         );
     };
     (@tests $get_store:ident, $($test:ident),+ $(,)?) => {
@@ -75,8 +84,22 @@ fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
+/// A chat of `members`: direct for two, else a group owned by the first.
 async fn chat_of(storage: &dyn Storage, members: &[&str]) -> ChatId {
-    storage.create_chat(&names(members), at(0)).await.expect("create chat").id
+    let new = match members {
+        [one, other] => NewChat::direct(one, other, at(0)),
+        [owner, others @ ..] => NewChat::group(owner, others, at(0)),
+        [] => panic!("a chat needs members"),
+    };
+    storage.create_chat(new).await.expect("create chat").id
+}
+
+fn add(usernames: &[&str]) -> ChatChange {
+    ChatChange::Add { usernames: names(usernames), max: 100 }
+}
+
+fn remove(username: &str) -> ChatChange {
+    ChatChange::Remove { username: username.into() }
 }
 
 fn post(chat: ChatId, author: &str, content: &str, client_id: Option<&str>) -> NewMessage {
@@ -258,9 +281,12 @@ pub async fn contacts_are_a_set(storage: Arc<dyn Storage>) {
 
 pub async fn chats_are_created_listed_and_deleted(storage: Arc<dyn Storage>) {
     users(&*storage, &["alice", "bob", "carol"]).await;
-    let created = storage.create_chat(&names(&["bob", "alice"]), at(5)).await.expect("create");
+    let created =
+        storage.create_chat(NewChat::direct("bob", "alice", at(5))).await.expect("create");
     let members: Vec<&str> = created.participants.iter().map(|p| p.username.as_str()).collect();
     assert_eq!(members, ["alice", "bob"], "participants come ordered by username");
+    assert_eq!(created.kind, ChatKind::Direct);
+    assert!(created.participants.iter().all(|p| p.role.is_none()), "a direct chat has no roles");
     assert_eq!(created.last_seq, Seq(0));
     assert_eq!(created.created_at, at(5));
     assert_eq!(storage.chat(created.id).await.expect("read"), Some(created.clone()));
@@ -285,7 +311,7 @@ pub async fn chats_are_created_listed_and_deleted(storage: Arc<dyn Storage>) {
     assert!(storage.chats_of("nobody", None, 500).await.expect("list").is_empty());
 
     assert!(matches!(
-        storage.create_chat(&names(&["alice", "ghost"]), at(6)).await,
+        storage.create_chat(NewChat::group("alice", &["ghost"], at(6))).await,
         Err(Error::UserNotFound(name)) if name == "ghost"
     ));
     assert_eq!(
@@ -302,34 +328,41 @@ pub async fn chats_are_created_listed_and_deleted(storage: Arc<dyn Storage>) {
     ));
 
     storage.append_message(post(group, "alice", "hi", None)).await.expect("post");
-    storage.delete_chat(group).await.expect("delete");
+    let members = storage.delete_chat(group, "alice").await.expect("delete");
+    assert_eq!(members, names(&["alice", "bob", "carol"]));
     assert_eq!(storage.chat(group).await.expect("read"), None);
-    assert!(matches!(storage.delete_chat(group).await, Err(Error::ChatNotFound(_))));
+    assert!(matches!(storage.delete_chat(group, "alice").await, Err(Error::ChatNotFound(_))));
     assert!(matches!(
         storage.messages_before(group, "alice", None, 10).await,
         Err(Error::ChatNotFound(_))
     ));
 }
 
-pub async fn participants_can_be_replaced(storage: Arc<dyn Storage>) {
+/// (Was `participants_can_be_replaced`, through `set_participants`.) A group's owner adds and
+/// removes members; the chat's items count the events.
+pub async fn members_can_be_added_and_removed(storage: Arc<dyn Storage>) {
     users(&*storage, &["alice", "bob", "carol"]).await;
-    let chat = chat_of(&*storage, &["alice", "bob"]).await;
+    let chat = chat_of(&*storage, &["alice", "bob", "carol"]).await;
+    storage.change_chat(chat, "alice", remove("carol"), at(1)).await.expect("remove");
     storage.append_message(post(chat, "alice", "one", None)).await.expect("post");
-    storage.mark_read(chat, "alice", Seq(1)).await.expect("read");
-    let updated =
-        storage.set_participants(chat, &names(&["alice", "carol"])).await.expect("replace");
-    let members: Vec<&str> = updated.participants.iter().map(|p| p.username.as_str()).collect();
+    storage.mark_read(chat, "alice", Seq(2)).await.expect("read");
+    storage.change_chat(chat, "alice", add(&["carol"]), at(2)).await.expect("add");
+    let updated = storage.change_chat(chat, "alice", remove("bob"), at(3)).await.expect("remove");
+    let members: Vec<&str> =
+        updated.chat.participants.iter().map(|p| p.username.as_str()).collect();
     assert_eq!(members, ["alice", "carol"]);
-    assert_eq!(updated.last_seq, Seq(1));
+    assert_eq!(updated.chat.last_seq, Seq(4), "remove, post, join, remove");
+    assert_eq!(updated.gone, ["bob"]);
     assert!(!storage.is_participant(chat, "bob").await.expect("check"));
     let reads = storage.read_positions(chat).await.expect("reads");
-    assert_eq!(reads[0].seq, Seq(1), "a staying participant keeps its read position");
+    assert_eq!(reads[0].seq, Seq(2), "a staying participant keeps its read position");
     assert!(matches!(
-        storage.set_participants(chat, &names(&["alice", "ghost"])).await,
+        storage.change_chat(chat, "alice", add(&["ghost"]), at(4)).await,
         Err(Error::UserNotFound(_))
     ));
+    assert_eq!(storage.chat(chat).await.expect("read"), Some(updated.chat), "nothing stored");
     assert!(matches!(
-        storage.set_participants(ChatId(999_999), &names(&["alice"])).await,
+        storage.change_chat(ChatId(999_999), "alice", add(&["bob"]), at(4)).await,
         Err(Error::ChatNotFound(_))
     ));
 }
@@ -368,7 +401,9 @@ pub async fn only_participants_read_and_post(storage: Arc<dyn Storage>) {
         storage.append_message(post(chat, "mallory", "hi", Some("c1"))).await.map(|_| ())
     ));
     assert!(refused(storage.messages_before(chat, "mallory", None, 10).await.map(|_| ())));
-    assert!(refused(storage.messages_after(chat, "mallory", Seq(0), 10).await.map(|_| ())));
+    assert!(refused(
+        storage.messages_after(chat, "mallory", Seq(0), 10, Items::All).await.map(|_| ())
+    ));
     assert!(refused(storage.mark_read(chat, "mallory", Seq(1)).await.map(|_| ())));
     assert!(refused(storage.require_participant(chat, "mallory").await));
     assert!(refused(storage.edit_message(chat, Seq(1), "mallory", "x", at(2)).await.map(|_| ())));
@@ -398,7 +433,10 @@ pub async fn client_ids_make_appends_idempotent(storage: Arc<dyn Storage>) {
     let in_other =
         storage.append_message(post(other, "alice", "x", Some("c-1"))).await.expect("post");
     assert!(in_other.created, "client ids are per chat");
-    assert_eq!(storage.messages_after(chat, "alice", Seq(0), 10).await.expect("read").len(), 2);
+    assert_eq!(
+        storage.messages_after(chat, "alice", Seq(0), 10, Items::All).await.expect("read").len(),
+        2
+    );
 }
 
 pub async fn history_pages_newest_first_without_overlap(storage: Arc<dyn Storage>) {
@@ -435,7 +473,7 @@ pub async fn resume_reads_oldest_first(storage: Arc<dyn Storage>) {
         storage.append_message(post(chat, "bob", &format!("m{i}"), None)).await.expect("post");
     }
     let after: Vec<i64> = storage
-        .messages_after(chat, "alice", Seq(4), 5)
+        .messages_after(chat, "alice", Seq(4), 5, Items::All)
         .await
         .expect("read")
         .iter()
@@ -443,14 +481,20 @@ pub async fn resume_reads_oldest_first(storage: Arc<dyn Storage>) {
         .collect();
     assert_eq!(after, [5, 6, 7, 8, 9]);
     let tail: Vec<i64> = storage
-        .messages_after(chat, "alice", Seq(9), 100)
+        .messages_after(chat, "alice", Seq(9), 100, Items::All)
         .await
         .expect("read")
         .iter()
         .map(|m| m.seq.0)
         .collect();
     assert_eq!(tail, [10, 11, 12]);
-    assert!(storage.messages_after(chat, "alice", Seq(12), 100).await.expect("read").is_empty());
+    assert!(
+        storage
+            .messages_after(chat, "alice", Seq(12), 100, Items::All)
+            .await
+            .expect("read")
+            .is_empty()
+    );
 }
 
 pub async fn authors_edit_and_delete_their_messages(storage: Arc<dyn Storage>) {
@@ -459,7 +503,8 @@ pub async fn authors_edit_and_delete_their_messages(storage: Arc<dyn Storage>) {
     storage.append_message(post(chat, "alice", "tpyo", None)).await.expect("post");
     storage.append_message(post(chat, "bob", "reply", None)).await.expect("post");
 
-    let edited = storage.edit_message(chat, Seq(1), "alice", "typo", at(10)).await.expect("edit");
+    let edited =
+        storage.edit_message(chat, Seq(1), "alice", "typo", at(10)).await.expect("edit").message;
     assert_eq!(
         (edited.content.as_str(), edited.edited_at, edited.seq),
         ("typo", Some(at(10)), Seq(1))
@@ -477,12 +522,14 @@ pub async fn authors_edit_and_delete_their_messages(storage: Arc<dyn Storage>) {
         Err(Error::NotAuthor { .. })
     ));
 
-    let deleted = storage.delete_message(chat, Seq(1), "alice", at(12)).await.expect("delete");
+    let deleted =
+        storage.delete_message(chat, Seq(1), "alice", at(12)).await.expect("delete").message;
     assert!(deleted.deleted);
     assert_eq!(deleted.content, "");
     assert_eq!(deleted.seq, Seq(1), "a deleted message keeps its place");
     let again = storage.delete_message(chat, Seq(1), "alice", at(13)).await.expect("delete twice");
-    assert_eq!(again, deleted, "deleting twice changes nothing");
+    assert_eq!(again.message, deleted, "deleting twice changes nothing");
+    assert_eq!(again.event, None, "and records nothing");
     assert!(matches!(
         storage.edit_message(chat, Seq(1), "alice", "back", at(14)).await,
         Err(Error::MessageDeleted { .. })
@@ -562,7 +609,8 @@ pub async fn concurrent_appends_get_gap_free_sequence_numbers(storage: Arc<dyn S
     all.sort_unstable();
     assert_eq!(all, (1..=(WRITERS * EACH) as i64).collect::<Vec<_>>(), "1..=n, no gap, no repeat");
 
-    let stored = storage.messages_after(chat, "writer0", Seq(0), 1_000).await.expect("read");
+    let stored =
+        storage.messages_after(chat, "writer0", Seq(0), 1_000, Items::All).await.expect("read");
     let seqs: Vec<i64> = stored.iter().map(|m| m.seq.0).collect();
     assert_eq!(seqs, (1..=(WRITERS * EACH) as i64).collect::<Vec<_>>());
     let contents: BTreeSet<&str> = stored.iter().map(|m| m.content.as_str()).collect();
@@ -596,7 +644,7 @@ pub async fn concurrent_retries_store_one_message(storage: Arc<dyn Storage>) {
             "all see the same message"
         );
     }
-    let stored = storage.messages_after(chat, "bob", Seq(0), 100).await.expect("read");
+    let stored = storage.messages_after(chat, "bob", Seq(0), 100, Items::All).await.expect("read");
     assert_eq!(stored.iter().map(|m| m.seq.0).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
 }
 
@@ -667,7 +715,8 @@ pub async fn refusals_among_concurrent_appends_leave_the_others_intact(storage: 
     // Per chat: 8 or 7 of alice's messages, and bob's key stored once.
     let mut stored = 0;
     for chat in chats {
-        let messages = storage.messages_after(chat, "alice", Seq(0), 100).await.expect("read");
+        let messages =
+            storage.messages_after(chat, "alice", Seq(0), 100, Items::All).await.expect("read");
         let seqs: Vec<i64> = messages.iter().map(|m| m.seq.0).collect();
         assert_eq!(
             seqs,
@@ -743,7 +792,8 @@ pub async fn started_appends_are_numbered_in_the_order_started(storage: Arc<dyn 
             (1..=seqs.len() as i64).collect::<Vec<_>>(),
             "numbered 1, 2, … in the order started"
         );
-        let stored = storage.messages_after(*chat, "ann", Seq(0), 1_000).await.expect("read");
+        let stored =
+            storage.messages_after(*chat, "ann", Seq(0), 1_000, Items::All).await.expect("read");
         assert_eq!(stored.len(), seqs.len(), "stored exactly what was created");
     }
 }
@@ -770,7 +820,7 @@ pub async fn write_for_reopen(storage: &dyn Storage) -> Written {
             .expect("post");
     }
     storage.mark_read(chat, "bob", Seq(2)).await.expect("read");
-    let messages = storage.messages_after(chat, "bob", Seq(0), 10).await.expect("read");
+    let messages = storage.messages_after(chat, "bob", Seq(0), 10, Items::All).await.expect("read");
     Written { chat, messages }
 }
 
@@ -778,7 +828,7 @@ pub async fn write_for_reopen(storage: &dyn Storage) -> Written {
 pub async fn check_after_reopen(storage: &dyn Storage, written: Written) {
     let chat = written.chat;
     assert_eq!(
-        storage.messages_after(chat, "bob", Seq(0), 10).await.expect("read"),
+        storage.messages_after(chat, "bob", Seq(0), 10, Items::All).await.expect("read"),
         written.messages
     );
     assert_eq!(
@@ -798,7 +848,12 @@ pub async fn check_after_reopen(storage: &dyn Storage, written: Written) {
 pub async fn a_name_registered_again_is_a_new_account(storage: Arc<dyn Storage>) {
     users(&*storage, &["alice", "carol"]).await;
     let old_id = storage.account("carol").await.expect("read").expect("carol").user.id;
-    let chat = chat_of(&*storage, &["alice", "carol"]).await;
+    // A group (a direct chat never gains members), so that alice can add the new carol.
+    let chat = storage
+        .create_chat(NewChat::group("alice", &["carol"], at(0)))
+        .await
+        .expect("create chat")
+        .id;
     storage.append_message(post(chat, "carol", "old", Some("k-1"))).await.expect("post");
     storage.delete_user("carol").await.expect("delete");
     assert_eq!(storage.account_by_id(old_id).await.expect("read"), None);
@@ -807,7 +862,7 @@ pub async fn a_name_registered_again_is_a_new_account(storage: Arc<dyn Storage>)
     let new = storage.account("carol").await.expect("read").expect("carol again");
     assert!(new.user.id > old_id, "ids are never reused: {} after {old_id}", new.user.id);
     assert_eq!(storage.account_by_id(new.user.id).await.expect("read"), Some(new.clone()));
-    storage.set_participants(chat, &names(&["alice", "carol"])).await.expect("rejoin");
+    storage.change_chat(chat, "alice", add(&["carol"]), at(4)).await.expect("rejoin");
 
     let history = storage.messages_before(chat, "alice", None, 10).await.expect("history");
     assert_eq!(history[0].author, deleted_author("carol"));
@@ -823,9 +878,10 @@ pub async fn a_name_registered_again_is_a_new_account(storage: Arc<dyn Storage>)
     let fresh =
         storage.append_message(post(chat, "carol", "new", Some("k-1"))).await.expect("post");
     assert!(fresh.created, "client ids belong to the account, not the name");
-    assert_eq!((fresh.message.seq, fresh.message.author.as_str()), (Seq(2), "carol"));
-    let edited = storage.edit_message(chat, Seq(2), "carol", "newer", at(6)).await.expect("edit");
-    assert_eq!(edited.content, "newer");
+    // Seq 2 is the old carol's leave event, 3 the new one's join.
+    assert_eq!((fresh.message.seq, fresh.message.author.as_str()), (Seq(4), "carol"));
+    let edited = storage.edit_message(chat, Seq(4), "carol", "newer", at(6)).await.expect("edit");
+    assert_eq!(edited.message.content, "newer");
 }
 
 /// Issue 13, defect 7: `Carol`, `carol` and a Cyrillic look-alike are one name.
@@ -909,7 +965,8 @@ pub async fn a_refused_append_fails_alone(
     for chat in &chats[1..] {
         let expected: Vec<i64> = if *chat == chats[3] { vec![1, 2] } else { vec![1, 2, 3] };
         assert_eq!(stored.get(chat), Some(&expected), "chat {chat}: gap-free numbers");
-        let history = storage.messages_after(*chat, "alice", Seq(0), 10).await.expect("history");
+        let history =
+            storage.messages_after(*chat, "alice", Seq(0), 10, Items::All).await.expect("history");
         assert_eq!(history.iter().map(|m| m.seq.0).collect::<Vec<_>>(), expected);
         // The chat goes on from where it is, with no hole left by the refused one.
         let next = storage.append_message(post(*chat, "alice", "after", None)).await.expect("next");
@@ -967,4 +1024,582 @@ pub async fn lists_come_in_pages(storage: Arc<dyn Storage>) {
     let expected: Vec<String> =
         storage.languages().await.expect("all").into_iter().map(|l| l.name).collect();
     assert_eq!(all, expected, "two pages make the whole list, in order");
+}
+
+// ---- groups, roles and sequenced events ----
+
+/// The participants of `chat` with their roles, by username.
+async fn roles(storage: &dyn Storage, chat: ChatId) -> Vec<(String, Option<Role>)> {
+    let chat = storage.chat(chat).await.expect("read").expect("chat exists");
+    chat.participants.into_iter().map(|p| (p.username, p.role)).collect()
+}
+
+fn role_list(list: &[(&str, Role)]) -> Vec<(String, Option<Role>)> {
+    list.iter().map(|(name, role)| ((*name).to_owned(), Some(*role))).collect()
+}
+
+/// Every item of `chat`, as `reader` reads it.
+async fn items(storage: &dyn Storage, chat: ChatId, reader: &str) -> Vec<Message> {
+    storage.messages_after(chat, reader, Seq(0), 10_000, Items::All).await.expect("read items")
+}
+
+fn set_role(username: &str, role: Role) -> ChatChange {
+    ChatChange::SetRole { username: username.into(), role }
+}
+
+fn describe(name: Option<&str>, topic: Option<&str>) -> ChatChange {
+    ChatChange::Describe { name: name.map(Into::into), topic: topic.map(Into::into) }
+}
+
+/// A group's creator owns it; an admin adds and removes plain members; a plain member and a
+/// non-member are refused and nothing is stored; an owner renames, sets the topic and hands
+/// ownership over.
+pub async fn groups_have_roles_and_their_rules(storage: Arc<dyn Storage>) {
+    users(&*storage, &["olga", "ada", "bob", "cy", "dan", "eve"]).await;
+    let created = storage
+        .create_chat(NewChat::group("olga", &["bob", "ada", "cy"], at(0)))
+        .await
+        .expect("create");
+    let chat = created.id;
+    assert_eq!(
+        (created.kind, created.name.clone(), created.last_seq),
+        (ChatKind::Group, None, Seq(0))
+    );
+    assert_eq!(
+        roles(&*storage, chat).await,
+        role_list(&[
+            ("ada", Role::Member),
+            ("bob", Role::Member),
+            ("cy", Role::Member),
+            ("olga", Role::Owner)
+        ]),
+        "the creator owns the group, the others are members; no event for the creation"
+    );
+
+    let made = storage.change_chat(chat, "olga", set_role("ada", Role::Admin), at(1)).await;
+    let made = made.expect("the owner gives roles");
+    assert_eq!(made.chat.role_of("ada"), Some(Role::Admin));
+    let event = &made.events[..];
+    assert_eq!(event.len(), 1);
+    assert_eq!(
+        (event[0].kind, event[0].seq, event[0].author.as_str()),
+        (EventKind::Role, Seq(1), "olga")
+    );
+    assert_eq!((event[0].member.as_deref(), event[0].role), (Some("ada"), Some(Role::Admin)));
+
+    // An admin adds and removes plain members.
+    let added = storage.change_chat(chat, "ada", add(&["dan", "bob"]), at(2)).await;
+    let added = added.expect("an admin adds");
+    assert_eq!(added.added, ["dan"], "those already in are ignored");
+    assert_eq!(added.events.len(), 1);
+    let join = &added.events[0];
+    assert_eq!((join.kind, join.seq, join.author.as_str()), (EventKind::Join, Seq(2), "ada"));
+    assert_eq!((join.member.as_deref(), join.role), (Some("dan"), Some(Role::Member)));
+    assert_eq!(added.chat.role_of("dan"), Some(Role::Member));
+    let removed = storage.change_chat(chat, "ada", remove("dan"), at(3)).await;
+    let removed = removed.expect("an admin removes a plain member");
+    assert_eq!(removed.gone, ["dan"]);
+    assert_eq!((removed.events[0].kind, removed.events[0].seq), (EventKind::Remove, Seq(3)));
+    assert_eq!(removed.events[0].member.as_deref(), Some("dan"));
+    assert!(!removed.chat.has_participant("dan"));
+
+    // Refusals store nothing.
+    storage.change_chat(chat, "olga", set_role("cy", Role::Admin), at(4)).await.expect("admin");
+    let before = storage.chat(chat).await.expect("read").expect("chat");
+    let before_items = items(&*storage, chat, "olga").await;
+    assert_eq!(before.last_seq, Seq(4));
+    let refusals = [
+        ("ada", remove("cy"), "an admin removes plain members only"),
+        ("ada", remove("olga"), "an admin does not remove the owner"),
+        ("ada", set_role("bob", Role::Admin), "only the owner gives roles"),
+        ("bob", add(&["eve"]), "a plain member does not add"),
+        ("bob", remove("cy"), "a plain member does not remove"),
+        ("bob", describe(Some("mine"), None), "a plain member does not rename"),
+        ("bob", set_role("bob", Role::Owner), "a plain member does not take ownership"),
+        ("olga", set_role("olga", Role::Member), "the owner hands ownership over, not away"),
+    ];
+    for (by, change, why) in refusals {
+        let result = storage.change_chat(chat, by, change, at(5)).await;
+        assert!(matches!(result, Err(Error::NotAllowed { .. })), "{why}: {result:?}");
+    }
+    for change in [add(&["dan"]), remove("bob"), ChatChange::Leave, describe(Some("x"), None)] {
+        let result = storage.change_chat(chat, "eve", change, at(5)).await;
+        assert!(matches!(result, Err(Error::NotParticipant { .. })), "non-member: {result:?}");
+    }
+    let result = storage.change_chat(chat, "olga", remove("eve"), at(5)).await;
+    assert!(matches!(result, Err(Error::NotMember { .. })), "{result:?}");
+    let result = storage.change_chat(chat, "olga", add(&["dan", "ghost"]), at(5)).await;
+    assert!(matches!(result, Err(Error::UserNotFound(_))), "{result:?}");
+    let full = ChatChange::Add { usernames: names(&["dan", "eve"]), max: 5 };
+    let result = storage.change_chat(chat, "olga", full, at(5)).await;
+    assert!(matches!(result, Err(Error::TooManyParticipants { .. })), "{result:?}");
+    assert_eq!(storage.chat(chat).await.expect("read"), Some(before), "nothing stored");
+    assert_eq!(items(&*storage, chat, "olga").await, before_items, "no event recorded");
+
+    // Describe renames and sets the topic (one event each); an empty text clears one.
+    let described = storage
+        .change_chat(chat, "ada", describe(Some("Rustaceans"), Some("borrowck")), at(6))
+        .await
+        .expect("an admin renames");
+    assert_eq!(described.chat.name.as_deref(), Some("Rustaceans"));
+    assert_eq!(described.chat.topic.as_deref(), Some("borrowck"));
+    let kinds: Vec<(EventKind, &str, Seq)> =
+        described.events.iter().map(|e| (e.kind, e.content.as_str(), e.seq)).collect();
+    assert_eq!(
+        kinds,
+        [(EventKind::Rename, "Rustaceans", Seq(5)), (EventKind::Topic, "borrowck", Seq(6))]
+    );
+    let same = storage.change_chat(chat, "olga", describe(Some("Rustaceans"), None), at(7)).await;
+    assert!(same.expect("no change").events.is_empty(), "nothing changed, nothing recorded");
+    let cleared = storage.change_chat(chat, "olga", describe(None, Some("")), at(7)).await;
+    let cleared = cleared.expect("clear the topic");
+    assert_eq!(
+        (cleared.chat.name.as_deref(), cleared.chat.topic.as_deref()),
+        (Some("Rustaceans"), None)
+    );
+    assert_eq!(
+        (cleared.events[0].kind, cleared.events[0].content.as_str()),
+        (EventKind::Topic, "")
+    );
+
+    // Making someone owner hands ownership over: the old owner becomes an admin.
+    let handed = storage.change_chat(chat, "olga", set_role("bob", Role::Owner), at(8)).await;
+    let handed = handed.expect("hand over");
+    let events: Vec<(EventKind, Option<&str>, Option<Role>)> =
+        handed.events.iter().map(|e| (e.kind, e.member.as_deref(), e.role)).collect();
+    assert_eq!(
+        events,
+        [
+            (EventKind::Role, Some("bob"), Some(Role::Owner)),
+            (EventKind::Role, Some("olga"), Some(Role::Admin))
+        ]
+    );
+    assert_eq!(
+        roles(&*storage, chat).await,
+        role_list(&[
+            ("ada", Role::Admin),
+            ("bob", Role::Owner),
+            ("cy", Role::Admin),
+            ("olga", Role::Admin)
+        ])
+    );
+    let result = storage.change_chat(chat, "olga", set_role("ada", Role::Member), at(9)).await;
+    assert!(matches!(result, Err(Error::NotAllowed { .. })), "olga is no longer owner");
+    assert_eq!(handed.chat.last_seq, Seq(9));
+    let seqs: Vec<i64> = items(&*storage, chat, "bob").await.iter().map(|m| m.seq.0).collect();
+    assert_eq!(seqs, (1..=9).collect::<Vec<_>>(), "every change took the next seq");
+}
+
+/// When the owner leaves, the oldest admin (by when they joined, not by name) becomes owner;
+/// with no admin, the oldest member.
+pub async fn an_owner_leaving_hands_over_to_the_oldest_admin_else_the_oldest_member(
+    storage: Arc<dyn Storage>,
+) {
+    users(&*storage, &["olga", "zoe", "amy", "ben", "abe"]).await;
+    // zoe joins first; ben, then abe, become admins (abe comes first by name, but joined last).
+    let chat =
+        storage.create_chat(NewChat::group("olga", &["zoe"], at(0))).await.expect("create").id;
+    storage.change_chat(chat, "olga", add(&["amy", "ben"]), at(10)).await.expect("add");
+    storage.change_chat(chat, "olga", add(&["abe"]), at(20)).await.expect("add");
+    for admin in ["abe", "ben"] {
+        storage
+            .change_chat(chat, "olga", set_role(admin, Role::Admin), at(30))
+            .await
+            .expect("role");
+    }
+    let left = storage.change_chat(chat, "olga", ChatChange::Leave, at(40)).await.expect("leave");
+    assert_eq!(left.gone, ["olga"]);
+    let events: Vec<(EventKind, &str, Option<&str>, Option<Role>)> = left
+        .events
+        .iter()
+        .map(|e| (e.kind, e.author.as_str(), e.member.as_deref(), e.role))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (EventKind::Leave, "olga", Some("olga"), None),
+            (EventKind::Role, "olga", Some("ben"), Some(Role::Owner))
+        ],
+        "the oldest admin takes over"
+    );
+    assert_eq!(left.chat.role_of("ben"), Some(Role::Owner));
+    assert_eq!(left.chat.role_of("abe"), Some(Role::Admin));
+    assert!(!left.chat.has_participant("olga"));
+
+    // ben leaves in turn: abe is the only admin left.
+    let left = storage.change_chat(chat, "ben", ChatChange::Leave, at(50)).await.expect("leave");
+    assert_eq!(left.chat.role_of("abe"), Some(Role::Owner));
+    // abe leaves: no admin; zoe joined first (amy comes first by name, but joined later).
+    let left = storage.change_chat(chat, "abe", ChatChange::Leave, at(60)).await.expect("leave");
+    assert_eq!(left.events[1].member.as_deref(), Some("zoe"), "the oldest member takes over");
+    assert_eq!(
+        roles(&*storage, chat).await,
+        role_list(&[("amy", Role::Member), ("zoe", Role::Owner)])
+    );
+    // A member leaving hands nothing over.
+    let left = storage.change_chat(chat, "amy", ChatChange::Leave, at(70)).await.expect("leave");
+    assert_eq!(left.events.len(), 1);
+    assert_eq!(roles(&*storage, chat).await, role_list(&[("zoe", Role::Owner)]));
+    // A plain member may remove themselves: that is leaving.
+    users(&*storage, &["al"]).await;
+    storage.change_chat(chat, "zoe", add(&["al"]), at(80)).await.expect("add");
+    let gone = storage.change_chat(chat, "al", remove("al"), at(90)).await.expect("self-removal");
+    assert_eq!(gone.events[0].kind, EventKind::Leave);
+}
+
+/// A direct chat has two members and no roles, name or topic: it refuses to gain or lose
+/// members, be renamed or give roles (`DirectChat`, nothing stored), but either member may
+/// leave.
+pub async fn direct_chats_refuse_membership_changes_but_may_be_left(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob", "carol"]).await;
+    let created =
+        storage.create_chat(NewChat::direct("alice", "bob", at(0))).await.expect("create");
+    let chat = created.id;
+    assert_eq!(created.kind, ChatKind::Direct);
+    assert_eq!((created.role_of("alice"), created.role_of("bob")), (None, None));
+    for (by, change) in [
+        ("alice", add(&["carol"])),
+        ("alice", remove("bob")),
+        ("bob", describe(Some("us"), None)),
+        ("bob", describe(None, Some("topic"))),
+        ("alice", set_role("bob", Role::Admin)),
+        ("alice", set_role("alice", Role::Owner)),
+    ] {
+        let result = storage.change_chat(chat, by, change.clone(), at(1)).await;
+        assert!(matches!(result, Err(Error::DirectChat { .. })), "{change:?}: {result:?}");
+    }
+    assert_eq!(storage.chat(chat).await.expect("read"), Some(created), "nothing stored");
+    storage.append_message(post(chat, "alice", "hi", None)).await.expect("post");
+    let left = storage.change_chat(chat, "bob", ChatChange::Leave, at(2)).await.expect("leave");
+    assert_eq!(left.gone, ["bob"]);
+    assert_eq!(left.events.len(), 1, "no handover in a direct chat");
+    let event = &left.events[0];
+    assert_eq!(
+        (event.kind, event.seq, event.member.as_deref(), event.role),
+        (EventKind::Leave, Seq(2), Some("bob"), None)
+    );
+    assert_eq!(roles(&*storage, chat).await, [("alice".to_owned(), None)]);
+    assert!(matches!(
+        storage.messages_before(chat, "bob", None, 10).await,
+        Err(Error::NotParticipant { .. })
+    ));
+}
+
+/// Edits and deletions take the chat's next seq and name their post (`target`); history shows
+/// posts only, each as it now is; resume returns every item in seq order, gap-free, or posts
+/// only; an event is never a post to edit or delete.
+pub async fn edits_and_deletions_are_sequenced_events(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob"]).await;
+    let chat = chat_of(&*storage, &["alice", "bob"]).await;
+    storage.append_message(post(chat, "alice", "tpyo", None)).await.expect("post");
+    storage.append_message(post(chat, "bob", "reply", None)).await.expect("post");
+
+    let edited = storage.edit_message(chat, Seq(1), "alice", "typo", at(10)).await.expect("edit");
+    let event = edited.event.expect("an edit records an event");
+    assert_eq!(
+        (event.kind, event.seq, event.target, event.author.as_str(), event.content.as_str()),
+        (EventKind::Edit, Seq(3), Some(Seq(1)), "alice", "typo")
+    );
+    assert_eq!((event.chat_id, event.timestamp, event.member.clone()), (chat, at(10), None));
+    assert_eq!(edited.message.seq, Seq(1), "the post keeps its place");
+
+    // Refused revisions record nothing.
+    assert!(matches!(
+        storage.edit_message(chat, Seq(2), "alice", "mine now", at(11)).await,
+        Err(Error::NotAuthor { .. })
+    ));
+    for seq in [Seq(3), Seq(0), Seq(99)] {
+        let result = storage.edit_message(chat, seq, "alice", "x", at(11)).await;
+        assert!(matches!(result, Err(Error::MessageNotFound { .. })), "{seq}: {result:?}");
+        let result = storage.delete_message(chat, seq, "alice", at(11)).await;
+        assert!(matches!(result, Err(Error::MessageNotFound { .. })), "{seq}: {result:?}");
+    }
+    assert_eq!(storage.chat(chat).await.expect("read").expect("chat").last_seq, Seq(3));
+
+    let deleted = storage.delete_message(chat, Seq(1), "alice", at(12)).await.expect("delete");
+    let event = deleted.event.expect("a deletion records an event");
+    assert_eq!(
+        (event.kind, event.seq, event.target, event.content.as_str()),
+        (EventKind::Delete, Seq(4), Some(Seq(1)), "")
+    );
+    let again = storage.delete_message(chat, Seq(1), "alice", at(13)).await.expect("again");
+    assert_eq!(again.event, None, "deleting twice records nothing");
+    storage.append_message(post(chat, "bob", "later", None)).await.expect("post");
+    assert_eq!(storage.chat(chat).await.expect("read").expect("chat").last_seq, Seq(5));
+
+    let history = storage.messages_before(chat, "bob", None, 10).await.expect("history");
+    let posts: Vec<(i64, &str, bool)> =
+        history.iter().map(|m| (m.seq.0, m.content.as_str(), m.deleted)).collect();
+    assert_eq!(posts, [(5, "later", false), (2, "reply", false), (1, "", true)]);
+    assert!(history.iter().all(|m| m.kind == EventKind::Message));
+    let page = storage.messages_before(chat, "bob", Some(Seq(5)), 1).await.expect("page");
+    assert_eq!(page[0].seq, Seq(2), "a page skips the events below it");
+
+    let all = items(&*storage, chat, "bob").await;
+    let kinds: Vec<(i64, EventKind)> = all.iter().map(|m| (m.seq.0, m.kind)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (1, EventKind::Message),
+            (2, EventKind::Message),
+            (3, EventKind::Edit),
+            (4, EventKind::Delete),
+            (5, EventKind::Message)
+        ]
+    );
+    assert!(all[0].deleted, "a post is read as it now is");
+    assert_eq!(all[2].content, "typo", "an edit event keeps the text it set");
+    let posts = storage.messages_after(chat, "bob", Seq(0), 10, Items::Posts).await.expect("posts");
+    assert_eq!(posts.iter().map(|m| m.seq.0).collect::<Vec<_>>(), [1, 2, 5]);
+    let middle = storage.messages_after(chat, "bob", Seq(2), 2, Items::All).await.expect("page");
+    assert_eq!(middle.iter().map(|m| m.seq.0).collect::<Vec<_>>(), [3, 4]);
+    let posts = storage.messages_after(chat, "bob", Seq(2), 1, Items::Posts).await.expect("page");
+    assert_eq!(posts.iter().map(|m| m.seq.0).collect::<Vec<_>>(), [5]);
+    assert_eq!(
+        storage.mark_read(chat, "bob", Seq(5)).await.expect("read"),
+        ReadMark { seq: Seq(5), moved: true },
+        "read positions count events"
+    );
+}
+
+/// A removed member no longer reads, posts, revises or marks read, and is no one's chat
+/// partner there; the others read the removal.
+pub async fn a_removed_member_can_no_longer_read(storage: Arc<dyn Storage>) {
+    users(&*storage, &["olga", "bob", "cy"]).await;
+    let chat = chat_of(&*storage, &["olga", "bob", "cy"]).await;
+    storage.append_message(post(chat, "bob", "hello", None)).await.expect("post");
+    storage.mark_read(chat, "bob", Seq(1)).await.expect("read");
+    storage.change_chat(chat, "olga", remove("bob"), at(5)).await.expect("remove");
+    let refused = |result: Result<(), Error>| matches!(result, Err(Error::NotParticipant { username, .. }) if username == "bob");
+    assert!(refused(storage.messages_before(chat, "bob", None, 10).await.map(|_| ())));
+    assert!(refused(storage.messages_after(chat, "bob", Seq(0), 10, Items::All).await.map(|_| ())));
+    assert!(refused(
+        storage.messages_after(chat, "bob", Seq(0), 10, Items::Posts).await.map(|_| ())
+    ));
+    assert!(refused(storage.append_message(post(chat, "bob", "still?", None)).await.map(|_| ())));
+    assert!(refused(storage.edit_message(chat, Seq(1), "bob", "x", at(6)).await.map(|_| ())));
+    assert!(refused(storage.delete_message(chat, Seq(1), "bob", at(6)).await.map(|_| ())));
+    assert!(refused(storage.mark_read(chat, "bob", Seq(1)).await.map(|_| ())));
+    assert!(refused(storage.change_chat(chat, "bob", ChatChange::Leave, at(6)).await.map(|_| ())));
+    assert!(!storage.is_participant(chat, "bob").await.expect("check"));
+    assert!(storage.chat_partners("bob").await.expect("partners").is_empty());
+    let readers: Vec<String> = storage
+        .read_positions(chat)
+        .await
+        .expect("reads")
+        .into_iter()
+        .map(|r| r.username)
+        .collect();
+    assert_eq!(readers, ["cy", "olga"], "the read position goes with the membership");
+    let all = items(&*storage, chat, "cy").await;
+    let seen: Vec<(EventKind, &str, Option<&str>)> =
+        all.iter().map(|m| (m.kind, m.author.as_str(), m.member.as_deref())).collect();
+    assert_eq!(seen, [(EventKind::Message, "bob", None), (EventKind::Remove, "olga", Some("bob"))]);
+}
+
+/// Either member deletes a direct chat, only the owner a group; deletion returns the members,
+/// and the chat is gone.
+pub async fn chats_are_deleted_by_a_member_of_a_direct_chat_or_a_groups_owner(
+    storage: Arc<dyn Storage>,
+) {
+    users(&*storage, &["alice", "bob", "olga", "ada", "eve"]).await;
+    for by in ["alice", "bob"] {
+        let chat = chat_of(&*storage, &["alice", "bob"]).await;
+        storage.append_message(post(chat, "alice", "hi", None)).await.expect("post");
+        let result = storage.delete_chat(chat, "eve").await;
+        assert!(matches!(result, Err(Error::NotParticipant { .. })), "{result:?}");
+        assert_eq!(storage.delete_chat(chat, by).await.expect("delete"), names(&["alice", "bob"]));
+        assert_eq!(storage.chat(chat).await.expect("read"), None);
+        assert!(matches!(storage.delete_chat(chat, by).await, Err(Error::ChatNotFound(_))));
+        assert!(matches!(
+            storage.messages_after(chat, "alice", Seq(0), 10, Items::All).await,
+            Err(Error::ChatNotFound(_))
+        ));
+        assert!(matches!(
+            storage.change_chat(chat, "alice", ChatChange::Leave, at(1)).await,
+            Err(Error::ChatNotFound(_))
+        ));
+        assert!(matches!(
+            storage.append_message(post(chat, "alice", "hi", None)).await,
+            Err(Error::ChatNotFound(_))
+        ));
+    }
+    let group = chat_of(&*storage, &["olga", "ada", "bob"]).await;
+    storage.change_chat(group, "olga", set_role("ada", Role::Admin), at(1)).await.expect("role");
+    storage.append_message(post(group, "bob", "hi", None)).await.expect("post");
+    for (by, refusal) in [("ada", "an admin"), ("bob", "a member")] {
+        let result = storage.delete_chat(group, by).await;
+        assert!(matches!(result, Err(Error::NotAllowed { .. })), "{refusal}: {result:?}");
+    }
+    assert!(matches!(storage.delete_chat(group, "eve").await, Err(Error::NotParticipant { .. })));
+    assert_eq!(items(&*storage, group, "bob").await.len(), 2, "a refused deletion deletes nothing");
+    assert_eq!(
+        storage.delete_chat(group, "olga").await.expect("the owner deletes"),
+        names(&["ada", "bob", "olga"])
+    );
+    assert_eq!(storage.chat(group).await.expect("read"), None);
+    assert!(storage.chats_of("bob", None, 10).await.expect("list").is_empty());
+}
+
+/// Deleting a user records a `leave` event in each chat they were in, authored by and naming
+/// their deleted name; a group they owned gets a new owner (its oldest admin).
+pub async fn deleted_users_leave_each_chat_with_an_event(storage: Arc<dyn Storage>) {
+    users(&*storage, &["olga", "ada", "bob", "cy"]).await;
+    let owned = chat_of(&*storage, &["olga", "bob", "ada"]).await;
+    storage.change_chat(owned, "olga", set_role("ada", Role::Admin), at(1)).await.expect("role");
+    storage.append_message(post(owned, "olga", "mine", None)).await.expect("post");
+    let direct = chat_of(&*storage, &["olga", "cy"]).await;
+    let other = chat_of(&*storage, &["bob", "olga", "cy"]).await;
+    let untouched = chat_of(&*storage, &["bob", "cy"]).await;
+
+    storage.delete_user("olga").await.expect("delete");
+    let gone = deleted_author("olga");
+    let events = |all: &[Message]| {
+        all.iter().map(|m| (m.kind, m.author.clone(), m.member.clone(), m.role)).collect::<Vec<_>>()
+    };
+    let owned_items = items(&*storage, owned, "bob").await;
+    assert_eq!(owned_items.iter().map(|m| m.seq.0).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(owned_items[1].author, gone, "their posts stay, under the deleted name");
+    assert_eq!(
+        events(&owned_items[2..]),
+        [
+            (EventKind::Leave, gone.clone(), Some(gone.clone()), None),
+            (EventKind::Role, gone.clone(), Some("ada".to_owned()), Some(Role::Owner))
+        ],
+        "the owner's group records the leave and hands over to the oldest admin"
+    );
+    assert_eq!(
+        roles(&*storage, owned).await,
+        role_list(&[("ada", Role::Owner), ("bob", Role::Member)])
+    );
+    for chat in [direct, other] {
+        let all = items(&*storage, chat, "cy").await;
+        assert_eq!(all.len(), 1, "one event, no handover: {all:?}");
+        assert_eq!(
+            (all[0].kind, all[0].seq, all[0].author.clone(), all[0].member.clone()),
+            (EventKind::Leave, Seq(1), gone.clone(), Some(gone.clone()))
+        );
+        assert!(!storage.chat(chat).await.expect("read").expect("chat").has_participant("olga"));
+    }
+    assert_eq!(
+        storage.chat(other).await.expect("read").expect("chat").role_of("bob"),
+        Some(Role::Owner)
+    );
+    assert!(items(&*storage, untouched, "cy").await.is_empty(), "other chats record nothing");
+}
+
+/// Appends (`start_append`), membership changes, renames and edits of one chat from many tasks
+/// at once share one sequence: the stored items are 1..=N, gap-free and unique, and each
+/// operation's seq is among them. A post started before its author's removal either lands
+/// before the removal or is refused: never after it.
+pub async fn concurrent_changes_and_appends_share_one_gap_free_sequence(storage: Arc<dyn Storage>) {
+    const TASKS: usize = 8;
+    const OPS: usize = 20;
+    let admins: Vec<String> = (0..TASKS).map(|i| format!("w{i}")).collect();
+    let guests: Vec<String> = (0..TASKS).map(|i| format!("x{i}")).collect();
+    user(&*storage, "boss").await;
+    for name in admins.iter().chain(&guests) {
+        user(&*storage, name).await;
+    }
+    let members: Vec<&str> = admins.iter().map(String::as_str).collect();
+    let chat =
+        storage.create_chat(NewChat::group("boss", &members, at(0))).await.expect("create").id;
+    for admin in &admins {
+        storage.change_chat(chat, "boss", set_role(admin, Role::Admin), at(1)).await.expect("role");
+    }
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let storage = storage.clone();
+            let (me, guest) = (admins[i].clone(), guests[i].clone());
+            tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                let mut mine = Seq(0);
+                let mut guest_post = None;
+                for j in 0..OPS {
+                    let when = at(10 + j as i64);
+                    match j % 5 {
+                        0 => {
+                            let ticket = storage
+                                .start_append(post(chat, &me, &format!("{me}-{j}"), None))
+                                .await;
+                            mine = ticket.await.expect("append").message.seq;
+                            seqs.push(mine.0);
+                        }
+                        1 => {
+                            let edited =
+                                storage.edit_message(chat, mine, &me, "edited", when).await;
+                            seqs.push(edited.expect("edit").event.expect("event").seq.0);
+                        }
+                        2 => {
+                            let topic = describe(None, Some(&format!("{me}-{j}")));
+                            let changed = storage.change_chat(chat, &me, topic, when).await;
+                            seqs.push(changed.expect("describe").events[0].seq.0);
+                        }
+                        3 => {
+                            let changed =
+                                storage.change_chat(chat, &me, add(&[&guest]), when).await;
+                            seqs.push(changed.expect("add").events[0].seq.0);
+                            // The guest's post is queued, and the removal asked for, before it
+                            // is known whether the post is committed.
+                            let text = format!("{guest}-{j}");
+                            guest_post =
+                                Some(storage.start_append(post(chat, &guest, &text, None)).await);
+                        }
+                        _ => {
+                            let changed =
+                                storage.change_chat(chat, &me, remove(&guest), when).await;
+                            let removal = changed.expect("remove").events[0].seq.0;
+                            seqs.push(removal);
+                            let ticket = guest_post.take().expect("queued in the step before");
+                            match ticket.await {
+                                Ok(appended) => {
+                                    assert!(
+                                        appended.message.seq.0 < removal,
+                                        "a post after its author's removal: {} > {removal}",
+                                        appended.message.seq.0
+                                    );
+                                    seqs.push(appended.message.seq.0);
+                                }
+                                Err(Error::NotParticipant { .. }) => {}
+                                Err(err) => panic!("unexpected: {err}"),
+                            }
+                        }
+                    }
+                }
+                seqs
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("task"));
+    }
+    all.extend(1..=TASKS as i64);
+    all.sort_unstable();
+    let n = all.len() as i64;
+    assert!(n >= (TASKS * OPS + TASKS) as i64);
+    assert_eq!(all, (1..=n).collect::<Vec<_>>(), "every operation's seq, unique and gap-free");
+    let stored = items(&*storage, chat, "boss").await;
+    assert_eq!(stored.iter().map(|m| m.seq.0).collect::<Vec<_>>(), all, "1..=N stored");
+    assert_eq!(storage.chat(chat).await.expect("read").expect("chat").last_seq, Seq(n));
+    // Replaying the events, every post's author was a member when it was stored.
+    let mut present: BTreeSet<String> = admins.iter().cloned().collect();
+    present.insert("boss".into());
+    for item in &stored {
+        match item.kind {
+            EventKind::Join => {
+                present.insert(item.member.clone().expect("member"));
+            }
+            EventKind::Remove | EventKind::Leave => {
+                present.remove(item.member.as_deref().expect("member"));
+            }
+            EventKind::Message => assert!(
+                present.contains(&item.author),
+                "seq {}: {} posted while not a member",
+                item.seq,
+                item.author
+            ),
+            _ => {}
+        }
+    }
 }
