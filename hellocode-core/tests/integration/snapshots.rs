@@ -8,16 +8,18 @@ use hellocode_core::protocol::{ClientFrame, Command, ErrorCode, RequestId, Serve
 fn client_commands_encode_as_documented() {
     let chat = Some(ChatId(7));
     let frames = vec![
-        ClientFrame::with_id(1, Command::Auth { token: "t".into() }),
+        ClientFrame::with_id(1, Command::Auth { token: "t".into(), protocol: None }),
+        ClientFrame::with_id(9, Command::Auth { token: "t".into(), protocol: Some(2) }),
         ClientFrame::new(Command::Register {
             username: "alice".into(),
             email: "alice@example.org".into(),
             password: "pw".into(),
             password_confirmation: "pw".into(),
+            protocol: None,
         }),
         ClientFrame::with_id(
             "l",
-            Command::Login { username: "alice".into(), password: "pw".into() },
+            Command::Login { username: "alice".into(), password: "pw".into(), protocol: None },
         ),
         ClientFrame::new(Command::FetchMessages {
             chat_id: chat,
@@ -31,7 +33,11 @@ fn client_commands_encode_as_documented() {
             client_id: Some("c-1".into()),
         }),
         ClientFrame::new(Command::Resume { chat_id: chat, since: Seq(3), limit: None }),
-        ClientFrame::new(Command::CreateChat { participants: vec!["bob".into()] }),
+        ClientFrame::new(Command::CreateChat {
+            participants: vec!["bob".into()],
+            name: None,
+            topic: None,
+        }),
         ClientFrame::new(Command::ListChats { after: None, limit: None }),
         ClientFrame::with_id(
             2,
@@ -70,6 +76,37 @@ fn account_and_membership_commands_encode_as_documented() {
             5,
             Command::AddParticipants { chat_id: Some(ChatId(7)), usernames: vec!["carol".into()] },
         ),
+        ClientFrame::with_id(
+            6,
+            Command::CreateChat {
+                participants: vec!["bob".into(), "carol".into()],
+                name: Some("Crabs".into()),
+                topic: Some("all things Rust".into()),
+            },
+        ),
+        ClientFrame::with_id(7, Command::GetChat { chat_id: Some(ChatId(7)) }),
+        ClientFrame::with_id(
+            8,
+            Command::RemoveParticipant { chat_id: Some(ChatId(7)), username: "carol".into() },
+        ),
+        ClientFrame::with_id(9, Command::LeaveChat { chat_id: Some(ChatId(7)) }),
+        ClientFrame::with_id(
+            10,
+            Command::SetRole {
+                chat_id: Some(ChatId(7)),
+                username: "bob".into(),
+                role: hellocode_core::model::Role::Admin,
+            },
+        ),
+        ClientFrame::with_id(
+            11,
+            Command::UpdateChat {
+                chat_id: Some(ChatId(7)),
+                name: Some("Ferris fans".into()),
+                topic: None,
+            },
+        ),
+        ClientFrame::with_id(12, Command::DeleteChat { chat_id: Some(ChatId(7)) }),
     ];
     insta::assert_json_snapshot!(frames);
 }

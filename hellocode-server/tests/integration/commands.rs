@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, Client, TestServer, chat_among, group_among};
+use crate::harness::{Backend, Client, TestServer, group_among};
 
 on_backends!(commands:
     profiles_languages_and_contacts_over_the_socket,
@@ -212,6 +212,7 @@ pub async fn added_participants_get_chat_created_and_can_read(backend: Backend) 
         .await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(dave.expect("chat_created").await["chat"], updated);
+    assert_eq!(dave.expect("chat_changed").await["events"][0]["member"], "dave");
     assert_eq!(carol.expect("chat_changed").await["events"][0]["member"], "dave");
     carol.expect_nothing_pending().await;
     bob.expect("chat_changed").await;
