@@ -253,6 +253,9 @@ pub struct ChatChanged {
     pub gone: Vec<String>,
     /// Members new to the chat because of it.
     pub added: Vec<String>,
+    /// Whether the change deleted the chat: its last member left (`chat` is then as it was,
+    /// without them).
+    pub deleted: bool,
 }
 
 /// The result of an edit or a deletion: the post as it now is, and the event that recorded the

@@ -183,6 +183,7 @@ fn a_change_tells_the_members_those_added_and_those_it_removed() {
         events: vec![joined.clone()],
         gone: Vec::new(),
         added: vec!["carol".into()],
+        deleted: false,
     };
     let out = session.complete(pending, Ok(StorageOutcome::Changed(changed)));
     assert_eq!(out.reply, Some(ServerFrame::Chat { id: Some(2.into()), chat: after.clone() }));
@@ -211,6 +212,7 @@ fn a_change_tells_the_members_those_added_and_those_it_removed() {
         events: vec![removed.clone()],
         gone: vec!["carol".into()],
         added: Vec::new(),
+        deleted: false,
     };
     let out = session.complete(pending, Ok(StorageOutcome::Changed(changed)));
     assert_eq!(
@@ -234,6 +236,7 @@ fn a_change_tells_the_members_those_added_and_those_it_removed() {
         events: vec![event(6, EventKind::Leave, "alice")],
         gone: vec!["alice".into()],
         added: Vec::new(),
+        deleted: false,
     };
     let out = session.complete(pending, Ok(StorageOutcome::Changed(changed)));
     assert_eq!(out.reply, Some(ServerFrame::Ok { id: Some(4.into()) }));
@@ -247,6 +250,7 @@ fn a_change_tells_the_members_those_added_and_those_it_removed() {
         events: Vec::new(),
         gone: Vec::new(),
         added: Vec::new(),
+        deleted: false,
     };
     let out = session.complete(pending, Ok(StorageOutcome::Changed(unchanged)));
     assert!(out.publish.is_empty());

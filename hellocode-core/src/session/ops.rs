@@ -396,7 +396,15 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
             Output { reply: wants_ack.then_some(ServerFrame::Ok { id }), publish: Vec::new() }
         }
         (StorageOp::ChangeChat { change, .. }, StorageOutcome::Changed(changed)) => {
-            let ChatChanged { chat, events, gone, added } = changed;
+            let ChatChanged { chat, events, gone, added, deleted } = changed;
+            if deleted {
+                // The last member left: the chat is gone, as if they had deleted it.
+                let frame = ServerFrame::ChatDeleted { chat_id: chat.id, by: gone.join(", ") };
+                return Output {
+                    reply: wants_ack.then_some(ServerFrame::Ok { id }),
+                    publish: vec![Publish { chat: chat.id, frame, to: None, also: gone }],
+                };
+            }
             let mut publish = Vec::new();
             // Those added learn of the chat as if it had just been created with them; from then
             // on they receive its events (and resume it from its start).

@@ -39,6 +39,8 @@ pub(crate) enum Effect {
     SetName(Option<String>),
     /// The group's topic (`None`: no topic).
     SetTopic(Option<String>),
+    /// The last member left: the chat goes, with its history (no one could ever read it).
+    DeleteChat,
 }
 
 /// An event to store, with the chat's next sequence number; the actor is its author.
@@ -57,6 +59,13 @@ impl Draft {
 
     pub(crate) fn text(kind: EventKind, content: Option<&str>) -> Self {
         Draft { kind, member: None, role: None, content: content.unwrap_or_default().to_owned() }
+    }
+}
+
+impl Plan {
+    /// Whether the change deletes the chat (its last member left).
+    pub(crate) fn deletes_chat(&self) -> bool {
+        self.effects.contains(&Effect::DeleteChat)
     }
 }
 
@@ -128,6 +137,10 @@ pub(crate) fn plan(chat: ChatId, roster: &Roster, by: &str, change: &ChatChange)
             plan.effects.push(Effect::Remove(username.clone()));
             plan.drafts.push(Draft::membership(EventKind::Remove, username, None));
             plan.gone.push(username.clone());
+        }
+        ChatChange::Leave if roster.members.len() == 1 => {
+            plan.effects.push(Effect::DeleteChat);
+            plan.gone.push(by.to_owned());
         }
         ChatChange::Leave => {
             plan.effects.push(Effect::Remove(by.to_owned()));
@@ -275,7 +288,8 @@ mod tests {
         let no_admin = group(&[("olga", Role::Owner), ("bob", Role::Member), ("al", Role::Member)]);
         assert_eq!(plan_of(&no_admin).effects[1], Effect::SetRole("bob".into(), Role::Owner));
         let alone = group(&[("olga", Role::Owner)]);
-        assert_eq!(plan_of(&alone).effects, [Effect::Remove("olga".into())]);
+        assert_eq!(plan_of(&alone).effects, [Effect::DeleteChat], "the last one out deletes it");
+        assert!(plan_of(&alone).drafts.is_empty());
     }
 
     #[test]

@@ -235,6 +235,10 @@ impl Inner {
                 }
                 Effect::SetName(name) => row.name = name,
                 Effect::SetTopic(topic) => row.topic = topic,
+                Effect::DeleteChat => {
+                    self.chats.remove(&chat);
+                    return Ok(Vec::new());
+                }
             }
         }
         plan.drafts.into_iter().map(|draft| self.record(chat, author, draft, None, at)).collect()
@@ -516,10 +520,17 @@ impl Storage for MemoryStorage {
         let plan = membership::plan(chat, &roster, by, &change)?;
         inner.existing_users(&plan.added)?;
         let author_id = inner.user_row(by)?.id;
-        let (gone, added) = (plan.gone.clone(), plan.added.clone());
+        let (gone, added, deleted) = (plan.gone.clone(), plan.added.clone(), plan.deletes_chat());
+        let mut before = inner.chat_view(chat, inner.chat_row(chat)?);
         let events = inner.apply(chat, (by, author_id), plan, at)?;
-        let row = inner.chat_row(chat)?;
-        Ok(ChatChanged { chat: inner.chat_view(chat, row), events, gone, added })
+        let chat = match inner.chats.get(&chat) {
+            Some(row) => inner.chat_view(chat, row),
+            None => {
+                before.participants.retain(|p| !gone.contains(&p.username));
+                before
+            }
+        };
+        Ok(ChatChanged { chat, events, gone, added, deleted })
     }
 
     async fn delete_chat(&self, chat: ChatId, by: &str) -> Result<Vec<String>> {

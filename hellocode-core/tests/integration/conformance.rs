@@ -1245,6 +1245,12 @@ pub async fn an_owner_leaving_hands_over_to_the_oldest_admin_else_the_oldest_mem
     storage.change_chat(chat, "zoe", add(&["al"]), at(80)).await.expect("add");
     let gone = storage.change_chat(chat, "al", remove("al"), at(90)).await.expect("self-removal");
     assert_eq!(gone.events[0].kind, EventKind::Leave);
+    assert!(!gone.deleted);
+    // The last one out deletes the chat: no one could ever read it again.
+    let last = storage.change_chat(chat, "zoe", ChatChange::Leave, at(100)).await.expect("leave");
+    assert!(last.deleted, "{last:?}");
+    assert!(last.events.is_empty() && last.chat.participants.is_empty(), "{last:?}");
+    assert_eq!(storage.chat(chat).await.expect("read"), None, "the chat is gone");
 }
 
 /// A direct chat has two members and no roles, name or topic: it refuses to gain or lose

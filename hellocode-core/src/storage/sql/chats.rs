@@ -111,12 +111,21 @@ pub(super) async fn change_chat<DB: Backend>(
     let plan = membership::plan(chat, &roster, by, &change)?;
     // `by` is a member (the plan checked), so their account exists.
     let author_id = user_id::<DB>(&mut tx, by).await?;
+    let deleted = plan.deletes_chat();
+    // A chat its last member leaves is deleted: answer with it as it was, without them.
+    let before = if deleted { load_chat::<DB>(&mut tx, chat).await? } else { None };
     apply::<DB>(&mut tx, chat, plan.effects, at).await?;
     let drafts = plan.drafts.into_iter().map(|draft| (draft, None)).collect();
     let events = record::<DB>(&mut tx, chat, (by, author_id), drafts, at).await?;
-    let changed = load_chat::<DB>(&mut tx, chat).await?.ok_or(Error::ChatNotFound(chat))?;
+    let changed = match before {
+        Some(mut before) => {
+            before.participants.retain(|p| !plan.gone.contains(&p.username));
+            before
+        }
+        None => load_chat::<DB>(&mut tx, chat).await?.ok_or(Error::ChatNotFound(chat))?,
+    };
     tx.commit().await?;
-    Ok(ChatChanged { chat: changed, events, gone: plan.gone, added: plan.added })
+    Ok(ChatChanged { chat: changed, events, gone: plan.gone, added: plan.added, deleted })
 }
 
 /// Delete a chat as `by` (`membership::may_delete`), with its row locked; returns its members.

@@ -91,6 +91,8 @@ pub(super) async fn apply<DB: Backend>(
             Effect::SetTopic(topic) => {
                 Statement::new("UPDATE chats SET topic = $2 WHERE id = $1").bind(chat.0).bind(topic)
             }
+            // Messages and memberships go with it (ON DELETE CASCADE).
+            Effect::DeleteChat => Statement::new("DELETE FROM chats WHERE id = $1").bind(chat.0),
         };
         add_members::<DB>(conn, chat, std::mem::take(&mut adds), at).await?;
         DB::execute(conn, statement).await?;
