@@ -65,7 +65,12 @@ async fn chat(storage: &dyn Storage) -> ChatId {
             .await
             .expect("user");
     }
-    storage.create_chat(NewChat::direct("alice", "bob", Timestamp::now())).await.expect("chat").id
+    storage
+        .create_chat(NewChat::direct("alice", "bob", Timestamp::now()))
+        .await
+        .expect("chat")
+        .chat
+        .id
 }
 
 fn append(

@@ -93,6 +93,15 @@ pub enum Error {
         /// What was tried, e.g. `gain members`.
         action: &'static str,
     },
+    /// An idempotency key was given again with another command than the one it was first used
+    /// for in this chat.
+    #[error("clientId {client_id:?} was already used for another command in chat {chat}")]
+    ClientIdReused {
+        /// Chat.
+        chat: ChatId,
+        /// The key.
+        client_id: String,
+    },
     /// The user named is not a member of the chat.
     #[error("{username:?} is not a member of chat {chat}")]
     NotMember {
@@ -133,6 +142,7 @@ impl Error {
             }
             Error::MessageDeleted { .. }
             | Error::DirectChat { .. }
+            | Error::ClientIdReused { .. }
             | Error::ReadBeyondEnd { .. }
             | Error::TooManyParticipants { .. }
             | Error::InvalidText { .. } => ErrorCode::InvalidField,

@@ -18,7 +18,7 @@
 //! for name in ["alice", "bob"] {
 //!     storage.create_user(NewUser::new(name, format!("{name}@example.org"), "<argon2 hash>")).await?;
 //! }
-//! let chat = storage.create_chat(NewChat::direct("alice", "bob", Timestamp::now())).await?;
+//! let chat = storage.create_chat(NewChat::direct("alice", "bob", Timestamp::now())).await?.chat;
 //!
 //! let limits = Limits::default();
 //! let mut session = Session::new(Scope::AllChats, limits);

@@ -11,7 +11,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-pub use groups::{ChatChange, ChatChanged, ChatKind, EventKind, NewChat, Revised, Role};
+pub use groups::{
+    ChatChange, ChatChanged, ChatKind, CreatedChat, EventKind, NewChat, Revised, Role,
+};
 
 /// Identifies a chat. On the wire it is accepted as a string (`"7"`) or a number (`7`) and written
 /// as a number.

@@ -264,9 +264,15 @@ impl Client {
         &self,
         participants: Vec<String>,
     ) -> impl Future<Output = Result<Chat>> + Send + 'static {
-        // Not repeated after a lost connection: it could create the chat twice.
-        let reply =
-            self.request(Command::CreateChat { participants, name: None, topic: None }, false);
+        // Resent after a lost connection: its idempotency key makes the server answer a repeat
+        // with the chat it made the first time.
+        let command = Command::CreateChat {
+            participants,
+            name: None,
+            topic: None,
+            client_id: Some(new_client_id()),
+        };
+        let reply = self.request(command, true);
         async move {
             match reply.await? {
                 ServerFrame::Chat { chat, .. } => Ok(chat),
@@ -340,8 +346,14 @@ impl Client {
         seq: Seq,
         text: impl Into<String>,
     ) -> impl Future<Output = Result<Message>> + Send + 'static {
-        let command = Command::EditMessage { chat_id: Some(chat), seq, message: text.into() };
-        let reply = self.request(command, false);
+        // Resent after a lost connection: the key makes a repeat change nothing.
+        let command = Command::EditMessage {
+            chat_id: Some(chat),
+            seq,
+            message: text.into(),
+            client_id: Some(new_client_id()),
+        };
+        let reply = self.request(command, true);
         async move {
             match reply.await? {
                 ServerFrame::Ack { message, .. } => Ok(message),
@@ -356,7 +368,9 @@ impl Client {
         chat: ChatId,
         seq: Seq,
     ) -> impl Future<Output = Result<()>> + Send + 'static {
-        self.expect_ok(Command::DeleteMessage { chat_id: Some(chat), seq }, false)
+        // Deleting twice changes nothing: safe to resend.
+        let command = Command::DeleteMessage { chat_id: Some(chat), seq, client_id: None };
+        self.expect_ok(command, true)
     }
 
     /// Round trip to the server.

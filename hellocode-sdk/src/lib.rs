@@ -77,8 +77,10 @@
 //!   or deletions of messages delivered before the disconnect (a resumed message carries its
 //!   current content and `deleted` flag, but an edit of an older message is not an event the
 //!   server keeps).
-//! - `create_chat`, `edit_message` and `delete_message` are not resent after a lost connection
-//!   (they could apply twice): they fail with `connection_lost` when the reply was lost.
+//! - Commands that change something carry an idempotency key (`clientId`) and are resent after
+//!   a lost connection: the server applies each once and answers a repeat as the first time.
+//!   Only `create_bot_token` (a second one would be another token) is not resent: it fails with
+//!   `connection_lost` when its reply was lost.
 //! - Event queues are unbounded so the client never stops reading the server; read them.
 //! - Every write to the connection is bounded by `ClientConfig::write_timeout`: a stuck write
 //!   is a lost connection, and `close` ends even on a stuck socket.

@@ -27,7 +27,7 @@ fn fanout(c: &mut Criterion) {
             }
             let others: Vec<&str> = names[1..].iter().map(String::as_str).collect();
             let chat = NewChat::group(&names[0], &others, Timestamp::now());
-            storage.create_chat(chat).await.expect("chat").id
+            storage.create_chat(chat).await.expect("chat").chat.id
         });
         let hub = Hub::new(storage, Arc::new(Metrics::default()));
         let mut queues = Vec::new();

@@ -174,13 +174,22 @@ def test_connection_lost_before_the_reply(server: Server, proxy: Proxy) -> None:
         chat = await alice.create_chat([bob.username])
         sent = await alice.send(chat.id, "original")
         proxy.freeze()
-        # Not resent after a lost connection (it could apply twice): fails instead.
+        # An edit carries an idempotency key: resent once the connection is back, and applied
+        # once whether or not the first one reached the server.
         editing = asyncio.ensure_future(alice.edit_message(chat.id, sent.seq, "edited"))
         # Cut only once the edit is on the wire (held by the frozen proxy).
         assert await asyncio.to_thread(proxy.holding.wait, 10), "the edit never left the client"
         proxy.cut_all()
         proxy.freeze(False)
-        await raises(hellocode.ConnectionLost, "connection_lost", editing)
+        edited = await editing
+        assert edited.content == "edited"
+        # A bot token has no key (a second one would be another token): not resent, it fails.
+        proxy.freeze()
+        creating = asyncio.ensure_future(alice.create_bot_token("helper"))
+        assert await asyncio.to_thread(proxy.holding.wait, 10), "the command never left"
+        proxy.cut_all()
+        proxy.freeze(False)
+        await raises(hellocode.ConnectionLost, "connection_lost", creating)
         await alice.close()
         await bob.close()
 

@@ -160,6 +160,8 @@ pub struct NewChat {
     pub topic: Option<String>,
     /// When.
     pub at: Timestamp,
+    /// Idempotency key: a creation with the creator's key used before returns that chat.
+    pub client_id: Option<String>,
 }
 
 impl NewChat {
@@ -174,6 +176,7 @@ impl NewChat {
             name: None,
             topic: None,
             at,
+            client_id: None,
         }
     }
 
@@ -190,6 +193,7 @@ impl NewChat {
             name: None,
             topic: None,
             at,
+            client_id: None,
         }
     }
 }
@@ -230,6 +234,21 @@ pub enum ChatChange {
 }
 
 impl ChatChange {
+    /// Whether `kind` is the first event this change records: an item of the chat carrying the
+    /// change's idempotency key must be one, else the key was used for another command.
+    pub fn records(&self, kind: EventKind) -> bool {
+        let first = match self {
+            ChatChange::Add { .. } => EventKind::Join,
+            ChatChange::Remove { .. } => EventKind::Remove,
+            ChatChange::Leave => EventKind::Leave,
+            ChatChange::SetRole { .. } => EventKind::Role,
+            ChatChange::Describe { name: Some(_), .. } => EventKind::Rename,
+            ChatChange::Describe { .. } => EventKind::Topic,
+        };
+        // Removing yourself is leaving.
+        first == kind || matches!((self, kind), (ChatChange::Remove { .. }, EventKind::Leave))
+    }
+
     /// A short name for logs and metrics.
     pub fn name(&self) -> &'static str {
         match self {
@@ -240,6 +259,16 @@ impl ChatChange {
             ChatChange::Describe { .. } => "update_chat",
         }
     }
+}
+
+/// The result of creating a chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedChat {
+    /// The chat.
+    pub chat: Chat,
+    /// `false` when the creation's idempotency key was used before and `chat` is the one it
+    /// made then (as it now is).
+    pub created: bool,
 }
 
 /// The result of a [`ChatChange`].
@@ -256,10 +285,14 @@ pub struct ChatChanged {
     /// Whether the change deleted the chat: its last member left (`chat` is then as it was,
     /// without them).
     pub deleted: bool,
+    /// Whether this was a retry of a change already stored under the same idempotency key:
+    /// nothing was stored again, `events` is empty and `chat` is as it now is.
+    pub replayed: bool,
 }
 
 /// The result of an edit or a deletion: the post as it now is, and the event that recorded the
-/// change (`None` when nothing changed: a post deleted twice).
+/// change (`None` when nothing changed: a post deleted twice, or a retry under the same
+/// idempotency key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revised {
     /// The post.

@@ -33,23 +33,32 @@ impl Command {
                 check_all("from", from, MAX_USERNAME_CHARS)?;
                 check_all("clientId", client_id, MAX_CLIENT_ID_CHARS)
             }
-            Command::EditMessage { message, .. } => {
-                check("message", message, limits.max_message_chars)
+            Command::EditMessage { message, client_id, .. } => {
+                check("message", message, limits.max_message_chars)?;
+                check_all("clientId", client_id, MAX_CLIENT_ID_CHARS)
             }
-            Command::CreateChat { participants, name, topic } => {
+            Command::CreateChat { participants, name, topic, client_id } => {
                 check_all("participants", participants, MAX_USERNAME_CHARS)?;
                 check_all("name", name, MAX_LABEL_CHARS)?;
-                check_all("topic", topic, MAX_LABEL_CHARS)
+                check_all("topic", topic, MAX_LABEL_CHARS)?;
+                check_all("clientId", client_id, MAX_CLIENT_ID_CHARS)
             }
-            Command::UpdateChat { name, topic, .. } => {
+            Command::UpdateChat { name, topic, client_id, .. } => {
                 check_all("name", name, MAX_LABEL_CHARS)?;
-                check_all("topic", topic, MAX_LABEL_CHARS)
+                check_all("topic", topic, MAX_LABEL_CHARS)?;
+                check_all("clientId", client_id, MAX_CLIENT_ID_CHARS)
             }
-            Command::RemoveParticipant { username, .. } | Command::SetRole { username, .. } => {
-                check("username", username, MAX_USERNAME_CHARS)
+            Command::RemoveParticipant { username, client_id, .. }
+            | Command::SetRole { username, client_id, .. } => {
+                check("username", username, MAX_USERNAME_CHARS)?;
+                check_all("clientId", client_id, MAX_CLIENT_ID_CHARS)
             }
-            Command::AddParticipants { usernames, .. } => {
-                check_all("usernames", usernames, MAX_USERNAME_CHARS)
+            Command::DeleteMessage { client_id, .. } | Command::LeaveChat { client_id, .. } => {
+                check_all("clientId", client_id, MAX_CLIENT_ID_CHARS)
+            }
+            Command::AddParticipants { usernames, client_id, .. } => {
+                check_all("usernames", usernames, MAX_USERNAME_CHARS)?;
+                check_all("clientId", client_id, MAX_CLIENT_ID_CHARS)
             }
             Command::FindUsers { language, after, .. } => {
                 check("language", language, MAX_LABEL_CHARS)?;
@@ -74,12 +83,10 @@ impl Command {
             | Command::GetChat { .. }
             | Command::Typing { .. }
             | Command::Read { .. }
-            | Command::DeleteMessage { .. }
             | Command::Ping {}
             | Command::ListContacts {}
             | Command::ListBotTokens {}
             | Command::RevokeBotToken { .. }
-            | Command::LeaveChat { .. }
             | Command::DeleteChat { .. } => Ok(()),
         }
     }

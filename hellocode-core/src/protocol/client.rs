@@ -123,6 +123,15 @@ pub enum Command {
         /// A group's topic (up to 256 characters once trimmed).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         topic: Option<String>,
+        /// Idempotency key: a retry with the same key gets the first answer and never applies
+        /// twice.
+        #[serde(
+            rename = "clientId",
+            alias = "client_id",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        client_id: Option<String>,
     },
     /// One of the caller's chats.
     GetChat {
@@ -173,6 +182,15 @@ pub enum Command {
         seq: Seq,
         /// The new text.
         message: String,
+        /// Idempotency key: a retry with the same key gets the first answer and never applies
+        /// twice.
+        #[serde(
+            rename = "clientId",
+            alias = "client_id",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        client_id: Option<String>,
     },
     /// Delete one of the caller's messages (its sequence number stays, its content goes).
     DeleteMessage {
@@ -181,6 +199,15 @@ pub enum Command {
         chat_id: Option<ChatId>,
         /// Which message.
         seq: Seq,
+        /// Idempotency key: a retry with the same key gets the first answer and never applies
+        /// twice.
+        #[serde(
+            rename = "clientId",
+            alias = "client_id",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        client_id: Option<String>,
     },
     /// Liveness check; answered with `pong`.
     Ping {},
@@ -245,6 +272,15 @@ pub enum Command {
         chat_id: Option<ChatId>,
         /// Who to add (already present ones are ignored).
         usernames: Vec<String>,
+        /// Idempotency key: a retry with the same key gets the first answer and never applies
+        /// twice.
+        #[serde(
+            rename = "clientId",
+            alias = "client_id",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        client_id: Option<String>,
     },
     /// Remove a member from a group (an owner anyone, an admin plain members).
     RemoveParticipant {
@@ -253,12 +289,30 @@ pub enum Command {
         chat_id: Option<ChatId>,
         /// Whom.
         username: String,
+        /// Idempotency key: a retry with the same key gets the first answer and never applies
+        /// twice.
+        #[serde(
+            rename = "clientId",
+            alias = "client_id",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        client_id: Option<String>,
     },
     /// Leave a chat.
     LeaveChat {
         /// The chat.
         #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
         chat_id: Option<ChatId>,
+        /// Idempotency key: a retry with the same key gets the first answer and never applies
+        /// twice.
+        #[serde(
+            rename = "clientId",
+            alias = "client_id",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        client_id: Option<String>,
     },
     /// Give a member of a group a role (the owner); making someone owner hands ownership over.
     SetRole {
@@ -269,6 +323,15 @@ pub enum Command {
         username: String,
         /// The new role.
         role: Role,
+        /// Idempotency key: a retry with the same key gets the first answer and never applies
+        /// twice.
+        #[serde(
+            rename = "clientId",
+            alias = "client_id",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        client_id: Option<String>,
     },
     /// Rename a group or set its topic (an owner or admin); an empty string clears it.
     UpdateChat {
@@ -281,6 +344,15 @@ pub enum Command {
         /// New topic.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         topic: Option<String>,
+        /// Idempotency key: a retry with the same key gets the first answer and never applies
+        /// twice.
+        #[serde(
+            rename = "clientId",
+            alias = "client_id",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        client_id: Option<String>,
     },
     /// Delete a chat with its history (either member of a direct chat, a group's owner).
     DeleteChat {

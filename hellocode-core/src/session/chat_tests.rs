@@ -184,6 +184,7 @@ fn a_change_tells_the_members_those_added_and_those_it_removed() {
         gone: Vec::new(),
         added: vec!["carol".into()],
         deleted: false,
+        replayed: false,
     };
     let out = session.complete(pending, Ok(StorageOutcome::Changed(changed)));
     assert_eq!(out.reply, Some(ServerFrame::Chat { id: Some(2.into()), chat: after.clone() }));
@@ -213,6 +214,7 @@ fn a_change_tells_the_members_those_added_and_those_it_removed() {
         gone: vec!["carol".into()],
         added: Vec::new(),
         deleted: false,
+        replayed: false,
     };
     let out = session.complete(pending, Ok(StorageOutcome::Changed(changed)));
     assert_eq!(
@@ -237,6 +239,7 @@ fn a_change_tells_the_members_those_added_and_those_it_removed() {
         gone: vec!["alice".into()],
         added: Vec::new(),
         deleted: false,
+        replayed: false,
     };
     let out = session.complete(pending, Ok(StorageOutcome::Changed(changed)));
     assert_eq!(out.reply, Some(ServerFrame::Ok { id: Some(4.into()) }));
@@ -251,6 +254,7 @@ fn a_change_tells_the_members_those_added_and_those_it_removed() {
         gone: Vec::new(),
         added: Vec::new(),
         deleted: false,
+        replayed: false,
     };
     let out = session.complete(pending, Ok(StorageOutcome::Changed(unchanged)));
     assert!(out.publish.is_empty());
@@ -309,4 +313,59 @@ fn version_one_clients_resume_posts_only_and_version_two_every_item() {
     assert_eq!(items(&mut session), Items::All);
     session.speak(0);
     assert_eq!(items(&mut session), Items::Posts);
+}
+
+#[test]
+fn mutating_commands_carry_their_idempotency_key_to_storage() {
+    let keyed = |text: &str| op(decide(&mut alice(Scope::AllChats), text));
+    assert!(matches!(
+        keyed(r#"{"command":"leave_chat","chatId":7,"clientId":"k"}"#),
+        StorageOp::ChangeChat { key: Some(key), .. } if key == "k"
+    ));
+    assert!(matches!(
+        keyed(r#"{"command":"edit_message","chatId":7,"seq":1,"message":"x","client_id":"e"}"#),
+        StorageOp::Edit { key: Some(key), .. } if key == "e"
+    ));
+    assert!(matches!(
+        keyed(r#"{"command":"delete_message","chatId":7,"seq":1,"clientId":"d"}"#),
+        StorageOp::Delete { key: Some(key), .. } if key == "d"
+    ));
+    assert!(matches!(
+        keyed(r#"{"command":"create_chat","participants":["bob"],"clientId":"c"}"#),
+        StorageOp::CreateChat { chat: NewChat { client_id: Some(key), .. } } if key == "c"
+    ));
+    let long = "k".repeat(129);
+    for text in [
+        r#"{"command":"set_role","chatId":7,"username":"bob","role":"admin","clientId":""}"#
+            .to_owned(),
+        format!(r#"{{"command":"update_chat","chatId":7,"name":"n","clientId":"{long}"}}"#),
+    ] {
+        assert_eq!(refusal(decide(&mut alice(Scope::AllChats), &text)), ErrorCode::InvalidField);
+    }
+}
+
+#[test]
+fn a_retried_change_or_creation_is_answered_but_not_announced_again() {
+    let mut session = alice(Scope::AllChats);
+    let text =
+        r#"{"command":"add_participants","id":1,"chatId":7,"usernames":["bob"],"clientId":"k"}"#;
+    let Decision::Store(pending) = decide(&mut session, text) else { panic!("store") };
+    let chat = group(&[("alice", Role::Owner), ("bob", Role::Member)]);
+    let replayed = ChatChanged {
+        chat: chat.clone(),
+        events: Vec::new(),
+        gone: Vec::new(),
+        added: Vec::new(),
+        deleted: false,
+        replayed: true,
+    };
+    let out = session.complete(pending, Ok(StorageOutcome::Changed(replayed)));
+    assert_eq!(out.reply, Some(ServerFrame::Chat { id: Some(1.into()), chat: chat.clone() }));
+    assert!(out.publish.is_empty());
+    let text = r#"{"command":"create_chat","id":2,"participants":["bob"],"clientId":"c"}"#;
+    let Decision::Store(pending) = decide(&mut session, text) else { panic!("store") };
+    let again = crate::model::CreatedChat { chat: chat.clone(), created: false };
+    let out = session.complete(pending, Ok(StorageOutcome::Created(again)));
+    assert_eq!(out.reply, Some(ServerFrame::Chat { id: Some(2.into()), chat }));
+    assert!(out.publish.is_empty(), "a retried creation is not announced again");
 }

@@ -2,7 +2,7 @@
 //! become. Who may make which change is decided by storage, in the writing transaction.
 
 use super::accounts::{Refusal, invalid, label};
-use super::{Session, StorageOp};
+use super::{Session, StorageOp, checked_client_id};
 use crate::model::{ChatChange, ChatId, ChatKind, NewChat, Timestamp};
 use crate::protocol::{Command, ErrorCode};
 
@@ -18,14 +18,17 @@ impl Session {
         command: Command,
         now: Timestamp,
     ) -> Result<StorageOp, Refusal> {
-        let change = |chat: ChatId, change: ChatChange| StorageOp::ChangeChat {
-            chat,
-            by: actor.clone(),
-            change,
-            at: now,
+        let change = |chat: ChatId, change: ChatChange, key: Option<String>| {
+            Ok::<_, Refusal>(StorageOp::ChangeChat {
+                chat,
+                by: actor.clone(),
+                change,
+                at: now,
+                key: checked_client_id(key)?,
+            })
         };
         Ok(match command {
-            Command::CreateChat { participants, name, topic } => {
+            Command::CreateChat { participants, name, topic, client_id } => {
                 let members = self.participants(&actor, participants)?;
                 let name = name.map(|name| label(&name, "name")).transpose()?;
                 let topic = topic.map(|topic| self::topic(&topic)).transpose()?.flatten();
@@ -35,11 +38,12 @@ impl Session {
                 } else {
                     ChatKind::Group
                 };
-                StorageOp::CreateChat {
-                    chat: NewChat { creator: actor, members, kind, name, topic, at: now },
-                }
+                let client_id = checked_client_id(client_id)?;
+                let chat =
+                    NewChat { creator: actor, members, kind, name, topic, at: now, client_id };
+                StorageOp::CreateChat { chat }
             }
-            Command::AddParticipants { chat_id, mut usernames } => {
+            Command::AddParticipants { chat_id, mut usernames, client_id } => {
                 usernames.sort_unstable();
                 usernames.dedup();
                 let max = self.limits.max_participants;
@@ -49,17 +53,20 @@ impl Session {
                 if usernames.iter().any(String::is_empty) {
                     return Err(invalid("usernames must not be empty".to_owned()));
                 }
-                change(self.chat(chat_id)?, ChatChange::Add { usernames, max })
+                change(self.chat(chat_id)?, ChatChange::Add { usernames, max }, client_id)?
             }
-            Command::RemoveParticipant { chat_id, username } => {
-                change(self.chat(chat_id)?, ChatChange::Remove { username: named(username)? })
+            Command::RemoveParticipant { chat_id, username, client_id } => {
+                let remove = ChatChange::Remove { username: named(username)? };
+                change(self.chat(chat_id)?, remove, client_id)?
             }
-            Command::LeaveChat { chat_id } => change(self.chat(chat_id)?, ChatChange::Leave),
-            Command::SetRole { chat_id, username, role } => change(
-                self.chat(chat_id)?,
-                ChatChange::SetRole { username: named(username)?, role },
-            ),
-            Command::UpdateChat { chat_id, name, topic } => {
+            Command::LeaveChat { chat_id, client_id } => {
+                change(self.chat(chat_id)?, ChatChange::Leave, client_id)?
+            }
+            Command::SetRole { chat_id, username, role, client_id } => {
+                let set = ChatChange::SetRole { username: named(username)?, role };
+                change(self.chat(chat_id)?, set, client_id)?
+            }
+            Command::UpdateChat { chat_id, name, topic, client_id } => {
                 if name.is_none() && topic.is_none() {
                     return Err(invalid("give a name, a topic or both".to_owned()));
                 }
@@ -70,10 +77,8 @@ impl Session {
                     None => None,
                 };
                 let topic = topic.map(|topic| self::topic(&topic).map(Option::unwrap_or_default));
-                change(
-                    self.chat(chat_id)?,
-                    ChatChange::Describe { name, topic: topic.transpose()? },
-                )
+                let describe = ChatChange::Describe { name, topic: topic.transpose()? };
+                change(self.chat(chat_id)?, describe, client_id)?
             }
             Command::DeleteChat { chat_id } => {
                 StorageOp::DeleteChat { chat: self.chat(chat_id)?, by: actor }

@@ -23,14 +23,14 @@ pub async fn execute(storage: &dyn Storage, op: &StorageOp) -> Result<StorageOut
         StorageOp::Append(message) => {
             StorageOutcome::Appended(storage.append_message(message.clone()).await?)
         }
-        StorageOp::Edit { chat, seq, editor, content, at } => {
-            StorageOutcome::Revised(storage.edit_message(*chat, *seq, editor, content, *at).await?)
-        }
-        StorageOp::Delete { chat, seq, by, at } => {
-            StorageOutcome::Revised(storage.delete_message(*chat, *seq, by, *at).await?)
-        }
+        StorageOp::Edit { chat, seq, editor, content, at, key } => StorageOutcome::Revised(
+            storage.edit_message(*chat, *seq, editor, content, *at, key.as_deref()).await?,
+        ),
+        StorageOp::Delete { chat, seq, by, at, key } => StorageOutcome::Revised(
+            storage.delete_message(*chat, *seq, by, *at, key.as_deref()).await?,
+        ),
         StorageOp::CreateChat { chat } => {
-            StorageOutcome::Chat(storage.create_chat(chat.clone()).await?)
+            StorageOutcome::Created(storage.create_chat(chat.clone()).await?)
         }
         StorageOp::GetChat { chat, reader } => {
             let found = storage.chat(*chat).await?.ok_or(Error::ChatNotFound(*chat))?;
@@ -87,9 +87,9 @@ pub async fn execute(storage: &dyn Storage, op: &StorageOp) -> Result<StorageOut
             storage.revoke_bot_token(username, *token).await?;
             StorageOutcome::Done
         }
-        StorageOp::ChangeChat { chat, by, change, at } => {
-            StorageOutcome::Changed(storage.change_chat(*chat, by, change.clone(), *at).await?)
-        }
+        StorageOp::ChangeChat { chat, by, change, at, key } => StorageOutcome::Changed(
+            storage.change_chat(*chat, by, change.clone(), *at, key.as_deref()).await?,
+        ),
         StorageOp::DeleteChat { chat, by } => {
             StorageOutcome::Deleted(storage.delete_chat(*chat, by).await?)
         }

@@ -433,32 +433,29 @@ impl Session {
                         format!("\"from\" is {from:?} but this connection is {actor:?}"),
                     ));
                 }
-                if let Some(client_id) = &client_id
-                    && (client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_BYTES)
-                {
-                    return Err((
-                        ErrorCode::InvalidField,
-                        format!("clientId must be 1 to {MAX_CLIENT_ID_BYTES} bytes"),
-                    ));
-                }
                 StorageOp::Append(crate::model::NewMessage {
                     chat_id: self.chat(chat_id)?,
                     author: actor,
                     content: self.content(message)?,
-                    client_id,
+                    client_id: checked_client_id(client_id)?,
                     timestamp: now,
                 })
             }
-            Command::EditMessage { chat_id, seq, message } => StorageOp::Edit {
+            Command::EditMessage { chat_id, seq, message, client_id } => StorageOp::Edit {
                 chat: self.chat(chat_id)?,
                 seq,
                 editor: actor,
                 content: self.content(message)?,
                 at: now,
+                key: checked_client_id(client_id)?,
             },
-            Command::DeleteMessage { chat_id, seq } => {
-                StorageOp::Delete { chat: self.chat(chat_id)?, seq, by: actor, at: now }
-            }
+            Command::DeleteMessage { chat_id, seq, client_id } => StorageOp::Delete {
+                chat: self.chat(chat_id)?,
+                seq,
+                by: actor,
+                at: now,
+                key: checked_client_id(client_id)?,
+            },
             Command::GetChat { chat_id } => {
                 StorageOp::GetChat { chat: self.chat(chat_id)?, reader: actor }
             }
@@ -573,6 +570,19 @@ impl Session {
             Err(err) => return Output::error(id, err.code(), err.client_message()),
         };
         ops::respond(id, op, outcome)
+    }
+}
+
+/// An idempotency key as given: 1 to [`MAX_CLIENT_ID_BYTES`] bytes, or none.
+pub(crate) fn checked_client_id(
+    client_id: Option<String>,
+) -> Result<Option<String>, (ErrorCode, String)> {
+    match client_id {
+        Some(key) if key.is_empty() || key.len() > MAX_CLIENT_ID_BYTES => Err((
+            ErrorCode::InvalidField,
+            format!("clientId must be 1 to {MAX_CLIENT_ID_BYTES} bytes"),
+        )),
+        key => Ok(key),
     }
 }
 

@@ -2,8 +2,8 @@
 
 use super::{Output, Publish};
 use crate::model::{
-    BotToken, Chat, ChatChange, ChatChanged, ChatId, Language, Message, NewChat, NewMessage,
-    ReadMark, Revised, Seq, Timestamp, User,
+    BotToken, Chat, ChatChange, ChatChanged, ChatId, CreatedChat, Language, Message, NewChat,
+    NewMessage, ReadMark, Revised, Seq, Timestamp, User,
 };
 use crate::protocol::{ErrorCode, RequestId, ServerFrame};
 use crate::storage::{Appended, Items};
@@ -50,6 +50,8 @@ pub enum StorageOp {
         content: String,
         /// When.
         at: Timestamp,
+        /// Idempotency key.
+        key: Option<String>,
     },
     /// Delete a message of the caller's.
     Delete {
@@ -61,6 +63,8 @@ pub enum StorageOp {
         by: String,
         /// When.
         at: Timestamp,
+        /// Idempotency key.
+        key: Option<String>,
     },
     /// Create a chat.
     CreateChat {
@@ -183,6 +187,8 @@ pub enum StorageOp {
         change: ChatChange,
         /// When.
         at: Timestamp,
+        /// Idempotency key.
+        key: Option<String>,
     },
     /// Delete a chat (storage checks the caller may).
     DeleteChat {
@@ -267,8 +273,10 @@ pub enum StorageOutcome {
     Appended(Appended),
     /// For `Edit` and `Delete`: the post as it now is, and the event that recorded it.
     Revised(Revised),
-    /// For `CreateChat` and `GetChat`.
+    /// For `GetChat`.
     Chat(Chat),
+    /// For `CreateChat`.
+    Created(CreatedChat),
     /// For `ListChats`.
     Chats(Vec<Chat>),
     /// For `FindUsers`: by username.
@@ -320,10 +328,15 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
         }
         (StorageOp::Edit { chat, .. }, StorageOutcome::Revised(Revised { message, event })) => {
             Output {
-                publish: vec![Publish::to_chat(
-                    chat,
-                    ServerFrame::MessageEdited { message: message.clone(), event },
-                )],
+                // A retried edit (its key already stored) changed nothing: nothing to tell.
+                publish: event
+                    .map(|event| {
+                        let message = message.clone();
+                        let frame = ServerFrame::MessageEdited { message, event: Some(event) };
+                        Publish::to_chat(chat, frame)
+                    })
+                    .into_iter()
+                    .collect(),
                 reply: wants_ack.then_some(ServerFrame::Ack { id, message }),
             }
         }
@@ -341,13 +354,15 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
                     .collect(),
             }
         }
-        (StorageOp::CreateChat { .. }, StorageOutcome::Chat(chat)) => Output {
-            publish: vec![Publish::to_chat(
-                chat.id,
-                ServerFrame::ChatCreated { chat: chat.clone() },
-            )],
-            reply: Some(ServerFrame::Chat { id, chat }),
-        },
+        (StorageOp::CreateChat { .. }, StorageOutcome::Created(CreatedChat { chat, created })) => {
+            // A retried creation (its key already stored) is answered, not announced again.
+            let publish = if created {
+                vec![Publish::to_chat(chat.id, ServerFrame::ChatCreated { chat: chat.clone() })]
+            } else {
+                Vec::new()
+            };
+            Output { publish, reply: Some(ServerFrame::Chat { id, chat }) }
+        }
         (StorageOp::GetChat { .. }, StorageOutcome::Chat(chat)) => {
             Output::reply(ServerFrame::Chat { id, chat })
         }
@@ -396,7 +411,7 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
             Output { reply: wants_ack.then_some(ServerFrame::Ok { id }), publish: Vec::new() }
         }
         (StorageOp::ChangeChat { change, .. }, StorageOutcome::Changed(changed)) => {
-            let ChatChanged { chat, events, gone, added, deleted } = changed;
+            let ChatChanged { chat, events, gone, added, deleted, .. } = changed;
             if deleted {
                 // The last member left: the chat is gone, as if they had deleted it.
                 let frame = ServerFrame::ChatDeleted { chat_id: chat.id, by: gone.join(", ") };

@@ -4,7 +4,9 @@
 //! applies the plan in the same transaction, so two changes cannot both pass a check that only
 //! one of them should.
 
-use crate::model::{ChatChange, ChatId, ChatKind, EventKind, Role};
+use crate::model::{
+    Chat, ChatChange, ChatChanged, ChatId, ChatKind, EventKind, Message, Revised, Role, Seq,
+};
 use crate::{Error, Result};
 
 /// A chat's members as stored, for the rules.
@@ -205,6 +207,52 @@ pub(crate) fn plan(chat: ChatId, roster: &Roster, by: &str, change: &ChatChange)
         }
     }
     Ok(plan)
+}
+
+/// The answer to a change retried under the key of an event `by` stored in the chat (of kind
+/// `stored`): nothing is applied again; `chat` is the chat as it now is. A retried leave is
+/// answered although `by` has left; any other retry needs `by` to be a member still (a member
+/// since removed learns nothing of the chat).
+pub(crate) fn replay(
+    chat: ChatId,
+    roster: &Roster,
+    by: &str,
+    change: &ChatChange,
+    stored: EventKind,
+    key: Option<&str>,
+    view: Chat,
+) -> Result<ChatChanged> {
+    if !change.records(stored) {
+        return Err(Error::ClientIdReused { chat, client_id: key.unwrap_or_default().to_owned() });
+    }
+    let leaving = matches!(change, ChatChange::Leave)
+        || matches!(change, ChatChange::Remove { username } if username == by);
+    if !leaving && roster.role(by).is_none() {
+        return Err(Error::NotParticipant { chat, username: by.to_owned() });
+    }
+    Ok(ChatChanged {
+        chat: view,
+        events: Vec::new(),
+        gone: Vec::new(),
+        added: Vec::new(),
+        deleted: false,
+        replayed: true,
+    })
+}
+
+/// The answer to an edit or deletion of post `seq` retried under the key of an item stored as
+/// `(kind, target)`: the post as it now is, and no event.
+pub(crate) fn revision_replay(
+    chat: ChatId,
+    (kind, seq): (EventKind, Seq),
+    stored: (EventKind, Option<Seq>),
+    key: Option<&str>,
+    message: Message,
+) -> Result<Revised> {
+    if stored != (kind, Some(seq)) {
+        return Err(Error::ClientIdReused { chat, client_id: key.unwrap_or_default().to_owned() });
+    }
+    Ok(Revised { message, event: None })
 }
 
 /// Whether `by` may delete the chat: either member of a direct chat, a group's owner.

@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use super::membership::{self, Draft, Effect, Roster};
 use super::{Appended, Items, Storage};
 use crate::model::{
-    Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, ChatKind, EventKind, Language,
-    Message, NewChat, NewMessage, NewUser, Participant, ReadMark, ReadPosition, Revised, Role, Seq,
-    Timestamp, User, UserUpdate, deleted_author, username_key,
+    Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, ChatKind, CreatedChat, EventKind,
+    Language, Message, NewChat, NewMessage, NewUser, Participant, ReadMark, ReadPosition, Revised,
+    Role, Seq, Timestamp, User, UserUpdate, deleted_author, username_key,
 };
 use crate::{Error, Result};
 
@@ -40,6 +40,8 @@ struct Inner {
     bot_tokens: BTreeMap<i64, BotToken>,
     /// Counts joins, so that members are ordered by when they joined.
     joins: u64,
+    /// `(creator's account id, client id)` → the chat that creation made.
+    chat_keys: HashMap<(i64, String), ChatId>,
 }
 
 #[derive(Debug)]
@@ -177,12 +179,25 @@ impl Inner {
         Ok((author_id, index))
     }
 
-    /// Store `draft` as `author`'s event in `chat`, with the chat's next sequence number.
+    /// The kind and target of the item `author_id` stored in `chat` under `key`, if any.
+    fn keyed(
+        &self,
+        chat: ChatId,
+        author_id: i64,
+        key: Option<&str>,
+    ) -> Option<(EventKind, Option<Seq>)> {
+        let row = self.chats.get(&chat)?;
+        let index = row.client_ids.get(&(author_id, key?.to_owned()))?;
+        row.messages.get(*index).map(|item| (item.kind, item.target))
+    }
+
+    /// Store `draft` as `author`'s event in `chat`, with the chat's next sequence number, under
+    /// the idempotency key `key`.
     fn record(
         &mut self,
         chat: ChatId,
         (author, author_id): (&str, i64),
-        draft: Draft,
+        (draft, key): (Draft, Option<&str>),
         target: Option<Seq>,
         at: Timestamp,
     ) -> Result<Message> {
@@ -195,7 +210,7 @@ impl Inner {
             author: author.to_owned(),
             content: draft.content,
             timestamp: at,
-            client_id: None,
+            client_id: key.map(str::to_owned),
             edited_at: None,
             deleted: false,
             kind: draft.kind,
@@ -203,18 +218,22 @@ impl Inner {
             member: draft.member,
             role: draft.role,
         };
+        if let Some(key) = key {
+            row.client_ids.insert((author_id, key.to_owned()), row.messages.len());
+        }
         row.messages.push(event.clone());
         row.author_ids.push(author_id);
         Ok(event)
     }
 
-    /// Apply a membership plan's effects and record its events.
+    /// Apply a membership plan's effects and record its events, the first under `key`.
     fn apply(
         &mut self,
         chat: ChatId,
         author: (&str, i64),
         plan: membership::Plan,
         at: Timestamp,
+        key: Option<&str>,
     ) -> Result<Vec<Message>> {
         for effect in plan.effects {
             self.joins += 1;
@@ -241,7 +260,9 @@ impl Inner {
                 }
             }
         }
-        plan.drafts.into_iter().map(|draft| self.record(chat, author, draft, None, at)).collect()
+        let keys = std::iter::once(key).chain(std::iter::repeat(None));
+        let drafts = plan.drafts.into_iter().zip(keys);
+        drafts.map(|draft| self.record(chat, author, draft, None, at)).collect()
     }
 
     fn account_view(&self, username: &str, row: &UserRow) -> Account {
@@ -414,7 +435,7 @@ impl Storage for MemoryStorage {
             for draft in plan.drafts.iter_mut().filter(|d| d.member.as_deref() == Some(username)) {
                 draft.member = Some(shown.clone());
             }
-            inner.apply(chat, (&shown, removed.id), plan, Timestamp::now())?;
+            inner.apply(chat, (&shown, removed.id), plan, Timestamp::now(), None)?;
         }
         inner.bot_tokens.retain(|_, token| token.username != username);
         Ok(())
@@ -442,8 +463,15 @@ impl Storage for MemoryStorage {
         Ok(inner.user_row(username)?.contacts.iter().cloned().collect())
     }
 
-    async fn create_chat(&self, new: NewChat) -> Result<Chat> {
+    async fn create_chat(&self, new: NewChat) -> Result<CreatedChat> {
         let mut inner = self.lock();
+        let creator_id = inner.user_row(&new.creator)?.id;
+        let key = new.client_id.clone().map(|client_id| (creator_id, client_id));
+        if let Some(id) = key.as_ref().and_then(|key| inner.chat_keys.get(key))
+            && let Some(row) = inner.chats.get(id)
+        {
+            return Ok(CreatedChat { chat: inner.chat_view(*id, row), created: false });
+        }
         let names = inner.existing_users(&new.members)?;
         inner.joins += 1;
         let joined = inner.joins;
@@ -467,7 +495,10 @@ impl Storage for MemoryStorage {
         };
         let chat = inner.chat_view(id, &row);
         inner.chats.insert(id, row);
-        Ok(chat)
+        if let Some(key) = key {
+            inner.chat_keys.insert(key, id);
+        }
+        Ok(CreatedChat { chat, created: true })
     }
 
     async fn chat(&self, id: ChatId) -> Result<Option<Chat>> {
@@ -514,15 +545,20 @@ impl Storage for MemoryStorage {
         by: &str,
         change: ChatChange,
         at: Timestamp,
+        key: Option<&str>,
     ) -> Result<ChatChanged> {
         let mut inner = self.lock();
         let roster = inner.chat_row(chat)?.roster();
+        let author_id = inner.user_row(by)?.id;
+        if let Some((kind, _)) = inner.keyed(chat, author_id, key) {
+            let view = inner.chat_view(chat, inner.chat_row(chat)?);
+            return membership::replay(chat, &roster, by, &change, kind, key, view);
+        }
         let plan = membership::plan(chat, &roster, by, &change)?;
         inner.existing_users(&plan.added)?;
-        let author_id = inner.user_row(by)?.id;
         let (gone, added, deleted) = (plan.gone.clone(), plan.added.clone(), plan.deletes_chat());
         let mut before = inner.chat_view(chat, inner.chat_row(chat)?);
-        let events = inner.apply(chat, (by, author_id), plan, at)?;
+        let events = inner.apply(chat, (by, author_id), plan, at, key)?;
         let chat = match inner.chats.get(&chat) {
             Some(row) => inner.chat_view(chat, row),
             None => {
@@ -530,7 +566,7 @@ impl Storage for MemoryStorage {
                 before
             }
         };
-        Ok(ChatChanged { chat, events, gone, added, deleted })
+        Ok(ChatChanged { chat, events, gone, added, deleted, replayed: false })
     }
 
     async fn delete_chat(&self, chat: ChatId, by: &str) -> Result<Vec<String>> {
@@ -551,7 +587,12 @@ impl Storage for MemoryStorage {
         let author_id = author_id?;
         let key = new.client_id.clone().map(|client_id| (author_id, client_id));
         if let Some(index) = key.as_ref().and_then(|key| row.client_ids.get(key)) {
-            return Ok(Appended { message: row.messages[*index].clone(), created: false });
+            let stored = &row.messages[*index];
+            if !stored.is_post() {
+                let client_id = stored.client_id.clone().unwrap_or_default();
+                return Err(Error::ClientIdReused { chat: new.chat_id, client_id });
+            }
+            return Ok(Appended { message: stored.clone(), created: false });
         }
         let message = Message {
             id,
@@ -616,10 +657,16 @@ impl Storage for MemoryStorage {
         editor: &str,
         content: &str,
         at: Timestamp,
+        key: Option<&str>,
     ) -> Result<Revised> {
         let mut inner = self.lock();
         let (author_id, index) = inner.own_message(chat, seq, editor)?;
+        let replay = inner.keyed(chat, author_id, key);
         let row = inner.chat_for(chat, editor)?;
+        if let Some(stored) = replay {
+            let message = row.messages[index].clone();
+            return membership::revision_replay(chat, (EventKind::Edit, seq), stored, key, message);
+        }
         let message = &mut row.messages[index];
         if message.deleted {
             return Err(Error::MessageDeleted { chat, seq });
@@ -628,7 +675,7 @@ impl Storage for MemoryStorage {
         message.edited_at = Some(at);
         let message = message.clone();
         let draft = Draft::text(EventKind::Edit, Some(content));
-        let event = inner.record(chat, (editor, author_id), draft, Some(seq), at)?;
+        let event = inner.record(chat, (editor, author_id), (draft, key), Some(seq), at)?;
         Ok(Revised { message, event: Some(event) })
     }
 
@@ -638,10 +685,22 @@ impl Storage for MemoryStorage {
         seq: Seq,
         by: &str,
         at: Timestamp,
+        key: Option<&str>,
     ) -> Result<Revised> {
         let mut inner = self.lock();
         let (author_id, index) = inner.own_message(chat, seq, by)?;
+        let replay = inner.keyed(chat, author_id, key);
         let row = inner.chat_for(chat, by)?;
+        if let Some(stored) = replay {
+            let message = row.messages[index].clone();
+            return membership::revision_replay(
+                chat,
+                (EventKind::Delete, seq),
+                stored,
+                key,
+                message,
+            );
+        }
         let message = &mut row.messages[index];
         if message.deleted {
             // Deleting twice is not an error: the message is gone either way.
@@ -652,7 +711,7 @@ impl Storage for MemoryStorage {
         message.edited_at = Some(at);
         let message = message.clone();
         let draft = Draft::text(EventKind::Delete, None);
-        let event = inner.record(chat, (by, author_id), draft, Some(seq), at)?;
+        let event = inner.record(chat, (by, author_id), (draft, key), Some(seq), at)?;
         Ok(Revised { message, event: Some(event) })
     }
 

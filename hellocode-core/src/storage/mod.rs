@@ -19,6 +19,9 @@
 //!   since, in order;
 //! - membership changes are checked against the actor's role by one set of rules
 //!   (`membership::plan`) inside the writing transaction;
+//! - every mutating operation takes an idempotency key: a chat records its creation's, an event
+//!   the key of the change that recorded it (the first event, when a change records several),
+//!   and a retry under a key already stored applies nothing and answers as it now is;
 //! - history pages come from an index on `(chat, seq)`, never from a scan.
 //!
 //! Backends: [`MemoryStorage`] (tests, ephemeral servers), `SqliteStorage` (feature `sqlite`: the
@@ -33,8 +36,9 @@ use async_trait::async_trait;
 
 use crate::Result;
 use crate::model::{
-    Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, Language, Message, NewChat,
-    NewMessage, NewUser, ReadMark, ReadPosition, Revised, Seq, Timestamp, User, UserUpdate,
+    Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, CreatedChat, Language, Message,
+    NewChat, NewMessage, NewUser, ReadMark, ReadPosition, Revised, Seq, Timestamp, User,
+    UserUpdate,
 };
 
 pub use memory::MemoryStorage;
@@ -126,7 +130,9 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Create a chat (all members must exist). A group's creator is its owner, the others
     /// members; a direct chat has no roles. Creation records no event: the chat starts empty.
-    async fn create_chat(&self, chat: NewChat) -> Result<Chat>;
+    /// A creation whose `client_id` the creator used before returns that chat (`created:
+    /// false`), if it still exists.
+    async fn create_chat(&self, chat: NewChat) -> Result<CreatedChat>;
     /// A chat by id.
     async fn chat(&self, id: ChatId) -> Result<Option<Chat>>;
     /// A page of the chats `username` takes part in, by id, after `after` (exclusive).
@@ -145,12 +151,17 @@ pub trait Storage: Send + Sync + 'static {
     /// and its events are stored in one transaction, the events numbered after every earlier
     /// item. Refusals: `ChatNotFound`, `NotParticipant` (`by` is not a member), `NotAllowed`,
     /// `DirectChat`, `NotMember`, `UserNotFound`, `TooManyParticipants`.
+    ///
+    /// `key` is the change's idempotency key: if `by` recorded an event in this chat under it,
+    /// nothing is stored and the answer says `replayed` (`ClientIdReused` if that event is not
+    /// what this change records). A retried `Leave` is answered even though `by` has left.
     async fn change_chat(
         &self,
         chat: ChatId,
         by: &str,
         change: ChatChange,
         at: Timestamp,
+        key: Option<&str>,
     ) -> Result<ChatChanged>;
     /// Delete a chat with its messages and read positions, as `by` (either member of a direct
     /// chat, a group's owner); returns the members it had, by username.
@@ -172,7 +183,7 @@ pub trait Storage: Send + Sync + 'static {
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let storage = MemoryStorage::new();
     /// storage.create_user(NewUser::new("ada", "ada@example.org", "hash")).await?;
-    /// let chat = storage.create_chat(NewChat::group("ada", &[], Timestamp::now())).await?.id;
+    /// let chat = storage.create_chat(NewChat::group("ada", &[], Timestamp::now())).await?.chat.id;
     /// let text = |content: &str| NewMessage {
     ///     chat_id: chat,
     ///     author: "ada".into(),
@@ -209,7 +220,8 @@ pub trait Storage: Send + Sync + 'static {
         limit: u32,
         items: Items,
     ) -> Result<Vec<Message>>;
-    /// Replace the content of the editor's own post, and record an `edit` event.
+    /// Replace the content of the editor's own post, and record an `edit` event (under `key`,
+    /// the edit's idempotency key: a retry returns the post as it now is and no event).
     async fn edit_message(
         &self,
         chat: ChatId,
@@ -217,6 +229,7 @@ pub trait Storage: Send + Sync + 'static {
         editor: &str,
         content: &str,
         at: Timestamp,
+        key: Option<&str>,
     ) -> Result<Revised>;
     /// Delete the caller's own post: its content is emptied, its sequence number stays, and a
     /// `delete` event is recorded (none when it was deleted already).
@@ -226,6 +239,7 @@ pub trait Storage: Send + Sync + 'static {
         seq: Seq,
         by: &str,
         at: Timestamp,
+        key: Option<&str>,
     ) -> Result<Revised>;
 
     // ---- read positions ----

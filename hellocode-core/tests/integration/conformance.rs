@@ -49,6 +49,8 @@ macro_rules! storage_conformance_tests {
             chats_are_deleted_by_a_member_of_a_direct_chat_or_a_groups_owner,
             deleted_users_leave_each_chat_with_an_event,
             concurrent_changes_and_appends_share_one_gap_free_sequence,
+            retried_commands_apply_once,
+            concurrent_retries_of_a_change_apply_it_once,
         );
     };
     (@tests $get_store:ident, $($test:ident),+ $(,)?) => {
@@ -91,7 +93,7 @@ async fn chat_of(storage: &dyn Storage, members: &[&str]) -> ChatId {
         [owner, others @ ..] => NewChat::group(owner, others, at(0)),
         [] => panic!("a chat needs members"),
     };
-    storage.create_chat(new).await.expect("create chat").id
+    storage.create_chat(new).await.expect("create chat").chat.id
 }
 
 fn add(usernames: &[&str]) -> ChatChange {
@@ -282,7 +284,7 @@ pub async fn contacts_are_a_set(storage: Arc<dyn Storage>) {
 pub async fn chats_are_created_listed_and_deleted(storage: Arc<dyn Storage>) {
     users(&*storage, &["alice", "bob", "carol"]).await;
     let created =
-        storage.create_chat(NewChat::direct("bob", "alice", at(5))).await.expect("create");
+        storage.create_chat(NewChat::direct("bob", "alice", at(5))).await.expect("create").chat;
     let members: Vec<&str> = created.participants.iter().map(|p| p.username.as_str()).collect();
     assert_eq!(members, ["alice", "bob"], "participants come ordered by username");
     assert_eq!(created.kind, ChatKind::Direct);
@@ -343,11 +345,12 @@ pub async fn chats_are_created_listed_and_deleted(storage: Arc<dyn Storage>) {
 pub async fn members_can_be_added_and_removed(storage: Arc<dyn Storage>) {
     users(&*storage, &["alice", "bob", "carol"]).await;
     let chat = chat_of(&*storage, &["alice", "bob", "carol"]).await;
-    storage.change_chat(chat, "alice", remove("carol"), at(1)).await.expect("remove");
+    storage.change_chat(chat, "alice", remove("carol"), at(1), None).await.expect("remove");
     storage.append_message(post(chat, "alice", "one", None)).await.expect("post");
     storage.mark_read(chat, "alice", Seq(2)).await.expect("read");
-    storage.change_chat(chat, "alice", add(&["carol"]), at(2)).await.expect("add");
-    let updated = storage.change_chat(chat, "alice", remove("bob"), at(3)).await.expect("remove");
+    storage.change_chat(chat, "alice", add(&["carol"]), at(2), None).await.expect("add");
+    let updated =
+        storage.change_chat(chat, "alice", remove("bob"), at(3), None).await.expect("remove");
     let members: Vec<&str> =
         updated.chat.participants.iter().map(|p| p.username.as_str()).collect();
     assert_eq!(members, ["alice", "carol"]);
@@ -357,12 +360,12 @@ pub async fn members_can_be_added_and_removed(storage: Arc<dyn Storage>) {
     let reads = storage.read_positions(chat).await.expect("reads");
     assert_eq!(reads[0].seq, Seq(2), "a staying participant keeps its read position");
     assert!(matches!(
-        storage.change_chat(chat, "alice", add(&["ghost"]), at(4)).await,
+        storage.change_chat(chat, "alice", add(&["ghost"]), at(4), None).await,
         Err(Error::UserNotFound(_))
     ));
     assert_eq!(storage.chat(chat).await.expect("read"), Some(updated.chat), "nothing stored");
     assert!(matches!(
-        storage.change_chat(ChatId(999_999), "alice", add(&["bob"]), at(4)).await,
+        storage.change_chat(ChatId(999_999), "alice", add(&["bob"]), at(4), None).await,
         Err(Error::ChatNotFound(_))
     ));
 }
@@ -406,8 +409,12 @@ pub async fn only_participants_read_and_post(storage: Arc<dyn Storage>) {
     ));
     assert!(refused(storage.mark_read(chat, "mallory", Seq(1)).await.map(|_| ())));
     assert!(refused(storage.require_participant(chat, "mallory").await));
-    assert!(refused(storage.edit_message(chat, Seq(1), "mallory", "x", at(2)).await.map(|_| ())));
-    assert!(refused(storage.delete_message(chat, Seq(1), "mallory", at(2)).await.map(|_| ())));
+    assert!(refused(
+        storage.edit_message(chat, Seq(1), "mallory", "x", at(2), None).await.map(|_| ())
+    ));
+    assert!(refused(
+        storage.delete_message(chat, Seq(1), "mallory", at(2), None).await.map(|_| ())
+    ));
     assert_eq!(storage.chat(chat).await.expect("read").expect("exists").last_seq, Seq(1));
     assert!(matches!(
         storage.append_message(post(ChatId(999_999), "alice", "hi", None)).await,
@@ -503,35 +510,39 @@ pub async fn authors_edit_and_delete_their_messages(storage: Arc<dyn Storage>) {
     storage.append_message(post(chat, "alice", "tpyo", None)).await.expect("post");
     storage.append_message(post(chat, "bob", "reply", None)).await.expect("post");
 
-    let edited =
-        storage.edit_message(chat, Seq(1), "alice", "typo", at(10)).await.expect("edit").message;
+    let edited = storage
+        .edit_message(chat, Seq(1), "alice", "typo", at(10), None)
+        .await
+        .expect("edit")
+        .message;
     assert_eq!(
         (edited.content.as_str(), edited.edited_at, edited.seq),
         ("typo", Some(at(10)), Seq(1))
     );
     assert!(matches!(
-        storage.edit_message(chat, Seq(2), "alice", "mine now", at(11)).await,
+        storage.edit_message(chat, Seq(2), "alice", "mine now", at(11), None).await,
         Err(Error::NotAuthor { .. })
     ));
     assert!(matches!(
-        storage.edit_message(chat, Seq(9), "alice", "x", at(11)).await,
+        storage.edit_message(chat, Seq(9), "alice", "x", at(11), None).await,
         Err(Error::MessageNotFound { .. })
     ));
     assert!(matches!(
-        storage.delete_message(chat, Seq(2), "alice", at(11)).await,
+        storage.delete_message(chat, Seq(2), "alice", at(11), None).await,
         Err(Error::NotAuthor { .. })
     ));
 
     let deleted =
-        storage.delete_message(chat, Seq(1), "alice", at(12)).await.expect("delete").message;
+        storage.delete_message(chat, Seq(1), "alice", at(12), None).await.expect("delete").message;
     assert!(deleted.deleted);
     assert_eq!(deleted.content, "");
     assert_eq!(deleted.seq, Seq(1), "a deleted message keeps its place");
-    let again = storage.delete_message(chat, Seq(1), "alice", at(13)).await.expect("delete twice");
+    let again =
+        storage.delete_message(chat, Seq(1), "alice", at(13), None).await.expect("delete twice");
     assert_eq!(again.message, deleted, "deleting twice changes nothing");
     assert_eq!(again.event, None, "and records nothing");
     assert!(matches!(
-        storage.edit_message(chat, Seq(1), "alice", "back", at(14)).await,
+        storage.edit_message(chat, Seq(1), "alice", "back", at(14), None).await,
         Err(Error::MessageDeleted { .. })
     ));
     let history = storage.messages_before(chat, "bob", None, 10).await.expect("history");
@@ -853,6 +864,7 @@ pub async fn a_name_registered_again_is_a_new_account(storage: Arc<dyn Storage>)
         .create_chat(NewChat::group("alice", &["carol"], at(0)))
         .await
         .expect("create chat")
+        .chat
         .id;
     storage.append_message(post(chat, "carol", "old", Some("k-1"))).await.expect("post");
     storage.delete_user("carol").await.expect("delete");
@@ -862,17 +874,17 @@ pub async fn a_name_registered_again_is_a_new_account(storage: Arc<dyn Storage>)
     let new = storage.account("carol").await.expect("read").expect("carol again");
     assert!(new.user.id > old_id, "ids are never reused: {} after {old_id}", new.user.id);
     assert_eq!(storage.account_by_id(new.user.id).await.expect("read"), Some(new.clone()));
-    storage.change_chat(chat, "alice", add(&["carol"]), at(4)).await.expect("rejoin");
+    storage.change_chat(chat, "alice", add(&["carol"]), at(4), None).await.expect("rejoin");
 
     let history = storage.messages_before(chat, "alice", None, 10).await.expect("history");
     assert_eq!(history[0].author, deleted_author("carol"));
     assert_ne!(history[0].author, "carol", "the new carol is not the author of the old one's");
     assert!(matches!(
-        storage.edit_message(chat, Seq(1), "carol", "mine now", at(5)).await,
+        storage.edit_message(chat, Seq(1), "carol", "mine now", at(5), None).await,
         Err(Error::NotAuthor { .. })
     ));
     assert!(matches!(
-        storage.delete_message(chat, Seq(1), "carol", at(5)).await,
+        storage.delete_message(chat, Seq(1), "carol", at(5), None).await,
         Err(Error::NotAuthor { .. })
     ));
     let fresh =
@@ -880,7 +892,8 @@ pub async fn a_name_registered_again_is_a_new_account(storage: Arc<dyn Storage>)
     assert!(fresh.created, "client ids belong to the account, not the name");
     // Seq 2 is the old carol's leave event, 3 the new one's join.
     assert_eq!((fresh.message.seq, fresh.message.author.as_str()), (Seq(4), "carol"));
-    let edited = storage.edit_message(chat, Seq(4), "carol", "newer", at(6)).await.expect("edit");
+    let edited =
+        storage.edit_message(chat, Seq(4), "carol", "newer", at(6), None).await.expect("edit");
     assert_eq!(edited.message.content, "newer");
 }
 
@@ -1059,7 +1072,8 @@ pub async fn groups_have_roles_and_their_rules(storage: Arc<dyn Storage>) {
     let created = storage
         .create_chat(NewChat::group("olga", &["bob", "ada", "cy"], at(0)))
         .await
-        .expect("create");
+        .expect("create")
+        .chat;
     let chat = created.id;
     assert_eq!(
         (created.kind, created.name.clone(), created.last_seq),
@@ -1076,7 +1090,7 @@ pub async fn groups_have_roles_and_their_rules(storage: Arc<dyn Storage>) {
         "the creator owns the group, the others are members; no event for the creation"
     );
 
-    let made = storage.change_chat(chat, "olga", set_role("ada", Role::Admin), at(1)).await;
+    let made = storage.change_chat(chat, "olga", set_role("ada", Role::Admin), at(1), None).await;
     let made = made.expect("the owner gives roles");
     assert_eq!(made.chat.role_of("ada"), Some(Role::Admin));
     let event = &made.events[..];
@@ -1088,7 +1102,7 @@ pub async fn groups_have_roles_and_their_rules(storage: Arc<dyn Storage>) {
     assert_eq!((event[0].member.as_deref(), event[0].role), (Some("ada"), Some(Role::Admin)));
 
     // An admin adds and removes plain members.
-    let added = storage.change_chat(chat, "ada", add(&["dan", "bob"]), at(2)).await;
+    let added = storage.change_chat(chat, "ada", add(&["dan", "bob"]), at(2), None).await;
     let added = added.expect("an admin adds");
     assert_eq!(added.added, ["dan"], "those already in are ignored");
     assert_eq!(added.events.len(), 1);
@@ -1096,7 +1110,7 @@ pub async fn groups_have_roles_and_their_rules(storage: Arc<dyn Storage>) {
     assert_eq!((join.kind, join.seq, join.author.as_str()), (EventKind::Join, Seq(2), "ada"));
     assert_eq!((join.member.as_deref(), join.role), (Some("dan"), Some(Role::Member)));
     assert_eq!(added.chat.role_of("dan"), Some(Role::Member));
-    let removed = storage.change_chat(chat, "ada", remove("dan"), at(3)).await;
+    let removed = storage.change_chat(chat, "ada", remove("dan"), at(3), None).await;
     let removed = removed.expect("an admin removes a plain member");
     assert_eq!(removed.gone, ["dan"]);
     assert_eq!((removed.events[0].kind, removed.events[0].seq), (EventKind::Remove, Seq(3)));
@@ -1104,7 +1118,10 @@ pub async fn groups_have_roles_and_their_rules(storage: Arc<dyn Storage>) {
     assert!(!removed.chat.has_participant("dan"));
 
     // Refusals store nothing.
-    storage.change_chat(chat, "olga", set_role("cy", Role::Admin), at(4)).await.expect("admin");
+    storage
+        .change_chat(chat, "olga", set_role("cy", Role::Admin), at(4), None)
+        .await
+        .expect("admin");
     let before = storage.chat(chat).await.expect("read").expect("chat");
     let before_items = items(&*storage, chat, "olga").await;
     assert_eq!(before.last_seq, Seq(4));
@@ -1119,26 +1136,26 @@ pub async fn groups_have_roles_and_their_rules(storage: Arc<dyn Storage>) {
         ("olga", set_role("olga", Role::Member), "the owner hands ownership over, not away"),
     ];
     for (by, change, why) in refusals {
-        let result = storage.change_chat(chat, by, change, at(5)).await;
+        let result = storage.change_chat(chat, by, change, at(5), None).await;
         assert!(matches!(result, Err(Error::NotAllowed { .. })), "{why}: {result:?}");
     }
     for change in [add(&["dan"]), remove("bob"), ChatChange::Leave, describe(Some("x"), None)] {
-        let result = storage.change_chat(chat, "eve", change, at(5)).await;
+        let result = storage.change_chat(chat, "eve", change, at(5), None).await;
         assert!(matches!(result, Err(Error::NotParticipant { .. })), "non-member: {result:?}");
     }
-    let result = storage.change_chat(chat, "olga", remove("eve"), at(5)).await;
+    let result = storage.change_chat(chat, "olga", remove("eve"), at(5), None).await;
     assert!(matches!(result, Err(Error::NotMember { .. })), "{result:?}");
-    let result = storage.change_chat(chat, "olga", add(&["dan", "ghost"]), at(5)).await;
+    let result = storage.change_chat(chat, "olga", add(&["dan", "ghost"]), at(5), None).await;
     assert!(matches!(result, Err(Error::UserNotFound(_))), "{result:?}");
     let full = ChatChange::Add { usernames: names(&["dan", "eve"]), max: 5 };
-    let result = storage.change_chat(chat, "olga", full, at(5)).await;
+    let result = storage.change_chat(chat, "olga", full, at(5), None).await;
     assert!(matches!(result, Err(Error::TooManyParticipants { .. })), "{result:?}");
     assert_eq!(storage.chat(chat).await.expect("read"), Some(before), "nothing stored");
     assert_eq!(items(&*storage, chat, "olga").await, before_items, "no event recorded");
 
     // Describe renames and sets the topic (one event each); an empty text clears one.
     let described = storage
-        .change_chat(chat, "ada", describe(Some("Rustaceans"), Some("borrowck")), at(6))
+        .change_chat(chat, "ada", describe(Some("Rustaceans"), Some("borrowck")), at(6), None)
         .await
         .expect("an admin renames");
     assert_eq!(described.chat.name.as_deref(), Some("Rustaceans"));
@@ -1149,9 +1166,10 @@ pub async fn groups_have_roles_and_their_rules(storage: Arc<dyn Storage>) {
         kinds,
         [(EventKind::Rename, "Rustaceans", Seq(5)), (EventKind::Topic, "borrowck", Seq(6))]
     );
-    let same = storage.change_chat(chat, "olga", describe(Some("Rustaceans"), None), at(7)).await;
+    let same =
+        storage.change_chat(chat, "olga", describe(Some("Rustaceans"), None), at(7), None).await;
     assert!(same.expect("no change").events.is_empty(), "nothing changed, nothing recorded");
-    let cleared = storage.change_chat(chat, "olga", describe(None, Some("")), at(7)).await;
+    let cleared = storage.change_chat(chat, "olga", describe(None, Some("")), at(7), None).await;
     let cleared = cleared.expect("clear the topic");
     assert_eq!(
         (cleared.chat.name.as_deref(), cleared.chat.topic.as_deref()),
@@ -1163,7 +1181,7 @@ pub async fn groups_have_roles_and_their_rules(storage: Arc<dyn Storage>) {
     );
 
     // Making someone owner hands ownership over: the old owner becomes an admin.
-    let handed = storage.change_chat(chat, "olga", set_role("bob", Role::Owner), at(8)).await;
+    let handed = storage.change_chat(chat, "olga", set_role("bob", Role::Owner), at(8), None).await;
     let handed = handed.expect("hand over");
     let events: Vec<(EventKind, Option<&str>, Option<Role>)> =
         handed.events.iter().map(|e| (e.kind, e.member.as_deref(), e.role)).collect();
@@ -1183,7 +1201,8 @@ pub async fn groups_have_roles_and_their_rules(storage: Arc<dyn Storage>) {
             ("olga", Role::Admin)
         ])
     );
-    let result = storage.change_chat(chat, "olga", set_role("ada", Role::Member), at(9)).await;
+    let result =
+        storage.change_chat(chat, "olga", set_role("ada", Role::Member), at(9), None).await;
     assert!(matches!(result, Err(Error::NotAllowed { .. })), "olga is no longer owner");
     assert_eq!(handed.chat.last_seq, Seq(9));
     let seqs: Vec<i64> = items(&*storage, chat, "bob").await.iter().map(|m| m.seq.0).collect();
@@ -1198,16 +1217,17 @@ pub async fn an_owner_leaving_hands_over_to_the_oldest_admin_else_the_oldest_mem
     users(&*storage, &["olga", "zoe", "amy", "ben", "abe"]).await;
     // zoe joins first; ben, then abe, become admins (abe comes first by name, but joined last).
     let chat =
-        storage.create_chat(NewChat::group("olga", &["zoe"], at(0))).await.expect("create").id;
-    storage.change_chat(chat, "olga", add(&["amy", "ben"]), at(10)).await.expect("add");
-    storage.change_chat(chat, "olga", add(&["abe"]), at(20)).await.expect("add");
+        storage.create_chat(NewChat::group("olga", &["zoe"], at(0))).await.expect("create").chat.id;
+    storage.change_chat(chat, "olga", add(&["amy", "ben"]), at(10), None).await.expect("add");
+    storage.change_chat(chat, "olga", add(&["abe"]), at(20), None).await.expect("add");
     for admin in ["abe", "ben"] {
         storage
-            .change_chat(chat, "olga", set_role(admin, Role::Admin), at(30))
+            .change_chat(chat, "olga", set_role(admin, Role::Admin), at(30), None)
             .await
             .expect("role");
     }
-    let left = storage.change_chat(chat, "olga", ChatChange::Leave, at(40)).await.expect("leave");
+    let left =
+        storage.change_chat(chat, "olga", ChatChange::Leave, at(40), None).await.expect("leave");
     assert_eq!(left.gone, ["olga"]);
     let events: Vec<(EventKind, &str, Option<&str>, Option<Role>)> = left
         .events
@@ -1227,27 +1247,32 @@ pub async fn an_owner_leaving_hands_over_to_the_oldest_admin_else_the_oldest_mem
     assert!(!left.chat.has_participant("olga"));
 
     // ben leaves in turn: abe is the only admin left.
-    let left = storage.change_chat(chat, "ben", ChatChange::Leave, at(50)).await.expect("leave");
+    let left =
+        storage.change_chat(chat, "ben", ChatChange::Leave, at(50), None).await.expect("leave");
     assert_eq!(left.chat.role_of("abe"), Some(Role::Owner));
     // abe leaves: no admin; zoe joined first (amy comes first by name, but joined later).
-    let left = storage.change_chat(chat, "abe", ChatChange::Leave, at(60)).await.expect("leave");
+    let left =
+        storage.change_chat(chat, "abe", ChatChange::Leave, at(60), None).await.expect("leave");
     assert_eq!(left.events[1].member.as_deref(), Some("zoe"), "the oldest member takes over");
     assert_eq!(
         roles(&*storage, chat).await,
         role_list(&[("amy", Role::Member), ("zoe", Role::Owner)])
     );
     // A member leaving hands nothing over.
-    let left = storage.change_chat(chat, "amy", ChatChange::Leave, at(70)).await.expect("leave");
+    let left =
+        storage.change_chat(chat, "amy", ChatChange::Leave, at(70), None).await.expect("leave");
     assert_eq!(left.events.len(), 1);
     assert_eq!(roles(&*storage, chat).await, role_list(&[("zoe", Role::Owner)]));
     // A plain member may remove themselves: that is leaving.
     users(&*storage, &["al"]).await;
-    storage.change_chat(chat, "zoe", add(&["al"]), at(80)).await.expect("add");
-    let gone = storage.change_chat(chat, "al", remove("al"), at(90)).await.expect("self-removal");
+    storage.change_chat(chat, "zoe", add(&["al"]), at(80), None).await.expect("add");
+    let gone =
+        storage.change_chat(chat, "al", remove("al"), at(90), None).await.expect("self-removal");
     assert_eq!(gone.events[0].kind, EventKind::Leave);
     assert!(!gone.deleted);
     // The last one out deletes the chat: no one could ever read it again.
-    let last = storage.change_chat(chat, "zoe", ChatChange::Leave, at(100)).await.expect("leave");
+    let last =
+        storage.change_chat(chat, "zoe", ChatChange::Leave, at(100), None).await.expect("leave");
     assert!(last.deleted, "{last:?}");
     assert!(last.events.is_empty() && last.chat.participants.is_empty(), "{last:?}");
     assert_eq!(storage.chat(chat).await.expect("read"), None, "the chat is gone");
@@ -1259,7 +1284,7 @@ pub async fn an_owner_leaving_hands_over_to_the_oldest_admin_else_the_oldest_mem
 pub async fn direct_chats_refuse_membership_changes_but_may_be_left(storage: Arc<dyn Storage>) {
     users(&*storage, &["alice", "bob", "carol"]).await;
     let created =
-        storage.create_chat(NewChat::direct("alice", "bob", at(0))).await.expect("create");
+        storage.create_chat(NewChat::direct("alice", "bob", at(0))).await.expect("create").chat;
     let chat = created.id;
     assert_eq!(created.kind, ChatKind::Direct);
     assert_eq!((created.role_of("alice"), created.role_of("bob")), (None, None));
@@ -1271,12 +1296,13 @@ pub async fn direct_chats_refuse_membership_changes_but_may_be_left(storage: Arc
         ("alice", set_role("bob", Role::Admin)),
         ("alice", set_role("alice", Role::Owner)),
     ] {
-        let result = storage.change_chat(chat, by, change.clone(), at(1)).await;
+        let result = storage.change_chat(chat, by, change.clone(), at(1), None).await;
         assert!(matches!(result, Err(Error::DirectChat { .. })), "{change:?}: {result:?}");
     }
     assert_eq!(storage.chat(chat).await.expect("read"), Some(created), "nothing stored");
     storage.append_message(post(chat, "alice", "hi", None)).await.expect("post");
-    let left = storage.change_chat(chat, "bob", ChatChange::Leave, at(2)).await.expect("leave");
+    let left =
+        storage.change_chat(chat, "bob", ChatChange::Leave, at(2), None).await.expect("leave");
     assert_eq!(left.gone, ["bob"]);
     assert_eq!(left.events.len(), 1, "no handover in a direct chat");
     let event = &left.events[0];
@@ -1300,7 +1326,8 @@ pub async fn edits_and_deletions_are_sequenced_events(storage: Arc<dyn Storage>)
     storage.append_message(post(chat, "alice", "tpyo", None)).await.expect("post");
     storage.append_message(post(chat, "bob", "reply", None)).await.expect("post");
 
-    let edited = storage.edit_message(chat, Seq(1), "alice", "typo", at(10)).await.expect("edit");
+    let edited =
+        storage.edit_message(chat, Seq(1), "alice", "typo", at(10), None).await.expect("edit");
     let event = edited.event.expect("an edit records an event");
     assert_eq!(
         (event.kind, event.seq, event.target, event.author.as_str(), event.content.as_str()),
@@ -1311,24 +1338,25 @@ pub async fn edits_and_deletions_are_sequenced_events(storage: Arc<dyn Storage>)
 
     // Refused revisions record nothing.
     assert!(matches!(
-        storage.edit_message(chat, Seq(2), "alice", "mine now", at(11)).await,
+        storage.edit_message(chat, Seq(2), "alice", "mine now", at(11), None).await,
         Err(Error::NotAuthor { .. })
     ));
     for seq in [Seq(3), Seq(0), Seq(99)] {
-        let result = storage.edit_message(chat, seq, "alice", "x", at(11)).await;
+        let result = storage.edit_message(chat, seq, "alice", "x", at(11), None).await;
         assert!(matches!(result, Err(Error::MessageNotFound { .. })), "{seq}: {result:?}");
-        let result = storage.delete_message(chat, seq, "alice", at(11)).await;
+        let result = storage.delete_message(chat, seq, "alice", at(11), None).await;
         assert!(matches!(result, Err(Error::MessageNotFound { .. })), "{seq}: {result:?}");
     }
     assert_eq!(storage.chat(chat).await.expect("read").expect("chat").last_seq, Seq(3));
 
-    let deleted = storage.delete_message(chat, Seq(1), "alice", at(12)).await.expect("delete");
+    let deleted =
+        storage.delete_message(chat, Seq(1), "alice", at(12), None).await.expect("delete");
     let event = deleted.event.expect("a deletion records an event");
     assert_eq!(
         (event.kind, event.seq, event.target, event.content.as_str()),
         (EventKind::Delete, Seq(4), Some(Seq(1)), "")
     );
-    let again = storage.delete_message(chat, Seq(1), "alice", at(13)).await.expect("again");
+    let again = storage.delete_message(chat, Seq(1), "alice", at(13), None).await.expect("again");
     assert_eq!(again.event, None, "deleting twice records nothing");
     storage.append_message(post(chat, "bob", "later", None)).await.expect("post");
     assert_eq!(storage.chat(chat).await.expect("read").expect("chat").last_seq, Seq(5));
@@ -1375,7 +1403,7 @@ pub async fn a_removed_member_can_no_longer_read(storage: Arc<dyn Storage>) {
     let chat = chat_of(&*storage, &["olga", "bob", "cy"]).await;
     storage.append_message(post(chat, "bob", "hello", None)).await.expect("post");
     storage.mark_read(chat, "bob", Seq(1)).await.expect("read");
-    storage.change_chat(chat, "olga", remove("bob"), at(5)).await.expect("remove");
+    storage.change_chat(chat, "olga", remove("bob"), at(5), None).await.expect("remove");
     let refused = |result: Result<(), Error>| matches!(result, Err(Error::NotParticipant { username, .. }) if username == "bob");
     assert!(refused(storage.messages_before(chat, "bob", None, 10).await.map(|_| ())));
     assert!(refused(storage.messages_after(chat, "bob", Seq(0), 10, Items::All).await.map(|_| ())));
@@ -1383,10 +1411,12 @@ pub async fn a_removed_member_can_no_longer_read(storage: Arc<dyn Storage>) {
         storage.messages_after(chat, "bob", Seq(0), 10, Items::Posts).await.map(|_| ())
     ));
     assert!(refused(storage.append_message(post(chat, "bob", "still?", None)).await.map(|_| ())));
-    assert!(refused(storage.edit_message(chat, Seq(1), "bob", "x", at(6)).await.map(|_| ())));
-    assert!(refused(storage.delete_message(chat, Seq(1), "bob", at(6)).await.map(|_| ())));
+    assert!(refused(storage.edit_message(chat, Seq(1), "bob", "x", at(6), None).await.map(|_| ())));
+    assert!(refused(storage.delete_message(chat, Seq(1), "bob", at(6), None).await.map(|_| ())));
     assert!(refused(storage.mark_read(chat, "bob", Seq(1)).await.map(|_| ())));
-    assert!(refused(storage.change_chat(chat, "bob", ChatChange::Leave, at(6)).await.map(|_| ())));
+    assert!(refused(
+        storage.change_chat(chat, "bob", ChatChange::Leave, at(6), None).await.map(|_| ())
+    ));
     assert!(!storage.is_participant(chat, "bob").await.expect("check"));
     assert!(storage.chat_partners("bob").await.expect("partners").is_empty());
     let readers: Vec<String> = storage
@@ -1422,7 +1452,7 @@ pub async fn chats_are_deleted_by_a_member_of_a_direct_chat_or_a_groups_owner(
             Err(Error::ChatNotFound(_))
         ));
         assert!(matches!(
-            storage.change_chat(chat, "alice", ChatChange::Leave, at(1)).await,
+            storage.change_chat(chat, "alice", ChatChange::Leave, at(1), None).await,
             Err(Error::ChatNotFound(_))
         ));
         assert!(matches!(
@@ -1431,7 +1461,10 @@ pub async fn chats_are_deleted_by_a_member_of_a_direct_chat_or_a_groups_owner(
         ));
     }
     let group = chat_of(&*storage, &["olga", "ada", "bob"]).await;
-    storage.change_chat(group, "olga", set_role("ada", Role::Admin), at(1)).await.expect("role");
+    storage
+        .change_chat(group, "olga", set_role("ada", Role::Admin), at(1), None)
+        .await
+        .expect("role");
     storage.append_message(post(group, "bob", "hi", None)).await.expect("post");
     for (by, refusal) in [("ada", "an admin"), ("bob", "a member")] {
         let result = storage.delete_chat(group, by).await;
@@ -1452,7 +1485,10 @@ pub async fn chats_are_deleted_by_a_member_of_a_direct_chat_or_a_groups_owner(
 pub async fn deleted_users_leave_each_chat_with_an_event(storage: Arc<dyn Storage>) {
     users(&*storage, &["olga", "ada", "bob", "cy"]).await;
     let owned = chat_of(&*storage, &["olga", "bob", "ada"]).await;
-    storage.change_chat(owned, "olga", set_role("ada", Role::Admin), at(1)).await.expect("role");
+    storage
+        .change_chat(owned, "olga", set_role("ada", Role::Admin), at(1), None)
+        .await
+        .expect("role");
     storage.append_message(post(owned, "olga", "mine", None)).await.expect("post");
     let direct = chat_of(&*storage, &["olga", "cy"]).await;
     let other = chat_of(&*storage, &["bob", "olga", "cy"]).await;
@@ -1509,9 +1545,12 @@ pub async fn concurrent_changes_and_appends_share_one_gap_free_sequence(storage:
     }
     let members: Vec<&str> = admins.iter().map(String::as_str).collect();
     let chat =
-        storage.create_chat(NewChat::group("boss", &members, at(0))).await.expect("create").id;
+        storage.create_chat(NewChat::group("boss", &members, at(0))).await.expect("create").chat.id;
     for admin in &admins {
-        storage.change_chat(chat, "boss", set_role(admin, Role::Admin), at(1)).await.expect("role");
+        storage
+            .change_chat(chat, "boss", set_role(admin, Role::Admin), at(1), None)
+            .await
+            .expect("role");
     }
     let tasks: Vec<_> = (0..TASKS)
         .map(|i| {
@@ -1533,17 +1572,17 @@ pub async fn concurrent_changes_and_appends_share_one_gap_free_sequence(storage:
                         }
                         1 => {
                             let edited =
-                                storage.edit_message(chat, mine, &me, "edited", when).await;
+                                storage.edit_message(chat, mine, &me, "edited", when, None).await;
                             seqs.push(edited.expect("edit").event.expect("event").seq.0);
                         }
                         2 => {
                             let topic = describe(None, Some(&format!("{me}-{j}")));
-                            let changed = storage.change_chat(chat, &me, topic, when).await;
+                            let changed = storage.change_chat(chat, &me, topic, when, None).await;
                             seqs.push(changed.expect("describe").events[0].seq.0);
                         }
                         3 => {
                             let changed =
-                                storage.change_chat(chat, &me, add(&[&guest]), when).await;
+                                storage.change_chat(chat, &me, add(&[&guest]), when, None).await;
                             seqs.push(changed.expect("add").events[0].seq.0);
                             // The guest's post is queued, and the removal asked for, before it
                             // is known whether the post is committed.
@@ -1553,7 +1592,7 @@ pub async fn concurrent_changes_and_appends_share_one_gap_free_sequence(storage:
                         }
                         _ => {
                             let changed =
-                                storage.change_chat(chat, &me, remove(&guest), when).await;
+                                storage.change_chat(chat, &me, remove(&guest), when, None).await;
                             let removal = changed.expect("remove").events[0].seq.0;
                             seqs.push(removal);
                             let ticket = guest_post.take().expect("queued in the step before");
@@ -1608,4 +1647,106 @@ pub async fn concurrent_changes_and_appends_share_one_gap_free_sequence(storage:
             _ => {}
         }
     }
+}
+
+/// Every mutating operation takes an idempotency key: a retry under a key already stored
+/// applies nothing and answers as things now are; a key reused for another command is refused.
+pub async fn retried_commands_apply_once(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob", "carol", "dave"]).await;
+    let keyed = |key: &str| NewChat {
+        client_id: Some(key.to_owned()),
+        ..NewChat::group("alice", &["bob"], at(0))
+    };
+    // A creation: the second answers the first's chat, and nothing else is created.
+    let first = storage.create_chat(keyed("c-1")).await.expect("create");
+    let again = storage.create_chat(keyed("c-1")).await.expect("retry");
+    assert!(first.created && !again.created, "{again:?}");
+    assert_eq!(again.chat.id, first.chat.id);
+    assert_eq!(storage.chats_of("alice", None, 10).await.expect("chats").len(), 1);
+    // Keys are the creator's: bob's "c-1" is his own.
+    let bobs =
+        NewChat { client_id: Some("c-1".into()), ..NewChat::group("bob", &["alice"], at(1)) };
+    assert!(storage.create_chat(bobs).await.expect("bob's").created);
+    let chat = first.chat.id;
+
+    // A change: applied once, the retry stores no event.
+    let added =
+        storage.change_chat(chat, "alice", add(&["carol"]), at(2), Some("k-1")).await.expect("add");
+    assert_eq!((added.events.len(), added.replayed), (1, false));
+    let retried = storage
+        .change_chat(chat, "alice", add(&["carol"]), at(3), Some("k-1"))
+        .await
+        .expect("retry");
+    assert!(retried.replayed && retried.events.is_empty(), "{retried:?}");
+    assert!(retried.chat.has_participant("carol"));
+    assert_eq!(retried.chat.last_seq, added.chat.last_seq, "nothing more was stored");
+    // The same key for another command is refused, and stores nothing.
+    let reused =
+        storage.change_chat(chat, "alice", describe(Some("x"), None), at(4), Some("k-1")).await;
+    assert!(matches!(reused, Err(Error::ClientIdReused { .. })), "{reused:?}");
+    // A change recording two events keeps its key on the first: a retry is still one change.
+    let handed = set_role("carol", Role::Owner);
+    let once = storage.change_chat(chat, "alice", handed.clone(), at(5), Some("h-1")).await;
+    assert_eq!(once.expect("hand over").events.len(), 2);
+    let twice =
+        storage.change_chat(chat, "alice", handed, at(6), Some("h-1")).await.expect("again");
+    assert!(twice.replayed);
+    assert_eq!(roles(&*storage, chat).await[0], ("alice".to_owned(), Some(Role::Admin)));
+
+    // Edits and deletions: the retry answers the post as it now is, with no event.
+    let posted = storage.append_message(post(chat, "bob", "hi", None)).await.expect("post");
+    let seq = posted.message.seq;
+    let edited = storage.edit_message(chat, seq, "bob", "hello", at(7), Some("e-1")).await;
+    assert!(edited.expect("edit").event.is_some());
+    let again = storage.edit_message(chat, seq, "bob", "HELLO", at(8), Some("e-1")).await;
+    let again = again.expect("retried edit");
+    assert_eq!((again.message.content.as_str(), again.event), ("hello", None), "applied once");
+    let deleted = storage.delete_message(chat, seq, "bob", at(9), Some("d-1")).await;
+    assert!(deleted.expect("delete").event.is_some());
+    let again = storage.delete_message(chat, seq, "bob", at(10), Some("d-1")).await;
+    assert_eq!(again.expect("retried delete").event, None);
+    // A post under a key an edit used: refused, not mistaken for the post.
+    let clash = storage.append_message(post(chat, "bob", "new", Some("e-1"))).await;
+    assert!(matches!(clash, Err(Error::ClientIdReused { .. })), "{clash:?}");
+    let before = storage.chat(chat).await.expect("read").expect("chat").last_seq;
+
+    // Leaving: a retry is answered although the one who left is no longer a member...
+    storage.change_chat(chat, "bob", ChatChange::Leave, at(11), Some("l-1")).await.expect("leave");
+    let again = storage.change_chat(chat, "bob", ChatChange::Leave, at(12), Some("l-1")).await;
+    assert!(again.expect("retried leave").replayed);
+    // ...but any other retry of a member since removed learns nothing.
+    storage.change_chat(chat, "carol", add(&["dave"]), at(13), None).await.expect("add dave");
+    let promote = set_role("dave", Role::Admin);
+    storage.change_chat(chat, "carol", promote, at(13), None).await.expect("promote dave");
+    storage
+        .change_chat(chat, "dave", describe(None, Some("t")), at(14), Some("t-1"))
+        .await
+        .expect("topic");
+    storage.change_chat(chat, "carol", remove("dave"), at(15), None).await.expect("remove dave");
+    let stale =
+        storage.change_chat(chat, "dave", describe(None, Some("t")), at(16), Some("t-1")).await;
+    assert!(matches!(stale, Err(Error::NotParticipant { .. })), "{stale:?}");
+    let after = storage.chat(chat).await.expect("read").expect("chat").last_seq;
+    assert_eq!(after.0, before.0 + 5, "leave, join, role, topic, remove: no retry stored more");
+}
+
+/// Two retries of one change racing (the original and its resend after a lost connection):
+/// one applies, the other is answered as a replay; the chat records the change once.
+pub async fn concurrent_retries_of_a_change_apply_it_once(storage: Arc<dyn Storage>) {
+    users(&*storage, &["alice", "bob", "carol", "dave"]).await;
+    let chat = chat_of(&*storage, &["alice", "bob", "dave"]).await;
+    let tries = (0..8).map(|n| {
+        let storage = storage.clone();
+        tokio::spawn(async move {
+            storage.change_chat(chat, "alice", add(&["carol"]), at(n), Some("race")).await
+        })
+    });
+    let mut applied = 0;
+    for task in tries.collect::<Vec<_>>() {
+        let changed = task.await.expect("no panic").expect("change or replay");
+        applied += usize::from(!changed.replayed);
+    }
+    assert_eq!(applied, 1, "exactly one of the racing retries applied the change");
+    let stored = items(&*storage, chat, "alice").await;
+    assert_eq!(stored.len(), 1, "one join event: {stored:?}");
 }

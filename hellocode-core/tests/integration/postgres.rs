@@ -128,10 +128,12 @@ async fn schema_three_makes_groups_of_existing_chats() {
     let items = items.expect("read");
     assert_eq!((items.len(), items[0].kind, items[0].seq), (1, EventKind::Message, Seq(1)));
     let rename = ChatChange::Describe { name: Some("old friends".into()), topic: None };
-    let changed =
-        storage.change_chat(ChatId(2), "zed", rename, Timestamp::now()).await.expect("rename");
+    let changed = storage
+        .change_chat(ChatId(2), "zed", rename, Timestamp::now(), None)
+        .await
+        .expect("rename");
     assert_eq!(changed.events[0].seq, Seq(2), "events go on from the existing posts");
-    let left = storage.change_chat(ChatId(1), "amy", ChatChange::Leave, Timestamp::now());
+    let left = storage.change_chat(ChatId(1), "amy", ChatChange::Leave, Timestamp::now(), None);
     assert_eq!(left.await.expect("a direct chat may be left").events[0].seq, Seq(2));
     storage.close().await;
     drop(database);

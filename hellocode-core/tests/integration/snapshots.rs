@@ -37,6 +37,7 @@ fn client_commands_encode_as_documented() {
             participants: vec!["bob".into()],
             name: None,
             topic: None,
+            client_id: None,
         }),
         ClientFrame::new(Command::ListChats { after: None, limit: None }),
         ClientFrame::with_id(
@@ -45,8 +46,13 @@ fn client_commands_encode_as_documented() {
         ),
         ClientFrame::new(Command::Typing { chat_id: chat }),
         ClientFrame::new(Command::Read { chat_id: chat, seq: Seq(5) }),
-        ClientFrame::new(Command::EditMessage { chat_id: chat, seq: Seq(5), message: "x".into() }),
-        ClientFrame::new(Command::DeleteMessage { chat_id: chat, seq: Seq(5) }),
+        ClientFrame::new(Command::EditMessage {
+            chat_id: chat,
+            seq: Seq(5),
+            message: "x".into(),
+            client_id: None,
+        }),
+        ClientFrame::new(Command::DeleteMessage { chat_id: chat, seq: Seq(5), client_id: None }),
         ClientFrame::with_id(RequestId::Text("p".into()), Command::Ping {}),
     ];
     insta::assert_json_snapshot!(frames);
@@ -74,7 +80,11 @@ fn account_and_membership_commands_encode_as_documented() {
         ClientFrame::with_id(4, Command::RevokeBotToken { token_id: 5 }),
         ClientFrame::with_id(
             5,
-            Command::AddParticipants { chat_id: Some(ChatId(7)), usernames: vec!["carol".into()] },
+            Command::AddParticipants {
+                chat_id: Some(ChatId(7)),
+                usernames: vec!["carol".into()],
+                client_id: None,
+            },
         ),
         ClientFrame::with_id(
             6,
@@ -82,20 +92,26 @@ fn account_and_membership_commands_encode_as_documented() {
                 participants: vec!["bob".into(), "carol".into()],
                 name: Some("Crabs".into()),
                 topic: Some("all things Rust".into()),
+                client_id: None,
             },
         ),
         ClientFrame::with_id(7, Command::GetChat { chat_id: Some(ChatId(7)) }),
         ClientFrame::with_id(
             8,
-            Command::RemoveParticipant { chat_id: Some(ChatId(7)), username: "carol".into() },
+            Command::RemoveParticipant {
+                chat_id: Some(ChatId(7)),
+                username: "carol".into(),
+                client_id: None,
+            },
         ),
-        ClientFrame::with_id(9, Command::LeaveChat { chat_id: Some(ChatId(7)) }),
+        ClientFrame::with_id(9, Command::LeaveChat { chat_id: Some(ChatId(7)), client_id: None }),
         ClientFrame::with_id(
             10,
             Command::SetRole {
                 chat_id: Some(ChatId(7)),
                 username: "bob".into(),
                 role: hellocode_core::model::Role::Admin,
+                client_id: None,
             },
         ),
         ClientFrame::with_id(
@@ -104,6 +120,7 @@ fn account_and_membership_commands_encode_as_documented() {
                 chat_id: Some(ChatId(7)),
                 name: Some("Ferris fans".into()),
                 topic: None,
+                client_id: None,
             },
         ),
         ClientFrame::with_id(12, Command::DeleteChat { chat_id: Some(ChatId(7)) }),

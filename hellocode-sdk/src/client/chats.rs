@@ -34,8 +34,13 @@ impl Client {
         chat: ChatId,
         usernames: Vec<String>,
     ) -> impl Future<Output = Result<Chat>> + Send + 'static {
-        // Safe to resend: adding someone already in the chat changes nothing.
-        let reply = self.request(Command::AddParticipants { chat_id: Some(chat), usernames }, true);
+        // Resent after a lost connection: the key makes a repeat change nothing.
+        let command = Command::AddParticipants {
+            chat_id: Some(chat),
+            usernames,
+            client_id: Some(crate::driver::outbox::new_client_id()),
+        };
+        let reply = self.request(command, true);
         async move {
             match reply.await? {
                 ServerFrame::Chat { chat, .. } => Ok(chat),

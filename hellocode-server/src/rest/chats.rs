@@ -13,7 +13,8 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::{
-    ApiError, authenticated, dispatch, json_body, json_reply, respond, unexpected, with_state,
+    ApiError, authenticated, dispatch, idempotency_key, json_body, json_reply, respond, unexpected,
+    with_state,
 };
 use crate::app::AppState;
 
@@ -97,6 +98,7 @@ pub(super) fn routes(
     let create = warp::path!("api" / "chat" / "create")
         .and(warp::post())
         .and(auth.clone())
+        .and(idempotency_key())
         .and(json_body())
         .and(with_state(state.clone()))
         .then(create_chat);
@@ -199,11 +201,16 @@ async fn list_chats(identity: Identity, query: ListQuery, state: Arc<AppState>) 
     )
 }
 
-async fn create_chat(identity: Identity, body: NewChat, state: Arc<AppState>) -> Response {
+async fn create_chat(
+    identity: Identity,
+    client_id: Option<String>,
+    body: NewChat,
+    state: Arc<AppState>,
+) -> Response {
     respond(
         async {
             let NewChat { participants, name, topic } = body;
-            let command = Command::CreateChat { participants, name, topic };
+            let command = Command::CreateChat { participants, name, topic, client_id };
             match dispatch(&state, identity, command).await? {
                 ServerFrame::Chat { chat, .. } => Ok(json_reply(StatusCode::CREATED, &chat)),
                 other => Err(unexpected(&other)),

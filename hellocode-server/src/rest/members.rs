@@ -13,7 +13,8 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use super::{
-    ApiError, authenticated, dispatch, json_body, json_reply, respond, unexpected, with_state,
+    ApiError, authenticated, dispatch, idempotency_key, json_body, json_reply, respond, unexpected,
+    with_state,
 };
 use crate::app::AppState;
 
@@ -53,22 +54,26 @@ pub(super) fn routes(
     let leave = warp::path!("api" / "chat" / i64 / "leave")
         .and(warp::post())
         .and(auth.clone())
+        .and(idempotency_key())
         .and(with_state(state.clone()))
         .then(leave_chat);
     let add = warp::path!("api" / "chat" / i64 / "members")
         .and(warp::post())
         .and(auth.clone())
+        .and(idempotency_key())
         .and(json_body())
         .and(with_state(state.clone()))
         .then(add_members);
     let remove = warp::path!("api" / "chat" / i64 / "members" / String)
         .and(warp::delete())
         .and(auth.clone())
+        .and(idempotency_key())
         .and(with_state(state.clone()))
         .then(remove_member);
     let role = warp::path!("api" / "chat" / i64 / "members" / String / "role")
         .and(warp::put())
         .and(auth)
+        .and(idempotency_key())
         .and(json_body())
         .and(with_state(state))
         .then(set_role);
@@ -123,7 +128,10 @@ async fn update_chat(
                 let added: Vec<String> =
                     wanted.iter().filter(|name| !current.has_participant(name)).cloned().collect();
                 if !added.is_empty() {
-                    let command = Command::AddParticipants { chat_id, usernames: added };
+                    // Each step is idempotent as the whole is: a retried replacement finds
+                    // what the first one did and does only what is left.
+                    let command =
+                        Command::AddParticipants { chat_id, usernames: added, client_id: None };
                     chat_command(&state, identity.clone(), command).await?;
                 }
                 for gone in current.participants.iter().filter(|p| !wanted.contains(&p.username)) {
@@ -131,17 +139,18 @@ async fn update_chat(
                         left = true;
                         continue;
                     }
-                    let command =
-                        Command::RemoveParticipant { chat_id, username: gone.username.clone() };
+                    let username = gone.username.clone();
+                    let command = Command::RemoveParticipant { chat_id, username, client_id: None };
                     chat_command(&state, identity.clone(), command).await?;
                 }
             }
             if body.name.is_some() || body.topic.is_some() {
-                let command = Command::UpdateChat { chat_id, name: body.name, topic: body.topic };
+                let (name, topic) = (body.name, body.topic);
+                let command = Command::UpdateChat { chat_id, name, topic, client_id: None };
                 chat_command(&state, identity.clone(), command).await?;
             }
             if left {
-                done(&state, identity, Command::LeaveChat { chat_id }).await?;
+                done(&state, identity, Command::LeaveChat { chat_id, client_id: None }).await?;
                 return Ok(StatusCode::NO_CONTENT.into_response());
             }
             let chat = chat_command(&state, identity, detail(id)).await?;
@@ -160,17 +169,25 @@ async fn delete_chat(id: i64, identity: Identity, state: Arc<AppState>) -> Respo
     respond(done(&state, identity, Command::DeleteChat { chat_id: Some(ChatId(id)) }).await)
 }
 
-async fn leave_chat(id: i64, identity: Identity, state: Arc<AppState>) -> Response {
-    respond(done(&state, identity, Command::LeaveChat { chat_id: Some(ChatId(id)) }).await)
+async fn leave_chat(
+    id: i64,
+    identity: Identity,
+    client_id: Option<String>,
+    state: Arc<AppState>,
+) -> Response {
+    let command = Command::LeaveChat { chat_id: Some(ChatId(id)), client_id };
+    respond(done(&state, identity, command).await)
 }
 
 async fn add_members(
     id: i64,
     identity: Identity,
+    client_id: Option<String>,
     body: Usernames,
     state: Arc<AppState>,
 ) -> Response {
-    let command = Command::AddParticipants { chat_id: Some(ChatId(id)), usernames: body.usernames };
+    let usernames = body.usernames;
+    let command = Command::AddParticipants { chat_id: Some(ChatId(id)), usernames, client_id };
     respond(
         chat_command(&state, identity, command).await.map(|chat| json_reply(StatusCode::OK, &chat)),
     )
@@ -180,9 +197,10 @@ async fn remove_member(
     id: i64,
     username: String,
     identity: Identity,
+    client_id: Option<String>,
     state: Arc<AppState>,
 ) -> Response {
-    let command = Command::RemoveParticipant { chat_id: Some(ChatId(id)), username };
+    let command = Command::RemoveParticipant { chat_id: Some(ChatId(id)), username, client_id };
     respond(
         chat_command(&state, identity, command).await.map(|chat| json_reply(StatusCode::OK, &chat)),
     )
@@ -192,10 +210,12 @@ async fn set_role(
     id: i64,
     username: String,
     identity: Identity,
+    client_id: Option<String>,
     body: NewRole,
     state: Arc<AppState>,
 ) -> Response {
-    let command = Command::SetRole { chat_id: Some(ChatId(id)), username, role: body.role };
+    let role = body.role;
+    let command = Command::SetRole { chat_id: Some(ChatId(id)), username, role, client_id };
     respond(
         chat_command(&state, identity, command).await.map(|chat| json_reply(StatusCode::OK, &chat)),
     )

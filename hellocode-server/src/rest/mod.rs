@@ -218,6 +218,13 @@ pub(crate) fn with_state(
     warp::any().map(move || state.clone())
 }
 
+/// The `Idempotency-Key` header of a request that changes something: the command's `clientId`,
+/// so that a request retried with the same key applies once and is answered as the first time.
+pub(crate) fn idempotency_key()
+-> impl Filter<Extract = (Option<String>,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("idempotency-key")
+}
+
 /// Run one protocol command for `identity` through the dispatcher, as the WebSocket does.
 pub(crate) async fn dispatch(
     state: &AppState,

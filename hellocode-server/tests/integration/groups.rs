@@ -13,6 +13,7 @@ on_backends!(groups:
     every_chat_command_refuses_outsiders_and_removed_members,
     direct_chats_keep_their_two_members,
     rest_maps_onto_the_same_commands,
+    retried_commands_are_answered_and_applied_once,
 );
 
 /// A socket speaking protocol version 2 (chats' events come with `resume`).
@@ -420,4 +421,82 @@ pub async fn rest_maps_onto_the_same_commands(backend: Backend) {
     let (status, _) =
         server.http("GET", &format!("/api/chat/{chat}/"), Some(alice_token), None).await;
     assert_eq!(status, 404);
+}
+
+pub async fn retried_commands_are_answered_and_applied_once(backend: Backend) {
+    let Some(server) = TestServer::start(backend).await else { return };
+    let alice_token = server.user("alice").await;
+    let bob_token = server.user("bob").await;
+    server.user("carol").await;
+    let mut alice = socket(&server, &alice_token).await;
+    let mut bob = socket(&server, &bob_token).await;
+
+    // A creation resent after its reply was lost: the same chat, announced once.
+    let create = json!({ "command": "create_chat", "participants": ["bob"], "name": "Crabs",
+                         "clientId": "create-1" });
+    let (first, told) = alice.call(create.clone(), 1).await;
+    assert_eq!(commands(&told), ["chat_created"]);
+    bob.expect("chat_created").await;
+    let (again, told) = alice.call(create, 2).await;
+    assert_eq!(again["chat"], first["chat"], "the first answer again");
+    assert!(told.is_empty(), "not announced again: {told:?}");
+    let chat = first["chat"]["id"].as_i64().expect("id");
+
+    // A membership change, an edit and a deletion, each sent twice with its key.
+    let add = json!({ "command": "add_participants", "chatId": chat, "usernames": ["carol"],
+                      "clientId": "add-1" });
+    let (added, _) = alice.call(add.clone(), 3).await;
+    let (again, told) = alice.call(add, 4).await;
+    assert_eq!(again["chat"], added["chat"]);
+    assert!(told.is_empty(), "{told:?}");
+    let post = alice.post(chat, "hi", 5).await;
+    let edit = json!({ "command": "edit_message", "chatId": chat, "seq": post["seq"],
+                       "message": "hello", "clientId": "edit-1" });
+    let (edited, _) = alice.call(edit.clone(), 6).await;
+    let (again, told) = alice.call(edit, 7).await;
+    assert_eq!(again["message"], edited["message"]);
+    assert!(told.is_empty(), "{told:?}");
+    let delete = json!({ "command": "delete_message", "chatId": chat, "seq": post["seq"],
+                         "clientId": "delete-1" });
+    alice.call(delete.clone(), 8).await;
+    let (again, told) = alice.call(delete, 9).await;
+    assert_eq!(again["command"], "ok");
+    assert!(told.is_empty(), "{told:?}");
+    // Bob saw each change once: join, post, edit, delete.
+    let seen: Vec<Value> = vec![
+        bob.expect("chat_changed").await,
+        bob.expect("new_message").await,
+        bob.expect("message_edited").await,
+        bob.expect("message_deleted").await,
+    ];
+    assert_eq!(seen.len(), 4);
+    bob.expect_nothing_pending().await;
+    // A key reused for another command is refused.
+    let reused =
+        json!({ "command": "update_chat", "chatId": chat, "name": "X", "clientId": "add-1" });
+    let refused = alice.request(reused, 10).await;
+    assert_eq!(refused["code"], "invalid_field", "{refused}");
+
+    // REST: the Idempotency-Key header.
+    let body = json!({ "participants": ["bob", "carol"], "name": "Rest" });
+    let created = server
+        .http_with_headers(
+            "POST",
+            "/api/chat/create/",
+            &alice_token,
+            &[("idempotency-key", "r-1")],
+            &body,
+        )
+        .await;
+    let again = server
+        .http_with_headers(
+            "POST",
+            "/api/chat/create/",
+            &alice_token,
+            &[("idempotency-key", "r-1")],
+            &body,
+        )
+        .await;
+    assert_eq!((created.0, again.0), (201, 201));
+    assert_eq!(created.1["id"], again.1["id"], "one chat for one key");
 }

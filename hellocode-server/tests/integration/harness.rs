@@ -130,6 +130,24 @@ impl TestServer {
         http(self.addr, method, path, token, body).await
     }
 
+    /// [`TestServer::http`] with more request headers.
+    pub async fn http_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+        body: &Value,
+    ) -> (u16, Value) {
+        let mut extra = format!("Authorization: Bearer {token}\r\n");
+        for (name, value) in headers {
+            extra.push_str(&format!("{name}: {value}\r\n"));
+        }
+        let body = body.to_string();
+        let (status, raw) = exchange(self.addr, method, path, &extra, Some(&body)).await;
+        (status, serde_json::from_slice(&raw).unwrap_or(Value::Null))
+    }
+
     pub async fn http_text(&self, path: &str) -> (u16, String) {
         let (status, raw) = raw_http(self.addr, "GET", path, None, None).await;
         (status, String::from_utf8_lossy(&raw).into_owned())
@@ -198,11 +216,22 @@ pub async fn raw_http(
     token: Option<&str>,
     body: Option<&str>,
 ) -> (u16, Vec<u8>) {
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    exchange(addr, method, path, &auth, body).await
+}
+
+/// [`raw_http`] with `headers` (each line ending in CRLF) added to the request.
+async fn exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: Option<&str>,
+) -> (u16, Vec<u8>) {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let body = body.unwrap_or("");
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{auth}\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{headers}\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.expect("send request");

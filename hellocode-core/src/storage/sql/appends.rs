@@ -268,7 +268,12 @@ async fn append_all<DB: Backend>(
         if let Some(client_id) = &message.client_id {
             let key = (chat, message.author.clone(), client_id.clone());
             if let Some(stored) = known.get(&key) {
-                results[index] = Some(Ok(Appended { message: stored.clone(), created: false }));
+                // A key an edit or a membership change was stored under is not this post's.
+                results[index] = Some(if stored.is_post() {
+                    Ok(Appended { message: stored.clone(), created: false })
+                } else {
+                    Err(Error::ClientIdReused { chat: message.chat_id, client_id: key.2.clone() })
+                });
                 *given_back.entry(chat).or_default() += 1;
                 continue;
             }

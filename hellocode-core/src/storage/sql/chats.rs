@@ -6,29 +6,47 @@ use sqlx::Pool;
 
 use super::backend::{Backend, SqlRow};
 use super::begin_write;
-use super::events::{add_members, apply, lock_chat, record, roster};
+use super::events::{add_members, apply, keyed, lock_chat, record, roster};
 use super::rows::{chat_kind, parsed};
 use super::statement::{Statement, placeholders};
 use super::users::user_id;
 use crate::model::{
-    Chat, ChatChange, ChatChanged, ChatId, ChatKind, NewChat, Participant, ReadMark, ReadPosition,
-    Role, Seq, Timestamp,
+    Chat, ChatChange, ChatChanged, ChatId, ChatKind, CreatedChat, NewChat, Participant, ReadMark,
+    ReadPosition, Role, Seq, Timestamp,
 };
 use crate::storage::membership;
 use crate::{Error, Result};
 
 /// A group's creator is its owner, the others members; a direct chat's members are stored as
 /// members (no role is shown). Everyone joins at the creation time. No event is recorded.
-pub(super) async fn create_chat<DB: Backend>(pool: &Pool<DB>, new: NewChat) -> Result<Chat> {
+/// Create the chat, unless its creator made one under the same idempotency key: then that one
+/// (`created: false`). The key's unique index settles two creations racing with one key: the
+/// second inserts nothing and reads the first's chat.
+pub(super) async fn create_chat<DB: Backend>(pool: &Pool<DB>, new: NewChat) -> Result<CreatedChat> {
     let mut tx = begin_write(pool).await?;
+    let creator_id = user_id::<DB>(&mut tx, &new.creator).await?;
     let insert = Statement::new(
-        "INSERT INTO chats (kind, name, topic, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO chats (kind, name, topic, created_at, creator_id, client_id) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (creator_id, client_id) WHERE client_id IS NOT NULL DO NOTHING RETURNING id",
     )
     .bind(new.kind.as_str())
     .bind(new.name.filter(|name| !name.is_empty()))
     .bind(new.topic.filter(|topic| !topic.is_empty()))
-    .bind(new.at.unix_millis());
-    let id = ChatId(DB::fetch_one(&mut tx, insert).await?.i64(0)?);
+    .bind(new.at.unix_millis())
+    .bind(creator_id)
+    .bind(&new.client_id);
+    let Some(inserted) = DB::fetch_optional(&mut tx, insert).await? else {
+        let select =
+            Statement::new("SELECT id FROM chats WHERE creator_id = $1 AND client_id = $2")
+                .bind(creator_id)
+                .bind(&new.client_id);
+        let id = ChatId(DB::fetch_one(&mut tx, select).await?.i64(0)?);
+        let chat = load_chat::<DB>(&mut tx, id).await?.ok_or(Error::ChatNotFound(id))?;
+        tx.rollback().await?;
+        return Ok(CreatedChat { chat, created: false });
+    };
+    let id = ChatId(inserted.i64(0)?);
     let members: BTreeSet<String> = new.members.into_iter().collect();
     let role_of = |name: &String| match new.kind {
         ChatKind::Group if *name == new.creator => Role::Owner,
@@ -39,9 +57,9 @@ pub(super) async fn create_chat<DB: Backend>(pool: &Pool<DB>, new: NewChat) -> R
         (name, role)
     });
     add_members::<DB>(&mut tx, id, members.collect(), new.at).await?;
-    let chat = load_chat::<DB>(&mut tx, id).await?;
+    let chat = load_chat::<DB>(&mut tx, id).await?.ok_or(Error::ChatNotFound(id))?;
     tx.commit().await?;
-    chat.ok_or(Error::ChatNotFound(id))
+    Ok(CreatedChat { chat, created: true })
 }
 
 pub(super) async fn chat<DB: Backend>(pool: &Pool<DB>, id: ChatId) -> Result<Option<Chat>> {
@@ -104,19 +122,24 @@ pub(super) async fn change_chat<DB: Backend>(
     by: &str,
     change: ChatChange,
     at: Timestamp,
+    key: Option<&str>,
 ) -> Result<ChatChanged> {
     let mut tx = begin_write(pool).await?;
     let locked = lock_chat::<DB>(&mut tx, chat).await?;
     let roster = roster::<DB>(&mut tx, chat, locked).await?;
-    let plan = membership::plan(chat, &roster, by, &change)?;
-    // `by` is a member (the plan checked), so their account exists.
     let author_id = user_id::<DB>(&mut tx, by).await?;
+    if let Some((stored, _)) = keyed::<DB>(&mut tx, chat, author_id, key).await? {
+        let view = load_chat::<DB>(&mut tx, chat).await?.ok_or(Error::ChatNotFound(chat))?;
+        tx.rollback().await?;
+        return membership::replay(chat, &roster, by, &change, stored, key, view);
+    }
+    let plan = membership::plan(chat, &roster, by, &change)?;
     let deleted = plan.deletes_chat();
     // A chat its last member leaves is deleted: answer with it as it was, without them.
     let before = if deleted { load_chat::<DB>(&mut tx, chat).await? } else { None };
     apply::<DB>(&mut tx, chat, plan.effects, at).await?;
     let drafts = plan.drafts.into_iter().map(|draft| (draft, None)).collect();
-    let events = record::<DB>(&mut tx, chat, (by, author_id), drafts, at).await?;
+    let events = record::<DB>(&mut tx, chat, (by, author_id), drafts, at, key).await?;
     let changed = match before {
         Some(mut before) => {
             before.participants.retain(|p| !plan.gone.contains(&p.username));
@@ -125,7 +148,14 @@ pub(super) async fn change_chat<DB: Backend>(
         None => load_chat::<DB>(&mut tx, chat).await?.ok_or(Error::ChatNotFound(chat))?,
     };
     tx.commit().await?;
-    Ok(ChatChanged { chat: changed, events, gone: plan.gone, added: plan.added, deleted })
+    Ok(ChatChanged {
+        chat: changed,
+        events,
+        gone: plan.gone,
+        added: plan.added,
+        deleted,
+        replayed: false,
+    })
 }
 
 /// Delete a chat as `by` (`membership::may_delete`), with its row locked; returns its members.

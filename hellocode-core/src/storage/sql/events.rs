@@ -9,7 +9,7 @@ use super::backend::{Backend, SqlRow};
 use super::rows::chat_kind;
 use super::statement::{Statement, value_rows};
 use super::users::user_ids;
-use crate::model::{ChatId, ChatKind, Message, Role, Seq, Timestamp};
+use crate::model::{ChatId, ChatKind, EventKind, Message, Role, Seq, Timestamp};
 use crate::storage::membership::{Draft, Effect, Roster};
 use crate::{Error, Result};
 
@@ -126,15 +126,37 @@ pub(super) async fn add_members<DB: Backend>(
     Ok(())
 }
 
+/// The kind and target of the item `author_id` stored in `chat` under the idempotency key
+/// `key`, if any (the chat's row locked, so a retry racing its original sees it).
+pub(super) async fn keyed<DB: Backend>(
+    conn: &mut DB::Connection,
+    chat: ChatId,
+    author_id: i64,
+    key: Option<&str>,
+) -> Result<Option<(EventKind, Option<Seq>)>> {
+    let Some(key) = key else { return Ok(None) };
+    let select = Statement::new(
+        "SELECT kind, target FROM messages WHERE chat_id = $1 AND author_id = $2 AND client_id = $3",
+    )
+    .bind(chat.0)
+    .bind(author_id)
+    .bind(key);
+    let Some(row) = DB::fetch_optional(conn, select).await? else { return Ok(None) };
+    let kind = super::rows::parsed(EventKind::parse, &row.text(0)?)?;
+    Ok(Some((kind, row.opt_i64(1)?.map(Seq))))
+}
+
 /// Store `events` (each a draft and, for an edit or a deletion, the post it changed) as
-/// `author`'s, at `at`, with the chat's next sequence numbers in order: one bump of `last_seq`
-/// (the chat's row must be locked already, or this locks it) and one multi-row insert.
+/// `author`'s, at `at`, with the chat's next sequence numbers in order, the first under the
+/// idempotency key `key`: one bump of `last_seq` (the chat's row must be locked already, or this
+/// locks it) and one multi-row insert.
 pub(super) async fn record<DB: Backend>(
     conn: &mut DB::Connection,
     chat: ChatId,
     (author, author_id): (&str, i64),
     events: Vec<(Draft, Option<Seq>)>,
     at: Timestamp,
+    key: Option<&str>,
 ) -> Result<Vec<Message>> {
     if events.is_empty() {
         return Ok(Vec::new());
@@ -157,7 +179,7 @@ pub(super) async fn record<DB: Backend>(
             author: author.to_owned(),
             content: draft.content,
             timestamp: at,
-            client_id: None,
+            client_id: if seq == first { key.map(str::to_owned) } else { None },
             edited_at: None,
             deleted: false,
             kind: draft.kind,
@@ -169,9 +191,9 @@ pub(super) async fn record<DB: Backend>(
     // Placeholders only around fixed SQL.
     let sql = format!(
         "INSERT INTO messages \
-         (chat_id, seq, author, content, created_at, author_id, kind, target, member, role) \
-         VALUES {} RETURNING id, seq",
-        value_rows::<DB>(events.len(), 10)
+         (chat_id, seq, author, content, created_at, author_id, kind, target, member, role, \
+         client_id) VALUES {} RETURNING id, seq",
+        value_rows::<DB>(events.len(), 11)
     );
     let insert = events.iter().fold(Statement::new(sql), |insert, event| {
         insert
@@ -185,6 +207,7 @@ pub(super) async fn record<DB: Backend>(
             .bind(event.target.map(|seq| seq.0))
             .bind(&event.member)
             .bind(event.role.map(Role::as_str))
+            .bind(&event.client_id)
     });
     // Rows come back in no promised order: match them by seq, unique in the chat.
     let ids: HashMap<i64, i64> = DB::fetch_all(conn, insert)

@@ -5,13 +5,13 @@ use sqlx::Pool;
 use super::backend::{Backend, SqlRow};
 use super::begin_write;
 use super::chats::require_participant;
-use super::events::{lock_chat, record};
+use super::events::{keyed, lock_chat, record};
 use super::rows::message_from_row;
 use super::statement::Statement;
 use super::users::user_id;
 use crate::model::{ChatId, EventKind, Message, Revised, Seq, Timestamp};
 use crate::storage::Items;
-use crate::storage::membership::Draft;
+use crate::storage::membership::{self, Draft};
 use crate::{Error, Result};
 
 /// A history page: posts only, newest first, below a sequence number. Reads the `(chat_id, seq)`
@@ -96,9 +96,14 @@ pub(super) async fn edit_message<DB: Backend>(
     editor: &str,
     content: &str,
     at: Timestamp,
+    key: Option<&str>,
 ) -> Result<Revised> {
     let mut tx = begin_write(pool).await?;
     let (author_id, post) = own_post::<DB>(&mut tx, chat, seq, editor).await?;
+    if let Some(stored) = keyed::<DB>(&mut tx, chat, author_id, key).await? {
+        tx.rollback().await?;
+        return membership::revision_replay(chat, (EventKind::Edit, seq), stored, key, post);
+    }
     if post.deleted {
         return Err(Error::MessageDeleted { chat, seq });
     }
@@ -107,7 +112,7 @@ pub(super) async fn edit_message<DB: Backend>(
     let message = message_from_row(&DB::fetch_one(&mut tx, edit).await?)?;
     let draft = Draft::text(EventKind::Edit, Some(content));
     let mut events =
-        record::<DB>(&mut tx, chat, (editor, author_id), vec![(draft, Some(seq))], at).await?;
+        record::<DB>(&mut tx, chat, (editor, author_id), vec![(draft, Some(seq))], at, key).await?;
     tx.commit().await?;
     Ok(Revised { message, event: events.pop() })
 }
@@ -120,9 +125,14 @@ pub(super) async fn delete_message<DB: Backend>(
     seq: Seq,
     by: &str,
     at: Timestamp,
+    key: Option<&str>,
 ) -> Result<Revised> {
     let mut tx = begin_write(pool).await?;
     let (author_id, post) = own_post::<DB>(&mut tx, chat, seq, by).await?;
+    if let Some(stored) = keyed::<DB>(&mut tx, chat, author_id, key).await? {
+        tx.rollback().await?;
+        return membership::revision_replay(chat, (EventKind::Delete, seq), stored, key, post);
+    }
     if post.deleted {
         // Deleting twice is not an error: the message is gone either way.
         tx.rollback().await?;
@@ -132,7 +142,7 @@ pub(super) async fn delete_message<DB: Backend>(
     let message = message_from_row(&DB::fetch_one(&mut tx, delete).await?)?;
     let draft = Draft::text(EventKind::Delete, None);
     let mut events =
-        record::<DB>(&mut tx, chat, (by, author_id), vec![(draft, Some(seq))], at).await?;
+        record::<DB>(&mut tx, chat, (by, author_id), vec![(draft, Some(seq))], at, key).await?;
     tx.commit().await?;
     Ok(Revised { message, event: events.pop() })
 }

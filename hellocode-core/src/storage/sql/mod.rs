@@ -31,8 +31,9 @@ use sqlx::Pool;
 use self::appends::AppendJob;
 use self::backend::Backend;
 use crate::model::{
-    Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, Language, Message, NewChat,
-    NewMessage, NewUser, ReadMark, ReadPosition, Revised, Seq, Timestamp, User, UserUpdate,
+    Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, CreatedChat, Language, Message,
+    NewChat, NewMessage, NewUser, ReadMark, ReadPosition, Revised, Seq, Timestamp, User,
+    UserUpdate,
 };
 use crate::storage::{AppendTicket, Appended, Items, Storage};
 use crate::{Error, Result};
@@ -171,7 +172,7 @@ impl<DB: Backend> Storage for SqlStorage<DB> {
         users::contacts(&self.pool, username).await
     }
 
-    async fn create_chat(&self, chat: NewChat) -> Result<Chat> {
+    async fn create_chat(&self, chat: NewChat) -> Result<CreatedChat> {
         chats::create_chat(&self.pool, chat).await
     }
 
@@ -202,8 +203,9 @@ impl<DB: Backend> Storage for SqlStorage<DB> {
         by: &str,
         change: ChatChange,
         at: Timestamp,
+        key: Option<&str>,
     ) -> Result<ChatChanged> {
-        chats::change_chat(&self.pool, chat, by, change, at).await
+        chats::change_chat(&self.pool, chat, by, change, at, key).await
     }
 
     async fn delete_chat(&self, chat: ChatId, by: &str) -> Result<Vec<String>> {
@@ -248,8 +250,9 @@ impl<DB: Backend> Storage for SqlStorage<DB> {
         editor: &str,
         content: &str,
         at: Timestamp,
+        key: Option<&str>,
     ) -> Result<Revised> {
-        messages::edit_message(&self.pool, chat, seq, editor, content, at).await
+        messages::edit_message(&self.pool, chat, seq, editor, content, at, key).await
     }
 
     async fn delete_message(
@@ -258,8 +261,9 @@ impl<DB: Backend> Storage for SqlStorage<DB> {
         seq: Seq,
         by: &str,
         at: Timestamp,
+        key: Option<&str>,
     ) -> Result<Revised> {
-        messages::delete_message(&self.pool, chat, seq, by, at).await
+        messages::delete_message(&self.pool, chat, seq, by, at, key).await
     }
 
     async fn mark_read(&self, chat: ChatId, username: &str, seq: Seq) -> Result<ReadMark> {

@@ -176,7 +176,7 @@ mod tests {
         let authors: Vec<&str> = history.iter().map(|m| m.author.as_str()).collect();
         assert_eq!(authors, ["gone (deleted)", "Carol"]);
         let edited = storage
-            .edit_message(crate::model::ChatId(1), Seq(1), "Carol", "hello", Timestamp::now())
+            .edit_message(crate::model::ChatId(1), Seq(1), "Carol", "hello", Timestamp::now(), None)
             .await
             .expect("the author's id was filled in");
         assert_eq!(edited.message.content, "hello");
@@ -249,10 +249,12 @@ mod tests {
         let old = old.expect("read");
         assert_eq!((old.len(), old[0].kind, old[0].seq), (1, EventKind::Message, Seq(1)));
         let rename = ChatChange::Describe { name: Some("old friends".into()), topic: None };
-        let changed =
-            storage.change_chat(ChatId(2), "zed", rename, Timestamp::now()).await.expect("rename");
+        let changed = storage
+            .change_chat(ChatId(2), "zed", rename, Timestamp::now(), None)
+            .await
+            .expect("rename");
         assert_eq!(changed.events[0].seq, Seq(2), "events go on from the existing posts");
-        let left = storage.change_chat(ChatId(1), "amy", ChatChange::Leave, Timestamp::now());
+        let left = storage.change_chat(ChatId(1), "amy", ChatChange::Leave, Timestamp::now(), None);
         assert_eq!(left.await.expect("a direct chat may be left").events[0].seq, Seq(2));
         storage.close().await;
         std::fs::remove_dir_all(&dir).expect("clean up");

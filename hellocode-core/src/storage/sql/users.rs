@@ -199,7 +199,7 @@ pub(super) async fn delete_user<DB: Backend>(pool: &Pool<DB>, username: &str) ->
             })
             .collect();
         apply::<DB>(&mut tx, chat, plan.effects, at).await?;
-        record::<DB>(&mut tx, chat, (&shown, id), drafts, at).await?;
+        record::<DB>(&mut tx, chat, (&shown, id), drafts, at, None).await?;
     }
     // Their messages stay, under a name no account can have (see `deleted_author`).
     let keep_messages = Statement::new("UPDATE messages SET author = $1 WHERE author_id = $2")
