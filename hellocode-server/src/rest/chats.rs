@@ -169,15 +169,18 @@ async fn add_language(identity: Identity, new: NewLanguage, state: Arc<AppState>
 
 async fn users_by_language(
     language: String,
-    _: Identity,
+    identity: Identity,
     query: ListQuery,
     state: Arc<AppState>,
 ) -> Response {
     respond(
         async {
-            let users =
-                state.storage.users_by_language(&language, query.after()?, query.limit()?).await?;
-            Ok(json_reply(StatusCode::OK, &users))
+            let after = query.after()?.map(str::to_owned);
+            let command = Command::FindUsers { language, after, limit: Some(query.limit()?) };
+            match dispatch(&state, identity, command).await? {
+                ServerFrame::Users { users, .. } => Ok(json_reply(StatusCode::OK, &users)),
+                other => Err(unexpected(&other)),
+            }
         }
         .await,
     )
