@@ -4,6 +4,7 @@
 //! a per-chat sequence number, client ids for idempotent sends, edit/delete state and read positions.
 
 mod groups;
+mod invitations;
 
 use std::fmt;
 
@@ -12,6 +13,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 pub use groups::{ChatChange, ChatChanged, ChatKind, EventKind, NewChat, Revised, Role};
+pub use invitations::{
+    Invitation, InvitationState, InviteLink, Invited, NewInviteLink, invite_token_hash,
+};
 
 /// Identifies a chat. On the wire it is accepted as a string (`"7"`) or a number (`7`) and written
 /// as a number.
