@@ -319,7 +319,7 @@ fn an_invitation_is_announced_to_every_connection_of_the_invitee_once() {
         ServerFrame::Invitation { id: None, invitation: made.clone() },
         vec!["bob".into()],
     );
-    assert_eq!(out.publish, [announced.clone()]);
+    assert_eq!(out.publish, std::slice::from_ref(&announced));
     assert_eq!((announced.to, announced.also), (Some(Vec::new()), vec!["bob".to_owned()]));
 
     // The same pending invitation again: the reply, nothing announced a second time.
