@@ -245,7 +245,7 @@ impl Dispatcher {
 
     async fn finish(&self, output: Output) -> Option<ServerFrame> {
         for publish in output.publish {
-            self.broker.publish(BrokerEvent::Chat(publish)).await;
+            self.broker.publish(BrokerEvent::Chat(Box::new(publish))).await;
         }
         output.reply
     }
