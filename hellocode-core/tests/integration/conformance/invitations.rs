@@ -255,12 +255,18 @@ pub async fn invitations_are_pending_until_answered(storage: Arc<dyn Storage>) {
 }
 
 /// An invitation goes with its chat (deleted, or left by its last member) and with its
-/// inviter's or invitee's account: answering it is refused as for any unknown invitation.
+/// inviter's or invitee's account: answering it is refused as for any unknown invitation. An
+/// invite link goes with its chat and its creator's account.
 pub async fn invitations_go_with_their_chat_and_accounts(storage: Arc<dyn Storage>) {
     users(&*storage, &["olga", "ada", "bob", "eve"]).await;
     let chat = team(&*storage, "olga", "ada", &["bob"]).await;
     let invited = storage.invite(chat, "olga", "eve", at(1)).await.expect("invite").invitation;
+    storage.create_invite_link(chat, "olga", link("t-gone", at(60_000), None)).await.expect("link");
     storage.delete_chat(chat, "olga").await.expect("delete");
+    let hash = invite_token_hash("t-gone");
+    assert_eq!(storage.invite_link_chat(&hash).await.expect("read"), None, "gone with its chat");
+    let joined = storage.join_by_link(&hash, "eve", MAX, at(2)).await;
+    assert_eq!(joined.expect_err("no chat").to_string(), NO_LINK);
     assert!(matches!(
         storage.accept_invitation(invited.id, "eve", MAX, at(2)).await,
         Err(Error::InvitationNotFound(_))
@@ -284,7 +290,12 @@ pub async fn invitations_go_with_their_chat_and_accounts(storage: Arc<dyn Storag
     let chat = team(&*storage, "olga", "ada", &[]).await;
     let by_ada = storage.invite(chat, "ada", "eve", at(7)).await.expect("invite").invitation;
     let for_bob = storage.invite(chat, "olga", "bob", at(7)).await.expect("invite").invitation;
+    let made = storage.create_invite_link(chat, "ada", link("t-ada", at(60_000), None)).await;
+    made.expect("link");
     storage.delete_user("ada").await.expect("delete the inviter");
+    let hash = invite_token_hash("t-ada");
+    assert_eq!(storage.invite_link_chat(&hash).await.expect("read"), None, "gone with ada");
+    assert!(storage.invite_links(chat, "olga", None, 10).await.expect("list").is_empty());
     storage.delete_user("bob").await.expect("delete the invitee");
     assert_eq!(storage.invitation(by_ada.id).await.expect("read"), None);
     assert_eq!(storage.invitation(for_bob.id).await.expect("read"), None);
