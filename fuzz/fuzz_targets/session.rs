@@ -371,6 +371,12 @@ impl World {
                 assert_eq!(request.owner, actor);
                 session.bot_token_issued(request, 1, "<token>".to_owned())
             }
+            Decision::IssueInviteLink(request) => {
+                assert_eq!(request.by, actor);
+                let pending = session.invite_link_token(request, "<token>".to_owned());
+                let result = execute(&self.storage, pending.op()).await;
+                session.complete(pending, result)
+            }
             Decision::Authenticate(_) => panic!("an authenticated session asks to authenticate"),
         };
         check_reply_id(&output, id.as_ref(), command);

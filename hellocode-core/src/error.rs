@@ -110,6 +110,23 @@ pub enum Error {
         /// Who.
         username: String,
     },
+    /// The user is a member of the chat already (so cannot be invited or join it).
+    #[error("{username:?} is already a member of chat {chat}")]
+    AlreadyMember {
+        /// Chat.
+        chat: ChatId,
+        /// Who.
+        username: String,
+    },
+    /// No pending invitation with this id is addressed to (or, to cancel it, manageable by) the
+    /// user: it does not exist, was answered or cancelled, or its chat is gone. One answer for
+    /// all, so that ids reveal nothing.
+    #[error("invitation {0} not found or no longer pending")]
+    InvitationNotFound(i64),
+    /// The invite link is unknown, revoked, expired or used up: one answer for all, that tells
+    /// the holder nothing of the chat.
+    #[error("invite link not found or no longer valid")]
+    InviteLinkNotFound,
     /// A text field breaks the rules of [`crate::text`] (U+0000, too long).
     #[error("field {field:?} {problem}")]
     InvalidText {
@@ -136,7 +153,9 @@ impl Error {
             | Error::UserNotFound(_)
             | Error::LanguageNotFound(_)
             | Error::BotTokenNotFound(_)
-            | Error::NotMember { .. } => ErrorCode::NotFound,
+            | Error::NotMember { .. }
+            | Error::InvitationNotFound(_)
+            | Error::InviteLinkNotFound => ErrorCode::NotFound,
             Error::NotParticipant { .. } | Error::NotAuthor { .. } | Error::NotAllowed { .. } => {
                 ErrorCode::Forbidden
             }
@@ -145,6 +164,7 @@ impl Error {
             | Error::ClientIdReused { .. }
             | Error::ReadBeyondEnd { .. }
             | Error::TooManyParticipants { .. }
+            | Error::AlreadyMember { .. }
             | Error::InvalidText { .. } => ErrorCode::InvalidField,
             Error::UsernameTaken(_) => ErrorCode::UsernameTaken,
             Error::Database(_) => ErrorCode::Internal,

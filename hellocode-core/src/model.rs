@@ -4,6 +4,7 @@
 //! a per-chat sequence number, client ids for idempotent sends, edit/delete state and read positions.
 
 mod groups;
+mod invitations;
 
 use std::fmt;
 
@@ -13,6 +14,9 @@ use time::format_description::well_known::Rfc3339;
 
 pub use groups::{
     ChatChange, ChatChanged, ChatKind, CreatedChat, EventKind, NewChat, Revised, Role,
+};
+pub use invitations::{
+    Invitation, InvitationState, InviteLink, Invited, NewInviteLink, invite_token_hash,
 };
 
 /// Identifies a chat. On the wire it is accepted as a string (`"7"`) or a number (`7`) and written

@@ -36,7 +36,7 @@ fn fanout(c: &mut Criterion) {
             hub.register(name, Scope::AllChats, sender, Arc::new(Notify::new()));
             queues.push(receiver);
         }
-        let event = BrokerEvent::Chat(Publish::to_chat(
+        let event = BrokerEvent::Chat(Box::new(Publish::to_chat(
             chat,
             ServerFrame::NewMessage {
                 message: Message {
@@ -55,7 +55,7 @@ fn fanout(c: &mut Criterion) {
                     role: None,
                 },
             },
-        ));
+        )));
         group.bench_with_input(BenchmarkId::from_parameter(recipients), &recipients, |b, _| {
             b.iter(|| {
                 runtime.block_on(hub.deliver(&event));

@@ -12,8 +12,9 @@ use crate::hub::Hub;
 /// Something every node must hear about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BrokerEvent {
-    /// An event for the participants of a chat.
-    Chat(Publish),
+    /// An event for the participants of a chat (boxed: a frame is large, the other events
+    /// small).
+    Chat(Box<Publish>),
     /// A user came online (first connection) or went offline (last connection closed).
     Presence {
         /// The user.

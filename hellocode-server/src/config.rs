@@ -119,6 +119,14 @@ pub struct Config {
     #[arg(long, env = "HELLOCODE_PARTICIPANT_ADDITIONS_PER_MINUTE", default_value_t = 60)]
     pub participant_additions_per_minute: u32,
 
+    /// Invitations (`invite`) one user may send per minute.
+    #[arg(long, env = "HELLOCODE_INVITATIONS_PER_MINUTE", default_value_t = 60)]
+    pub invitations_per_minute: u32,
+
+    /// Invite links one user may create per minute.
+    #[arg(long, env = "HELLOCODE_INVITE_LINKS_PER_MINUTE", default_value_t = 30)]
+    pub invite_links_per_minute: u32,
+
     /// Login and registration attempts per client address per minute (also the burst);
     /// beyond it: 429 with `Retry-After`, or `rate_limited` with `retryAfter` on a socket.
     #[arg(long, env = "HELLOCODE_LOGIN_RATE_PER_ADDRESS", default_value_t = 30)]
@@ -195,6 +203,8 @@ impl Config {
                 languages_per_hour: self.languages_per_hour.max(1),
                 chats_per_minute: self.chats_per_minute.max(1),
                 participant_additions_per_minute: self.participant_additions_per_minute.max(1),
+                invitations_per_minute: self.invitations_per_minute.max(1),
+                invite_links_per_minute: self.invite_links_per_minute.max(1),
             },
             auth_rate_per_address: per_minute(self.login_rate_per_address),
             auth_rate_per_username: per_minute(self.login_rate_per_user),
@@ -287,6 +297,8 @@ impl Settings {
                 languages_per_hour: MANY,
                 chats_per_minute: MANY,
                 participant_additions_per_minute: MANY,
+                invitations_per_minute: MANY,
+                invite_links_per_minute: MANY,
             },
             max_connections_per_address: MANY as usize,
             max_connections_per_user: MANY as usize,

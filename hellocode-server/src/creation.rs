@@ -14,8 +14,9 @@ use hellocode_core::model::ChatChange;
 use hellocode_core::protocol::{RequestId, ServerFrame};
 use hellocode_core::session::StorageOp;
 
-/// The allowances; see the `--languages-per-hour`, `--chats-per-minute` and
-/// `--participant-additions-per-minute` flags.
+/// The allowances; see the `--languages-per-hour`, `--chats-per-minute`,
+/// `--participant-additions-per-minute`, `--invitations-per-minute` and
+/// `--invite-links-per-minute` flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CreationLimits {
     /// `add_language` commands per user per hour.
@@ -24,6 +25,10 @@ pub struct CreationLimits {
     pub chats_per_minute: u32,
     /// Commands adding participants to an existing chat per user per minute.
     pub participant_additions_per_minute: u32,
+    /// `invite` commands per user per minute.
+    pub invitations_per_minute: u32,
+    /// `create_invite_link` commands per user per minute.
+    pub invite_links_per_minute: u32,
 }
 
 impl Default for CreationLimits {
@@ -32,6 +37,8 @@ impl Default for CreationLimits {
             languages_per_hour: 10,
             chats_per_minute: 30,
             participant_additions_per_minute: 60,
+            invitations_per_minute: 60,
+            invite_links_per_minute: 30,
         }
     }
 }
@@ -45,6 +52,10 @@ pub enum Kind {
     Chat,
     /// Participants added to an existing chat.
     Participants,
+    /// Invitations.
+    Invitation,
+    /// Invite links.
+    InviteLink,
 }
 
 impl Kind {
@@ -53,6 +64,8 @@ impl Kind {
             Kind::Language => "languages",
             Kind::Chat => "chats",
             Kind::Participants => "participant additions",
+            Kind::Invitation => "invitations",
+            Kind::InviteLink => "invite links",
         }
     }
 }
@@ -87,6 +100,8 @@ impl CreationLimiter {
             Kind::Participants => {
                 (self.limits.participant_additions_per_minute, Duration::from_secs(60))
             }
+            Kind::Invitation => (self.limits.invitations_per_minute, Duration::from_secs(60)),
+            Kind::InviteLink => (self.limits.invite_links_per_minute, Duration::from_secs(60)),
         };
         (f64::from(count.max(1)), period)
     }
@@ -129,6 +144,8 @@ impl CreationLimiter {
             StorageOp::AddLanguage { .. } => Kind::Language,
             StorageOp::CreateChat { .. } => Kind::Chat,
             StorageOp::ChangeChat { change: ChatChange::Add { .. }, .. } => Kind::Participants,
+            StorageOp::Invite { .. } => Kind::Invitation,
+            StorageOp::CreateInviteLink { .. } => Kind::InviteLink,
             _ => return None,
         };
         self.refusal(user, kind, id)
@@ -162,5 +179,34 @@ mod tests {
         assert_eq!(limiter.take("bob", Kind::Chat, start), Ok(()), "others are not affected");
         assert_eq!(limiter.take("ada", Kind::Language, start), Ok(()), "nor other kinds");
         assert_eq!(limiter.take("ada", Kind::Chat, start + Duration::from_secs(20)), Ok(()));
+    }
+
+    #[test]
+    fn invitations_and_invite_links_have_allowances_of_their_own() {
+        use hellocode_core::model::{ChatId, NewInviteLink, Timestamp};
+        let limits = CreationLimits {
+            invitations_per_minute: 1,
+            invite_links_per_minute: 1,
+            ..CreationLimits::default()
+        };
+        let limiter = CreationLimiter::new(limits);
+        let at = Timestamp::from_unix_millis(0);
+        let invite =
+            StorageOp::Invite { chat: ChatId(1), by: "ada".into(), invitee: "bob".into(), at };
+        let link = NewInviteLink { token_hash: "h".into(), expires_at: at, max_uses: None, at };
+        let create = StorageOp::CreateInviteLink { chat: ChatId(1), by: "ada".into(), link };
+        let accept = StorageOp::AcceptInvitation { invitation: 1, by: "ada".into(), max: 9, at };
+        for op in [&invite, &create] {
+            assert!(limiter.check("ada", op, None).is_none(), "{}: the first", op.name());
+            let refused = limiter.check("ada", op, Some(&7.into()));
+            assert!(
+                matches!(refused, Some(ServerFrame::Error { retry_after: Some(60), .. })),
+                "{}: the second within the minute: {refused:?}",
+                op.name()
+            );
+        }
+        for _ in 0..3 {
+            assert!(limiter.check("ada", &accept, None).is_none(), "a join creates nothing");
+        }
     }
 }

@@ -6,14 +6,16 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use hellocode_core::model::ChatId;
 use hellocode_core::model::Timestamp;
 use hellocode_core::protocol::{ClientFrame, ServerFrame};
 use hellocode_core::session::{
-    Credentials, Decision, Output, Session, StorageOp, StorageOutcome, execute,
+    Credentials, Decision, Output, Pending, Session, StorageOp, StorageOutcome, execute,
 };
 use hellocode_core::storage::Storage;
 
 use crate::auth::Auth;
+use crate::auth::tokens::invite_link_token;
 use crate::broker::{Broker, BrokerEvent};
 use crate::chat_order::ChatOrder;
 use crate::creation::{CreationLimiter, CreationLimits};
@@ -126,88 +128,124 @@ impl Dispatcher {
                     }
                 }
             }
-            Decision::Store(pending) => {
-                if let Some(user) = session.identity().map(|identity| identity.username.as_str())
-                    && let Some(refusal) =
-                        self.creation.check(user, pending.op(), pending.request_id())
-                {
-                    return Some(refusal);
-                }
-                let started = Instant::now();
-                // An append takes its place in its chat's line; so does every other write that
-                // takes the chat's sequence numbers, alone; other operations just run.
-                let (result, place) = match pending.op() {
-                    StorageOp::Append(message) => {
-                        let (ticket, place) = self
-                            .chat_order
-                            .enter(message.chat_id, self.storage.start_append(message.clone()))
-                            .await;
-                        (ticket.await.map(StorageOutcome::Appended), Some(place))
-                    }
-                    op @ (StorageOp::Edit { chat, .. }
-                    | StorageOp::Delete { chat, .. }
-                    | StorageOp::ChangeChat { chat, .. }) => {
+            Decision::IssueInviteLink(request) => {
+                // The link's secret is drawn here, where the randomness is; recording the link
+                // is then a write like any other (its creation limit included).
+                let pending = session.invite_link_token(request, invite_link_token());
+                self.store(session, pending).await
+            }
+            Decision::Store(pending) => self.store(session, pending).await,
+        }
+    }
+
+    /// Run a storage operation of `session` (creation limits, the chat's line for a write that
+    /// numbers its events, publication) and return the reply.
+    async fn store(&self, session: &mut Session, pending: Pending) -> Option<ServerFrame> {
+        if let Some(user) = session.identity().map(|identity| identity.username.as_str())
+            && let Some(refusal) = self.creation.check(user, pending.op(), pending.request_id())
+        {
+            return Some(refusal);
+        }
+        let started = Instant::now();
+        // An append takes its place in its chat's line; so does every other write that
+        // takes the chat's sequence numbers, alone; other operations just run.
+        let (result, place) = match pending.op() {
+            StorageOp::Append(message) => {
+                let (ticket, place) = self
+                    .chat_order
+                    .enter(message.chat_id, self.storage.start_append(message.clone()))
+                    .await;
+                (ticket.await.map(StorageOutcome::Appended), Some(place))
+            }
+            op @ (StorageOp::Edit { chat, .. }
+            | StorageOp::Delete { chat, .. }
+            | StorageOp::ChangeChat { chat, .. }) => {
+                let write = execute(&*self.storage, op);
+                let (result, place) = self.chat_order.enter_alone(*chat, write).await;
+                (result, Some(place))
+            }
+            // A join by invitation or link names no chat: its chat is looked up first (it
+            // never changes), then the join takes the chat's line as any other change of it.
+            // Without a chat (no such invitation or link) storage gives the refusal.
+            op @ (StorageOp::AcceptInvitation { .. } | StorageOp::JoinByLink { .. }) => {
+                match self.chat_of(op).await {
+                    Some(chat) => {
                         let write = execute(&*self.storage, op);
-                        let (result, place) = self.chat_order.enter_alone(*chat, write).await;
+                        let (result, place) = self.chat_order.enter_alone(chat, write).await;
                         (result, Some(place))
                     }
-                    op => (execute(&*self.storage, op).await, None),
-                };
-                self.metrics.storage_latency(started.elapsed());
-                match &result {
-                    Err(err @ hellocode_core::Error::Database(_)) => {
-                        tracing::error!(op = pending.op().name(), error = %err, "storage failed");
-                    }
-                    Err(err @ hellocode_core::Error::Unavailable(_)) => {
-                        tracing::warn!(op = pending.op().name(), error = %err, "storage unavailable");
-                    }
-                    _ => {}
-                }
-                self.metrics.storage_outcome(is_write(pending.op()), &result);
-                // Memberships changed: every node forgets what it cached, before the added
-                // users are told (their chat_created caches the chat's new participants).
-                let members_changed = match pending.op() {
-                    StorageOp::ChangeChat { chat, .. } | StorageOp::DeleteChat { chat, .. }
-                        if result.is_ok() =>
-                    {
-                        Some(*chat)
-                    }
-                    _ => None,
-                };
-                // A revoked bot token closes the connections it opened, on every node.
-                let revoked = match (pending.op(), session.identity()) {
-                    (StorageOp::RevokeBotToken { token, .. }, Some(identity)) if result.is_ok() => {
-                        identity.account_id.map(|account| Revocation::BotTokenRevoked {
-                            account,
-                            token_id: *token,
-                        })
-                    }
-                    _ => None,
-                };
-                let pending_name = pending.op().name();
-                let output = session.complete(pending, result);
-                if let Some(chat) = members_changed {
-                    self.broker.publish(BrokerEvent::MembersChanged(chat)).await;
-                }
-                if let Some(revocation) = revoked {
-                    self.broker.publish(BrokerEvent::Revoke(revocation)).await;
-                }
-                match place {
-                    Some(place) => {
-                        if matches!(pending_name, "append") && !output.publish.is_empty() {
-                            self.metrics.message_stored();
-                        }
-                        place.in_turn(self.finish(output)).await
-                    }
-                    None => self.finish(output).await,
+                    None => (execute(&*self.storage, op).await, None),
                 }
             }
+            op => (execute(&*self.storage, op).await, None),
+        };
+        self.metrics.storage_latency(started.elapsed());
+        match &result {
+            Err(err @ hellocode_core::Error::Database(_)) => {
+                tracing::error!(op = pending.op().name(), error = %err, "storage failed");
+            }
+            Err(err @ hellocode_core::Error::Unavailable(_)) => {
+                tracing::warn!(op = pending.op().name(), error = %err, "storage unavailable");
+            }
+            _ => {}
         }
+        self.metrics.storage_outcome(is_write(pending.op()), &result);
+        // Memberships changed: every node forgets what it cached, before the added
+        // users are told (their chat_created caches the chat's new participants).
+        let members_changed = match (pending.op(), &result) {
+            (StorageOp::ChangeChat { chat, .. } | StorageOp::DeleteChat { chat, .. }, Ok(_)) => {
+                Some(*chat)
+            }
+            (
+                StorageOp::AcceptInvitation { .. } | StorageOp::JoinByLink { .. },
+                Ok(StorageOutcome::Changed(changed)),
+            ) => Some(changed.chat.id),
+            _ => None,
+        };
+        // A revoked bot token closes the connections it opened, on every node.
+        let revoked = match (pending.op(), session.identity()) {
+            (StorageOp::RevokeBotToken { token, .. }, Some(identity)) if result.is_ok() => identity
+                .account_id
+                .map(|account| Revocation::BotTokenRevoked { account, token_id: *token }),
+            _ => None,
+        };
+        let pending_name = pending.op().name();
+        let output = session.complete(pending, result);
+        if let Some(chat) = members_changed {
+            self.broker.publish(BrokerEvent::MembersChanged(chat)).await;
+        }
+        if let Some(revocation) = revoked {
+            self.broker.publish(BrokerEvent::Revoke(revocation)).await;
+        }
+        match place {
+            Some(place) => {
+                if matches!(pending_name, "append") && !output.publish.is_empty() {
+                    self.metrics.message_stored();
+                }
+                place.in_turn(self.finish(output)).await
+            }
+            None => self.finish(output).await,
+        }
+    }
+
+    /// The chat a join by invitation or link would join, if there is one.
+    async fn chat_of(&self, op: &StorageOp) -> Option<ChatId> {
+        let found = match op {
+            StorageOp::AcceptInvitation { invitation, .. } => {
+                self.storage.invitation(*invitation).await.map(|found| found.map(|i| i.chat_id))
+            }
+            StorageOp::JoinByLink { token_hash, .. } => {
+                self.storage.invite_link_chat(token_hash).await
+            }
+            _ => Ok(None),
+        };
+        // A failed look-up leaves the refusal (or the same failure) to the write itself.
+        found.ok().flatten()
     }
 
     async fn finish(&self, output: Output) -> Option<ServerFrame> {
         for publish in output.publish {
-            self.broker.publish(BrokerEvent::Chat(publish)).await;
+            self.broker.publish(BrokerEvent::Chat(Box::new(publish))).await;
         }
         output.reply
     }
@@ -236,5 +274,7 @@ fn is_write(op: &StorageOp) -> bool {
             | "list_languages"
             | "list_contacts"
             | "list_bot_tokens"
+            | "list_invitations"
+            | "list_invite_links"
     )
 }

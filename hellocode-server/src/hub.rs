@@ -130,8 +130,12 @@ impl Hub {
                 }
                 let bytes = Utf8Bytes::from(publish.frame.to_json());
                 let chat = publish.chat;
-                // A new chat's participants are told on every connection, whatever its scope.
-                let to_all = matches!(publish.frame, ServerFrame::ChatCreated { .. });
+                // A new chat's participants, and an invitee, are told on every connection,
+                // whatever its scope: these are about the user more than about a chat they read.
+                let to_all = matches!(
+                    publish.frame,
+                    ServerFrame::ChatCreated { .. } | ServerFrame::Invitation { .. }
+                );
                 let wants = |scope| to_all || scope_allows(scope, chat);
                 match &publish.to {
                     // Only some of them (those just added), and only if they are members.

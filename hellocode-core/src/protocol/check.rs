@@ -77,6 +77,8 @@ impl Command {
                 check("name", name, MAX_LABEL_CHARS)
             }
             Command::ListLanguages { after, .. } => check_all("after", after, MAX_LABEL_CHARS),
+            Command::Invite { username, .. } => check("username", username, MAX_USERNAME_CHARS),
+            Command::JoinByLink { token } => check("token", token, MAX_TOKEN_CHARS),
             Command::FetchMessages { .. }
             | Command::Resume { .. }
             | Command::ListChats { .. }
@@ -87,7 +89,14 @@ impl Command {
             | Command::ListContacts {}
             | Command::ListBotTokens {}
             | Command::RevokeBotToken { .. }
-            | Command::DeleteChat { .. } => Ok(()),
+            | Command::DeleteChat { .. }
+            | Command::ListInvitations { .. }
+            | Command::AcceptInvitation { .. }
+            | Command::DeclineInvitation { .. }
+            | Command::CancelInvitation { .. }
+            | Command::CreateInviteLink { .. }
+            | Command::ListInviteLinks { .. }
+            | Command::RevokeInviteLink { .. } => Ok(()),
         }
     }
 }
@@ -117,6 +126,8 @@ mod tests {
         ("languages", r#"{"command":"update_profile","languages":["{}"]}"#),
         ("name", r#"{"command":"add_language","name":"{}"}"#),
         ("name", r#"{"command":"create_bot_token","name":"{}"}"#),
+        ("username", r#"{"command":"invite","chatId":1,"username":"{}"}"#),
+        ("token", r#"{"command":"join_by_link","token":"{}"}"#),
     ];
 
     #[test]

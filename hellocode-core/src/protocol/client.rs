@@ -360,6 +360,79 @@ pub enum Command {
         #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
         chat_id: Option<ChatId>,
     },
+    /// Invite a user to a group (an owner or admin): a pending invitation they may accept.
+    Invite {
+        /// The chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
+        /// Whom.
+        username: String,
+    },
+    /// A page of the caller's pending invitations, by id.
+    ListInvitations {
+        /// Only invitations with a larger id (the last of the previous page).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<i64>,
+        /// Page size (default and cap 500); a full page may have a successor.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// Accept an invitation addressed to the caller: join its chat as a member.
+    AcceptInvitation {
+        /// The invitation's id (`invitationId`: `id` is the request id).
+        #[serde(rename = "invitationId", alias = "invitation_id")]
+        invitation_id: i64,
+    },
+    /// Decline an invitation addressed to the caller.
+    DeclineInvitation {
+        /// The invitation's id.
+        #[serde(rename = "invitationId", alias = "invitation_id")]
+        invitation_id: i64,
+    },
+    /// Withdraw a pending invitation (its inviter, or an owner or admin of its chat).
+    CancelInvitation {
+        /// The invitation's id.
+        #[serde(rename = "invitationId", alias = "invitation_id")]
+        invitation_id: i64,
+    },
+    /// Create an invite link of a group (an owner or admin); its token is in the reply only.
+    CreateInviteLink {
+        /// The chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
+        /// Seconds until it expires (default 7 days, at most 30 days).
+        #[serde(rename = "expiresIn", default, skip_serializing_if = "Option::is_none")]
+        expires_in: Option<u64>,
+        /// How many joins it allows in all (default: no limit).
+        #[serde(rename = "maxUses", default, skip_serializing_if = "Option::is_none")]
+        max_uses: Option<u32>,
+    },
+    /// A page of a group's invite links, by id (an owner or admin; never the tokens).
+    ListInviteLinks {
+        /// The chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
+        /// Only links with a larger id (the last of the previous page).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<i64>,
+        /// Page size (default and cap 500); a full page may have a successor.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// Revoke an invite link of a group (an owner or admin).
+    RevokeInviteLink {
+        /// The chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
+        /// The link's id.
+        #[serde(rename = "linkId", alias = "link_id")]
+        link_id: i64,
+    },
+    /// Join the group of an invite link, as a member.
+    JoinByLink {
+        /// The link's token.
+        token: String,
+    },
 }
 
 impl Command {
@@ -397,6 +470,15 @@ impl Command {
             Command::SetRole { .. } => "set_role",
             Command::UpdateChat { .. } => "update_chat",
             Command::DeleteChat { .. } => "delete_chat",
+            Command::Invite { .. } => "invite",
+            Command::ListInvitations { .. } => "list_invitations",
+            Command::AcceptInvitation { .. } => "accept_invitation",
+            Command::DeclineInvitation { .. } => "decline_invitation",
+            Command::CancelInvitation { .. } => "cancel_invitation",
+            Command::CreateInviteLink { .. } => "create_invite_link",
+            Command::ListInviteLinks { .. } => "list_invite_links",
+            Command::RevokeInviteLink { .. } => "revoke_invite_link",
+            Command::JoinByLink { .. } => "join_by_link",
         }
     }
 
@@ -433,5 +515,14 @@ impl Command {
         "set_role",
         "update_chat",
         "delete_chat",
+        "invite",
+        "list_invitations",
+        "accept_invitation",
+        "decline_invitation",
+        "cancel_invitation",
+        "create_invite_link",
+        "list_invite_links",
+        "revoke_invite_link",
+        "join_by_link",
     ];
 }

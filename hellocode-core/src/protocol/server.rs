@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ErrorCode, RequestId};
-use crate::model::{BotToken, Chat, ChatId, Language, Message, Seq, User};
+use crate::model::{BotToken, Chat, ChatId, Invitation, InviteLink, Language, Message, Seq, User};
 
 /// One server frame. Replies carry the `id` of the request they answer; events carry none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,7 +138,47 @@ pub enum ServerFrame {
         /// The caller's tokens by id, revoked ones included (never the secrets).
         tokens: Vec<BotToken>,
     },
-    /// Reply to `typing`, `read`, `delete_message` and `revoke_bot_token`: done.
+    /// Reply to `invite`: the pending invitation. Also an event, to every connection of the
+    /// invitee (who is not a member), when they are invited and when the invitation is
+    /// cancelled (`state` says which).
+    Invitation {
+        /// Request id (none on the event).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// The invitation.
+        invitation: Invitation,
+    },
+    /// Reply to `list_invitations`: the caller's pending invitations, by id.
+    Invitations {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// The invitations.
+        invitations: Vec<Invitation>,
+    },
+    /// Reply to `create_invite_link`: the link, and its token, shown this once.
+    InviteLink {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// The link.
+        link: InviteLink,
+        /// The secret that joins the group (`join_by_link`); stored nowhere.
+        token: String,
+    },
+    /// Reply to `list_invite_links`: a group's links by id (never the tokens).
+    InviteLinks {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// The chat.
+        #[serde(rename = "chatId")]
+        chat_id: ChatId,
+        /// The links, revoked, expired and used-up ones included.
+        links: Vec<InviteLink>,
+    },
+    /// Reply to `typing`, `read`, `delete_message`, `revoke_bot_token`, `decline_invitation`,
+    /// `cancel_invitation` and `revoke_invite_link`: done.
     Ok {
         /// Request id.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -256,6 +296,10 @@ impl ServerFrame {
             ServerFrame::Contacts { .. } => "contacts",
             ServerFrame::BotToken { .. } => "bot_token",
             ServerFrame::BotTokens { .. } => "bot_tokens",
+            ServerFrame::Invitation { .. } => "invitation",
+            ServerFrame::Invitations { .. } => "invitations",
+            ServerFrame::InviteLink { .. } => "invite_link",
+            ServerFrame::InviteLinks { .. } => "invite_links",
             ServerFrame::Ok { .. } => "ok",
             ServerFrame::Pong { .. } => "pong",
             ServerFrame::Error { .. } => "error",
@@ -286,6 +330,10 @@ impl ServerFrame {
         "contacts",
         "bot_token",
         "bot_tokens",
+        "invitation",
+        "invitations",
+        "invite_link",
+        "invite_links",
         "ok",
         "pong",
         "error",
@@ -317,6 +365,10 @@ impl ServerFrame {
             | ServerFrame::Contacts { id, .. }
             | ServerFrame::BotToken { id, .. }
             | ServerFrame::BotTokens { id, .. }
+            | ServerFrame::Invitation { id, .. }
+            | ServerFrame::Invitations { id, .. }
+            | ServerFrame::InviteLink { id, .. }
+            | ServerFrame::InviteLinks { id, .. }
             | ServerFrame::Ok { id, .. }
             | ServerFrame::Pong { id, .. }
             | ServerFrame::Error { id, .. } => id.as_ref(),

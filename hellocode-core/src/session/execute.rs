@@ -93,5 +93,33 @@ pub async fn execute(storage: &dyn Storage, op: &StorageOp) -> Result<StorageOut
         StorageOp::DeleteChat { chat, by } => {
             StorageOutcome::Deleted(storage.delete_chat(*chat, by).await?)
         }
+        StorageOp::Invite { chat, by, invitee, at } => {
+            StorageOutcome::Invited(storage.invite(*chat, by, invitee, *at).await?)
+        }
+        StorageOp::ListInvitations { username, after, limit } => {
+            StorageOutcome::Invitations(storage.invitations_of(username, *after, *limit).await?)
+        }
+        StorageOp::AcceptInvitation { invitation, by, max, at } => {
+            StorageOutcome::Changed(storage.accept_invitation(*invitation, by, *max, *at).await?)
+        }
+        StorageOp::DeclineInvitation { invitation, by, at } => {
+            StorageOutcome::Invitation(storage.decline_invitation(*invitation, by, *at).await?)
+        }
+        StorageOp::CancelInvitation { invitation, by, at } => {
+            StorageOutcome::Invitation(storage.cancel_invitation(*invitation, by, *at).await?)
+        }
+        StorageOp::CreateInviteLink { chat, by, link } => {
+            StorageOutcome::InviteLink(storage.create_invite_link(*chat, by, link.clone()).await?)
+        }
+        StorageOp::ListInviteLinks { chat, by, after, limit } => {
+            StorageOutcome::InviteLinks(storage.invite_links(*chat, by, *after, *limit).await?)
+        }
+        StorageOp::RevokeInviteLink { chat, by, link } => {
+            storage.revoke_invite_link(*chat, by, *link).await?;
+            StorageOutcome::Done
+        }
+        StorageOp::JoinByLink { token_hash, by, max, at } => {
+            StorageOutcome::Changed(storage.join_by_link(token_hash, by, *max, *at).await?)
+        }
     })
 }

@@ -10,7 +10,10 @@
 //!    - [`Decision::Store`]: run the [`StorageOp`] (for example with [`execute`]), then pass the
 //!      result to [`Session::complete`];
 //!    - [`Decision::IssueBotToken`]: record and sign a bot token (the server's job, like a
-//!      credentials check), then call [`Session::bot_token_issued`] or send the error.
+//!      credentials check), then call [`Session::bot_token_issued`] or send the error;
+//!    - [`Decision::IssueInviteLink`]: draw a random token (the session has no randomness,
+//!      as it has no clock), pass it to [`Session::invite_link_token`], and go on as for
+//!      [`Decision::Store`] with the [`Pending`] operation it returns.
 //! 2. Send the [`Output`]'s reply to the requester and publish its events to the chat's
 //!    participants, keeping per-chat order.
 //!
@@ -36,6 +39,7 @@
 mod accounts;
 mod chats;
 mod execute;
+mod invitations;
 mod ops;
 
 use crate::Error;
@@ -48,6 +52,7 @@ use crate::storage::Items;
 pub use accounts::{MAX_PROFILE_LANGUAGES, MAX_TIMEZONE_CHARS};
 pub use chats::MAX_TOPIC_CHARS;
 pub use execute::execute;
+pub use invitations::{DEFAULT_LINK_LIFETIME_SECS, MAX_LINK_LIFETIME_SECS};
 pub use ops::{StorageOp, StorageOutcome};
 
 /// Longest accepted `clientId`, in bytes.
@@ -173,12 +178,43 @@ pub struct BotTokenRequest {
     pub name: String,
 }
 
+/// An invite link the driver must issue: draw a random token, then call
+/// [`Session::invite_link_token`]. The command's checks have passed; whether the caller may
+/// create links in the chat is storage's to decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteLinkRequest {
+    /// The request id, to put in the reply.
+    pub id: Option<RequestId>,
+    /// The chat the link joins.
+    pub chat: ChatId,
+    /// Who creates it: the caller.
+    pub by: String,
+    /// When it expires (`expiresIn` after now, 7 days by default, at most 30).
+    pub expires_at: Timestamp,
+    /// How many joins it allows in all.
+    pub max_uses: Option<u32>,
+    /// Now.
+    pub at: Timestamp,
+}
+
+/// A secret the reply must carry (an invite link's token), kept out of every debug form.
+#[derive(Clone, PartialEq, Eq)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
 /// A storage operation the driver must run before the session can answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use = "run the operation and pass its result to Session::complete"]
 pub struct Pending {
     id: Option<RequestId>,
     op: StorageOp,
+    /// For `create_invite_link`: the token to show, once the link is recorded.
+    secret: Option<Secret>,
 }
 
 impl Pending {
@@ -205,6 +241,9 @@ pub enum Decision {
     Store(Pending),
     /// Issue this bot token, then call [`Session::bot_token_issued`].
     IssueBotToken(BotTokenRequest),
+    /// Draw a token for this invite link, call [`Session::invite_link_token`], then run the
+    /// operation it returns as for [`Decision::Store`].
+    IssueInviteLink(InviteLinkRequest),
 }
 
 /// An event for every open connection of every participant of `chat`.
@@ -231,6 +270,13 @@ impl Publish {
     /// An event for some participants of `chat` only.
     pub fn to_some(chat: ChatId, frame: ServerFrame, to: Vec<String>) -> Self {
         Publish { chat, frame, to: Some(to), also: Vec::new() }
+    }
+
+    /// An event about `chat` for `users` only, who are not its members (an invitee), and
+    /// none of its members. A transport delivers it to every connection of theirs, as it does
+    /// `chat_created`: it is about the user more than about a chat they would be reading.
+    pub fn to_users(chat: ChatId, frame: ServerFrame, users: Vec<String>) -> Self {
+        Publish { chat, frame, to: Some(Vec::new()), also: users }
     }
 }
 
@@ -364,8 +410,15 @@ impl Session {
                 Err((code, message)) => Decision::Reply(Output::error(id, code, message)),
             };
         }
+        if let Command::CreateInviteLink { chat_id, expires_in, max_uses } = command {
+            let given = (chat_id, expires_in, max_uses);
+            return match self.link_request(id.clone(), identity, given, now) {
+                Ok(request) => Decision::IssueInviteLink(request),
+                Err((code, message)) => Decision::Reply(Output::error(id, code, message)),
+            };
+        }
         match self.authorize(identity, command, now) {
-            Ok(Some(op)) => Decision::Store(Pending { id, op }),
+            Ok(Some(op)) => Decision::Store(Pending { id, op, secret: None }),
             Ok(None) => Decision::Reply(Output::reply(ServerFrame::Pong { id })),
             Err((code, message)) => Decision::Reply(Output::error(id, code, message)),
         }
@@ -491,6 +544,15 @@ impl Session {
             | Command::CreateBotToken { .. }
             | Command::ListBotTokens {}
             | Command::RevokeBotToken { .. }) => accounts::account_op(actor, command)?,
+            command @ (Command::Invite { .. }
+            | Command::ListInvitations { .. }
+            | Command::AcceptInvitation { .. }
+            | Command::DeclineInvitation { .. }
+            | Command::CancelInvitation { .. }
+            | Command::CreateInviteLink { .. }
+            | Command::ListInviteLinks { .. }
+            | Command::RevokeInviteLink { .. }
+            | Command::JoinByLink { .. }) => self.invitation_op(actor, command, now)?,
         };
         Ok(Some(op))
     }
@@ -564,11 +626,15 @@ impl Session {
 
     /// Turn the result of a [`Pending`] operation into the reply and the events.
     pub fn complete(&mut self, pending: Pending, result: Result<StorageOutcome, Error>) -> Output {
-        let Pending { id, op } = pending;
+        let Pending { id, op, secret } = pending;
         let outcome = match result {
             Ok(outcome) => outcome,
             Err(err) => return Output::error(id, err.code(), err.client_message()),
         };
+        // A recorded invite link: its token is shown now, to its creator only, and never again.
+        if let (Some(Secret(token)), StorageOutcome::InviteLink(link)) = (secret, &outcome) {
+            return Output::reply(ServerFrame::InviteLink { id, link: link.clone(), token });
+        }
         ops::respond(id, op, outcome)
     }
 }
@@ -599,5 +665,7 @@ pub(crate) fn list_page(limit: Option<u32>) -> Result<u32, (ErrorCode, String)> 
 mod account_tests;
 #[cfg(test)]
 mod chat_tests;
+#[cfg(test)]
+mod invitation_tests;
 #[cfg(test)]
 mod tests;

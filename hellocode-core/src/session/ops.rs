@@ -2,8 +2,8 @@
 
 use super::{Output, Publish};
 use crate::model::{
-    BotToken, Chat, ChatChange, ChatChanged, ChatId, CreatedChat, Language, Message, NewChat,
-    NewMessage, ReadMark, Revised, Seq, Timestamp, User,
+    BotToken, Chat, ChatChange, ChatChanged, ChatId, CreatedChat, Invitation, InviteLink, Invited,
+    Language, Message, NewChat, NewInviteLink, NewMessage, ReadMark, Revised, Seq, Timestamp, User,
 };
 use crate::protocol::{ErrorCode, RequestId, ServerFrame};
 use crate::storage::{Appended, Items};
@@ -197,6 +197,97 @@ pub enum StorageOp {
         /// Who deletes it.
         by: String,
     },
+    /// Invite a user to a group (storage checks the caller's role).
+    Invite {
+        /// Chat.
+        chat: ChatId,
+        /// Who invites.
+        by: String,
+        /// Whom.
+        invitee: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// A page of the caller's pending invitations.
+    ListInvitations {
+        /// Whose.
+        username: String,
+        /// After this invitation id.
+        after: Option<i64>,
+        /// Page size, already capped.
+        limit: u32,
+    },
+    /// Accept an invitation: join its chat.
+    AcceptInvitation {
+        /// The invitation's id.
+        invitation: i64,
+        /// Who accepts (must be its invitee).
+        by: String,
+        /// The most members a chat may have.
+        max: usize,
+        /// When.
+        at: Timestamp,
+    },
+    /// Decline an invitation.
+    DeclineInvitation {
+        /// The invitation's id.
+        invitation: i64,
+        /// Who declines (must be its invitee).
+        by: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// Withdraw a pending invitation.
+    CancelInvitation {
+        /// The invitation's id.
+        invitation: i64,
+        /// Who cancels (its inviter, or an owner or admin of its chat).
+        by: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// Record an invite link (storage checks the caller's role). Made by
+    /// [`Session::invite_link_token`](super::Session::invite_link_token): it holds the token's
+    /// hash, never the token.
+    CreateInviteLink {
+        /// Chat.
+        chat: ChatId,
+        /// Who creates it.
+        by: String,
+        /// The link.
+        link: NewInviteLink,
+    },
+    /// A page of a group's invite links.
+    ListInviteLinks {
+        /// Chat.
+        chat: ChatId,
+        /// Who asks (an owner or admin).
+        by: String,
+        /// After this link id.
+        after: Option<i64>,
+        /// Page size, already capped.
+        limit: u32,
+    },
+    /// Revoke an invite link.
+    RevokeInviteLink {
+        /// Chat.
+        chat: ChatId,
+        /// Who revokes it (an owner or admin).
+        by: String,
+        /// The link's id.
+        link: i64,
+    },
+    /// Join the chat of an invite link.
+    JoinByLink {
+        /// [`invite_token_hash`](crate::model::invite_token_hash) of the token presented.
+        token_hash: String,
+        /// Who joins.
+        by: String,
+        /// The most members a chat may have.
+        max: usize,
+        /// When (links expire).
+        at: Timestamp,
+    },
 }
 
 impl StorageOp {
@@ -224,6 +315,15 @@ impl StorageOp {
             | StorageOp::ListBotTokens { username }
             | StorageOp::RevokeBotToken { username, .. } => Some(username),
             StorageOp::ChangeChat { by, .. } | StorageOp::DeleteChat { by, .. } => Some(by),
+            StorageOp::ListInvitations { username, .. } => Some(username),
+            StorageOp::Invite { by, .. }
+            | StorageOp::AcceptInvitation { by, .. }
+            | StorageOp::DeclineInvitation { by, .. }
+            | StorageOp::CancelInvitation { by, .. }
+            | StorageOp::CreateInviteLink { by, .. }
+            | StorageOp::ListInviteLinks { by, .. }
+            | StorageOp::RevokeInviteLink { by, .. }
+            | StorageOp::JoinByLink { by, .. } => Some(by),
         }
     }
 
@@ -252,6 +352,15 @@ impl StorageOp {
             StorageOp::RevokeBotToken { .. } => "revoke_bot_token",
             StorageOp::ChangeChat { change, .. } => change.name(),
             StorageOp::DeleteChat { .. } => "delete_chat",
+            StorageOp::Invite { .. } => "invite",
+            StorageOp::ListInvitations { .. } => "list_invitations",
+            StorageOp::AcceptInvitation { .. } => "accept_invitation",
+            StorageOp::DeclineInvitation { .. } => "decline_invitation",
+            StorageOp::CancelInvitation { .. } => "cancel_invitation",
+            StorageOp::CreateInviteLink { .. } => "create_invite_link",
+            StorageOp::ListInviteLinks { .. } => "list_invite_links",
+            StorageOp::RevokeInviteLink { .. } => "revoke_invite_link",
+            StorageOp::JoinByLink { .. } => "join_by_link",
         }
     }
 }
@@ -295,10 +404,20 @@ pub enum StorageOutcome {
     Contacts(Vec<String>),
     /// For `ListBotTokens`: by id.
     BotTokens(Vec<BotToken>),
-    /// For `RevokeBotToken`.
+    /// For `RevokeBotToken` and `RevokeInviteLink`.
     Done,
-    /// For `ChangeChat`.
+    /// For `ChangeChat`, `AcceptInvitation` and `JoinByLink`.
     Changed(ChatChanged),
+    /// For `Invite`.
+    Invited(Invited),
+    /// For `ListInvitations`: by id.
+    Invitations(Vec<Invitation>),
+    /// For `DeclineInvitation` and `CancelInvitation`: the invitation as settled.
+    Invitation(Invitation),
+    /// For `CreateInviteLink`.
+    InviteLink(InviteLink),
+    /// For `ListInviteLinks`: by id.
+    InviteLinks(Vec<InviteLink>),
     /// For `DeleteChat`: the members it had.
     Deleted(Vec<String>),
 }
@@ -448,6 +567,55 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
                 also: members,
             }],
         },
+        (StorageOp::Invite { chat, invitee, .. }, StorageOutcome::Invited(invited)) => {
+            let Invited { invitation, created } = invited;
+            // The invitee learns of it on every connection; an invitation returned as it was
+            // is not announced twice.
+            let publish = if created {
+                let event = ServerFrame::Invitation { id: None, invitation: invitation.clone() };
+                vec![Publish::to_users(chat, event, vec![invitee])]
+            } else {
+                Vec::new()
+            };
+            Output { reply: Some(ServerFrame::Invitation { id, invitation }), publish }
+        }
+        (StorageOp::ListInvitations { .. }, StorageOutcome::Invitations(invitations)) => {
+            Output::reply(ServerFrame::Invitations { id, invitations })
+        }
+        (
+            StorageOp::AcceptInvitation { .. } | StorageOp::JoinByLink { .. },
+            StorageOutcome::Changed(changed),
+        ) => {
+            // Whoever joined learns of the chat as if it had just been created with them;
+            // every member (them included) gets the `join` event.
+            let ChatChanged { chat, events, added, .. } = changed;
+            let created = ServerFrame::ChatCreated { chat: chat.clone() };
+            let changed = ServerFrame::ChatChanged { chat: chat.clone(), events };
+            Output {
+                publish: vec![
+                    Publish::to_some(chat.id, created, added),
+                    Publish::to_chat(chat.id, changed),
+                ],
+                reply: Some(ServerFrame::Chat { id, chat }),
+            }
+        }
+        (StorageOp::DeclineInvitation { .. }, StorageOutcome::Invitation(_))
+        | (StorageOp::RevokeInviteLink { .. }, StorageOutcome::Done) => {
+            Output { reply: wants_ack.then_some(ServerFrame::Ok { id }), publish: Vec::new() }
+        }
+        (StorageOp::CancelInvitation { .. }, StorageOutcome::Invitation(invitation)) => {
+            // The invitee learns that it is withdrawn, as they learnt of it.
+            let (chat, invitee) = (invitation.chat_id, invitation.invitee.clone());
+            let event = ServerFrame::Invitation { id: None, invitation };
+            Output {
+                reply: wants_ack.then_some(ServerFrame::Ok { id }),
+                publish: vec![Publish::to_users(chat, event, vec![invitee])],
+            }
+        }
+        (StorageOp::ListInviteLinks { chat, .. }, StorageOutcome::InviteLinks(links)) => {
+            Output::reply(ServerFrame::InviteLinks { id, chat_id: chat, links })
+        }
+        // `CreateInviteLink` is answered by `Session::complete`, which holds the token.
         (op, _) => Output::error(
             id,
             ErrorCode::Internal,

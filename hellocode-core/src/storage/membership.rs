@@ -5,7 +5,8 @@
 //! one of them should.
 
 use crate::model::{
-    Chat, ChatChange, ChatChanged, ChatId, ChatKind, EventKind, Message, Revised, Role, Seq,
+    Chat, ChatChange, ChatChanged, ChatId, ChatKind, EventKind, InvitationState, Message, Revised,
+    Role, Seq, Timestamp,
 };
 use crate::{Error, Result};
 
@@ -270,6 +271,129 @@ pub(crate) fn may_delete(chat: ChatId, roster: &Roster, by: &str) -> Result<()> 
     }
 }
 
+/// What an owner or admin does to let others into a group, for [`may_admit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Invite a user.
+    Invite,
+    /// Create, list or revoke invite links.
+    Links,
+}
+
+/// Whether `by` may invite users to the chat, or manage its invite links: an owner or admin of
+/// a group. A non-member is `NotParticipant` (told nothing of the chat), a plain member
+/// `NotAllowed`, a direct chat `DirectChat`.
+pub(crate) fn may_admit(chat: ChatId, roster: &Roster, by: &str, what: Admission) -> Result<()> {
+    let Some(role) = roster.role(by) else {
+        return Err(Error::NotParticipant { chat, username: by.to_owned() });
+    };
+    let (action, direct) = match what {
+        Admission::Invite => ("invite users", "take invitations"),
+        Admission::Links => ("manage invite links", "have invite links"),
+    };
+    if roster.kind == ChatKind::Direct {
+        return Err(Error::DirectChat { chat, action: direct });
+    }
+    if !role.manages() {
+        return Err(Error::NotAllowed {
+            chat,
+            username: by.to_owned(),
+            action,
+            reason: "only an owner or admin may",
+        });
+    }
+    Ok(())
+}
+
+/// Whether `invitee` may be invited to the chat: not a member already.
+pub(crate) fn invitable(chat: ChatId, roster: &Roster, invitee: &str) -> Result<()> {
+    match roster.role(invitee) {
+        Some(_) => Err(Error::AlreadyMember { chat, username: invitee.to_owned() }),
+        None => Ok(()),
+    }
+}
+
+/// `joiner` joins a group on their own (accepting an invitation, or with an invite link): a
+/// plain member, recorded by a `join` event that they author, if they are not a member yet
+/// and the group has room for one more of at most `max`.
+pub(crate) fn join(chat: ChatId, roster: &Roster, joiner: &str, max: usize) -> Result<Plan> {
+    if roster.kind == ChatKind::Direct {
+        return Err(Error::DirectChat { chat, action: "gain members" });
+    }
+    invitable(chat, roster, joiner)?;
+    let size = roster.members.len() + 1;
+    if size > max {
+        return Err(Error::TooManyParticipants { chat, size, limit: max });
+    }
+    Ok(Plan {
+        effects: vec![Effect::Add(joiner.to_owned(), Role::Member)],
+        drafts: vec![Draft::membership(EventKind::Join, joiner, Some(Role::Member))],
+        gone: Vec::new(),
+        added: vec![joiner.to_owned()],
+    })
+}
+
+/// Whether `by` may accept or decline invitation `id`, addressed to `invitee` and now in
+/// `state`: its invitee, while it is pending. Anyone else, like an answer to an invitation
+/// answered already, gets `InvitationNotFound`, so that ids reveal nothing.
+pub(crate) fn may_answer(id: i64, invitee: &str, state: InvitationState, by: &str) -> Result<()> {
+    if invitee == by && state == InvitationState::Pending {
+        Ok(())
+    } else {
+        Err(Error::InvitationNotFound(id))
+    }
+}
+
+/// Whether `by` may cancel invitation `id` to the chat, made by `inviter` and now in `state`:
+/// while it is pending, its inviter (even one no longer in the chat: withdrawing only takes a
+/// way in away) or an owner or admin of the chat. A plain member is `NotAllowed`; anyone else
+/// (the invitee included: they decline instead) gets `InvitationNotFound`.
+pub(crate) fn may_cancel(
+    chat: ChatId,
+    roster: &Roster,
+    (id, inviter, state): (i64, &str, InvitationState),
+    by: &str,
+) -> Result<()> {
+    if state != InvitationState::Pending {
+        return Err(Error::InvitationNotFound(id));
+    }
+    match roster.role(by) {
+        _ if inviter == by => Ok(()),
+        Some(role) if role.manages() => Ok(()),
+        Some(_) => Err(Error::NotAllowed {
+            chat,
+            username: by.to_owned(),
+            action: "cancel others' invitations",
+            reason: "only the inviter, an owner or an admin may",
+        }),
+        None => Err(Error::InvitationNotFound(id)),
+    }
+}
+
+/// An invite link as stored, for [`link_usable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LinkUse {
+    /// Whether it was revoked.
+    pub revoked: bool,
+    /// The first moment it no longer joins anyone.
+    pub expires_at: Timestamp,
+    /// How many joins it allows in all.
+    pub max_uses: Option<u32>,
+    /// How many it has had.
+    pub uses: u32,
+}
+
+/// Whether an invite link joins someone at `at`: not revoked, not expired, not used up. Every
+/// refusal is the same `InviteLinkNotFound` as for an unknown token, so that the holder of a
+/// dead link learns nothing of it or its chat.
+pub(crate) fn link_usable(link: &LinkUse, at: Timestamp) -> Result<()> {
+    let used_up = link.max_uses.is_some_and(|max| link.uses >= max);
+    if link.revoked || at >= link.expires_at || used_up {
+        return Err(Error::InviteLinkNotFound);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,5 +510,77 @@ mod tests {
         assert!(may_delete(CHAT, &team(), "olga").is_ok());
         assert!(matches!(may_delete(CHAT, &team(), "ada"), Err(Error::NotAllowed { .. })));
         assert!(matches!(may_delete(CHAT, &team(), "eve"), Err(Error::NotParticipant { .. })));
+    }
+
+    #[test]
+    fn owners_and_admins_of_a_group_admit_others() {
+        for what in [Admission::Invite, Admission::Links] {
+            assert!(may_admit(CHAT, &team(), "olga", what).is_ok());
+            assert!(may_admit(CHAT, &team(), "ada", what).is_ok());
+            assert!(matches!(may_admit(CHAT, &team(), "bob", what), Err(Error::NotAllowed { .. })));
+            assert!(matches!(
+                may_admit(CHAT, &team(), "eve", what),
+                Err(Error::NotParticipant { .. })
+            ));
+            let direct = Roster { kind: ChatKind::Direct, ..team() };
+            assert!(matches!(
+                may_admit(CHAT, &direct, "olga", what),
+                Err(Error::DirectChat { .. })
+            ));
+        }
+        assert!(invitable(CHAT, &team(), "eve").is_ok());
+        assert!(matches!(invitable(CHAT, &team(), "bob"), Err(Error::AlreadyMember { .. })));
+    }
+
+    #[test]
+    fn joining_adds_a_plain_member_who_authors_the_join() {
+        let joined = join(CHAT, &team(), "eve", 6).unwrap();
+        assert_eq!(joined.effects, [Effect::Add("eve".into(), Role::Member)]);
+        assert_eq!(joined.drafts, [Draft::membership(EventKind::Join, "eve", Some(Role::Member))]);
+        assert_eq!(joined.added, ["eve"]);
+        assert!(matches!(join(CHAT, &team(), "bob", 6), Err(Error::AlreadyMember { .. })));
+        assert!(matches!(
+            join(CHAT, &team(), "eve", 5),
+            Err(Error::TooManyParticipants { size: 6, limit: 5, .. })
+        ));
+    }
+
+    #[test]
+    fn only_the_invitee_answers_and_only_once() {
+        use InvitationState::*;
+        assert!(may_answer(1, "eve", Pending, "eve").is_ok());
+        for (state, by) in [(Pending, "bob"), (Accepted, "eve"), (Declined, "eve")] {
+            assert!(matches!(may_answer(1, "eve", state, by), Err(Error::InvitationNotFound(1))));
+        }
+    }
+
+    #[test]
+    fn the_inviter_or_a_manager_cancels() {
+        use InvitationState::*;
+        let cancel = |by, state| may_cancel(CHAT, &team(), (1, "ada", state), by);
+        assert!(cancel("ada", Pending).is_ok(), "the inviter");
+        assert!(cancel("olga", Pending).is_ok(), "the owner");
+        assert!(cancel("cy", Pending).is_ok(), "another admin");
+        assert!(matches!(cancel("bob", Pending), Err(Error::NotAllowed { .. })));
+        assert!(matches!(cancel("eve", Pending), Err(Error::InvitationNotFound(1))));
+        assert!(matches!(cancel("olga", Cancelled), Err(Error::InvitationNotFound(1))));
+        let gone = may_cancel(CHAT, &team(), (1, "zoe", Pending), "zoe");
+        assert!(gone.is_ok(), "an inviter no longer in the chat may still withdraw it");
+    }
+
+    #[test]
+    fn a_link_joins_until_revoked_expired_or_used_up() {
+        let t = Timestamp::from_unix_millis;
+        let link = LinkUse { revoked: false, expires_at: t(100), max_uses: Some(2), uses: 1 };
+        assert!(link_usable(&link, t(99)).is_ok());
+        let dead = [
+            (link, t(100)),
+            (LinkUse { revoked: true, ..link }, t(0)),
+            (LinkUse { uses: 2, ..link }, t(0)),
+        ];
+        for (link, at) in dead {
+            assert!(matches!(link_usable(&link, at), Err(Error::InviteLinkNotFound)), "{link:?}");
+        }
+        assert!(link_usable(&LinkUse { max_uses: None, uses: 9, ..link }, t(0)).is_ok());
     }
 }

@@ -5,12 +5,13 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::membership::{self, Draft, Effect, Roster};
+use super::membership::{self, Admission, Draft, Effect, LinkUse, Roster};
 use super::{Appended, Items, Storage};
 use crate::model::{
     Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, ChatKind, CreatedChat, EventKind,
-    Language, Message, NewChat, NewMessage, NewUser, Participant, ReadMark, ReadPosition, Revised,
-    Role, Seq, Timestamp, User, UserUpdate, deleted_author, username_key,
+    Invitation, InvitationState, InviteLink, Invited, Language, Message, NewChat, NewInviteLink,
+    NewMessage, NewUser, Participant, ReadMark, ReadPosition, Revised, Role, Seq, Timestamp, User,
+    UserUpdate, deleted_author, username_key,
 };
 use crate::{Error, Result};
 
@@ -38,10 +39,57 @@ struct Inner {
     username_keys: HashMap<String, String>,
     chats: BTreeMap<ChatId, ChatRow>,
     bot_tokens: BTreeMap<i64, BotToken>,
+    invitations: BTreeMap<i64, InvitationRow>,
+    invite_links: BTreeMap<i64, LinkRow>,
     /// Counts joins, so that members are ordered by when they joined.
     joins: u64,
     /// `(creator's account id, client id)` → the chat that creation made.
     chat_keys: HashMap<(i64, String), ChatId>,
+}
+
+#[derive(Debug)]
+struct InvitationRow {
+    chat: ChatId,
+    inviter: String,
+    invitee: String,
+    state: InvitationState,
+    created_at: Timestamp,
+}
+
+#[derive(Debug)]
+struct LinkRow {
+    chat: ChatId,
+    creator: String,
+    token_hash: String,
+    created_at: Timestamp,
+    expires_at: Timestamp,
+    max_uses: Option<u32>,
+    uses: u32,
+    revoked: bool,
+}
+
+impl LinkRow {
+    fn usage(&self) -> LinkUse {
+        LinkUse {
+            revoked: self.revoked,
+            expires_at: self.expires_at,
+            max_uses: self.max_uses,
+            uses: self.uses,
+        }
+    }
+
+    fn view(&self, id: i64) -> InviteLink {
+        InviteLink {
+            id,
+            chat_id: self.chat,
+            created_by: self.creator.clone(),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            max_uses: self.max_uses,
+            uses: self.uses,
+            revoked: self.revoked,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -241,6 +289,14 @@ impl Inner {
             let row = self.chats.get_mut(&chat).ok_or(Error::ChatNotFound(chat))?;
             match effect {
                 Effect::Add(name, role) => {
+                    // Whoever joins, however, has their pending invitation settled.
+                    for invitation in self.invitations.values_mut().filter(|invitation| {
+                        invitation.chat == chat
+                            && invitation.invitee == name
+                            && invitation.state == InvitationState::Pending
+                    }) {
+                        invitation.state = InvitationState::Accepted;
+                    }
                     row.members.insert(name, (role, joined));
                 }
                 Effect::Remove(name) => {
@@ -255,7 +311,7 @@ impl Inner {
                 Effect::SetName(name) => row.name = name,
                 Effect::SetTopic(topic) => row.topic = topic,
                 Effect::DeleteChat => {
-                    self.chats.remove(&chat);
+                    self.forget_chat(chat);
                     return Ok(Vec::new());
                 }
             }
@@ -263,6 +319,46 @@ impl Inner {
         let keys = std::iter::once(key).chain(std::iter::repeat(None));
         let drafts = plan.drafts.into_iter().zip(keys);
         drafts.map(|draft| self.record(chat, author, draft, None, at)).collect()
+    }
+
+    /// Delete a chat, with its invitations and invite links.
+    fn forget_chat(&mut self, chat: ChatId) {
+        self.chats.remove(&chat);
+        self.invitations.retain(|_, invitation| invitation.chat != chat);
+        self.invite_links.retain(|_, link| link.chat != chat);
+    }
+
+    /// Invitation `id` as clients see it (`None` if there is none, or its chat is gone).
+    fn invitation_view(&self, id: i64) -> Option<Invitation> {
+        let row = self.invitations.get(&id)?;
+        let chat = self.chats.get(&row.chat)?;
+        Some(Invitation {
+            id,
+            chat_id: row.chat,
+            kind: chat.kind,
+            name: chat.name.clone(),
+            inviter: row.inviter.clone(),
+            invitee: row.invitee.clone(),
+            state: row.state,
+            created_at: row.created_at,
+        })
+    }
+
+    /// Settle pending invitation `id` as `state`, once the rules allowed it; returns it.
+    fn settle(&mut self, id: i64, state: InvitationState) -> Result<Invitation> {
+        let row = self.invitations.get_mut(&id).ok_or(Error::InvitationNotFound(id))?;
+        row.state = state;
+        self.invitation_view(id).ok_or(Error::InvitationNotFound(id))
+    }
+
+    /// `by` joins `chat` on their own, by the rules of `membership::join`.
+    fn join(&mut self, chat: ChatId, by: &str, max: usize, at: Timestamp) -> Result<ChatChanged> {
+        let plan = membership::join(chat, &self.chat_row(chat)?.roster(), by, max)?;
+        let author_id = self.user_row(by)?.id;
+        let added = plan.added.clone();
+        let events = self.apply(chat, (by, author_id), plan, at, None)?;
+        let chat = self.chat_view(chat, self.chat_row(chat)?);
+        Ok(ChatChanged { chat, events, gone: Vec::new(), added, deleted: false, replayed: false })
     }
 
     fn account_view(&self, username: &str, row: &UserRow) -> Account {
@@ -438,6 +534,8 @@ impl Storage for MemoryStorage {
             inner.apply(chat, (&shown, removed.id), plan, Timestamp::now(), None)?;
         }
         inner.bot_tokens.retain(|_, token| token.username != username);
+        inner.invitations.retain(|_, row| row.inviter != username && row.invitee != username);
+        inner.invite_links.retain(|_, link| link.creator != username);
         Ok(())
     }
 
@@ -574,7 +672,7 @@ impl Storage for MemoryStorage {
         let row = inner.chat_row(chat)?;
         membership::may_delete(chat, &row.roster(), by)?;
         let members = row.members.keys().cloned().collect();
-        inner.chats.remove(&chat);
+        inner.forget_chat(chat);
         Ok(members)
     }
 
@@ -738,6 +836,184 @@ impl Storage for MemoryStorage {
                 seq: row.reads.get(username).copied().unwrap_or_default(),
             })
             .collect())
+    }
+
+    async fn invite(
+        &self,
+        chat: ChatId,
+        by: &str,
+        invitee: &str,
+        at: Timestamp,
+    ) -> Result<Invited> {
+        let mut inner = self.lock();
+        let roster = inner.chat_row(chat)?.roster();
+        membership::may_admit(chat, &roster, by, Admission::Invite)?;
+        inner.user_row(invitee)?;
+        membership::invitable(chat, &roster, invitee)?;
+        let pending = inner.invitations.iter().find(|(_, row)| {
+            row.chat == chat && row.invitee == invitee && row.state == InvitationState::Pending
+        });
+        let (id, created) = match pending {
+            Some((id, _)) => (*id, false),
+            None => {
+                let id = inner.next_id();
+                let row = InvitationRow {
+                    chat,
+                    inviter: by.to_owned(),
+                    invitee: invitee.to_owned(),
+                    state: InvitationState::Pending,
+                    created_at: at,
+                };
+                inner.invitations.insert(id, row);
+                (id, true)
+            }
+        };
+        let invitation = inner.invitation_view(id).ok_or(Error::InvitationNotFound(id))?;
+        Ok(Invited { invitation, created })
+    }
+
+    async fn invitation(&self, id: i64) -> Result<Option<Invitation>> {
+        Ok(self.lock().invitation_view(id))
+    }
+
+    async fn invitations_of(
+        &self,
+        invitee: &str,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Invitation>> {
+        let inner = self.lock();
+        Ok(inner
+            .invitations
+            .iter()
+            .filter(|(id, row)| {
+                after.is_none_or(|after| **id > after)
+                    && row.invitee == invitee
+                    && row.state == InvitationState::Pending
+            })
+            .filter_map(|(id, _)| inner.invitation_view(*id))
+            .take(limit as usize)
+            .collect())
+    }
+
+    async fn accept_invitation(
+        &self,
+        id: i64,
+        by: &str,
+        max: usize,
+        at: Timestamp,
+    ) -> Result<ChatChanged> {
+        let mut inner = self.lock();
+        let invitation = inner.invitation_view(id).ok_or(Error::InvitationNotFound(id))?;
+        membership::may_answer(id, &invitation.invitee, invitation.state, by)?;
+        // The rules pass before anything changes (this backend has no rollback).
+        let roster = inner.chat_row(invitation.chat_id)?.roster();
+        membership::join(invitation.chat_id, &roster, by, max)?;
+        inner.settle(id, InvitationState::Accepted)?;
+        inner.join(invitation.chat_id, by, max, at)
+    }
+
+    async fn decline_invitation(&self, id: i64, by: &str, _at: Timestamp) -> Result<Invitation> {
+        let mut inner = self.lock();
+        let invitation = inner.invitation_view(id).ok_or(Error::InvitationNotFound(id))?;
+        membership::may_answer(id, &invitation.invitee, invitation.state, by)?;
+        inner.settle(id, InvitationState::Declined)
+    }
+
+    async fn cancel_invitation(&self, id: i64, by: &str, _at: Timestamp) -> Result<Invitation> {
+        let mut inner = self.lock();
+        let invitation = inner.invitation_view(id).ok_or(Error::InvitationNotFound(id))?;
+        let roster = inner.chat_row(invitation.chat_id)?.roster();
+        let settled = (id, invitation.inviter.as_str(), invitation.state);
+        membership::may_cancel(invitation.chat_id, &roster, settled, by)?;
+        inner.settle(id, InvitationState::Cancelled)
+    }
+
+    async fn create_invite_link(
+        &self,
+        chat: ChatId,
+        by: &str,
+        link: NewInviteLink,
+    ) -> Result<InviteLink> {
+        let mut inner = self.lock();
+        membership::may_admit(chat, &inner.chat_row(chat)?.roster(), by, Admission::Links)?;
+        if inner.invite_links.values().any(|row| row.token_hash == link.token_hash) {
+            // As a unique index would refuse it (tokens are random: this never happens).
+            return Err(Error::Database("invite link token hash already stored".into()));
+        }
+        let id = inner.next_id();
+        let row = LinkRow {
+            chat,
+            creator: by.to_owned(),
+            token_hash: link.token_hash,
+            created_at: link.at,
+            expires_at: link.expires_at,
+            max_uses: link.max_uses,
+            uses: 0,
+            revoked: false,
+        };
+        let view = row.view(id);
+        inner.invite_links.insert(id, row);
+        Ok(view)
+    }
+
+    async fn invite_links(
+        &self,
+        chat: ChatId,
+        by: &str,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<InviteLink>> {
+        let inner = self.lock();
+        membership::may_admit(chat, &inner.chat_row(chat)?.roster(), by, Admission::Links)?;
+        Ok(inner
+            .invite_links
+            .iter()
+            .filter(|(id, row)| row.chat == chat && after.is_none_or(|after| **id > after))
+            .take(limit as usize)
+            .map(|(id, row)| row.view(*id))
+            .collect())
+    }
+
+    async fn revoke_invite_link(&self, chat: ChatId, by: &str, link: i64) -> Result<()> {
+        let mut inner = self.lock();
+        membership::may_admit(chat, &inner.chat_row(chat)?.roster(), by, Admission::Links)?;
+        match inner.invite_links.get_mut(&link) {
+            Some(row) if row.chat == chat => {
+                row.revoked = true;
+                Ok(())
+            }
+            _ => Err(Error::InviteLinkNotFound),
+        }
+    }
+
+    async fn invite_link_chat(&self, token_hash: &str) -> Result<Option<ChatId>> {
+        let inner = self.lock();
+        Ok(inner.invite_links.values().find(|row| row.token_hash == token_hash).map(|row| row.chat))
+    }
+
+    async fn join_by_link(
+        &self,
+        token_hash: &str,
+        by: &str,
+        max: usize,
+        at: Timestamp,
+    ) -> Result<ChatChanged> {
+        let mut inner = self.lock();
+        let (id, link) = inner
+            .invite_links
+            .iter()
+            .find(|(_, row)| row.token_hash == token_hash)
+            .ok_or(Error::InviteLinkNotFound)?;
+        let (id, chat) = (*id, link.chat);
+        membership::link_usable(&link.usage(), at)?;
+        let roster = inner.chats.get(&chat).ok_or(Error::InviteLinkNotFound)?.roster();
+        // The rules pass before anything changes (this backend has no rollback).
+        membership::join(chat, &roster, by, max)?;
+        if let Some(link) = inner.invite_links.get_mut(&id) {
+            link.uses += 1;
+        }
+        inner.join(chat, by, max, at)
     }
 
     async fn create_bot_token(

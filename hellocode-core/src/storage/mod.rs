@@ -18,7 +18,11 @@
 //!   and renames, so that reading the items after a position returns exactly what happened
 //!   since, in order;
 //! - membership changes are checked against the actor's role by one set of rules
-//!   (`membership::plan`) inside the writing transaction;
+//!   (`membership::plan`) inside the writing transaction; so are invitations and invite links
+//!   (`membership::may_admit`, `join`, `link_usable`, …): joining by an invitation or a link is
+//!   a change of the chat like any other, with its `join` event;
+//! - an invite link's token is never stored, only its
+//!   [`invite_token_hash`](crate::model::invite_token_hash);
 //! - every mutating operation takes an idempotency key: a chat records its creation's, an event
 //!   the key of the change that recorded it (the first event, when a change records several),
 //!   and a retry under a key already stored applies nothing and answers as it now is;
@@ -36,9 +40,9 @@ use async_trait::async_trait;
 
 use crate::Result;
 use crate::model::{
-    Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, CreatedChat, Language, Message,
-    NewChat, NewMessage, NewUser, ReadMark, ReadPosition, Revised, Seq, Timestamp, User,
-    UserUpdate,
+    Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, CreatedChat, Invitation, InviteLink,
+    Invited, Language, Message, NewChat, NewInviteLink, NewMessage, NewUser, ReadMark,
+    ReadPosition, Revised, Seq, Timestamp, User, UserUpdate,
 };
 
 pub use memory::MemoryStorage;
@@ -113,7 +117,8 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<Vec<User>>;
     /// Change a user's profile.
     async fn update_user(&self, username: &str, update: UserUpdate) -> Result<User>;
-    /// Delete a user: their account, contacts, read positions and chat memberships go; the
+    /// Delete a user: their account, contacts, read positions, chat memberships, the
+    /// invitations they made or received and the invite links they created go; the
     /// messages they wrote stay in their chats, their author shown as
     /// [`deleted_author`](crate::model::deleted_author) of their name. Each chat they were in
     /// records a `leave` event (authored by that deleted name), and a group they owned gets a
@@ -150,7 +155,9 @@ pub trait Storage: Send + Sync + 'static {
     /// Make a change to a chat as `by`, if their role allows it (see [`ChatChange`]): the change
     /// and its events are stored in one transaction, the events numbered after every earlier
     /// item. Refusals: `ChatNotFound`, `NotParticipant` (`by` is not a member), `NotAllowed`,
-    /// `DirectChat`, `NotMember`, `UserNotFound`, `TooManyParticipants`.
+    /// `DirectChat`, `NotMember`, `UserNotFound`, `TooManyParticipants`. A user who joins
+    /// (however: added here, or by an invitation or a link) has their pending invitation to
+    /// the chat settled (`Accepted`), so that it cannot bring them back once they are removed.
     ///
     /// `key` is the change's idempotency key: if `by` recorded an event in this chat under it,
     /// nothing is stored and the answer says `replayed` (`ClientIdReused` if that event is not
@@ -163,8 +170,9 @@ pub trait Storage: Send + Sync + 'static {
         at: Timestamp,
         key: Option<&str>,
     ) -> Result<ChatChanged>;
-    /// Delete a chat with its messages and read positions, as `by` (either member of a direct
-    /// chat, a group's owner); returns the members it had, by username.
+    /// Delete a chat with its messages, read positions, invitations and invite links, as `by`
+    /// (either member of a direct chat, a group's owner); returns the members it had, by
+    /// username.
     async fn delete_chat(&self, chat: ChatId, by: &str) -> Result<Vec<String>>;
 
     // ---- messages ----
@@ -249,6 +257,89 @@ pub trait Storage: Send + Sync + 'static {
     async fn mark_read(&self, chat: ChatId, username: &str, seq: Seq) -> Result<ReadMark>;
     /// Every participant's read position in `chat`, by username (0 for none yet).
     async fn read_positions(&self, chat: ChatId) -> Result<Vec<ReadPosition>>;
+
+    // ---- invitations ----
+
+    /// Invite `invitee` to group `chat` as `by`, an owner or admin of it: a pending invitation
+    /// the invitee may accept or decline, and its inviter, an owner or an admin may cancel.
+    /// A pending invitation of the same invitee to the same chat is returned as it is
+    /// (`created: false`; there is never more than one). Refusals, in this order:
+    /// `ChatNotFound`, `NotParticipant` (`by` is not a member), `DirectChat`, `NotAllowed` (a
+    /// plain member), `UserNotFound`, `AlreadyMember` (the invitee is a member).
+    async fn invite(&self, chat: ChatId, by: &str, invitee: &str, at: Timestamp)
+    -> Result<Invited>;
+    /// An invitation by id, in whatever state (for the server's own use: say, to find its
+    /// chat). Gone with its chat, and with its inviter's or invitee's account.
+    async fn invitation(&self, id: i64) -> Result<Option<Invitation>>;
+    /// A page of `invitee`'s pending invitations, by id, after `after` (exclusive), each with
+    /// its chat's id, kind and current name, its inviter and when it was made.
+    async fn invitations_of(
+        &self,
+        invitee: &str,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Invitation>>;
+    /// Accept invitation `id` as `by`, its invitee: in one transaction the invitation is
+    /// settled (`Accepted`) and `by` joins the chat as a `member`, with a `join` event they
+    /// author that takes the chat's next sequence number (`added` is `[by]`). Refusals:
+    /// `InvitationNotFound` (no such invitation, not `by`'s, answered or cancelled already,
+    /// its chat deleted), `AlreadyMember`, `TooManyParticipants` (more than `max` members).
+    async fn accept_invitation(
+        &self,
+        id: i64,
+        by: &str,
+        max: usize,
+        at: Timestamp,
+    ) -> Result<ChatChanged>;
+    /// Decline invitation `id` as `by`, its invitee; returns it, `Declined`. Refusal:
+    /// `InvitationNotFound`, as for [`accept_invitation`](Self::accept_invitation).
+    async fn decline_invitation(&self, id: i64, by: &str, at: Timestamp) -> Result<Invitation>;
+    /// Cancel pending invitation `id` as `by`: its inviter, or an owner or admin of its chat;
+    /// returns it, `Cancelled`. Refusals: `NotAllowed` (a plain member of the chat),
+    /// `InvitationNotFound` (anyone else, or an invitation no longer pending).
+    async fn cancel_invitation(&self, id: i64, by: &str, at: Timestamp) -> Result<Invitation>;
+
+    // ---- invite links ----
+
+    /// Create an invite link of group `chat` as `by`, an owner or admin of it. The link is
+    /// stored under `link.token_hash` (unique), never its token. Refusals as for
+    /// [`invite`](Self::invite) up to `NotAllowed`.
+    async fn create_invite_link(
+        &self,
+        chat: ChatId,
+        by: &str,
+        link: NewInviteLink,
+    ) -> Result<InviteLink>;
+    /// A page of `chat`'s invite links, by id, after `after` (exclusive), for `by`, an owner
+    /// or admin of it: revoked, expired and used-up ones included, never a secret. Refusals
+    /// as for [`create_invite_link`](Self::create_invite_link).
+    async fn invite_links(
+        &self,
+        chat: ChatId,
+        by: &str,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<InviteLink>>;
+    /// Revoke invite link `link` of `chat` as `by`, an owner or admin of it (revoking a revoked
+    /// link changes nothing). Refusals as for [`create_invite_link`](Self::create_invite_link),
+    /// and `InviteLinkNotFound` for no such link of this chat.
+    async fn revoke_invite_link(&self, chat: ChatId, by: &str, link: i64) -> Result<()>;
+    /// The chat of the invite link stored under `token_hash`, whatever its state (for the
+    /// server's own use: to order the join with the chat's other writes).
+    async fn invite_link_chat(&self, token_hash: &str) -> Result<Option<ChatId>>;
+    /// `by` joins the chat of the invite link stored under `token_hash`, as a `member`, with a
+    /// `join` event they author; the link counts one more use in the same transaction, so of
+    /// two joins racing for its last use one wins. Refusals: `InviteLinkNotFound` for an
+    /// unknown, revoked, expired (`at` at or past its expiry) or used-up link — the same for
+    /// each, telling nothing of the chat —, `AlreadyMember`, `TooManyParticipants` (more than
+    /// `max` members); a refused join counts no use.
+    async fn join_by_link(
+        &self,
+        token_hash: &str,
+        by: &str,
+        max: usize,
+        at: Timestamp,
+    ) -> Result<ChatChanged>;
 
     // ---- bot tokens ----
 

@@ -14,6 +14,9 @@ use hellocode_core::model::{
 };
 use hellocode_core::storage::{Items, Storage};
 
+mod invitations;
+pub use invitations::*;
+
 macro_rules! storage_conformance_tests {
     ($get_store:ident) => {
         storage_conformance_tests!(@tests $get_store,
@@ -51,6 +54,15 @@ macro_rules! storage_conformance_tests {
             concurrent_changes_and_appends_share_one_gap_free_sequence,
             retried_commands_apply_once,
             concurrent_retries_of_a_change_apply_it_once,
+            owners_and_admins_invite_and_make_links,
+            invitations_are_pending_until_answered,
+            invitations_go_with_their_chat_and_accounts,
+            joining_settles_a_pending_invitation,
+            invite_links_join_until_they_expire,
+            invite_links_count_their_uses,
+            racing_joins_for_the_last_use_one_wins,
+            revoked_links_join_no_one,
+            a_removed_member_cannot_invite,
         );
     };
     (@tests $get_store:ident, $($test:ident),+ $(,)?) => {

@@ -1,7 +1,10 @@
 //! Snapshots of every wire type's encoding (the server frames are pinned by protocol_doc.rs).
 //! A change of format shows up as a snapshot diff to review with `cargo insta review`.
 
-use hellocode_core::model::{BotToken, ChatId, Language, ReadPosition, Seq, Timestamp, User};
+use hellocode_core::model::{
+    BotToken, ChatId, ChatKind, Invitation, InvitationState, InviteLink, Language, ReadPosition,
+    Seq, Timestamp, User,
+};
 use hellocode_core::protocol::{ClientFrame, Command, ErrorCode, RequestId, ServerFrame};
 
 #[test]
@@ -179,4 +182,51 @@ fn model_types_encode_stably() {
     let read = ReadPosition { username: "bob".into(), seq: Seq(9) };
     let stamp = Timestamp::from_unix_millis(0);
     insta::assert_json_snapshot!((user, language, read, stamp, ErrorCode::ALL));
+}
+
+#[test]
+fn invitation_commands_and_replies_encode_as_documented() {
+    let chat = Some(ChatId(9));
+    let commands = vec![
+        ClientFrame::with_id(1, Command::Invite { chat_id: chat, username: "dave".into() }),
+        ClientFrame::new(Command::ListInvitations { after: Some(12), limit: None }),
+        ClientFrame::with_id(2, Command::AcceptInvitation { invitation_id: 12 }),
+        ClientFrame::with_id(3, Command::DeclineInvitation { invitation_id: 12 }),
+        ClientFrame::with_id(4, Command::CancelInvitation { invitation_id: 12 }),
+        ClientFrame::with_id(
+            5,
+            Command::CreateInviteLink { chat_id: chat, expires_in: Some(3600), max_uses: None },
+        ),
+        ClientFrame::new(Command::ListInviteLinks { chat_id: chat, after: None, limit: Some(5) }),
+        ClientFrame::with_id(6, Command::RevokeInviteLink { chat_id: chat, link_id: 3 }),
+        ClientFrame::with_id(7, Command::JoinByLink { token: "t".into() }),
+    ];
+    let stamp = Timestamp::from_unix_millis(0);
+    let invitation = Invitation {
+        id: 12,
+        chat_id: ChatId(9),
+        kind: ChatKind::Group,
+        name: None,
+        inviter: "alice".into(),
+        invitee: "dave".into(),
+        state: InvitationState::Declined,
+        created_at: stamp,
+    };
+    let link = InviteLink {
+        id: 3,
+        chat_id: ChatId(9),
+        created_by: "alice".into(),
+        created_at: stamp,
+        expires_at: stamp,
+        max_uses: None,
+        uses: 1,
+        revoked: true,
+    };
+    let replies = vec![
+        ServerFrame::Invitation { id: None, invitation: invitation.clone() },
+        ServerFrame::Invitations { id: Some(1.into()), invitations: vec![invitation] },
+        ServerFrame::InviteLink { id: Some(2.into()), link: link.clone(), token: "t".into() },
+        ServerFrame::InviteLinks { id: Some(3.into()), chat_id: ChatId(9), links: vec![link] },
+    ];
+    insta::assert_json_snapshot!((commands, replies));
 }

@@ -130,6 +130,17 @@ impl Tokens {
     }
 }
 
+/// A fresh invite-link token: 32 bytes from the thread's cryptographically secure generator, as
+/// 64 lowercase hex characters. Not a JWT: a link is found by the token's hash
+/// ([`invite_token_hash`](hellocode_core::model::invite_token_hash)), and storage keeps only
+/// that, so a database dump joins no group. Shown once, to its creator; never logged.
+pub fn invite_link_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 /// Why a token was refused, in words a client can show (never a Rust variant name).
 fn plain_reason(kind: &ErrorKind) -> &'static str {
     match kind {
@@ -177,6 +188,14 @@ mod tests {
         .expect("encode");
         let err = tokens.verify(&token).expect_err("expired");
         assert_eq!(err.client_message(), "invalid token: token expired");
+    }
+
+    #[test]
+    fn invite_link_tokens_are_long_random_hex() {
+        let (one, two) = (invite_link_token(), invite_link_token());
+        assert_eq!(one.len(), 64);
+        assert!(one.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{one}");
+        assert_ne!(one, two);
     }
 
     #[test]

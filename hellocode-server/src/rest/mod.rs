@@ -1,13 +1,15 @@
 //! The REST transport: the original app's API, with the authorization it lacked.
 //!
-//! Commands of the protocol (chats, history, posting, users, contacts, languages, bot tokens) go
-//! through the same [`Dispatcher`](crate::dispatch::Dispatcher) as the WebSocket; the rest
-//! (registration and login forms, account changes with email or password, the user list) are
-//! reads and writes of storage with an ownership check. Every error is JSON: `{code,
-//! message}`, or for invalid input a 422 with `{field: [messages]}` as in the original app.
+//! Commands of the protocol (chats, history, posting, users, contacts, languages, bot tokens,
+//! invitations and invite links) go through the same
+//! [`Dispatcher`](crate::dispatch::Dispatcher) as the WebSocket; the rest (registration and
+//! login forms, account changes with email or password, the user list) are reads and writes of
+//! storage with an ownership check. Every error is JSON: `{code, message}`, or for invalid
+//! input a 422 with `{field: [messages]}` as in the original app.
 
 mod accounts;
 mod chats;
+mod invitations;
 mod members;
 
 use std::convert::Infallible;
@@ -287,7 +289,9 @@ pub fn routes(
         accounts::routes(state.clone())
             .or(chats::routes(state.clone()))
             .unify()
-            .or(members::routes(state))
+            .or(members::routes(state.clone()))
+            .unify()
+            .or(invitations::routes(state))
             .unify(),
     );
     health.or(metrics).unify().or(api).unify()

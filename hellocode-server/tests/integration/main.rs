@@ -31,6 +31,7 @@ mod commands;
 mod fuzz_regressions;
 mod groups;
 mod identity;
+mod invitations;
 mod limits;
 mod resilience;
 mod rest;

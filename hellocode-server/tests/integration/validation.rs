@@ -201,6 +201,8 @@ pub async fn creation_limits_refuse_the_next_creation(backend: Backend) {
         languages_per_hour: 2,
         chats_per_minute: 2,
         participant_additions_per_minute: 2,
+        invitations_per_minute: 2,
+        invite_links_per_minute: 2,
     };
     let settings = Settings { creation, ..test_settings() };
     let Some(server) = TestServer::start_with(backend, settings).await else { return };

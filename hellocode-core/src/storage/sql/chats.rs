@@ -250,7 +250,10 @@ pub(super) async fn require_participant<DB: Backend>(
     }
 }
 
-async fn load_chat<DB: Backend>(conn: &mut DB::Connection, id: ChatId) -> Result<Option<Chat>> {
+pub(super) async fn load_chat<DB: Backend>(
+    conn: &mut DB::Connection,
+    id: ChatId,
+) -> Result<Option<Chat>> {
     let select = Statement::new(
         "SELECT id, kind, name, topic, last_seq, created_at FROM chats WHERE id = $1",
     )

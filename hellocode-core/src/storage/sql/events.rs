@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::backend::{Backend, SqlRow};
 use super::rows::chat_kind;
-use super::statement::{Statement, value_rows};
+use super::statement::{Statement, placeholders, value_rows};
 use super::users::user_ids;
 use crate::model::{ChatId, ChatKind, EventKind, Message, Role, Seq, Timestamp};
 use crate::storage::membership::{Draft, Effect, Roster};
@@ -57,8 +57,9 @@ pub(super) async fn roster<DB: Backend>(
     Ok(Roster { kind: locked.kind, name: locked.name, topic: locked.topic, members })
 }
 
-/// Apply a plan's effects in order. Members added join at `at`; an added user who does not
-/// exist fails the whole change (`UserNotFound`).
+/// Apply a plan's effects in order. Members added join at `at`, and their pending invitations
+/// to the chat are settled (`accepted`); an added user who does not exist fails the whole
+/// change (`UserNotFound`).
 pub(super) async fn apply<DB: Backend>(
     conn: &mut DB::Connection,
     chat: ChatId,
@@ -94,22 +95,48 @@ pub(super) async fn apply<DB: Backend>(
             // Messages and memberships go with it (ON DELETE CASCADE).
             Effect::DeleteChat => Statement::new("DELETE FROM chats WHERE id = $1").bind(chat.0),
         };
-        add_members::<DB>(conn, chat, std::mem::take(&mut adds), at).await?;
+        join_members::<DB>(conn, chat, std::mem::take(&mut adds), at).await?;
         DB::execute(conn, statement).await?;
     }
-    add_members::<DB>(conn, chat, adds, at).await
+    join_members::<DB>(conn, chat, adds, at).await
 }
 
-/// Insert `members` (who must exist) into `chat` with their roles, joined at `at`: one look-up
-/// and one insert whatever their number.
-pub(super) async fn add_members<DB: Backend>(
+/// Add `members` to an existing chat ([`add_members`]) and settle their pending invitations to
+/// it: whoever joins, however, is no longer invited (a stale invitation must not bring back a
+/// member removed later).
+async fn join_members<DB: Backend>(
     conn: &mut DB::Connection,
     chat: ChatId,
     members: Vec<(String, Role)>,
     at: Timestamp,
 ) -> Result<()> {
-    if members.is_empty() {
+    let ids = add_members::<DB>(conn, chat, members, at).await?;
+    if ids.is_empty() {
         return Ok(());
+    }
+    // Placeholders only around fixed SQL.
+    let sql = format!(
+        "UPDATE invitations SET state = 'accepted', answered_at = {} \
+         WHERE chat_id = {} AND state = 'pending' AND invitee_id IN ({})",
+        DB::param(1),
+        DB::param(2),
+        placeholders::<DB>(3, ids.len())
+    );
+    let settle = Statement::new(sql).bind(at.unix_millis()).bind(chat.0);
+    DB::execute(conn, ids.into_iter().fold(settle, Statement::bind)).await?;
+    Ok(())
+}
+
+/// Insert `members` (who must exist) into `chat` with their roles, joined at `at`: one look-up
+/// and one insert whatever their number. Returns their user ids.
+pub(super) async fn add_members<DB: Backend>(
+    conn: &mut DB::Connection,
+    chat: ChatId,
+    members: Vec<(String, Role)>,
+    at: Timestamp,
+) -> Result<Vec<i64>> {
+    if members.is_empty() {
+        return Ok(Vec::new());
     }
     let names: Vec<String> = members.iter().map(|(name, _)| name.clone()).collect();
     let ids = user_ids::<DB>(conn, &names).await?;
@@ -119,11 +146,11 @@ pub(super) async fn add_members<DB: Backend>(
          ON CONFLICT DO NOTHING",
         value_rows::<DB>(members.len(), 4)
     );
-    let insert = members.iter().zip(ids).fold(Statement::new(sql), |insert, ((_, role), id)| {
-        insert.bind(chat.0).bind(id).bind(role.as_str()).bind(at.unix_millis())
+    let insert = members.iter().zip(&ids).fold(Statement::new(sql), |insert, ((_, role), id)| {
+        insert.bind(chat.0).bind(*id).bind(role.as_str()).bind(at.unix_millis())
     });
     DB::execute(conn, insert).await?;
-    Ok(())
+    Ok(ids)
 }
 
 /// The kind and target of the item `author_id` stored in `chat` under the idempotency key

@@ -6,16 +6,17 @@
 //! arguments and read rows with sqlx's types.
 //!
 //! The shared code is split by concern: [`users`] (with languages and contacts), [`chats`] (with
-//! read positions and membership changes), [`messages`], [`bot_tokens`], [`appends`] (the group
-//! commit) and [`events`] (what every other change to a chat does: lock its row, apply the
-//! rules' plan, record events); [`rows`] maps rows to models, [`statement`] holds statements as
-//! plain data.
+//! read positions and membership changes), [`invitations`] (and invite links), [`messages`],
+//! [`bot_tokens`], [`appends`] (the group commit) and [`events`] (what every other change to a
+//! chat does: lock its row, apply the rules' plan, record events); [`rows`] maps rows to models,
+//! [`statement`] holds statements as plain data.
 
 mod appends;
 mod backend;
 mod bot_tokens;
 mod chats;
 mod events;
+mod invitations;
 mod messages;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
@@ -31,9 +32,9 @@ use sqlx::Pool;
 use self::appends::AppendJob;
 use self::backend::Backend;
 use crate::model::{
-    Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, CreatedChat, Language, Message,
-    NewChat, NewMessage, NewUser, ReadMark, ReadPosition, Revised, Seq, Timestamp, User,
-    UserUpdate,
+    Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, CreatedChat, Invitation, InviteLink,
+    Invited, Language, Message, NewChat, NewInviteLink, NewMessage, NewUser, ReadMark,
+    ReadPosition, Revised, Seq, Timestamp, User, UserUpdate,
 };
 use crate::storage::{AppendTicket, Appended, Items, Storage};
 use crate::{Error, Result};
@@ -272,6 +273,84 @@ impl<DB: Backend> Storage for SqlStorage<DB> {
 
     async fn read_positions(&self, chat: ChatId) -> Result<Vec<ReadPosition>> {
         chats::read_positions(&self.pool, chat).await
+    }
+
+    async fn invite(
+        &self,
+        chat: ChatId,
+        by: &str,
+        invitee: &str,
+        at: Timestamp,
+    ) -> Result<Invited> {
+        invitations::invite(&self.pool, chat, by, invitee, at).await
+    }
+
+    async fn invitation(&self, id: i64) -> Result<Option<Invitation>> {
+        invitations::invitation(&self.pool, id).await
+    }
+
+    async fn invitations_of(
+        &self,
+        invitee: &str,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Invitation>> {
+        invitations::invitations_of(&self.pool, invitee, after, limit).await
+    }
+
+    async fn accept_invitation(
+        &self,
+        id: i64,
+        by: &str,
+        max: usize,
+        at: Timestamp,
+    ) -> Result<ChatChanged> {
+        invitations::accept_invitation(&self.pool, id, by, max, at).await
+    }
+
+    async fn decline_invitation(&self, id: i64, by: &str, at: Timestamp) -> Result<Invitation> {
+        invitations::decline_invitation(&self.pool, id, by, at).await
+    }
+
+    async fn cancel_invitation(&self, id: i64, by: &str, at: Timestamp) -> Result<Invitation> {
+        invitations::cancel_invitation(&self.pool, id, by, at).await
+    }
+
+    async fn create_invite_link(
+        &self,
+        chat: ChatId,
+        by: &str,
+        link: NewInviteLink,
+    ) -> Result<InviteLink> {
+        invitations::create_invite_link(&self.pool, chat, by, link).await
+    }
+
+    async fn invite_links(
+        &self,
+        chat: ChatId,
+        by: &str,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<InviteLink>> {
+        invitations::invite_links(&self.pool, chat, by, after, limit).await
+    }
+
+    async fn revoke_invite_link(&self, chat: ChatId, by: &str, link: i64) -> Result<()> {
+        invitations::revoke_invite_link(&self.pool, chat, by, link).await
+    }
+
+    async fn invite_link_chat(&self, token_hash: &str) -> Result<Option<ChatId>> {
+        invitations::invite_link_chat(&self.pool, token_hash).await
+    }
+
+    async fn join_by_link(
+        &self,
+        token_hash: &str,
+        by: &str,
+        max: usize,
+        at: Timestamp,
+    ) -> Result<ChatChanged> {
+        invitations::join_by_link(&self.pool, token_hash, by, max, at).await
     }
 
     async fn create_bot_token(

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use super::backend::{Backend, SqlRow};
 use super::statement::{Statement, placeholders};
 use crate::model::{
-    BotToken, ChatId, ChatKind, EventKind, Language, Message, Role, Seq, Timestamp,
+    BotToken, ChatId, ChatKind, EventKind, Invitation, InvitationState, InviteLink, Language,
+    Message, Role, Seq, Timestamp,
 };
 use crate::{Error, Result};
 
@@ -17,6 +18,17 @@ pub(crate) const MESSAGE_COLUMNS: &str = "id, chat_id, seq, author, content, cre
 /// Columns and join of a bot token, in the order [`bot_token_from_row`] reads them.
 pub(crate) const BOT_TOKEN_SELECT: &str = "SELECT t.id, u.username, t.name, t.created_at, t.revoked \
      FROM bot_tokens t JOIN users u ON u.id = t.user_id";
+
+/// Columns and joins of an invitation, in the order [`invitation_from_row`] reads them.
+pub(crate) const INVITATION_SELECT: &str = "SELECT i.id, i.chat_id, c.kind, c.name, \
+     inviter.username, invitee.username, i.state, i.created_at FROM invitations i \
+     JOIN chats c ON c.id = i.chat_id JOIN users inviter ON inviter.id = i.inviter_id \
+     JOIN users invitee ON invitee.id = i.invitee_id";
+
+/// Columns and join of an invite link, in the order [`invite_link_from_row`] reads them.
+pub(crate) const INVITE_LINK_SELECT: &str = "SELECT l.id, l.chat_id, u.username, l.created_at, \
+     l.expires_at, l.max_uses, l.uses, l.revoked FROM invite_links l \
+     JOIN users u ON u.id = l.creator_id";
 
 pub(crate) fn message_from_row(row: &impl SqlRow) -> Result<Message> {
     Ok(Message {
@@ -55,6 +67,38 @@ pub(crate) fn bot_token_from_row(row: &impl SqlRow) -> Result<BotToken> {
         created_at: Timestamp::from_unix_millis(row.i64(3)?),
         revoked: row.bool(4)?,
     })
+}
+
+pub(crate) fn invitation_from_row(row: &impl SqlRow) -> Result<Invitation> {
+    Ok(Invitation {
+        id: row.i64(0)?,
+        chat_id: ChatId(row.i64(1)?),
+        kind: chat_kind(&row.text(2)?)?,
+        name: row.opt_text(3)?,
+        inviter: row.text(4)?,
+        invitee: row.text(5)?,
+        state: parsed(InvitationState::parse, &row.text(6)?)?,
+        created_at: Timestamp::from_unix_millis(row.i64(7)?),
+    })
+}
+
+pub(crate) fn invite_link_from_row(row: &impl SqlRow) -> Result<InviteLink> {
+    Ok(InviteLink {
+        id: row.i64(0)?,
+        chat_id: ChatId(row.i64(1)?),
+        created_by: row.text(2)?,
+        created_at: Timestamp::from_unix_millis(row.i64(3)?),
+        expires_at: Timestamp::from_unix_millis(row.i64(4)?),
+        max_uses: row.opt_i64(5)?.map(count).transpose()?,
+        uses: count(row.i64(6)?)?,
+        revoked: row.bool(7)?,
+    })
+}
+
+/// A stored count (of uses) as the model's `u32`.
+pub(crate) fn count(stored: i64) -> Result<u32> {
+    u32::try_from(stored)
+        .map_err(|_| Error::Database(format!("stored count {stored} out of range").into()))
 }
 
 /// A language from a row of `id, name`.
