@@ -588,7 +588,11 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
         ) => {
             // Whoever joined learns of the chat as if it had just been created with them;
             // every member (them included) gets the `join` event.
-            let ChatChanged { chat, events, added, .. } = changed;
+            let ChatChanged { chat, events, added, replayed, .. } = changed;
+            if replayed {
+                // A repeat (an accept answered again, a member's join): nothing new to tell.
+                return Output::reply(ServerFrame::Chat { id, chat });
+            }
             let created = ServerFrame::ChatCreated { chat: chat.clone() };
             let changed = ServerFrame::ChatChanged { chat: chat.clone(), events };
             Output {

@@ -333,14 +333,36 @@ pub(crate) fn join(chat: ChatId, roster: &Roster, joiner: &str, max: usize) -> R
     })
 }
 
-/// Whether `by` may accept or decline invitation `id`, addressed to `invitee` and now in
-/// `state`: its invitee, while it is pending. Anyone else, like an answer to an invitation
-/// answered already, gets `InvitationNotFound`, so that ids reveal nothing.
-pub(crate) fn may_answer(id: i64, invitee: &str, state: InvitationState, by: &str) -> Result<()> {
-    if invitee == by && state == InvitationState::Pending {
-        Ok(())
-    } else {
-        Err(Error::InvitationNotFound(id))
+/// Whether `by` may give the answer `answer` (accepted or declined) to invitation `id`,
+/// addressed to `invitee` and now in `state`: its invitee, while it is pending (`Ok(true)`). The
+/// invitee giving the same answer again — a retry whose first reply was lost — is answered as
+/// the first time without changing anything (`Ok(false)`). Anyone else, like another answer to
+/// an invitation answered already, gets `InvitationNotFound`, so that ids reveal nothing.
+pub(crate) fn may_answer(
+    id: i64,
+    invitee: &str,
+    state: InvitationState,
+    by: &str,
+    answer: InvitationState,
+) -> Result<bool> {
+    match state {
+        _ if invitee != by => Err(Error::InvitationNotFound(id)),
+        InvitationState::Pending => Ok(true),
+        answered if answered == answer => Ok(false),
+        _ => Err(Error::InvitationNotFound(id)),
+    }
+}
+
+/// The answer to a join by `by` who is a member already (a retried accept, a join by link
+/// repeated): the chat as it now is, nothing changed.
+pub(crate) fn already_joined(view: Chat) -> ChatChanged {
+    ChatChanged {
+        chat: view,
+        events: Vec::new(),
+        gone: Vec::new(),
+        added: Vec::new(),
+        deleted: false,
+        replayed: true,
     }
 }
 
@@ -381,6 +403,16 @@ pub(crate) struct LinkUse {
     pub max_uses: Option<u32>,
     /// How many it has had.
     pub uses: u32,
+}
+
+/// Whether a member's repeat of a join by link is answered (as a replay) at `at`: while the link
+/// is neither revoked nor expired — used up it may be, by that very join. A dead link is the
+/// same `InviteLinkNotFound` for members as for anyone.
+pub(crate) fn link_repeatable(link: &LinkUse, at: Timestamp) -> Result<()> {
+    if link.revoked || at >= link.expires_at {
+        return Err(Error::InviteLinkNotFound);
+    }
+    Ok(())
 }
 
 /// Whether an invite link joins someone at `at`: not revoked, not expired, not used up. Every
@@ -546,11 +578,20 @@ mod tests {
     }
 
     #[test]
-    fn only_the_invitee_answers_and_only_once() {
+    fn only_the_invitee_answers_once_and_the_same_answer_again_is_a_repeat() {
         use InvitationState::*;
-        assert!(may_answer(1, "eve", Pending, "eve").is_ok());
-        for (state, by) in [(Pending, "bob"), (Accepted, "eve"), (Declined, "eve")] {
-            assert!(matches!(may_answer(1, "eve", state, by), Err(Error::InvitationNotFound(1))));
+        assert_eq!(may_answer(1, "eve", Pending, "eve", Accepted).ok(), Some(true));
+        assert_eq!(may_answer(1, "eve", Accepted, "eve", Accepted).ok(), Some(false), "a repeat");
+        assert_eq!(may_answer(1, "eve", Declined, "eve", Declined).ok(), Some(false), "a repeat");
+        for (state, by, answer) in [
+            (Pending, "bob", Accepted),
+            (Accepted, "eve", Declined),
+            (Declined, "eve", Accepted),
+            (Cancelled, "eve", Accepted),
+            (Accepted, "bob", Accepted),
+        ] {
+            let answered = may_answer(1, "eve", state, by, answer);
+            assert!(matches!(answered, Err(Error::InvitationNotFound(1))), "{state:?} {by}");
         }
     }
 

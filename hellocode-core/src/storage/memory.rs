@@ -905,9 +905,19 @@ impl Storage for MemoryStorage {
     ) -> Result<ChatChanged> {
         let mut inner = self.lock();
         let invitation = inner.invitation_view(id).ok_or(Error::InvitationNotFound(id))?;
-        membership::may_answer(id, &invitation.invitee, invitation.state, by)?;
+        let accepted = InvitationState::Accepted;
+        let pending =
+            membership::may_answer(id, &invitation.invitee, invitation.state, by, accepted)?;
+        let row = inner.chat_row(invitation.chat_id)?;
+        if !pending {
+            // Accepted before: answered again while they are still in the chat.
+            return match row.members.contains_key(by) {
+                true => Ok(membership::already_joined(inner.chat_view(invitation.chat_id, row))),
+                false => Err(Error::InvitationNotFound(id)),
+            };
+        }
         // The rules pass before anything changes (this backend has no rollback).
-        let roster = inner.chat_row(invitation.chat_id)?.roster();
+        let roster = row.roster();
         membership::join(invitation.chat_id, &roster, by, max)?;
         inner.settle(id, InvitationState::Accepted)?;
         inner.join(invitation.chat_id, by, max, at)
@@ -916,7 +926,10 @@ impl Storage for MemoryStorage {
     async fn decline_invitation(&self, id: i64, by: &str, _at: Timestamp) -> Result<Invitation> {
         let mut inner = self.lock();
         let invitation = inner.invitation_view(id).ok_or(Error::InvitationNotFound(id))?;
-        membership::may_answer(id, &invitation.invitee, invitation.state, by)?;
+        let declined = InvitationState::Declined;
+        if !membership::may_answer(id, &invitation.invitee, invitation.state, by, declined)? {
+            return Ok(invitation);
+        }
         inner.settle(id, InvitationState::Declined)
     }
 
@@ -1006,8 +1019,15 @@ impl Storage for MemoryStorage {
             .find(|(_, row)| row.token_hash == token_hash)
             .ok_or(Error::InviteLinkNotFound)?;
         let (id, chat) = (*id, link.chat);
-        membership::link_usable(&link.usage(), at)?;
-        let roster = inner.chats.get(&chat).ok_or(Error::InviteLinkNotFound)?.roster();
+        let usage = link.usage();
+        let row = inner.chats.get(&chat).ok_or(Error::InviteLinkNotFound)?;
+        if row.members.contains_key(by) {
+            // A member joining again (a retry whose reply was lost): nothing changes.
+            membership::link_repeatable(&usage, at)?;
+            return Ok(membership::already_joined(inner.chat_view(chat, row)));
+        }
+        membership::link_usable(&usage, at)?;
+        let roster = row.roster();
         // The rules pass before anything changes (this backend has no rollback).
         membership::join(chat, &roster, by, max)?;
         if let Some(link) = inner.invite_links.get_mut(&id) {

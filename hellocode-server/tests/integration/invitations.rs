@@ -142,8 +142,14 @@ pub async fn an_invitation_is_announced_listed_and_accepted(backend: Backend) {
     bob.expect("new_message").await;
     let listed = dave.request(json!({ "command": "list_invitations" }), 24).await;
     assert_eq!(listed["invitations"], json!([]));
-    let twice = dave.request(accept, 25).await;
-    assert_eq!(twice["code"], "not_found", "answered once: {twice}");
+    // Accepting again (a retry whose reply was lost) is answered with the chat, and changes
+    // and announces nothing.
+    let twice = dave.request(accept.clone(), 25).await;
+    assert_eq!(twice["command"], "chat", "answered once, the repeat answered alike: {twice}");
+    // Another answer to it is refused.
+    let decline =
+        json!({ "command": "decline_invitation", "invitationId": accept["invitationId"] });
+    assert_eq!(dave.request(decline, 26).await["code"], "not_found");
     alice.expect_nothing_pending().await;
     dave_bound.expect_nothing_pending().await;
 }
@@ -242,12 +248,13 @@ pub async fn invite_links_join_until_used_up_or_revoked(backend: Backend) {
     let listed = alice.request(json!({ "command": "list_invite_links", "chatId": chat }), 3).await;
     assert_eq!(listed["links"][0]["uses"], 2);
 
-    // A member joining again is refused, and counts no use.
+    // A member joining again (a retry whose reply was lost) is answered with the chat, counts no
+    // use and announces nothing.
     let (created, _) =
         alice.call(json!({ "command": "create_invite_link", "chatId": chat }), 4).await;
     let second = created["token"].as_str().expect("token").to_owned();
     let again = dave.request(json!({ "command": "join_by_link", "token": second }), 2).await;
-    assert_eq!(again["code"], "invalid_field", "{again}");
+    assert_eq!(again["command"], "chat", "{again}");
     // Revoked: refused alike.
     let revoke =
         json!({ "command": "revoke_invite_link", "chatId": chat, "linkId": created["link"]["id"] });
@@ -487,10 +494,20 @@ pub async fn join_by_link_refuses_dead_links_alike(backend: Backend) {
     }
     scene.actors[2].1.expect("chat_changed").await;
     let unknown = "0".repeat(64);
-    for token in [scene.revoked_token.clone(), used_up, unknown] {
+    for token in [scene.revoked_token.clone(), unknown] {
         let command = json!({ "command": "join_by_link", "token": token });
         let replies = scene.attempt(&command, |_| "not_found").await;
         assert!(replies.iter().all(|reply| reply["message"] == NO_LINK), "{replies:?}");
+    }
+    // Used up: refused alike, except that a member's repeat is answered with the chat they are
+    // in (their own join may be what used it up: a retry whose reply was lost).
+    let command = json!({ "command": "join_by_link", "token": used_up });
+    for (n, (name, client)) in scene.actors.iter_mut().enumerate() {
+        let reply = client.request(command.clone(), 200 + n as i64).await;
+        match *name {
+            "bob" => assert_eq!(reply["command"], "chat", "a member: {reply}"),
+            _ => assert_eq!(reply["message"], NO_LINK, "{name}: {reply}"),
+        }
     }
     scene.nobody_told().await;
     frank.expect_nothing_pending().await;
@@ -593,8 +610,12 @@ pub async fn rest_maps_invitations_and_links_onto_the_same_commands(backend: Bac
         server.http("POST", "/api/join/", Some(&erin), Some(&json!({ "token": token }))).await;
     assert_eq!(status, 200, "{joined}");
     assert!(members(&joined).contains(&"erin".to_owned()));
-    let (status, refused) =
+    let (status, again) =
         server.http("POST", "/api/join/", Some(&erin), Some(&json!({ "token": token }))).await;
+    assert_eq!(status, 200, "a repeat by the one who joined is answered alike: {again}");
+    let zed = server.user("zed").await;
+    let (status, refused) =
+        server.http("POST", "/api/join/", Some(&zed), Some(&json!({ "token": token }))).await;
     assert_eq!((status, &refused["message"]), (404, &json!(NO_LINK)), "used up");
     let (status, _) = server.http("POST", "/api/join/", Some(&erin), Some(&json!({}))).await;
     assert_eq!(status, 400, "the token goes in the body");

@@ -103,8 +103,16 @@ pub(super) async fn accept_invitation<DB: Backend>(
     })?;
     let invitation =
         load_invitation::<DB>(&mut tx, id).await?.ok_or(Error::InvitationNotFound(id))?;
-    membership::may_answer(id, &invitation.invitee, invitation.state, by)?;
+    let accepted = InvitationState::Accepted;
+    let pending = membership::may_answer(id, &invitation.invitee, invitation.state, by, accepted)?;
     let roster = roster::<DB>(&mut tx, chat, locked).await?;
+    if !pending {
+        // Accepted before: answered again while they are still in the chat.
+        let member = roster.members.iter().any(|(name, _)| name == by);
+        let view = load_chat::<DB>(&mut tx, chat).await?.filter(|_| member);
+        tx.rollback().await?;
+        return view.map(membership::already_joined).ok_or(Error::InvitationNotFound(id));
+    }
     let plan = membership::join(chat, &roster, by, max)?;
     settle::<DB>(&mut tx, id, InvitationState::Accepted, at).await?;
     let changed = join::<DB>(&mut tx, chat, by, plan, at).await?;
@@ -121,7 +129,11 @@ pub(super) async fn decline_invitation<DB: Backend>(
     let mut tx = begin_write(pool).await?;
     let invitation =
         load_invitation::<DB>(&mut tx, id).await?.ok_or(Error::InvitationNotFound(id))?;
-    membership::may_answer(id, &invitation.invitee, invitation.state, by)?;
+    let declined = InvitationState::Declined;
+    if !membership::may_answer(id, &invitation.invitee, invitation.state, by, declined)? {
+        tx.rollback().await?;
+        return Ok(invitation);
+    }
     // No chat lock: the update itself refuses an invitation settled meanwhile.
     settle::<DB>(&mut tx, id, InvitationState::Declined, at).await?;
     tx.commit().await?;
@@ -262,8 +274,15 @@ pub(super) async fn join_by_link<DB: Backend>(
         max_uses: row.opt_i64(3)?.map(count).transpose()?,
         uses: count(row.i64(4)?)?,
     };
-    membership::link_usable(&usage, at)?;
     let roster = roster::<DB>(&mut tx, chat, locked).await?;
+    if roster.members.iter().any(|(name, _)| name == by) {
+        // A member joining again (a retry whose reply was lost): nothing changes.
+        membership::link_repeatable(&usage, at)?;
+        let view = load_chat::<DB>(&mut tx, chat).await?.ok_or(Error::InviteLinkNotFound)?;
+        tx.rollback().await?;
+        return Ok(membership::already_joined(view));
+    }
+    membership::link_usable(&usage, at)?;
     let plan = membership::join(chat, &roster, by, max)?;
     let used = Statement::new("UPDATE invite_links SET uses = uses + 1 WHERE id = $1").bind(link);
     DB::execute(&mut tx, used).await?;
