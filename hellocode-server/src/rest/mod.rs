@@ -285,13 +285,16 @@ pub fn routes(
             .into_response()
         },
     );
+    // Each group of routes is boxed: as one nested filter type, the whole API overflows the
+    // compiler's recursion limit in release builds.
     let api = rate_limited(state.clone()).and(
         accounts::routes(state.clone())
-            .or(chats::routes(state.clone()))
+            .boxed()
+            .or(chats::routes(state.clone()).boxed())
             .unify()
-            .or(members::routes(state.clone()))
+            .or(members::routes(state.clone()).boxed())
             .unify()
-            .or(invitations::routes(state))
+            .or(invitations::routes(state).boxed())
             .unify(),
     );
     health.or(metrics).unify().or(api).unify()
