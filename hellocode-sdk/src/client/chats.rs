@@ -1,9 +1,10 @@
-//! Chat membership: adding people, and finding or creating the chat with a set of people.
+//! Chats and their members: groups, roles, names and topics, leaving and deleting, and finding
+//! or creating the chat with a set of people.
 
 use std::collections::BTreeSet;
 use std::future::Future;
 
-use hellocode_core::model::{Chat, ChatId};
+use hellocode_core::model::{Chat, ChatId, ChatKind, Role};
 use hellocode_core::protocol::{Command, ServerFrame};
 
 use super::Client;
@@ -14,13 +15,65 @@ use crate::{Error, Result};
 const CHAT_WITH_ATTEMPTS: usize = 3;
 
 impl Client {
-    /// Add users to a chat this user takes part in; returns the chat with its participants as
-    /// they now are. Those added (and only they) get `Event::ChatCreated` and then the chat's
-    /// messages from its start. Names already in the chat are ignored.
+    /// Create a group named `name` with these users; the caller is in it and owns it. Every
+    /// member gets `Event::ChatCreated`. (`create_chat` with one other person makes a direct
+    /// chat instead, whose two members never change.)
     ///
-    /// Errors: `forbidden` if this user is not in the chat, `not_found` for an unknown chat or
-    /// username (then no one is added), `invalid_field` for an empty list or a chat that would
-    /// exceed the participant limit.
+    /// Not resent after a lost connection (it could create the group twice): it fails with
+    /// `connection_lost` when the reply was lost.
+    ///
+    /// Errors: `invalid_field` unless the name is 1 to 64 characters once trimmed, or for more
+    /// members than the participant limit; `not_found` for an unknown username (then nothing
+    /// is created); `rate_limited` past the server's creation limit.
+    ///
+    /// ```no_run
+    /// # async fn run(client: hellocode_sdk::Client) -> hellocode_sdk::Result<()> {
+    /// use hellocode_sdk::{ChatKind, Role};
+    ///
+    /// let group = client.create_group("Crabs", vec!["bob".into(), "carol".into()]).await?;
+    /// assert_eq!(group.kind, ChatKind::Group);
+    /// assert_eq!(group.name.as_deref(), Some("Crabs"));
+    /// assert_eq!(group.role_of(client.username()), Some(Role::Owner));
+    /// # Ok(()) }
+    /// ```
+    pub fn create_group(
+        &self,
+        name: impl Into<String>,
+        participants: Vec<String>,
+    ) -> impl Future<Output = Result<Chat>> + Send + 'static {
+        let command = Command::CreateChat { participants, name: Some(name.into()), topic: None };
+        // retry: false, as `create_chat`: a resend could create a second group.
+        self.expect_chat(command, false)
+    }
+
+    /// One of this user's chats as it now is: its kind, name, topic, members and their roles.
+    /// Safe to resend after a lost connection.
+    ///
+    /// Errors: `forbidden` if this user is not in the chat (or was removed from it),
+    /// `not_found` for an unknown chat.
+    ///
+    /// ```no_run
+    /// # async fn run(client: hellocode_sdk::Client, chat: hellocode_sdk::ChatId)
+    /// # -> hellocode_sdk::Result<()> {
+    /// let chat = client.get_chat(chat).await?;
+    /// for member in &chat.participants {
+    ///     println!("{} ({:?})", member.username, member.role);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn get_chat(&self, chat: ChatId) -> impl Future<Output = Result<Chat>> + Send + 'static {
+        self.expect_chat(Command::GetChat { chat_id: Some(chat) }, true)
+    }
+
+    /// Add users to a group; returns the chat with its participants as they now are. Those
+    /// added get `Event::ChatCreated` and then the chat's items from its start; every member
+    /// gets a `join` [`ChatEvent`](crate::Event::ChatEvent) per user added, then
+    /// `Event::ChatChanged`. Names already in the chat are ignored.
+    ///
+    /// Errors: `forbidden` if this user is not in the chat or is a plain member (only an owner
+    /// or admin adds), `not_found` for an unknown chat or username (then no one is added),
+    /// `invalid_field` for an empty list, a direct chat (its two members never change: create
+    /// a group), or a chat that would exceed the participant limit.
     ///
     /// ```no_run
     /// # async fn run(client: hellocode_sdk::Client, chat: hellocode_sdk::ChatId)
@@ -34,18 +87,147 @@ impl Client {
         chat: ChatId,
         usernames: Vec<String>,
     ) -> impl Future<Output = Result<Chat>> + Send + 'static {
-        // Safe to resend: adding someone already in the chat changes nothing.
-        let reply = self.request(Command::AddParticipants { chat_id: Some(chat), usernames }, true);
-        async move {
-            match reply.await? {
-                ServerFrame::Chat { chat, .. } => Ok(chat),
-                other => Err(unexpected("chat", &other)),
-            }
-        }
+        // retry: true. Safe to resend: adding someone already in the chat changes nothing.
+        self.expect_chat(Command::AddParticipants { chat_id: Some(chat), usernames }, true)
+    }
+
+    /// Remove a member from a group (an owner removes anyone, an admin plain members); returns
+    /// the chat as it now is. Every member gets a `remove`
+    /// [`ChatEvent`](crate::Event::ChatEvent) and `Event::ChatChanged`; so does the removed
+    /// user, whose client then forgets the chat. Removing oneself is leaving.
+    ///
+    /// Not resent after a lost connection (a second removal would be refused with
+    /// `not_found`): it fails with `connection_lost` when the reply was lost.
+    ///
+    /// Errors: `forbidden` if this user is not in the chat or may not remove that member,
+    /// `not_found` for an unknown chat or a user who is not a member, `invalid_field` for a
+    /// direct chat.
+    ///
+    /// ```no_run
+    /// # async fn run(client: hellocode_sdk::Client, chat: hellocode_sdk::ChatId)
+    /// # -> hellocode_sdk::Result<()> {
+    /// let chat = client.remove_participant(chat, "mallory").await?;
+    /// assert!(!chat.has_participant("mallory"));
+    /// # Ok(()) }
+    /// ```
+    pub fn remove_participant(
+        &self,
+        chat: ChatId,
+        username: impl Into<String>,
+    ) -> impl Future<Output = Result<Chat>> + Send + 'static {
+        let command = Command::RemoveParticipant { chat_id: Some(chat), username: username.into() };
+        // retry: false. A resend after the removal took effect would be refused (`not_found`).
+        self.expect_chat(command, false)
+    }
+
+    /// Leave a chat. The members left get a `leave` [`ChatEvent`](crate::Event::ChatEvent)
+    /// (and, if this user owned the group, the `role` event of the member who now owns it:
+    /// the oldest admin, else the oldest member); this client gets the same events, then
+    /// forgets the chat. The last member leaving deletes the chat (`Event::ChatDeleted`).
+    ///
+    /// Not resent after a lost connection (a second leave would be refused with
+    /// `forbidden`): it fails with `connection_lost` when the reply was lost.
+    ///
+    /// Errors: `forbidden` if this user is not in the chat, `not_found` for an unknown chat.
+    ///
+    /// ```no_run
+    /// # async fn run(client: hellocode_sdk::Client, chat: hellocode_sdk::ChatId)
+    /// # -> hellocode_sdk::Result<()> {
+    /// client.leave_chat(chat).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn leave_chat(&self, chat: ChatId) -> impl Future<Output = Result<()>> + Send + 'static {
+        // retry: false. A resend after the leave took effect would be refused (`forbidden`).
+        self.expect_ok(Command::LeaveChat { chat_id: Some(chat) }, false)
+    }
+
+    /// Give a member of a group a role (the owner only); returns the chat as it now is. Making
+    /// someone [`Role::Owner`] hands ownership over: this user becomes an admin. A role already
+    /// held changes nothing. Every member gets the `role`
+    /// [`ChatEvent`](crate::Event::ChatEvent)s and `Event::ChatChanged`.
+    ///
+    /// Resent after a lost connection unless it hands ownership over (a resend of that would
+    /// be refused: this user is no longer the owner).
+    ///
+    /// Errors: `forbidden` if this user is not the group's owner (or gives up ownership
+    /// without naming another owner), `not_found` for an unknown chat or a user who is not a
+    /// member, `invalid_field` for a direct chat.
+    ///
+    /// ```no_run
+    /// # async fn run(client: hellocode_sdk::Client, chat: hellocode_sdk::ChatId)
+    /// # -> hellocode_sdk::Result<()> {
+    /// use hellocode_sdk::Role;
+    ///
+    /// let chat = client.set_role(chat, "bob", Role::Admin).await?;
+    /// assert_eq!(chat.role_of("bob"), Some(Role::Admin));
+    /// # Ok(()) }
+    /// ```
+    pub fn set_role(
+        &self,
+        chat: ChatId,
+        username: impl Into<String>,
+        role: Role,
+    ) -> impl Future<Output = Result<Chat>> + Send + 'static {
+        let command = Command::SetRole { chat_id: Some(chat), username: username.into(), role };
+        // retry: true unless handing ownership over. Giving a role already held changes
+        // nothing, but a handover cannot be repeated by the former owner.
+        self.expect_chat(command, role != Role::Owner)
+    }
+
+    /// Rename a group and/or set its topic (an owner or admin); `None` leaves a field as it
+    /// is, an empty string clears it. Returns the chat as it now is. Each field that changed
+    /// records a `rename` or `topic` [`ChatEvent`](crate::Event::ChatEvent) (its `content` is
+    /// the new text), then every member gets `Event::ChatChanged`. Safe to resend after a lost
+    /// connection: setting what is already there records nothing.
+    ///
+    /// Errors: `forbidden` if this user is not in the chat or is a plain member, `not_found`
+    /// for an unknown chat, `invalid_field` for a direct chat, a name over 64 characters or a
+    /// topic over 256.
+    ///
+    /// ```no_run
+    /// # async fn run(client: hellocode_sdk::Client, chat: hellocode_sdk::ChatId)
+    /// # -> hellocode_sdk::Result<()> {
+    /// let chat = client
+    ///     .update_chat(chat, Some("Ferris fans".into()), Some(String::new()))
+    ///     .await?;
+    /// assert_eq!((chat.name.as_deref(), chat.topic.as_deref()), (Some("Ferris fans"), None));
+    /// # Ok(()) }
+    /// ```
+    pub fn update_chat(
+        &self,
+        chat: ChatId,
+        name: Option<String>,
+        topic: Option<String>,
+    ) -> impl Future<Output = Result<Chat>> + Send + 'static {
+        // retry: true. Setting a name or topic that is already there records nothing.
+        self.expect_chat(Command::UpdateChat { chat_id: Some(chat), name, topic }, true)
+    }
+
+    /// Delete a chat and its history: either member of a direct chat, the owner of a group.
+    /// Everyone who was in it gets `Event::ChatDeleted`, and their clients forget it.
+    ///
+    /// Not resent after a lost connection (a second deletion would be refused with
+    /// `not_found`): it fails with `connection_lost` when the reply was lost.
+    ///
+    /// Errors: `forbidden` if this user is not in the chat or is not the group's owner,
+    /// `not_found` for an unknown chat.
+    ///
+    /// ```no_run
+    /// # async fn run(client: hellocode_sdk::Client, chat: hellocode_sdk::ChatId)
+    /// # -> hellocode_sdk::Result<()> {
+    /// client.delete_chat(chat).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn delete_chat(&self, chat: ChatId) -> impl Future<Output = Result<()>> + Send + 'static {
+        // retry: false. A resend after the deletion took effect would be refused (`not_found`).
+        self.expect_ok(Command::DeleteChat { chat_id: Some(chat) }, false)
     }
 
     /// The chat of exactly this user and `usernames`: the existing one (the oldest, if there
     /// are several), else a new one. Calling it again returns the same chat.
+    ///
+    /// For one other person that is their direct chat (a group of the same two people is not
+    /// "the chat with bob"); for several, a group of exactly these people.
     ///
     /// It works on the client side (`list_chats`, then `create_chat`), so two clients calling
     /// it at the same moment for the same people may create two chats; later calls then
@@ -70,6 +252,8 @@ impl Client {
         async move {
             let mut wanted: BTreeSet<String> = usernames.into_iter().collect();
             wanted.insert(this.username().to_owned());
+            // `create_chat` makes a direct chat of two people, a group of more.
+            let kind = if wanted.len() == 2 { ChatKind::Direct } else { ChatKind::Group };
             let mut attempt = 0;
             loop {
                 attempt += 1;
@@ -78,7 +262,8 @@ impl Client {
                     .await?
                     .into_iter()
                     .filter(|chat| {
-                        chat.participants.len() == wanted.len()
+                        chat.kind == kind
+                            && chat.participants.len() == wanted.len()
                             && chat.participants.iter().all(|p| wanted.contains(&p.username))
                     })
                     .min_by_key(|chat| chat.id);
@@ -89,6 +274,21 @@ impl Client {
                     Err(Error::ConnectionLost) if attempt < CHAT_WITH_ATTEMPTS => continue,
                     result => return result,
                 }
+            }
+        }
+    }
+
+    /// Send a command whose reply is the `chat` frame.
+    fn expect_chat(
+        &self,
+        command: Command,
+        retry: bool,
+    ) -> impl Future<Output = Result<Chat>> + Send + 'static {
+        let reply = self.request(command, retry);
+        async move {
+            match reply.await? {
+                ServerFrame::Chat { chat, .. } => Ok(chat),
+                other => Err(unexpected("chat", &other)),
             }
         }
     }
