@@ -142,7 +142,7 @@ impl PyNativeCheck {
     }
 }
 
-/// Only in a chat between the bot and one other person.
+/// Only in a direct chat between the bot and one other person (not in a group).
 #[pyfunction]
 fn _check_direct_only() -> PyNativeCheck {
     PyNativeCheck { check: Arc::new(checks::direct_only()), description: "direct_only()".into() }

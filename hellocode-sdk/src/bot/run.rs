@@ -296,7 +296,8 @@ async fn catch_up_skipped(
         if router.stopping.load(Ordering::SeqCst) {
             return;
         }
-        // Sequence numbers are gap-free: the page before `handled + PAGE + 1` is the next one.
+        // Sequence numbers are gap-free: `(handled, end]` holds at most PAGE items, posts and
+        // events, so the page of posts before `end + 1` has every post of it.
         let end = Seq(handled.0.saturating_add(i64::from(CATCH_UP_PAGE)).min(until.0));
         let before = Some(Seq(end.0.saturating_add(1)));
         let page = match router.client.fetch_messages(chat, before, Some(CATCH_UP_PAGE)).await {
