@@ -189,7 +189,7 @@ impl BotContext {
         self.inner.chat().cloned().map(Chat::from)
     }
 
-    /// Whether the chat is the bot and one other user.
+    /// Whether the chat is a direct chat: the bot and one other user (not a group).
     pub fn is_direct(&self) -> bool {
         self.inner.is_direct()
     }

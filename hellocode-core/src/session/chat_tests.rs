@@ -369,3 +369,36 @@ fn a_retried_change_or_creation_is_answered_but_not_announced_again() {
     assert_eq!(out.reply, Some(ServerFrame::Chat { id: Some(2.into()), chat }));
     assert!(out.publish.is_empty(), "a retried creation is not announced again");
 }
+
+#[test]
+fn the_last_member_leaving_is_told_the_chat_is_deleted_and_each_command_answers_as_always() {
+    for (text, leave) in [
+        (r#"{"command":"leave_chat","id":1,"chatId":7}"#, true),
+        (r#"{"command":"remove_participant","id":1,"chatId":7,"username":"alice"}"#, false),
+    ] {
+        let mut session = alice(Scope::AllChats);
+        let Decision::Store(pending) = decide(&mut session, text) else { panic!("store") };
+        let gone = ChatChanged {
+            chat: group(&[]),
+            events: Vec::new(),
+            gone: vec!["alice".into()],
+            added: Vec::new(),
+            deleted: true,
+            replayed: false,
+        };
+        let out = session.complete(pending, Ok(StorageOutcome::Changed(gone)));
+        let frame = ServerFrame::ChatDeleted { chat_id: ChatId(7), by: "alice".into() };
+        assert_eq!(
+            out.publish,
+            [Publish { chat: ChatId(7), frame, to: None, also: vec!["alice".into()] }]
+        );
+        match out.reply {
+            Some(ServerFrame::Ok { .. }) => assert!(leave, "{text}"),
+            Some(ServerFrame::Chat { chat, .. }) => {
+                assert!(!leave, "{text}");
+                assert!(chat.participants.is_empty());
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+}

@@ -534,10 +534,14 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
             if deleted {
                 // The last member left: the chat is gone, as if they had deleted it.
                 let frame = ServerFrame::ChatDeleted { chat_id: chat.id, by: gone.join(", ") };
-                return Output {
-                    reply: wants_ack.then_some(ServerFrame::Ok { id }),
-                    publish: vec![Publish { chat: chat.id, frame, to: None, also: gone }],
+                let publish = vec![Publish { chat: chat.id, frame, to: None, also: gone }];
+                // Each command answers as it always does: `leave_chat` with `ok`,
+                // `remove_participant` (of oneself) with the chat, as it was without them.
+                let reply = match change {
+                    ChatChange::Leave => wants_ack.then_some(ServerFrame::Ok { id }),
+                    _ => Some(ServerFrame::Chat { id, chat }),
                 };
+                return Output { reply, publish };
             }
             let mut publish = Vec::new();
             // Those added learn of the chat as if it had just been created with them; from then

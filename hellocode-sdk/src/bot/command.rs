@@ -43,7 +43,8 @@ where
 pub mod checks {
     use super::{Check, Context};
 
-    /// Only in a chat between the bot and one other person.
+    /// Only in a direct chat between the bot and one other person (not in a group, even one
+    /// of two).
     ///
     /// ```
     /// use hellocode_sdk::bot::{Command, Context, checks};

@@ -14,7 +14,7 @@ __all__ = ["BuiltinCheck", "direct_only", "only_users"]
 
 
 def direct_only() -> BuiltinCheck:
-    """Only in a chat between the bot and one other person."""
+    """Only in a direct chat between the bot and one other person (not in a group)."""
     return _check_direct_only()
 
 
