@@ -11,7 +11,7 @@ use std::io::IsTerminal;
 use anyhow::Context as _;
 use clap::Parser;
 use hellocode_examples::{ConnectArgs, init_logging};
-use hellocode_sdk::{ChatId, Client, ConnectionState, Event, ProfileUpdate, SendState};
+use hellocode_sdk::{ChatId, Client, ConnectionState, Event, EventKind, ProfileUpdate, SendState};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(Debug, Parser)]
@@ -59,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
             Some("/chats") => {
                 for chat in client.list_chats().await? {
                     let names: Vec<_> = chat.participants.iter().map(|p| &p.username).collect();
-                    println!("  chat {} with {names:?}, {} messages", chat.id, chat.last_seq);
+                    println!("  chat {} with {names:?}, {} items", chat.id, chat.last_seq);
                 }
             }
             Some("/join") => match words.next().and_then(|id| id.parse().ok()) {
@@ -129,6 +129,29 @@ async fn print_events(client: Client) {
                 println!("({username} is {})", if online { "online" } else { "offline" })
             }
             Event::ChatCreated(chat) => println!("(you were added to chat {})", chat.id),
+            Event::ChatEvent(event) => {
+                let (chat, who, member) =
+                    (event.chat_id, &event.author, event.member.as_deref().unwrap_or(""));
+                match event.kind {
+                    EventKind::Edit => println!("[chat {chat}] ({who} edited: {})", event.content),
+                    EventKind::Delete => println!("[chat {chat}] ({who} deleted a message)"),
+                    EventKind::Join => println!("[chat {chat}] ({who} added {member})"),
+                    EventKind::Leave => println!("[chat {chat}] ({member} left)"),
+                    EventKind::Remove => println!("[chat {chat}] ({who} removed {member})"),
+                    EventKind::Role => {
+                        let role = event.role.map_or("?", |role| role.as_str());
+                        println!("[chat {chat}] ({member} is now {role})")
+                    }
+                    EventKind::Rename => {
+                        println!("[chat {chat}] ({who} renamed it {:?})", event.content)
+                    }
+                    EventKind::Topic => {
+                        println!("[chat {chat}] ({who} set the topic {:?})", event.content)
+                    }
+                    _ => {}
+                }
+            }
+            Event::ChatDeleted { chat_id, by } => println!("(chat {chat_id} was deleted by {by})"),
             Event::Connection(ConnectionState::Reconnecting { delay, error, .. }) => {
                 println!("(connection lost: {error}; retrying in {delay:?})")
             }

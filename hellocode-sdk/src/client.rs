@@ -259,7 +259,9 @@ impl Client {
         }
     }
 
-    /// Create a chat with these users (the caller is always in it).
+    /// Create a chat with these users (the caller is always in it): with one other person a
+    /// direct chat, whose two members never change; with more, a group the caller owns (see
+    /// [`create_group`](Client::create_group) for a named one).
     pub fn create_chat(
         &self,
         participants: Vec<String>,
@@ -539,6 +541,13 @@ mod tests {
         owned(client.revoke_bot_token(1));
         owned(client.add_participants(ChatId(1), vec!["bob".into()]));
         owned(client.chat_with(vec!["bob".into()]));
+        owned(client.create_group("Crabs", vec!["bob".into()]));
+        owned(client.get_chat(ChatId(1)));
+        owned(client.remove_participant(ChatId(1), "bob"));
+        owned(client.leave_chat(ChatId(1)));
+        owned(client.set_role(ChatId(1), "bob", hellocode_core::model::Role::Admin));
+        owned(client.update_chat(ChatId(1), Some("x".into()), None));
+        owned(client.delete_chat(ChatId(1)));
     }
 
     /// The history stream is an owned `Send + 'static` value too.

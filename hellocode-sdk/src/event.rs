@@ -6,8 +6,10 @@ use hellocode_core::model::{Chat, ChatId, Message, Seq};
 
 use crate::Error;
 
-/// One event, in the order the client saw it. Messages of a chat arrive exactly once and in
-/// sequence order, across reconnects.
+/// One event, in the order the client saw it. The items of a chat — its posts
+/// ([`Event::Message`]) and its events ([`Event::ChatEvent`]: edits, deletions, members joining,
+/// leaving or removed, role changes, renames, topics) — arrive exactly once and in sequence
+/// order, across reconnects.
 ///
 /// Every subscriber ([`Client::events`](crate::Client::events), listeners) gets every event.
 /// What comes when:
@@ -16,10 +18,18 @@ use crate::Error;
 ///   [`send`](crate::Client::send) future resolves (the server publishes a message to the
 ///   chat, the sender included, before acknowledging it), and before its
 ///   [`SendState::Sent`] update.
-/// - After a reconnect, the messages missed meanwhile arrive as ordinary `Message` events
-///   (after a `Connection(Connected)`), oldest first; nothing is delivered twice.
-/// - A chat the user is added to arrives as [`Event::ChatCreated`] first, then its messages from
+/// - After a reconnect, the items missed meanwhile arrive as ordinary `Message` and `ChatEvent`
+///   events (after a `Connection(Connected)`), oldest first; nothing is delivered twice.
+/// - A chat the user is added to arrives as [`Event::ChatCreated`] first, then its items from
 ///   the start (a bot skips those unless asked to replay them).
+/// - A live change of a chat's members, roles, name or topic arrives as its `ChatEvent`s, then
+///   one [`Event::ChatChanged`] with the chat as it now is. A live edit or deletion arrives as
+///   its `ChatEvent`, then the [`Event::Edited`] or [`Event::Deleted`] convenience.
+/// - When the user leaves a chat, is removed from it, or it is deleted, the client forgets it:
+///   the `ChatEvent` of the leave or removal (or [`Event::ChatDeleted`]) is the chat's last
+///   event, and it is not resumed after a reconnect. A chat the user lost while the client was
+///   away (removed, or deleted) is forgotten silently on reconnection: it is no longer in the
+///   chat list, and the server tells a former member nothing of it.
 ///
 /// ```no_run
 /// # async fn run(client: hellocode_sdk::Client) {
@@ -40,13 +50,21 @@ use crate::Error;
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
-    /// A new message in one of the user's chats, the client's own included: exactly once, in
-    /// sequence order per chat, from the chat's newest message at connect time on.
+    /// A new message (a post) in one of the user's chats, the client's own included: exactly
+    /// once, in sequence order per chat, from the chat's newest item at connect time on.
     Message(Message),
-    /// A message was edited; carries its new content. Live only: an edit made while the client
-    /// was disconnected is not replayed (a resumed message carries its current content).
+    /// An event of one of the user's chats: every item that is not a post (`message.kind` says
+    /// which: edit, delete, join, leave, remove, role, rename, topic; `target`, `member` and
+    /// `role` say what it changed; `author` made the change). Exactly once, in sequence order
+    /// with the chat's `Message`s, live or resumed after a reconnect, so an application that
+    /// applies them keeps every chat right across disconnects.
+    ChatEvent(Message),
+    /// A message was edited; carries its new content. A live convenience, after the edit's
+    /// [`ChatEvent`](Event::ChatEvent): an edit made while the client was disconnected comes as
+    /// that `ChatEvent` only (and a resumed message carries its current content).
     Edited(Message),
-    /// A message was deleted. Live only, as for edits.
+    /// A message was deleted. A live convenience after the deletion's `ChatEvent`, as for
+    /// edits.
     Deleted {
         /// The chat.
         chat_id: ChatId,
@@ -79,8 +97,20 @@ pub enum Event {
         online: bool,
     },
     /// This user was added to a chat: one created with them, or one they were added to later,
-    /// live or while the client was away. Comes before any message of that chat.
+    /// live or while the client was away. Comes before any item of that chat.
     ChatCreated(Chat),
+    /// A chat's members, roles, name or topic changed: the chat as it now is, after the
+    /// [`ChatEvent`](Event::ChatEvent)s that recorded the change. Live only (after a reconnect
+    /// the `ChatEvent`s say what changed; `get_chat` gives the chat as it is). A user who left
+    /// or was removed gets this one last time, without themselves in it.
+    ChatChanged(Chat),
+    /// A chat was deleted, with its history (live only). The client forgets it.
+    ChatDeleted {
+        /// The chat.
+        chat_id: ChatId,
+        /// Who deleted it (when the last member left, that member).
+        by: String,
+    },
     /// A message queued by this client changed state (the "local echo"): `Pending` when queued,
     /// then `Sent` once stored or `Failed`.
     Send(SendUpdate),

@@ -68,19 +68,26 @@
 //!
 //! # Guarantees and limits
 //!
-//! - Messages ([`Event::Message`]) of every chat arrive exactly once and in sequence order,
-//!   from the chat's newest message at connect time (or from `ClientConfig::start_positions`),
-//!   and from the start of any chat the user joins later, across any number of reconnects.
+//! - The items of every chat — its messages ([`Event::Message`]) and its events
+//!   ([`Event::ChatEvent`]: edits, deletions, members joining, leaving or removed, role changes,
+//!   renames and topics) — arrive exactly once and in sequence order, from the chat's newest
+//!   item at connect time (or from `ClientConfig::start_positions`), and from the start of any
+//!   chat the user joins later, across any number of reconnects. The client speaks protocol
+//!   version 2, in which every change is a sequenced item of its chat, so a resume after a
+//!   reconnect returns exactly what was missed, edits and membership changes included.
 //! - Each queued message is stored by the server at most once and is reported `Sent` once
 //!   stored; a client's messages to one chat are stored in the order they were queued.
-//! - Not replayed after a disconnect: typing, read receipts and presence (ephemeral), and edits
-//!   or deletions of messages delivered before the disconnect (a resumed message carries its
-//!   current content and `deleted` flag, but an edit of an older message is not an event the
-//!   server keeps).
+//! - Not replayed after a disconnect: typing, read receipts and presence (ephemeral), and the
+//!   live conveniences [`Event::Edited`], [`Event::Deleted`], [`Event::ChatChanged`] and
+//!   [`Event::ChatDeleted`] (what they report is in the resumed `ChatEvent`s, except a deletion
+//!   of the whole chat).
+//! - A chat the user left, was removed from, or that was deleted is forgotten: it is not
+//!   resumed after a reconnect, and no position is kept for it.
 //! - Commands that change something carry an idempotency key (`clientId`) and are resent after
 //!   a lost connection: the server applies each once and answers a repeat as the first time.
-//!   Only `create_bot_token` (a second one would be another token) is not resent: it fails with
-//!   `connection_lost` when its reply was lost.
+//!   Two are not resent, and fail with `connection_lost` when their reply was lost:
+//!   `create_bot_token` (a second would be another token) and `delete_chat` (a repeat finds no
+//!   chat, which cannot be told from one that never was).
 //! - Event queues are unbounded so the client never stops reading the server; read them.
 //! - Every write to the connection is bounded by `ClientConfig::write_timeout`: a stuck write
 //!   is a lost connection, and `close` ends even on a stuck socket.
@@ -108,7 +115,8 @@ pub use config::{Backoff, ClientConfig, Credentials};
 pub use error::{Error, Result};
 pub use event::{ConnectionState, Event, PendingSend, SendState, SendUpdate};
 pub use hellocode_core::model::{
-    BotToken, Chat, ChatId, Language, Message, Participant, Seq, Timestamp, User,
+    BotToken, Chat, ChatId, ChatKind, EventKind, Language, Message, Participant, Role, Seq,
+    Timestamp, User,
 };
 pub use hellocode_core::protocol::ErrorCode;
 pub use transport::{InProcessTransport, Transport, WebSocketTransport};

@@ -71,6 +71,9 @@ pub struct Step {
     pub expect: Option<Value>,
     /// The expected error code instead of a result.
     pub error: Option<String>,
+    /// What the result must not have (see [`lacks()`]): keys of an object (each value as a
+    /// string, so `"$chat.id"` names a chat in `positions`), or items of a list.
+    pub lacks: Option<Vec<Value>>,
     /// Keep the result under this name, for `$name` and `$name.field` in later steps.
     pub save: Option<String>,
     /// The next event of this kind must match (events of other kinds are skipped).
@@ -155,6 +158,13 @@ pub const OPERATIONS: &[&str] = &[
     "chat_with",
     "list_chats",
     "add_participants",
+    "create_group",
+    "get_chat",
+    "remove_participant",
+    "leave_chat",
+    "set_role",
+    "update_chat",
+    "delete_chat",
     "find_users",
     "typing",
     "mark_read",
@@ -286,6 +296,41 @@ pub fn matches(expected: &Value, actual: &Value) -> Result<(), String> {
         (want, have) if want == have => Ok(()),
         (want, have) => Err(format!("expected {want}, got {have}")),
     }
+}
+
+/// Whether `actual` has none of `unwanted`: for an object, no key equal to an unwanted value
+/// (a string as it is, a number written out); for a list, no item matching one of them (by
+/// [`matches()`]).
+///
+/// ```
+/// use hellocode_conformance::lacks;
+/// use serde_json::json;
+///
+/// let positions = json!({"7": 3, "9": 1});
+/// assert!(lacks(&[json!(8)], &positions).is_ok());
+/// assert!(lacks(&[json!(9)], &positions).is_err());
+/// let chats = json!([{"id": 7}, {"id": 9}]);
+/// assert!(lacks(&[json!({"id": 8})], &chats).is_ok());
+/// assert!(lacks(&[json!({"id": 9})], &chats).is_err());
+/// ```
+pub fn lacks(unwanted: &[Value], actual: &Value) -> Result<(), String> {
+    for value in unwanted {
+        let found = match actual {
+            Value::Object(object) => {
+                let key = match value {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                object.contains_key(&key)
+            }
+            Value::Array(items) => items.iter().any(|item| matches(value, item).is_ok()),
+            other => return Err(format!("`lacks` needs an object or a list, got {other}")),
+        };
+        if found {
+            return Err(format!("{value} should not be in {actual}"));
+        }
+    }
+    Ok(())
 }
 
 /// The public operations of `impl Client` blocks in the SDK's sources: every `pub fn` and

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use hellocode_conformance::{Scenario, Step, load_all, matches, substitute};
+use hellocode_conformance::{Scenario, Step, lacks, load_all, matches, substitute};
 use hellocode_core::storage::MemoryStorage;
 use hellocode_sdk::{
-    Backoff, ChatId, Client, ClientConfig, Credentials, Error, Event, ProfileUpdate, Seq,
+    Backoff, ChatId, Client, ClientConfig, Credentials, Error, Event, ProfileUpdate, Role, Seq,
     WebSocketTransport,
 };
 use hellocode_server::{Server, Settings};
@@ -145,6 +145,10 @@ impl Run {
                 if let Some(expected) = &step.expect {
                     matches(&substitute(expected, &self.saved)?, &value)?;
                 }
+                if let Some(unwanted) = &step.lacks {
+                    let unwanted = substitute(&Value::Array(unwanted.clone()), &self.saved)?;
+                    lacks(unwanted.as_array().map_or(&[][..], Vec::as_slice), &value)?;
+                }
                 if let Some(name) = &step.save {
                     self.saved.insert(name.clone(), value);
                 }
@@ -241,6 +245,15 @@ fn text(args: &Value, name: &str) -> Result<String, Error> {
         .ok_or_else(|| Error::InvalidArgument(format!("argument {name}")))
 }
 
+fn optional_text(args: &Value, name: &str) -> Result<Option<String>, Error> {
+    if args[name].is_null() { Ok(None) } else { text(args, name).map(Some) }
+}
+
+fn role(args: &Value) -> Result<Role, Error> {
+    let name = text(args, "role")?;
+    Role::parse(&name).ok_or_else(|| Error::InvalidArgument(format!("no role {name}")))
+}
+
 fn names(args: &Value, name: &str) -> Result<Vec<String>, Error> {
     serde_json::from_value(args[name].clone())
         .map_err(|_| Error::InvalidArgument(format!("argument {name}")))
@@ -284,6 +297,27 @@ async fn call_operation(client: &Client, call: &str, args: &Value) -> Result<Val
         "add_participants" => canonical::chat(
             &client.add_participants(chat_arg(args)?, names(args, "usernames")?).await?,
         ),
+        "create_group" => canonical::chat(
+            &client.create_group(text(args, "name")?, names(args, "participants")?).await?,
+        ),
+        "get_chat" => canonical::chat(&client.get_chat(chat_arg(args)?).await?),
+        "remove_participant" => canonical::chat(
+            &client.remove_participant(chat_arg(args)?, text(args, "username")?).await?,
+        ),
+        "leave_chat" => client.leave_chat(chat_arg(args)?).await.map(|()| Value::Null)?,
+        "set_role" => canonical::chat(
+            &client.set_role(chat_arg(args)?, text(args, "username")?, role(args)?).await?,
+        ),
+        "update_chat" => canonical::chat(
+            &client
+                .update_chat(
+                    chat_arg(args)?,
+                    optional_text(args, "name")?,
+                    optional_text(args, "topic")?,
+                )
+                .await?,
+        ),
+        "delete_chat" => client.delete_chat(chat_arg(args)?).await.map(|()| Value::Null)?,
         "find_users" => canonical::users(&client.find_users(text(args, "language")?).await?),
         "typing" => client.typing(chat_arg(args)?).await.map(|()| Value::Null)?,
         "mark_read" => {

@@ -16,7 +16,7 @@ use crate::ops::{self, ConnectOptions, PyListenerHandle};
 use crate::runtime;
 use crate::types::{
     PyBotToken, PyChat, PyConnectionState, PyEvent, PyIssuedBotToken, PyLanguage, PyMessage,
-    PyPendingSend, PyUser,
+    PyPendingSend, PyUser, RoleArg,
 };
 
 /// How often a waiting call takes the GIL back to check for signals (Ctrl-C).
@@ -239,7 +239,7 @@ impl PyBlockingClient {
         wait(py, self.client.revoke_bot_token(id))
     }
 
-    /// Add users to a chat this user is in; returns the chat.
+    /// Add users to a group (an owner or admin); returns the chat.
     fn add_participants(
         &self,
         py: Python<'_>,
@@ -247,6 +247,64 @@ impl PyBlockingClient {
         usernames: Vec<String>,
     ) -> PyResult<PyChat> {
         wait(py, ops::add_participants(&self.client, chat_id, usernames))
+    }
+
+    /// Create a group named `name` with these users; the caller owns it.
+    fn create_group(
+        &self,
+        py: Python<'_>,
+        name: String,
+        participants: Vec<String>,
+    ) -> PyResult<PyChat> {
+        wait(py, ops::create_group(&self.client, name, participants))
+    }
+
+    /// One of this user's chats as it now is.
+    fn get_chat(&self, py: Python<'_>, chat_id: i64) -> PyResult<PyChat> {
+        wait(py, ops::get_chat(&self.client, chat_id))
+    }
+
+    /// Remove a member from a group; returns the chat.
+    fn remove_participant(
+        &self,
+        py: Python<'_>,
+        chat_id: i64,
+        username: String,
+    ) -> PyResult<PyChat> {
+        wait(py, ops::remove_participant(&self.client, chat_id, username))
+    }
+
+    /// Leave a chat; the client forgets it.
+    fn leave_chat(&self, py: Python<'_>, chat_id: i64) -> PyResult<()> {
+        wait(py, self.client.leave_chat(ChatId(chat_id)))
+    }
+
+    /// Give a member of a group a role (the owner only); returns the chat.
+    fn set_role(
+        &self,
+        py: Python<'_>,
+        chat_id: i64,
+        username: String,
+        role: RoleArg,
+    ) -> PyResult<PyChat> {
+        wait(py, ops::set_role(&self.client, chat_id, username, role)?)
+    }
+
+    /// Rename a group and/or set its topic ("" clears one); returns the chat.
+    #[pyo3(signature = (chat_id, *, name=None, topic=None))]
+    fn update_chat(
+        &self,
+        py: Python<'_>,
+        chat_id: i64,
+        name: Option<String>,
+        topic: Option<String>,
+    ) -> PyResult<PyChat> {
+        wait(py, ops::update_chat(&self.client, chat_id, name, topic))
+    }
+
+    /// Delete a chat and its history.
+    fn delete_chat(&self, py: Python<'_>, chat_id: i64) -> PyResult<()> {
+        wait(py, self.client.delete_chat(ChatId(chat_id)))
     }
 
     /// The chat of exactly this user and `usernames`: the existing one, else a new one.

@@ -233,7 +233,7 @@ impl PyBotRunner {
     #[pyo3(signature = (
         client, commands, message_handlers, event_handlers, on_error, on_done, *, prefixes,
         mentions, help, see_own_messages, replay_backlog, persist, shutdown_timeout,
-        chat_queue = None,
+        chat_queue = None, join_handlers = Vec::new(),
     ))]
     #[allow(clippy::too_many_arguments)]
     fn run(
@@ -253,6 +253,7 @@ impl PyBotRunner {
         persist: Option<std::path::PathBuf>,
         shutdown_timeout: Option<f64>,
         chat_queue: Option<usize>,
+        join_handlers: Vec<Py<PyAny>>,
     ) -> PyResult<()> {
         let locals = pyo3_async_runtimes::tokio::get_current_locals(py)?;
         let sdk_client: Client = client.get().client.clone();
@@ -288,6 +289,21 @@ impl PyBotRunner {
             let shared = shared.clone();
             let handler = Arc::new(handler);
             bot = bot.on_message(move |ctx: Context| {
+                let (shared, handler) = (shared.clone(), handler.clone());
+                async move {
+                    let result = shared
+                        .run_coroutine(|py| {
+                            handler.bind(py).call1((shared.context(py, ctx, None)?,))
+                        })
+                        .await;
+                    outcome(result)
+                }
+            });
+        }
+        for handler in join_handlers {
+            let shared = shared.clone();
+            let handler = Arc::new(handler);
+            bot = bot.on_join(move |ctx: Context| {
                 let (shared, handler) = (shared.clone(), handler.clone());
                 async move {
                     let result = shared

@@ -17,7 +17,8 @@ pyo3::create_exception!(
     "Why a command did not run, or failed: what `Bot.on_error` hooks get."
 );
 
-/// The message a bot handler runs for, and ways to answer it.
+/// The message a bot handler runs for (for `Bot.on_join`, the join event), and ways to answer
+/// it.
 #[pyclass(name = "Context", module = "hellocode", frozen)]
 pub(crate) struct PyContext {
     pub(crate) ctx: bot::Context,
@@ -57,10 +58,16 @@ impl PyContext {
         self.ctx.text()
     }
 
-    /// Who sent the message.
+    /// Who sent the message; for a join, who added the member.
     #[getter]
     fn author(&self) -> &str {
         self.ctx.author()
+    }
+
+    /// For a join (`Bot.on_join`): who joined. None for a message.
+    #[getter]
+    fn member(&self) -> Option<&str> {
+        self.ctx.member()
     }
 
     /// The chat's id.
@@ -87,7 +94,7 @@ impl PyContext {
         self.ctx.command()
     }
 
-    /// Whether the chat is between the bot and one other person.
+    /// Whether the chat is a direct chat (the bot and one other person; not a group).
     #[getter]
     fn is_direct(&self) -> bool {
         self.ctx.is_direct()

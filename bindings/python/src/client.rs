@@ -16,7 +16,7 @@ use pyo3::types::PyDict;
 use crate::completer::{Deliver, deliver_awaitable};
 use crate::errors::to_py_err;
 use crate::ops::{self, ConnectOptions, PyListenerHandle};
-use crate::types::{PyConnectionState, PyEvent, PyPendingSend};
+use crate::types::{PyConnectionState, PyEvent, PyPendingSend, RoleArg};
 
 /// An awaitable for an SDK future, run on the module's runtime; the GIL is not held while it
 /// waits, and its result is made Python on the event loop's thread (see the `completer` module).
@@ -259,7 +259,7 @@ impl PyClient {
         awaitable_none(py, self.client.revoke_bot_token(id))
     }
 
-    /// Add users to a chat this user is in; returns the chat.
+    /// Add users to a group (an owner or admin); returns the chat.
     fn add_participants<'py>(
         &self,
         py: Python<'py>,
@@ -267,6 +267,64 @@ impl PyClient {
         usernames: Vec<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, ops::add_participants(&self.client, chat_id, usernames))
+    }
+
+    /// Create a group named `name` with these users; the caller owns it.
+    fn create_group<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        participants: Vec<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::create_group(&self.client, name, participants))
+    }
+
+    /// One of this user's chats as it now is.
+    fn get_chat<'py>(&self, py: Python<'py>, chat_id: i64) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::get_chat(&self.client, chat_id))
+    }
+
+    /// Remove a member from a group (an owner anyone, an admin plain members); returns the chat.
+    fn remove_participant<'py>(
+        &self,
+        py: Python<'py>,
+        chat_id: i64,
+        username: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::remove_participant(&self.client, chat_id, username))
+    }
+
+    /// Leave a chat; the client forgets it.
+    fn leave_chat<'py>(&self, py: Python<'py>, chat_id: i64) -> PyResult<Bound<'py, PyAny>> {
+        awaitable_none(py, self.client.leave_chat(ChatId(chat_id)))
+    }
+
+    /// Give a member of a group a role (the owner only); returns the chat.
+    fn set_role<'py>(
+        &self,
+        py: Python<'py>,
+        chat_id: i64,
+        username: String,
+        role: RoleArg,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::set_role(&self.client, chat_id, username, role)?)
+    }
+
+    /// Rename a group and/or set its topic ("" clears one); returns the chat.
+    #[pyo3(signature = (chat_id, *, name=None, topic=None))]
+    fn update_chat<'py>(
+        &self,
+        py: Python<'py>,
+        chat_id: i64,
+        name: Option<String>,
+        topic: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::update_chat(&self.client, chat_id, name, topic))
+    }
+
+    /// Delete a chat and its history.
+    fn delete_chat<'py>(&self, py: Python<'py>, chat_id: i64) -> PyResult<Bound<'py, PyAny>> {
+        awaitable_none(py, self.client.delete_chat(ChatId(chat_id)))
     }
 
     /// The chat of exactly this user and `usernames`: the existing one, else a new one.

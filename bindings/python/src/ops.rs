@@ -19,6 +19,7 @@ use pyo3::types::PyDict;
 use crate::errors::invalid_argument;
 use crate::types::{
     PyBotToken, PyChat, PyEvent, PyIssuedBotToken, PyLanguage, PyMessage, PyPendingSend, PyUser,
+    RoleArg,
 };
 
 /// Where and how to connect, checked before anything goes on the wire.
@@ -416,6 +417,52 @@ pub(crate) fn add_participants(
     usernames: Vec<String>,
 ) -> impl Future<Output = Result<PyChat>> + Send + 'static {
     let chat = client.add_participants(ChatId(chat_id), usernames);
+    async move { chat.await.map(PyChat) }
+}
+
+pub(crate) fn create_group(
+    client: &Client,
+    name: String,
+    participants: Vec<String>,
+) -> impl Future<Output = Result<PyChat>> + Send + 'static {
+    let chat = client.create_group(name, participants);
+    async move { chat.await.map(PyChat) }
+}
+
+pub(crate) fn get_chat(
+    client: &Client,
+    chat_id: i64,
+) -> impl Future<Output = Result<PyChat>> + Send + 'static {
+    let chat = client.get_chat(ChatId(chat_id));
+    async move { chat.await.map(PyChat) }
+}
+
+pub(crate) fn remove_participant(
+    client: &Client,
+    chat_id: i64,
+    username: String,
+) -> impl Future<Output = Result<PyChat>> + Send + 'static {
+    let chat = client.remove_participant(ChatId(chat_id), username);
+    async move { chat.await.map(PyChat) }
+}
+
+pub(crate) fn set_role(
+    client: &Client,
+    chat_id: i64,
+    username: String,
+    role: RoleArg,
+) -> PyResult<impl Future<Output = Result<PyChat>> + Send + 'static> {
+    let chat = client.set_role(ChatId(chat_id), username, role.role()?);
+    Ok(async move { chat.await.map(PyChat) })
+}
+
+pub(crate) fn update_chat(
+    client: &Client,
+    chat_id: i64,
+    name: Option<String>,
+    topic: Option<String>,
+) -> impl Future<Output = Result<PyChat>> + Send + 'static {
+    let chat = client.update_chat(ChatId(chat_id), name, topic);
     async move { chat.await.map(PyChat) }
 }
 

@@ -1,8 +1,8 @@
 //! Messages, chats, users and events as Python classes: typed attributes, `repr`, equality.
 
 use hellocode_sdk::{
-    BotToken, Chat, ConnectionState, Error, Event, IssuedBotToken, Language, Message, PendingSend,
-    SendState, Timestamp, User,
+    BotToken, Chat, ChatKind, ConnectionState, Error, Event, EventKind, IssuedBotToken, Language,
+    Message, Participant, PendingSend, Role, SendState, Timestamp, User,
 };
 use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
@@ -65,7 +65,200 @@ fn error_object<'py>(py: Python<'py>, error: Option<&Error>) -> PyResult<Bound<'
     }
 }
 
-/// A stored chat message.
+/// A member's role in a group: `Role.OWNER`, `Role.ADMIN` or `Role.MEMBER`; `value` is the wire
+/// name ("owner", ...).
+#[pyclass(name = "Role", module = "hellocode", frozen, eq, hash, from_py_object)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum PyRole {
+    /// Everything an admin may do, and roles and deletion.
+    #[pyo3(name = "OWNER")]
+    Owner,
+    /// Adds and removes plain members, renames.
+    #[pyo3(name = "ADMIN")]
+    Admin,
+    /// Reads and posts.
+    #[pyo3(name = "MEMBER")]
+    Member,
+}
+
+impl From<Role> for PyRole {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Owner => PyRole::Owner,
+            Role::Admin => PyRole::Admin,
+            Role::Member => PyRole::Member,
+        }
+    }
+}
+
+impl From<PyRole> for Role {
+    fn from(role: PyRole) -> Self {
+        match role {
+            PyRole::Owner => Role::Owner,
+            PyRole::Admin => Role::Admin,
+            PyRole::Member => Role::Member,
+        }
+    }
+}
+
+#[pymethods]
+impl PyRole {
+    /// The wire name: "owner", "admin" or "member".
+    #[getter]
+    fn value(&self) -> &'static str {
+        Role::from(*self).as_str()
+    }
+    fn __str__(&self) -> &'static str {
+        self.value()
+    }
+}
+
+/// A role given as `hellocode.Role` or by its name ("owner", "admin", "member").
+#[derive(FromPyObject)]
+pub(crate) enum RoleArg {
+    Role(PyRole),
+    Name(String),
+}
+
+impl RoleArg {
+    pub(crate) fn role(self) -> PyResult<Role> {
+        match self {
+            RoleArg::Role(role) => Ok(role.into()),
+            RoleArg::Name(name) => Role::parse(&name).ok_or_else(|| {
+                errors::invalid_argument(format!(
+                    "no role {name:?}: give hellocode.Role or \"owner\", \"admin\", \"member\""
+                ))
+            }),
+        }
+    }
+}
+
+/// What kind of chat: `ChatKind.DIRECT` (two people, whose members never change) or
+/// `ChatKind.GROUP`.
+#[pyclass(name = "ChatKind", module = "hellocode", frozen, eq, hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum PyChatKind {
+    /// Two members, no roles, no name.
+    #[pyo3(name = "DIRECT")]
+    Direct,
+    /// Any number of members with roles, a name and a topic.
+    #[pyo3(name = "GROUP")]
+    Group,
+}
+
+#[pymethods]
+impl PyChatKind {
+    /// The wire name: "direct" or "group".
+    #[getter]
+    fn value(&self) -> &'static str {
+        match self {
+            PyChatKind::Direct => ChatKind::Direct.as_str(),
+            PyChatKind::Group => ChatKind::Group.as_str(),
+        }
+    }
+    fn __str__(&self) -> &'static str {
+        self.value()
+    }
+}
+
+/// What a chat item is: `EventKind.MESSAGE` for a post, else the event (`EDIT`, `DELETE`,
+/// `JOIN`, `LEAVE`, `REMOVE`, `ROLE`, `RENAME`, `TOPIC`).
+#[pyclass(name = "EventKind", module = "hellocode", frozen, eq, hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum PyEventKind {
+    /// A post.
+    #[pyo3(name = "MESSAGE")]
+    Message,
+    /// `author` edited post `target`; `content` is the new text.
+    #[pyo3(name = "EDIT")]
+    Edit,
+    /// `author` deleted post `target`.
+    #[pyo3(name = "DELETE")]
+    Delete,
+    /// `member` joined with `role`, added by `author`.
+    #[pyo3(name = "JOIN")]
+    Join,
+    /// `member` left.
+    #[pyo3(name = "LEAVE")]
+    Leave,
+    /// `author` removed `member`.
+    #[pyo3(name = "REMOVE")]
+    Remove,
+    /// `member`'s role became `role`.
+    #[pyo3(name = "ROLE")]
+    Role,
+    /// `author` renamed the group to `content` (empty: no name).
+    #[pyo3(name = "RENAME")]
+    Rename,
+    /// `author` set the topic to `content` (empty: none).
+    #[pyo3(name = "TOPIC")]
+    Topic,
+}
+
+impl From<EventKind> for PyEventKind {
+    fn from(kind: EventKind) -> Self {
+        match kind {
+            EventKind::Message => PyEventKind::Message,
+            EventKind::Edit => PyEventKind::Edit,
+            EventKind::Delete => PyEventKind::Delete,
+            EventKind::Join => PyEventKind::Join,
+            EventKind::Leave => PyEventKind::Leave,
+            EventKind::Remove => PyEventKind::Remove,
+            EventKind::Role => PyEventKind::Role,
+            EventKind::Rename => PyEventKind::Rename,
+            EventKind::Topic => PyEventKind::Topic,
+        }
+    }
+}
+
+#[pymethods]
+impl PyEventKind {
+    /// The wire name: "message" for a post, else "edit", "delete", "join", ...
+    #[getter]
+    fn value(&self) -> &'static str {
+        match self {
+            PyEventKind::Message => EventKind::Message.as_str(),
+            PyEventKind::Edit => EventKind::Edit.as_str(),
+            PyEventKind::Delete => EventKind::Delete.as_str(),
+            PyEventKind::Join => EventKind::Join.as_str(),
+            PyEventKind::Leave => EventKind::Leave.as_str(),
+            PyEventKind::Remove => EventKind::Remove.as_str(),
+            PyEventKind::Role => EventKind::Role.as_str(),
+            PyEventKind::Rename => EventKind::Rename.as_str(),
+            PyEventKind::Topic => EventKind::Topic.as_str(),
+        }
+    }
+    fn __str__(&self) -> &'static str {
+        self.value()
+    }
+}
+
+/// A member of a chat and their role (None in a direct chat).
+#[pyclass(name = "Participant", module = "hellocode", frozen, eq)]
+#[derive(Clone, PartialEq)]
+pub(crate) struct PyParticipant(pub(crate) Participant);
+
+#[pymethods]
+impl PyParticipant {
+    /// The username.
+    #[getter]
+    fn username(&self) -> &str {
+        &self.0.username
+    }
+    /// Their role in a group; None in a direct chat.
+    #[getter]
+    fn role(&self) -> Option<PyRole> {
+        self.0.role.map(PyRole::from)
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr(
+            "Participant",
+            &[("username", obj(py, &self.0.username)?), ("role", obj(py, self.role())?)],
+        )
+    }
+}
+
+/// A stored chat item: a post, or (`kind` other than `EventKind.MESSAGE`) an event of the chat.
 #[pyclass(name = "Message", module = "hellocode", frozen, eq)]
 #[derive(Clone, PartialEq)]
 pub(crate) struct PyMessage(pub(crate) Message);
@@ -117,25 +310,54 @@ impl PyMessage {
     fn deleted(&self) -> bool {
         self.0.deleted
     }
+    /// What it is: `EventKind.MESSAGE` for a post, else the event.
+    #[getter]
+    fn kind(&self) -> PyEventKind {
+        self.0.kind.into()
+    }
+    /// Whether it is a post (not an event).
+    #[getter]
+    fn is_post(&self) -> bool {
+        self.0.is_post()
+    }
+    /// For an edit or a deletion: the `seq` of the post it changed.
+    #[getter]
+    fn target(&self) -> Option<i64> {
+        self.0.target.map(|seq| seq.0)
+    }
+    /// For a membership event: whose membership changed.
+    #[getter]
+    fn member(&self) -> Option<&str> {
+        self.0.member.as_deref()
+    }
+    /// For a join or a role change: the member's role from then on.
+    #[getter]
+    fn role(&self) -> Option<PyRole> {
+        self.0.role.map(PyRole::from)
+    }
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        repr(
-            "Message",
-            &[
-                ("id", obj(py, self.0.id)?),
-                ("chat_id", obj(py, self.0.chat_id.0)?),
-                ("seq", obj(py, self.0.seq.0)?),
-                ("author", obj(py, &self.0.author)?),
-                ("content", obj(py, &self.0.content)?),
-                ("timestamp", self.timestamp(py)?),
-                ("client_id", obj(py, self.client_id())?),
-                ("edited_at", self.edited_at(py)?),
-                ("deleted", obj(py, self.0.deleted)?),
-            ],
-        )
+        let mut fields = vec![
+            ("id", obj(py, self.0.id)?),
+            ("chat_id", obj(py, self.0.chat_id.0)?),
+            ("seq", obj(py, self.0.seq.0)?),
+            ("author", obj(py, &self.0.author)?),
+            ("content", obj(py, &self.0.content)?),
+            ("timestamp", self.timestamp(py)?),
+            ("client_id", obj(py, self.client_id())?),
+            ("edited_at", self.edited_at(py)?),
+            ("deleted", obj(py, self.0.deleted)?),
+        ];
+        if !self.0.is_post() {
+            fields.push(("kind", obj(py, self.kind())?));
+            fields.push(("target", obj(py, self.target())?));
+            fields.push(("member", obj(py, self.member())?));
+            fields.push(("role", obj(py, self.role())?));
+        }
+        repr("Message", &fields)
     }
 }
 
-/// A conversation between users.
+/// A conversation: a direct chat of two, or a group with roles, a name and a topic.
 #[pyclass(name = "Chat", module = "hellocode", frozen, eq)]
 #[derive(Clone, PartialEq)]
 pub(crate) struct PyChat(pub(crate) Chat);
@@ -147,12 +369,39 @@ impl PyChat {
     fn id(&self) -> i64 {
         self.0.id.0
     }
+    /// Direct or group.
+    #[getter]
+    fn kind(&self) -> PyChatKind {
+        match self.0.kind {
+            ChatKind::Direct => PyChatKind::Direct,
+            ChatKind::Group => PyChatKind::Group,
+        }
+    }
+    /// A group's name, if it has one.
+    #[getter]
+    fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+    /// A group's topic, if it has one.
+    #[getter]
+    fn topic(&self) -> Option<&str> {
+        self.0.topic.as_deref()
+    }
     /// Usernames of its participants, sorted.
     #[getter]
     fn participants(&self) -> Vec<String> {
         self.0.participants.iter().map(|p| p.username.clone()).collect()
     }
-    /// Sequence number of the newest message, 0 when empty.
+    /// Its participants with their roles, by username.
+    #[getter]
+    fn members(&self) -> Vec<PyParticipant> {
+        self.0.participants.iter().cloned().map(PyParticipant).collect()
+    }
+    /// `username`'s role, if they are in this group (None in a direct chat).
+    fn role_of(&self, username: &str) -> Option<PyRole> {
+        self.0.role_of(username).map(PyRole::from)
+    }
+    /// Sequence number of the newest item (post or event), 0 when empty.
     #[getter]
     fn last_seq(&self) -> i64 {
         self.0.last_seq.0
@@ -167,7 +416,10 @@ impl PyChat {
             "Chat",
             &[
                 ("id", obj(py, self.0.id.0)?),
-                ("participants", obj(py, self.participants())?),
+                ("kind", obj(py, self.kind())?),
+                ("name", obj(py, self.name())?),
+                ("topic", obj(py, self.topic())?),
+                ("members", obj(py, self.members())?),
                 ("last_seq", obj(py, self.0.last_seq.0)?),
                 ("created_at", self.created_at(py)?),
             ],
@@ -437,6 +689,60 @@ impl MessageEvent {
     }
 }
 
+/// An event of a chat (an item that is not a post: an edit, a deletion, a member joining,
+/// leaving or removed, a role change, a rename, a topic): exactly once and in order with the
+/// chat's messages, live or resumed after a reconnect.
+#[pyclass(name = "ChatEvent", module = "hellocode", frozen, eq)]
+#[derive(Clone, PartialEq)]
+pub(crate) struct ChatEvent(Message);
+
+#[pymethods]
+impl ChatEvent {
+    /// The event (`message.kind` says which).
+    #[getter]
+    fn message(&self) -> PyMessage {
+        PyMessage(self.0.clone())
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr("ChatEvent", &[("message", obj(py, self.message())?)])
+    }
+}
+
+/// A chat's members, roles, name or topic changed (live): the chat as it now is, after its
+/// `ChatEvent`s.
+#[pyclass(name = "ChatChanged", module = "hellocode", frozen, eq)]
+#[derive(Clone, PartialEq)]
+pub(crate) struct ChatChanged(Chat);
+
+#[pymethods]
+impl ChatChanged {
+    /// The chat as it now is.
+    #[getter]
+    fn chat(&self) -> PyChat {
+        PyChat(self.0.clone())
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr("ChatChanged", &[("chat", obj(py, self.chat())?)])
+    }
+}
+
+/// A chat was deleted, with its history (live). The client forgets it.
+#[pyclass(name = "ChatDeleted", module = "hellocode", frozen, eq, get_all)]
+#[derive(Clone, PartialEq)]
+pub(crate) struct ChatDeleted {
+    /// The chat.
+    chat_id: i64,
+    /// Who deleted it.
+    by: String,
+}
+
+#[pymethods]
+impl ChatDeleted {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr("ChatDeleted", &[("chat_id", obj(py, self.chat_id)?), ("by", obj(py, &self.by)?)])
+    }
+}
+
 /// A message was edited; carries its new content.
 #[pyclass(name = "Edited", module = "hellocode", frozen, eq)]
 #[derive(Clone, PartialEq)]
@@ -663,6 +969,9 @@ impl<'py> IntoPyObject<'py> for PyEvent {
             }
             Event::Presence { username, online } => obj(py, Presence { username, online }),
             Event::ChatCreated(chat) => obj(py, ChatCreated(chat)),
+            Event::ChatEvent(message) => obj(py, ChatEvent(message)),
+            Event::ChatChanged(chat) => obj(py, ChatChanged(chat)),
+            Event::ChatDeleted { chat_id, by } => obj(py, ChatDeleted { chat_id: chat_id.0, by }),
             Event::Send(update) => obj(py, SendUpdate(update)),
             Event::Connection(state) => obj(py, ConnectionChanged(state)),
             other => obj(py, UnknownEvent { description: format!("{other:?}") }),
@@ -671,6 +980,10 @@ impl<'py> IntoPyObject<'py> for PyEvent {
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyRole>()?;
+    m.add_class::<PyChatKind>()?;
+    m.add_class::<PyEventKind>()?;
+    m.add_class::<PyParticipant>()?;
     m.add_class::<PyMessage>()?;
     m.add_class::<PyChat>()?;
     m.add_class::<PyUser>()?;
@@ -686,6 +999,9 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Read>()?;
     m.add_class::<Presence>()?;
     m.add_class::<ChatCreated>()?;
+    m.add_class::<ChatEvent>()?;
+    m.add_class::<ChatChanged>()?;
+    m.add_class::<ChatDeleted>()?;
     m.add_class::<SendUpdate>()?;
     m.add_class::<ConnectionChanged>()?;
     m.add_class::<UnknownEvent>()?;

@@ -22,6 +22,10 @@ def message(message: hellocode.Message) -> Json:
         "deleted": message.deleted,
         "edited": message.edited_at is not None,
         "client_id": message.client_id,
+        "item": message.kind.value,
+        "target": message.target,
+        "member": message.member,
+        "role": None if message.role is None else message.role.value,
     }
 
 
@@ -30,7 +34,15 @@ def messages(messages: list[hellocode.Message]) -> Json:
 
 
 def chat(chat: hellocode.Chat) -> Json:
-    return {"id": chat.id, "participants": list(chat.participants), "last_seq": chat.last_seq}
+    return {
+        "id": chat.id,
+        "kind": chat.kind.value,
+        "name": chat.name,
+        "topic": chat.topic,
+        "participants": list(chat.participants),
+        "roles": {m.username: m.role.value for m in chat.members if m.role is not None},
+        "last_seq": chat.last_seq,
+    }
 
 
 def chats(chats: list[hellocode.Chat]) -> Json:
@@ -99,6 +111,12 @@ def event(event: hellocode.Event) -> Json:
         kind, body = "presence", {"username": event.username, "online": event.online}
     elif isinstance(event, hellocode.ChatCreated):
         kind, body = "chat_created", chat(event.chat)
+    elif isinstance(event, hellocode.ChatEvent):
+        kind, body = "chat_event", message(event.message)
+    elif isinstance(event, hellocode.ChatChanged):
+        kind, body = "chat_changed", chat(event.chat)
+    elif isinstance(event, hellocode.ChatDeleted):
+        kind, body = "chat_deleted", {"chat": event.chat_id, "by": event.by}
     elif isinstance(event, hellocode.SendUpdate):
         kind = "send"
         body = {"client_id": event.client_id, "chat": event.chat_id, "state": event.state}

@@ -113,14 +113,23 @@ def test_membership_and_chat_with(server: Server) -> None:
             server.url
         ) as bob, await register(server.url) as carol:
             chat = await alice.chat_with([bob.username])
+            assert chat.kind == hellocode.ChatKind.DIRECT
             assert await alice.chat_with([bob.username]) == chat
             assert (await bob.chat_with([alice.username])).id == chat.id
+            # A direct chat's two members never change: people join groups.
+            with pytest.raises(hellocode.InvalidInput):
+                await alice.add_participants(chat.id, [carol.username])
 
-            grown = await alice.add_participants(chat.id, [carol.username])
+            group = await alice.create_group("Trio", [bob.username])
+            grown = await alice.add_participants(group.id, [carol.username])
             assert grown.participants == sorted([alice.username, bob.username, carol.username])
-            assert (await carol.send(chat.id, "hi all")).seq == 1
+            assert grown.role_of(carol.username) == hellocode.Role.MEMBER
+            # Carol's joining is the group's first item; her post the second.
+            assert (await carol.send(group.id, "hi all")).seq == 2
             with pytest.raises(hellocode.NotFound):
-                await alice.add_participants(chat.id, [unique_name("ghost")])
+                await alice.add_participants(group.id, [unique_name("ghost")])
+            with pytest.raises(hellocode.NotAllowed):
+                await bob.add_participants(group.id, [unique_name("ghost")])
 
     run(scenario())
 

@@ -366,6 +366,44 @@ def test_message_and_event_handlers(server: Server) -> None:
     assert any(isinstance(event, hellocode.ChatCreated) for event in events)
 
 
+def test_join_handlers_welcome_new_members(server: Server) -> None:
+    async def scenario() -> None:
+        name, password = await bot_account(server.url)
+        bot = hellocode.Bot(server.url, username=name, password=password)
+
+        @bot.on_join
+        async def welcome(ctx: hellocode.Context) -> str:
+            assert ctx.chat is not None and not ctx.is_direct and ctx.text == ""
+            assert ctx.message.kind == hellocode.EventKind.JOIN
+            return f"welcome to {ctx.chat.name}, {ctx.member} (added by {ctx.author})"
+
+        async with running(bot):
+            owner = await register(server.url, "owner")
+            friend = await register(server.url, "friend")
+            late = await register(server.url, "late")
+            newest = await register(server.url, "newest")
+            group = await owner.create_group("Club", [name])
+            in_group = Chat(owner, group.id, name)
+            await owner.add_participants(group.id, [friend.username])
+            assert await in_group.answer() == (
+                f"welcome to Club, {friend.username} (added by {owner.username})"
+            )
+            # Added to a group later: neither those who joined before the bot nor itself.
+            other = await owner.create_group("Other", [friend.username])
+            in_other = Chat(owner, other.id, name)
+            await owner.add_participants(other.id, [late.username])
+            await owner.add_participants(other.id, [name])
+            await owner.add_participants(other.id, [newest.username])
+            # The bot's first post there is the welcome of the newest member.
+            assert await in_other.answer() == (
+                f"welcome to Other, {newest.username} (added by {owner.username})"
+            )
+            for client in (owner, friend, late, newest):
+                await client.close()
+
+    run(scenario())
+
+
 def test_no_backlog(server: Server) -> None:
     async def scenario() -> None:
         name, password = await bot_account(server.url)
@@ -380,7 +418,7 @@ def test_no_backlog(server: Server) -> None:
         async with running(bot):
             # A chat with old commands that the bot is added to later.
             friend = await register(server.url, "friend")
-            group = await chat.user.create_chat([friend.username])
+            group = await chat.user.create_group("Old commands", [friend.username])
             await chat.user.send(group.id, "!echo old one")
             await chat.user.send(group.id, "!help")
             await chat.user.add_participants(group.id, [name])

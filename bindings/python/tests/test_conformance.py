@@ -176,6 +176,22 @@ def check(expected: Json, actual: Json) -> None:
         raise StepFailed(why)
 
 
+def lacks(unwanted: list[Json], actual: Json) -> Optional[str]:
+    """None if `actual` has none of `unwanted` (keys of an object, each value as a string;
+    items of a list, by matching), else why not (see the README)."""
+    for value in unwanted:
+        if isinstance(actual, dict):
+            key = value if isinstance(value, str) else json.dumps(value)
+            found = key in actual
+        elif isinstance(actual, list):
+            found = any(mismatch(value, item) is None for item in actual)
+        else:
+            return f"`lacks` needs an object or a list, got {json.dumps(actual)}"
+        if found:
+            return f"{json.dumps(value)} should not be in {json.dumps(actual)}"
+    return None
+
+
 def test_matching_follows_the_readme() -> None:
     actual = {"author": "alice", "content": "hi", "seq": 1, "id": 77}
     assert mismatch({"author": "alice", "seq": 1, "id": "*"}, actual) is None
@@ -193,6 +209,10 @@ def test_matching_follows_the_readme() -> None:
     assert substituted == {"chat": 7, "who": "bob", "n": 3}
     with pytest.raises(StepFailed):
         substitute("$nope", saved)
+    assert lacks([8], {"7": 3, "9": 1}) is None
+    assert lacks([9], {"7": 3, "9": 1}) is not None
+    assert lacks([{"id": 8}], [{"id": 7}, {"id": 9}]) is None
+    assert lacks([{"id": 9}], [{"id": 7}, {"id": 9}]) is not None
 
 
 # ---- the runner ----
@@ -274,6 +294,10 @@ class Run:
                 raise StepFailed(f"expected error {step['error']}, got {json.dumps(value)}")
             if "expect" in step:
                 check(substitute(step["expect"], self.saved), value)
+            if "lacks" in step:
+                why = lacks(substitute(step["lacks"], self.saved), value)
+                if why is not None:
+                    raise StepFailed(why)
             if "save" in step:
                 self.saved[step["save"]] = value
         else:
@@ -391,6 +415,21 @@ async def call_operation(client: hellocode.Client, call: str, args: dict[str, Js
         return canonical.chats(await client.list_chats())
     if call == "add_participants":
         return canonical.chat(await client.add_participants(args["chat"], args["usernames"]))
+    if call == "create_group":
+        return canonical.chat(await client.create_group(args["name"], args["participants"]))
+    if call == "get_chat":
+        return canonical.chat(await client.get_chat(args["chat"]))
+    if call == "remove_participant":
+        return canonical.chat(await client.remove_participant(args["chat"], args["username"]))
+    if call == "leave_chat":
+        return await client.leave_chat(args["chat"])
+    if call == "set_role":
+        return canonical.chat(await client.set_role(args["chat"], args["username"], args["role"]))
+    if call == "update_chat":
+        chat = await client.update_chat(args["chat"], name=args.get("name"), topic=args.get("topic"))
+        return canonical.chat(chat)
+    if call == "delete_chat":
+        return await client.delete_chat(args["chat"])
     if call == "find_users":
         return canonical.users(await client.find_users(args["language"]))
     if call == "typing":

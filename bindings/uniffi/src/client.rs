@@ -12,7 +12,7 @@ use crate::HelloCodeError;
 use crate::runtime::{call, spawn};
 use crate::types::{
     BotToken, Chat, ClientConfig, ConnectionState, Credentials, Event, IssuedBotToken, Language,
-    Message, PendingSend, ProfileUpdate, User,
+    Message, PendingSend, ProfileUpdate, Role, User,
 };
 
 /// Connect to a server (`ws://host:port` or `wss://host`) and authenticate. Fails if the first
@@ -143,6 +143,7 @@ impl Client {
     }
 
     /// The chat with exactly these users (and the caller): the oldest such chat, or a new one.
+    /// For one other person, their direct chat (never a group of the two).
     pub async fn chat_with(&self, usernames: Vec<String>) -> Result<Chat, HelloCodeError> {
         call(self.inner.chat_with(usernames)).await.map(Chat::from)
     }
@@ -152,13 +153,71 @@ impl Client {
         Ok(call(self.inner.list_chats()).await?.into_iter().map(Chat::from).collect())
     }
 
-    /// Add users to a chat the caller is in.
+    /// Add users to a group (an owner or admin); returns the chat. `invalid_field` for a
+    /// direct chat: its two members never change.
     pub async fn add_participants(
         &self,
         chat_id: i64,
         usernames: Vec<String>,
     ) -> Result<Chat, HelloCodeError> {
         call(self.inner.add_participants(ChatId(chat_id), usernames)).await.map(Chat::from)
+    }
+
+    /// Create a group named `name` with these users; the caller owns it. Not resent after a
+    /// lost connection (`connection_lost`).
+    pub async fn create_group(
+        &self,
+        name: String,
+        participants: Vec<String>,
+    ) -> Result<Chat, HelloCodeError> {
+        call(self.inner.create_group(name, participants)).await.map(Chat::from)
+    }
+
+    /// One of the caller's chats as it now is (`forbidden` if not in it, `not_found`).
+    pub async fn get_chat(&self, chat_id: i64) -> Result<Chat, HelloCodeError> {
+        call(self.inner.get_chat(ChatId(chat_id))).await.map(Chat::from)
+    }
+
+    /// Remove a member from a group (an owner removes anyone, an admin plain members); returns
+    /// the chat. The removed user's client forgets the chat.
+    pub async fn remove_participant(
+        &self,
+        chat_id: i64,
+        username: String,
+    ) -> Result<Chat, HelloCodeError> {
+        call(self.inner.remove_participant(ChatId(chat_id), username)).await.map(Chat::from)
+    }
+
+    /// Leave a chat (an owner's group passes to the oldest admin, else the oldest member); the
+    /// client forgets it.
+    pub async fn leave_chat(&self, chat_id: i64) -> Result<(), HelloCodeError> {
+        call(self.inner.leave_chat(ChatId(chat_id))).await
+    }
+
+    /// Give a member of a group a role (the owner only; `Role.OWNER` hands ownership over).
+    pub async fn set_role(
+        &self,
+        chat_id: i64,
+        username: String,
+        role: Role,
+    ) -> Result<Chat, HelloCodeError> {
+        call(self.inner.set_role(ChatId(chat_id), username, role.into())).await.map(Chat::from)
+    }
+
+    /// Rename a group and/or set its topic (an owner or admin): `None` leaves a field as it
+    /// is, an empty string clears it.
+    pub async fn update_chat(
+        &self,
+        chat_id: i64,
+        name: Option<String>,
+        topic: Option<String>,
+    ) -> Result<Chat, HelloCodeError> {
+        call(self.inner.update_chat(ChatId(chat_id), name, topic)).await.map(Chat::from)
+    }
+
+    /// Delete a chat and its history (either member of a direct chat, a group's owner).
+    pub async fn delete_chat(&self, chat_id: i64) -> Result<(), HelloCodeError> {
+        call(self.inner.delete_chat(ChatId(chat_id))).await
     }
 
     /// The users who want to talk about `language`.

@@ -28,8 +28,9 @@ pub use client::{Client, EventListener, EventStream, History, ListenerHandle, co
 pub use diagnostics::measure_pings;
 pub use error::{ErrorInfo, HelloCodeError};
 pub use types::{
-    BotToken, Chat, ClientConfig, ConnectionState, Credentials, Event, IssuedBotToken, Language,
-    Message, PendingSend, ProfileUpdate, SendState, User,
+    BotToken, Chat, ChatKind, ClientConfig, ConnectionState, Credentials, Event, EventKind,
+    IssuedBotToken, Language, Message, Participant, PendingSend, ProfileUpdate, Role, SendState,
+    User,
 };
 
 uniffi::setup_scaffolding!("hellocode");

@@ -10,7 +10,95 @@ use hellocode_sdk as sdk;
 
 use crate::error::ErrorInfo;
 
-/// A stored message.
+/// A member's role in a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum Role {
+    /// The group's one owner: everything an admin may do, and roles and deletion.
+    Owner,
+    /// Adds and removes plain members, renames, sets the topic.
+    Admin,
+    /// Reads and posts.
+    Member,
+}
+
+impl From<sdk::Role> for Role {
+    fn from(role: sdk::Role) -> Self {
+        match role {
+            sdk::Role::Owner => Role::Owner,
+            sdk::Role::Admin => Role::Admin,
+            sdk::Role::Member => Role::Member,
+        }
+    }
+}
+
+impl From<Role> for sdk::Role {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Owner => sdk::Role::Owner,
+            Role::Admin => sdk::Role::Admin,
+            Role::Member => sdk::Role::Member,
+        }
+    }
+}
+
+/// What kind of chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum ChatKind {
+    /// Two people, no roles, no name; its members never change.
+    Direct,
+    /// Any number of members with roles, a name and a topic.
+    Group,
+}
+
+impl From<sdk::ChatKind> for ChatKind {
+    fn from(kind: sdk::ChatKind) -> Self {
+        match kind {
+            sdk::ChatKind::Direct => ChatKind::Direct,
+            sdk::ChatKind::Group => ChatKind::Group,
+        }
+    }
+}
+
+/// What a chat item is: a post (`Message`), or one of the chat's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum EventKind {
+    /// A post.
+    Message,
+    /// `author` edited post `target`; `content` is the new text.
+    Edit,
+    /// `author` deleted post `target`.
+    Delete,
+    /// `member` joined with `role`, added by `author`.
+    Join,
+    /// `member` left.
+    Leave,
+    /// `author` removed `member`.
+    Remove,
+    /// `member`'s role became `role`.
+    Role,
+    /// `author` renamed the group to `content` (empty: no name).
+    Rename,
+    /// `author` set the group's topic to `content` (empty: none).
+    Topic,
+}
+
+impl From<sdk::EventKind> for EventKind {
+    fn from(kind: sdk::EventKind) -> Self {
+        match kind {
+            sdk::EventKind::Message => EventKind::Message,
+            sdk::EventKind::Edit => EventKind::Edit,
+            sdk::EventKind::Delete => EventKind::Delete,
+            sdk::EventKind::Join => EventKind::Join,
+            sdk::EventKind::Leave => EventKind::Leave,
+            sdk::EventKind::Remove => EventKind::Remove,
+            sdk::EventKind::Role => EventKind::Role,
+            sdk::EventKind::Rename => EventKind::Rename,
+            sdk::EventKind::Topic => EventKind::Topic,
+        }
+    }
+}
+
+/// A stored chat item: a post, or (`kind` other than `Message`) an event of the chat.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Message {
     /// Server-wide id.
@@ -31,6 +119,14 @@ pub struct Message {
     pub edited_at_ms: Option<i64>,
     /// Whether it was deleted.
     pub deleted: bool,
+    /// What it is: `Message` for a post, else the event.
+    pub kind: EventKind,
+    /// For an edit or a deletion: the `seq` of the post it changed.
+    pub target: Option<i64>,
+    /// For a membership event: whose membership changed.
+    pub member: Option<String>,
+    /// For a join or a role change: the member's role from then on.
+    pub role: Option<Role>,
 }
 
 impl From<sdk::Message> for Message {
@@ -45,18 +141,45 @@ impl From<sdk::Message> for Message {
             client_id: m.client_id,
             edited_at_ms: m.edited_at.map(sdk::Timestamp::unix_millis),
             deleted: m.deleted,
+            kind: m.kind.into(),
+            target: m.target.map(|seq| seq.0),
+            member: m.member,
+            role: m.role.map(Role::from),
         }
     }
 }
 
-/// A chat and its participants.
+/// A member of a chat.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Participant {
+    /// The username.
+    pub username: String,
+    /// Their role in a group (`None` in a direct chat).
+    pub role: Option<Role>,
+}
+
+impl From<sdk::Participant> for Participant {
+    fn from(p: sdk::Participant) -> Self {
+        Participant { username: p.username, role: p.role.map(Role::from) }
+    }
+}
+
+/// A chat: a direct chat of two, or a group with roles, a name and a topic.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Chat {
     /// The chat's id.
     pub id: i64,
-    /// Every participant's username.
+    /// Direct or group.
+    pub kind: ChatKind,
+    /// A group's name, if it has one.
+    pub name: Option<String>,
+    /// A group's topic, if it has one.
+    pub topic: Option<String>,
+    /// Every participant's username, sorted.
     pub participants: Vec<String>,
-    /// The sequence number of its newest message (0 when empty).
+    /// The participants with their roles, by username.
+    pub members: Vec<Participant>,
+    /// The sequence number of its newest item, post or event (0 when empty).
     pub last_seq: i64,
     /// When it was created, in milliseconds since the Unix epoch.
     pub created_at_ms: i64,
@@ -66,7 +189,11 @@ impl From<sdk::Chat> for Chat {
     fn from(c: sdk::Chat) -> Self {
         Chat {
             id: c.id.0,
-            participants: c.participants.into_iter().map(|p| p.username).collect(),
+            kind: c.kind.into(),
+            name: c.name,
+            topic: c.topic,
+            participants: c.participants.iter().map(|p| p.username.clone()).collect(),
+            members: c.participants.into_iter().map(Participant::from).collect(),
             last_seq: c.last_seq.0,
             created_at_ms: c.created_at.unix_millis(),
         }
@@ -290,12 +417,19 @@ pub enum Event {
         /// The message.
         message: Message,
     },
-    /// A message was edited.
+    /// An event of a chat (an item that is not a post: an edit, a deletion, a member joining,
+    /// leaving or removed, a role change, a rename, a topic; `event.kind` says which): exactly
+    /// once and in order with the chat's messages, live or resumed after a reconnect.
+    ChatEvent {
+        /// The event.
+        event: Message,
+    },
+    /// A message was edited (live, after its `ChatEvent`).
     MessageEdited {
         /// The message as it is now.
         message: Message,
     },
-    /// A message was deleted.
+    /// A message was deleted (live, after its `ChatEvent`).
     MessageDeleted {
         /// Its chat.
         chat_id: i64,
@@ -330,6 +464,19 @@ pub enum Event {
         /// The chat.
         chat: Chat,
     },
+    /// A chat's members, roles, name or topic changed (live): the chat as it now is, after its
+    /// `ChatEvent`s.
+    ChatChanged {
+        /// The chat.
+        chat: Chat,
+    },
+    /// A chat was deleted with its history (live); the client forgets it.
+    ChatDeleted {
+        /// The chat.
+        chat_id: i64,
+        /// Who deleted it.
+        by: String,
+    },
     /// A queued message changed state (pending, sent, failed).
     SendUpdated {
         /// The message's idempotency key.
@@ -362,6 +509,11 @@ impl From<sdk::Event> for Event {
             }
             sdk::Event::Presence { username, online } => Event::Presence { username, online },
             sdk::Event::ChatCreated(chat) => Event::ChatCreated { chat: chat.into() },
+            sdk::Event::ChatEvent(event) => Event::ChatEvent { event: event.into() },
+            sdk::Event::ChatChanged(chat) => Event::ChatChanged { chat: chat.into() },
+            sdk::Event::ChatDeleted { chat_id, by } => {
+                Event::ChatDeleted { chat_id: chat_id.0, by }
+            }
             sdk::Event::Send(update) => Event::SendUpdated {
                 client_id: update.client_id,
                 chat_id: update.chat_id.0,

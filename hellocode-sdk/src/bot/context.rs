@@ -3,11 +3,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use hellocode_core::model::{Chat, ChatId, Message};
+use hellocode_core::model::{Chat, ChatId, ChatKind, Message};
 
 use crate::{Client, Result};
 
-/// The message a handler runs for, and the bot's client.
+/// The message a handler runs for (for [`Bot::on_join`](super::Bot::on_join), the `join`
+/// event), and the bot's client.
 ///
 /// Replies are idempotent: the `n`-th reply to a message carries a client id made of the chat,
 /// the message's sequence number and `n`, so a bot restarted with persistence (see
@@ -77,14 +78,22 @@ impl Context {
         self.chat.as_ref()
     }
 
-    /// Whether the chat is between the bot and one other person.
+    /// Whether the chat is a direct chat: the bot and one other person (not a group, whatever
+    /// its size).
     pub fn is_direct(&self) -> bool {
-        self.chat.as_ref().is_some_and(|chat| chat.participants.len() == 2)
+        self.chat.as_ref().is_some_and(|chat| chat.kind == ChatKind::Direct)
     }
 
-    /// Who sent the message.
+    /// Who sent the message; for an event, who made the change (for a join, who added the
+    /// member).
     pub fn author(&self) -> &str {
         &self.message.author
+    }
+
+    /// For a membership event (a join, in [`Bot::on_join`](super::Bot::on_join)): whose
+    /// membership changed. `None` for a message.
+    pub fn member(&self) -> Option<&str> {
+        self.message.member.as_deref()
     }
 
     /// The command's name as registered (aliases resolved), for a command handler.

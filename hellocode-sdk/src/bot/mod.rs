@@ -41,6 +41,9 @@
 //!   retries them, a reconnect loses nothing, and each reply is idempotent (see [`Context`]).
 //! - The bot ignores its own messages (unless [`Bot::see_own_messages`]); it never runs a
 //!   command from its own message.
+//! - **Members joining** a chat the bot is in go to [`Bot::on_join`] handlers (not those who
+//!   joined before the bot, nor the bot's own joining, which is an
+//!   [`Event::ChatCreated`](crate::Event::ChatCreated)).
 
 mod args;
 mod command;
@@ -80,6 +83,7 @@ pub struct Bot {
     commands: Vec<Command>,
     checks: Vec<Arc<dyn Check>>,
     message_handlers: Vec<MessageHandler>,
+    join_handlers: Vec<MessageHandler>,
     event_handlers: Vec<EventHandler>,
     before: Vec<BeforeHook>,
     after: Vec<AfterHook>,
@@ -120,6 +124,7 @@ impl Bot {
             commands: Vec::new(),
             checks: Vec::new(),
             message_handlers: Vec::new(),
+            join_handlers: Vec::new(),
             event_handlers: Vec::new(),
             before: Vec::new(),
             after: Vec::new(),
@@ -209,9 +214,46 @@ impl Bot {
         self
     }
 
+    /// Call `handler` when a member joins a chat the bot is in (the chat's `join` event: added
+    /// by an owner or admin, or by the group's creator). The handler's [`Context`] is that
+    /// event: [`member`](Context::member) is who joined, [`author`](Context::author) who added
+    /// them, [`chat_id`](Context::chat_id) and [`chat`](Context::chat) the chat; a text it
+    /// returns (or [`Context::reply`]) is posted in the chat, once even if the bot is restarted
+    /// and handles the join again.
+    ///
+    /// Joins are handled one after another in the order they happened, live or resumed after a
+    /// reconnect; not those that happened before the bot was in the chat (whatever
+    /// [`replay_backlog`](Bot::replay_backlog) says), nor the bot's own joining (that is an
+    /// [`Event::ChatCreated`](crate::Event::ChatCreated), for [`on_event`](Bot::on_event)), nor
+    /// those made while the bot was not running.
+    ///
+    /// ```no_run
+    /// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+    /// use hellocode_sdk::bot::Context;
+    ///
+    /// bot.on_join(|ctx: Context| async move {
+    ///     format!("Welcome, {}! {} added you. Try !help.", ctx.member().unwrap_or("you"), ctx.author())
+    /// })
+    /// # }
+    /// ```
+    pub fn on_join<F, Fut, R>(mut self, handler: F) -> Self
+    where
+        F: Fn(Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoReply,
+    {
+        let handler = Arc::new(handler);
+        self.join_handlers.push(Arc::new(move |ctx| {
+            let running = handler(ctx);
+            Box::pin(async move { running.await.into_reply() })
+        }));
+        self
+    }
+
     /// Call `handler` with every event, in order: messages (not the bot's own, unless
-    /// [`see_own_messages`](Bot::see_own_messages); no backlog), edits, deletions, typing,
-    /// receipts, presence, new chats, send updates and connection changes. A returned error
+    /// [`see_own_messages`](Bot::see_own_messages); no backlog), chat events (edits,
+    /// deletions, members joining and leaving, renames, ...), changed and deleted chats,
+    /// typing, receipts, presence, new chats, send updates and connection changes. A returned error
     /// is logged; a returned text is ignored (there is no message to reply to).
     ///
     /// ```no_run

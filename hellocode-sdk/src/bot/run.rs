@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use hellocode_core::model::{Chat, ChatId, Message, Seq};
+use hellocode_core::model::{Chat, ChatId, EventKind, Message, Seq};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -119,6 +119,12 @@ pub(super) async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send) -> 
 
     let (event_sender, event_jobs) = mpsc::unbounded_channel::<Event>();
     workers.spawn(run_event_handlers(client.clone(), bot.event_handlers, event_jobs));
+    let (join_sender, join_jobs) = mpsc::unbounded_channel::<Message>();
+    if !bot.join_handlers.is_empty() {
+        workers.spawn(run_join_handlers(router.clone(), bot.join_handlers, join_jobs));
+    }
+    // Per chat, the last item it had when the bot joined: joins up to there are history.
+    let mut joined_at: HashMap<ChatId, Seq> = HashMap::new();
     let mut save_timer = tokio::time::interval(SAVE_EVERY);
     tokio::pin!(shutdown);
     loop {
@@ -149,12 +155,37 @@ pub(super) async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send) -> 
             }
             Event::ChatCreated(chat) => {
                 lock(&router.chats).insert(chat.id, chat.clone());
+                let before = joined_at.entry(chat.id).or_insert(Seq(0));
+                *before = (*before).max(chat.last_seq);
                 if !bot.replay_backlog {
                     // What the chat had when the bot joined is history, not commands to it.
                     let seen = taken.entry(chat.id).or_insert(Seq(0));
                     *seen = (*seen).max(chat.last_seq);
                     router.positions.advance(chat.id, chat.last_seq);
                 }
+            }
+            Event::ChatEvent(item) => {
+                let gone = matches!(item.kind, EventKind::Leave | EventKind::Remove)
+                    && item.member.as_deref() == Some(router.username.as_str());
+                if gone {
+                    lock(&router.chats).remove(&item.chat_id);
+                }
+                let history = joined_at.get(&item.chat_id).is_some_and(|seq| item.seq <= *seq);
+                let someone_else = item.member.as_deref() != Some(router.username.as_str());
+                if item.kind == EventKind::Join && !history && someone_else {
+                    let _ = join_sender.send(item.clone());
+                }
+            }
+            Event::ChatChanged(chat) => {
+                let mut chats = lock(&router.chats);
+                if chat.has_participant(&router.username) {
+                    chats.insert(chat.id, chat.clone());
+                } else {
+                    chats.remove(&chat.id);
+                }
+            }
+            Event::ChatDeleted { chat_id, .. } => {
+                lock(&router.chats).remove(chat_id);
             }
             _ => {}
         }
@@ -165,6 +196,7 @@ pub(super) async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send) -> 
     router.stopping.store(true, Ordering::SeqCst);
     drop(chat_workers);
     drop(event_sender);
+    drop(join_sender);
     let finished = tokio::time::timeout(bot.shutdown_timeout, async {
         while workers.join_next().await.is_some() {}
     })
@@ -409,6 +441,27 @@ async fn run_event_handlers(
         for handler in &handlers {
             if let Err(error) = guarded(handler(client.clone(), event.clone())).await {
                 log_failure(&format!("bot event handler failed: {error}"));
+            }
+        }
+    }
+}
+
+/// Call the join handlers with each join, in order; a text one returns is posted in the chat.
+async fn run_join_handlers(
+    router: Arc<Router>,
+    handlers: Vec<MessageHandler>,
+    mut joins: mpsc::UnboundedReceiver<Message>,
+) {
+    while let Some(join) = joins.recv().await {
+        if router.stopping.load(Ordering::SeqCst) {
+            break;
+        }
+        let chat = lock(&router.chats).get(&join.chat_id).cloned();
+        for handler in &handlers {
+            let ctx = Context::new(router.client.clone(), join.clone(), chat.clone(), None);
+            let outcome = guarded(handler(ctx.clone())).await;
+            if let Err(error) = router.send_reply(&ctx, outcome).await {
+                log_failure(&format!("bot join handler failed: {error}"));
             }
         }
     }

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use hellocode_core::model::{Chat, ChatId, Message, Participant, Seq, Timestamp};
+use hellocode_core::model::{Chat, ChatId, EventKind, Message, Participant, Seq, Timestamp};
 use hellocode_core::protocol::{RequestId, ServerFrame};
 use proptest::prelude::*;
 use serde_json::Value;
@@ -16,8 +16,11 @@ use super::session::Action;
 use super::session::harness::{Harness, ack};
 use crate::Result;
 use crate::config::ClientConfig;
+use crate::event::Event;
 
+/// Item `seq` of the chat: every third one an event (a join), the others posts.
 fn message(seq: i64) -> Message {
+    let kind = if seq % 3 == 0 { EventKind::Join } else { EventKind::Message };
     Message {
         id: seq,
         chat_id: ChatId(1),
@@ -28,7 +31,7 @@ fn message(seq: i64) -> Message {
         client_id: None,
         edited_at: None,
         deleted: false,
-        kind: Default::default(),
+        kind,
         target: None,
         member: None,
         role: None,
@@ -67,7 +70,7 @@ fn arrivals(n: i64) -> impl Strategy<Value = Vec<Arrival>> {
 }
 
 /// The model server's answer to `resume since`, at most `limit` messages.
-fn answer(chats: &mut Chats, since: Seq, limit: usize, n: i64, out: &mut Vec<Message>) {
+fn answer(chats: &mut Chats, since: Seq, limit: usize, n: i64, out: &mut Vec<Event>) {
     let page: Vec<Message> = (since.0 + 1..=n).take(limit).map(message).collect();
     let more = since.0 + (limit as i64) < n;
     chats.resumed(ChatId(1), page, more, out);
@@ -75,7 +78,8 @@ fn answer(chats: &mut Chats, since: Seq, limit: usize, n: i64, out: &mut Vec<Mes
 
 proptest! {
     /// Whatever the arrival order, duplicates, losses and disconnects, the application gets
-    /// every message of the chat once, in sequence order (gaps filled by `resume`).
+    /// every item of the chat (posts and events) once, in sequence order (gaps filled by
+    /// `resume`), each as what it is.
     #[test]
     fn messages_are_delivered_once_in_order(n in 1i64..40, script in arrivals(40)) {
         let mut chats = Chats::with_positions(&HashMap::from([(ChatId(1), Seq(0))]));
@@ -108,7 +112,14 @@ proptest! {
             let Some(&(_, since)) = wanted.first() else { break };
             answer(&mut chats, since, 3, n, &mut out);
         }
-        let seqs: Vec<i64> = out.iter().map(|m| m.seq.0).collect();
+        let seqs: Vec<i64> = out
+            .iter()
+            .map(|event| match event {
+                Event::Message(m) if m.is_post() => m.seq.0,
+                Event::ChatEvent(m) if !m.is_post() => m.seq.0,
+                other => panic!("an item delivered as what it is not: {other:?}"),
+            })
+            .collect();
         prop_assert_eq!(seqs, (1..=n).collect::<Vec<_>>());
     }
 }

@@ -392,9 +392,10 @@ impl Session {
         }
     }
 
-    fn deliver(&mut self, messages: Vec<Message>) {
-        for message in messages {
-            self.events.emit(Event::Message(message));
+    /// Hand what the sequencer released to the application, in order.
+    fn deliver(&mut self, events: Vec<Event>) {
+        for event in events {
+            self.events.emit(event);
         }
     }
 

@@ -195,3 +195,49 @@ async fn a_sender_sees_its_message_event_before_the_send_resolves() {
     alice.close().await;
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_handlers_welcome_members_who_join_after_the_bot() {
+    let server = TestServer::start().await;
+    let bot_client = server.register(Kind::InProcess, "greeter").await;
+    let alice = server.register(Kind::InProcess, "alice").await;
+    for name in ["bob", "carol", "dave", "erin"] {
+        server.register(Kind::InProcess, name).await.close().await;
+    }
+    let mut events = alice.events();
+    let bot = Bot::new(bot_client.clone()).on_join(|ctx: Context| async move {
+        let group = ctx.chat().and_then(|chat| chat.name.clone()).unwrap_or_default();
+        let member = ctx.member().unwrap_or("?");
+        format!(
+            "welcome to {group}, {member} (added by {}; direct: {})",
+            ctx.author(),
+            ctx.is_direct()
+        )
+    });
+    let running = tokio::spawn(bot.run());
+
+    // A group the bot is in from its creation: each member added later is welcomed, once.
+    let crabs =
+        alice.create_group("Crabs", vec!["greeter".into(), "bob".into()]).await.expect("group");
+    alice.add_participants(crabs.id, vec!["carol".into()]).await.expect("added");
+    let got = messages(&mut events, 1).await;
+    assert_eq!(
+        (got[0].chat_id, got[0].author.as_str(), got[0].content.as_str()),
+        (crabs.id, "greeter", "welcome to Crabs, carol (added by alice; direct: false)")
+    );
+
+    // Added to a group later: neither those who joined before it nor the bot itself.
+    let ferris = alice.create_group("Ferris", vec!["bob".into()]).await.expect("group");
+    alice.add_participants(ferris.id, vec!["dave".into()]).await.expect("added");
+    alice.add_participants(ferris.id, vec!["greeter".into()]).await.expect("bot added");
+    alice.add_participants(ferris.id, vec!["erin".into()]).await.expect("added");
+    let got = messages(&mut events, 1).await;
+    assert_eq!(
+        (got[0].chat_id, got[0].content.as_str()),
+        (ferris.id, "welcome to Ferris, erin (added by alice; direct: false)"),
+        "the first post of the bot in Ferris is erin's welcome"
+    );
+    bot_client.close().await;
+    stopped(running).await;
+    server.stop().await;
+}

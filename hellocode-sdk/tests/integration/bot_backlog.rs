@@ -34,7 +34,7 @@ async fn a_bot_added_to_a_chat_answers_none_of_its_old_commands() {
             .run(),
     );
     let mut events = alice.events();
-    let chat = alice.create_chat(vec!["bob".into()]).await.expect("chat");
+    let chat = alice.create_group("Echoes", vec!["bob".into()]).await.expect("group");
     for text in ["!echo old one", "!help", "!echo old two"] {
         alice.send(chat.id, text).await.expect("sent");
     }

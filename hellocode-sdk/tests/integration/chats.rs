@@ -4,10 +4,9 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
 use hellocode_core::model::{NewMessage, Timestamp};
-use hellocode_sdk::{ChatId, Error, Event, Seq};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use hellocode_sdk::{ChatId, ChatKind, Error, Event, Seq};
 
-use crate::harness::{Kind, TestServer, messages, next_matching, on_transports};
+use crate::harness::{Kind, TestServer, commands_received, messages, next_matching, on_transports};
 
 on_transports!(
     added_participants_learn_of_the_chat_and_read_it,
@@ -27,7 +26,13 @@ async fn added_participants_learn_of_the_chat_and_read_it(kind: Kind) {
     let mallory = server.register(kind, "mallory").await;
     let mut carol_events = carol.events();
 
-    let chat = alice.create_chat(vec!["bob".into()]).await.expect("chat");
+    // A direct chat's two members never change: people are added to a group.
+    let direct = alice.create_chat(vec!["bob".into()]).await.expect("chat");
+    assert_eq!(
+        code(alice.add_participants(direct.id, vec!["carol".into()]).await),
+        "invalid_field"
+    );
+    let chat = alice.create_group("Crabs", vec!["bob".into()]).await.expect("group");
     alice.send(chat.id, "before carol").await.expect("sent");
 
     let grown =
@@ -40,7 +45,8 @@ async fn added_participants_learn_of_the_chat_and_read_it(kind: Kind) {
     })
     .await;
     assert_eq!(created.id, chat.id);
-    // Carol gets the chat's messages from its start, then its new ones.
+    // Carol gets the chat's items from its start (her own joining among them), then its new
+    // ones.
     let earlier = messages(&mut carol_events, 1).await;
     assert_eq!(earlier[0].content, "before carol");
     bob.send(chat.id, "welcome carol").await.expect("sent");
@@ -48,6 +54,8 @@ async fn added_participants_learn_of_the_chat_and_read_it(kind: Kind) {
     assert_eq!(carol.fetch_messages(chat.id, None, None).await.expect("history").len(), 2);
 
     assert_eq!(code(mallory.add_participants(chat.id, vec!["mallory".into()]).await), "forbidden");
+    // A plain member does not add people.
+    assert_eq!(code(bob.add_participants(chat.id, vec!["mallory".into()]).await), "forbidden");
     assert_eq!(code(alice.add_participants(chat.id, vec!["nobody".into()]).await), "not_found");
     assert_eq!(code(alice.add_participants(ChatId(9_999), vec!["bob".into()]).await), "not_found");
     assert_eq!(code(alice.add_participants(chat.id, Vec::new()).await), "invalid_field");
@@ -63,11 +71,15 @@ async fn chat_with_returns_the_same_chat_for_the_same_people(kind: Kind) {
     let bob = server.register(kind, "bob").await;
     server.register(kind, "carol").await.close().await;
 
-    // A bigger chat that includes bob does not count as "the chat with bob".
+    // A bigger chat that includes bob does not count as "the chat with bob", nor does a group
+    // of just the two of them.
     alice.create_chat(vec!["bob".into(), "carol".into()]).await.expect("group");
+    let pair = alice.create_group("Just us", vec!["bob".into()]).await.expect("group of two");
     let with_bob = alice.chat_with(vec!["bob".into()]).await.expect("created");
     let names: Vec<&str> = with_bob.participants.iter().map(|p| p.username.as_str()).collect();
     assert_eq!(names, ["alice", "bob"]);
+    assert_ne!(with_bob.id, pair.id);
+    assert_eq!(with_bob.kind, ChatKind::Direct);
     assert_eq!(alice.chat_with(vec!["bob".into()]).await.expect("found").id, with_bob.id);
     // Naming oneself changes nothing, and bob finds the same chat from his side.
     assert_eq!(
@@ -85,20 +97,6 @@ async fn chat_with_returns_the_same_chat_for_the_same_people(kind: Kind) {
     alice.close().await;
     bob.close().await;
     server.stop().await;
-}
-
-/// The server's count of `command` received so far, from `/metrics`.
-async fn commands_received(server: &TestServer, command: &str) -> u64 {
-    let mut socket = tokio::net::TcpStream::connect(server.addr()).await.expect("connect");
-    let request = "GET /metrics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n";
-    socket.write_all(request.as_bytes()).await.expect("request");
-    let mut body = String::new();
-    socket.read_to_string(&mut body).await.expect("response");
-    let series = format!("hellocode_commands_total{{command=\"{command}\"}} ");
-    body.lines()
-        .find_map(|line| line.strip_prefix(&series))
-        .and_then(|count| count.trim().parse().ok())
-        .expect("the command's counter")
 }
 
 async fn history_walks_every_page_newest_first(kind: Kind) {

@@ -11,6 +11,7 @@ use hellocode_sdk::{
     WebSocketTransport,
 };
 use hellocode_server::{Server, Settings};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Which transport a test runs over.
 #[derive(Debug, Clone, Copy)]
@@ -105,6 +106,20 @@ impl TestServer {
             server.shutdown().await;
         }
     }
+}
+
+/// The server's count of `command` received so far, from `/metrics`.
+pub(crate) async fn commands_received(server: &TestServer, command: &str) -> u64 {
+    let mut socket = tokio::net::TcpStream::connect(server.addr()).await.expect("connect");
+    let request = "GET /metrics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n";
+    socket.write_all(request.as_bytes()).await.expect("request");
+    let mut body = String::new();
+    socket.read_to_string(&mut body).await.expect("response");
+    let series = format!("hellocode_commands_total{{command=\"{command}\"}} ");
+    body.lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .and_then(|count| count.trim().parse().ok())
+        .expect("the command's counter")
 }
 
 /// Every test user's password.

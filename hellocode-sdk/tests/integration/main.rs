@@ -10,6 +10,7 @@ mod client;
 mod close_codes;
 mod custom;
 mod fake;
+mod groups;
 mod harness;
 mod paging;
 mod proxy;

@@ -4,7 +4,7 @@ use hellocode_sdk::{
     BotToken, Chat, ConnectionState, Event, IssuedBotToken, Language, Message, PendingSend,
     SendState, User,
 };
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 pub(crate) fn message(message: &Message) -> Value {
     json!({
@@ -16,6 +16,10 @@ pub(crate) fn message(message: &Message) -> Value {
         "deleted": message.deleted,
         "edited": message.edited_at.is_some(),
         "client_id": message.client_id,
+        "item": message.kind.as_str(),
+        "target": message.target.map(|seq| seq.0),
+        "member": message.member,
+        "role": message.role.map(|role| role.as_str()),
     })
 }
 
@@ -25,7 +29,20 @@ pub(crate) fn messages(messages: &[Message]) -> Value {
 
 pub(crate) fn chat(chat: &Chat) -> Value {
     let participants: Vec<&str> = chat.participants.iter().map(|p| p.username.as_str()).collect();
-    json!({"id": chat.id.0, "participants": participants, "last_seq": chat.last_seq.0})
+    let roles: Map<String, Value> = chat
+        .participants
+        .iter()
+        .filter_map(|p| p.role.map(|role| (p.username.clone(), json!(role.as_str()))))
+        .collect();
+    json!({
+        "id": chat.id.0,
+        "kind": chat.kind.as_str(),
+        "name": chat.name,
+        "topic": chat.topic,
+        "participants": participants,
+        "roles": roles,
+        "last_seq": chat.last_seq.0,
+    })
 }
 
 pub(crate) fn chats(chats: &[Chat]) -> Value {
@@ -92,6 +109,11 @@ pub(crate) fn event(event: &Event) -> Value {
             ("presence", json!({"username": username, "online": online}))
         }
         Event::ChatCreated(c) => ("chat_created", chat(c)),
+        Event::ChatEvent(m) => ("chat_event", message(m)),
+        Event::ChatChanged(c) => ("chat_changed", chat(c)),
+        Event::ChatDeleted { chat_id, by } => {
+            ("chat_deleted", json!({"chat": chat_id.0, "by": by}))
+        }
         Event::Send(update) => {
             let mut body = json!({"client_id": update.client_id, "chat": update.chat_id.0});
             let (state, extra) = match &update.state {

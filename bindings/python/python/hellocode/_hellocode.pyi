@@ -67,8 +67,81 @@ def _exception_for_code(code: str, message: str) -> HelloCodeError:
 # ---- values ----
 
 @final
+class Role:
+    """A member's role in a group: the owner (one per group: roles, deletion), admins (add and
+    remove plain members, rename) and plain members."""
+
+    OWNER: ClassVar[Role]
+    ADMIN: ClassVar[Role]
+    MEMBER: ClassVar[Role]
+    @property
+    def value(self) -> Literal["owner", "admin", "member"]:
+        """The wire name."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class ChatKind:
+    """A direct chat (two people; its members never change) or a group."""
+
+    DIRECT: ClassVar[ChatKind]
+    GROUP: ClassVar[ChatKind]
+    @property
+    def value(self) -> Literal["direct", "group"]:
+        """The wire name."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class EventKind:
+    """What a chat item is: MESSAGE for a post, else the event."""
+
+    MESSAGE: ClassVar[EventKind]
+    #: `author` edited post `target`; `content` is the new text.
+    EDIT: ClassVar[EventKind]
+    #: `author` deleted post `target`.
+    DELETE: ClassVar[EventKind]
+    #: `member` joined with `role`, added by `author`.
+    JOIN: ClassVar[EventKind]
+    #: `member` left.
+    LEAVE: ClassVar[EventKind]
+    #: `author` removed `member`.
+    REMOVE: ClassVar[EventKind]
+    #: `member`'s role became `role`.
+    ROLE: ClassVar[EventKind]
+    #: `author` renamed the group to `content` (empty: no name).
+    RENAME: ClassVar[EventKind]
+    #: `author` set the topic to `content` (empty: none).
+    TOPIC: ClassVar[EventKind]
+    @property
+    def value(
+        self,
+    ) -> Literal[
+        "message", "edit", "delete", "join", "leave", "remove", "role", "rename", "topic"
+    ]:
+        """The wire name."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+#: A role as `set_role` takes it: a `Role`, or its name.
+RoleLike = Union[Role, Literal["owner", "admin", "member"]]
+
+@final
+class Participant:
+    """A member of a chat."""
+
+    @property
+    def username(self) -> str: ...
+    @property
+    def role(self) -> Optional[Role]:
+        """Their role in a group; None in a direct chat."""
+    def __eq__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
 class Message:
-    """A stored chat message."""
+    """A stored chat item: a post, or (`kind` other than `EventKind.MESSAGE`) an event of its
+    chat."""
 
     @property
     def id(self) -> int: ...
@@ -88,19 +161,48 @@ class Message:
     def edited_at(self) -> Optional[datetime.datetime]: ...
     @property
     def deleted(self) -> bool: ...
+    @property
+    def kind(self) -> EventKind:
+        """EventKind.MESSAGE for a post, else the event."""
+    @property
+    def is_post(self) -> bool: ...
+    @property
+    def target(self) -> Optional[int]:
+        """For an edit or a deletion: the seq of the post it changed."""
+    @property
+    def member(self) -> Optional[str]:
+        """For a membership event: whose membership changed."""
+    @property
+    def role(self) -> Optional[Role]:
+        """For a join or a role change: the member's role from then on."""
     def __eq__(self, other: object) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
 
 @final
 class Chat:
-    """A conversation between users."""
+    """A conversation: a direct chat of two, or a group with roles, a name and a topic."""
 
     @property
     def id(self) -> int: ...
     @property
-    def participants(self) -> list[str]: ...
+    def kind(self) -> ChatKind: ...
     @property
-    def last_seq(self) -> int: ...
+    def name(self) -> Optional[str]:
+        """A group's name."""
+    @property
+    def topic(self) -> Optional[str]:
+        """A group's topic."""
+    @property
+    def participants(self) -> list[str]:
+        """Usernames, sorted."""
+    @property
+    def members(self) -> list[Participant]:
+        """The participants with their roles, by username."""
+    def role_of(self, username: str) -> Optional[Role]:
+        """`username`'s role in this group (None if not in it, or in a direct chat)."""
+    @property
+    def last_seq(self) -> int:
+        """Sequence number of the newest item (post or event), 0 when empty."""
     @property
     def created_at(self) -> datetime.datetime: ...
     def __eq__(self, other: object) -> bool: ...
@@ -274,6 +376,39 @@ class ChatCreated:
     __hash__: ClassVar[None]  # type: ignore[assignment]
 
 @final
+class ChatEvent:
+    """An event of a chat (`message.kind`: edit, delete, join, leave, remove, role, rename,
+    topic): exactly once and in order with the chat's messages, live or resumed after a
+    reconnect."""
+
+    @property
+    def message(self) -> Message: ...
+    def __eq__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
+class ChatChanged:
+    """A chat's members, roles, name or topic changed (live): the chat as it now is, after its
+    `ChatEvent`s."""
+
+    @property
+    def chat(self) -> Chat: ...
+    def __eq__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
+class ChatDeleted:
+    """A chat was deleted with its history (live); the client forgets it."""
+
+    @property
+    def chat_id(self) -> int: ...
+    @property
+    def by(self) -> str:
+        """Who deleted it."""
+    def __eq__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
 class SendUpdate:
     """A queued message changed state."""
 
@@ -312,12 +447,15 @@ class UnknownEvent:
 
 Event = Union[
     MessageEvent,
+    ChatEvent,
     Edited,
     Deleted,
     Typing,
     Read,
     Presence,
     ChatCreated,
+    ChatChanged,
+    ChatDeleted,
     SendUpdate,
     ConnectionChanged,
     UnknownEvent,
@@ -412,9 +550,34 @@ class Client:
     async def create_bot_token(self, name: str) -> IssuedBotToken: ...
     async def bot_tokens(self) -> list[BotToken]: ...
     async def revoke_bot_token(self, id: int) -> None: ...
-    async def add_participants(self, chat_id: int, usernames: Sequence[str]) -> Chat: ...
+    async def add_participants(self, chat_id: int, usernames: Sequence[str]) -> Chat:
+        """Add users to a group (an owner or admin); returns the chat. Raises `NotAllowed`,
+        `NotFound`, `InvalidInput` (a direct chat, an empty list, too many members)."""
+    async def create_group(self, name: str, participants: Sequence[str]) -> Chat:
+        """Create a group named `name` with these users; the caller owns it. Not resent after a
+        lost connection (`ConnectionLost`). Raises `InvalidInput`, `NotFound`."""
+    async def get_chat(self, chat_id: int) -> Chat:
+        """One of this user's chats as it now is. Raises `NotAllowed`, `NotFound`."""
+    async def remove_participant(self, chat_id: int, username: str) -> Chat:
+        """Remove a member (an owner anyone, an admin plain members); returns the chat. Raises
+        `NotAllowed`, `NotFound`, `InvalidInput` (a direct chat)."""
+    async def leave_chat(self, chat_id: int) -> None:
+        """Leave a chat (an owner's group passes to the oldest admin, else member); the client
+        forgets it. Raises `NotAllowed`, `NotFound`."""
+    async def set_role(self, chat_id: int, username: str, role: RoleLike) -> Chat:
+        """Give a member a role (the owner only; `Role.OWNER` hands ownership over). Raises
+        `NotAllowed`, `NotFound`, `InvalidInput`."""
+    async def update_chat(
+        self, chat_id: int, *, name: Optional[str] = None, topic: Optional[str] = None
+    ) -> Chat:
+        """Rename a group and/or set its topic (an owner or admin); "" clears, None leaves
+        alone. Raises `NotAllowed`, `NotFound`, `InvalidInput`."""
+    async def delete_chat(self, chat_id: int) -> None:
+        """Delete a chat and its history (either member of a direct chat, a group's owner).
+        Raises `NotAllowed`, `NotFound`."""
     async def chat_with(self, usernames: Sequence[str]) -> Chat:
-        """The chat of exactly this user and `usernames`: the existing one, else a new one."""
+        """The chat of exactly this user and `usernames` (for one other person, their direct
+        chat): the existing one, else a new one."""
     def history(self, chat_id: int, before: Optional[int] = None) -> History:
         """`async for message in client.history(chat_id)`: the whole history, newest first,
         fetched in pages as it is read."""
@@ -506,6 +669,15 @@ class BlockingClient:
     def bot_tokens(self) -> list[BotToken]: ...
     def revoke_bot_token(self, id: int) -> None: ...
     def add_participants(self, chat_id: int, usernames: Sequence[str]) -> Chat: ...
+    def create_group(self, name: str, participants: Sequence[str]) -> Chat: ...
+    def get_chat(self, chat_id: int) -> Chat: ...
+    def remove_participant(self, chat_id: int, username: str) -> Chat: ...
+    def leave_chat(self, chat_id: int) -> None: ...
+    def set_role(self, chat_id: int, username: str, role: RoleLike) -> Chat: ...
+    def update_chat(
+        self, chat_id: int, *, name: Optional[str] = None, topic: Optional[str] = None
+    ) -> Chat: ...
+    def delete_chat(self, chat_id: int) -> None: ...
     def chat_with(self, usernames: Sequence[str]) -> Chat: ...
     def history(self, chat_id: int, before: Optional[int] = None) -> BlockingHistory: ...
     def close(self) -> None: ...
@@ -549,7 +721,8 @@ class CommandError(Exception):
 
 @final
 class Context:
-    """The message a bot handler runs for, and ways to answer it."""
+    """The message a bot handler runs for (for `Bot.on_join`, the join event), and ways to
+    answer it."""
 
     def reply(self, text: str) -> Awaitable[Message]:
         """Send `text` to the message's chat; resolves with the stored message (through the
@@ -562,7 +735,11 @@ class Context:
     @property
     def text(self) -> str: ...
     @property
-    def author(self) -> str: ...
+    def author(self) -> str:
+        """Who sent the message; for a join, who added the member."""
+    @property
+    def member(self) -> Optional[str]:
+        """For a join (`Bot.on_join`): who joined. None for a message."""
     @property
     def chat_id(self) -> int: ...
     @property
@@ -575,7 +752,7 @@ class Context:
         """The command's name as registered (aliases resolved); None for a plain message."""
     @property
     def is_direct(self) -> bool:
-        """Whether the chat is between the bot and one other person."""
+        """Whether the chat is a direct chat (the bot and one other person; not a group)."""
     @property
     def bot_username(self) -> str: ...
     @property
@@ -628,6 +805,7 @@ class _BotRunner:
         persist: Optional[str],
         shutdown_timeout: Optional[float],
         chat_queue: Optional[int] = None,
+        join_handlers: Sequence[Callable[[Context], Awaitable[object]]] = (),
     ) -> None:
         """Start a bot over `client`, whose handlers run on the running loop, until `stop()` or
         the client closes; then call `on_done()` (on another thread)."""

@@ -197,6 +197,7 @@ class Bot:
         }
         self._commands: list[tuple[Any, ...]] = []
         self._message_handlers: list[Callable[[Context], Awaitable[Any]]] = []
+        self._join_handlers: list[Callable[[Context], Awaitable[Any]]] = []
         self._event_handlers: list[Callable[[Event], Awaitable[Any]]] = []
         self._on_error: Callable[[Context, CommandError], Awaitable[Any]] = _default_on_error
         self._runner: Optional[_BotRunner] = None
@@ -252,6 +253,16 @@ class Bot:
         self._message_handlers.append(_logged(handler, "a message handler"))
         return handler
 
+    def on_join(self, handler: MessageHandler) -> MessageHandler:
+        """Call `handler(ctx)` when a member joins a chat the bot is in: `ctx.member` joined,
+        added by `ctx.author`, in `ctx.chat_id` (`ctx.chat` as the bot last saw it); a str it
+        returns is posted in the chat (once, even if a restarted bot handles the join again).
+        Joins come one after another in the order they happened, live or after a reconnect;
+        not those from before the bot was in the chat, nor the bot's own joining (that is a
+        `ChatCreated` event), nor those made while the bot was not running."""
+        self._join_handlers.append(_logged(handler, "a join handler"))
+        return handler
+
     def on_event(self, handler: EventHandler) -> EventHandler:
         """Call `handler(event)` with every event (see `hellocode.Event`), in order."""
         self._event_handlers.append(_logged(handler, "an event handler"))
@@ -295,6 +306,7 @@ class Bot:
                 self._event_handlers,
                 self._on_error,
                 on_done,
+                join_handlers=self._join_handlers,
                 **self._options,
             )
             try:

@@ -113,6 +113,61 @@ fun main() {
             }
         }
 
+        suite.test("groups: roles, names, chat events through the Flow, leaving, deleting") {
+            blocking {
+                val (a, b, c) = Triple(unique("owner"), unique("admin"), unique("member"))
+                val alice = register(server.url, a)
+                val bob = register(server.url, b)
+                val carol = register(server.url, c)
+                val told = Channel<Event>(Channel.UNLIMITED)
+                val watching = launch(Dispatchers.Default) {
+                    carol.eventFlow().collect { event ->
+                        if (event is Event.ChatEvent || event is Event.ChatChanged || event is Event.ChatDeleted) told.send(event)
+                    }
+                }
+                delay(100) // the flow's listener is added when it starts collecting
+                val group = alice.createGroup("Crabs", listOf(b, c))
+                assertEquals(ChatKind.GROUP, group.kind, "kind")
+                assertEquals("Crabs", group.name, "name")
+                assertEquals(mapOf(a to Role.OWNER, b to Role.MEMBER, c to Role.MEMBER), group.members.associate { it.username to it.role }, "roles")
+                val promoted = alice.setRole(group.id, b, Role.ADMIN)
+                assertEquals(Role.ADMIN, promoted.members.first { it.username == b }.role, "bob is an admin")
+                val role = withTimeout(10_000) { told.receive() } as Event.ChatEvent
+                assertEquals(EventKind.ROLE, role.event.kind, "a role event")
+                assertEquals(b to Role.ADMIN, role.event.member to role.event.role, "whose, which")
+                val changed = withTimeout(10_000) { told.receive() } as Event.ChatChanged
+                assertEquals(promoted, changed.chat, "the chat as it now is")
+                expectThrows<HelloCodeException.NotAllowed>("forbidden") {
+                    runBlocking { carol.updateChat(group.id, "Mine", null) }
+                }
+                val renamed = bob.updateChat(group.id, "Ferris fans", "")
+                assertEquals("Ferris fans" to null, renamed.name to renamed.topic, "renamed, no topic")
+                val rename = withTimeout(10_000) { told.receive() } as Event.ChatEvent
+                assertEquals(EventKind.RENAME to "Ferris fans", rename.event.kind to rename.event.content, "rename event")
+                assertTrue(withTimeout(10_000) { told.receive() } is Event.ChatChanged, "then the chat")
+                assertEquals(renamed, carol.getChat(group.id), "get_chat")
+
+                val smaller = bob.removeParticipant(group.id, c)
+                assertEquals(setOf(a, b), smaller.participants.toSet(), "carol removed")
+                val removal = withTimeout(10_000) { told.receive() } as Event.ChatEvent
+                assertEquals(EventKind.REMOVE to c, removal.event.kind to removal.event.member, "carol's removal")
+                assertTrue(withTimeout(10_000) { told.receive() } is Event.ChatChanged, "her last event of it")
+                assertTrue(group.id !in carol.positions(), "carol's client forgot the chat")
+                expectThrows<HelloCodeException.NotAllowed>("forbidden") { runBlocking { carol.getChat(group.id) } }
+
+                alice.leaveChat(group.id)
+                val handedOver = bob.getChat(group.id)
+                assertEquals(listOf(Participant(b, Role.OWNER)), handedOver.members, "bob owns it now")
+                val direct = bob.createChat(listOf(c))
+                assertEquals(ChatKind.DIRECT to null, direct.kind to direct.members.first().role, "a direct chat")
+                bob.deleteChat(direct.id)
+                val deleted = withTimeout(10_000) { told.receive() } as Event.ChatDeleted
+                assertEquals(direct.id to b, deleted.chatId to deleted.by, "deleted by bob")
+                watching.cancel()
+                alice.shutdown(); bob.shutdown(); carol.shutdown()
+            }
+        }
+
         suite.test("history: pages with fetchMessages, the whole of it as a Flow") {
             blocking {
                 val alice = register(server.url, unique("hist"))

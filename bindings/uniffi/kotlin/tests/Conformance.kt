@@ -32,10 +32,16 @@ object Canonical {
     fun message(m: Message): Map<String, Any?> = mapOf(
         "id" to m.id, "chat" to m.chatId, "seq" to m.seq, "author" to m.author,
         "content" to m.content, "deleted" to m.deleted, "edited" to (m.editedAtMs != null),
-        "client_id" to m.clientId,
+        "client_id" to m.clientId, "item" to m.kind.name.lowercase(), "target" to m.target,
+        "member" to m.member, "role" to m.role?.name?.lowercase(),
     )
     fun messages(ms: List<Message>) = ms.map(::message)
-    fun chat(c: Chat): Map<String, Any?> = mapOf("id" to c.id, "participants" to c.participants, "last_seq" to c.lastSeq)
+    fun chat(c: Chat): Map<String, Any?> = mapOf(
+        "id" to c.id, "kind" to c.kind.name.lowercase(), "name" to c.name, "topic" to c.topic,
+        "participants" to c.participants,
+        "roles" to c.members.mapNotNull { m -> m.role?.let { m.username to it.name.lowercase() } }.toMap(),
+        "last_seq" to c.lastSeq,
+    )
     fun user(u: User): Map<String, Any?> = mapOf(
         "id" to u.id, "username" to u.username, "timezone" to u.timezone, "languages" to u.languages, "avatar" to u.avatar,
     )
@@ -54,6 +60,9 @@ object Canonical {
         is Event.Read -> mapOf("kind" to "read", "chat" to e.chatId, "username" to e.username, "seq" to e.seq)
         is Event.Presence -> mapOf("kind" to "presence", "username" to e.username, "online" to e.online)
         is Event.ChatCreated -> chat(e.chat) + ("kind" to "chat_created")
+        is Event.ChatEvent -> message(e.event) + ("kind" to "chat_event")
+        is Event.ChatChanged -> chat(e.chat) + ("kind" to "chat_changed")
+        is Event.ChatDeleted -> mapOf("kind" to "chat_deleted", "chat" to e.chatId, "by" to e.by)
         is Event.SendUpdated -> {
             val base = mapOf("kind" to "send", "client_id" to e.clientId, "chat" to e.chatId)
             when (val s = e.state) {
@@ -111,6 +120,20 @@ fun mismatch(expected: Any?, actual: Any?): String? {
     }
     val same = if (expected is Number && actual is Number) expected.toDouble() == actual.toDouble() else expected == actual
     return if (same) null else "expected ${Json.write(expected)}, got ${Json.write(actual)}"
+}
+
+/** null if `actual` has none of `unwanted` (keys of an object, each value as a string; items of
+ *  a list, by matching), else why not. */
+fun lacks(unwanted: List<*>, actual: Any?): String? {
+    for (value in unwanted) {
+        val found = when (actual) {
+            is Map<*, *> -> actual.containsKey(value as? String ?: Json.write(value))
+            is List<*> -> actual.any { mismatch(value, it) == null }
+            else -> return "`lacks` needs an object or a list, got ${Json.write(actual)}"
+        }
+        if (found) return "${Json.write(value)} should not be in ${Json.write(actual)}"
+    }
+    return null
 }
 
 /** The exception class the bindings use for a code (as HelloCodeError::from_code). */
@@ -183,6 +206,9 @@ class Run(private val server: TestServer, private val scope: CoroutineScope) {
                 }
                 if ("error" in step) throw StepFailed("expected error ${step["error"]}, got ${Json.write(value)}")
                 step["expect"]?.let { expected -> mismatch(substitute(expected, saved), value)?.let { throw StepFailed(it) } }
+                (step["lacks"] as List<*>?)?.let { unwanted ->
+                    lacks(substitute(unwanted, saved) as List<*>, value)?.let { throw StepFailed(it) }
+                }
                 (step["save"] as String?)?.let { saved[it] = value }
             }
             else -> throw StepFailed("no action")
@@ -265,6 +291,10 @@ private fun Map<String, Any?>.long(name: String): Long =
 private fun Map<String, Any?>.text(name: String): String =
     this[name] as? String ?: throw HelloCodeException.InvalidInput("invalid_argument", "argument $name")
 
+private fun Map<String, Any?>.role(): Role =
+    Role.entries.find { it.name.lowercase() == text("role") }
+        ?: throw HelloCodeException.InvalidInput("invalid_argument", "no role ${text("role")}")
+
 @Suppress("UNCHECKED_CAST")
 private fun Map<String, Any?>.names(name: String): List<String> =
     this[name] as? List<String> ?: throw HelloCodeException.InvalidInput("invalid_argument", "argument $name")
@@ -285,6 +315,13 @@ suspend fun callOperation(client: Client, call: String, args: Map<String, Any?>)
     "chat_with" -> Canonical.chat(client.chatWith(args.names("usernames")))
     "list_chats" -> client.listChats().map(Canonical::chat)
     "add_participants" -> Canonical.chat(client.addParticipants(args.long("chat"), args.names("usernames")))
+    "create_group" -> Canonical.chat(client.createGroup(args.text("name"), args.names("participants")))
+    "get_chat" -> Canonical.chat(client.getChat(args.long("chat")))
+    "remove_participant" -> Canonical.chat(client.removeParticipant(args.long("chat"), args.text("username")))
+    "leave_chat" -> client.leaveChat(args.long("chat")).let { null }
+    "set_role" -> Canonical.chat(client.setRole(args.long("chat"), args.text("username"), args.role()))
+    "update_chat" -> Canonical.chat(client.updateChat(args.long("chat"), args["name"] as String?, args["topic"] as String?))
+    "delete_chat" -> client.deleteChat(args.long("chat")).let { null }
     "find_users" -> client.findUsers(args.text("language")).map(Canonical::user)
     "typing" -> client.typing(args.long("chat")).let { null }
     "mark_read" -> client.markRead(args.long("chat"), args.long("seq")).let { null }

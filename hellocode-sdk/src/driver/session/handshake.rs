@@ -1,8 +1,9 @@
 //! Authentication on a new connection: the token if there is one, else the password; an expired
 //! token falls back to the password, and `register_or_login` registers when the login is
-//! refused.
+//! refused. Every authentication command declares protocol version 2
+//! ([`PROTOCOL_VERSION`]): a chat's events are sequenced items, resumed with its posts.
 
-use hellocode_core::protocol::{Command, ErrorCode, ServerFrame};
+use hellocode_core::protocol::{Command, ErrorCode, PROTOCOL_VERSION, ServerFrame};
 use tokio::time::Instant;
 
 use super::{Phase, Session};
@@ -29,7 +30,7 @@ impl Session {
         let with_token = token.is_some();
         let command = match (&token, &self.credentials) {
             (Some(token), _) | (None, Credentials::Token(token)) => {
-                Command::Auth { token: token.clone(), protocol: None }
+                Command::Auth { token: token.clone(), protocol: Some(PROTOCOL_VERSION) }
             }
             (
                 None,
@@ -38,7 +39,7 @@ impl Session {
             ) => Command::Login {
                 username: username.clone(),
                 password: password.clone(),
-                protocol: None,
+                protocol: Some(PROTOCOL_VERSION),
             },
             (None, Credentials::Register { username, email, password }) => {
                 register(username, email, password)
@@ -84,7 +85,7 @@ impl Session {
                 let login = Command::Login {
                     username: username.clone(),
                     password: password.clone(),
-                    protocol: None,
+                    protocol: Some(PROTOCOL_VERSION),
                 };
                 self.send_handshake(attempt, Step::Relogin, login);
             }
@@ -136,6 +137,6 @@ fn register(username: &str, email: &str, password: &str) -> Command {
         email: email.to_owned(),
         password: password.to_owned(),
         password_confirmation: password.to_owned(),
-        protocol: None,
+        protocol: Some(PROTOCOL_VERSION),
     }
 }

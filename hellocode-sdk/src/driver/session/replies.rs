@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use hellocode_core::model::{Chat, EventKind, Message};
 use hellocode_core::protocol::{ErrorCode, RequestId, ServerFrame};
 use tokio::time::Instant;
 
@@ -212,28 +213,72 @@ impl Session {
     }
 
     fn on_event(&mut self, frame: ServerFrame) {
-        let event = match frame {
-            ServerFrame::NewMessage { message } => {
-                let mut out = Vec::new();
-                self.chats.live(message, &mut out);
-                self.deliver(out);
-                return;
+        let mut out = Vec::new();
+        match frame {
+            ServerFrame::NewMessage { message } => self.chats.live(message, &mut out),
+            // The sequenced event first (a server older than version 2 sends none), then the
+            // convenience; neither if the event was delivered already.
+            ServerFrame::MessageEdited { message, event } => {
+                let edited = Event::Edited(message);
+                match event {
+                    Some(event) => self.chats.live_then(event, vec![edited], &mut out),
+                    None => out.push(edited),
+                }
             }
-            ServerFrame::MessageEdited { message, .. } => Event::Edited(message),
-            ServerFrame::MessageDeleted { chat_id, seq, .. } => Event::Deleted { chat_id, seq },
-            ServerFrame::Typing { chat_id, username } => Event::Typing { chat_id, username },
-            ServerFrame::Read { chat_id, username, seq } => Event::Read { chat_id, username, seq },
-            ServerFrame::Presence { username, online } => Event::Presence { username, online },
+            ServerFrame::MessageDeleted { chat_id, seq, event } => {
+                let deleted = Event::Deleted { chat_id, seq };
+                match event {
+                    Some(event) => self.chats.live_then(event, vec![deleted], &mut out),
+                    None => out.push(deleted),
+                }
+            }
+            ServerFrame::ChatChanged { chat, events } => {
+                self.on_chat_changed(chat, events, &mut out)
+            }
+            ServerFrame::ChatDeleted { chat_id, by } => {
+                self.chats.forget(chat_id, &mut out);
+                out.push(Event::ChatDeleted { chat_id, by });
+            }
+            ServerFrame::Typing { chat_id, username } => {
+                out.push(Event::Typing { chat_id, username });
+            }
+            ServerFrame::Read { chat_id, username, seq } => {
+                out.push(Event::Read { chat_id, username, seq });
+            }
+            ServerFrame::Presence { username, online } => {
+                out.push(Event::Presence { username, online });
+            }
             ServerFrame::ChatCreated { chat } => {
                 self.chats.created(&chat);
-                Event::ChatCreated(chat)
+                out.push(Event::ChatCreated(chat));
             }
             other => {
                 tracing::debug!(frame = other.name(), "ignoring a reply without a request id");
-                return;
             }
-        };
-        self.events.emit(event);
+        }
+        self.deliver(out);
+    }
+
+    /// A chat's members, roles, name or topic changed: its events in sequence, then the chat as
+    /// it now is. If this user left or was removed, that is the last of the chat.
+    fn on_chat_changed(&mut self, chat: Chat, events: Vec<Message>, out: &mut Vec<Event>) {
+        let chat_id = chat.id;
+        let gone = events.iter().any(|event| {
+            matches!(event.kind, EventKind::Leave | EventKind::Remove)
+                && event.member.as_deref() == Some(self.username.as_str())
+        });
+        let mut changed = Some(Event::ChatChanged(chat));
+        let last = events.len().saturating_sub(1);
+        for (index, event) in events.into_iter().enumerate() {
+            let after =
+                if index == last { changed.take().into_iter().collect() } else { Vec::new() };
+            self.chats.live_then(event, after, out);
+        }
+        // No event (a server that sends none): the change itself.
+        out.extend(changed);
+        if gone {
+            self.chats.forget(chat_id, out);
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use hellocode_core::model::{Chat, ChatId, EventKind, Message, Participant, Seq, Timestamp};
 use hellocode_core::protocol::{Command, ErrorCode, RequestId, ServerFrame};
 
 use super::Action;
@@ -317,4 +318,147 @@ fn close_while_waiting_to_reconnect_stops_at_once_and_fails_the_queue() {
     assert!(matches!(h.actions().as_slice(), [Action::Stop(None)]));
     h.session.finish(None, Vec::new());
     assert!(matches!(outcome.try_recv(), Ok(Err(Error::Closed))));
+}
+
+/// An event of chat `chat` with sequence number `seq`, made by alice.
+fn chat_event(chat: i64, seq: i64, kind: EventKind, member: Option<&str>) -> Message {
+    Message {
+        id: 1000 + seq,
+        chat_id: ChatId(chat),
+        seq: Seq(seq),
+        author: "alice".into(),
+        content: String::new(),
+        timestamp: Timestamp::from_unix_millis(0),
+        client_id: None,
+        edited_at: None,
+        deleted: false,
+        kind,
+        target: None,
+        member: member.map(str::to_owned),
+        role: None,
+    }
+}
+
+fn post(chat: i64, seq: i64) -> Message {
+    Message { content: format!("post {seq}"), ..chat_event(chat, seq, EventKind::Message, None) }
+}
+
+/// What the application was told, in order: `m<seq>` a post, `<kind><seq>` an event, and the
+/// names of the other events of interest here.
+fn told(h: &mut Harness) -> Vec<String> {
+    h.drain_events()
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::Message(m) => Some(format!("m{}", m.seq.0)),
+            Event::ChatEvent(m) => Some(format!("{}{}", m.kind.as_str(), m.seq.0)),
+            Event::Edited(m) => Some(format!("edited{}", m.seq.0)),
+            Event::Deleted { seq, .. } => Some(format!("deleted{}", seq.0)),
+            Event::ChatChanged(chat) => Some(format!("changed{}", chat.id.0)),
+            Event::ChatDeleted { chat_id, by } => Some(format!("gone{}by{by}", chat_id.0)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn every_authentication_command_declares_protocol_version_2() {
+    let mut h = Harness::new(Credentials::password("alice", "secret-pw"), config());
+    h.open();
+    let login = h.sent_one("login");
+    assert_eq!(login["protocol"], 2);
+    h.answer(&login, authenticated("alice", Some("t1")));
+    h.answer_chat_list(&[]);
+    h.lose(Error::Transport("reset".into()));
+    h.advance(config().reconnect.delay(0, 0.0));
+    h.open();
+    assert_eq!(h.sent_one("auth")["protocol"], 2, "the token's `auth` too");
+
+    let mut h =
+        Harness::new(Credentials::register("carol", "c@example.org", "secret-pw"), config());
+    h.open();
+    assert_eq!(h.sent_one("register")["protocol"], 2);
+}
+
+#[test]
+fn live_edits_and_deletions_come_as_their_sequenced_event_then_the_convenience() {
+    let mut h = Harness::ready(config());
+    let h = &mut h;
+    h.receive(&ServerFrame::ChatCreated { chat: chat(7, 0) });
+    h.receive(&ServerFrame::NewMessage { message: post(7, 1) });
+    let edited = Message { content: "edited".into(), ..post(7, 1) };
+    let event = Message { target: Some(Seq(1)), ..chat_event(7, 2, EventKind::Edit, None) };
+    h.receive(&ServerFrame::MessageEdited { message: edited, event: Some(event.clone()) });
+    let deletion = Message { target: Some(Seq(1)), ..chat_event(7, 3, EventKind::Delete, None) };
+    h.receive(&ServerFrame::MessageDeleted {
+        chat_id: ChatId(7),
+        seq: Seq(1),
+        event: Some(deletion.clone()),
+    });
+    // The same frames again (say, also received through a resume): nothing new.
+    h.receive(&ServerFrame::MessageDeleted {
+        chat_id: ChatId(7),
+        seq: Seq(1),
+        event: Some(deletion),
+    });
+    assert_eq!(told(h), ["m1", "edit2", "edited1", "delete3", "deleted1"]);
+    let positions = h.session.chats.positions();
+    assert_eq!(positions[&ChatId(7)], Seq(3), "the cursor counts events");
+}
+
+#[test]
+fn removed_from_a_group_the_client_tells_the_removal_last_and_never_resumes_it() {
+    let mut h = Harness::ready(config());
+    h.receive(&ServerFrame::ChatCreated { chat: chat(7, 0) });
+    h.receive(&ServerFrame::ChatCreated { chat: chat(8, 0) });
+    h.receive(&ServerFrame::NewMessage { message: post(7, 1) });
+    let removal = chat_event(7, 2, EventKind::Remove, Some("alice"));
+    let now = Chat { participants: vec![Participant::new("bob")], ..chat(7, 2) };
+    h.receive(&ServerFrame::ChatChanged { chat: now, events: vec![removal] });
+    assert_eq!(told(&mut h), ["m1", "remove2", "changed7"]);
+    assert!(!h.session.chats.positions().contains_key(&ChatId(7)), "forgotten");
+    // A frame that was already on its way starts nothing.
+    h.receive(&ServerFrame::NewMessage { message: post(7, 3) });
+    assert!(told(&mut h).is_empty());
+
+    // After a reconnect, the chat list (without chat 7) is all that is asked: no resume of
+    // the chat, so no `forbidden` to answer it.
+    h.lose(Error::Transport("reset".into()));
+    h.reconnect();
+    h.answer_chat_list(&[chat(8, 0)]);
+    assert!(h.sent().is_empty(), "nothing to resume");
+}
+
+#[test]
+fn a_chat_deleted_is_told_and_forgotten() {
+    let mut h = Harness::ready(config());
+    h.receive(&ServerFrame::ChatCreated { chat: chat(7, 0) });
+    h.receive(&ServerFrame::NewMessage { message: post(7, 1) });
+    h.receive(&ServerFrame::ChatDeleted { chat_id: ChatId(7), by: "bob".into() });
+    assert_eq!(told(&mut h), ["m1", "gone7bybob"]);
+    assert!(h.session.chats.positions().is_empty());
+}
+
+#[test]
+fn items_missed_while_away_are_resumed_posts_and_events_in_one_sequence() {
+    let mut h = Harness::ready(config());
+    h.receive(&ServerFrame::ChatCreated { chat: chat(7, 0) });
+    h.receive(&ServerFrame::NewMessage { message: post(7, 1) });
+    told(&mut h);
+    h.lose(Error::Transport("reset".into()));
+    h.reconnect();
+    h.answer_chat_list(&[chat(7, 4)]);
+    let resume = h.sent_one("resume");
+    assert_eq!(resume["since"], 1);
+    let items = vec![
+        Message { target: Some(Seq(1)), ..chat_event(7, 2, EventKind::Edit, None) },
+        chat_event(7, 3, EventKind::Join, Some("carol")),
+        post(7, 4),
+    ];
+    h.answer(&resume, move |id| ServerFrame::Resumed {
+        id: Some(id),
+        chat_id: ChatId(7),
+        messages: items.clone(),
+        more: false,
+    });
+    assert_eq!(told(&mut h), ["edit2", "join3", "m4"], "no live convenience for resumed ones");
 }
