@@ -1,19 +1,25 @@
 //! Invitations and invite links: against a real server (announced, listed, accepted, declined,
-//! cancelled; links joined, counted, revoked), and resent after a lost connection (a scripted
-//! server that loses each reply once).
+//! cancelled; links joined, counted, revoked), resent after a lost connection (a scripted
+//! server that loses each reply once), and a bot's `on_invite`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hellocode_sdk::bot::{Bot, Command, InviteContext};
 use hellocode_sdk::{
-    ChatId, ChatKind, Client, Credentials, Error, Event, EventKind, Events, Invitation,
-    InvitationState, Role,
+    ChatId, ChatKind, Client, ConnectionState, Credentials, Error, Event, EventKind, Events,
+    Invitation, InvitationState, Message, Role, WebSocketTransport,
 };
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
 
+use crate::bot::{echo, stopped};
 use crate::fake::{CLOSE, Fake, chat, standard};
-use crate::harness::{Kind, TestServer, fast_config, next_matching, on_transports};
+use crate::harness::{
+    Kind, TestServer, fast_config, marker, next_matching, on_transports, password,
+};
+use crate::proxy::Proxy;
 
 on_transports!(
     an_invitation_is_announced_listed_and_accepted,
@@ -357,4 +363,119 @@ async fn invitation_commands_are_resent_after_a_lost_connection_and_a_new_link_i
     client.ping().await.expect("connected again");
     assert_eq!(fake.connections(), 10);
     client.close().await;
+}
+
+// ---- bots ----
+
+/// How the test's invite handler answered: the invitation's id, and what it did.
+type Answers = mpsc::UnboundedReceiver<(i64, &'static str)>;
+
+/// A bot that accepts alice's invitations (greeting the chat), declines mallory's, leaves the
+/// others pending, and reports each answer.
+fn welcoming_bot(client: Client) -> (Bot, Answers) {
+    let (answered, answers) = mpsc::unbounded_channel();
+    let bot = Bot::new(client).command(Command::new("echo", echo)).on_invite(
+        move |ctx: InviteContext| {
+            let answered = answered.clone();
+            async move {
+                if ctx.inviter() == "alice" {
+                    let chat = ctx.accept().await?;
+                    let _ = answered.send((ctx.invitation().id, "accepted"));
+                    Ok::<_, Error>(Some(format!("Hello, {}!", chat.name.unwrap_or_default())))
+                } else if ctx.inviter() == "mallory" {
+                    ctx.decline().await?;
+                    let _ = answered.send((ctx.invitation().id, "declined"));
+                    Ok(None)
+                } else {
+                    let _ = answered.send((ctx.invitation().id, "left pending"));
+                    Ok(None)
+                }
+            }
+        },
+    );
+    (bot, answers)
+}
+
+/// The next message `author` posts in `chat`.
+async fn next_post_by(events: &mut Events, chat: ChatId, author: &str) -> Message {
+    next_matching(events, |event| match event {
+        Event::Message(message) if message.chat_id == chat && message.author == author => {
+            Some(message)
+        }
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_answers_invitations_pending_at_start_live_and_made_while_it_was_away() {
+    let server = TestServer::start().await;
+    let alice = server.register(Kind::WebSocket, "alice").await;
+    let mallory = server.register(Kind::WebSocket, "mallory").await;
+    let carol = server.register(Kind::WebSocket, "carol").await;
+    server.register(Kind::WebSocket, "helper").await.close().await;
+    let proxy = Proxy::start(server.addr()).await;
+    let transport = WebSocketTransport::new(&proxy.ws_url()).expect("url");
+    let helper =
+        Client::connect_with(transport, password("helper"), fast_config()).await.expect("connects");
+    let mut helper_events = helper.events();
+    let mut alice_events = alice.events();
+
+    // Made before the bot runs: answered when it starts.
+    let crabs = alice.create_group("Crabs", vec!["mallory".into()]).await.expect("group");
+    let early = alice.invite(crabs.id, "helper").await.expect("invited");
+    let (bot, mut answers) = welcoming_bot(helper.clone());
+    let running = tokio::spawn(bot.run());
+    assert_eq!(answers.recv().await, Some((early.id, "accepted")));
+    assert_eq!(next_post_by(&mut alice_events, crabs.id, "helper").await.content, "Hello, Crabs!");
+    // In the chat now, the bot answers commands there.
+    marker(&alice, crabs.id, &mut alice_events, "!echo hi", &[("helper", "hi")]).await;
+
+    // Live, from someone else: declined; the bot is not in that chat.
+    let trap = mallory.create_group("Trap", vec!["alice".into()]).await.expect("group");
+    let declined = mallory.invite(trap.id, "helper").await.expect("invited");
+    // The next answer is this one: the invitation handled at start was not offered again.
+    assert_eq!(answers.recv().await, Some((declined.id, "declined")));
+    assert!(helper.invitations().await.expect("listed").is_empty());
+    assert_eq!(code(helper.get_chat(trap.id).await), "forbidden");
+
+    // Live, left pending by the handler: it stays pending, and is not offered again below.
+    let pondered = carol.create_group("Maybe", vec!["alice".into()]).await.expect("group");
+    let pending = carol.invite(pondered.id, "helper").await.expect("invited");
+    assert_eq!(answers.recv().await, Some((pending.id, "left pending")));
+    assert_eq!(helper.invitations().await.expect("listed"), [pending]);
+
+    // Made while the bot was away (no event reached it): answered once it is back, by the
+    // pending invitations listed again (carol's among them, not offered twice in a run).
+    proxy.set_down(true);
+    next_matching(&mut helper_events, |event| match event {
+        Event::Connection(ConnectionState::Reconnecting { .. }) => Some(()),
+        _ => None,
+    })
+    .await;
+    let later = alice.create_group("Later", vec!["mallory".into()]).await.expect("group");
+    let away = alice.invite(later.id, "helper").await.expect("invited");
+    proxy.set_down(false);
+    assert_eq!(answers.recv().await, Some((away.id, "accepted")));
+    assert_eq!(next_post_by(&mut alice_events, later.id, "helper").await.content, "Hello, Later!");
+
+    // The greeting is posted once: the handler's reply carries the invitation's key.
+    let posts = messages_by(&alice, later.id, "helper").await;
+    assert_eq!(posts, ["Hello, Later!"]);
+    helper.close().await;
+    stopped(running).await;
+    for client in [alice, mallory, carol] {
+        client.close().await;
+    }
+    server.stop().await;
+}
+
+/// What `author` posted in `chat`, oldest first.
+async fn messages_by(reader: &Client, chat: ChatId, author: &str) -> Vec<String> {
+    let mut page = reader.fetch_messages(chat, None, Some(100)).await.expect("history");
+    page.reverse();
+    page.into_iter()
+        .filter(|item| item.author == author && item.kind == EventKind::Message)
+        .map(|item| item.content)
+        .collect()
 }
