@@ -47,6 +47,15 @@ object Canonical {
     )
     fun language(l: Language): Map<String, Any?> = mapOf("id" to l.id, "name" to l.name)
     fun pending(p: PendingSend): Map<String, Any?> = mapOf("client_id" to p.clientId, "chat" to p.chatId, "content" to p.content)
+    fun invitation(i: Invitation): Map<String, Any?> = mapOf(
+        "id" to i.id, "chat" to i.chatId, "chat_kind" to i.kind.name.lowercase(), "name" to i.name,
+        "inviter" to i.inviter, "invitee" to i.invitee, "state" to i.state.name.lowercase(),
+    )
+    fun inviteLink(l: InviteLink): Map<String, Any?> = mapOf(
+        "id" to l.id, "chat" to l.chatId, "created_by" to l.createdBy, "lifetime" to (l.expiresAtMs - l.createdAtMs) / 1000,
+        "max_uses" to l.maxUses?.toLong(), "uses" to l.uses.toLong(), "revoked" to l.revoked,
+    )
+    fun issuedInviteLink(issued: IssuedInviteLink): Map<String, Any?> = mapOf("link" to inviteLink(issued.link), "token" to issued.token)
     fun state(s: ConnectionState): Map<String, Any?> = when (s) {
         is ConnectionState.Connected -> mapOf("state" to "connected", "username" to s.username)
         is ConnectionState.Reconnecting -> mapOf("state" to "reconnecting", "attempt" to s.attempt.toLong(), "error" to s.error.code)
@@ -63,6 +72,7 @@ object Canonical {
         is Event.ChatEvent -> message(e.event) + ("kind" to "chat_event")
         is Event.ChatChanged -> chat(e.chat) + ("kind" to "chat_changed")
         is Event.ChatDeleted -> mapOf("kind" to "chat_deleted", "chat" to e.chatId, "by" to e.by)
+        is Event.Invitation -> invitation(e.invitation) + ("kind" to "invitation")
         is Event.SendUpdated -> {
             val base = mapOf("kind" to "send", "client_id" to e.clientId, "chat" to e.chatId)
             when (val s = e.state) {
