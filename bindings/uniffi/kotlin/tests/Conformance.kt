@@ -164,10 +164,11 @@ fun expectedClass(code: String): String = when (code) {
     else -> "Other"
 }
 
-fun expectError(error: HelloCodeException, code: String) {
+fun expectError(error: HelloCodeException, code: String, says: String? = null) {
     if (error.code != code) throw StepFailed("expected error $code, got ${error.code} (${error.detail})")
     val cls = error::class.simpleName
     if (cls != expectedClass(code)) throw StepFailed("$code raised as $cls, not ${expectedClass(code)}")
+    if (says != null && !error.detail.contains(says)) throw StepFailed("the error does not say \"$says\": ${error.detail}")
 }
 
 // ---- the runner ----
@@ -211,7 +212,7 @@ class Run(private val server: TestServer, private val scope: CoroutineScope) {
                     callOperation(client, step["call"] as String, args)
                 } catch (e: HelloCodeException) {
                     val code = step["error"] as String? ?: throw StepFailed("error ${e.code} (${e.detail})")
-                    expectError(e, code)
+                    expectError(e, code, step["error_says"] as String?)
                     return
                 }
                 if ("error" in step) throw StepFailed("expected error ${step["error"]}, got ${Json.write(value)}")
@@ -351,6 +352,21 @@ suspend fun callOperation(client: Client, call: String, args: Map<String, Any?>)
     "create_bot_token" -> client.createBotToken(args.text("name")).let { mapOf("id" to it.id, "name" to it.name, "token" to it.token) }
     "bot_tokens" -> client.botTokens().map { mapOf("id" to it.id, "name" to it.name, "revoked" to it.revoked) }
     "revoke_bot_token" -> client.revokeBotToken(args.long("id")).let { null }
+    "invite" -> Canonical.invitation(client.invite(args.long("chat"), args.text("username")))
+    "invitations" -> client.invitations().map(Canonical::invitation)
+    "accept_invitation" -> Canonical.chat(client.acceptInvitation(args.long("id")))
+    "decline_invitation" -> client.declineInvitation(args.long("id")).let { null }
+    "cancel_invitation" -> client.cancelInvitation(args.long("id")).let { null }
+    "create_invite_link" -> Canonical.issuedInviteLink(
+        client.createInviteLink(
+            args.long("chat"),
+            (args["expires_in"] as Number?)?.toLong()?.let { (it * 1000).toULong() },
+            (args["max_uses"] as Number?)?.toInt()?.toUInt(),
+        ),
+    )
+    "invite_links" -> client.inviteLinks(args.long("chat")).map(Canonical::inviteLink)
+    "revoke_invite_link" -> client.revokeInviteLink(args.long("chat"), args.long("link")).let { null }
+    "join_by_link" -> Canonical.chat(client.joinByLink(args.text("token")))
     "close" -> client.shutdown().let { null }
     "username" -> client.username()
     "token" -> client.token() != null
