@@ -43,7 +43,7 @@
 //!   command from its own message.
 //! - **Members joining** a chat the bot is in go to [`Bot::on_join`] handlers (not those who
 //!   joined before the bot, nor the bot's own joining, which is an
-//!   [`Event::ChatCreated`](crate::Event::ChatCreated)).
+//!   [`Event::ChatCreated`]).
 //! - **Invitations** of the bot to a group go to [`Bot::on_invite`] handlers, which accept or
 //!   decline them; without one they stay pending.
 
@@ -229,7 +229,7 @@ impl Bot {
     /// Joins are handled one after another in the order they happened, live or resumed after a
     /// reconnect; not those that happened before the bot was in the chat (whatever
     /// [`replay_backlog`](Bot::replay_backlog) says), nor the bot's own joining (that is an
-    /// [`Event::ChatCreated`](crate::Event::ChatCreated), for [`on_event`](Bot::on_event)), nor
+    /// [`Event::ChatCreated`], for [`on_event`](Bot::on_event)), nor
     /// those made while the bot was not running.
     ///
     /// ```no_run
@@ -265,7 +265,7 @@ impl Bot {
     /// Invitations are handled one after another: each one made while the bot runs, as it
     /// comes, and those already pending when the bot starts or reconnects (made while it was
     /// down or away), once per run. Withdrawn invitations do not come here (they are an
-    /// [`Event::Invitation`](crate::Event::Invitation) in state `cancelled`, for
+    /// [`Event::Invitation`] in state `cancelled`, for
     /// [`on_event`](Bot::on_event)).
     ///
     /// ```no_run
