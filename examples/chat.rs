@@ -3,15 +3,20 @@
 //! A terminal chat client. Lines you type go to the current chat; commands:
 //! `/chats` lists your chats, `/join <id>` switches, `/new <user>...` starts a chat,
 //! `/history` shows the last messages, `/languages rust go` sets the languages you want to talk
-//! about (so the matchmaker finds you), `/quit` (or end of input) leaves after your queued
-//! messages are sent. The connection comes back by itself if it drops; nothing is missed.
+//! about (so the matchmaker finds you), `/invitations` lists the groups you are invited to,
+//! `/accept <id>` and `/decline <id>` answer an invitation, `/quit` (or end of input) leaves
+//! after your queued messages are sent. The connection comes back by itself if it drops;
+//! nothing is missed.
 
 use std::io::IsTerminal;
 
 use anyhow::Context as _;
 use clap::Parser;
 use hellocode_examples::{ConnectArgs, init_logging};
-use hellocode_sdk::{ChatId, Client, ConnectionState, Event, EventKind, ProfileUpdate, SendState};
+use hellocode_sdk::{
+    ChatId, Client, ConnectionState, Event, EventKind, Invitation, InvitationState, ProfileUpdate,
+    SendState,
+};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(Debug, Parser)]
@@ -80,6 +85,25 @@ async fn main() -> anyhow::Result<()> {
                 let profile =
                     client.update_profile(ProfileUpdate::new().languages(languages)).await?;
                 println!("you want to talk about: {}", profile.languages.join(", "));
+            }
+            Some("/invitations") => {
+                for invitation in client.invitations().await? {
+                    println!("  {}", describe(&invitation));
+                }
+            }
+            Some(answer @ ("/accept" | "/decline")) => {
+                match words.next().and_then(|id| id.parse().ok()) {
+                    Some(id) if answer == "/accept" => {
+                        let chat = client.accept_invitation(id).await?;
+                        println!("joined chat {}", chat.id);
+                        current = Some(chat.id);
+                    }
+                    Some(id) => {
+                        client.decline_invitation(id).await?;
+                        println!("declined invitation {id}");
+                    }
+                    None => println!("usage: {answer} <invitation id>"),
+                }
             }
             Some("/history") => match current {
                 Some(chat) => {
@@ -152,6 +176,12 @@ async fn print_events(client: Client) {
                 }
             }
             Event::ChatDeleted { chat_id, by } => println!("(chat {chat_id} was deleted by {by})"),
+            Event::Invitation(invitation) => match invitation.state {
+                InvitationState::Cancelled => {
+                    println!("(invitation {} was withdrawn)", invitation.id)
+                }
+                _ => println!("({})", describe(&invitation)),
+            },
             Event::Connection(ConnectionState::Reconnecting { delay, error, .. }) => {
                 println!("(connection lost: {error}; retrying in {delay:?})")
             }
@@ -159,4 +189,15 @@ async fn print_events(client: Client) {
             _ => {}
         }
     }
+}
+
+/// An invitation in one line, with how to answer it.
+fn describe(invitation: &Invitation) -> String {
+    let name = invitation.name.as_deref().unwrap_or("a group");
+    format!(
+        "{} invites you to {name:?} (chat {}): /accept {id} or /decline {id}",
+        invitation.inviter,
+        invitation.chat_id,
+        id = invitation.id
+    )
 }

@@ -155,6 +155,25 @@ async fn terminal_chat_sends_typed_lines_and_prints_replies() {
     input.write_all(b"/history\n").await.expect("typed");
     expect_line(&mut out, "#1 alice: hello from the terminal").await;
 
+    // An invitation is printed as it comes, and accepted by its id.
+    register(&url, "carol").await.close().await;
+    let group = bob.create_group("Crabs", vec!["carol".into()]).await.expect("group");
+    let invitation = bob.invite(group.id, "alice").await.expect("invited");
+    let id = invitation.id;
+    expect_line(
+        &mut out,
+        &format!(
+            "(bob invites you to \"Crabs\" (chat {}): /accept {id} or /decline {id})",
+            group.id
+        ),
+    )
+    .await;
+    input.write_all(format!("/accept {id}\n").as_bytes()).await.expect("typed");
+    expect_line(&mut out, &format!("joined chat {}", group.id)).await;
+    input.write_all(b"hello crabs\n").await.expect("typed");
+    let got = message_from(&mut bob_events, "alice").await;
+    assert_eq!((got.chat_id, got.content.as_str()), (group.id, "hello crabs"));
+
     // End of input: the program sends what is queued and leaves.
     input.write_all(b"last words\n").await.expect("typed");
     drop(input);

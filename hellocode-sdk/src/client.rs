@@ -3,6 +3,7 @@
 mod accounts;
 mod chats;
 mod history;
+mod invitations;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,6 +28,7 @@ use crate::transport::Transport;
 use crate::{Error, Result};
 pub use accounts::{IssuedBotToken, ProfileUpdate};
 pub use history::History;
+pub use invitations::IssuedInviteLink;
 
 /// The longest message text, in characters (the server's default limit).
 pub const MAX_MESSAGE_CHARS: usize = 8 * 1024;
@@ -370,8 +372,9 @@ impl Client {
         chat: ChatId,
         seq: Seq,
     ) -> impl Future<Output = Result<()>> + Send + 'static {
-        // Deleting twice changes nothing: safe to resend.
-        let command = Command::DeleteMessage { chat_id: Some(chat), seq, client_id: None };
+        // Resent after a lost connection: the key makes a repeat answered as the first time.
+        let command =
+            Command::DeleteMessage { chat_id: Some(chat), seq, client_id: Some(new_client_id()) };
         self.expect_ok(command, true)
     }
 
@@ -548,6 +551,15 @@ mod tests {
         owned(client.set_role(ChatId(1), "bob", hellocode_core::model::Role::Admin));
         owned(client.update_chat(ChatId(1), Some("x".into()), None));
         owned(client.delete_chat(ChatId(1)));
+        owned(client.invite(ChatId(1), "bob"));
+        owned(client.invitations());
+        owned(client.accept_invitation(1));
+        owned(client.decline_invitation(1));
+        owned(client.cancel_invitation(1));
+        owned(client.create_invite_link(ChatId(1), Some(Duration::from_secs(60)), Some(1)));
+        owned(client.invite_links(ChatId(1)));
+        owned(client.revoke_invite_link(ChatId(1), 1));
+        owned(client.join_by_link("token"));
     }
 
     /// The history stream is an owned `Send + 'static` value too.

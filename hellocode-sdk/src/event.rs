@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hellocode_core::model::{Chat, ChatId, Message, Seq};
+use hellocode_core::model::{Chat, ChatId, Invitation, Message, Seq};
 
 use crate::Error;
 
@@ -30,6 +30,8 @@ use crate::Error;
 ///   event, and it is not resumed after a reconnect. A chat the user lost while the client was
 ///   away (removed, or deleted) is forgotten silently on reconnection: it is no longer in the
 ///   chat list, and the server tells a former member nothing of it.
+/// - An invitation to a group arrives as [`Event::Invitation`] (pending), and again if it is
+///   cancelled; accepting it (or joining by a link) brings the chat as [`Event::ChatCreated`].
 ///
 /// ```no_run
 /// # async fn run(client: hellocode_sdk::Client) {
@@ -111,6 +113,16 @@ pub enum Event {
         /// Who deleted it (when the last member left, that member).
         by: String,
     },
+    /// This user was invited to a group ([`InvitationState::Pending`]: answer it with
+    /// [`Client::accept_invitation`](crate::Client::accept_invitation) or
+    /// [`decline_invitation`](crate::Client::decline_invitation)), or an invitation to them was
+    /// withdrawn ([`InvitationState::Cancelled`]). Live only, never replayed: invitations made
+    /// while the client was away are in [`Client::invitations`](crate::Client::invitations).
+    /// The invitee reads nothing of the chat until they accept.
+    ///
+    /// [`InvitationState::Pending`]: crate::InvitationState::Pending
+    /// [`InvitationState::Cancelled`]: crate::InvitationState::Cancelled
+    Invitation(Invitation),
     /// A message queued by this client changed state (the "local echo"): `Pending` when queued,
     /// then `Sent` once stored or `Failed`.
     Send(SendUpdate),

@@ -80,13 +80,20 @@
 //! - Not replayed after a disconnect: typing, read receipts and presence (ephemeral), and the
 //!   live conveniences [`Event::Edited`], [`Event::Deleted`], [`Event::ChatChanged`] and
 //!   [`Event::ChatDeleted`] (what they report is in the resumed `ChatEvent`s, except a deletion
-//!   of the whole chat).
+//!   of the whole chat), and [`Event::Invitation`] (pending invitations are listed by
+//!   [`Client::invitations`]).
 //! - A chat the user left, was removed from, or that was deleted is forgotten: it is not
 //!   resumed after a reconnect, and no position is kept for it.
-//! - Commands that change something carry an idempotency key (`clientId`) and are resent after
-//!   a lost connection: the server applies each once and answers a repeat as the first time.
-//!   Two are not resent, and fail with `connection_lost` when their reply was lost:
-//!   `create_bot_token` (a second would be another token) and `delete_chat` (a repeat finds no
+//! - Every command that changes something is resent after a lost connection and applied once.
+//!   Messages, edits, deletions, chat creation and every group change carry an idempotency key
+//!   (`clientId`): the server answers a repeat as the first time. The others need none, a
+//!   repeat changing nothing: the profile, languages, contacts, revoking a bot token, and the
+//!   invitations and invite links (`invite` answers with the pending invitation, an answer to
+//!   an invitation given again is answered as the first time, a member's repeated
+//!   `join_by_link` with the chat; a repeated `cancel_invitation` is refused with `not_found`,
+//!   the invitation being withdrawn already). Three are not resent, and fail with
+//!   `connection_lost` when their reply was lost: `create_bot_token` and `create_invite_link`
+//!   (a second would be another token, another link) and `delete_chat` (a repeat finds no
 //!   chat, which cannot be told from one that never was).
 //! - Event queues are unbounded so the client never stops reading the server; read them.
 //! - Every write to the connection is bounded by `ClientConfig::write_timeout`: a stuck write
@@ -97,7 +104,8 @@
 //!   SDK) is retried at most 5 times.
 //! - A connection closed with code 4001 (`unauthorized: ...`) is never resumed with the same
 //!   token: the client logs in again with its password, or stops with `invalid_token`.
-//! - The chat list and `list_chats`/`languages` follow the server's pages (500 a page).
+//! - The chat list, `list_chats`, `languages`, `find_users`, `invitations` and `invite_links`
+//!   follow the server's pages (500 a page).
 
 pub mod bot;
 mod client;
@@ -108,15 +116,15 @@ mod event;
 pub mod transport;
 
 pub use client::{
-    Client, EventListener, Events, History, IssuedBotToken, ListenerHandle, MAX_MESSAGE_CHARS,
-    ProfileUpdate,
+    Client, EventListener, Events, History, IssuedBotToken, IssuedInviteLink, ListenerHandle,
+    MAX_MESSAGE_CHARS, ProfileUpdate,
 };
 pub use config::{Backoff, ClientConfig, Credentials};
 pub use error::{Error, Result};
 pub use event::{ConnectionState, Event, PendingSend, SendState, SendUpdate};
 pub use hellocode_core::model::{
-    BotToken, Chat, ChatId, ChatKind, EventKind, Language, Message, Participant, Role, Seq,
-    Timestamp, User,
+    BotToken, Chat, ChatId, ChatKind, EventKind, Invitation, InvitationState, InviteLink, Language,
+    Message, Participant, Role, Seq, Timestamp, User,
 };
 pub use hellocode_core::protocol::ErrorCode;
 pub use transport::{InProcessTransport, Transport, WebSocketTransport};

@@ -71,6 +71,9 @@ pub struct Step {
     pub expect: Option<Value>,
     /// The expected error code instead of a result.
     pub error: Option<String>,
+    /// With `error`: a sentence the error's text must contain (say, to show that two refusals
+    /// are told alike).
+    pub error_says: Option<String>,
     /// What the result must not have (see [`lacks()`]): keys of an object (each value as a
     /// string, so `"$chat.id"` names a chat in `positions`), or items of a list.
     pub lacks: Option<Vec<Value>>,
@@ -134,6 +137,10 @@ pub fn load_all() -> Vec<(String, Scenario)> {
                 .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
             for (index, step) in scenario.steps.iter().enumerate() {
                 assert_eq!(step.actions(), 1, "{name} step {index}: exactly one action");
+                assert!(
+                    step.error_says.is_none() || step.error.is_some(),
+                    "{name} step {index}: error_says goes with error"
+                );
                 if let Some(call) = &step.call {
                     assert!(OPERATIONS.contains(&call.as_str()), "{name}: unknown call {call}");
                 }
@@ -182,6 +189,15 @@ pub const OPERATIONS: &[&str] = &[
     "create_bot_token",
     "bot_tokens",
     "revoke_bot_token",
+    "invite",
+    "invitations",
+    "accept_invitation",
+    "decline_invitation",
+    "cancel_invitation",
+    "create_invite_link",
+    "invite_links",
+    "revoke_invite_link",
+    "join_by_link",
     "close",
     "username",
     "token",

@@ -155,7 +155,12 @@ impl Run {
                 Ok(())
             }
             (Ok(value), Some(code)) => Err(format!("expected error {code}, got {value}")),
-            (Err(error), Some(code)) if error.code() == code => Ok(()),
+            (Err(error), Some(code)) if error.code() == code => match &step.error_says {
+                Some(sentence) if !error.to_string().contains(sentence.as_str()) => {
+                    Err(format!("the error does not say {sentence:?}: {error}"))
+                }
+                _ => Ok(()),
+            },
             (Err(error), _) => Err(format!("error {} ({error})", error.code())),
         }
     }
@@ -369,6 +374,38 @@ async fn call_operation(client: &Client, call: &str, args: &Value) -> Result<Val
         "revoke_bot_token" => {
             client.revoke_bot_token(int(args, "id")?).await.map(|()| Value::Null)?
         }
+        "invite" => {
+            canonical::invitation(&client.invite(chat_arg(args)?, text(args, "username")?).await?)
+        }
+        "invitations" => {
+            Value::Array(client.invitations().await?.iter().map(canonical::invitation).collect())
+        }
+        "accept_invitation" => canonical::chat(&client.accept_invitation(int(args, "id")?).await?),
+        "decline_invitation" => {
+            client.decline_invitation(int(args, "id")?).await.map(|()| Value::Null)?
+        }
+        "cancel_invitation" => {
+            client.cancel_invitation(int(args, "id")?).await.map(|()| Value::Null)?
+        }
+        "create_invite_link" => {
+            let expires_in = args["expires_in"].as_u64().map(Duration::from_secs);
+            let max_uses = args["max_uses"].as_u64().map(|uses| uses as u32);
+            let issued = client.create_invite_link(chat_arg(args)?, expires_in, max_uses).await?;
+            canonical::issued_invite_link(&issued)
+        }
+        "invite_links" => Value::Array(
+            client
+                .invite_links(chat_arg(args)?)
+                .await?
+                .iter()
+                .map(canonical::invite_link)
+                .collect(),
+        ),
+        "revoke_invite_link" => client
+            .revoke_invite_link(chat_arg(args)?, int(args, "link")?)
+            .await
+            .map(|()| Value::Null)?,
+        "join_by_link" => canonical::chat(&client.join_by_link(text(args, "token")?).await?),
         "close" => {
             client.close().await;
             Value::Null

@@ -15,8 +15,8 @@ use crate::errors::{invalid_argument, to_py_err};
 use crate::ops::{self, ConnectOptions, PyListenerHandle};
 use crate::runtime;
 use crate::types::{
-    PyBotToken, PyChat, PyConnectionState, PyEvent, PyIssuedBotToken, PyLanguage, PyMessage,
-    PyPendingSend, PyUser, RoleArg,
+    PyBotToken, PyChat, PyConnectionState, PyEvent, PyInvitation, PyInviteLink, PyIssuedBotToken,
+    PyIssuedInviteLink, PyLanguage, PyMessage, PyPendingSend, PyUser, RoleArg,
 };
 
 /// How often a waiting call takes the GIL back to check for signals (Ctrl-C).
@@ -305,6 +305,58 @@ impl PyBlockingClient {
     /// Delete a chat and its history.
     fn delete_chat(&self, py: Python<'_>, chat_id: i64) -> PyResult<()> {
         wait(py, self.client.delete_chat(ChatId(chat_id)))
+    }
+
+    /// Invite a user to a group (an owner or admin); returns the pending invitation.
+    fn invite(&self, py: Python<'_>, chat_id: i64, username: String) -> PyResult<PyInvitation> {
+        wait(py, ops::invite(&self.client, chat_id, username))
+    }
+
+    /// This user's pending invitations (every page).
+    fn invitations(&self, py: Python<'_>) -> PyResult<Vec<PyInvitation>> {
+        wait(py, ops::invitations(&self.client))
+    }
+
+    /// Accept an invitation: join its group; returns the chat.
+    fn accept_invitation(&self, py: Python<'_>, invitation_id: i64) -> PyResult<PyChat> {
+        wait(py, ops::accept_invitation(&self.client, invitation_id))
+    }
+
+    /// Decline an invitation (nobody is told).
+    fn decline_invitation(&self, py: Python<'_>, invitation_id: i64) -> PyResult<()> {
+        wait(py, self.client.decline_invitation(invitation_id))
+    }
+
+    /// Withdraw a pending invitation (its inviter, an owner or an admin).
+    fn cancel_invitation(&self, py: Python<'_>, invitation_id: i64) -> PyResult<()> {
+        wait(py, self.client.cancel_invitation(invitation_id))
+    }
+
+    /// Create an invite link to a group (an owner or admin); its token is shown this once.
+    #[pyo3(signature = (chat_id, *, expires_in=None, max_uses=None))]
+    fn create_invite_link(
+        &self,
+        py: Python<'_>,
+        chat_id: i64,
+        expires_in: Option<f64>,
+        max_uses: Option<u32>,
+    ) -> PyResult<PyIssuedInviteLink> {
+        wait(py, ops::create_invite_link(&self.client, chat_id, expires_in, max_uses)?)
+    }
+
+    /// A group's invite links (every page; never their tokens).
+    fn invite_links(&self, py: Python<'_>, chat_id: i64) -> PyResult<Vec<PyInviteLink>> {
+        wait(py, ops::invite_links(&self.client, chat_id))
+    }
+
+    /// Revoke an invite link of a group: it joins no one from then on.
+    fn revoke_invite_link(&self, py: Python<'_>, chat_id: i64, link_id: i64) -> PyResult<()> {
+        wait(py, self.client.revoke_invite_link(ChatId(chat_id), link_id))
+    }
+
+    /// Join the group of an invite link; returns the chat.
+    fn join_by_link(&self, py: Python<'_>, token: String) -> PyResult<PyChat> {
+        wait(py, ops::join_by_link(&self.client, token))
     }
 
     /// The chat of exactly this user and `usernames`: the existing one, else a new one.

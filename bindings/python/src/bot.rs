@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use hellocode_sdk::bot::{
     ArgError, Bot, BoxFuture, Check, Command, CommandError, Context, FileStore, Handler,
-    HandlerError, Outcome,
+    HandlerError, InviteContext, Outcome,
 };
 use hellocode_sdk::{Client, Event};
 use pyo3::exceptions::PyTypeError;
@@ -22,7 +22,7 @@ use pyo3_async_runtimes::TaskLocals;
 use tokio::sync::watch;
 
 use crate::bot_args::{Param, parse_params};
-use crate::bot_context::{self, PyContext, PyNativeCheck, args_of};
+use crate::bot_context::{self, PyContext, PyInviteContext, PyNativeCheck, args_of};
 use crate::client::PyClient;
 use crate::errors::{invalid_argument, sdk_err};
 use crate::types::{PyEvent, PyMessage};
@@ -233,7 +233,7 @@ impl PyBotRunner {
     #[pyo3(signature = (
         client, commands, message_handlers, event_handlers, on_error, on_done, *, prefixes,
         mentions, help, see_own_messages, replay_backlog, persist, shutdown_timeout,
-        chat_queue = None, join_handlers = Vec::new(),
+        chat_queue = None, join_handlers = Vec::new(), invite_handlers = Vec::new(),
     ))]
     #[allow(clippy::too_many_arguments)]
     fn run(
@@ -254,6 +254,7 @@ impl PyBotRunner {
         shutdown_timeout: Option<f64>,
         chat_queue: Option<usize>,
         join_handlers: Vec<Py<PyAny>>,
+        invite_handlers: Vec<Py<PyAny>>,
     ) -> PyResult<()> {
         let locals = pyo3_async_runtimes::tokio::get_current_locals(py)?;
         let sdk_client: Client = client.get().client.clone();
@@ -309,6 +310,22 @@ impl PyBotRunner {
                     let result = shared
                         .run_coroutine(|py| {
                             handler.bind(py).call1((shared.context(py, ctx, None)?,))
+                        })
+                        .await;
+                    outcome(result)
+                }
+            });
+        }
+        for handler in invite_handlers {
+            let shared = shared.clone();
+            let handler = Arc::new(handler);
+            bot = bot.on_invite(move |ctx: InviteContext| {
+                let (shared, handler) = (shared.clone(), handler.clone());
+                async move {
+                    let result = shared
+                        .run_coroutine(|py| {
+                            let client = shared.client.clone_ref(py);
+                            handler.bind(py).call1((PyInviteContext::new(ctx, client),))
                         })
                         .await;
                     outcome(result)

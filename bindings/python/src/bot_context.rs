@@ -7,8 +7,8 @@ use hellocode_sdk::bot::{self, CommandError as SdkCommandError, checks, error_re
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
-use crate::client::{PyClient, awaitable};
-use crate::types::{PyChat, PyMessage};
+use crate::client::{PyClient, awaitable, awaitable_none};
+use crate::types::{PyChat, PyInvitation, PyMessage};
 
 pyo3::create_exception!(
     hellocode,
@@ -123,6 +123,86 @@ impl PyContext {
     }
 }
 
+/// What a `Bot.on_invite` handler gets: an invitation of the bot to a group, and the ways to
+/// answer it.
+#[pyclass(name = "InviteContext", module = "hellocode", frozen)]
+pub(crate) struct PyInviteContext {
+    ctx: bot::InviteContext,
+    client: Py<PyClient>,
+}
+
+impl PyInviteContext {
+    pub(crate) fn new(ctx: bot::InviteContext, client: Py<PyClient>) -> Self {
+        PyInviteContext { ctx, client }
+    }
+}
+
+#[pymethods]
+impl PyInviteContext {
+    /// Accept: the bot joins the group; resolves with the chat.
+    fn accept<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let ctx = self.ctx.clone();
+        awaitable(py, async move { ctx.accept().await.map(PyChat) })
+    }
+
+    /// Decline (nobody is told).
+    fn decline<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let ctx = self.ctx.clone();
+        awaitable_none(py, async move { ctx.decline().await })
+    }
+
+    /// The invitation (pending).
+    #[getter]
+    fn invitation(&self) -> PyInvitation {
+        PyInvitation(self.ctx.invitation().clone())
+    }
+
+    /// Who invited the bot.
+    #[getter]
+    fn inviter(&self) -> &str {
+        self.ctx.inviter()
+    }
+
+    /// The chat the bot is invited to.
+    #[getter]
+    fn chat_id(&self) -> i64 {
+        self.ctx.chat_id().0
+    }
+
+    /// The chat's name, if it has one.
+    #[getter]
+    fn chat_name(&self) -> Option<&str> {
+        self.ctx.chat_name()
+    }
+
+    /// The chat, once this context accepted the invitation.
+    #[getter]
+    fn joined(&self) -> Option<PyChat> {
+        self.ctx.joined().map(PyChat)
+    }
+
+    /// The bot's own username.
+    #[getter]
+    fn bot_username(&self) -> &str {
+        self.ctx.bot_username()
+    }
+
+    /// The bot's client (the same connection).
+    #[getter]
+    fn client(&self, py: Python<'_>) -> Py<PyClient> {
+        self.client.clone_ref(py)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<hellocode.InviteContext invitation={} inviter={:?} chat_id={}>",
+            self.ctx.invitation().id,
+            self.ctx.inviter(),
+            self.ctx.chat_id()
+        )
+    }
+}
+
 /// A check made by the Rust framework (`hellocode.checks`): call it with a context for the
 /// refusal it would give (None when it passes).
 #[pyclass(name = "BuiltinCheck", module = "hellocode", frozen)]
@@ -215,6 +295,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     class.setattr("original", py.None())?;
     m.add("CommandError", class)?;
     m.add_class::<PyContext>()?;
+    m.add_class::<PyInviteContext>()?;
     m.add_class::<PyNativeCheck>()?;
     m.add_function(wrap_pyfunction!(_check_direct_only, m)?)?;
     m.add_function(wrap_pyfunction!(_check_only_users, m)?)?;

@@ -327,6 +327,80 @@ impl PyClient {
         awaitable_none(py, self.client.delete_chat(ChatId(chat_id)))
     }
 
+    /// Invite a user to a group (an owner or admin); returns the pending invitation.
+    fn invite<'py>(
+        &self,
+        py: Python<'py>,
+        chat_id: i64,
+        username: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::invite(&self.client, chat_id, username))
+    }
+
+    /// This user's pending invitations (every page).
+    fn invitations<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::invitations(&self.client))
+    }
+
+    /// Accept an invitation: join its group; returns the chat.
+    fn accept_invitation<'py>(
+        &self,
+        py: Python<'py>,
+        invitation_id: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::accept_invitation(&self.client, invitation_id))
+    }
+
+    /// Decline an invitation (nobody is told).
+    fn decline_invitation<'py>(
+        &self,
+        py: Python<'py>,
+        invitation_id: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable_none(py, self.client.decline_invitation(invitation_id))
+    }
+
+    /// Withdraw a pending invitation (its inviter, an owner or an admin).
+    fn cancel_invitation<'py>(
+        &self,
+        py: Python<'py>,
+        invitation_id: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable_none(py, self.client.cancel_invitation(invitation_id))
+    }
+
+    /// Create an invite link to a group (an owner or admin); its token is shown this once.
+    #[pyo3(signature = (chat_id, *, expires_in=None, max_uses=None))]
+    fn create_invite_link<'py>(
+        &self,
+        py: Python<'py>,
+        chat_id: i64,
+        expires_in: Option<f64>,
+        max_uses: Option<u32>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::create_invite_link(&self.client, chat_id, expires_in, max_uses)?)
+    }
+
+    /// A group's invite links (every page; never their tokens).
+    fn invite_links<'py>(&self, py: Python<'py>, chat_id: i64) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::invite_links(&self.client, chat_id))
+    }
+
+    /// Revoke an invite link of a group: it joins no one from then on.
+    fn revoke_invite_link<'py>(
+        &self,
+        py: Python<'py>,
+        chat_id: i64,
+        link_id: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable_none(py, self.client.revoke_invite_link(ChatId(chat_id), link_id))
+    }
+
+    /// Join the group of an invite link; returns the chat.
+    fn join_by_link<'py>(&self, py: Python<'py>, token: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::join_by_link(&self.client, token))
+    }
+
     /// The chat of exactly this user and `usernames`: the existing one, else a new one.
     fn chat_with<'py>(
         &self,

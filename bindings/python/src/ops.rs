@@ -18,8 +18,8 @@ use pyo3::types::PyDict;
 
 use crate::errors::invalid_argument;
 use crate::types::{
-    PyBotToken, PyChat, PyEvent, PyIssuedBotToken, PyLanguage, PyMessage, PyPendingSend, PyUser,
-    RoleArg,
+    PyBotToken, PyChat, PyEvent, PyInvitation, PyInviteLink, PyIssuedBotToken, PyIssuedInviteLink,
+    PyLanguage, PyMessage, PyPendingSend, PyUser, RoleArg,
 };
 
 /// Where and how to connect, checked before anything goes on the wire.
@@ -471,6 +471,67 @@ pub(crate) fn chat_with(
     usernames: Vec<String>,
 ) -> impl Future<Output = Result<PyChat>> + Send + 'static {
     let chat = client.chat_with(usernames);
+    async move { chat.await.map(PyChat) }
+}
+
+// ---- invitations and invite links ----
+
+pub(crate) fn invite(
+    client: &Client,
+    chat_id: i64,
+    username: String,
+) -> impl Future<Output = Result<PyInvitation>> + Send + 'static {
+    let invitation = client.invite(ChatId(chat_id), username);
+    async move { invitation.await.map(PyInvitation) }
+}
+
+pub(crate) fn invitations(
+    client: &Client,
+) -> impl Future<Output = Result<Vec<PyInvitation>>> + Send + 'static {
+    let invitations = client.invitations();
+    async move { Ok(invitations.await?.into_iter().map(PyInvitation).collect()) }
+}
+
+pub(crate) fn accept_invitation(
+    client: &Client,
+    invitation_id: i64,
+) -> impl Future<Output = Result<PyChat>> + Send + 'static {
+    let chat = client.accept_invitation(invitation_id);
+    async move { chat.await.map(PyChat) }
+}
+
+/// `create_invite_link(chat_id, *, expires_in=None, max_uses=None)`: `expires_in` in seconds
+/// (a part of a second counts as one).
+pub(crate) fn create_invite_link(
+    client: &Client,
+    chat_id: i64,
+    expires_in: Option<f64>,
+    max_uses: Option<u32>,
+) -> PyResult<impl Future<Output = Result<PyIssuedInviteLink>> + Send + 'static> {
+    let expires_in = expires_in
+        .map(|value| {
+            Duration::try_from_secs_f64(value).map_err(|_| {
+                invalid_argument(format!("expires_in must be a number of seconds, not {value}"))
+            })
+        })
+        .transpose()?;
+    let issued = client.create_invite_link(ChatId(chat_id), expires_in, max_uses);
+    Ok(async move { issued.await.map(PyIssuedInviteLink) })
+}
+
+pub(crate) fn invite_links(
+    client: &Client,
+    chat_id: i64,
+) -> impl Future<Output = Result<Vec<PyInviteLink>>> + Send + 'static {
+    let links = client.invite_links(ChatId(chat_id));
+    async move { Ok(links.await?.into_iter().map(PyInviteLink).collect()) }
+}
+
+pub(crate) fn join_by_link(
+    client: &Client,
+    token: String,
+) -> impl Future<Output = Result<PyChat>> + Send + 'static {
+    let chat = client.join_by_link(token);
     async move { chat.await.map(PyChat) }
 }
 

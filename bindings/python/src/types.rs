@@ -1,8 +1,9 @@
 //! Messages, chats, users and events as Python classes: typed attributes, `repr`, equality.
 
 use hellocode_sdk::{
-    BotToken, Chat, ChatKind, ConnectionState, Error, Event, EventKind, IssuedBotToken, Language,
-    Message, Participant, PendingSend, Role, SendState, Timestamp, User,
+    BotToken, Chat, ChatKind, ConnectionState, Error, Event, EventKind, Invitation,
+    InvitationState, InviteLink, IssuedBotToken, IssuedInviteLink, Language, Message, Participant,
+    PendingSend, Role, SendState, Timestamp, User,
 };
 use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
@@ -144,6 +145,15 @@ pub(crate) enum PyChatKind {
     /// Any number of members with roles, a name and a topic.
     #[pyo3(name = "GROUP")]
     Group,
+}
+
+impl From<ChatKind> for PyChatKind {
+    fn from(kind: ChatKind) -> Self {
+        match kind {
+            ChatKind::Direct => PyChatKind::Direct,
+            ChatKind::Group => PyChatKind::Group,
+        }
+    }
 }
 
 #[pymethods]
@@ -372,10 +382,7 @@ impl PyChat {
     /// Direct or group.
     #[getter]
     fn kind(&self) -> PyChatKind {
-        match self.0.kind {
-            ChatKind::Direct => PyChatKind::Direct,
-            ChatKind::Group => PyChatKind::Group,
-        }
+        self.0.kind.into()
     }
     /// A group's name, if it has one.
     #[getter]
@@ -566,6 +573,203 @@ impl PyBotToken {
                 ("revoked", obj(py, self.0.revoked)?),
             ],
         )
+    }
+}
+
+/// Where an invitation stands: `InvitationState.PENDING` (waiting for the invitee), then
+/// `ACCEPTED`, `DECLINED` or `CANCELLED` (withdrawn); `value` is the wire name ("pending", ...).
+#[pyclass(name = "InvitationState", module = "hellocode", frozen, eq, hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum PyInvitationState {
+    /// Waiting for the invitee's answer.
+    #[pyo3(name = "PENDING")]
+    Pending,
+    /// The invitee joined.
+    #[pyo3(name = "ACCEPTED")]
+    Accepted,
+    /// The invitee declined.
+    #[pyo3(name = "DECLINED")]
+    Declined,
+    /// Its inviter, an owner or an admin withdrew it.
+    #[pyo3(name = "CANCELLED")]
+    Cancelled,
+}
+
+impl From<InvitationState> for PyInvitationState {
+    fn from(state: InvitationState) -> Self {
+        match state {
+            InvitationState::Pending => PyInvitationState::Pending,
+            InvitationState::Accepted => PyInvitationState::Accepted,
+            InvitationState::Declined => PyInvitationState::Declined,
+            InvitationState::Cancelled => PyInvitationState::Cancelled,
+        }
+    }
+}
+
+#[pymethods]
+impl PyInvitationState {
+    /// The wire name: "pending", "accepted", "declined" or "cancelled".
+    #[getter]
+    fn value(&self) -> &'static str {
+        match self {
+            PyInvitationState::Pending => InvitationState::Pending.as_str(),
+            PyInvitationState::Accepted => InvitationState::Accepted.as_str(),
+            PyInvitationState::Declined => InvitationState::Declined.as_str(),
+            PyInvitationState::Cancelled => InvitationState::Cancelled.as_str(),
+        }
+    }
+    fn __str__(&self) -> &'static str {
+        self.value()
+    }
+}
+
+/// An invitation of a user to a group, by one of its owners or admins.
+#[pyclass(name = "Invitation", module = "hellocode", frozen, eq)]
+#[derive(Clone, PartialEq)]
+pub(crate) struct PyInvitation(pub(crate) Invitation);
+
+#[pymethods]
+impl PyInvitation {
+    /// Its id, for `accept_invitation`, `decline_invitation` and `cancel_invitation`.
+    #[getter]
+    fn id(&self) -> i64 {
+        self.0.id
+    }
+    /// The chat the invitee is invited to.
+    #[getter]
+    fn chat_id(&self) -> i64 {
+        self.0.chat_id.0
+    }
+    /// The chat's kind (a group).
+    #[getter]
+    fn kind(&self) -> PyChatKind {
+        self.0.kind.into()
+    }
+    /// The chat's name as it now is, if it has one.
+    #[getter]
+    fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+    /// Who invited.
+    #[getter]
+    fn inviter(&self) -> &str {
+        &self.0.inviter
+    }
+    /// Who is invited.
+    #[getter]
+    fn invitee(&self) -> &str {
+        &self.0.invitee
+    }
+    /// Pending, or how it was settled.
+    #[getter]
+    fn state(&self) -> PyInvitationState {
+        self.0.state.into()
+    }
+    /// When it was made (UTC).
+    #[getter]
+    fn created_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        datetime(py, self.0.created_at)
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr(
+            "Invitation",
+            &[
+                ("id", obj(py, self.0.id)?),
+                ("chat_id", obj(py, self.0.chat_id.0)?),
+                ("name", obj(py, self.name())?),
+                ("inviter", obj(py, &self.0.inviter)?),
+                ("invitee", obj(py, &self.0.invitee)?),
+                ("state", obj(py, self.state())?),
+                ("created_at", self.created_at(py)?),
+            ],
+        )
+    }
+}
+
+/// An invite link of a group as its owners and admins see it (without its token).
+#[pyclass(name = "InviteLink", module = "hellocode", frozen, eq)]
+#[derive(Clone, PartialEq)]
+pub(crate) struct PyInviteLink(pub(crate) InviteLink);
+
+#[pymethods]
+impl PyInviteLink {
+    /// Its id, for `revoke_invite_link`.
+    #[getter]
+    fn id(&self) -> i64 {
+        self.0.id
+    }
+    /// The chat it joins.
+    #[getter]
+    fn chat_id(&self) -> i64 {
+        self.0.chat_id.0
+    }
+    /// The owner or admin who created it.
+    #[getter]
+    fn created_by(&self) -> &str {
+        &self.0.created_by
+    }
+    /// When (UTC).
+    #[getter]
+    fn created_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        datetime(py, self.0.created_at)
+    }
+    /// The first moment it no longer joins anyone (UTC).
+    #[getter]
+    fn expires_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        datetime(py, self.0.expires_at)
+    }
+    /// How many joins it allows in all (None: no limit).
+    #[getter]
+    fn max_uses(&self) -> Option<u32> {
+        self.0.max_uses
+    }
+    /// How many users joined with it.
+    #[getter]
+    fn uses(&self) -> u32 {
+        self.0.uses
+    }
+    /// Whether it was revoked.
+    #[getter]
+    fn revoked(&self) -> bool {
+        self.0.revoked
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr(
+            "InviteLink",
+            &[
+                ("id", obj(py, self.0.id)?),
+                ("chat_id", obj(py, self.0.chat_id.0)?),
+                ("created_by", obj(py, &self.0.created_by)?),
+                ("created_at", self.created_at(py)?),
+                ("expires_at", self.expires_at(py)?),
+                ("max_uses", obj(py, self.0.max_uses)?),
+                ("uses", obj(py, self.0.uses)?),
+                ("revoked", obj(py, self.0.revoked)?),
+            ],
+        )
+    }
+}
+
+/// An invite link just created: the server shows `token` this once (`repr` hides it).
+#[pyclass(name = "IssuedInviteLink", module = "hellocode", frozen, eq)]
+#[derive(Clone, PartialEq)]
+pub(crate) struct PyIssuedInviteLink(pub(crate) IssuedInviteLink);
+
+#[pymethods]
+impl PyIssuedInviteLink {
+    /// The link (its `id` revokes it).
+    #[getter]
+    fn link(&self) -> PyInviteLink {
+        PyInviteLink(self.0.link.clone())
+    }
+    /// The secret that joins the group (`join_by_link`).
+    #[getter]
+    fn token(&self) -> &str {
+        &self.0.token
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        // Never print the secret.
+        repr("IssuedInviteLink", &[("link", obj(py, self.link())?)])
     }
 }
 
@@ -843,6 +1047,25 @@ impl Presence {
     }
 }
 
+/// This user was invited to a group (`invitation.state` is `InvitationState.PENDING`), or an
+/// invitation to them was withdrawn (`CANCELLED`). Live only: `Client.invitations()` lists the
+/// pending ones.
+#[pyclass(name = "InvitationEvent", module = "hellocode", frozen, eq)]
+#[derive(Clone, PartialEq)]
+pub(crate) struct InvitationEvent(Invitation);
+
+#[pymethods]
+impl InvitationEvent {
+    /// The invitation.
+    #[getter]
+    fn invitation(&self) -> PyInvitation {
+        PyInvitation(self.0.clone())
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr("InvitationEvent", &[("invitation", obj(py, self.invitation())?)])
+    }
+}
+
 /// This user was added to a new chat.
 #[pyclass(name = "ChatCreated", module = "hellocode", frozen, eq)]
 #[derive(Clone, PartialEq)]
@@ -972,6 +1195,7 @@ impl<'py> IntoPyObject<'py> for PyEvent {
             Event::ChatEvent(message) => obj(py, ChatEvent(message)),
             Event::ChatChanged(chat) => obj(py, ChatChanged(chat)),
             Event::ChatDeleted { chat_id, by } => obj(py, ChatDeleted { chat_id: chat_id.0, by }),
+            Event::Invitation(invitation) => obj(py, InvitationEvent(invitation)),
             Event::Send(update) => obj(py, SendUpdate(update)),
             Event::Connection(state) => obj(py, ConnectionChanged(state)),
             other => obj(py, UnknownEvent { description: format!("{other:?}") }),
@@ -991,6 +1215,10 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyLanguage>()?;
     m.add_class::<PyIssuedBotToken>()?;
     m.add_class::<PyBotToken>()?;
+    m.add_class::<PyInvitationState>()?;
+    m.add_class::<PyInvitation>()?;
+    m.add_class::<PyInviteLink>()?;
+    m.add_class::<PyIssuedInviteLink>()?;
     m.add_class::<PyConnectionState>()?;
     m.add_class::<MessageEvent>()?;
     m.add_class::<Edited>()?;
@@ -1002,6 +1230,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ChatEvent>()?;
     m.add_class::<ChatChanged>()?;
     m.add_class::<ChatDeleted>()?;
+    m.add_class::<InvitationEvent>()?;
     m.add_class::<SendUpdate>()?;
     m.add_class::<ConnectionChanged>()?;
     m.add_class::<UnknownEvent>()?;

@@ -79,6 +79,34 @@ def bot_token(token: hellocode.BotToken) -> Json:
     return {"id": token.id, "name": token.name, "revoked": token.revoked}
 
 
+def invitation(invitation: hellocode.Invitation) -> Json:
+    return {
+        "id": invitation.id,
+        "chat": invitation.chat_id,
+        "chat_kind": invitation.kind.value,
+        "name": invitation.name,
+        "inviter": invitation.inviter,
+        "invitee": invitation.invitee,
+        "state": invitation.state.value,
+    }
+
+
+def invite_link(link: hellocode.InviteLink) -> Json:
+    return {
+        "id": link.id,
+        "chat": link.chat_id,
+        "created_by": link.created_by,
+        "lifetime": int((link.expires_at - link.created_at).total_seconds()),
+        "max_uses": link.max_uses,
+        "uses": link.uses,
+        "revoked": link.revoked,
+    }
+
+
+def issued_invite_link(issued: hellocode.IssuedInviteLink) -> Json:
+    return {"link": invite_link(issued.link), "token": issued.token}
+
+
 def _code(error: Optional[hellocode.HelloCodeError]) -> Optional[str]:
     return None if error is None else error.code
 
@@ -117,6 +145,8 @@ def event(event: hellocode.Event) -> Json:
         kind, body = "chat_changed", chat(event.chat)
     elif isinstance(event, hellocode.ChatDeleted):
         kind, body = "chat_deleted", {"chat": event.chat_id, "by": event.by}
+    elif isinstance(event, hellocode.InvitationEvent):
+        kind, body = "invitation", invitation(event.invitation)
     elif isinstance(event, hellocode.SendUpdate):
         kind = "send"
         body = {"client_id": event.client_id, "chat": event.chat_id, "state": event.state}

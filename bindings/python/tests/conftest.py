@@ -69,6 +69,8 @@ NO_ABUSE_LIMITS = [
     "--languages-per-hour", "1000000",
     "--chats-per-minute", "1000000",
     "--participant-additions-per-minute", "1000000",
+    "--invitations-per-minute", "1000000",
+    "--invite-links-per-minute", "1000000",
     "--max-connections-per-address", "1000000",
     "--max-connections-per-user", "1000000",
 ]

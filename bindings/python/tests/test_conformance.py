@@ -218,13 +218,16 @@ def test_matching_follows_the_readme() -> None:
 # ---- the runner ----
 
 
-def expect_error(error: hellocode.HelloCodeError, code: str) -> None:
-    """The SDK code, raised as the class the package maps that code to."""
+def expect_error(error: hellocode.HelloCodeError, code: str, says: Optional[str] = None) -> None:
+    """The SDK code, raised as the class the package maps that code to (with `says` in its
+    text, if given)."""
     if error.code != code:
         raise StepFailed(f"expected error {code}, got {error.code} ({error})")
     mapped = type(_hellocode._exception_for_code(code, ""))
     if type(error) is not mapped:
         raise StepFailed(f"{code} raised as {type(error).__name__}, not {mapped.__name__}")
+    if says is not None and says not in str(error):
+        raise StepFailed(f"the error does not say {says!r}: {error}")
 
 
 @dataclass
@@ -288,7 +291,7 @@ class Run:
             except hellocode.HelloCodeError as error:
                 if "error" not in step:
                     raise StepFailed(f"error {error.code} ({error})") from error
-                expect_error(error, step["error"])
+                expect_error(error, step["error"], step.get("error_says"))
                 return
             if "error" in step:
                 raise StepFailed(f"expected error {step['error']}, got {json.dumps(value)}")
@@ -468,6 +471,27 @@ async def call_operation(client: hellocode.Client, call: str, args: dict[str, Js
         return [canonical.bot_token(token) for token in await client.bot_tokens()]
     if call == "revoke_bot_token":
         return await client.revoke_bot_token(args["id"])
+    if call == "invite":
+        return canonical.invitation(await client.invite(args["chat"], args["username"]))
+    if call == "invitations":
+        return [canonical.invitation(i) for i in await client.invitations()]
+    if call == "accept_invitation":
+        return canonical.chat(await client.accept_invitation(args["id"]))
+    if call == "decline_invitation":
+        return await client.decline_invitation(args["id"])
+    if call == "cancel_invitation":
+        return await client.cancel_invitation(args["id"])
+    if call == "create_invite_link":
+        issued = await client.create_invite_link(
+            args["chat"], expires_in=args.get("expires_in"), max_uses=args.get("max_uses")
+        )
+        return canonical.issued_invite_link(issued)
+    if call == "invite_links":
+        return [canonical.invite_link(link) for link in await client.invite_links(args["chat"])]
+    if call == "revoke_invite_link":
+        return await client.revoke_invite_link(args["chat"], args["link"])
+    if call == "join_by_link":
+        return canonical.chat(await client.join_by_link(args["token"]))
     if call == "close":
         return await client.close()
     if call == "username":

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use hellocode_sdk::{self as sdk, ChatId, Seq, WebSocketTransport};
@@ -11,8 +12,8 @@ use hellocode_sdk::{self as sdk, ChatId, Seq, WebSocketTransport};
 use crate::HelloCodeError;
 use crate::runtime::{call, spawn};
 use crate::types::{
-    BotToken, Chat, ClientConfig, ConnectionState, Credentials, Event, IssuedBotToken, Language,
-    Message, PendingSend, ProfileUpdate, Role, User,
+    BotToken, Chat, ClientConfig, ConnectionState, Credentials, Event, Invitation, InviteLink,
+    IssuedBotToken, IssuedInviteLink, Language, Message, PendingSend, ProfileUpdate, Role, User,
 };
 
 /// Connect to a server (`ws://host:port` or `wss://host`) and authenticate. Fails if the first
@@ -35,6 +36,11 @@ pub async fn connect(
 /// called from any thread or coroutine; the work runs on the library's own threads. Call
 /// `shutdown()` on logout; releasing the object (`close()` in Kotlin, the last reference in
 /// Swift) closes the connection without waiting for queued messages.
+///
+/// Every operation that changes something is resent after a lost connection and applied once
+/// (with an idempotency key, or because a repeat changes nothing), except `create_bot_token`,
+/// `create_invite_link` and `delete_chat`, which fail with `connection_lost` when their reply
+/// was lost.
 #[derive(Debug, uniffi::Object)]
 pub struct Client {
     pub(crate) inner: sdk::Client,
@@ -163,8 +169,7 @@ impl Client {
         call(self.inner.add_participants(ChatId(chat_id), usernames)).await.map(Chat::from)
     }
 
-    /// Create a group named `name` with these users; the caller owns it. Not resent after a
-    /// lost connection (`connection_lost`).
+    /// Create a group named `name` with these users; the caller owns it.
     pub async fn create_group(
         &self,
         name: String,
@@ -215,9 +220,84 @@ impl Client {
         call(self.inner.update_chat(ChatId(chat_id), name, topic)).await.map(Chat::from)
     }
 
-    /// Delete a chat and its history (either member of a direct chat, a group's owner).
+    /// Delete a chat and its history (either member of a direct chat, a group's owner). Not
+    /// resent after a lost connection (`connection_lost`): a repeat would find no chat.
     pub async fn delete_chat(&self, chat_id: i64) -> Result<(), HelloCodeError> {
         call(self.inner.delete_chat(ChatId(chat_id))).await
+    }
+
+    /// Invite a user to a group (an owner or admin); returns the pending invitation (a pending
+    /// one of the same user is returned as it is). The invitee gets `Event.Invitation`.
+    /// Errors: `NotAllowed` (a plain member, an outsider), `NotFound`, `InvalidInput` (a
+    /// direct chat, a member).
+    pub async fn invite(
+        &self,
+        chat_id: i64,
+        username: String,
+    ) -> Result<Invitation, HelloCodeError> {
+        call(self.inner.invite(ChatId(chat_id), username)).await.map(Invitation::from)
+    }
+
+    /// The caller's pending invitations, by id (every page).
+    pub async fn invitations(&self) -> Result<Vec<Invitation>, HelloCodeError> {
+        Ok(call(self.inner.invitations()).await?.into_iter().map(Invitation::from).collect())
+    }
+
+    /// Accept an invitation: join its group as a member; returns the chat (`ChatCreated`
+    /// follows, and every member gets the join). Errors: `NotFound` (not the caller's,
+    /// answered otherwise, cancelled, or of a deleted chat), `InvalidInput` (the chat is full).
+    pub async fn accept_invitation(&self, invitation_id: i64) -> Result<Chat, HelloCodeError> {
+        call(self.inner.accept_invitation(invitation_id)).await.map(Chat::from)
+    }
+
+    /// Decline an invitation; nobody is told. Errors: `NotFound`.
+    pub async fn decline_invitation(&self, invitation_id: i64) -> Result<(), HelloCodeError> {
+        call(self.inner.decline_invitation(invitation_id)).await
+    }
+
+    /// Withdraw a pending invitation (its inviter, an owner or an admin); the invitee gets
+    /// `Event.Invitation` with state `Cancelled`. Errors: `NotAllowed` (a plain member),
+    /// `NotFound` (also for a repeat of a cancellation that was applied).
+    pub async fn cancel_invitation(&self, invitation_id: i64) -> Result<(), HelloCodeError> {
+        call(self.inner.cancel_invitation(invitation_id)).await
+    }
+
+    /// Create an invite link to a group (an owner or admin): it joins whoever presents its
+    /// token for `expires_in_ms` (default 7 days, at most 30; rounded up to whole seconds),
+    /// at most `max_uses` times (default: no limit). The token is in the result only. Not
+    /// resent after a lost connection (`connection_lost`): a second would be another link.
+    pub async fn create_invite_link(
+        &self,
+        chat_id: i64,
+        expires_in_ms: Option<u64>,
+        max_uses: Option<u32>,
+    ) -> Result<IssuedInviteLink, HelloCodeError> {
+        let expires_in = expires_in_ms.map(Duration::from_millis);
+        let creating = self.inner.create_invite_link(ChatId(chat_id), expires_in, max_uses);
+        call(creating).await.map(IssuedInviteLink::from)
+    }
+
+    /// A group's invite links, by id (every page; revoked, expired and used-up ones included;
+    /// never their tokens). For its owners and admins.
+    pub async fn invite_links(&self, chat_id: i64) -> Result<Vec<InviteLink>, HelloCodeError> {
+        let links = call(self.inner.invite_links(ChatId(chat_id))).await?;
+        Ok(links.into_iter().map(InviteLink::from).collect())
+    }
+
+    /// Revoke an invite link of a group: it joins no one from then on.
+    pub async fn revoke_invite_link(
+        &self,
+        chat_id: i64,
+        link_id: i64,
+    ) -> Result<(), HelloCodeError> {
+        call(self.inner.revoke_invite_link(ChatId(chat_id), link_id)).await
+    }
+
+    /// Join the group of an invite link as a member; returns the chat. A member already in it
+    /// gets the chat (no use counted). Errors: `NotFound` for an unknown, revoked, expired or
+    /// used-up token alike (it says nothing of the chat).
+    pub async fn join_by_link(&self, token: String) -> Result<Chat, HelloCodeError> {
+        call(self.inner.join_by_link(token)).await.map(Chat::from)
     }
 
     /// The users who want to talk about `language`.
@@ -298,7 +378,8 @@ impl Client {
         call(self.inner.remove_contact(username)).await
     }
 
-    /// A new token for a bot acting as this user; its secret is shown only here.
+    /// A new token for a bot acting as this user; its secret is shown only here. Not resent
+    /// after a lost connection (`connection_lost`): a second would be another token.
     pub async fn create_bot_token(&self, name: String) -> Result<IssuedBotToken, HelloCodeError> {
         call(self.inner.create_bot_token(name)).await.map(IssuedBotToken::from)
     }

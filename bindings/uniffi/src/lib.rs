@@ -29,8 +29,8 @@ pub use diagnostics::measure_pings;
 pub use error::{ErrorInfo, HelloCodeError};
 pub use types::{
     BotToken, Chat, ChatKind, ClientConfig, ConnectionState, Credentials, Event, EventKind,
-    IssuedBotToken, Language, Message, Participant, PendingSend, ProfileUpdate, Role, SendState,
-    User,
+    Invitation, InvitationState, InviteLink, IssuedBotToken, IssuedInviteLink, Language, Message,
+    Participant, PendingSend, ProfileUpdate, Role, SendState, User,
 };
 
 uniffi::setup_scaffolding!("hellocode");

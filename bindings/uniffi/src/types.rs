@@ -307,6 +307,126 @@ impl From<sdk::IssuedBotToken> for IssuedBotToken {
     }
 }
 
+/// Where an invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum InvitationState {
+    /// Waiting for the invitee's answer.
+    Pending,
+    /// The invitee joined.
+    Accepted,
+    /// The invitee declined.
+    Declined,
+    /// Its inviter, an owner or an admin withdrew it.
+    Cancelled,
+}
+
+impl From<sdk::InvitationState> for InvitationState {
+    fn from(state: sdk::InvitationState) -> Self {
+        match state {
+            sdk::InvitationState::Pending => InvitationState::Pending,
+            sdk::InvitationState::Accepted => InvitationState::Accepted,
+            sdk::InvitationState::Declined => InvitationState::Declined,
+            sdk::InvitationState::Cancelled => InvitationState::Cancelled,
+        }
+    }
+}
+
+/// An invitation of a user to a group, by one of its owners or admins. The invitee reads
+/// nothing of the chat until they accept.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Invitation {
+    /// Its id, for `accept_invitation`, `decline_invitation` and `cancel_invitation`.
+    pub id: i64,
+    /// The chat the invitee is invited to.
+    pub chat_id: i64,
+    /// The chat's kind (a group).
+    pub kind: ChatKind,
+    /// The chat's name as it now is, if it has one.
+    pub name: Option<String>,
+    /// Who invited.
+    pub inviter: String,
+    /// Who is invited.
+    pub invitee: String,
+    /// Pending, or how it was settled.
+    pub state: InvitationState,
+    /// When it was made, in milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+}
+
+impl From<sdk::Invitation> for Invitation {
+    fn from(i: sdk::Invitation) -> Self {
+        Invitation {
+            id: i.id,
+            chat_id: i.chat_id.0,
+            kind: i.kind.into(),
+            name: i.name,
+            inviter: i.inviter,
+            invitee: i.invitee,
+            state: i.state.into(),
+            created_at_ms: i.created_at.unix_millis(),
+        }
+    }
+}
+
+/// An invite link of a group as its owners and admins see it (never its token).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct InviteLink {
+    /// Its id, for `revoke_invite_link`.
+    pub id: i64,
+    /// The chat it joins.
+    pub chat_id: i64,
+    /// The owner or admin who created it.
+    pub created_by: String,
+    /// When, in milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+    /// The first moment it no longer joins anyone, in milliseconds since the Unix epoch.
+    pub expires_at_ms: i64,
+    /// How many joins it allows in all (`None`: no limit).
+    pub max_uses: Option<u32>,
+    /// How many users joined with it so far.
+    pub uses: u32,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+impl From<sdk::InviteLink> for InviteLink {
+    fn from(l: sdk::InviteLink) -> Self {
+        InviteLink {
+            id: l.id,
+            chat_id: l.chat_id.0,
+            created_by: l.created_by,
+            created_at_ms: l.created_at.unix_millis(),
+            expires_at_ms: l.expires_at.unix_millis(),
+            max_uses: l.max_uses,
+            uses: l.uses,
+            revoked: l.revoked,
+        }
+    }
+}
+
+/// An invite link just created, with its token, shown once: whoever presents it joins the
+/// group (`join_by_link`) until it expires, is used up or is revoked.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct IssuedInviteLink {
+    /// The link (its `id` revokes it).
+    pub link: InviteLink,
+    /// The secret to hand to those who may join.
+    pub token: String,
+}
+
+impl std::fmt::Debug for IssuedInviteLink {
+    // Never print secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedInviteLink").field("link", &self.link).finish_non_exhaustive()
+    }
+}
+
+impl From<sdk::IssuedInviteLink> for IssuedInviteLink {
+    fn from(issued: sdk::IssuedInviteLink) -> Self {
+        IssuedInviteLink { link: issued.link.into(), token: issued.token }
+    }
+}
+
 /// Changes to the caller's profile; fields left `None` stay as they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
 pub struct ProfileUpdate {
@@ -477,6 +597,13 @@ pub enum Event {
         /// Who deleted it.
         by: String,
     },
+    /// This user was invited to a group (`invitation.state` is `Pending`: answer with
+    /// `accept_invitation` or `decline_invitation`), or an invitation to them was withdrawn
+    /// (`Cancelled`). Live only: `Client.invitations()` lists the pending ones.
+    Invitation {
+        /// The invitation.
+        invitation: Invitation,
+    },
     /// A queued message changed state (pending, sent, failed).
     SendUpdated {
         /// The message's idempotency key.
@@ -513,6 +640,9 @@ impl From<sdk::Event> for Event {
             sdk::Event::ChatChanged(chat) => Event::ChatChanged { chat: chat.into() },
             sdk::Event::ChatDeleted { chat_id, by } => {
                 Event::ChatDeleted { chat_id: chat_id.0, by }
+            }
+            sdk::Event::Invitation(invitation) => {
+                Event::Invitation { invitation: invitation.into() }
             }
             sdk::Event::Send(update) => Event::SendUpdated {
                 client_id: update.client_id,

@@ -1,9 +1,9 @@
 //! What a handler gets: the message, its chat and author, and ways to answer.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
-use hellocode_core::model::{Chat, ChatId, ChatKind, Message};
+use hellocode_core::model::{Chat, ChatId, ChatKind, Invitation, Message};
 
 use crate::{Client, Result};
 
@@ -102,6 +102,86 @@ impl Context {
     }
 
     /// The bot's client, for anything beyond a reply.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The bot's own username.
+    pub fn bot_username(&self) -> &str {
+        self.client.username()
+    }
+}
+
+/// What an [`on_invite`](super::Bot::on_invite) handler gets: an invitation of the bot to a
+/// group, and the ways to answer it.
+///
+/// ```no_run
+/// use hellocode_sdk::bot::InviteContext;
+///
+/// async fn only_from_alice(ctx: InviteContext) -> hellocode_sdk::Result<Option<String>> {
+///     if ctx.inviter() == "alice" {
+///         let chat = ctx.accept().await?;
+///         Ok(Some(format!("Hello, {}! Try !help.", chat.name.as_deref().unwrap_or("everyone"))))
+///     } else {
+///         ctx.decline().await?;
+///         Ok(None)
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct InviteContext {
+    client: Client,
+    invitation: Invitation,
+    /// The chat, once this context accepted the invitation.
+    joined: Arc<Mutex<Option<Chat>>>,
+}
+
+impl InviteContext {
+    pub(crate) fn new(client: Client, invitation: Invitation) -> Self {
+        InviteContext { client, invitation, joined: Arc::default() }
+    }
+
+    /// The invitation (pending).
+    pub fn invitation(&self) -> &Invitation {
+        &self.invitation
+    }
+
+    /// Who invited the bot.
+    pub fn inviter(&self) -> &str {
+        &self.invitation.inviter
+    }
+
+    /// The chat the bot is invited to (it reads nothing of it before accepting).
+    pub fn chat_id(&self) -> ChatId {
+        self.invitation.chat_id
+    }
+
+    /// The chat's name, if it has one.
+    pub fn chat_name(&self) -> Option<&str> {
+        self.invitation.name.as_deref()
+    }
+
+    /// Accept: the bot joins the group as a member (see
+    /// [`Client::accept_invitation`](crate::Client::accept_invitation)); returns the chat.
+    /// From then on the bot answers commands there.
+    pub async fn accept(&self) -> Result<Chat> {
+        let chat = self.client.accept_invitation(self.invitation.id).await?;
+        *self.joined.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(chat.clone());
+        Ok(chat)
+    }
+
+    /// Decline (see [`Client::decline_invitation`](crate::Client::decline_invitation)); nobody
+    /// is told.
+    pub async fn decline(&self) -> Result<()> {
+        self.client.decline_invitation(self.invitation.id).await
+    }
+
+    /// The chat, if this context accepted the invitation.
+    pub fn joined(&self) -> Option<Chat> {
+        self.joined.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// The bot's client, for anything beyond an answer.
     pub fn client(&self) -> &Client {
         &self.client
     }

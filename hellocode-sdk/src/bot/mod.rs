@@ -44,6 +44,8 @@
 //! - **Members joining** a chat the bot is in go to [`Bot::on_join`] handlers (not those who
 //!   joined before the bot, nor the bot's own joining, which is an
 //!   [`Event::ChatCreated`]).
+//! - **Invitations** of the bot to a group go to [`Bot::on_invite`] handlers, which accept or
+//!   decline them; without one they stay pending.
 
 mod args;
 mod command;
@@ -60,7 +62,7 @@ use std::time::Duration;
 
 pub use args::{Arg, ArgError, ArgInput, ArgSpec, Rest, User};
 pub use command::{Check, Command, CommandError, checks};
-pub use context::Context;
+pub use context::{Context, InviteContext};
 pub use handler::{BoxFuture, Handler, HandlerError, IntoReply, Outcome};
 pub use parse::{ParsedCommand, parse_command};
 pub use run::{error_reply, report_error};
@@ -73,6 +75,7 @@ pub const DEFAULT_CHAT_QUEUE: usize = 1_000;
 
 type EventHandler = Arc<dyn Fn(Client, Event) -> BoxFuture<Outcome> + Send + Sync>;
 type MessageHandler = Arc<dyn Fn(Context) -> BoxFuture<Outcome> + Send + Sync>;
+type InviteHandler = Arc<dyn Fn(InviteContext) -> BoxFuture<Outcome> + Send + Sync>;
 type BeforeHook = Arc<dyn Fn(&Context) + Send + Sync>;
 type AfterHook = Arc<dyn Fn(&Context, &Result<(), CommandError>, Duration) + Send + Sync>;
 type ErrorHook = Arc<dyn Fn(Context, CommandError) -> BoxFuture<()> + Send + Sync>;
@@ -84,6 +87,7 @@ pub struct Bot {
     checks: Vec<Arc<dyn Check>>,
     message_handlers: Vec<MessageHandler>,
     join_handlers: Vec<MessageHandler>,
+    invite_handlers: Vec<InviteHandler>,
     event_handlers: Vec<EventHandler>,
     before: Vec<BeforeHook>,
     after: Vec<AfterHook>,
@@ -125,6 +129,7 @@ impl Bot {
             checks: Vec::new(),
             message_handlers: Vec::new(),
             join_handlers: Vec::new(),
+            invite_handlers: Vec::new(),
             event_handlers: Vec::new(),
             before: Vec::new(),
             after: Vec::new(),
@@ -250,11 +255,53 @@ impl Bot {
         self
     }
 
+    /// Call `handler` when the bot is invited to a group, with an [`InviteContext`] to accept
+    /// or decline the invitation: [`accept`](InviteContext::accept) joins the group (the bot
+    /// answers commands there from then on), [`decline`](InviteContext::decline) tells no one.
+    /// A handler that does neither leaves the invitation pending. A text it returns is posted
+    /// in the chat once it accepted (once, even if the handler runs again), and ignored
+    /// otherwise; an error it returns is logged.
+    ///
+    /// Invitations are handled one after another: each one made while the bot runs, as it
+    /// comes, and those already pending when the bot starts or reconnects (made while it was
+    /// down or away), once per run. Withdrawn invitations do not come here (they are an
+    /// [`Event::Invitation`] in state `cancelled`, for
+    /// [`on_event`](Bot::on_event)).
+    ///
+    /// ```no_run
+    /// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {
+    /// use hellocode_sdk::bot::InviteContext;
+    ///
+    /// bot.on_invite(|ctx: InviteContext| async move {
+    ///     if ctx.inviter() == "alice" {
+    ///         ctx.accept().await?;
+    ///         Ok(Some("Hello! Try !help."))
+    ///     } else {
+    ///         ctx.decline().await.map(|()| None)
+    ///     }
+    /// })
+    /// # }
+    /// ```
+    pub fn on_invite<F, Fut, R>(mut self, handler: F) -> Self
+    where
+        F: Fn(InviteContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoReply,
+    {
+        let handler = Arc::new(handler);
+        self.invite_handlers.push(Arc::new(move |ctx| {
+            let running = handler(ctx);
+            Box::pin(async move { running.await.into_reply() })
+        }));
+        self
+    }
+
     /// Call `handler` with every event, in order: messages (not the bot's own, unless
     /// [`see_own_messages`](Bot::see_own_messages); no backlog), chat events (edits,
     /// deletions, members joining and leaving, renames, ...), changed and deleted chats,
-    /// typing, receipts, presence, new chats, send updates and connection changes. A returned error
-    /// is logged; a returned text is ignored (there is no message to reply to).
+    /// invitations, typing, receipts, presence, new chats, send updates and connection
+    /// changes. A returned error is logged; a returned text is ignored (there is no message to
+    /// reply to).
     ///
     /// ```no_run
     /// # fn build(bot: hellocode_sdk::bot::Bot) -> hellocode_sdk::bot::Bot {

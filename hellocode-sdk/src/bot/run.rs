@@ -1,6 +1,6 @@
 //! The running bot: one loop reading events, one worker per chat, positions kept and saved.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use hellocode_core::model::{Chat, ChatId, EventKind, Message, Seq};
+use hellocode_core::model::{Chat, ChatId, EventKind, Invitation, InvitationState, Message, Seq};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -16,10 +16,10 @@ use super::command::{Check, Command, CommandError};
 use super::handler::Outcome;
 use super::parse::{ParsedCommand, parse_mention, parse_with_prefixes};
 use super::{
-    AfterHook, BeforeHook, Bot, Context, ErrorHook, EventHandler, MessageHandler, PositionStore,
-    help,
+    AfterHook, BeforeHook, Bot, Context, ErrorHook, EventHandler, InviteContext, InviteHandler,
+    MessageHandler, PositionStore, help,
 };
-use crate::{Client, Event, Result};
+use crate::{Client, ConnectionState, Event, Result};
 
 /// How often positions are saved while plain messages come (commands save at once).
 const SAVE_EVERY: Duration = Duration::from_secs(1);
@@ -123,6 +123,15 @@ pub(super) async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send) -> 
     if !bot.join_handlers.is_empty() {
         workers.spawn(run_join_handlers(router.clone(), bot.join_handlers, join_jobs));
     }
+    let (invite_sender, invite_jobs) = mpsc::unbounded_channel::<InviteJob>();
+    if !bot.invite_handlers.is_empty() {
+        workers.spawn(run_invite_handlers(router.clone(), bot.invite_handlers, invite_jobs));
+        // Invitations made while the bot was down.
+        let _ = invite_sender.send(InviteJob::Sweep);
+    }
+    // The connection was lost since the last sweep: invitations made meanwhile came as no
+    // event, so the pending ones are listed again once it is back.
+    let mut away = false;
     // Per chat, the last item it had when the bot joined: joins up to there are history.
     let mut joined_at: HashMap<ChatId, Seq> = HashMap::new();
     let mut save_timer = tokio::time::interval(SAVE_EVERY);
@@ -187,6 +196,14 @@ pub(super) async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send) -> 
             Event::ChatDeleted { chat_id, .. } => {
                 lock(&router.chats).remove(chat_id);
             }
+            Event::Invitation(invitation) if invitation.state == InvitationState::Pending => {
+                let _ = invite_sender.send(InviteJob::Offered(invitation.clone()));
+            }
+            Event::Connection(ConnectionState::Reconnecting { .. }) => away = true,
+            Event::Connection(ConnectionState::Connected { .. }) if away => {
+                away = false;
+                let _ = invite_sender.send(InviteJob::Sweep);
+            }
             _ => {}
         }
         let _ = event_sender.send(event);
@@ -197,6 +214,7 @@ pub(super) async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send) -> 
     drop(chat_workers);
     drop(event_sender);
     drop(join_sender);
+    drop(invite_sender);
     let finished = tokio::time::timeout(bot.shutdown_timeout, async {
         while workers.join_next().await.is_some() {}
     })
@@ -465,6 +483,72 @@ async fn run_join_handlers(
                 log_failure(&format!("bot join handler failed: {error}"));
             }
         }
+    }
+}
+
+/// What the invitation worker is asked to do.
+enum InviteJob {
+    /// An invitation that came as an event.
+    Offered(Invitation),
+    /// List the pending invitations (at start, and after a reconnection).
+    Sweep,
+}
+
+/// Call the invite handlers with each pending invitation, once per run, in order; a text one
+/// returns is posted in the chat if the handler accepted the invitation.
+async fn run_invite_handlers(
+    router: Arc<Router>,
+    handlers: Vec<InviteHandler>,
+    mut jobs: mpsc::UnboundedReceiver<InviteJob>,
+) {
+    // Every invitation handed to the handlers in this run (an invitation comes as an event and
+    // in a sweep alike).
+    let mut offered = HashSet::new();
+    while let Some(job) = jobs.recv().await {
+        if router.stopping.load(Ordering::SeqCst) {
+            break;
+        }
+        let invitations = match job {
+            InviteJob::Offered(invitation) => vec![invitation],
+            InviteJob::Sweep => match router.client.invitations().await {
+                Ok(pending) => pending,
+                Err(error) => {
+                    log_failure(&format!("bot could not list its invitations: {error}"));
+                    continue;
+                }
+            },
+        };
+        for invitation in invitations {
+            if invitation.state != InvitationState::Pending || !offered.insert(invitation.id) {
+                continue;
+            }
+            for handler in &handlers {
+                let ctx = InviteContext::new(router.client.clone(), invitation.clone());
+                match guarded(handler(ctx.clone())).await {
+                    Ok(Some(text)) => greet(&ctx, text).await,
+                    Ok(None) => {}
+                    Err(error) => log_failure(&format!(
+                        "bot invite handler failed for invitation {} to chat {}: {error}",
+                        invitation.id, invitation.chat_id
+                    )),
+                }
+            }
+        }
+    }
+}
+
+/// Post an invite handler's text in the chat it accepted (once: the key is the invitation's).
+async fn greet(ctx: &InviteContext, text: String) {
+    let Some(chat) = ctx.joined() else {
+        tracing::debug!(
+            invitation = ctx.invitation().id,
+            "an invite handler returned a text without accepting; not posted"
+        );
+        return;
+    };
+    let key = format!("bot-invite:{}", ctx.invitation().id);
+    if let Err(error) = ctx.client().send_with_client_id(chat.id, text, key).await {
+        log_failure(&format!("bot could not greet chat {}: {error}", chat.id));
     }
 }
 

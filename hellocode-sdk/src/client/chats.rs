@@ -304,7 +304,7 @@ impl Client {
     }
 
     /// Send a command whose reply is the `chat` frame.
-    fn expect_chat(
+    pub(super) fn expect_chat(
         &self,
         command: Command,
         retry: bool,

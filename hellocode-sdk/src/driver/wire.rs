@@ -1,9 +1,9 @@
 //! Commands as they go on the wire, and the paged list commands.
 //!
-//! `list_chats`, `list_languages` and `find_users` take `after` and `limit` (agreed protocol: at
-//! most 500 items a page, ordered by chat id / language name / username; a full page may have a
-//! successor). They are
-//! written as JSON objects here rather than through the core's `Command`, so that the SDK
+//! `list_chats`, `list_languages`, `find_users`, `list_invitations` and `list_invite_links` take
+//! `after` and `limit` (agreed protocol: at most 500 items a page, ordered by chat id / language
+//! name / username / invitation id / link id; a full page may have a successor). The first two
+//! are written as JSON objects here rather than through the core's `Command`, so that the SDK
 //! speaks the paged form whatever fields the core's types carry.
 
 use hellocode_core::model::ChatId;
@@ -42,6 +42,17 @@ pub(crate) fn list_languages(after: Option<String>) -> Wire {
 pub(crate) fn find_users(language: String, after: Option<String>) -> Wire {
     let limit = Some(LIST_PAGE as u32);
     Wire::Command(Command::FindUsers { language, after, limit })
+}
+
+/// One page of `list_invitations`: the caller's pending invitations after `after` (by id).
+pub(crate) fn list_invitations(after: Option<i64>) -> Wire {
+    Wire::Command(Command::ListInvitations { after, limit: Some(LIST_PAGE as u32) })
+}
+
+/// One page of `list_invite_links`: the links of `chat` after `after` (by id).
+pub(crate) fn list_invite_links(chat: ChatId, after: Option<i64>) -> Wire {
+    let limit = Some(LIST_PAGE as u32);
+    Wire::Command(Command::ListInviteLinks { chat_id: Some(chat), after, limit })
 }
 
 fn paged(command: &str, after: Option<Value>) -> Wire {
@@ -107,5 +118,17 @@ mod tests {
         let text = encode(4, list_languages(None));
         let value: Value = serde_json::from_str(&text).expect("json");
         assert_eq!(value, json!({"command": "list_languages", "limit": 500, "id": 4}));
+        let text = encode(5, list_invitations(Some(12)));
+        let value: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(
+            value,
+            json!({"command": "list_invitations", "after": 12, "limit": 500, "id": 5})
+        );
+        let text = encode(6, list_invite_links(ChatId(9), None));
+        let value: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(
+            value,
+            json!({"command": "list_invite_links", "chatId": 9, "limit": 500, "id": 6})
+        );
     }
 }

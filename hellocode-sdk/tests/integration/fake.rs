@@ -13,7 +13,12 @@ use hellocode_sdk::{Chat, ChatId, Error, Message, Participant, Seq, Timestamp};
 use serde_json::{Value, json};
 
 /// What the fake answers to one client frame: `(connection number from 1, frame)` → replies.
+/// A reply equal to [`CLOSE`] ends the connection instead (the frame was received, its reply
+/// is lost).
 pub(crate) type Script = dyn Fn(usize, &Value) -> Vec<Value> + Send + Sync;
+
+/// The reply that makes the fake end the connection.
+pub(crate) const CLOSE: Value = Value::Null;
 
 #[derive(Clone)]
 pub(crate) struct Fake {
@@ -70,6 +75,9 @@ impl Transport for Fake {
                 let frame: Value = serde_json::from_str(&text).expect("the client sends JSON");
                 inner.received.lock().expect("log").push((number, frame.clone()));
                 for reply in (inner.script)(number, &frame) {
+                    if reply == CLOSE {
+                        return; // the connection ends, before any reply to this frame
+                    }
                     if server_out.send(reply.to_string()).await.is_err() {
                         return;
                     }

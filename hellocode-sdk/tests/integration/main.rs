@@ -12,6 +12,7 @@ mod custom;
 mod fake;
 mod groups;
 mod harness;
+mod invitations;
 mod paging;
 mod proxy;
 mod reconnect;

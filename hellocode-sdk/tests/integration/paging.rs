@@ -1,6 +1,6 @@
 //! Lists longer than one page (agreed protocol: `after` + `limit`, at most 500 a page): the
-//! client's chat list after connecting, `list_chats`, `languages` and `find_users` get every
-//! item.
+//! client's chat list after connecting, `list_chats`, `languages`, `find_users`, `invitations`
+//! and `invite_links` get every item.
 
 use hellocode_sdk::{ChatId, Client, Credentials, Language};
 use serde_json::{Value, json};
@@ -11,6 +11,8 @@ use crate::harness::fast_config;
 const CHATS: i64 = 1_201;
 const LANGUAGES: usize = 1_001;
 const RUSTACEANS: usize = 1_002;
+const INVITATIONS: i64 = 1_003;
+const LINKS: i64 = 501;
 const PAGE: usize = 500;
 
 /// Answers `list_chats`/`list_languages` a page at a time, as the protocol says.
@@ -51,13 +53,42 @@ fn paging() -> Fake {
                     .collect();
                 vec![json!({"command": "users", "id": id, "language": "Rust", "users": users})]
             }
+            Some("list_invitations") => {
+                let after = frame["after"].as_i64().unwrap_or(0);
+                let invitations: Vec<Value> = (after + 1..=INVITATIONS)
+                    .take(limit)
+                    .map(|n| {
+                        json!({
+                            "id": n, "chatId": n, "kind": "group", "inviter": "alice",
+                            "invitee": "ghost", "state": "pending",
+                            "createdAt": "2023-11-14T22:30:00.000Z",
+                        })
+                    })
+                    .collect();
+                vec![json!({"command": "invitations", "id": id, "invitations": invitations})]
+            }
+            Some("list_invite_links") => {
+                let after = frame["after"].as_i64().unwrap_or(0);
+                let chat = frame["chatId"].clone();
+                let links: Vec<Value> = (after + 1..=LINKS)
+                    .take(limit)
+                    .map(|n| {
+                        json!({
+                            "id": n, "chatId": chat, "createdBy": "ghost",
+                            "createdAt": "2023-11-14T22:40:00.000Z",
+                            "expiresAt": "2023-11-15T22:40:00.000Z", "uses": 0, "revoked": false,
+                        })
+                    })
+                    .collect();
+                vec![json!({"command": "invite_links", "id": id, "chatId": chat, "links": links})]
+            }
             _ => standard(frame).into_iter().collect(),
         }
     })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_page_of_chats_languages_and_users_is_fetched() {
+async fn every_page_of_chats_languages_users_invitations_and_links_is_fetched() {
     let fake = paging();
     let client = Client::connect_with(fake.clone(), Credentials::token("t0"), fast_config())
         .await
@@ -78,9 +109,20 @@ async fn every_page_of_chats_languages_and_users_is_fetched() {
     assert_eq!(users.len(), RUSTACEANS);
     assert_eq!(users.last().map(|u| u.username.as_str()), Some("user01001"));
 
+    let invitations = client.invitations().await.expect("invitations");
+    let ids: Vec<i64> = invitations.iter().map(|invitation| invitation.id).collect();
+    assert_eq!(ids, (1..=INVITATIONS).collect::<Vec<_>>());
+
+    let links = client.invite_links(ChatId(7)).await.expect("links");
+    let ids: Vec<i64> = links.iter().map(|link| link.id).collect();
+    assert_eq!(ids, (1..=LINKS).collect::<Vec<_>>());
+    assert!(links.iter().all(|link| link.chat_id == ChatId(7)));
+
     let pages =
         |command: &str| fake.received().iter().filter(|(_, f)| f["command"] == command).count();
     assert_eq!(pages("list_chats"), 6, "3 pages after connecting, 3 for list_chats");
     assert_eq!(pages("find_users"), 3);
+    assert_eq!(pages("list_invitations"), 3);
+    assert_eq!(pages("list_invite_links"), 2);
     client.close().await;
 }

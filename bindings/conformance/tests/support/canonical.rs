@@ -1,8 +1,8 @@
 //! The Rust SDK's values in the scenarios' canonical JSON shape (see the crate's README).
 
 use hellocode_sdk::{
-    BotToken, Chat, ConnectionState, Event, IssuedBotToken, Language, Message, PendingSend,
-    SendState, User,
+    BotToken, Chat, ConnectionState, Event, Invitation, InviteLink, IssuedBotToken,
+    IssuedInviteLink, Language, Message, PendingSend, SendState, User,
 };
 use serde_json::{Map, Value, json};
 
@@ -79,6 +79,34 @@ pub(crate) fn bot_token(token: &BotToken) -> Value {
     json!({"id": token.id, "name": token.name, "revoked": token.revoked})
 }
 
+pub(crate) fn invitation(invitation: &Invitation) -> Value {
+    json!({
+        "id": invitation.id,
+        "chat": invitation.chat_id.0,
+        "chat_kind": invitation.kind.as_str(),
+        "name": invitation.name,
+        "inviter": invitation.inviter,
+        "invitee": invitation.invitee,
+        "state": invitation.state.as_str(),
+    })
+}
+
+pub(crate) fn invite_link(link: &InviteLink) -> Value {
+    json!({
+        "id": link.id,
+        "chat": link.chat_id.0,
+        "created_by": link.created_by,
+        "lifetime": (link.expires_at.unix_millis() - link.created_at.unix_millis()) / 1000,
+        "max_uses": link.max_uses,
+        "uses": link.uses,
+        "revoked": link.revoked,
+    })
+}
+
+pub(crate) fn issued_invite_link(issued: &IssuedInviteLink) -> Value {
+    json!({"link": invite_link(&issued.link), "token": issued.token})
+}
+
 pub(crate) fn state(state: &ConnectionState) -> Value {
     match state {
         ConnectionState::Connected { username } => {
@@ -114,6 +142,7 @@ pub(crate) fn event(event: &Event) -> Value {
         Event::ChatDeleted { chat_id, by } => {
             ("chat_deleted", json!({"chat": chat_id.0, "by": by}))
         }
+        Event::Invitation(i) => ("invitation", invitation(i)),
         Event::Send(update) => {
             let mut body = json!({"client_id": update.client_id, "chat": update.chat_id.0});
             let (state, extra) = match &update.state {

@@ -250,6 +250,86 @@ class IssuedBotToken:
     __hash__: ClassVar[None]  # type: ignore[assignment]
 
 @final
+class InvitationState:
+    """Where an invitation stands: PENDING (waiting for the invitee), then ACCEPTED, DECLINED
+    or CANCELLED (withdrawn by its inviter, an owner or an admin)."""
+
+    PENDING: ClassVar[InvitationState]
+    ACCEPTED: ClassVar[InvitationState]
+    DECLINED: ClassVar[InvitationState]
+    CANCELLED: ClassVar[InvitationState]
+    @property
+    def value(self) -> Literal["pending", "accepted", "declined", "cancelled"]:
+        """The wire name."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Invitation:
+    """An invitation of a user to a group, by one of its owners or admins. The invitee reads
+    nothing of the chat until they accept."""
+
+    @property
+    def id(self) -> int:
+        """For `accept_invitation`, `decline_invitation` and `cancel_invitation`."""
+    @property
+    def chat_id(self) -> int: ...
+    @property
+    def kind(self) -> ChatKind: ...
+    @property
+    def name(self) -> Optional[str]:
+        """The chat's name as it now is, if it has one."""
+    @property
+    def inviter(self) -> str: ...
+    @property
+    def invitee(self) -> str: ...
+    @property
+    def state(self) -> InvitationState: ...
+    @property
+    def created_at(self) -> datetime.datetime: ...
+    def __eq__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
+class InviteLink:
+    """An invite link of a group as its owners and admins see it (never its token)."""
+
+    @property
+    def id(self) -> int:
+        """For `revoke_invite_link`."""
+    @property
+    def chat_id(self) -> int: ...
+    @property
+    def created_by(self) -> str: ...
+    @property
+    def created_at(self) -> datetime.datetime: ...
+    @property
+    def expires_at(self) -> datetime.datetime:
+        """The first moment it no longer joins anyone."""
+    @property
+    def max_uses(self) -> Optional[int]:
+        """How many joins it allows in all (None: no limit)."""
+    @property
+    def uses(self) -> int:
+        """How many users joined with it so far."""
+    @property
+    def revoked(self) -> bool: ...
+    def __eq__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
+class IssuedInviteLink:
+    """An invite link just created; the server shows `token` this once (`repr` hides it)."""
+
+    @property
+    def link(self) -> InviteLink: ...
+    @property
+    def token(self) -> str:
+        """The secret that joins the group (`join_by_link`)."""
+    def __eq__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
 class BotToken:
     """A bot token as listed (without its secret)."""
 
@@ -437,6 +517,16 @@ class ConnectionChanged:
     __hash__: ClassVar[None]  # type: ignore[assignment]
 
 @final
+class InvitationEvent:
+    """This user was invited to a group (`invitation.state` is PENDING), or an invitation to
+    them was withdrawn (CANCELLED). Live only: `Client.invitations()` lists the pending ones."""
+
+    @property
+    def invitation(self) -> Invitation: ...
+    def __eq__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
 class UnknownEvent:
     """An event this version of the package does not know."""
 
@@ -456,6 +546,7 @@ Event = Union[
     ChatCreated,
     ChatChanged,
     ChatDeleted,
+    InvitationEvent,
     SendUpdate,
     ConnectionChanged,
     UnknownEvent,
@@ -509,7 +600,13 @@ async def connect(
 @final
 class Client:
     """A connection that survives disconnects: reconnects, resumes every chat, resends queued
-    messages (never twice). Close it with `await client.close()` or `async with client:`."""
+    messages (never twice). Close it with `await client.close()` or `async with client:`.
+
+    Every operation that changes something is resent after a lost connection and applied once
+    (messages, edits, deletions, chat creation and group changes carry an idempotency key; the
+    others, invitations and invite links among them, change nothing when repeated), except
+    `create_bot_token`, `create_invite_link` and `delete_chat`: those raise `ConnectionLost`
+    when their reply was lost, since they may or may not have taken effect."""
 
     @property
     def username(self) -> str: ...
@@ -547,15 +644,17 @@ class Client:
     async def contacts(self) -> list[str]: ...
     async def add_contact(self, username: str) -> list[str]: ...
     async def remove_contact(self, username: str) -> list[str]: ...
-    async def create_bot_token(self, name: str) -> IssuedBotToken: ...
+    async def create_bot_token(self, name: str) -> IssuedBotToken:
+        """A long-lived token a bot uses to act as this user (shown this once). Not resent after
+        a lost connection (`ConnectionLost`): a second would be another token."""
     async def bot_tokens(self) -> list[BotToken]: ...
     async def revoke_bot_token(self, id: int) -> None: ...
     async def add_participants(self, chat_id: int, usernames: Sequence[str]) -> Chat:
         """Add users to a group (an owner or admin); returns the chat. Raises `NotAllowed`,
         `NotFound`, `InvalidInput` (a direct chat, an empty list, too many members)."""
     async def create_group(self, name: str, participants: Sequence[str]) -> Chat:
-        """Create a group named `name` with these users; the caller owns it. Not resent after a
-        lost connection (`ConnectionLost`). Raises `InvalidInput`, `NotFound`."""
+        """Create a group named `name` with these users; the caller owns it. Raises
+        `InvalidInput`, `NotFound`."""
     async def get_chat(self, chat_id: int) -> Chat:
         """One of this user's chats as it now is. Raises `NotAllowed`, `NotFound`."""
     async def remove_participant(self, chat_id: int, username: str) -> Chat:
@@ -574,10 +673,43 @@ class Client:
         alone. Raises `NotAllowed`, `NotFound`, `InvalidInput`."""
     async def delete_chat(self, chat_id: int) -> None:
         """Delete a chat and its history (either member of a direct chat, a group's owner).
-        Raises `NotAllowed`, `NotFound`."""
+        Not resent after a lost connection (`ConnectionLost`). Raises `NotAllowed`, `NotFound`."""
     async def chat_with(self, usernames: Sequence[str]) -> Chat:
         """The chat of exactly this user and `usernames` (for one other person, their direct
         chat): the existing one, else a new one."""
+    async def invite(self, chat_id: int, username: str) -> Invitation:
+        """Invite a user to a group (an owner or admin); returns the pending invitation (the
+        pending one as it is if there is one). The invitee gets an `InvitationEvent`. Raises
+        `NotAllowed`, `NotFound`, `InvalidInput` (a direct chat, a member)."""
+    async def invitations(self) -> list[Invitation]:
+        """This user's pending invitations, by id (every page)."""
+    async def accept_invitation(self, invitation_id: int) -> Chat:
+        """Accept an invitation: join its group as a member; returns the chat (a `ChatCreated`
+        event follows, and the members get the join). Raises `NotFound` (not yours, answered,
+        cancelled, or of a deleted chat), `InvalidInput` (the chat is full)."""
+    async def decline_invitation(self, invitation_id: int) -> None:
+        """Decline an invitation; nobody is told. Raises `NotFound`."""
+    async def cancel_invitation(self, invitation_id: int) -> None:
+        """Withdraw a pending invitation (its inviter, an owner or an admin); the invitee gets
+        an `InvitationEvent` with state CANCELLED. A repeat of a cancellation that was applied
+        raises `NotFound`. Raises `NotAllowed` (a plain member), `NotFound`."""
+    async def create_invite_link(
+        self, chat_id: int, *, expires_in: Optional[float] = None, max_uses: Optional[int] = None
+    ) -> IssuedInviteLink:
+        """Create an invite link to a group (an owner or admin): it joins whoever presents its
+        token for `expires_in` seconds (default 7 days, at most 30; a part of a second counts as
+        one), at most `max_uses` times (default: no limit). The token is in the result only.
+        Not resent after a lost connection (`ConnectionLost`). Raises `NotAllowed`, `NotFound`,
+        `InvalidInput`."""
+    async def invite_links(self, chat_id: int) -> list[InviteLink]:
+        """A group's invite links, by id (every page; revoked, expired and used-up ones
+        included; never their tokens). For owners and admins. Raises `NotAllowed`, `NotFound`."""
+    async def revoke_invite_link(self, chat_id: int, link_id: int) -> None:
+        """Revoke an invite link: it joins no one from then on. Raises `NotAllowed`, `NotFound`."""
+    async def join_by_link(self, token: str) -> Chat:
+        """Join the group of an invite link as a member; returns the chat. A member already in
+        it gets the chat (no use counted). Raises `NotFound` for an unknown, revoked, expired or
+        used-up token alike (it says nothing of the chat)."""
     def history(self, chat_id: int, before: Optional[int] = None) -> History:
         """`async for message in client.history(chat_id)`: the whole history, newest first,
         fetched in pages as it is read."""
@@ -610,7 +742,9 @@ class History:
 
 @final
 class BlockingClient:
-    """`hellocode.blocking.Client`: the same client without asyncio."""
+    """`hellocode.blocking.Client`: the same client without asyncio (and the same resends: every
+    operation that changes something is resent after a lost connection, except
+    `create_bot_token`, `create_invite_link` and `delete_chat`, which raise `ConnectionLost`)."""
 
     @staticmethod
     def connect(
@@ -679,6 +813,17 @@ class BlockingClient:
     ) -> Chat: ...
     def delete_chat(self, chat_id: int) -> None: ...
     def chat_with(self, usernames: Sequence[str]) -> Chat: ...
+    def invite(self, chat_id: int, username: str) -> Invitation: ...
+    def invitations(self) -> list[Invitation]: ...
+    def accept_invitation(self, invitation_id: int) -> Chat: ...
+    def decline_invitation(self, invitation_id: int) -> None: ...
+    def cancel_invitation(self, invitation_id: int) -> None: ...
+    def create_invite_link(
+        self, chat_id: int, *, expires_in: Optional[float] = None, max_uses: Optional[int] = None
+    ) -> IssuedInviteLink: ...
+    def invite_links(self, chat_id: int) -> list[InviteLink]: ...
+    def revoke_invite_link(self, chat_id: int, link_id: int) -> None: ...
+    def join_by_link(self, token: str) -> Chat: ...
     def history(self, chat_id: int, before: Optional[int] = None) -> BlockingHistory: ...
     def close(self) -> None: ...
     def events(self, timeout: Optional[float] = None) -> BlockingEvents:
@@ -760,6 +905,33 @@ class Context:
         """The bot's client (the same connection)."""
 
 @final
+class InviteContext:
+    """What a `Bot.on_invite` handler gets: an invitation of the bot to a group, and the ways
+    to answer it."""
+
+    def accept(self) -> Awaitable[Chat]:
+        """Join the group; resolves with the chat. The bot answers commands there from then
+        on."""
+    def decline(self) -> Awaitable[None]:
+        """Decline; nobody is told."""
+    @property
+    def invitation(self) -> Invitation: ...
+    @property
+    def inviter(self) -> str: ...
+    @property
+    def chat_id(self) -> int: ...
+    @property
+    def chat_name(self) -> Optional[str]: ...
+    @property
+    def joined(self) -> Optional[Chat]:
+        """The chat, once this context accepted the invitation."""
+    @property
+    def bot_username(self) -> str: ...
+    @property
+    def client(self) -> Client:
+        """The bot's client (the same connection)."""
+
+@final
 class BuiltinCheck:
     """A check made by the Rust framework (`hellocode.checks`)."""
 
@@ -806,6 +978,7 @@ class _BotRunner:
         shutdown_timeout: Optional[float],
         chat_queue: Optional[int] = None,
         join_handlers: Sequence[Callable[[Context], Awaitable[object]]] = (),
+        invite_handlers: Sequence[Callable[[InviteContext], Awaitable[object]]] = (),
     ) -> None:
         """Start a bot over `client`, whose handlers run on the running loop, until `stop()` or
         the client closes; then call `on_done()` (on another thread)."""

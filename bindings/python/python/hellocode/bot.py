@@ -31,7 +31,7 @@ import typing
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, NewType, Optional, TypeVar, Union
 
-from ._hellocode import Client, CommandError, Context, _BotRunner, connect
+from ._hellocode import Client, CommandError, Context, InviteContext, _BotRunner, connect
 
 if TYPE_CHECKING:
     from ._hellocode import Event
@@ -50,6 +50,7 @@ Check = Callable[[Context], Union[bool, str, None]]
 
 F = TypeVar("F", bound=Callable[..., Any])
 MessageHandler = TypeVar("MessageHandler", bound=Callable[[Context], Any])
+InviteHandler = TypeVar("InviteHandler", bound=Callable[[InviteContext], Any])
 EventHandler = TypeVar("EventHandler", bound="Callable[[Event], Any]")
 ErrorHandler = TypeVar("ErrorHandler", bound=Callable[[Context, CommandError], Any])
 
@@ -198,6 +199,7 @@ class Bot:
         self._commands: list[tuple[Any, ...]] = []
         self._message_handlers: list[Callable[[Context], Awaitable[Any]]] = []
         self._join_handlers: list[Callable[[Context], Awaitable[Any]]] = []
+        self._invite_handlers: list[Callable[[InviteContext], Awaitable[Any]]] = []
         self._event_handlers: list[Callable[[Event], Awaitable[Any]]] = []
         self._on_error: Callable[[Context, CommandError], Awaitable[Any]] = _default_on_error
         self._runner: Optional[_BotRunner] = None
@@ -263,6 +265,18 @@ class Bot:
         self._join_handlers.append(_logged(handler, "a join handler"))
         return handler
 
+    def on_invite(self, handler: InviteHandler) -> InviteHandler:
+        """Call `handler(ctx)` when the bot is invited to a group: `await ctx.accept()` joins
+        it (the bot answers commands there from then on), `await ctx.decline()` tells no one;
+        doing neither leaves the invitation pending. `ctx.invitation`, `ctx.inviter`,
+        `ctx.chat_id` and `ctx.chat_name` say what it is. A str it returns is posted in the chat
+        once it accepted (once, even if the handler runs again), and ignored otherwise.
+        Invitations come one after another: each one made while the bot runs, and those
+        already pending when it starts or reconnects, once per run; withdrawn ones do not come
+        here (they are an `InvitationEvent` for `on_event`)."""
+        self._invite_handlers.append(_logged(handler, "an invite handler"))
+        return handler
+
     def on_event(self, handler: EventHandler) -> EventHandler:
         """Call `handler(event)` with every event (see `hellocode.Event`), in order."""
         self._event_handlers.append(_logged(handler, "an event handler"))
@@ -307,6 +321,7 @@ class Bot:
                 self._on_error,
                 on_done,
                 join_handlers=self._join_handlers,
+                invite_handlers=self._invite_handlers,
                 **self._options,
             )
             try:

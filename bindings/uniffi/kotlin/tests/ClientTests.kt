@@ -1,5 +1,6 @@
 // The Kotlin bindings against a real server on a random port: connecting, chats, sending and
-// receiving through the listener and the Flow, history pages, errors as exceptions with codes,
+// receiving through the listener and the Flow, groups, invitations and invite links, history
+// pages, errors as exceptions with codes,
 // the server dropping the connection (nothing lost or repeated), and a bot with Kotlin handlers.
 package hellocode.tests
 
@@ -165,6 +166,66 @@ fun main() {
                 assertEquals(direct.id to b, deleted.chatId to deleted.by, "deleted by bob")
                 watching.cancel()
                 alice.shutdown(); bob.shutdown(); carol.shutdown()
+            }
+        }
+
+        suite.test("invitations and invite links: announced, listed, accepted, declined, cancelled, joined, revoked") {
+            blocking {
+                val (a, b) = unique("inviter") to unique("plain")
+                val (d, e) = unique("invitee") to unique("joiner")
+                val alice = register(server.url, a)
+                val bob = register(server.url, b)
+                val dave = register(server.url, d)
+                val erin = register(server.url, e)
+                val daveEvents = dave.events() // subscribed now: nothing from here on is missed
+                suspend fun nextInvitation(): Invitation {
+                    while (true) {
+                        val event = withTimeout(10_000) { daveEvents.next() } ?: fail("events ended")
+                        if (event is Event.Invitation) return event.invitation
+                    }
+                }
+                val group = alice.createGroup("Crabs", listOf(b))
+                alice.send(group.id, "before dave")
+                val invitation = alice.invite(group.id, d)
+                assertEquals(InvitationState.PENDING, invitation.state, "pending")
+                assertEquals(Triple(group.id, "Crabs", a), Triple(invitation.chatId, invitation.name, invitation.inviter), "what and who")
+                assertEquals(invitation, nextInvitation(), "announced to the invitee")
+                assertEquals(invitation, alice.invite(group.id, d), "inviting again: the same invitation")
+                assertEquals(listOf(invitation), dave.invitations(), "listed")
+                expectThrows<HelloCodeException.NotAllowed>("forbidden") { runBlocking { bob.invite(group.id, d) } }
+                expectThrows<HelloCodeException.NotAllowed>("forbidden") { runBlocking { dave.getChat(group.id) } }
+                val joined = dave.acceptInvitation(invitation.id)
+                assertEquals(Role.MEMBER, joined.members.first { it.username == d }.role, "a member")
+                assertEquals(listOf("before dave"), dave.fetchMessages(group.id, null, null).map { it.content }, "dave reads the chat")
+                assertEquals(group.id, dave.acceptInvitation(invitation.id).id, "accepting again: the chat")
+
+                // Declined, then cancelled (the invitee is told).
+                val declined = alice.invite(group.id, e)
+                erin.declineInvitation(declined.id)
+                expectThrows<HelloCodeException.NotFound>("not_found") { runBlocking { erin.acceptInvitation(declined.id) } }
+                alice.leaveChat(group.id) // bob owns the group now
+                val other = bob.createGroup("Other", listOf(a))
+                val cancelled = bob.invite(other.id, d)
+                assertEquals(cancelled, nextInvitation(), "announced")
+                bob.cancelInvitation(cancelled.id)
+                val told = nextInvitation()
+                assertEquals(cancelled.id to InvitationState.CANCELLED, told.id to told.state, "withdrawn")
+                assertEquals(emptyList<Invitation>(), dave.invitations(), "nothing pending")
+
+                // A link: joined once per member, counted, revoked.
+                val issued = bob.createInviteLink(other.id, 60_000uL, 2u)
+                assertEquals(60_000L, issued.link.expiresAtMs - issued.link.createdAtMs, "a minute")
+                assertEquals(Triple(2u, 0u, false), Triple(issued.link.maxUses, issued.link.uses, issued.link.revoked), "fresh")
+                assertEquals(other.id, erin.joinByLink(issued.token).id, "erin joins")
+                assertEquals(other.id, erin.joinByLink(issued.token).id, "again: the chat, no use")
+                assertEquals(listOf(1u), bob.inviteLinks(other.id).map { it.uses }, "one use")
+                bob.revokeInviteLink(other.id, issued.link.id)
+                assertTrue(bob.inviteLinks(other.id).single().revoked, "revoked")
+                expectThrows<HelloCodeException.NotFound>("not_found") { runBlocking { dave.joinByLink(issued.token) } }
+                expectThrows<HelloCodeException.NotAllowed>("forbidden") {
+                    runBlocking { erin.createInviteLink(other.id, null, null) } // a plain member
+                }
+                for (client in listOf(alice, bob, dave, erin)) client.shutdown()
             }
         }
 

@@ -47,6 +47,15 @@ object Canonical {
     )
     fun language(l: Language): Map<String, Any?> = mapOf("id" to l.id, "name" to l.name)
     fun pending(p: PendingSend): Map<String, Any?> = mapOf("client_id" to p.clientId, "chat" to p.chatId, "content" to p.content)
+    fun invitation(i: Invitation): Map<String, Any?> = mapOf(
+        "id" to i.id, "chat" to i.chatId, "chat_kind" to i.kind.name.lowercase(), "name" to i.name,
+        "inviter" to i.inviter, "invitee" to i.invitee, "state" to i.state.name.lowercase(),
+    )
+    fun inviteLink(l: InviteLink): Map<String, Any?> = mapOf(
+        "id" to l.id, "chat" to l.chatId, "created_by" to l.createdBy, "lifetime" to (l.expiresAtMs - l.createdAtMs) / 1000,
+        "max_uses" to l.maxUses?.toLong(), "uses" to l.uses.toLong(), "revoked" to l.revoked,
+    )
+    fun issuedInviteLink(issued: IssuedInviteLink): Map<String, Any?> = mapOf("link" to inviteLink(issued.link), "token" to issued.token)
     fun state(s: ConnectionState): Map<String, Any?> = when (s) {
         is ConnectionState.Connected -> mapOf("state" to "connected", "username" to s.username)
         is ConnectionState.Reconnecting -> mapOf("state" to "reconnecting", "attempt" to s.attempt.toLong(), "error" to s.error.code)
@@ -63,6 +72,7 @@ object Canonical {
         is Event.ChatEvent -> message(e.event) + ("kind" to "chat_event")
         is Event.ChatChanged -> chat(e.chat) + ("kind" to "chat_changed")
         is Event.ChatDeleted -> mapOf("kind" to "chat_deleted", "chat" to e.chatId, "by" to e.by)
+        is Event.Invitation -> invitation(e.invitation) + ("kind" to "invitation")
         is Event.SendUpdated -> {
             val base = mapOf("kind" to "send", "client_id" to e.clientId, "chat" to e.chatId)
             when (val s = e.state) {
@@ -154,10 +164,11 @@ fun expectedClass(code: String): String = when (code) {
     else -> "Other"
 }
 
-fun expectError(error: HelloCodeException, code: String) {
+fun expectError(error: HelloCodeException, code: String, says: String? = null) {
     if (error.code != code) throw StepFailed("expected error $code, got ${error.code} (${error.detail})")
     val cls = error::class.simpleName
     if (cls != expectedClass(code)) throw StepFailed("$code raised as $cls, not ${expectedClass(code)}")
+    if (says != null && !error.detail.contains(says)) throw StepFailed("the error does not say \"$says\": ${error.detail}")
 }
 
 // ---- the runner ----
@@ -201,7 +212,7 @@ class Run(private val server: TestServer, private val scope: CoroutineScope) {
                     callOperation(client, step["call"] as String, args)
                 } catch (e: HelloCodeException) {
                     val code = step["error"] as String? ?: throw StepFailed("error ${e.code} (${e.detail})")
-                    expectError(e, code)
+                    expectError(e, code, step["error_says"] as String?)
                     return
                 }
                 if ("error" in step) throw StepFailed("expected error ${step["error"]}, got ${Json.write(value)}")
@@ -341,6 +352,21 @@ suspend fun callOperation(client: Client, call: String, args: Map<String, Any?>)
     "create_bot_token" -> client.createBotToken(args.text("name")).let { mapOf("id" to it.id, "name" to it.name, "token" to it.token) }
     "bot_tokens" -> client.botTokens().map { mapOf("id" to it.id, "name" to it.name, "revoked" to it.revoked) }
     "revoke_bot_token" -> client.revokeBotToken(args.long("id")).let { null }
+    "invite" -> Canonical.invitation(client.invite(args.long("chat"), args.text("username")))
+    "invitations" -> client.invitations().map(Canonical::invitation)
+    "accept_invitation" -> Canonical.chat(client.acceptInvitation(args.long("id")))
+    "decline_invitation" -> client.declineInvitation(args.long("id")).let { null }
+    "cancel_invitation" -> client.cancelInvitation(args.long("id")).let { null }
+    "create_invite_link" -> Canonical.issuedInviteLink(
+        client.createInviteLink(
+            args.long("chat"),
+            (args["expires_in"] as Number?)?.toLong()?.let { (it * 1000).toULong() },
+            (args["max_uses"] as Number?)?.toInt()?.toUInt(),
+        ),
+    )
+    "invite_links" -> client.inviteLinks(args.long("chat")).map(Canonical::inviteLink)
+    "revoke_invite_link" -> client.revokeInviteLink(args.long("chat"), args.long("link")).let { null }
+    "join_by_link" -> Canonical.chat(client.joinByLink(args.text("token")))
     "close" -> client.shutdown().let { null }
     "username" -> client.username()
     "token" -> client.token() != null

@@ -48,6 +48,7 @@ class TestServer(rate: Int? = 10000, rateBurst: Int? = 10000) : AutoCloseable {
         for (flag in listOf(
             "--login-rate-per-address", "--login-rate-per-user", "--rest-rate", "--rest-burst",
             "--languages-per-hour", "--chats-per-minute", "--participant-additions-per-minute",
+            "--invitations-per-minute", "--invite-links-per-minute",
             "--max-connections-per-address", "--max-connections-per-user",
         )) command += listOf(flag, "1000000")
         rate?.let { command += listOf("--rate", it.toString()) }

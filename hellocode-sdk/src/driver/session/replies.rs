@@ -252,6 +252,8 @@ impl Session {
                 self.chats.created(&chat);
                 out.push(Event::ChatCreated(chat));
             }
+            // To the invitee (not a member): a new invitation, or one withdrawn.
+            ServerFrame::Invitation { invitation, .. } => out.push(Event::Invitation(invitation)),
             other => {
                 tracing::debug!(frame = other.name(), "ignoring a reply without a request id");
             }

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use hellocode_core::model::{Chat, ChatId, EventKind, Message, Participant, Seq, Timestamp};
+use hellocode_core::model::{
+    Chat, ChatId, ChatKind, EventKind, Invitation, InvitationState, Message, Participant, Seq,
+    Timestamp,
+};
 use hellocode_core::protocol::{Command, ErrorCode, RequestId, ServerFrame};
 
 use super::Action;
@@ -461,4 +464,39 @@ fn items_missed_while_away_are_resumed_posts_and_events_in_one_sequence() {
         more: false,
     });
     assert_eq!(told(&mut h), ["edit2", "join3", "m4"], "no live convenience for resumed ones");
+}
+
+#[test]
+fn invitations_pushed_to_the_invitee_are_events_and_the_reply_to_invite_is_not() {
+    let mut h = Harness::ready(config());
+    let invitation = Invitation {
+        id: 12,
+        chat_id: ChatId(9),
+        kind: ChatKind::Group,
+        name: Some("Crabs".into()),
+        inviter: "bob".into(),
+        invitee: "alice".into(),
+        state: InvitationState::Pending,
+        created_at: Timestamp::from_unix_millis(0),
+    };
+    let cancelled = Invitation { state: InvitationState::Cancelled, ..invitation.clone() };
+    h.receive(&ServerFrame::Invitation { id: None, invitation: invitation.clone() });
+    h.receive(&ServerFrame::Invitation { id: None, invitation: cancelled.clone() });
+    // The reply to this client's own `invite` goes to the caller only.
+    let invite = Command::Invite { chat_id: Some(ChatId(9)), username: "dave".into() };
+    let mut reply = h.request(invite, true);
+    let sent = h.sent_one("invite");
+    let theirs =
+        Invitation { invitee: "dave".into(), inviter: "alice".into(), ..invitation.clone() };
+    h.answer(&sent, move |id| ServerFrame::Invitation { id: Some(id), invitation: theirs.clone() });
+    assert!(matches!(reply.try_recv(), Ok(Ok(ServerFrame::Invitation { .. }))));
+    let told: Vec<Invitation> = h
+        .drain_events()
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::Invitation(invitation) => Some(invitation),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told, [invitation, cancelled]);
 }
