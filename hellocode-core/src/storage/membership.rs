@@ -223,13 +223,14 @@ pub(crate) fn replay(
     key: Option<&str>,
     view: Chat,
 ) -> Result<ChatChanged> {
-    if !change.records(stored) {
-        return Err(Error::ClientIdReused { chat, client_id: key.unwrap_or_default().to_owned() });
-    }
-    let leaving = matches!(change, ChatChange::Leave)
-        || matches!(change, ChatChange::Remove { username } if username == by);
+    // A non-member learns nothing, not even that the key was theirs: only a leave's repeat is
+    // answered (with `ok`, no chat) once they are out.
+    let leaving = matches!(change, ChatChange::Leave);
     if !leaving && roster.role(by).is_none() {
         return Err(Error::NotParticipant { chat, username: by.to_owned() });
+    }
+    if !change.records(stored) {
+        return Err(Error::ClientIdReused { chat, client_id: key.unwrap_or_default().to_owned() });
     }
     Ok(ChatChanged {
         chat: view,
