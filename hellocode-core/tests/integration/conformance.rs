@@ -1738,8 +1738,17 @@ pub async fn retried_commands_apply_once(storage: Arc<dyn Storage>) {
     let stale =
         storage.change_chat(chat, "dave", describe(None, Some("t")), at(16), Some("t-1")).await;
     assert!(matches!(stale, Err(Error::NotParticipant { .. })), "{stale:?}");
+    // Nor does a key of theirs used for another command tell them anything (fuzz finding:
+    // it was `ClientIdReused`), nor a repeat of removing themselves (it answered the chat).
+    let other = set_role("bob", Role::Admin);
+    let other = storage.change_chat(chat, "dave", other, at(17), Some("t-1")).await;
+    assert!(matches!(other, Err(Error::NotParticipant { .. })), "{other:?}");
+    storage.change_chat(chat, "carol", add(&["dave"]), at(18), None).await.expect("dave back");
+    storage.change_chat(chat, "dave", remove("dave"), at(19), Some("self-1")).await.expect("self");
+    let again = storage.change_chat(chat, "dave", remove("dave"), at(20), Some("self-1")).await;
+    assert!(matches!(again, Err(Error::NotParticipant { .. })), "{again:?}");
     let after = storage.chat(chat).await.expect("read").expect("chat").last_seq;
-    assert_eq!(after.0, before.0 + 5, "leave, join, role, topic, remove: no retry stored more");
+    assert_eq!(after.0, before.0 + 7, "leave, join, role, topic, remove, join, leave: no more");
 }
 
 /// Two retries of one change racing (the original and its resend after a lost connection):
