@@ -234,19 +234,28 @@ pub enum ChatChange {
 }
 
 impl ChatChange {
-    /// Whether `kind` is the first event this change records: an item of the chat carrying the
-    /// change's idempotency key must be one, else the key was used for another command.
-    pub fn records(&self, kind: EventKind) -> bool {
-        let first = match self {
-            ChatChange::Add { .. } => EventKind::Join,
-            ChatChange::Remove { .. } => EventKind::Remove,
-            ChatChange::Leave => EventKind::Leave,
-            ChatChange::SetRole { .. } => EventKind::Role,
-            ChatChange::Describe { name: Some(_), .. } => EventKind::Rename,
-            ChatChange::Describe { .. } => EventKind::Topic,
-        };
-        // Removing yourself is leaving.
-        first == kind || matches!((self, kind), (ChatChange::Remove { .. }, EventKind::Leave))
+    /// Whether an event of `kind` naming `member` can be the first this change, made by `by`,
+    /// records: an item of the chat carrying the change's idempotency key must be one, else the
+    /// key was used for another command.
+    pub fn records(&self, by: &str, kind: EventKind, member: Option<&str>) -> bool {
+        match self {
+            ChatChange::Add { usernames, .. } => {
+                kind == EventKind::Join && usernames.iter().any(|name| member == Some(name))
+            }
+            // Removing yourself is leaving.
+            ChatChange::Remove { username } if username == by => {
+                kind == EventKind::Leave && member == Some(by)
+            }
+            ChatChange::Remove { username } => {
+                kind == EventKind::Remove && member == Some(username.as_str())
+            }
+            ChatChange::Leave => kind == EventKind::Leave && member == Some(by),
+            ChatChange::SetRole { username, .. } => {
+                kind == EventKind::Role && member == Some(username.as_str())
+            }
+            // A rename, or only a topic when the name was already the one given.
+            ChatChange::Describe { .. } => matches!(kind, EventKind::Rename | EventKind::Topic),
+        }
     }
 
     /// A short name for logs and metrics.

@@ -214,12 +214,20 @@ pub(crate) fn plan(chat: ChatId, roster: &Roster, by: &str, change: &ChatChange)
 /// `stored`): nothing is applied again; `chat` is the chat as it now is. A retried leave is
 /// answered although `by` has left; any other retry needs `by` to be a member still (a member
 /// since removed learns nothing of the chat).
+/// The item stored under an idempotency key, as much of it as a retry is checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyedItem {
+    pub kind: EventKind,
+    pub target: Option<Seq>,
+    pub member: Option<String>,
+}
+
 pub(crate) fn replay(
     chat: ChatId,
     roster: &Roster,
     by: &str,
     change: &ChatChange,
-    stored: EventKind,
+    stored: &KeyedItem,
     key: Option<&str>,
     view: Chat,
 ) -> Result<ChatChanged> {
@@ -229,7 +237,7 @@ pub(crate) fn replay(
     if !leaving && roster.role(by).is_none() {
         return Err(Error::NotParticipant { chat, username: by.to_owned() });
     }
-    if !change.records(stored) {
+    if !change.records(by, stored.kind, stored.member.as_deref()) {
         return Err(Error::ClientIdReused { chat, client_id: key.unwrap_or_default().to_owned() });
     }
     Ok(ChatChanged {
@@ -247,11 +255,11 @@ pub(crate) fn replay(
 pub(crate) fn revision_replay(
     chat: ChatId,
     (kind, seq): (EventKind, Seq),
-    stored: (EventKind, Option<Seq>),
+    stored: KeyedItem,
     key: Option<&str>,
     message: Message,
 ) -> Result<Revised> {
-    if stored != (kind, Some(seq)) {
+    if (stored.kind, stored.target) != (kind, Some(seq)) {
         return Err(Error::ClientIdReused { chat, client_id: key.unwrap_or_default().to_owned() });
     }
     Ok(Revised { message, event: None })

@@ -233,10 +233,14 @@ impl Inner {
         chat: ChatId,
         author_id: i64,
         key: Option<&str>,
-    ) -> Option<(EventKind, Option<Seq>)> {
+    ) -> Option<membership::KeyedItem> {
         let row = self.chats.get(&chat)?;
         let index = row.client_ids.get(&(author_id, key?.to_owned()))?;
-        row.messages.get(*index).map(|item| (item.kind, item.target))
+        row.messages.get(*index).map(|item| membership::KeyedItem {
+            kind: item.kind,
+            target: item.target,
+            member: item.member.clone(),
+        })
     }
 
     /// Store `draft` as `author`'s event in `chat`, with the chat's next sequence number, under
@@ -568,6 +572,10 @@ impl Storage for MemoryStorage {
         if let Some(id) = key.as_ref().and_then(|key| inner.chat_keys.get(key))
             && let Some(row) = inner.chats.get(id)
         {
+            // Its creator may have left it since: then they see nothing of it.
+            if !row.members.contains_key(&new.creator) {
+                return Err(Error::NotParticipant { chat: *id, username: new.creator });
+            }
             return Ok(CreatedChat { chat: inner.chat_view(*id, row), created: false });
         }
         let names = inner.existing_users(&new.members)?;
@@ -648,9 +656,9 @@ impl Storage for MemoryStorage {
         let mut inner = self.lock();
         let roster = inner.chat_row(chat)?.roster();
         let author_id = inner.user_row(by)?.id;
-        if let Some((kind, _)) = inner.keyed(chat, author_id, key) {
+        if let Some(stored) = inner.keyed(chat, author_id, key) {
             let view = inner.chat_view(chat, inner.chat_row(chat)?);
-            return membership::replay(chat, &roster, by, &change, kind, key, view);
+            return membership::replay(chat, &roster, by, &change, &stored, key, view);
         }
         let plan = membership::plan(chat, &roster, by, &change)?;
         inner.existing_users(&plan.added)?;

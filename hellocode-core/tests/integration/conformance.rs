@@ -1747,8 +1747,39 @@ pub async fn retried_commands_apply_once(storage: Arc<dyn Storage>) {
     storage.change_chat(chat, "dave", remove("dave"), at(19), Some("self-1")).await.expect("self");
     let again = storage.change_chat(chat, "dave", remove("dave"), at(20), Some("self-1")).await;
     assert!(matches!(again, Err(Error::NotParticipant { .. })), "{again:?}");
+    // A removal of someone else's key does not swallow a leave (fuzz finding).
+    storage.change_chat(chat, "carol", add(&["dave"]), at(21), None).await.expect("dave again");
+    storage
+        .change_chat(chat, "carol", set_role("dave", Role::Admin), at(22), None)
+        .await
+        .expect("admin");
+    storage.change_chat(chat, "carol", add(&["bob"]), at(23), None).await.expect("bob back");
+    storage
+        .change_chat(chat, "dave", remove("bob"), at(24), Some("r-1"))
+        .await
+        .expect("remove bob");
+    let swallowed = storage.change_chat(chat, "dave", remove("dave"), at(25), Some("r-1")).await;
+    assert!(matches!(swallowed, Err(Error::ClientIdReused { .. })), "{swallowed:?}");
+    assert!(storage.is_participant(chat, "dave").await.expect("check"), "nothing applied");
+    // An update whose first run changed only the topic is a repeat, not another command.
+    let rename = describe(Some("same"), None);
+    storage.change_chat(chat, "carol", rename, at(26), None).await.expect("name");
+    let both = describe(Some("same"), Some("new topic"));
+    let first = storage.change_chat(chat, "carol", both.clone(), at(27), Some("u-1")).await;
+    assert_eq!(first.expect("topic only").events.len(), 1);
+    let again = storage.change_chat(chat, "carol", both, at(28), Some("u-1")).await;
+    assert!(again.expect("a repeat").replayed);
+    // A chat's creation repeated after its creator left shows them nothing.
+    let made =
+        NewChat { client_id: Some("c-9".into()), ..NewChat::group("bob", &["carol"], at(29)) };
+    let made = storage.create_chat(made.clone()).await.expect("create").chat.id;
+    storage.change_chat(made, "bob", ChatChange::Leave, at(30), None).await.expect("bob leaves");
+    let again =
+        NewChat { client_id: Some("c-9".into()), ..NewChat::group("bob", &["carol"], at(31)) };
+    let again = storage.create_chat(again).await;
+    assert!(matches!(again, Err(Error::NotParticipant { .. })), "{again:?}");
     let after = storage.chat(chat).await.expect("read").expect("chat").last_seq;
-    assert_eq!(after.0, before.0 + 7, "leave, join, role, topic, remove, join, leave: no more");
+    assert_eq!(after.0, before.0 + 13, "thirteen changes, and no retry stored anything");
 }
 
 /// Two retries of one change racing (the original and its resend after a lost connection):

@@ -44,6 +44,10 @@ pub(super) async fn create_chat<DB: Backend>(pool: &Pool<DB>, new: NewChat) -> R
         let id = ChatId(DB::fetch_one(&mut tx, select).await?.i64(0)?);
         let chat = load_chat::<DB>(&mut tx, id).await?.ok_or(Error::ChatNotFound(id))?;
         tx.rollback().await?;
+        // Its creator may have left it since: then they see nothing of it.
+        if !chat.has_participant(&new.creator) {
+            return Err(Error::NotParticipant { chat: id, username: new.creator });
+        }
         return Ok(CreatedChat { chat, created: false });
     };
     let id = ChatId(inserted.i64(0)?);
@@ -128,10 +132,10 @@ pub(super) async fn change_chat<DB: Backend>(
     let locked = lock_chat::<DB>(&mut tx, chat).await?;
     let roster = roster::<DB>(&mut tx, chat, locked).await?;
     let author_id = user_id::<DB>(&mut tx, by).await?;
-    if let Some((stored, _)) = keyed::<DB>(&mut tx, chat, author_id, key).await? {
+    if let Some(stored) = keyed::<DB>(&mut tx, chat, author_id, key).await? {
         let view = load_chat::<DB>(&mut tx, chat).await?.ok_or(Error::ChatNotFound(chat))?;
         tx.rollback().await?;
-        return membership::replay(chat, &roster, by, &change, stored, key, view);
+        return membership::replay(chat, &roster, by, &change, &stored, key, view);
     }
     let plan = membership::plan(chat, &roster, by, &change)?;
     let deleted = plan.deletes_chat();

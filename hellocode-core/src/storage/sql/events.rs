@@ -10,7 +10,7 @@ use super::rows::chat_kind;
 use super::statement::{Statement, placeholders, value_rows};
 use super::users::user_ids;
 use crate::model::{ChatId, ChatKind, EventKind, Message, Role, Seq, Timestamp};
-use crate::storage::membership::{Draft, Effect, Roster};
+use crate::storage::membership::{Draft, Effect, KeyedItem, Roster};
 use crate::{Error, Result};
 
 /// A chat's own fields, read under its row lock.
@@ -160,17 +160,18 @@ pub(super) async fn keyed<DB: Backend>(
     chat: ChatId,
     author_id: i64,
     key: Option<&str>,
-) -> Result<Option<(EventKind, Option<Seq>)>> {
+) -> Result<Option<KeyedItem>> {
     let Some(key) = key else { return Ok(None) };
     let select = Statement::new(
-        "SELECT kind, target FROM messages WHERE chat_id = $1 AND author_id = $2 AND client_id = $3",
+        "SELECT kind, target, member FROM messages \
+         WHERE chat_id = $1 AND author_id = $2 AND client_id = $3",
     )
     .bind(chat.0)
     .bind(author_id)
     .bind(key);
     let Some(row) = DB::fetch_optional(conn, select).await? else { return Ok(None) };
     let kind = super::rows::parsed(EventKind::parse, &row.text(0)?)?;
-    Ok(Some((kind, row.opt_i64(1)?.map(Seq))))
+    Ok(Some(KeyedItem { kind, target: row.opt_i64(1)?.map(Seq), member: row.opt_text(2)? }))
 }
 
 /// Store `events` (each a draft and, for an edit or a deletion, the post it changed) as
