@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hellocode_core::model::{NewUser, Timestamp};
+use hellocode_core::model::{NewChat, NewUser, Timestamp};
 use hellocode_core::storage::{MemoryStorage, Storage};
 use hellocode_fuzz::rest_input::{Auth, Known, Request};
 use hellocode_server::auth::{Tokens, password};
@@ -114,9 +114,20 @@ impl World {
             issued.push(token);
             known.users.push(name.to_owned());
         }
-        let pair = [USERS[0].to_owned(), USERS[1].to_owned()];
-        let chat = storage.create_chat(&pair, Timestamp::now()).await.expect("create chat");
-        known.chats.push(chat.id.0);
+        // A direct chat and a group (alice owns it, bob is a member), so that the group routes
+        // (members, roles, invitations, links) reach their rules.
+        let now = Timestamp::now();
+        let chats = [
+            NewChat::direct(USERS[0], USERS[1], now),
+            NewChat {
+                name: Some("Crabs".to_owned()),
+                ..NewChat::group(USERS[0], &[USERS[1]], now)
+            },
+        ];
+        for chat in chats {
+            let created = storage.create_chat(chat).await.expect("create chat");
+            known.chats.push(created.chat.id.0);
+        }
         // Rate limits are the rate-limit tests' business: here they would hide the routes.
         let settings = Settings {
             rate_per_second: 1_000_000,
