@@ -11,6 +11,10 @@
 //! tokens the inputs use stay valid and memory stays bounded.
 
 #![no_main]
+// The server's warp filter (every route, `or`-ed together) is a deep type: proving its future
+// `Unpin` when this crate instantiates it, in the release build cargo-fuzz makes, passes the
+// default limit of 128.
+#![recursion_limit = "256"]
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
