@@ -1495,13 +1495,14 @@ impl World {
                 self.forget_chat(chat);
             }
             Change::Apply { effects, drafts, gone, added } => {
-                let events = match out.publish.iter().find_map(|p| match &p.frame {
-                    ServerFrame::ChatChanged { events, .. } => Some(events.clone()),
-                    _ => None,
-                }) {
-                    Some(events) => events,
-                    None => Vec::new(),
-                };
+                let events = out
+                    .publish
+                    .iter()
+                    .find_map(|p| match &p.frame {
+                        ServerFrame::ChatChanged { events, .. } => Some(events.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
                 let model = self.chats.get_mut(&chat).expect("planned");
                 apply(model, &mut self.invitations, effects);
                 let keyed = keyed_change(cx.actor, change);
