@@ -11,13 +11,17 @@
 //! tokens the inputs use stay valid and memory stays bounded.
 
 #![no_main]
+// The server's warp filter (every route, `or`-ed together) is a deep type: proving its future
+// `Unpin` when this crate instantiates it, in the release build cargo-fuzz makes, passes the
+// default limit of 128.
+#![recursion_limit = "256"]
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hellocode_core::model::{NewUser, Timestamp};
+use hellocode_core::model::{NewChat, NewUser, Timestamp};
 use hellocode_core::storage::{MemoryStorage, Storage};
 use hellocode_fuzz::rest_input::{Auth, Known, Request};
 use hellocode_server::auth::{Tokens, password};
@@ -114,9 +118,20 @@ impl World {
             issued.push(token);
             known.users.push(name.to_owned());
         }
-        let pair = [USERS[0].to_owned(), USERS[1].to_owned()];
-        let chat = storage.create_chat(&pair, Timestamp::now()).await.expect("create chat");
-        known.chats.push(chat.id.0);
+        // A direct chat and a group (alice owns it, bob is a member), so that the group routes
+        // (members, roles, invitations, links) reach their rules.
+        let now = Timestamp::now();
+        let chats = [
+            NewChat::direct(USERS[0], USERS[1], now),
+            NewChat {
+                name: Some("Crabs".to_owned()),
+                ..NewChat::group(USERS[0], &[USERS[1]], now)
+            },
+        ];
+        for chat in chats {
+            let created = storage.create_chat(chat).await.expect("create chat");
+            known.chats.push(created.chat.id.0);
+        }
         // Rate limits are the rate-limit tests' business: here they would hide the routes.
         let settings = Settings {
             rate_per_second: 1_000_000,

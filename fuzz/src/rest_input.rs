@@ -75,6 +75,18 @@ enum Route {
     ChatUpdate,
     ChatDelete,
     ChatMessages,
+    ChatLeave,
+    ChatMembers,
+    ChatMember,
+    ChatMemberRole,
+    ChatInvitations,
+    ChatLinks,
+    ChatLink,
+    Invitations,
+    Invitation,
+    InvitationAccept,
+    InvitationDecline,
+    Join,
     Healthz,
     Metrics,
     Ws,
@@ -115,6 +127,11 @@ const KEYS: &[&str] = &[
     "before",
     "token",
     "from",
+    "usernames",
+    "role",
+    "topic",
+    "expiresIn",
+    "maxUses",
 ];
 
 #[derive(Debug, Arbitrary)]
@@ -127,6 +144,8 @@ enum Key {
 enum Text {
     User(u8),
     Chat(u8),
+    /// `owner`, `admin`, `member`.
+    Role(u8),
     Password,
     Email,
     Nul,
@@ -194,6 +213,18 @@ impl Request {
                     Route::ChatUpdate => format!("/api/chat/{a}/update"),
                     Route::ChatDelete => format!("/api/chat/{a}/delete"),
                     Route::ChatMessages => format!("/api/chat/{a}/messages"),
+                    Route::ChatLeave => format!("/api/chat/{a}/leave"),
+                    Route::ChatMembers => format!("/api/chat/{a}/members"),
+                    Route::ChatMember => format!("/api/chat/{a}/members/{b}"),
+                    Route::ChatMemberRole => format!("/api/chat/{a}/members/{b}/role"),
+                    Route::ChatInvitations => format!("/api/chat/{a}/invitations"),
+                    Route::ChatLinks => format!("/api/chat/{a}/links"),
+                    Route::ChatLink => format!("/api/chat/{a}/links/{b}"),
+                    Route::Invitations => "/api/invitations".to_owned(),
+                    Route::Invitation => format!("/api/invitations/{a}"),
+                    Route::InvitationAccept => format!("/api/invitations/{a}/accept"),
+                    Route::InvitationDecline => format!("/api/invitations/{a}/decline"),
+                    Route::Join => "/api/join".to_owned(),
                     Route::Healthz => "/healthz".to_owned(),
                     Route::Metrics => "/metrics".to_owned(),
                     Route::Ws => "/ws".to_owned(),
@@ -214,8 +245,15 @@ impl Request {
 
     /// Extra headers: name and value bytes.
     pub fn headers(&self, known: &Known) -> Vec<(String, Vec<u8>)> {
-        const NAMES: &[&str] =
-            &["origin", "cookie", "accept-encoding", "x-forwarded-for", "user-agent", "range"];
+        const NAMES: &[&str] = &[
+            "origin",
+            "cookie",
+            "accept-encoding",
+            "x-forwarded-for",
+            "user-agent",
+            "range",
+            "idempotency-key",
+        ];
         self.headers
             .iter()
             .take(4)
@@ -266,6 +304,7 @@ impl Text {
         match self {
             Text::User(i) => pick(&known.users, *i).unwrap_or_default(),
             Text::Chat(i) => pick(&known.chats, *i).unwrap_or(1).to_string(),
+            Text::Role(i) => ["owner", "admin", "member"][usize::from(*i) % 3].to_owned(),
             Text::Password => "correct horse battery".to_owned(),
             Text::Email => "someone@example.org".to_owned(),
             Text::Nul => "a\u{0}b".to_owned(),
