@@ -1283,7 +1283,9 @@ impl World {
         let key = new.client_id.clone().map(|key| (cx.actor.to_owned(), key));
         let earlier = key.as_ref().and_then(|key| self.chat_keys.get(key));
         let want = match earlier.and_then(|id| self.chats.get(id)) {
-            // A repeat, while the chat it made exists: that chat, as it now is.
+            // A repeat, while the chat it made exists: that chat, as it now is — unless its
+            // creator has left it since: then they see nothing of it.
+            Some(model) if model.role(cx.actor).is_none() => Err(ErrorCode::Forbidden),
             Some(model) => Ok(Some(model.view())),
             None if members.iter().any(|m| m == NOBODY) => Err(ErrorCode::NotFound),
             None => Ok(None),
@@ -1338,9 +1340,20 @@ impl World {
         if let Some(key) = key
             && let Some(stored) = model.keys.get(&(actor.to_owned(), key.to_owned()))
         {
-            return match (stored.same_command(keyed), role) {
-                // A retried leave is answered even though its sender has left.
-                (true, _) if keyed == Keyed::Leave => Ok(Change::Replay),
+            // The storage's own rule: the first event stored under the key must be one this
+            // change records (its kind, and the member it names).
+            let first = model
+                .items
+                .iter()
+                .find(|item| item.author == actor && item.client_id.as_deref() == Some(key));
+            let same = match first {
+                Some(item) => change.records(actor, item.kind, item.member.as_deref()),
+                None => stored.same_command(keyed),
+            };
+            return match (same, role) {
+                // A retried `leave_chat` is answered even though its sender has left (not a
+                // `remove_participant` of oneself: its answer would be the chat).
+                (true, _) if matches!(change, ChatChange::Leave) => Ok(Change::Replay),
                 (true, Some(_)) => Ok(Change::Replay),
                 (false, Some(_)) => Err(ErrorCode::InvalidField),
                 // No longer a member: told nothing of the chat, whatever the key.
@@ -1487,8 +1500,17 @@ impl World {
                 assert!(out.publish.is_empty(), "{}: a repeat was published", cx.what);
             }
             Change::DeleteChat => {
-                // The last member left: the chat is gone, as if they had deleted it.
-                assert_eq!(out.reply, cx.ok(), "{}", cx.what);
+                // The last member left: the chat is gone, as if they had deleted it. Each command
+                // answers as it always does: `leave_chat` with `ok`, `remove_participant` of
+                // oneself with the chat as it was, without them.
+                match (leave, &out.reply) {
+                    (true, reply) => assert_eq!(*reply, cx.ok(), "{}", cx.what),
+                    (false, Some(ServerFrame::Chat { chat: gone, .. })) => {
+                        assert_eq!(gone.id, chat, "{}", cx.what);
+                        assert!(gone.participants.is_empty(), "{}: {gone:?}", cx.what);
+                    }
+                    (false, other) => panic!("{}: {other:?}", cx.what),
+                }
                 let frame = ServerFrame::ChatDeleted { chat_id: chat, by: cx.actor.to_owned() };
                 let also = vec![cx.actor.to_owned()];
                 assert_eq!(out.publish, [Publish { chat, frame, to: None, also }], "{}", cx.what);

@@ -231,14 +231,18 @@ pub(crate) fn replay(
     key: Option<&str>,
     view: Chat,
 ) -> Result<ChatChanged> {
-    // A non-member learns nothing, not even that the key was theirs: only a leave's repeat is
-    // answered (with `ok`, no chat) once they are out.
-    let leaving = matches!(change, ChatChange::Leave);
-    if !leaving && roster.role(by).is_none() {
-        return Err(Error::NotParticipant { chat, username: by.to_owned() });
-    }
-    if !change.records(by, stored.kind, stored.member.as_deref()) {
-        return Err(Error::ClientIdReused { chat, client_id: key.unwrap_or_default().to_owned() });
+    // A non-member learns nothing, not even that the key was theirs: only a `leave_chat`'s own
+    // repeat is answered (with `ok`, no chat) once they are out.
+    let same = change.records(by, stored.kind, stored.member.as_deref());
+    let member = roster.role(by).is_some();
+    match (same, member) {
+        (true, _) if matches!(change, ChatChange::Leave) => {}
+        (true, true) => {}
+        (false, true) => {
+            let client_id = key.unwrap_or_default().to_owned();
+            return Err(Error::ClientIdReused { chat, client_id });
+        }
+        (_, false) => return Err(Error::NotParticipant { chat, username: by.to_owned() }),
     }
     Ok(ChatChanged {
         chat: view,
