@@ -95,14 +95,7 @@ pub(super) async fn accept_invitation<DB: Backend>(
     at: Timestamp,
 ) -> Result<ChatChanged> {
     let mut tx = begin_write(pool).await?;
-    let chat = invitation_chat::<DB>(&mut tx, id).await?;
-    let locked = lock_chat::<DB>(&mut tx, chat).await.map_err(|err| match err {
-        // Deleted meanwhile, and its invitations with it.
-        Error::ChatNotFound(_) => Error::InvitationNotFound(id),
-        other => other,
-    })?;
-    let invitation =
-        load_invitation::<DB>(&mut tx, id).await?.ok_or(Error::InvitationNotFound(id))?;
+    let (chat, locked, invitation) = lock_invitation::<DB>(&mut tx, id).await?;
     let accepted = InvitationState::Accepted;
     let pending = membership::may_answer(id, &invitation.invitee, invitation.state, by, accepted)?;
     let roster = roster::<DB>(&mut tx, chat, locked).await?;
@@ -147,13 +140,7 @@ pub(super) async fn cancel_invitation<DB: Backend>(
     at: Timestamp,
 ) -> Result<Invitation> {
     let mut tx = begin_write(pool).await?;
-    let chat = invitation_chat::<DB>(&mut tx, id).await?;
-    let locked = lock_chat::<DB>(&mut tx, chat).await.map_err(|err| match err {
-        Error::ChatNotFound(_) => Error::InvitationNotFound(id),
-        other => other,
-    })?;
-    let invitation =
-        load_invitation::<DB>(&mut tx, id).await?.ok_or(Error::InvitationNotFound(id))?;
+    let (chat, locked, invitation) = lock_invitation::<DB>(&mut tx, id).await?;
     let roster = roster::<DB>(&mut tx, chat, locked).await?;
     let settled = (id, invitation.inviter.as_str(), invitation.state);
     membership::may_cancel(chat, &roster, settled, by)?;
@@ -289,6 +276,21 @@ pub(super) async fn join_by_link<DB: Backend>(
     let changed = join::<DB>(&mut tx, chat, by, plan, at).await?;
     tx.commit().await?;
     Ok(changed)
+}
+
+/// Invitation `id` read again with its chat's row locked (so that its answer serializes with the
+/// chat's other changes); a chat deleted meanwhile took its invitations with it.
+async fn lock_invitation<DB: Backend>(
+    conn: &mut DB::Connection,
+    id: i64,
+) -> Result<(ChatId, Locked, Invitation)> {
+    let chat = invitation_chat::<DB>(conn, id).await?;
+    let locked = lock_chat::<DB>(conn, chat).await.map_err(|err| match err {
+        Error::ChatNotFound(_) => Error::InvitationNotFound(id),
+        other => other,
+    })?;
+    let invitation = load_invitation::<DB>(conn, id).await?.ok_or(Error::InvitationNotFound(id))?;
+    Ok((chat, locked, invitation))
 }
 
 /// The chat of invitation `id` (`InvitationNotFound` if there is none). An invitation never
