@@ -15,4 +15,4 @@
 export { Client, MAX_MESSAGE_CHARS, MAX_CLIENT_ID_BYTES } from './src/client.js';
 export { HelloCodeError } from './src/errors.js';
 export { memoryStorage, webStorage } from './src/persist.js';
-export { PROTOCOL_VERSION } from './src/session.js';
+export { PROTOCOL_VERSION } from './src/config.js';

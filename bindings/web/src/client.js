@@ -6,7 +6,8 @@
 
 import { HelloCodeError } from './errors.js';
 import { newClientId } from './outbox.js';
-import { DEFAULTS, LIST_PAGE, Session } from './session.js';
+import { DEFAULTS, LIST_PAGE } from './config.js';
+import { Session } from './session.js';
 
 /** @typedef {import('./types.js').Message} Message */
 /** @typedef {import('./types.js').Chat} Chat */
@@ -62,7 +63,7 @@ const HISTORY_PAGE = 100;
 
 /**
  * @param {Credentials | undefined} credentials
- * @returns {import('./session.js').Credentials | null}
+ * @returns {import('./config.js').Credentials | null}
  */
 function normalizeCredentials(credentials) {
   if (credentials === undefined || credentials === null) return null;
@@ -84,7 +85,7 @@ function normalizeCredentials(credentials) {
   throw new HelloCodeError('invalid_argument', 'credentials must be {login}, {register}, {registerOrLogin} or {token}');
 }
 
-/** @param {ConnectOptions} options @returns {import('./session.js').Config} */
+/** @param {ConnectOptions} options @returns {import('./config.js').Config} */
 function configFrom(options) {
   /** @param {number | undefined} value @param {number} fallback */
   const pick = (value, fallback) => (typeof value === 'number' && value >= 0 ? value : fallback);

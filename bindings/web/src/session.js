@@ -8,7 +8,18 @@
  */
 
 import { Chats } from './chats.js';
-import { HelloCodeError, fromFrame, isAuthFailure, isRetryable } from './errors.js';
+import {
+  COMMANDS_IN_FLIGHT,
+  HOUSEKEEPING_MS,
+  LIST_PAGE,
+  RATE_PAUSE_MAX_MS,
+  RATE_PAUSE_MS,
+  RETRY_AFTER_MAX_MS,
+  backoffDelay,
+} from './config.js';
+import { startHandshake } from './handshake.js';
+import { onText } from './replies.js';
+import { HelloCodeError, isAuthFailure } from './errors.js';
 import { EventHub } from './events.js';
 import { Outbox } from './outbox.js';
 import { Persistence } from './persist.js';
@@ -19,68 +30,9 @@ import { Persistence } from './persist.js';
 /** @typedef {import('./types.js').HelloCodeEvent} HelloCodeEvent */
 /** @typedef {import('./types.js').ConnectionState} ConnectionState */
 /** @typedef {import('./outbox.js').Outgoing} Outgoing */
+/** @typedef {import('./config.js').Config} Config */
+/** @typedef {import('./config.js').Credentials} Credentials */
 /** @typedef {Record<string, any>} Frame a JSON object of the protocol */
-
-/** The protocol version this client speaks: a chat's events are sequenced items. */
-export const PROTOCOL_VERSION = 2;
-/** Commands other than sends on the wire at once (a burst of resumes cannot wedge both ends). */
-const COMMANDS_IN_FLIGHT = 64;
-/** The server's largest page of the list commands. */
-export const LIST_PAGE = 500;
-/** The first pause after `rate_limited`, and the longest. */
-const RATE_PAUSE_MS = 250;
-const RATE_PAUSE_MAX_MS = 8000;
-/** The longest `retryAfter` honoured (a bound against a confused server). */
-const RETRY_AFTER_MAX_MS = 300_000;
-/** How often queued messages are checked for expiry and a silent connection for life. */
-const HOUSEKEEPING_MS = 250;
-
-/**
- * How the client authenticates, normalized.
- * @typedef {{kind: 'token', token: string}
- *   | {kind: 'password', username: string, password: string}
- *   | {kind: 'register' | 'register_or_login', username: string, password: string, email: string}} Credentials
- */
-
-/**
- * @typedef {object} Config
- * @property {number} requestTimeoutMs how long a command waits for its reply (reconnecting included)
- * @property {number} connectTimeoutMs how long one connection attempt (socket and authentication) may take
- * @property {{initialMs: number, maxMs: number, multiplier: number, jitter: number, maxAttempts: number | null}} backoff
- * @property {number} sendQueue most messages waiting to be sent; beyond it `enqueue` fails with `queue_full`
- * @property {number} sendWindow most sends awaiting their acknowledgement at once, across chats
- * @property {number | null} sendExpiryMs a queued message never sent within this fails with `expired`
- * @property {number} eventBacklog events kept for the first subscriber
- * @property {number} keepaliveMs a silent connection is pinged after this long
- * @property {number} closeTimeoutMs how long `close` waits for queued messages
- * @property {number} writeTimeoutMs written bytes still unsent after this long: a dead connection
- */
-
-/** @type {Config} */
-export const DEFAULTS = {
-  requestTimeoutMs: 15_000,
-  connectTimeoutMs: 10_000,
-  backoff: { initialMs: 200, maxMs: 30_000, multiplier: 2, jitter: 0.5, maxAttempts: null },
-  sendQueue: 1000,
-  sendWindow: 32,
-  sendExpiryMs: null,
-  eventBacklog: 10_000,
-  keepaliveMs: 30_000,
-  closeTimeoutMs: 5000,
-  writeTimeoutMs: 10_000,
-};
-
-/**
- * The delay before reconnection attempt `attempt` (0-based), given a random number in [0, 1).
- * @param {Config['backoff']} backoff @param {number} attempt @param {number} random
- */
-export function backoffDelay(backoff, attempt, random) {
-  const grown = backoff.initialMs * Math.max(backoff.multiplier, 1) ** Math.min(attempt, 64);
-  const capped = Math.min(grown, backoff.maxMs);
-  const jitter = Math.min(Math.max(backoff.jitter, 0), 1) * Math.min(Math.max(random, 0), 1);
-  const delay = capped * (1 - jitter);
-  return Number.isFinite(delay) && delay >= 0 ? delay : backoff.maxMs;
-}
 
 /**
  * A request not yet answered.
@@ -337,7 +289,7 @@ export class Session {
       if (current()) this.onOpen();
     });
     socket.addEventListener('message', (event) => {
-      if (current()) this.onText(event.data);
+      if (current()) onText(this, event.data);
     });
     socket.addEventListener('close', (event) => {
       if (current()) this.onClose(event.code, event.reason);
@@ -350,7 +302,7 @@ export class Session {
   onOpen() {
     if (this.phase.name !== 'connecting') return;
     this.lastReply = Date.now();
-    this.startHandshake(this.phase.attempt);
+    startHandshake(this, this.phase.attempt);
     this.flush();
   }
 
@@ -484,98 +436,6 @@ export class Session {
     for (const waiter of waiters) waiter();
   }
 
-  // ---- authentication ----
-
-  /** Put the first authentication command on the wire. @param {number} attempt */
-  startHandshake(attempt) {
-    const credentials = this.credentials;
-    if (this.token !== null) {
-      this.sendHandshake(attempt, { name: 'first', withToken: true }, { command: 'auth', token: this.token });
-    } else if (credentials.kind === 'token') {
-      this.sendHandshake(attempt, { name: 'first', withToken: true }, { command: 'auth', token: credentials.token });
-    } else if (credentials.kind === 'register') {
-      this.sendHandshake(attempt, { name: 'first', withToken: false }, registerFrame(credentials));
-    } else {
-      this.sendHandshake(attempt, { name: 'first', withToken: false }, loginFrame(credentials));
-    }
-  }
-
-  /** @param {number} attempt @param {Step} step @param {Frame} command */
-  sendHandshake(attempt, step, command) {
-    const id = this.nextId++;
-    this.phase = { name: 'handshake', attempt, id, step };
-    this.write({ ...command, id, protocol: PROTOCOL_VERSION });
-  }
-
-  /** The reply to the authentication command. @param {Frame} frame */
-  onHandshakeReply(frame) {
-    const phase = this.phase;
-    if (phase.name !== 'handshake') return;
-    const { attempt, step } = phase;
-    this.phase = { name: 'connecting', attempt };
-    if (frame.command === 'authenticated') {
-      this.authenticated(String(frame.username), typeof frame.token === 'string' ? frame.token : null);
-      return;
-    }
-    if (frame.command !== 'error') {
-      this.lose(new HelloCodeError('protocol', `expected \`authenticated\`, got \`${frame.command}\``));
-      return;
-    }
-    const refusal = fromFrame(frame);
-    const credentials = this.credentials;
-    if (step.name === 'first' && step.withToken && refusal.code === 'invalid_token' && credentials.kind !== 'token') {
-      // The token expired: log in again.
-      this.setToken(null);
-      this.sendHandshake(attempt, { name: 'relogin' }, loginFrame(credentials));
-    } else if (step.name === 'first' && !step.withToken && refusal.code === 'invalid_credentials' && credentials.kind === 'register_or_login') {
-      // No such account, or another password: registering tells which.
-      this.sendHandshake(attempt, { name: 'register', loginRefused: refusal }, registerFrame(credentials));
-    } else if (step.name === 'register' && refusal.code === 'username_taken') {
-      this.lose(step.loginRefused); // the account exists, so the login's refusal stands
-    } else {
-      this.lose(refusal);
-    }
-  }
-
-  /** @param {string} username @param {string | null} token */
-  authenticated(username, token) {
-    if (token !== null) this.setToken(token);
-    const credentials = this.credentials;
-    if (credentials.kind === 'register' || credentials.kind === 'register_or_login') {
-      // Registered (or found) once; from now on this account logs in.
-      this.credentials = { kind: 'password', username: credentials.username, password: credentials.password };
-    }
-    this.username = username;
-    if (this.first) {
-      this.restore(username);
-      // Knowing the chats before `connect` resolves fixes where each starts.
-      this.phase = { name: 'first_sync' };
-      this.sync.needed = true;
-    } else {
-      this.becomeReady();
-    }
-  }
-
-  /**
-   * The first authentication: take over what a previous client of this user left in the
-   * storage (positions to resume from, sends to make), or clear another user's.
-   * @param {string} username
-   */
-  restore(username) {
-    const saved = this.saved;
-    if (saved.username !== null && saved.username !== username) {
-      const token = this.token;
-      this.persistence.clear();
-      this.setToken(token);
-    } else {
-      this.chats = new Chats(saved.positions);
-      for (const send of saved.pending) {
-        if (this.outbox.size < this.config.sendQueue) this.queue(send, null);
-      }
-    }
-    this.persistence.saveUsername(username);
-  }
-
   becomeReady() {
     // After a reconnection the chat list is fetched again (what changed while away).
     this.sync.needed = !this.first;
@@ -597,225 +457,6 @@ export class Session {
   setToken(token) {
     this.token = token;
     this.persistence.saveToken(token);
-  }
-
-  // ---- frames from the server ----
-
-  /** @param {unknown} data */
-  onText(data) {
-    const phase = this.phase.name;
-    if (phase === 'backoff' || phase === 'connecting' || phase === 'stopped') return;
-    /** @type {unknown} */
-    let frame;
-    try {
-      frame = JSON.parse(typeof data === 'string' ? data : String(data));
-    } catch {
-      return; // not JSON: nothing to act on
-    }
-    if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) return;
-    const object = /** @type {Frame} */ (frame);
-    if (typeof object.id === 'number') {
-      this.onReply(object.id, object);
-    } else if (object.command === 'error' && (object.id === undefined || object.id === null)) {
-      this.onOldest(object);
-    } else if (object.id === undefined) {
-      this.onEvent(object);
-    }
-    this.savePositions();
-    this.flush();
-  }
-
-  /**
-   * An error the server could not attach an id to (the frame was refused before it was read):
-   * replies come in command order, so it answers the oldest command on the wire.
-   * @param {Frame} frame
-   */
-  onOldest(frame) {
-    if (this.phase.name === 'handshake') {
-      this.onReply(this.phase.id, frame);
-      return;
-    }
-    const oldest = Math.min(...this.inFlight.keys());
-    if (Number.isFinite(oldest)) this.onReply(oldest, frame);
-  }
-
-  /** @param {number} id @param {Frame} frame */
-  onReply(id, frame) {
-    if (this.phase.name === 'handshake' && this.phase.id === id) {
-      this.lastReply = Date.now();
-      this.onHandshakeReply(frame);
-      return;
-    }
-    const pending = this.inFlight.get(id);
-    if (!pending) return;
-    this.inFlight.delete(id);
-    this.lastReply = Date.now();
-    const error = frame.command === 'error' ? fromFrame(frame) : null;
-    const rateLimited = error?.code === 'rate_limited';
-    if (rateLimited) this.pause(error?.retryAfter);
-    else if (!error) this.ratePause = RATE_PAUSE_MS;
-    switch (pending.type) {
-      case 'request':
-        if (pending.waiting.settled) break;
-        if (rateLimited) this.insertWaiting(pending.waiting); // again after the pause
-        else this.settle(pending.waiting, error ? null : frame, error);
-        break;
-      case 'send':
-        this.onSendReply(pending.clientId, frame, error);
-        break;
-      case 'resume':
-        if (frame.command === 'resumed' && Array.isArray(frame.messages)) {
-          /** @type {HelloCodeEvent[]} */
-          const out = [];
-          this.chats.resumed(pending.chat, frame.messages, frame.more === true, out);
-          this.deliver(out);
-        } else {
-          const retry = error !== null && isRetryable(error);
-          if (retry) this.pause(error?.retryAfter);
-          this.chats.resumeFailed(pending.chat, retry);
-        }
-        break;
-      case 'sync':
-        this.onChatList(frame, error);
-        break;
-      case 'keepalive':
-        this.probe = null;
-        break;
-    }
-  }
-
-  /** @param {string} clientId @param {Frame} frame @param {HelloCodeError | null} error */
-  onSendReply(clientId, frame, error) {
-    if (!error && frame.command === 'ack') {
-      const item = this.outbox.take(clientId);
-      if (item) this.settleSend(item, frame.message, null, true);
-      return;
-    }
-    if (error && isRetryable(error)) {
-      const rateLimited = error.code === 'rate_limited';
-      if (!rateLimited) this.pause(error.retryAfter);
-      // The rate limit and an unreachable database are waited out as long as it takes; a
-      // failure of the server only so many times (it may be this message that makes it fail).
-      const counted = !(rateLimited || error.code === 'unavailable');
-      if (!this.outbox.retry(clientId, counted)) {
-        const item = this.outbox.take(clientId);
-        if (item) this.settleSend(item, null, error, true);
-      }
-      return;
-    }
-    const item = this.outbox.take(clientId);
-    if (item) {
-      const failure = error ?? new HelloCodeError('protocol', `expected \`ack\`, got \`${frame.command}\``);
-      this.settleSend(item, null, failure, true);
-    }
-  }
-
-  /** A page of the chat list fetched after a (re)connection. @param {Frame} frame @param {HelloCodeError | null} error */
-  onChatList(frame, error) {
-    if (frame.command !== 'chats' || !Array.isArray(frame.chats)) {
-      if (this.phase.name === 'first_sync') {
-        this.lose(error ?? new HelloCodeError('protocol', `expected \`chats\`, got \`${frame.command}\``));
-      } else {
-        this.pause(error?.retryAfter);
-        this.sync.needed = true;
-      }
-      return;
-    }
-    /** @type {Chat[]} */
-    const page = frame.chats;
-    const repeated = this.sync.pages.length > 0 && page.length > 0 && page[0].id === this.sync.pages[0].id;
-    if (!repeated) this.sync.pages.push(...page);
-    if (!repeated && page.length >= LIST_PAGE) {
-      this.sync.after = page[page.length - 1].id;
-      this.sync.needed = true;
-      return;
-    }
-    const chats = this.sync.pages;
-    this.sync = { needed: false, pages: [], after: null };
-    /** @type {HelloCodeEvent[]} */
-    const out = [];
-    const appeared = this.chats.synced(chats, out);
-    if (this.phase.name === 'first_sync') {
-      this.deliver(out);
-      this.becomeReady();
-      return;
-    }
-    // Added to them while we were away: the application learns of them now.
-    for (const chat of appeared) this.emit({ kind: 'chat_created', chat });
-    this.deliver(out);
-  }
-
-  /** A frame without a request id: an event. @param {Frame} frame */
-  onEvent(frame) {
-    /** @type {HelloCodeEvent[]} */
-    const out = [];
-    switch (frame.command) {
-      case 'new_message':
-        this.chats.live(frame.message, [], out);
-        break;
-      // The sequenced event first (a server older than version 2 sends none), then the
-      // convenience; neither if the event was delivered already.
-      case 'message_edited': {
-        /** @type {HelloCodeEvent} */
-        const edited = { kind: 'edited', message: frame.message };
-        if (frame.event) this.chats.live(frame.event, [edited], out);
-        else out.push(edited);
-        break;
-      }
-      case 'message_deleted': {
-        /** @type {HelloCodeEvent} */
-        const deleted = { kind: 'deleted', chat: frame.chatId, seq: frame.seq };
-        if (frame.event) this.chats.live(frame.event, [deleted], out);
-        else out.push(deleted);
-        break;
-      }
-      case 'chat_changed':
-        this.onChatChanged(frame.chat, Array.isArray(frame.events) ? frame.events : [], out);
-        break;
-      case 'chat_deleted':
-        this.chats.forget(frame.chatId, out);
-        out.push({ kind: 'chat_deleted', chat: frame.chatId, by: frame.by });
-        break;
-      case 'typing':
-        out.push({ kind: 'typing', chat: frame.chatId, user: frame.username });
-        break;
-      case 'read':
-        out.push({ kind: 'read', chat: frame.chatId, user: frame.username, seq: frame.seq });
-        break;
-      case 'presence':
-        out.push({ kind: 'presence', user: frame.username, online: frame.online });
-        break;
-      case 'chat_created':
-        this.chats.created(frame.chat);
-        out.push({ kind: 'chat_created', chat: frame.chat });
-        break;
-      case 'invitation':
-        out.push({ kind: 'invitation', invitation: frame.invitation });
-        break;
-      default:
-        break; // an event of a newer server: ignored, as every client must
-    }
-    this.deliver(out);
-  }
-
-  /**
-   * A chat's members, roles, name or topic changed: its events in sequence, then the chat as it
-   * now is. If this user left or was removed, that is the last of the chat.
-   * @param {Chat} chat @param {Message[]} events @param {HelloCodeEvent[]} out
-   */
-  onChatChanged(chat, events, out) {
-    const gone = events.some(
-      (event) => (event.kind === 'leave' || event.kind === 'remove') && event.member === this.username,
-    );
-    /** @type {HelloCodeEvent[]} */
-    let changed = [{ kind: 'chat_changed', chat }];
-    events.forEach((event, index) => {
-      const after = index === events.length - 1 ? changed : [];
-      if (index === events.length - 1) changed = [];
-      this.chats.live(event, after, out);
-    });
-    out.push(...changed); // no event (a server that sends none): the change itself
-    if (gone) this.chats.forget(chat.id, out);
   }
 
   // ---- what goes on the wire ----
@@ -1022,22 +663,6 @@ export class Session {
     this.connection = { kind: 'connection', state, ...details };
     this.emit({ ...this.connection });
   }
-}
-
-/** @param {{username: string, password: string}} credentials */
-function loginFrame(credentials) {
-  return { command: 'login', username: credentials.username, password: credentials.password };
-}
-
-/** @param {{username: string, password: string, email: string}} credentials */
-function registerFrame(credentials) {
-  return {
-    command: 'register',
-    username: credentials.username,
-    email: credentials.email,
-    password: credentials.password,
-    password_confirmation: credentials.password,
-  };
 }
 
 /** @param {unknown} error */

@@ -11,6 +11,10 @@ export class Proxy {
     /** @type {Set<import('node:net').Socket>} */
     this.sockets = new Set();
     this.connections = 0;
+    /** Bytes are held, not forwarded: `up` client to server, `down` server to client. */
+    this.frozen = { up: false, down: false };
+    /** @type {{up: (() => void)[], down: (() => void)[]}} forwarding held back by a freeze */
+    this.held = { up: [], down: [] };
     this.server = createServer((client) => {
       if (this.down) {
         client.destroy(); // down: the client sees its connection fail, and retries
@@ -27,9 +31,39 @@ export class Proxy {
           upstream.destroy();
         });
       }
-      client.pipe(upstream);
-      upstream.pipe(client);
+      this.forward(client, upstream, 'up');
+      this.forward(upstream, client, 'down');
     });
+  }
+
+  /**
+   * @param {import('node:net').Socket} source @param {import('node:net').Socket} sink
+   * @param {'up' | 'down'} direction
+   */
+  forward(source, sink, direction) {
+    source.on('data', (data) => {
+      const write = () => {
+        if (!sink.destroyed) sink.write(data);
+      };
+      if (this.frozen[direction]) this.held[direction].push(write);
+      else write();
+    });
+  }
+
+  /**
+   * Stop forwarding bytes in one direction while keeping the connections open (a silent
+   * network), or forward again what was held.
+   * @param {'up' | 'down' | 'both'} direction @param {boolean} frozen
+   */
+  freeze(direction, frozen) {
+    for (const which of direction === 'both' ? /** @type {const} */ (['up', 'down']) : [direction]) {
+      this.frozen[which] = frozen;
+      if (!frozen) {
+        const held = this.held[which];
+        this.held[which] = [];
+        for (const write of held) write();
+      }
+    }
   }
 
   /** @returns {Promise<number>} the port it listens on */
@@ -49,7 +83,12 @@ export class Proxy {
   /** Refuse new connections and cut the open ones (true), or accept again (false). @param {boolean} down */
   setDown(down) {
     this.down = down;
-    if (down) for (const socket of this.sockets) socket.destroy();
+    if (down) {
+      // What a freeze held back is lost with the connections.
+      this.held = { up: [], down: [] };
+      this.frozen = { up: false, down: false };
+      for (const socket of this.sockets) socket.destroy();
+    }
   }
 
   async close() {
