@@ -23,11 +23,28 @@ const connection = document.getElementById('connection');
 /** The signed-in state; `null` while signed out. */
 let app = null;
 
+/**
+ * The views are wired once, to whoever is signed in: this stands for the current `app` (its
+ * methods bound to it), so that signing out and in again adds no second set of listeners.
+ */
+const current = new Proxy(
+  {},
+  {
+    get(_, key) {
+      const value = app?.[key];
+      return typeof value === 'function' ? value.bind(app) : value;
+    },
+  },
+);
+const view = createChatView(current);
+const people = setUpPeople(current);
+const profile = setUpProfile(current);
+
 const signIn = setUpSignIn((client, { registered }) => start(client, { registered }));
 
 document.getElementById('log-out').addEventListener('click', () => logOut());
-document.getElementById('open-profile').addEventListener('click', () => app?.profileDialog.open());
-document.getElementById('open-people').addEventListener('click', () => app?.peopleDialog.open());
+document.getElementById('open-profile').addEventListener('click', () => app && profile.open());
+document.getElementById('open-people').addEventListener('click', () => app && people.open());
 document.getElementById('back').addEventListener('click', () => app?.closeChat());
 for (const button of document.querySelectorAll('dialog [data-close]')) {
   button.addEventListener('click', () => button.closest('dialog').close());
@@ -85,7 +102,7 @@ async function start(client, { registered }) {
   document.getElementById('me').textContent = client.username;
   app.showConnection(client.state);
   await app.loadChats();
-  if (registered) app.profileDialog.open({ welcome: true });
+  if (registered) profile.open({ welcome: true });
   else document.getElementById('open-people').focus();
 }
 
@@ -108,16 +125,14 @@ class App {
     this.myReads = this.reads.load();
     this.receiptStore = kept(this.me, 'receipts');
     this.receipts = this.receiptStore.load();
-    this.view = createChatView(this);
-    this.peopleDialog = setUpPeople(this);
-    this.profileDialog = setUpProfile(this);
+    this.view = view;
     this.stopListening = client.addListener((event) => this.handle(event));
   }
 
   stop() {
     this.stopListening?.();
     this.view.close();
-    this.peopleDialog = this.profileDialog = null;
+    document.body.classList.remove('chat-open');
     for (const dialog of document.querySelectorAll('dialog[open]')) dialog.close();
     document.getElementById('chat-list').replaceChildren();
   }
@@ -136,9 +151,16 @@ class App {
     return chat.participants.map((p) => p.username).find((name) => name !== this.me) ?? null;
   }
 
-  /** Messages of others after my read mark: `{count, more}` (more: history not all loaded). */
+  /**
+   * Messages of others after my read mark: `{count, more}` (more: history not all loaded). The
+   * protocol does not tell a new device where its user has read up to, so a message of mine
+   * counts as a mark too: who answered has read what came before.
+   */
   unread(entry) {
-    const mark = this.myReads[entry.chat.id] ?? 0;
+    let mark = this.myReads[entry.chat.id] ?? 0;
+    for (const message of entry.messages.values()) {
+      if (message.author === this.me && message.seq > mark) mark = message.seq;
+    }
     let count = 0;
     let oldest = Infinity;
     for (const message of entry.messages.values()) {
