@@ -34,3 +34,13 @@ step "module tests and transcript scenarios"
 node --experimental-websocket --test --test-concurrency=1 tests/session.test.js tests/client.test.js tests/conformance.test.js
 
 # browser tests (web app)
+# The web app (hellocode-server/web/, served by the binary above) in Debian's headless Chromium,
+# driven by playwright-core (it never downloads a browser): two people chat in two browser
+# contexts; writes docs/screenshots/. CHROMIUM=path picks another Chromium.
+step "browser tests: the web app in headless Chromium"
+chromium=${CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$chromium" ]; then
+    echo "no Chromium at $chromium: apt-get install -y chromium (or set CHROMIUM)" >&2
+    exit 1
+fi
+node --test --test-concurrency=1 browser-tests/webapp.test.mjs
