@@ -103,7 +103,9 @@ pub fn asset(path: &str) -> Option<&'static Asset> {
 /// once.
 fn etags() -> &'static [String] {
     static ETAGS: OnceLock<Vec<String>> = OnceLock::new();
-    ETAGS.get_or_init(|| ASSETS.iter().map(|asset| format!("\"{:016x}\"", fnv1a(asset.body))).collect())
+    ETAGS.get_or_init(|| {
+        ASSETS.iter().map(|asset| format!("\"{:016x}\"", fnv1a(asset.body))).collect()
+    })
 }
 
 /// FNV-1a, 64 bits: enough to tell versions of a file apart, and stable across builds.
@@ -171,7 +173,8 @@ mod tests {
                 let rest = &text[at + marker.len()..];
                 let end = rest.find(['"', '\'']).unwrap_or(rest.len());
                 let target = &rest[..end];
-                if target.starts_with("./") || target.starts_with("../") || target.starts_with('/') {
+                if target.starts_with("./") || target.starts_with("../") || target.starts_with('/')
+                {
                     found.push(target.to_owned());
                 }
             }

@@ -58,7 +58,12 @@ async fn the_page_and_its_assets_are_served_with_types_and_security_headers() {
     }
     for asset in ASSETS {
         let response = server.fetch("GET", asset.path, &[]).await;
-        assert_eq!((response.status, response.body.as_slice()), (200, asset.body), "{}", asset.path);
+        assert_eq!(
+            (response.status, response.body.as_slice()),
+            (200, asset.body),
+            "{}",
+            asset.path
+        );
     }
 }
 
@@ -117,7 +122,7 @@ fn the_flag_turns_the_page_off() {
     use clap::Parser;
     let on = hellocode_server::Config::try_parse_from(["hellocode-server"]).expect("parses");
     assert!(on.settings().web);
-    let off = hellocode_server::Config::try_parse_from(["hellocode-server", "--no-web"])
-        .expect("parses");
+    let off =
+        hellocode_server::Config::try_parse_from(["hellocode-server", "--no-web"]).expect("parses");
     assert!(!off.settings().web);
 }
