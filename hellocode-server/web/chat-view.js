@@ -185,7 +185,8 @@ export function createChatView(app) {
       : el('div', { class: 'text' }, richText(message.content));
     return el(
       'li',
-      { class: mine ? 'message mine' : 'message', 'data-seq': message.seq },
+      // One's own messages take the focus (a tap, or Tab), which shows their Edit and Delete.
+      { class: mine ? 'message mine' : 'message', 'data-seq': message.seq, tabindex: mine && !message.deleted ? 0 : undefined },
       el(
         'p',
         { class: 'meta' },
@@ -270,13 +271,13 @@ export function createChatView(app) {
       error,
       el(
         'div',
-        { class: 'actions visible' },
+        { class: 'actions' },
         el('button', { type: 'submit', class: 'primary small' }, 'Save'),
         el('button', { type: 'button', class: 'ghost small', onclick: done }, 'Cancel'),
       ),
     );
     replaceChildren(node.querySelector('.bubble'), form);
-    node.querySelector('.actions:not(.visible)')?.remove();
+    node.querySelector(':scope > .actions')?.remove();
     field.focus();
     field.setSelectionRange(field.value.length, field.value.length);
   }
