@@ -61,6 +61,8 @@ export function onHandshakeReply(session, frame) {
   } else if (step.name === 'register' && refusal.code === 'username_taken') {
     session.lose(step.loginRefused); // the account exists, so the login's refusal stands
   } else {
+    // A token refused is dead: never offered again (nor kept in the storage).
+    if (refusal.code === 'invalid_token') session.setToken(null);
     session.lose(refusal);
   }
 }

@@ -14,7 +14,7 @@ import { onHandshakeReply } from './handshake.js';
 /** @typedef {import('./types.js').Message} Message */
 /** @typedef {import('./types.js').HelloCodeEvent} HelloCodeEvent */
 
-/** @param {Session} session @param {unknown} data */
+/** A text frame from the server: a reply, an error, or an event. @param {Session} session @param {unknown} data */
 export function onText(session, data) {
   const phase = session.phase.name;
   if (phase === 'backoff' || phase === 'connecting' || phase === 'stopped') return;

@@ -295,7 +295,9 @@ export class Session {
       if (current()) this.onClose(event.code, event.reason);
     });
     socket.addEventListener('error', () => {
-      // A 'close' event follows; nothing to do until then.
+      // Browsers fire 'close' after 'error'; Node 20's WebSocket may not when the handshake
+      // fails, so an error is a lost connection now (the 'close' after it, if any, is ignored).
+      if (current()) this.lose(new HelloCodeError('transport', `the connection to ${this.url} failed`));
     });
   }
 
