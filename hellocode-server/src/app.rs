@@ -136,6 +136,8 @@ impl Server {
         let routes = crate::ws::routes(state.clone())
             .or(crate::rest::routes(state))
             .unify()
+            .or(crate::web::routes(settings.web))
+            .unify()
             .recover(crate::rest::handle_rejection);
         let listener = listen(addr, settings.socket_send_buffer)?;
         let local_addr = listener.local_addr()?;

@@ -155,6 +155,11 @@ pub struct Config {
     #[arg(long, env = "HELLOCODE_DB_TIMEOUT", default_value_t = 2)]
     pub db_timeout: u64,
 
+    /// Do not serve the web app (the chat page at `/` and its assets); the API and the
+    /// WebSocket are served as ever.
+    #[arg(long, env = "HELLOCODE_NO_WEB")]
+    pub no_web: bool,
+
     /// Log format: `auto` (coloured text on a terminal, plain text otherwise), `text` (plain
     /// text) or `json` (one JSON object per line). Levels: `RUST_LOG` (default `info`).
     #[arg(long, env = "HELLOCODE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
@@ -214,6 +219,7 @@ impl Config {
             },
             hash_queue: self.hash_queue.max(1),
             db_timeout: Duration::from_secs(self.db_timeout.max(1)),
+            web: !self.no_web,
         }
     }
 }
@@ -270,6 +276,8 @@ pub struct Settings {
     pub hash_queue: usize,
     /// How long a request waits for a database connection; also each health check's budget.
     pub db_timeout: Duration,
+    /// Whether the web app is served at `/` (see [`crate::web`]).
+    pub web: bool,
 }
 
 /// The smallest header cap hyper accepts (its minimum read buffer).
@@ -333,6 +341,7 @@ impl Default for Settings {
             rest_rate_per_address: Rate { burst: 100, per_second: 20.0 },
             hash_queue: 32,
             db_timeout: Duration::from_secs(2),
+            web: true,
         }
     }
 }

@@ -3,7 +3,8 @@
 //! The HelloCode reference server: one warp server with a WebSocket transport (`/ws`,
 //! `/ws/chat/<chatId>`) and a REST transport (`/api/...`) of the same protocol, JWT
 //! authentication with argon2 password hashes and revocable bot tokens, an event broker seam,
-//! `/healthz` and Prometheus `/metrics`.
+//! `/healthz` and Prometheus `/metrics`, and the web app: a chat page at `/` with its assets
+//! embedded in the binary ([`web`]).
 //!
 //! Every command runs through one [`dispatch::Dispatcher`], which drives the core's session
 //! state machine; the transports only move frames.
@@ -36,6 +37,7 @@ pub mod rest;
 pub mod revocation;
 pub mod send_queue;
 pub mod serve;
+pub mod web;
 pub mod ws;
 
 pub use app::{Server, open_storage, open_storage_with};

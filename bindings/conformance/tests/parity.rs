@@ -1,7 +1,7 @@
 //! API parity: every public operation of the Rust `Client` is in the scenarios' operation list,
 //! is exercised by a scenario, and exists in every binding (Python's async and blocking
-//! clients, the uniffi `Client` of Kotlin and Swift). Adding an SDK method without the rest
-//! fails here.
+//! clients, the uniffi `Client` of Kotlin and Swift, the web client's `Client` in camelCase, and
+//! the web runner's operations). Adding an SDK method without the rest fails here.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -207,4 +207,83 @@ fn uniffi_exported_methods_needs_the_attribute() {
     let source = "#[uniffi::export]\nimpl Client {\n    pub fn send(&self) {}\n    pub async fn ping(&self) {}\n    fn private(&self) {}\n}\n\nimpl Client {\n    pub fn hidden(&self) {}\n}\n";
     let methods: Vec<String> = uniffi_exported_methods(source, "Client").into_iter().collect();
     assert_eq!(methods, ["ping", "send"]);
+}
+
+/// An operation's name in JavaScript: camelCase (`send_with_client_id` is `sendWithClientId`).
+fn camel_case(snake: &str) -> String {
+    let mut words = snake.split('_');
+    let mut name = words.next().unwrap_or_default().to_owned();
+    for word in words {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            name.extend(first.to_uppercase());
+            name.push_str(chars.as_str());
+        }
+    }
+    name
+}
+
+/// The methods and getters of `export class <class> {` in a JavaScript source: the lines at
+/// two spaces of indentation inside it that open a member (`name(`, `async name(`,
+/// `async *name(`, `get name(`, `static async name(`).
+fn js_class_members(source: &str, class: &str) -> BTreeSet<String> {
+    let header = format!("export class {class} {{");
+    let mut members = BTreeSet::new();
+    let mut inside = false;
+    for line in source.lines() {
+        if !inside {
+            inside = line == header;
+            continue;
+        }
+        if line == "}" {
+            break;
+        }
+        let Some(rest) = line.strip_prefix("  ") else { continue };
+        if rest.starts_with(' ') {
+            continue;
+        }
+        let mut rest = rest;
+        for prefix in ["static ", "async ", "*", "get "] {
+            rest = rest.strip_prefix(prefix).unwrap_or(rest);
+        }
+        let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        if !name.is_empty() && rest[name.len()..].starts_with('(') {
+            members.insert(name);
+        }
+    }
+    members
+}
+
+#[test]
+fn the_web_client_has_every_operation() {
+    let source = read("bindings/web/src/client.js");
+    let members = js_class_members(&source, "Client");
+    assert!(members.contains("connect"), "the web Client has no connect");
+    let missing: Vec<_> =
+        wanted().into_iter().filter(|op| !members.contains(&camel_case(op))).collect();
+    assert!(
+        missing.is_empty(),
+        "the web Client (bindings/web/src/client.js) lacks {:?}",
+        missing.iter().map(|op| camel_case(op)).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn the_web_runner_knows_every_operation() {
+    let runner = read("bindings/web/tests/conformance.test.js");
+    let missing: Vec<_> =
+        OPERATIONS.iter().filter(|op| !runner.contains(&format!("case '{op}':"))).collect();
+    assert!(missing.is_empty(), "bindings/web/tests/conformance.test.js has no case for {missing:?}");
+    for (op, call) in [("events", "client.events()"), ("add_listener", "client.addListener(")] {
+        assert!(runner.contains(call), "the web runner never uses {op} ({call})");
+    }
+}
+
+#[test]
+fn js_class_members_reads_methods_and_getters() {
+    let source = "export class Client {\n  /** @private */\n  constructor(session) {\n    this.x = f(1);\n  }\n  static async connect(options) {}\n  get username() {}\n  async *history(chat) {}\n  send(chat) {}\n}\nexport class Other {\n  nope() {}\n}\n";
+    let members: Vec<String> = js_class_members(source, "Client").into_iter().collect();
+    assert_eq!(members, ["connect", "constructor", "history", "send", "username"]);
+    assert_eq!(camel_case("send_with_client_id"), "sendWithClientId");
+    assert_eq!(camel_case("ping"), "ping");
 }

@@ -148,6 +148,37 @@ impl TestServer {
         (status, serde_json::from_slice(&raw).unwrap_or(Value::Null))
     }
 
+    /// A request without a body, with `headers`; the whole response (for the web app's
+    /// routes, whose headers matter).
+    pub async fn fetch(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Fetched {
+        let mut stream = TcpStream::connect(self.addr).await.expect("connect");
+        let mut request =
+            format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).await.expect("send request");
+        let mut response = Vec::new();
+        tokio::time::timeout(PATIENCE, stream.read_to_end(&mut response))
+            .await
+            .expect("response in time")
+            .expect("read");
+        let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
+        let head = String::from_utf8_lossy(&response[..split]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|line| line.split(' ').nth(1))
+            .and_then(|code| code.parse().ok())
+            .expect("status");
+        let headers = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+            .collect();
+        Fetched { status, headers, body: response[split + 4..].to_vec() }
+    }
+
     pub async fn http_text(&self, path: &str) -> (u16, String) {
         let (status, raw) = raw_http(self.addr, "GET", path, None, None).await;
         (status, String::from_utf8_lossy(&raw).into_owned())
@@ -244,6 +275,20 @@ async fn exchange(
     let head = String::from_utf8_lossy(&response[..split]).into_owned();
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
     (status, response[split + 4..].to_vec())
+}
+
+/// A whole HTTP response: status, headers (names in lowercase) and body.
+pub struct Fetched {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Fetched {
+    /// The value of header `name` (lowercase), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, value)| value.as_str())
+    }
 }
 
 pub struct Client {

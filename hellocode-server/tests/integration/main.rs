@@ -36,4 +36,5 @@ mod limits;
 mod resilience;
 mod rest;
 mod validation;
+mod web;
 mod websocket;

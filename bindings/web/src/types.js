@@ -1,0 +1,151 @@
+// @ts-check
+/**
+ * The protocol's values as the server writes them (docs/PROTOCOL.md): plain JSON objects.
+ * This file holds types only.
+ */
+
+/**
+ * An item of a chat: a post, or (with `kind`) an event of the chat.
+ * @typedef {object} Message
+ * @property {number} id storage id, unique across chats
+ * @property {number} chatId
+ * @property {number} seq its position in the chat (1, 2, 3, ... with no gap)
+ * @property {string} author
+ * @property {string} content text; empty once deleted
+ * @property {string} timestamp RFC 3339, UTC, milliseconds
+ * @property {string} [clientId] the sender's idempotency key
+ * @property {string} [editedAt]
+ * @property {boolean} [deleted]
+ * @property {'edit'|'delete'|'join'|'leave'|'remove'|'role'|'rename'|'topic'} [kind] absent for a post
+ * @property {number} [target] for `edit` and `delete`: the seq of the post changed
+ * @property {string} [member] for membership events: whose membership changed
+ * @property {Role} [role] for `join` and `role` events
+ */
+
+/** @typedef {'owner'|'admin'|'member'} Role */
+
+/**
+ * @typedef {object} Participant
+ * @property {string} username
+ * @property {Role} [role] absent in a direct chat
+ */
+
+/**
+ * @typedef {object} Chat
+ * @property {number} id
+ * @property {'direct'|'group'} kind
+ * @property {string} [name]
+ * @property {string} [topic]
+ * @property {Participant[]} participants
+ * @property {number} lastSeq the seq of the newest item, 0 when empty
+ * @property {string} createdAt
+ */
+
+/**
+ * @typedef {object} User
+ * @property {number} id
+ * @property {string} username
+ * @property {string} timezone
+ * @property {string[]} languages
+ * @property {string | null} avatar
+ */
+
+/**
+ * @typedef {object} Language
+ * @property {number} id
+ * @property {string} name
+ */
+
+/**
+ * @typedef {object} Invitation
+ * @property {number} id
+ * @property {number} chatId
+ * @property {'direct'|'group'} kind
+ * @property {string} [name]
+ * @property {string} inviter
+ * @property {string} invitee
+ * @property {'pending'|'accepted'|'declined'|'cancelled'} state
+ * @property {string} createdAt
+ */
+
+/**
+ * @typedef {object} InviteLink
+ * @property {number} id
+ * @property {number} chatId
+ * @property {string} createdBy
+ * @property {string} createdAt
+ * @property {string} expiresAt
+ * @property {number | null} [maxUses]
+ * @property {number} uses
+ * @property {boolean} revoked
+ */
+
+/**
+ * A bot token as listed (never the secret).
+ * @typedef {object} BotToken
+ * @property {number} id
+ * @property {string} username
+ * @property {string} name
+ * @property {string} createdAt
+ * @property {boolean} revoked
+ */
+
+/**
+ * A bot token just created: the secret is here only.
+ * @typedef {object} IssuedBotToken
+ * @property {number} id
+ * @property {string} name
+ * @property {string} token
+ */
+
+/**
+ * @typedef {object} IssuedInviteLink
+ * @property {InviteLink} link
+ * @property {string} token the secret to join with (`joinByLink`); here only
+ */
+
+/**
+ * A message in the send queue.
+ * @typedef {object} PendingSend
+ * @property {string} clientId the idempotency key every attempt carries
+ * @property {number} chat
+ * @property {string} text
+ */
+
+/**
+ * @typedef {'connecting'|'connected'|'reconnecting'|'closed'} ConnectionState
+ */
+
+/**
+ * What the client reports, in order. A chat's items (`message`, `chat_event`) arrive exactly
+ * once and in sequence order, live or resumed after a reconnect.
+ * @typedef {{kind: 'message', message: Message}
+ *   | {kind: 'chat_event', event: Message}
+ *   | {kind: 'edited', message: Message}
+ *   | {kind: 'deleted', chat: number, seq: number}
+ *   | {kind: 'chat_created', chat: Chat}
+ *   | {kind: 'chat_changed', chat: Chat}
+ *   | {kind: 'chat_deleted', chat: number, by: string}
+ *   | {kind: 'typing', chat: number, user: string}
+ *   | {kind: 'read', chat: number, user: string, seq: number}
+ *   | {kind: 'presence', user: string, online: boolean}
+ *   | {kind: 'invitation', invitation: Invitation}
+ *   | {kind: 'pending', send: PendingSend}
+ *   | {kind: 'sent', send: PendingSend, message: Message}
+ *   | {kind: 'send_failed', send: PendingSend, error: import('./errors.js').HelloCodeError}
+ *   | ConnectionEvent} HelloCodeEvent
+ */
+
+/**
+ * The connection changed state. `reconnecting` says which attempt comes next, after how long,
+ * and why the connection was lost; `closed` carries the error unless the application closed.
+ * @typedef {object} ConnectionEvent
+ * @property {'connection'} kind
+ * @property {ConnectionState} state
+ * @property {string} [username] when connected
+ * @property {number} [attempt] when reconnecting (1 for the first retry)
+ * @property {number} [delayMs] when reconnecting
+ * @property {import('./errors.js').HelloCodeError | null} [error] when reconnecting or closed
+ */
+
+export {};

@@ -1,0 +1,376 @@
+// The web client against a real server: reconnect and resume with nothing lost or doubled, the
+// offline send queue (a message stored once even when its first ack was lost), persistence across
+// a page reload, errors with the server's codes, request timeouts, keepalive, rate limits, close.
+//
+// Run with: node --experimental-websocket --test tests/client.test.js
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { Client, HelloCodeError, memoryStorage } from '../hellocode.js';
+import { BACKOFF, PASSWORD, Recorder, person } from './support/people.js';
+import { Proxy } from './support/proxy.js';
+import { startServer } from './support/server.js';
+
+/** @type {Awaited<ReturnType<typeof startServer>>} */
+let server;
+let serial = 0;
+/** A username no other test uses (one server serves them all). @param {string} base */
+const fresh = (base) => `${base}${++serial}`;
+
+before(async () => {
+  server = await startServer();
+});
+after(async () => {
+  await server?.stop();
+});
+
+/**
+ * Expect `promise` to reject with a HelloCodeError of this code.
+ * @param {Promise<unknown>} promise @param {string} code
+ */
+async function rejectsWith(promise, code) {
+  await assert.rejects(promise, (error) => {
+    assert.ok(error instanceof HelloCodeError, `not a HelloCodeError: ${error}`);
+    assert.equal(error.code, code, error.message);
+    return true;
+  });
+}
+
+/** Two users and a direct chat between them. */
+async function pair() {
+  const alice = await person(server, fresh('alice'));
+  const bob = await person(server, fresh('bob'));
+  const chat = await alice.client.createChat([bob.client.username]);
+  return { alice, bob, chat: chat.id };
+}
+
+describe('reconnect and resume', () => {
+  test('a client cut off gets what it missed once, in order, and nothing twice', async () => {
+    const { alice, bob, chat } = await pair();
+    try {
+      await alice.client.send(chat, 'before');
+      await bob.recorder.until((events) => bob.recorder.posts(chat).length === 1, 'the first message');
+      bob.proxy.setDown(true);
+      await bob.recorder.until(
+        (events) => events.some((event) => event.kind === 'connection' && event.state === 'reconnecting'),
+        'reconnecting',
+      );
+      for (let n = 1; n <= 5; n++) await alice.client.send(chat, `while away ${n}`);
+      bob.proxy.setDown(false);
+      await alice.client.send(chat, 'marker');
+      await bob.recorder.until((events) => bob.recorder.posts(chat).some((m) => m.content === 'marker'), 'the marker');
+      const posts = bob.recorder.posts(chat);
+      assert.deepEqual(
+        posts.map((m) => m.seq),
+        [1, 2, 3, 4, 5, 6, 7],
+      );
+      assert.deepEqual(
+        posts.map((m) => m.content),
+        ['before', 'while away 1', 'while away 2', 'while away 3', 'while away 4', 'while away 5', 'marker'],
+      );
+      assert.ok(bob.proxy.connections >= 2, 'bob reconnected');
+      assert.deepEqual(bob.client.positions(), { [chat]: 7 });
+    } finally {
+      await alice.close();
+      await bob.close();
+    }
+  });
+
+  test('a chat created while away arrives as chat_created, then its messages from the start', async () => {
+    const alice = await person(server, fresh('alice'));
+    const bob = await person(server, fresh('bob'));
+    try {
+      bob.proxy.setDown(true);
+      await bob.recorder.until((events) => events.some((e) => e.kind === 'connection' && e.state === 'reconnecting'), 'reconnecting');
+      const chat = await alice.client.createChat([bob.client.username]);
+      await alice.client.send(chat.id, 'hello while you were away');
+      bob.proxy.setDown(false);
+      await bob.recorder.until((events) => bob.recorder.posts(chat.id).length === 1, 'the message');
+      const kinds = bob.recorder.events
+        .filter((e) => (e.kind === 'chat_created' && e.chat.id === chat.id) || e.kind === 'message')
+        .map((e) => e.kind);
+      assert.deepEqual(kinds, ['chat_created', 'message']);
+    } finally {
+      await alice.close();
+      await bob.close();
+    }
+  });
+});
+
+describe('the send queue', () => {
+  test('messages queued offline go out when the connection is back, each stored once under its client id', async () => {
+    const { alice, bob, chat } = await pair();
+    try {
+      alice.proxy.setDown(true);
+      await alice.recorder.until((events) => events.some((e) => e.kind === 'connection' && e.state === 'reconnecting'), 'reconnecting');
+      const queued = [alice.client.enqueue(chat, 'one'), alice.client.enqueue(chat, 'two', { clientId: 'my-key-2' })];
+      const sent = alice.client.send(chat, 'three');
+      assert.equal(queued[1].clientId, 'my-key-2');
+      assert.deepEqual(
+        alice.client.pendingSends().map((p) => p.text),
+        ['one', 'two', 'three'],
+      );
+      assert.equal(alice.recorder.events.filter((e) => e.kind === 'pending').length, 3);
+      alice.proxy.setDown(false);
+      const third = await sent;
+      assert.equal(third.seq, 3);
+      await alice.recorder.until((events) => events.filter((e) => e.kind === 'sent').length === 3, 'three sent');
+      assert.deepEqual(alice.client.pendingSends(), []);
+      const history = await bob.client.fetchMessages(chat);
+      assert.deepEqual(
+        history.map((m) => [m.seq, m.content]),
+        [
+          [3, 'three'],
+          [2, 'two'],
+          [1, 'one'],
+        ],
+      );
+      assert.equal(history[1].clientId, 'my-key-2');
+      assert.equal(history[2].clientId, queued[0].clientId);
+    } finally {
+      await alice.close();
+      await bob.close();
+    }
+  });
+
+  test('a send whose ack was lost is resent with the same client id and stored once', async () => {
+    const { alice, bob, chat } = await pair();
+    try {
+      // The server gets the send, stores it, but its ack never reaches alice.
+      alice.proxy.freeze('down', true);
+      const sending = alice.client.send(chat, 'exactly once');
+      await bob.recorder.until((events) => bob.recorder.posts(chat).length === 1, 'the message stored');
+      alice.proxy.setDown(true); // the connection dies with the ack
+      await alice.recorder.until((events) => events.some((e) => e.kind === 'connection' && e.state === 'reconnecting'), 'reconnecting');
+      alice.proxy.setDown(false);
+      const message = await sending;
+      assert.equal(message.seq, 1);
+      await alice.client.send(chat, 'marker');
+      await bob.recorder.until((events) => bob.recorder.posts(chat).length === 2, 'the marker');
+      assert.deepEqual(
+        bob.recorder.posts(chat).map((m) => m.content),
+        ['exactly once', 'marker'],
+      );
+      assert.equal((await bob.client.fetchMessages(chat)).length, 2);
+    } finally {
+      await alice.close();
+      await bob.close();
+    }
+  });
+
+  test('a full queue refuses at once with queue_full', async () => {
+    const alice = await person(server, fresh('alice'), { sendQueue: 1 });
+    const bob = await person(server, fresh('bob'));
+    try {
+      const chat = await alice.client.createChat([bob.client.username]);
+      alice.proxy.setDown(true);
+      alice.client.enqueue(chat.id, 'fits');
+      assert.throws(() => alice.client.enqueue(chat.id, 'does not'), (error) => error instanceof HelloCodeError && error.code === 'queue_full');
+    } finally {
+      await alice.close();
+      await bob.close();
+    }
+  });
+});
+
+describe('persistence across a reload', () => {
+  test('a client created again with the same storage resumes from its positions and resends its queue once', async () => {
+    const storage = memoryStorage();
+    const aliceName = fresh('alice');
+    const bob = await person(server, fresh('bob'));
+    const first = await person(server, aliceName, { storage });
+    const chat = (await first.client.createChat([bob.client.username])).id;
+    try {
+      await bob.client.send(chat, 'seen 1');
+      await bob.client.send(chat, 'seen 2');
+      await first.recorder.until(() => first.recorder.posts(chat).length === 2, 'two messages seen');
+      first.proxy.setDown(true);
+      await first.recorder.until((events) => events.some((e) => e.kind === 'connection' && e.state === 'reconnecting'), 'reconnecting');
+      const queued = first.client.enqueue(chat, 'queued before the reload');
+      // The page goes away: the queue stays in the storage for the next page.
+      await first.client.close({ keepPending: true });
+      await bob.client.send(chat, 'missed 1');
+      await bob.client.send(chat, 'missed 2');
+
+      // The reloaded page: no credentials, the token is in the storage.
+      const proxy = new Proxy(server.host, server.port);
+      await proxy.start();
+      const again = await Client.connect({ url: proxy.url, storage, backoff: BACKOFF });
+      const recorder = new Recorder(again);
+      try {
+        assert.equal(again.username, aliceName);
+        await recorder.until(() => recorder.posts(chat).length === 3, 'what was missed, and the resent message');
+        assert.deepEqual(
+          recorder.posts(chat).map((m) => [m.seq, m.content]),
+          [
+            [3, 'missed 1'],
+            [4, 'missed 2'],
+            [5, 'queued before the reload'],
+          ],
+        );
+        const pending = recorder.events.find((e) => e.kind === 'pending');
+        assert.ok(pending && pending.kind === 'pending');
+        assert.equal(pending.send.clientId, queued.clientId);
+        await recorder.until((events) => events.some((e) => e.kind === 'sent'), 'sent');
+        assert.deepEqual(again.pendingSends(), []);
+        const history = await bob.client.fetchMessages(chat);
+        assert.deepEqual(
+          history.map((m) => m.content),
+          ['queued before the reload', 'missed 2', 'missed 1', 'seen 2', 'seen 1'],
+        );
+        assert.equal(history[0].clientId, queued.clientId);
+      } finally {
+        recorder.stop();
+        await again.close();
+        await proxy.close();
+      }
+    } finally {
+      await first.proxy.close();
+      await bob.close();
+    }
+  });
+
+  test("another user's storage is not taken over", async () => {
+    const storage = memoryStorage();
+    storage.set('hellocode.username', 'someone-else');
+    storage.set('hellocode.pending', JSON.stringify([{ clientId: 'theirs', chat: 1, text: 'not mine' }]));
+    storage.set('hellocode.positions', JSON.stringify({ 1: 5 }));
+    const alice = await person(server, fresh('alice'), { storage });
+    try {
+      assert.deepEqual(alice.client.pendingSends(), []);
+      assert.deepEqual(alice.client.positions(), {});
+      assert.equal(storage.get('hellocode.username'), alice.client.username);
+      assert.equal(storage.get('hellocode.token'), alice.client.token);
+    } finally {
+      await alice.close();
+    }
+  });
+});
+
+describe('errors', () => {
+  test("the server's refusals carry its code and message", async () => {
+    const { alice, bob, chat } = await pair();
+    const carol = await person(server, fresh('carol'));
+    try {
+      const refused = carol.client.fetchMessages(chat);
+      await rejectsWith(refused, 'forbidden');
+      await refused.catch((error) => assert.ok(error.server && /not a participant/.test(error.message), error.message));
+      await rejectsWith(alice.client.getUser('nobody-at-all'), 'not_found');
+      await rejectsWith(alice.client.markRead(chat, 99), 'invalid_field');
+      await rejectsWith(alice.client.send(chat, 'x'.repeat(8193)), 'invalid_argument');
+      await rejectsWith(alice.client.send(chat, 'hi', { clientId: '' }), 'invalid_argument');
+    } finally {
+      await alice.close();
+      await bob.close();
+      await carol.close();
+    }
+  });
+
+  test('connecting with refused credentials fails with their code', async () => {
+    const url = server.url;
+    const name = fresh('dave');
+    await rejectsWith(Client.connect({ url, credentials: { login: { username: name, password: PASSWORD } } }), 'invalid_credentials');
+    await rejectsWith(
+      Client.connect({ url, credentials: { register: { username: name, password: '12345678', email: `${name}@example.org` } } }),
+      'validation_failed',
+    );
+    await rejectsWith(Client.connect({ url, credentials: { token: 'not.a.token' } }), 'invalid_token');
+  });
+
+  test('a rate_limited refusal is waited out and the command retried', async () => {
+    const limited = await startServer({ rate: 5, rate_burst: 3 });
+    let refusals = 0;
+    // The server's frames as the client gets them: were there refusals to wait out?
+    class CountingWebSocket extends WebSocket {
+      /** @param {string} url */
+      constructor(url) {
+        super(url);
+        this.addEventListener('message', (event) => {
+          if (JSON.parse(String(event.data)).code === 'rate_limited') refusals += 1;
+        });
+      }
+    }
+    const alice = await person(limited, fresh('alice'), { WebSocket: CountingWebSocket });
+    try {
+      const pings = await Promise.all(Array.from({ length: 12 }, () => alice.client.ping()));
+      assert.equal(pings.length, 12);
+      for (const rtt of pings) assert.ok(rtt >= 0);
+      assert.ok(refusals > 0, 'the server refused some pings for now');
+    } finally {
+      await alice.close();
+      await limited.stop();
+    }
+  });
+});
+
+describe('timeouts, keepalive and close', () => {
+  test('a request unanswered in time fails with timeout, offline or on a silent connection', async () => {
+    const alice = await person(server, fresh('alice'), { requestTimeoutMs: 300 });
+    try {
+      alice.proxy.freeze('both', true);
+      await rejectsWith(alice.client.ping(), 'timeout');
+      alice.proxy.setDown(true);
+      await rejectsWith(alice.client.listChats(), 'timeout');
+      const seen = alice.recorder.events.length;
+      alice.proxy.setDown(false);
+      await alice.recorder.until(
+        (events) => events.slice(seen).some((e) => e.kind === 'connection' && e.state === 'connected'),
+        'connected again',
+      );
+      assert.ok((await alice.client.ping()) >= 0);
+    } finally {
+      await alice.close();
+    }
+  });
+
+  test('the keepalive finds a dead connection and the client reconnects', async () => {
+    const alice = await person(server, fresh('alice'), { keepaliveMs: 100, requestTimeoutMs: 300 });
+    try {
+      alice.proxy.freeze('both', true);
+      await alice.recorder.until(
+        (events) => events.some((e) => e.kind === 'connection' && e.state === 'reconnecting' && e.error?.code === 'timeout'),
+        'the keepalive to give up',
+      );
+      const seen = alice.recorder.events.length;
+      alice.proxy.freeze('both', false);
+      await alice.recorder.until(
+        (events) => events.slice(seen).some((e) => e.kind === 'connection' && e.state === 'connected'),
+        'back',
+      );
+      assert.ok((await alice.client.ping()) >= 0);
+    } finally {
+      await alice.close();
+    }
+  });
+
+  test('close rejects what is pending with closed, and everything after', async () => {
+    const { alice, bob, chat } = await pair();
+    try {
+      alice.proxy.setDown(true);
+      await alice.recorder.until((events) => events.some((e) => e.kind === 'connection' && e.state === 'reconnecting'), 'reconnecting');
+      const sending = alice.client.send(chat, 'never');
+      const asking = alice.client.listChats();
+      await alice.client.close();
+      await rejectsWith(sending, 'closed');
+      await rejectsWith(asking, 'closed');
+      await rejectsWith(alice.client.ping(), 'closed');
+      assert.throws(() => alice.client.enqueue(chat, 'late'), (error) => error instanceof HelloCodeError && error.code === 'closed');
+      assert.equal(alice.client.state, 'closed');
+      const last = alice.recorder.events.at(-1);
+      assert.deepEqual(last && last.kind === 'connection' && [last.state, last.error], ['closed', null]);
+    } finally {
+      await alice.close();
+      await bob.close();
+    }
+  });
+
+  test('events() ends when the client closes', async () => {
+    const alice = await person(server, fresh('alice'));
+    const stream = alice.client.events();
+    await alice.close();
+    const seen = [];
+    for await (const event of stream) seen.push(event);
+    assert.deepEqual(seen.at(-1), { kind: 'connection', state: 'closed', error: null });
+  });
+});

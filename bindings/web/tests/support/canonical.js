@@ -1,0 +1,169 @@
+// The web client's values in the transcript scenarios' canonical JSON shape: the same shape as
+// bindings/conformance/tests/support/canonical.rs gives the Rust SDK's (see that crate's README),
+// so that every runner checks the same thing.
+
+/** @param {any} message */
+export function message(message) {
+  return {
+    id: message.id,
+    chat: message.chatId,
+    seq: message.seq,
+    author: message.author,
+    content: message.content,
+    deleted: message.deleted === true,
+    edited: message.editedAt !== undefined && message.editedAt !== null,
+    client_id: message.clientId ?? null,
+    item: message.kind ?? 'message',
+    target: message.target ?? null,
+    member: message.member ?? null,
+    role: message.role ?? null,
+  };
+}
+
+/** @param {any} chat */
+export function chat(chat) {
+  /** @type {Record<string, string>} */
+  const roles = {};
+  for (const participant of chat.participants) {
+    if (participant.role) roles[participant.username] = participant.role;
+  }
+  return {
+    id: chat.id,
+    kind: chat.kind,
+    name: chat.name ?? null,
+    topic: chat.topic ?? null,
+    participants: chat.participants.map((/** @type {any} */ participant) => participant.username),
+    roles,
+    last_seq: chat.lastSeq,
+  };
+}
+
+/** @param {any} user */
+export function user(user) {
+  return { id: user.id, username: user.username, timezone: user.timezone, languages: user.languages, avatar: user.avatar ?? null };
+}
+
+/** @param {any} language */
+export function language(language) {
+  return { id: language.id, name: language.name };
+}
+
+/** @param {any} send */
+export function pending(send) {
+  return { client_id: send.clientId, chat: send.chat, content: send.text };
+}
+
+/** @param {any} token */
+export function issuedBotToken(token) {
+  return { id: token.id, name: token.name, token: token.token };
+}
+
+/** @param {any} token */
+export function botToken(token) {
+  return { id: token.id, name: token.name, revoked: token.revoked };
+}
+
+/** @param {any} invitation */
+export function invitation(invitation) {
+  return {
+    id: invitation.id,
+    chat: invitation.chatId,
+    chat_kind: invitation.kind,
+    name: invitation.name ?? null,
+    inviter: invitation.inviter,
+    invitee: invitation.invitee,
+    state: invitation.state,
+  };
+}
+
+/** @param {any} link */
+export function inviteLink(link) {
+  return {
+    id: link.id,
+    chat: link.chatId,
+    created_by: link.createdBy,
+    lifetime: Math.trunc((Date.parse(link.expiresAt) - Date.parse(link.createdAt)) / 1000),
+    max_uses: link.maxUses ?? null,
+    uses: link.uses,
+    revoked: link.revoked,
+  };
+}
+
+/** @param {any} issued */
+export function issuedInviteLink(issued) {
+  return { link: inviteLink(issued.link), token: issued.token };
+}
+
+/** A connection event (or `client.connection`). @param {any} connection */
+export function state(connection) {
+  switch (connection.state) {
+    case 'connected':
+      return { state: 'connected', username: connection.username };
+    case 'reconnecting':
+      return { state: 'reconnecting', attempt: connection.attempt, error: connection.error?.code ?? null };
+    case 'closed':
+      return { state: 'closed', error: connection.error?.code ?? null };
+    default:
+      return { state: connection.state };
+  }
+}
+
+/** @param {any} event */
+export function event(event) {
+  /** @type {Record<string, any>} */
+  let body;
+  let kind = event.kind;
+  switch (event.kind) {
+    case 'message':
+    case 'edited':
+      body = message(event.message);
+      break;
+    case 'chat_event':
+      body = message(event.event);
+      break;
+    case 'deleted':
+      body = { chat: event.chat, seq: event.seq };
+      break;
+    case 'typing':
+      body = { chat: event.chat, username: event.user };
+      break;
+    case 'read':
+      body = { chat: event.chat, username: event.user, seq: event.seq };
+      break;
+    case 'presence':
+      body = { username: event.user, online: event.online };
+      break;
+    case 'chat_created':
+    case 'chat_changed':
+      body = chat(event.chat);
+      break;
+    case 'chat_deleted':
+      body = { chat: event.chat, by: event.by };
+      break;
+    case 'invitation':
+      body = invitation(event.invitation);
+      break;
+    // The web client reports a queued message's states as three events; the scenarios, as the
+    // Rust SDK, as one `send` event with a state.
+    case 'pending':
+      kind = 'send';
+      body = { client_id: event.send.clientId, chat: event.send.chat, state: 'pending' };
+      break;
+    case 'sent':
+      kind = 'send';
+      body = { client_id: event.send.clientId, chat: event.send.chat, state: 'sent', message: message(event.message) };
+      break;
+    case 'send_failed':
+      kind = 'send';
+      body = { client_id: event.send.clientId, chat: event.send.chat, state: 'failed', error: event.error.code };
+      break;
+    case 'connection':
+      body = state(event);
+      break;
+    default:
+      kind = 'unknown';
+      body = {};
+  }
+  body.kind = kind;
+  return body;
+}
