@@ -273,7 +273,10 @@ fn the_web_runner_knows_every_operation() {
     let runner = read("bindings/web/tests/conformance.test.js");
     let missing: Vec<_> =
         OPERATIONS.iter().filter(|op| !runner.contains(&format!("case '{op}':"))).collect();
-    assert!(missing.is_empty(), "bindings/web/tests/conformance.test.js has no case for {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "bindings/web/tests/conformance.test.js has no case for {missing:?}"
+    );
     for (op, call) in [("events", "client.events()"), ("add_listener", "client.addListener(")] {
         assert!(runner.contains(call), "the web runner never uses {op} ({call})");
     }
