@@ -146,6 +146,8 @@ export class Session {
     /** @type {{resolve: () => void, reject: (error: HelloCodeError) => void} | null} */
     this.starting = null;
     this.random = Math.random;
+    /** Stops listening to the browser's network events. @type {(() => void) | null} */
+    this.unwatchNetwork = null;
   }
 
   /** @param {Credentials | null} given @returns {Credentials} */
@@ -172,8 +174,28 @@ export class Session {
       this.starting = { resolve, reject };
     });
     this.housekeeping = setInterval(() => this.onHousekeeping(), HOUSEKEEPING_MS);
+    this.unwatchNetwork = watchNetwork(
+      () => this.onOffline(),
+      () => this.onOnline(),
+    );
     this.connect(0);
     return started;
+  }
+
+  /**
+   * The browser says the network is gone. A WebSocket may stay "open" for a long while after
+   * that (nothing tells the socket), so the connection is given up now: sends wait as pending.
+   */
+  onOffline() {
+    const phase = this.phase.name;
+    if (phase === 'connecting' || phase === 'handshake' || phase === 'first_sync' || phase === 'ready') {
+      this.lose(new HelloCodeError('transport', 'the network is offline'));
+    }
+  }
+
+  /** The network is back: reconnect now rather than at the end of the backoff. */
+  onOnline() {
+    if (this.phase.name === 'backoff') this.connect(this.phase.attempt);
   }
 
   // ---- the application's side ----
@@ -417,6 +439,8 @@ export class Session {
     const keepPending = this.closing?.keepPending ?? false;
     if (this.timer !== null) clearTimeout(this.timer);
     if (this.housekeeping !== null) clearInterval(this.housekeeping);
+    this.unwatchNetwork?.();
+    this.unwatchNetwork = null;
     this.timer = null;
     this.housekeeping = null;
     for (const item of this.outbox.drain()) this.settleSend(item, null, reason, !keepPending);
@@ -670,4 +694,25 @@ export class Session {
 /** @param {unknown} error */
 function describe(error) {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Call `offline` and `online` on the browser's network events; a no-op where there are none
+ * (Node). Returns what stops listening.
+ * @param {() => void} offline @param {() => void} online
+ * @returns {() => void}
+ */
+function watchNetwork(offline, online) {
+  const target = /** @type {EventTarget | undefined} */ (
+    typeof globalThis.addEventListener === 'function' && typeof globalThis.navigator?.onLine === 'boolean'
+      ? globalThis
+      : undefined
+  );
+  if (!target) return () => {};
+  target.addEventListener('offline', offline);
+  target.addEventListener('online', online);
+  return () => {
+    target.removeEventListener('offline', offline);
+    target.removeEventListener('online', online);
+  };
 }
