@@ -151,21 +151,14 @@ impl TestServer {
     /// A request without a body, with `headers`; the whole response (for the web app's
     /// routes, whose headers matter).
     pub async fn fetch(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Fetched {
-        let mut stream = TcpStream::connect(self.addr).await.expect("connect");
+        let stream = TcpStream::connect(self.addr).await.expect("connect");
         let mut request =
             format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
         for (name, value) in headers {
             request.push_str(&format!("{name}: {value}\r\n"));
         }
         request.push_str("\r\n");
-        stream.write_all(request.as_bytes()).await.expect("send request");
-        let mut response = Vec::new();
-        tokio::time::timeout(PATIENCE, stream.read_to_end(&mut response))
-            .await
-            .expect("response in time")
-            .expect("read");
-        let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
-        let head = String::from_utf8_lossy(&response[..split]).into_owned();
+        let (head, body) = round_trip(stream, &request).await;
         let mut lines = head.split("\r\n");
         let status = lines
             .next()
@@ -176,7 +169,7 @@ impl TestServer {
             .filter_map(|line| line.split_once(':'))
             .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
             .collect();
-        Fetched { status, headers, body: response[split + 4..].to_vec() }
+        Fetched { status, headers, body }
     }
 
     pub async fn http_text(&self, path: &str) -> (u16, String) {
@@ -259,12 +252,20 @@ async fn exchange(
     headers: &str,
     body: Option<&str>,
 ) -> (u16, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let stream = TcpStream::connect(addr).await.expect("connect");
     let body = body.unwrap_or("");
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{headers}\r\n{body}",
         body.len()
     );
+    let (head, body) = round_trip(stream, &request).await;
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+    (status, body)
+}
+
+/// Write `request`, read the response to its end (the request asks to close): its head, as
+/// text, and its body.
+async fn round_trip(mut stream: TcpStream, request: &str) -> (String, Vec<u8>) {
     stream.write_all(request.as_bytes()).await.expect("send request");
     let mut response = Vec::new();
     tokio::time::timeout(PATIENCE, stream.read_to_end(&mut response))
@@ -273,8 +274,7 @@ async fn exchange(
         .expect("read");
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
     let head = String::from_utf8_lossy(&response[..split]).into_owned();
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
-    (status, response[split + 4..].to_vec())
+    (head, response[split + 4..].to_vec())
 }
 
 /// A whole HTTP response: status, headers (names in lowercase) and body.
