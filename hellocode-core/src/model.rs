@@ -409,6 +409,27 @@ pub struct NewMessage {
     pub timestamp: Timestamp,
 }
 
+impl NewMessage {
+    /// The post this append became, stored as item `seq` with row id `id`.
+    pub fn into_post(self, id: i64, seq: Seq) -> Message {
+        Message {
+            id,
+            chat_id: self.chat_id,
+            seq,
+            author: self.author,
+            content: self.content,
+            timestamp: self.timestamp,
+            client_id: self.client_id,
+            edited_at: None,
+            deleted: false,
+            kind: EventKind::Message,
+            target: None,
+            member: None,
+            role: None,
+        }
+    }
+}
+
 /// How far a user has read in a chat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadPosition {

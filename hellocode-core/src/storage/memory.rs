@@ -700,21 +700,7 @@ impl Storage for MemoryStorage {
             }
             return Ok(Appended { message: stored.clone(), created: false });
         }
-        let message = Message {
-            id,
-            chat_id: new.chat_id,
-            seq: Seq(row.messages.len() as i64 + 1),
-            author: new.author,
-            content: new.content,
-            timestamp: new.timestamp,
-            client_id: new.client_id,
-            edited_at: None,
-            deleted: false,
-            kind: EventKind::Message,
-            target: None,
-            member: None,
-            role: None,
-        };
+        let message = new.into_post(id, Seq(row.messages.len() as i64 + 1));
         if let Some(key) = key {
             row.client_ids.insert(key, row.messages.len());
         }

@@ -11,7 +11,7 @@ use super::backend::{Backend, SqlRow};
 use super::rows::{MESSAGE_COLUMNS, message_from_row};
 use super::statement::{Statement, value_rows};
 use super::{MAX_BATCH, refused_by_database};
-use crate::model::{EventKind, Message, NewMessage, Seq};
+use crate::model::{Message, NewMessage, Seq};
 use crate::storage::{AppendTicket, Appended};
 use crate::{Error, Result};
 
@@ -320,22 +320,7 @@ async fn append_all<DB: Backend>(
                 .get(&(message.chat_id.0, seq))
                 .ok_or_else(|| Error::Database("an inserted message was not returned".into()))?;
             results[index] = Some(Ok(Appended {
-                message: Message {
-                    id,
-                    chat_id: message.chat_id,
-                    seq: Seq(seq),
-                    author: message.author.clone(),
-                    content: message.content.clone(),
-                    timestamp: message.timestamp,
-                    client_id: message.client_id.clone(),
-                    edited_at: None,
-                    deleted: false,
-                    // New rows are posts (the column's default).
-                    kind: EventKind::Message,
-                    target: None,
-                    member: None,
-                    role: None,
-                },
+                message: (*message).clone().into_post(id, Seq(seq)),
                 created: true,
             }));
         }
