@@ -107,37 +107,46 @@ export function createChatView(app) {
       if (node !== cursor) list.insertBefore(node, cursor);
       else cursor = cursor.nextSibling;
     };
-    for (const message of items) {
-      const key = `m${message.seq}`;
+    /** The node under `key`, made anew by `make` when there is none or `current` says it is stale. */
+    const nodeFor = (key, current, make) => {
       keys.add(key);
-      const version = `${message.content}|${message.editedAt ?? ''}|${message.deleted ? 1 : 0}`;
-      let node = nodes.get(key);
-      if (!node || (node.dataset.version !== version && editing !== message.seq)) {
-        const fresh = messageNode(message);
-        fresh.dataset.version = version;
-        if (node) node.replaceWith(fresh);
-        if (node === cursor) cursor = fresh;
-        node = fresh;
-        nodes.set(key, node);
+      let found = nodes.get(key);
+      if (!found || !current(found)) {
+        const fresh = make();
+        if (found) found.replaceWith(fresh);
+        if (found === cursor) cursor = fresh;
+        found = fresh;
+        nodes.set(key, found);
       }
-      node.classList.toggle('continued', continues(previous, message));
-      place(node);
+      return found;
+    };
+    for (const message of items) {
+      const version = `${message.content}|${message.editedAt ?? ''}|${message.deleted ? 1 : 0}`;
+      const shown = nodeFor(
+        `m${message.seq}`,
+        (found) => found.dataset.version === version || editing === message.seq,
+        () => {
+          const fresh = messageNode(message);
+          fresh.dataset.version = version;
+          return fresh;
+        },
+      );
+      shown.classList.toggle('continued', continues(previous, message));
+      place(shown);
       previous = message;
     }
     for (const send of app.pendingIn(entry.chat.id)) {
-      const key = `p${send.clientId}`;
-      keys.add(key);
       const state = send.error ? `failed:${send.error.message ?? ''}` : app.client.state;
-      let node = nodes.get(key);
-      if (!node || node.dataset.state !== state) {
-        const fresh = pendingNode(send);
-        fresh.dataset.state = state;
-        if (node) node.replaceWith(fresh);
-        if (node === cursor) cursor = fresh;
-        node = fresh;
-        nodes.set(key, node);
-      }
-      place(node);
+      const shown = nodeFor(
+        `p${send.clientId}`,
+        (found) => found.dataset.state === state,
+        () => {
+          const fresh = pendingNode(send);
+          fresh.dataset.state = state;
+          return fresh;
+        },
+      );
+      place(shown);
     }
     for (const [key, node] of nodes) {
       if (!keys.has(key)) {
