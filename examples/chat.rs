@@ -152,6 +152,9 @@ async fn print_events(client: Client) {
             Event::Presence { username, online } => {
                 println!("({username} is {})", if online { "online" } else { "offline" })
             }
+            Event::Online { usernames } if !usernames.is_empty() => {
+                println!("(online: {})", usernames.join(", "))
+            }
             Event::ChatCreated(chat) => println!("(you were added to chat {})", chat.id),
             Event::ChatEvent(event) => {
                 let (chat, who, member) =

@@ -36,7 +36,7 @@ use std::sync::OnceLock;
 use arbitrary::Arbitrary;
 use hellocode_core::model::{
     Chat, ChatChange, ChatId, ChatKind, EventKind, Invitation, InvitationState, InviteLink,
-    Message, NewChat, NewMessage, NewUser, Participant, Role, Seq, Timestamp, invite_token_hash,
+    Message, NewChat, NewMessage, NewUser, Participant, ReadPosition, Role, Seq, Timestamp, invite_token_hash,
 };
 use hellocode_core::protocol::{ErrorCode, Limits, RequestId, ServerFrame, decode};
 use hellocode_core::session::{
@@ -145,6 +145,9 @@ enum Cmd {
         chat: ChatRef,
     },
     GetChat {
+        chat: ChatRef,
+    },
+    GetReadPositions {
         chat: ChatRef,
     },
     CreateChat {
@@ -317,6 +320,20 @@ impl ChatModel {
             last_seq: Seq(self.last()),
             created_at: self.created_at,
         }
+    }
+
+    /// Every member's read position, by username (0 for who has read nothing).
+    fn read_positions(&self) -> Vec<ReadPosition> {
+        let mut positions: Vec<ReadPosition> = self
+            .members
+            .iter()
+            .map(|(name, _)| ReadPosition {
+                username: name.clone(),
+                seq: Seq(self.reads.get(name).copied().unwrap_or_default()),
+            })
+            .collect();
+        positions.sort_by(|a, b| a.username.cmp(&b.username));
+        positions
     }
 
     /// The post at `seq`, if there is one (not an event).
@@ -629,6 +646,9 @@ impl World {
             }
             Cmd::Typing { chat } => self.with_chat(json!({"command": "typing"}), *chat),
             Cmd::GetChat { chat } => self.with_chat(json!({"command": "get_chat"}), *chat),
+            Cmd::GetReadPositions { chat } => {
+                self.with_chat(json!({"command": "get_read_positions"}), *chat)
+            }
             Cmd::CreateChat { with, name, topic, client_id } => {
                 let names: Vec<&str> = with.iter().take(6).map(|u| who(*u)).collect();
                 let mut f = json!({"command": "create_chat", "participants": names});
@@ -927,6 +947,16 @@ impl World {
                         out.reply,
                         Some(ServerFrame::Chat { id: cx.id.clone(), chat: view })
                     );
+                    assert!(out.publish.is_empty(), "{}", cx.what);
+                }
+            }
+            StorageOp::ReadPositions { chat, .. } => {
+                same_chat(chat);
+                let want = self.readable(*chat, cx.actor).map(ChatModel::read_positions);
+                if let Some(positions) = accepted(cx, want, out) {
+                    let want =
+                        ServerFrame::ReadPositions { id: cx.id.clone(), chat_id: *chat, positions };
+                    assert_eq!(out.reply, Some(want), "{}", cx.what);
                     assert!(out.publish.is_empty(), "{}", cx.what);
                 }
             }

@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_util::Stream;
-use hellocode_core::model::{Chat, ChatId, Message, Seq, User};
+use hellocode_core::model::{Chat, ChatId, Message, ReadPosition, Seq, User};
 use hellocode_core::protocol::{Command, ServerFrame};
 use hellocode_core::session::MAX_CLIENT_ID_BYTES;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -341,6 +341,35 @@ impl Client {
         seq: Seq,
     ) -> impl Future<Output = Result<()>> + Send + 'static {
         self.expect_ok(Command::Read { chat_id: Some(chat), seq }, true)
+    }
+
+    /// How far each member of a chat has read, by username (`seq` 0: nothing yet) — this
+    /// user's own position included, so a new device can count what is unread. Read receipts
+    /// ([`Event::Read`]) tell later moves. Safe to resend after a lost connection.
+    ///
+    /// Errors: `forbidden` if this user is not in the chat, `not_found` for an unknown chat.
+    ///
+    /// ```no_run
+    /// # async fn run(client: hellocode_sdk::Client, chat: hellocode_sdk::Chat)
+    /// # -> hellocode_sdk::Result<()> {
+    /// let me = client.username();
+    /// let positions = client.read_positions(chat.id).await?;
+    /// if let Some(mine) = positions.iter().find(|position| position.username == me) {
+    ///     println!("read up to {} of {}", mine.seq.0, chat.last_seq.0);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn read_positions(
+        &self,
+        chat: ChatId,
+    ) -> impl Future<Output = Result<Vec<ReadPosition>>> + Send + 'static {
+        let reply = self.request(Command::GetReadPositions { chat_id: Some(chat) }, true);
+        async move {
+            match reply.await? {
+                ServerFrame::ReadPositions { positions, .. } => Ok(positions),
+                other => Err(unexpected("read_positions", &other)),
+            }
+        }
     }
 
     /// Replace the text of one of this user's messages; returns the edited message.

@@ -98,6 +98,14 @@ pub enum Event {
         /// Online or not.
         online: bool,
     },
+    /// Right after each (re)connection: who of the users sharing a chat with this one is
+    /// online now. Everyone else is offline: this replaces whatever presence was known before
+    /// (changes made while disconnected are not replayed); [`Event::Presence`] tells each
+    /// later change.
+    Online {
+        /// The users online, by username.
+        usernames: Vec<String>,
+    },
     /// This user was added to a chat: one created with them, or one they were added to later,
     /// live or while the client was away. Comes before any item of that chat.
     ChatCreated(Chat),

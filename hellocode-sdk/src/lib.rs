@@ -77,6 +77,9 @@
 //!   reconnect returns exactly what was missed, edits and membership changes included.
 //! - Each queued message is stored by the server at most once and is reported `Sent` once
 //!   stored; a client's messages to one chat are stored in the order they were queued.
+//! - Presence: after each (re)connection, [`Event::Online`] names who of those sharing a chat
+//!   with the user is online (everyone else is offline), then [`Event::Presence`] tells each
+//!   change. Read positions as stored: [`Client::read_positions`].
 //! - Not replayed after a disconnect: typing, read receipts and presence (ephemeral), and the
 //!   live conveniences [`Event::Edited`], [`Event::Deleted`], [`Event::ChatChanged`] and
 //!   [`Event::ChatDeleted`] (what they report is in the resumed `ChatEvent`s, except a deletion
@@ -124,7 +127,7 @@ pub use error::{Error, Result};
 pub use event::{ConnectionState, Event, PendingSend, SendState, SendUpdate};
 pub use hellocode_core::model::{
     BotToken, Chat, ChatId, ChatKind, EventKind, Invitation, InvitationState, InviteLink, Language,
-    Message, Participant, Role, Seq, Timestamp, User,
+    Message, Participant, ReadPosition, Role, Seq, Timestamp, User,
 };
 pub use hellocode_core::protocol::ErrorCode;
 pub use transport::{InProcessTransport, Transport, WebSocketTransport};

@@ -268,6 +268,7 @@ fn is_write(op: &StorageOp) -> bool {
             | "resume"
             | "list_chats"
             | "get_chat"
+            | "get_read_positions"
             | "find_users"
             | "typing"
             | "get_user"

@@ -88,18 +88,36 @@ impl Hub {
 
     /// Start delivering `username`'s events (within `scope`) to `queue`; `evict` is notified
     /// when the queue overflows. `None`: the user has the maximum of open connections.
+    ///
+    /// With `partners` (everyone who shares a chat with the user), an `online` frame naming
+    /// those connected now is queued first. It is taken under the registry's lock, the lock
+    /// every presence change takes, so each later change reaches the connection as an event
+    /// and none falls between the snapshot and the events.
     pub fn register(
         &self,
         username: &str,
         scope: Scope,
         queue: QueueSender,
         evict: Arc<Notify>,
+        partners: Option<&[String]>,
     ) -> Option<Registration> {
         let mut connections = self.connections.write().unwrap_or_else(|e| e.into_inner());
-        let entries = connections.entry(username.to_owned()).or_default();
-        if entries.len() >= self.max_per_user {
+        if connections.get(username).is_some_and(|entries| entries.len() >= self.max_per_user) {
             return None;
         }
+        if let Some(partners) = partners {
+            let usernames: Vec<String> = partners
+                .iter()
+                .filter(|partner| connections.contains_key(partner.as_str()))
+                .cloned()
+                .collect();
+            let frame = ServerFrame::Online { usernames };
+            // The queue is new: it holds at most the authentication reply.
+            if queue.try_send(Utf8Bytes::from(frame.to_json())).is_err() {
+                tracing::warn!(%username, "presence snapshot did not fit the new send queue");
+            }
+        }
+        let entries = connections.entry(username.to_owned()).or_default();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let first = entries.is_empty();
         entries.push(Entry { id, scope, queue, evict });

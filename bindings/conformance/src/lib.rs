@@ -175,6 +175,7 @@ pub const OPERATIONS: &[&str] = &[
     "find_users",
     "typing",
     "mark_read",
+    "read_positions",
     "edit_message",
     "delete_message",
     "ping",

@@ -328,6 +328,12 @@ async fn call_operation(client: &Client, call: &str, args: &Value) -> Result<Val
         "mark_read" => {
             client.mark_read(chat_arg(args)?, Seq(int(args, "seq")?)).await.map(|()| Value::Null)?
         }
+        "read_positions" => {
+            let positions = client.read_positions(chat_arg(args)?).await?;
+            Value::Array(
+                positions.iter().map(|p| json!({"username": p.username, "seq": p.seq.0})).collect(),
+            )
+        }
         "edit_message" => canonical::message(
             &client
                 .edit_message(chat_arg(args)?, Seq(int(args, "seq")?), text(args, "text")?)

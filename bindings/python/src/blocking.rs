@@ -16,7 +16,7 @@ use crate::ops::{self, ConnectOptions, PyListenerHandle};
 use crate::runtime;
 use crate::types::{
     PyBotToken, PyChat, PyConnectionState, PyEvent, PyInvitation, PyInviteLink, PyIssuedBotToken,
-    PyIssuedInviteLink, PyLanguage, PyMessage, PyPendingSend, PyUser, RoleArg,
+    PyIssuedInviteLink, PyLanguage, PyMessage, PyPendingSend, PyReadPosition, PyUser, RoleArg,
 };
 
 /// How often a waiting call takes the GIL back to check for signals (Ctrl-C).
@@ -155,6 +155,11 @@ impl PyBlockingClient {
     /// Read receipt.
     fn mark_read(&self, py: Python<'_>, chat_id: i64, seq: i64) -> PyResult<()> {
         wait(py, self.client.mark_read(ChatId(chat_id), Seq(seq)))
+    }
+
+    /// How far each member of a chat has read (this user included), by username.
+    fn read_positions(&self, py: Python<'_>, chat_id: i64) -> PyResult<Vec<PyReadPosition>> {
+        wait(py, ops::read_positions(&self.client, chat_id))
     }
 
     /// Replace the text of one of this user's messages.

@@ -168,6 +168,12 @@ impl PyClient {
         awaitable_none(py, self.client.mark_read(ChatId(chat_id), Seq(seq)))
     }
 
+    /// How far each member of a chat has read (this user included): a list of `ReadPosition`
+    /// by username, `seq` 0 for nothing read yet.
+    fn read_positions<'py>(&self, py: Python<'py>, chat_id: i64) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::read_positions(&self.client, chat_id))
+    }
+
     /// Replace the text of one of this user's messages; returns the edited message.
     fn edit_message<'py>(
         &self,

@@ -19,7 +19,7 @@ use pyo3::types::PyDict;
 use crate::errors::invalid_argument;
 use crate::types::{
     PyBotToken, PyChat, PyEvent, PyInvitation, PyInviteLink, PyIssuedBotToken, PyIssuedInviteLink,
-    PyLanguage, PyMessage, PyPendingSend, PyUser, RoleArg,
+    PyLanguage, PyMessage, PyPendingSend, PyReadPosition, PyUser, RoleArg,
 };
 
 /// Where and how to connect, checked before anything goes on the wire.
@@ -435,6 +435,14 @@ pub(crate) fn get_chat(
 ) -> impl Future<Output = Result<PyChat>> + Send + 'static {
     let chat = client.get_chat(ChatId(chat_id));
     async move { chat.await.map(PyChat) }
+}
+
+pub(crate) fn read_positions(
+    client: &Client,
+    chat_id: i64,
+) -> impl Future<Output = Result<Vec<PyReadPosition>>> + Send + 'static {
+    let positions = client.read_positions(ChatId(chat_id));
+    async move { Ok(positions.await?.into_iter().map(PyReadPosition).collect()) }
 }
 
 pub(crate) fn remove_participant(

@@ -3,7 +3,7 @@
 use hellocode_sdk::{
     BotToken, Chat, ChatKind, ConnectionState, Error, Event, EventKind, Invitation,
     InvitationState, InviteLink, IssuedBotToken, IssuedInviteLink, Language, Message, Participant,
-    PendingSend, Role, SendState, Timestamp, User,
+    PendingSend, ReadPosition, Role, SendState, Timestamp, User,
 };
 use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
@@ -499,6 +499,31 @@ impl PyLanguage {
     }
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         repr("Language", &[("id", obj(py, self.0.id)?), ("name", obj(py, &self.0.name)?)])
+    }
+}
+
+/// How far a member of a chat has read (`seq` 0: nothing yet).
+#[pyclass(name = "ReadPosition", module = "hellocode", frozen, eq)]
+#[derive(Clone, PartialEq)]
+pub(crate) struct PyReadPosition(pub(crate) ReadPosition);
+
+#[pymethods]
+impl PyReadPosition {
+    /// The member.
+    #[getter]
+    fn username(&self) -> &str {
+        &self.0.username
+    }
+    /// Newest sequence number they have read.
+    #[getter]
+    fn seq(&self) -> i64 {
+        self.0.seq.0
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr(
+            "ReadPosition",
+            &[("username", obj(py, &self.0.username)?), ("seq", obj(py, self.0.seq.0)?)],
+        )
     }
 }
 
@@ -1047,6 +1072,23 @@ impl Presence {
     }
 }
 
+/// Right after each (re)connection: who of the users sharing a chat with this one is online
+/// now. Everyone else is offline (this replaces what was known before); `Presence` tells each
+/// later change.
+#[pyclass(name = "Online", module = "hellocode", frozen, eq, get_all)]
+#[derive(Clone, PartialEq)]
+pub(crate) struct Online {
+    /// The users online, by username.
+    usernames: Vec<String>,
+}
+
+#[pymethods]
+impl Online {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr("Online", &[("usernames", obj(py, &self.usernames)?)])
+    }
+}
+
 /// This user was invited to a group (`invitation.state` is `InvitationState.PENDING`), or an
 /// invitation to them was withdrawn (`CANCELLED`). Live only: `Client.invitations()` lists the
 /// pending ones.
@@ -1191,6 +1233,7 @@ impl<'py> IntoPyObject<'py> for PyEvent {
                 obj(py, Read { chat_id: chat_id.0, username, seq: seq.0 })
             }
             Event::Presence { username, online } => obj(py, Presence { username, online }),
+            Event::Online { usernames } => obj(py, Online { usernames }),
             Event::ChatCreated(chat) => obj(py, ChatCreated(chat)),
             Event::ChatEvent(message) => obj(py, ChatEvent(message)),
             Event::ChatChanged(chat) => obj(py, ChatChanged(chat)),
@@ -1213,6 +1256,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyUser>()?;
     m.add_class::<PyPendingSend>()?;
     m.add_class::<PyLanguage>()?;
+    m.add_class::<PyReadPosition>()?;
     m.add_class::<PyIssuedBotToken>()?;
     m.add_class::<PyBotToken>()?;
     m.add_class::<PyInvitationState>()?;
@@ -1226,6 +1270,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Typing>()?;
     m.add_class::<Read>()?;
     m.add_class::<Presence>()?;
+    m.add_class::<Online>()?;
     m.add_class::<ChatCreated>()?;
     m.add_class::<ChatEvent>()?;
     m.add_class::<ChatChanged>()?;

@@ -137,6 +137,8 @@ def event(event: hellocode.Event) -> Json:
         body = {"chat": event.chat_id, "username": event.username, "seq": event.seq}
     elif isinstance(event, hellocode.Presence):
         kind, body = "presence", {"username": event.username, "online": event.online}
+    elif isinstance(event, hellocode.Online):
+        kind, body = "online", {"usernames": list(event.usernames)}
     elif isinstance(event, hellocode.ChatCreated):
         kind, body = "chat_created", chat(event.chat)
     elif isinstance(event, hellocode.ChatEvent):

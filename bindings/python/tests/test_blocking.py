@@ -63,11 +63,20 @@ def test_blocking_client_chats(server: Server) -> None:
         alice.ping()
 
 
+def connected(events: blocking.Events) -> None:
+    """Read what every connection starts with: the connected state, then who is online."""
+    first = events.get(timeout=5)
+    assert isinstance(first, hellocode.ConnectionChanged)
+    assert first.state.kind == "connected"
+    online = events.get(timeout=5)
+    assert isinstance(online, hellocode.Online)
+    assert online.usernames == []
+
+
 def test_events_get_with_timeout(server: Server) -> None:
     with connect(server) as client:
         events = client.events()
-        first = events.get(timeout=5)
-        assert isinstance(first, hellocode.ConnectionChanged)
+        connected(events)
         started = time.monotonic()
         assert events.get(timeout=0.2) is None
         assert time.monotonic() - started > 0.15, "get(timeout=0.2) waited for it"
@@ -95,7 +104,7 @@ def test_ctrl_c_interrupts_a_blocking_call(server: Server) -> None:
 def interrupt_a_blocking_call(server: Server) -> None:
     with connect(server) as client:
         events = client.events()
-        events.get(timeout=5)  # the connected state
+        connected(events)
         timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
         timer.start()
         with pytest.raises(KeyboardInterrupt):
@@ -107,7 +116,7 @@ def interrupt_a_blocking_call(server: Server) -> None:
 def test_gil_is_released_while_waiting(server: Server) -> None:
     with connect(server) as client:
         events = client.events()
-        events.get(timeout=5)
+        connected(events)
         ticks = 0
         stop = threading.Event()
 

@@ -439,6 +439,9 @@ async def call_operation(client: hellocode.Client, call: str, args: dict[str, Js
         return await client.typing(args["chat"])
     if call == "mark_read":
         return await client.mark_read(args["chat"], args["seq"])
+    if call == "read_positions":
+        positions = await client.read_positions(args["chat"])
+        return [{"username": p.username, "seq": p.seq} for p in positions]
     if call == "edit_message":
         edited = await client.edit_message(args["chat"], args["seq"], args["text"])
         return canonical.message(edited)

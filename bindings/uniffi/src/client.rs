@@ -13,7 +13,8 @@ use crate::HelloCodeError;
 use crate::runtime::{call, spawn};
 use crate::types::{
     BotToken, Chat, ClientConfig, ConnectionState, Credentials, Event, Invitation, InviteLink,
-    IssuedBotToken, IssuedInviteLink, Language, Message, PendingSend, ProfileUpdate, Role, User,
+    IssuedBotToken, IssuedInviteLink, Language, Message, PendingSend, ProfileUpdate, ReadPosition,
+    Role, User,
 };
 
 /// Connect to a server (`ws://host:port` or `wss://host`) and authenticate. Fails if the first
@@ -75,7 +76,9 @@ impl Client {
     /// returned handle or the client closes.
     pub fn add_listener(&self, listener: Arc<dyn EventListener>) -> Arc<ListenerHandle> {
         let handle = self.inner.add_listener(move |event: sdk::Event| {
-            listener.on_event(event.into());
+            if let Some(event) = Event::from_sdk(event) {
+                listener.on_event(event);
+            }
         });
         Arc::new(ListenerHandle { handle: Mutex::new(Some(handle)) })
     }
@@ -315,6 +318,12 @@ impl Client {
         call(self.inner.mark_read(ChatId(chat_id), Seq(seq))).await
     }
 
+    /// How far each member of a chat has read (this user included), by username.
+    pub async fn read_positions(&self, chat_id: i64) -> Result<Vec<ReadPosition>, HelloCodeError> {
+        let positions = call(self.inner.read_positions(ChatId(chat_id))).await?;
+        Ok(positions.into_iter().map(ReadPosition::from).collect())
+    }
+
     /// Replace the text of one of this user's messages.
     pub async fn edit_message(
         &self,
@@ -439,8 +448,20 @@ impl EventStream {
     /// The next event; `None` once the client is closed.
     pub async fn next(&self) -> Result<Option<Event>, HelloCodeError> {
         let events = self.events.clone();
-        let next = spawn(async move { events.lock().await.recv().await }).await?;
-        Ok(next.map(Event::from))
+        let next = spawn(async move {
+            let mut events = events.lock().await;
+            loop {
+                match events.recv().await {
+                    Some(event) => match Event::from_sdk(event) {
+                        Some(event) => return Some(event),
+                        None => continue,
+                    },
+                    None => return None,
+                }
+            }
+        })
+        .await?;
+        Ok(next)
     }
 }
 

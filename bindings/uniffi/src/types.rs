@@ -227,6 +227,21 @@ impl From<sdk::User> for User {
     }
 }
 
+/// How far a member of a chat has read.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ReadPosition {
+    /// The member.
+    pub username: String,
+    /// The newest sequence number they have read (0: nothing yet).
+    pub seq: i64,
+}
+
+impl From<sdk::ReadPosition> for ReadPosition {
+    fn from(p: sdk::ReadPosition) -> Self {
+        ReadPosition { username: p.username, seq: p.seq.0 }
+    }
+}
+
 /// A programming language people talk about.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Language {
@@ -579,6 +594,13 @@ pub enum Event {
         /// Whether they are online now.
         online: bool,
     },
+    /// Right after each (re)connection: who of the users sharing a chat with this one is
+    /// online now. Everyone else is offline (this replaces what was known before); `Presence`
+    /// tells each later change.
+    Online {
+        /// The users online, by username.
+        usernames: Vec<String>,
+    },
     /// The user was added to a chat (or created one).
     ChatCreated {
         /// The chat.
@@ -620,9 +642,11 @@ pub enum Event {
     },
 }
 
-impl From<sdk::Event> for Event {
-    fn from(event: sdk::Event) -> Self {
-        match event {
+impl Event {
+    /// The binding's form of an SDK event; `None` for an event newer than this binding (the
+    /// SDK's enum may grow), which is logged and skipped rather than passed off as another.
+    pub(crate) fn from_sdk(event: sdk::Event) -> Option<Self> {
+        Some(match event {
             sdk::Event::Message(message) => Event::MessageReceived { message: message.into() },
             sdk::Event::Edited(message) => Event::MessageEdited { message: message.into() },
             sdk::Event::Deleted { chat_id, seq } => {
@@ -635,6 +659,7 @@ impl From<sdk::Event> for Event {
                 Event::Read { chat_id: chat_id.0, username, seq: seq.0 }
             }
             sdk::Event::Presence { username, online } => Event::Presence { username, online },
+            sdk::Event::Online { usernames } => Event::Online { usernames },
             sdk::Event::ChatCreated(chat) => Event::ChatCreated { chat: chat.into() },
             sdk::Event::ChatEvent(event) => Event::ChatEvent { event: event.into() },
             sdk::Event::ChatChanged(chat) => Event::ChatChanged { chat: chat.into() },
@@ -650,15 +675,11 @@ impl From<sdk::Event> for Event {
                 state: update.state.into(),
             },
             sdk::Event::Connection(state) => Event::ConnectionChanged { state: state.into() },
-            other => Event::ConnectionChanged {
-                state: ConnectionState::Closed {
-                    error: Some(ErrorInfo {
-                        code: "unknown".to_owned(),
-                        detail: format!("an event this version does not know: {other:?}"),
-                    }),
-                },
-            },
-        }
+            other => {
+                tracing::warn!(event = ?other, "an event this binding does not know; skipped");
+                return None;
+            }
+        })
     }
 }
 

@@ -13,6 +13,7 @@ import { Session } from './session.js';
 /** @typedef {import('./types.js').Chat} Chat */
 /** @typedef {import('./types.js').User} User */
 /** @typedef {import('./types.js').Language} Language */
+/** @typedef {import('./types.js').ReadPosition} ReadPosition */
 /** @typedef {import('./types.js').Invitation} Invitation */
 /** @typedef {import('./types.js').InviteLink} InviteLink */
 /** @typedef {import('./types.js').IssuedInviteLink} IssuedInviteLink */
@@ -335,6 +336,19 @@ export class Client {
   /** Read receipt: this user has read the chat up to `seq`. @param {number} chat @param {number} seq @returns {Promise<void>} */
   markRead(chat, seq) {
     return this.expectOk({ command: 'read', chatId: chat, seq }, true);
+  }
+
+  /**
+   * How far each member of a chat has read, by username (`seq` 0: nothing yet) — this user's
+   * own position included, so a new device can count what is unread. `read` events tell later
+   * moves.
+   * @param {number} chat
+   * @returns {Promise<ReadPosition[]>}
+   */
+  async readPositions(chat) {
+    const frame = await this.session.request({ command: 'get_read_positions', chatId: chat }, true);
+    if (frame.command !== 'read_positions') throw unexpected(frame, 'read_positions');
+    return frame.positions;
   }
 
   // ---- chats ----

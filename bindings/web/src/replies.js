@@ -199,6 +199,9 @@ function onEvent(session, frame) {
     case 'presence':
       out.push({ kind: 'presence', user: frame.username, online: frame.online });
       break;
+    case 'online':
+      out.push({ kind: 'online', users: frame.usernames });
+      break;
     case 'chat_created':
       session.chats.created(frame.chat);
       out.push({ kind: 'chat_created', chat: frame.chat });

@@ -51,6 +51,13 @@
  */
 
 /**
+ * How far a member of a chat has read.
+ * @typedef {object} ReadPosition
+ * @property {string} username
+ * @property {number} seq the newest sequence number read (0: nothing yet)
+ */
+
+/**
  * @typedef {object} Language
  * @property {number} id
  * @property {string} name
@@ -129,6 +136,7 @@
  *   | {kind: 'typing', chat: number, user: string}
  *   | {kind: 'read', chat: number, user: string, seq: number}
  *   | {kind: 'presence', user: string, online: boolean}
+ *   | {kind: 'online', users: string[]}
  *   | {kind: 'invitation', invitation: Invitation}
  *   | {kind: 'pending', send: PendingSend}
  *   | {kind: 'sent', send: PendingSend, message: Message}

@@ -303,6 +303,8 @@ async function callOperation(client, call, args) {
       return (await client.typing(args.chat)) ?? null;
     case 'mark_read':
       return (await client.markRead(args.chat, args.seq)) ?? null;
+    case 'read_positions':
+      return (await client.readPositions(args.chat)).map((p) => ({ username: p.username, seq: p.seq }));
     case 'edit_message':
       return canonical.message(await client.editMessage(args.chat, args.seq, args.text));
     case 'delete_message':

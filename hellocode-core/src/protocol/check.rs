@@ -83,6 +83,7 @@ impl Command {
             | Command::Resume { .. }
             | Command::ListChats { .. }
             | Command::GetChat { .. }
+            | Command::GetReadPositions { .. }
             | Command::Typing { .. }
             | Command::Read { .. }
             | Command::Ping {}

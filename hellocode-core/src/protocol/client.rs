@@ -139,6 +139,12 @@ pub enum Command {
         #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
         chat_id: Option<ChatId>,
     },
+    /// How far each member of one of the caller's chats has read.
+    GetReadPositions {
+        /// The chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
+    },
     /// A page of the caller's chats, by id.
     ListChats {
         /// Only chats with a larger id (the last of the previous page).
@@ -447,6 +453,7 @@ impl Command {
             Command::Resume { .. } => "resume",
             Command::CreateChat { .. } => "create_chat",
             Command::GetChat { .. } => "get_chat",
+            Command::GetReadPositions { .. } => "get_read_positions",
             Command::ListChats { .. } => "list_chats",
             Command::FindUsers { .. } => "find_users",
             Command::Typing { .. } => "typing",
@@ -492,6 +499,7 @@ impl Command {
         "resume",
         "create_chat",
         "get_chat",
+        "get_read_positions",
         "list_chats",
         "find_users",
         "typing",

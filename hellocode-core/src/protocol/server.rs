@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ErrorCode, RequestId};
-use crate::model::{BotToken, Chat, ChatId, Invitation, InviteLink, Language, Message, Seq, User};
+use crate::model::{
+    BotToken, Chat, ChatId, Invitation, InviteLink, Language, Message, ReadPosition, Seq, User,
+};
 
 /// One server frame. Replies carry the `id` of the request they answer; events carry none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,6 +179,17 @@ pub enum ServerFrame {
         /// The links, revoked, expired and used-up ones included.
         links: Vec<InviteLink>,
     },
+    /// Reply to `get_read_positions`: how far each member of a chat has read.
+    ReadPositions {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// The chat.
+        #[serde(rename = "chatId")]
+        chat_id: ChatId,
+        /// One per member, by username (`seq` 0: nothing read yet).
+        positions: Vec<ReadPosition>,
+    },
     /// Reply to `typing`, `read`, `delete_message`, `revoke_bot_token`, `decline_invitation`,
     /// `cancel_invitation` and `revoke_invite_link`: done.
     Ok {
@@ -272,6 +285,13 @@ pub enum ServerFrame {
         /// Whether at least one of the user's connections is open.
         online: bool,
     },
+    /// Sent once on an all-chats connection of protocol version 2, right after it is
+    /// authenticated: who of those sharing a chat with the recipient is online now. Everyone
+    /// else is offline; `presence` events tell each later change.
+    Online {
+        /// The users online, by username.
+        usernames: Vec<String>,
+    },
     /// The recipient was added to a new chat.
     ChatCreated {
         /// The chat.
@@ -300,6 +320,7 @@ impl ServerFrame {
             ServerFrame::Invitations { .. } => "invitations",
             ServerFrame::InviteLink { .. } => "invite_link",
             ServerFrame::InviteLinks { .. } => "invite_links",
+            ServerFrame::ReadPositions { .. } => "read_positions",
             ServerFrame::Ok { .. } => "ok",
             ServerFrame::Pong { .. } => "pong",
             ServerFrame::Error { .. } => "error",
@@ -309,6 +330,7 @@ impl ServerFrame {
             ServerFrame::Typing { .. } => "typing",
             ServerFrame::Read { .. } => "read",
             ServerFrame::Presence { .. } => "presence",
+            ServerFrame::Online { .. } => "online",
             ServerFrame::ChatCreated { .. } => "chat_created",
             ServerFrame::ChatChanged { .. } => "chat_changed",
             ServerFrame::ChatDeleted { .. } => "chat_deleted",
@@ -334,6 +356,7 @@ impl ServerFrame {
         "invitations",
         "invite_link",
         "invite_links",
+        "read_positions",
         "ok",
         "pong",
         "error",
@@ -343,6 +366,7 @@ impl ServerFrame {
         "typing",
         "read",
         "presence",
+        "online",
         "chat_created",
         "chat_changed",
         "chat_deleted",
@@ -369,6 +393,7 @@ impl ServerFrame {
             | ServerFrame::Invitations { id, .. }
             | ServerFrame::InviteLink { id, .. }
             | ServerFrame::InviteLinks { id, .. }
+            | ServerFrame::ReadPositions { id, .. }
             | ServerFrame::Ok { id, .. }
             | ServerFrame::Pong { id, .. }
             | ServerFrame::Error { id, .. } => id.as_ref(),
@@ -378,6 +403,7 @@ impl ServerFrame {
             | ServerFrame::Typing { .. }
             | ServerFrame::Read { .. }
             | ServerFrame::Presence { .. }
+            | ServerFrame::Online { .. }
             | ServerFrame::ChatCreated { .. }
             | ServerFrame::ChatChanged { .. }
             | ServerFrame::ChatDeleted { .. } => None,

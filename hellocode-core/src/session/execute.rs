@@ -39,6 +39,10 @@ pub async fn execute(storage: &dyn Storage, op: &StorageOp) -> Result<StorageOut
             }
             StorageOutcome::Chat(found)
         }
+        StorageOp::ReadPositions { chat, reader } => {
+            storage.require_participant(*chat, reader).await?;
+            StorageOutcome::ReadPositions(storage.read_positions(*chat).await?)
+        }
         StorageOp::ListChats { username, after, limit } => {
             StorageOutcome::Chats(storage.chats_of(username, *after, *limit).await?)
         }

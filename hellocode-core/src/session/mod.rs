@@ -512,6 +512,9 @@ impl Session {
             Command::GetChat { chat_id } => {
                 StorageOp::GetChat { chat: self.chat(chat_id)?, reader: actor }
             }
+            Command::GetReadPositions { chat_id } => {
+                StorageOp::ReadPositions { chat: self.chat(chat_id)?, reader: actor }
+            }
             Command::ListChats { after, limit } => {
                 StorageOp::ListChats { username: actor, after, limit: list_page(limit)? }
             }

@@ -3,7 +3,8 @@
 use super::{Output, Publish};
 use crate::model::{
     BotToken, Chat, ChatChange, ChatChanged, ChatId, CreatedChat, Invitation, InviteLink, Invited,
-    Language, Message, NewChat, NewInviteLink, NewMessage, ReadMark, Revised, Seq, Timestamp, User,
+    Language, Message, NewChat, NewInviteLink, NewMessage, ReadMark, ReadPosition, Revised, Seq,
+    Timestamp, User,
 };
 use crate::protocol::{ErrorCode, RequestId, ServerFrame};
 use crate::storage::{Appended, Items};
@@ -73,6 +74,13 @@ pub enum StorageOp {
     },
     /// One chat, for a member.
     GetChat {
+        /// Chat.
+        chat: ChatId,
+        /// Who reads (must be a member).
+        reader: String,
+    },
+    /// Every member's read position in a chat, for a member.
+    ReadPositions {
         /// Chat.
         chat: ChatId,
         /// Who reads (must be a member).
@@ -296,7 +304,8 @@ impl StorageOp {
         match self {
             StorageOp::FetchMessages { reader, .. }
             | StorageOp::Resume { reader, .. }
-            | StorageOp::GetChat { reader, .. } => Some(reader),
+            | StorageOp::GetChat { reader, .. }
+            | StorageOp::ReadPositions { reader, .. } => Some(reader),
             StorageOp::Append(message) => Some(&message.author),
             StorageOp::Edit { editor, .. } => Some(editor),
             StorageOp::Delete { by, .. } => Some(by),
@@ -337,6 +346,7 @@ impl StorageOp {
             StorageOp::Delete { .. } => "delete",
             StorageOp::CreateChat { .. } => "create_chat",
             StorageOp::GetChat { .. } => "get_chat",
+            StorageOp::ReadPositions { .. } => "get_read_positions",
             StorageOp::ListChats { .. } => "list_chats",
             StorageOp::FindUsers { .. } => "find_users",
             StorageOp::Typing { .. } => "typing",
@@ -388,6 +398,8 @@ pub enum StorageOutcome {
     Created(CreatedChat),
     /// For `ListChats`.
     Chats(Vec<Chat>),
+    /// For `ReadPositions`: one per member, by username.
+    ReadPositions(Vec<ReadPosition>),
     /// For `FindUsers`: by username.
     Users(Vec<User>),
     /// For `Typing`: the typist is a participant.
@@ -484,6 +496,9 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
         }
         (StorageOp::GetChat { .. }, StorageOutcome::Chat(chat)) => {
             Output::reply(ServerFrame::Chat { id, chat })
+        }
+        (StorageOp::ReadPositions { chat, .. }, StorageOutcome::ReadPositions(positions)) => {
+            Output::reply(ServerFrame::ReadPositions { id, chat_id: chat, positions })
         }
         (StorageOp::ListChats { .. }, StorageOutcome::Chats(chats)) => {
             Output::reply(ServerFrame::Chats { id, chats })

@@ -1,7 +1,7 @@
 //! The state machine driven directly: no storage, no network.
 
 use super::*;
-use crate::model::{EventKind, Message, NewMessage, ReadMark, Revised, Seq, User};
+use crate::model::{EventKind, Message, NewMessage, ReadMark, ReadPosition, Revised, Seq, User};
 use crate::protocol::decode;
 use crate::storage::Appended;
 
@@ -146,6 +146,7 @@ fn identity_comes_from_authentication_not_from_the_frame() {
         r#"{"command":"fetch_messages","chatId":7}"#,
         r#"{"command":"resume","chatId":7,"since":3}"#,
         r#"{"command":"read","chatId":7,"seq":3}"#,
+        r#"{"command":"get_read_positions","chatId":7}"#,
         r#"{"command":"typing","chatId":7}"#,
         r#"{"command":"edit_message","chatId":7,"seq":1,"message":"x"}"#,
         r#"{"command":"delete_message","chatId":7,"seq":1}"#,
@@ -433,6 +434,19 @@ fn other_operations_publish_their_events() {
     );
     assert!(out.publish.is_empty(), "an older receipt is not re-broadcast: {out:?}");
     assert_eq!(out.reply, Some(ServerFrame::Ok { id: Some(2.into()) }));
+    let positions = vec![
+        ReadPosition { username: "alice".into(), seq: Seq(6) },
+        ReadPosition { username: "bob".into(), seq: Seq(0) },
+    ];
+    let out = run(
+        r#"{"command":"get_read_positions","chatId":7,"id":3}"#,
+        StorageOutcome::ReadPositions(positions.clone()),
+    );
+    assert!(out.publish.is_empty(), "asking tells no one: {out:?}");
+    assert_eq!(
+        out.reply,
+        Some(ServerFrame::ReadPositions { id: Some(3.into()), chat_id: ChatId(7), positions })
+    );
     let recorded = |seq: i64, kind: EventKind| Message {
         kind,
         target: Some(Seq(1)),

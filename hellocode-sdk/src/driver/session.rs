@@ -139,6 +139,9 @@ pub(crate) struct Session {
     outbox: Outbox,
     chats: Chats,
     sync: ChatListSync,
+    /// The server's list of who is online, when it came before the connection was ready: told
+    /// right after `Connected`, so the application sees the connection before what it says.
+    early_online: Option<Vec<String>>,
     paused_until: Option<Instant>,
     rate_pause: Duration,
     closing: Option<Closing>,
@@ -190,6 +193,7 @@ impl Session {
             outbox: Outbox::default(),
             chats,
             sync: ChatListSync::default(),
+            early_online: None,
             paused_until: None,
             rate_pause: RATE_PAUSE,
             closing: None,

@@ -53,6 +53,13 @@ async fn two_users_chat_with_every_command(kind: Kind) {
     assert!(matches!(alice.state(), ConnectionState::Connected { .. }));
     let mut alice_events = alice.events();
     let mut bob_events = bob.events();
+    let online = |event| match event {
+        Event::Online { usernames } => Some(usernames),
+        _ => None,
+    };
+    // Each connection is told who of its chat partners is online: no one shares a chat yet.
+    assert!(next_matching(&mut alice_events, online).await.is_empty());
+    assert!(next_matching(&mut bob_events, online).await.is_empty());
 
     let chat = alice.create_chat(vec!["bob".into()]).await.expect("chat created");
     let created = next_matching(&mut bob_events, |event| match event {
@@ -93,6 +100,12 @@ async fn two_users_chat_with_every_command(kind: Kind) {
     })
     .await;
     assert_eq!(read, ("bob".to_owned(), Seq(2)));
+    let positions = alice.read_positions(chat.id).await.expect("read positions");
+    let positions: Vec<(&str, Seq)> =
+        positions.iter().map(|p| (p.username.as_str(), p.seq)).collect();
+    assert_eq!(positions, [("alice", Seq(0)), ("bob", Seq(2))]);
+    let unknown = alice.read_positions(ChatId(9_999)).await.expect_err("no such chat");
+    assert_eq!(unknown.code(), "not_found");
 
     let edited = alice.edit_message(chat.id, Seq(1), "hello, bob").await.expect("edited");
     assert_eq!(edited.content, "hello, bob");
@@ -119,6 +132,17 @@ async fn two_users_chat_with_every_command(kind: Kind) {
     })
     .await;
     assert_eq!(presence, ("bob".to_owned(), false));
+    // Back again: bob is told alice is online, alice that bob is.
+    let again = server.connect_with(kind, password("bob"), fast_config()).await;
+    let mut again_events = again.events();
+    assert_eq!(next_matching(&mut again_events, online).await, ["alice"]);
+    let presence = next_matching(&mut alice_events, |event| match event {
+        Event::Presence { username, online } => Some((username, online)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(presence, ("bob".to_owned(), true));
+    again.close().await;
     let closed = next_matching(&mut bob_events, |event| match event {
         Event::Connection(ConnectionState::Closed { error }) => Some(error),
         _ => None,

@@ -7,7 +7,8 @@ use hellocode_sdk::{
 };
 
 use crate::harness::{
-    Kind, TestServer, commands_received, fast_config, next_matching, on_transports, password,
+    Kind, TestServer, commands_received, fast_config, next_matching, next_told, on_transports,
+    password,
 };
 use crate::proxy::Proxy;
 
@@ -30,19 +31,6 @@ async fn next_item(events: &mut Events) -> Message {
     next_matching(events, |event| match event {
         Event::Message(item) | Event::ChatEvent(item) => Some(item),
         _ => None,
-    })
-    .await
-}
-
-/// The next event that is not a send update, presence, typing or a connection change.
-async fn next_told(events: &mut Events) -> Event {
-    next_matching(events, |event| match event {
-        Event::Send(_)
-        | Event::Presence { .. }
-        | Event::Typing { .. }
-        | Event::Read { .. }
-        | Event::Connection(_) => None,
-        other => Some(other),
     })
     .await
 }

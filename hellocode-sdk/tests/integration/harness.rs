@@ -225,3 +225,18 @@ macro_rules! on_transports {
     };
 }
 pub(crate) use on_transports;
+
+/// The next event that is not a send update, presence, typing, a read receipt or a connection
+/// change: what a test of chats and invitations is about.
+pub(crate) async fn next_told(events: &mut Events) -> Event {
+    next_matching(events, |event| match event {
+        Event::Send(_)
+        | Event::Presence { .. }
+        | Event::Online { .. }
+        | Event::Typing { .. }
+        | Event::Read { .. }
+        | Event::Connection(_) => None,
+        other => Some(other),
+    })
+    .await
+}

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use crate::bot::{echo, stopped};
 use crate::fake::{CLOSE, Fake, chat, standard};
 use crate::harness::{
-    Kind, TestServer, fast_config, marker, next_matching, on_transports, password,
+    Kind, TestServer, fast_config, marker, next_matching, next_told, on_transports, password,
 };
 use crate::proxy::Proxy;
 
@@ -29,19 +29,6 @@ on_transports!(
 
 fn code<T: std::fmt::Debug>(result: Result<T, Error>) -> &'static str {
     result.expect_err("the server refuses").code()
-}
-
-/// The next event that is not a send update, presence, typing or a connection change.
-async fn next_told(events: &mut Events) -> Event {
-    next_matching(events, |event| match event {
-        Event::Send(_)
-        | Event::Presence { .. }
-        | Event::Typing { .. }
-        | Event::Read { .. }
-        | Event::Connection(_) => None,
-        other => Some(other),
-    })
-    .await
 }
 
 async fn next_invitation(events: &mut Events) -> Invitation {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use hellocode_core::protocol::{ErrorCode, ServerFrame, decode};
-use hellocode_core::session::{Identity, Session};
+use hellocode_core::session::{Identity, Scope, Session};
 use tokio::sync::{Notify, oneshot};
 use tokio::time::{Interval, Sleep};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -137,9 +137,14 @@ pub async fn run<S, E>(
         if registered.is_none()
             && let Some(identity) = session.identity()
         {
-            let Some(registration) =
-                state.hub.register(&identity.username, scope, queue.clone(), evict.clone())
-            else {
+            let partners = presence_partners(&state, &session, identity).await;
+            let Some(registration) = state.hub.register(
+                &identity.username,
+                scope,
+                queue.clone(),
+                evict.clone(),
+                partners.as_deref(),
+            ) else {
                 request_close(&mut close_request, TOO_MANY);
                 reason = TOO_MANY.reason;
                 break;
@@ -295,6 +300,27 @@ pub async fn run<S, E>(
         seconds = opened.elapsed().as_secs(),
         "connection closed"
     );
+}
+
+/// Whose presence a newly authenticated connection is told at once: everyone who shares a
+/// chat with its user, for an all-chats connection of protocol version 2 (a chat-bound one
+/// gets no presence; version 1 knows no `online` frame). `None` also when storage fails: the
+/// connection then learns presence from changes only.
+async fn presence_partners(
+    state: &AppState,
+    session: &Session,
+    identity: &Identity,
+) -> Option<Vec<String>> {
+    if session.scope() != Scope::AllChats || session.protocol() < 2 {
+        return None;
+    }
+    match state.storage.chat_partners(&identity.username).await {
+        Ok(partners) => Some(partners),
+        Err(err) => {
+            tracing::warn!(user = %identity.username, error = %err, "cannot load chats for the presence snapshot");
+            None
+        }
+    }
 }
 
 fn rate_limited() -> ServerFrame {

@@ -291,6 +291,10 @@ impl Fetched {
     }
 }
 
+fn is_presence(frame: &Value) -> bool {
+    frame["command"] == "presence" || frame["command"] == "online"
+}
+
 pub struct Client {
     pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
@@ -304,13 +308,13 @@ impl Client {
         self.socket.send(Message::text(text)).await.expect("send");
     }
 
-    /// The next text frame as JSON. Presence events, which arrive whenever another user's
-    /// first connection opens or last one closes, are skipped; [`Client::expect`] with
-    /// `"presence"` waits for one.
+    /// The next text frame as JSON. Presence, which arrives whenever another user's first
+    /// connection opens or last one closes (`presence`) and when a version 2 connection opens
+    /// (`online`), is skipped; [`Client::expect`] with `"presence"` or `"online"` waits for it.
     pub async fn recv(&mut self) -> Value {
         loop {
             let frame = self.recv_any().await;
-            if frame["command"] != "presence" {
+            if !is_presence(&frame) {
                 return frame;
             }
         }
@@ -336,7 +340,8 @@ impl Client {
 
     /// The next frame, which must have this `command`.
     pub async fn expect(&mut self, command: &str) -> Value {
-        let frame = if command == "presence" { self.recv_any().await } else { self.recv().await };
+        let presence = command == "presence" || command == "online";
+        let frame = if presence { self.recv_any().await } else { self.recv().await };
         assert_eq!(frame["command"], command, "expected {command}, got {frame}");
         frame
     }

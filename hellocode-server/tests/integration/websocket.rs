@@ -17,6 +17,7 @@ on_backends!(websocket:
     a_slow_reader_is_cut_off_while_a_fast_reader_gets_everything,
     concurrent_senders_are_delivered_in_sequence_order,
     receipts_typing_edits_and_deletes_reach_participants,
+    a_new_connection_learns_who_is_online_and_how_far_each_has_read,
     resume_returns_exactly_what_was_missed,
     bots_find_users_by_language,
     shutdown_closes_sockets_with_a_close_frame,
@@ -336,6 +337,59 @@ pub async fn receipts_typing_edits_and_deletes_reach_participants(backend: Backe
     drop(bob);
     let presence = alice.expect("presence").await;
     assert_eq!(presence, json!({ "command": "presence", "username": "bob", "online": false }));
+}
+
+pub async fn a_new_connection_learns_who_is_online_and_how_far_each_has_read(backend: Backend) {
+    let Some(server) = start(backend).await else { return };
+    let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
+    let carol = server.user("carol").await;
+    let v2 = |token: &str| format!("/ws?token={token}&protocol=2");
+    let mut alice = server.connect(&v2(&tokens[0])).await;
+    assert_eq!(alice.recv_any().await, json!({ "command": "online", "usernames": [] }));
+    let mut carol = server.connect(&v2(&carol)).await;
+    assert_eq!(carol.recv_any().await, json!({ "command": "online", "usernames": [] }), "no chat");
+
+    // Authenticating by command: the reply, then the snapshot.
+    let mut bob = server.connect("/ws").await;
+    let auth = json!({ "command": "auth", "token": tokens[1], "protocol": 2, "id": 1 });
+    assert_eq!(bob.request(auth, 1).await["command"], "authenticated");
+    assert_eq!(bob.recv_any().await, json!({ "command": "online", "usernames": ["alice"] }));
+    assert_eq!(
+        alice.recv_any().await,
+        json!({ "command": "presence", "username": "bob", "online": true })
+    );
+    // Version 1 and chat-bound connections get no snapshot: the next frame answers a ping.
+    for path in [
+        format!("/ws?token={}", tokens[0]),
+        format!("/ws/chat/{chat}?token={}&protocol=2", tokens[0]),
+    ] {
+        let mut other = server.connect(&path).await;
+        other.send(json!({ "command": "ping", "id": "p" })).await;
+        assert_eq!(other.recv_any().await, json!({ "command": "pong", "id": "p" }), "{path}");
+    }
+
+    alice.post(chat, "one", 1).await;
+    alice.post(chat, "two", 2).await;
+    bob.expect("new_message").await;
+    bob.expect("new_message").await;
+    bob.send(json!({ "command": "read", "chatId": chat, "seq": 2, "id": 3 })).await;
+    bob.expect("read").await;
+    assert_eq!(bob.expect("ok").await["id"], 3);
+    let positions =
+        bob.request(json!({ "command": "get_read_positions", "chatId": chat }), 4).await;
+    assert_eq!(
+        positions,
+        json!({
+            "command": "read_positions", "id": 4, "chatId": chat,
+            "positions": [{ "username": "alice", "seq": 0 }, { "username": "bob", "seq": 2 }],
+        })
+    );
+    let refused =
+        carol.request(json!({ "command": "get_read_positions", "chatId": chat }), 5).await;
+    assert_eq!(refused["code"], "forbidden", "{refused}");
+    let missing =
+        carol.request(json!({ "command": "get_read_positions", "chatId": 9_999 }), 6).await;
+    assert_eq!(missing["code"], "not_found", "{missing}");
 }
 
 pub async fn resume_returns_exactly_what_was_missed(backend: Backend) {

@@ -136,6 +136,7 @@ pub(crate) fn event(event: &Event) -> Value {
         Event::Presence { username, online } => {
             ("presence", json!({"username": username, "online": online}))
         }
+        Event::Online { usernames } => ("online", json!({"usernames": usernames})),
         Event::ChatCreated(c) => ("chat_created", chat(c)),
         Event::ChatEvent(m) => ("chat_event", message(m)),
         Event::ChatChanged(c) => ("chat_changed", chat(c)),

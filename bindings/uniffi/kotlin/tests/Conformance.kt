@@ -68,6 +68,7 @@ object Canonical {
         is Event.Typing -> mapOf("kind" to "typing", "chat" to e.chatId, "username" to e.username)
         is Event.Read -> mapOf("kind" to "read", "chat" to e.chatId, "username" to e.username, "seq" to e.seq)
         is Event.Presence -> mapOf("kind" to "presence", "username" to e.username, "online" to e.online)
+        is Event.Online -> mapOf("kind" to "online", "usernames" to e.usernames)
         is Event.ChatCreated -> chat(e.chat) + ("kind" to "chat_created")
         is Event.ChatEvent -> message(e.event) + ("kind" to "chat_event")
         is Event.ChatChanged -> chat(e.chat) + ("kind" to "chat_changed")
@@ -336,6 +337,7 @@ suspend fun callOperation(client: Client, call: String, args: Map<String, Any?>)
     "find_users" -> client.findUsers(args.text("language")).map(Canonical::user)
     "typing" -> client.typing(args.long("chat")).let { null }
     "mark_read" -> client.markRead(args.long("chat"), args.long("seq")).let { null }
+    "read_positions" -> client.readPositions(args.long("chat")).map { mapOf("username" to it.username, "seq" to it.seq) }
     "edit_message" -> Canonical.message(client.editMessage(args.long("chat"), args.long("seq"), args.text("text")))
     "delete_message" -> client.deleteMessage(args.long("chat"), args.long("seq")).let { null }
     "ping" -> client.ping() >= 0.0

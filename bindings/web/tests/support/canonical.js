@@ -133,6 +133,9 @@ export function event(event) {
     case 'presence':
       body = { username: event.user, online: event.online };
       break;
+    case 'online':
+      body = { usernames: [...event.users] };
+      break;
     case 'chat_created':
     case 'chat_changed':
       body = chat(event.chat);

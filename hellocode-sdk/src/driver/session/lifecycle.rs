@@ -34,6 +34,9 @@ impl Session {
         self.last_reply = now;
         self.probe = None;
         self.set_state(ConnectionState::Connected { username: self.username.clone() });
+        if let Some(usernames) = self.early_online.take() {
+            self.events.emit(Event::Online { usernames });
+        }
     }
 
     /// The connection failed or was judged dead (`drop`: the shell must drop it).
@@ -113,6 +116,7 @@ impl Session {
         self.outbox.disconnected();
         self.chats.disconnected();
         self.sync = ChatListSync::default();
+        self.early_online = None;
         self.urgent.clear();
         self.paused_until = None;
         self.probe = None;

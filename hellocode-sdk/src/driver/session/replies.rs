@@ -248,6 +248,10 @@ impl Session {
             ServerFrame::Presence { username, online } => {
                 out.push(Event::Presence { username, online });
             }
+            ServerFrame::Online { usernames } if !matches!(self.phase, Phase::Ready) => {
+                self.early_online = Some(usernames);
+            }
+            ServerFrame::Online { usernames } => out.push(Event::Online { usernames }),
             ServerFrame::ChatCreated { chat } => {
                 self.chats.created(&chat);
                 out.push(Event::ChatCreated(chat));

@@ -50,6 +50,42 @@ fn the_first_connection_logs_in_and_fetches_the_chat_list_before_it_is_ready() {
 }
 
 #[test]
+fn who_is_online_is_told_after_connected_on_every_connection() {
+    let online = |names: &[&str]| ServerFrame::Online {
+        usernames: names.iter().map(|name| (*name).to_owned()).collect(),
+    };
+    let mut h = Harness::new(Credentials::password("alice", "secret-pw"), config());
+    h.open();
+    let login = h.sent_one("login");
+    h.answer(&login, authenticated("alice", Some("t1")));
+    // The server sends the list right after `authenticated`, before the chat list is in.
+    h.receive(&online(&["bob"]));
+    h.answer_chat_list(&[chat(7, 0)]);
+    let told: Vec<Event> = h
+        .drain_events()
+        .into_iter()
+        .filter(|event| matches!(event, Event::Connection(_) | Event::Online { .. }))
+        .collect();
+    assert_eq!(
+        told,
+        [
+            Event::Connection(ConnectionState::Connected { username: "alice".into() }),
+            Event::Online { usernames: vec!["bob".into()] },
+        ]
+    );
+    // Each reconnection brings a new list, which replaces the last.
+    h.lose(Error::Transport("reset".into()));
+    h.reconnect();
+    h.receive(&online(&[]));
+    let lists: Vec<Event> = h
+        .drain_events()
+        .into_iter()
+        .filter(|event| matches!(event, Event::Online { .. }))
+        .collect();
+    assert_eq!(lists, [Event::Online { usernames: vec![] }]);
+}
+
+#[test]
 fn a_refused_first_login_stops_with_the_refusal() {
     let mut h = Harness::new(Credentials::password("alice", "wrong-password"), config());
     h.open();
