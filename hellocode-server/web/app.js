@@ -118,7 +118,9 @@ class App {
     this.client = client;
     this.me = client.username;
     this.chats = new Map();
+    /** Who is online; once the server's list has come (`online`), everyone else is offline. */
     this.presence = new Map();
+    this.presenceKnown = false;
     this.pending = new Map(client.pendingSends().map((send) => [send.clientId, { ...send, chat: chatId(send.chat) }]));
     this.current = null;
     this.reads = kept(this.me, 'read');
@@ -151,10 +153,15 @@ class App {
     return chat.participants.map((p) => p.username).find((name) => name !== this.me) ?? null;
   }
 
+  /** Whether `user` is online: true, false, or undefined while the server has not said. */
+  isOnline(user) {
+    return this.presence.get(user) ?? (this.presenceKnown ? false : undefined);
+  }
+
   /**
    * Messages of others after my read mark: `{count, more}` (more: history not all loaded). The
-   * protocol does not tell a new device where its user has read up to, so a message of mine
-   * counts as a mark too: who answered has read what came before.
+   * mark is the newest of the server's (`readPositions`, `read` events) and this browser's; a
+   * message of mine counts as a mark too: who answered has read what came before.
    */
   unread(entry) {
     let mark = this.myReads[entry.chat.id] ?? 0;
@@ -210,11 +217,14 @@ class App {
       else this.chats.get(chat.id).chat = chat;
     }
     this.drawList();
-    // The newest page of each chat, for its last message and unread count; a few at a time.
-    const queue = [...this.chats.values()].filter((entry) => !entry.loaded && entry.maxSeq > 0);
+    // The newest page of each chat, for its last message, and everyone's read positions, for
+    // the unread count and receipts (those moved while this page was away are not replayed);
+    // a few chats at a time.
+    const queue = [...this.chats.values()].filter((entry) => entry.maxSeq > 0);
     const worker = async () => {
       for (let entry = queue.shift(); entry; entry = queue.shift()) {
-        await this.loadHistory(entry, FIRST_PAGE).catch(() => {});
+        if (!entry.loaded) await this.loadHistory(entry, FIRST_PAGE).catch(() => {});
+        await this.loadPositions(entry);
         this.drawList();
       }
     };
@@ -231,6 +241,17 @@ class App {
     entry.loaded = true;
     if (messages.length < limit) entry.complete = true;
     if (entry === this.view.entry) this.markCurrentRead();
+  }
+
+  /** Take a chat's stored read positions: mine for its unread count, the others' as receipts. */
+  async loadPositions(entry) {
+    let positions;
+    try {
+      positions = await this.client.readPositions(entry.chat.id);
+    } catch {
+      return; // offline, or the chat is gone: the marks kept here stand
+    }
+    for (const { username, seq } of positions) this.onRead(entry.chat.id, username, seq);
   }
 
   async openChat(id) {
@@ -349,6 +370,12 @@ class App {
         return this.onRead(chatId(event.chat), event.user, event.seq);
       case 'presence':
         this.presence.set(event.user, event.online);
+        this.drawList();
+        return this.view.syncHeader();
+      case 'online':
+        // Sent on each (re)connection: it replaces what was known (changes while away are lost).
+        this.presence = new Map(event.users.map((user) => [user, true]));
+        this.presenceKnown = true;
         this.drawList();
         return this.view.syncHeader();
       case 'pending':

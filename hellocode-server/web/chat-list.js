@@ -18,7 +18,7 @@ function item(app, entry) {
   const id = entry.chat.id;
   const unread = app.unread(entry);
   const peer = app.directPeer(entry.chat);
-  const online = peer ? app.presence.get(peer) : undefined;
+  const online = peer ? app.isOnline(peer) : undefined;
   const pending = app.pendingIn(id).at(-1);
   const last = entry.last;
   const preview = pending

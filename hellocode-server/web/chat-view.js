@@ -316,7 +316,7 @@ export function createChatView(app) {
     title.textContent = app.title(entry.chat);
     const peer = app.directPeer(entry.chat);
     if (peer) {
-      const online = app.presence.get(peer);
+      const online = app.isOnline(peer);
       subtitle.textContent = online === true ? 'online' : online === false ? 'offline' : 'direct chat';
     } else {
       const names = entry.chat.participants.map((p) => p.username);

@@ -55,7 +55,7 @@ export function setUpPeople(app) {
 
   function person(user) {
     const id = `person-${user.username}`;
-    const online = app.presence.get(user.username);
+    const online = app.isOnline(user.username);
     const details = [user.languages?.join(', '), user.timezone].filter(Boolean).join(' · ');
     return el(
       'li',

@@ -223,6 +223,7 @@ test('a reload keeps the session and the history', async () => {
   await bob.page.reload();
   const item = bob.page.locator('#chat-list .chat-item', { hasText: 'alice' });
   await item.waitFor();
+  await item.locator('.dot.online').waitFor(); // alice is online: the server says so at once
   assert.equal(await bob.page.isVisible('#sign-in'), false);
   await send(alice.page, 'See you at the Rust meetup on Thursday?');
   await item.locator('.badge', { hasText: '1' }).waitFor();
@@ -237,6 +238,12 @@ test('a reload keeps the session and the history', async () => {
 });
 
 test('on a phone: sign in, the chat list, a chat, log out', async () => {
+  // Bob answers; alice's desktop, with the chat open, reads it (bob sees the receipt).
+  await send(bob.page, 'Thursday it is.');
+  await message(alice.page, 'Thursday it is.').waitFor();
+  await bob.page.locator('#messages .receipt', { hasText: 'Seen by alice' }).waitFor();
+  // The phone is a new device: what it shows of presence, unread counts and receipts comes
+  // from the server, not from this browser's storage.
   const phone = await newPage(PHONE);
   const { page } = phone;
   await page.goto(server.origin + '/');
@@ -248,11 +255,14 @@ test('on a phone: sign in, the chat list, a chat, log out', async () => {
   await page.click('#login-form button[type="submit"]');
   const item = page.locator('#chat-list .chat-item', { hasText: 'bob' });
   await item.waitFor();
-  await item.locator('.preview', { hasText: 'Rust meetup' }).waitFor();
+  await item.locator('.preview', { hasText: 'Thursday it is.' }).waitFor();
+  await item.locator('.dot.online').waitFor(); // bob was online before this page opened
+  assert.equal(await item.locator('.badge').count(), 0, 'read on the desktop: nothing unread');
   assert.equal(await page.isVisible('#chat'), false, 'one column on a phone');
   await shoot(page, 'chat-list-phone');
   await item.click();
   await message(page, 'Rust meetup').waitFor();
+  await page.locator('#messages .receipt', { hasText: 'Seen by bob' }).waitFor();
   assert.equal(await page.isVisible('#chat-list'), false);
   await shoot(page, 'chat-phone');
   await page.click('#back');
