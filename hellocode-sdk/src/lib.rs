@@ -64,7 +64,9 @@
 //! # }
 //! ```
 //!
-//! To add a transport, implement [`Transport`]; see the [`transport`] module.
+//! To add a transport, implement [`Transport`]; see the [`transport`] module. For a deployment
+//! of several server nodes, [`Failover`] connects to the first node that answers, and when its
+//! node dies the client reconnects to another and resumes where it left off.
 //!
 //! # Guarantees and limits
 //!
@@ -130,4 +132,4 @@ pub use hellocode_core::model::{
     Message, Participant, ReadPosition, Role, Seq, Timestamp, User,
 };
 pub use hellocode_core::protocol::ErrorCode;
-pub use transport::{InProcessTransport, Transport, WebSocketTransport};
+pub use transport::{Failover, InProcessTransport, Transport, WebSocketTransport};

@@ -64,7 +64,11 @@ impl PyBlockingClient {
     /// Connect and authenticate (same arguments as `hellocode.connect`).
     #[staticmethod]
     #[pyo3(signature = (url, **options))]
-    fn connect(py: Python<'_>, url: String, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+    fn connect(
+        py: Python<'_>,
+        url: &Bound<'_, PyAny>,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
         let options = ConnectOptions::from_keywords(url, options)?;
         Ok(PyBlockingClient { client: wait(py, options.connect())? })
     }

@@ -55,7 +55,7 @@ pub(crate) fn awaitable_none<'py>(
 #[pyo3(signature = (url, **options))]
 fn connect<'py>(
     py: Python<'py>,
-    url: String,
+    url: &Bound<'py, PyAny>,
     options: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let options = ConnectOptions::from_keywords(url, options)?;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use hellocode_sdk::{
-    ChatId, Client, ClientConfig, Credentials, Event, History, ListenerHandle, ProfileUpdate,
-    Result, Seq, WebSocketTransport,
+    ChatId, Client, ClientConfig, Credentials, Event, Failover, History, ListenerHandle,
+    ProfileUpdate, Result, Seq, WebSocketTransport,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -24,7 +24,8 @@ use crate::types::{
 
 /// Where and how to connect, checked before anything goes on the wire.
 pub(crate) struct ConnectOptions {
-    url: String,
+    /// One server, or several nodes of one deployment to fail over among.
+    urls: Vec<String>,
     credentials: Credentials,
     config: ClientConfig,
 }
@@ -79,9 +80,18 @@ where
 impl ConnectOptions {
     /// `connect(url, **options)`, checked: both clients' `connect` take the same keywords.
     pub(crate) fn from_keywords(
-        url: String,
+        url: &Bound<'_, PyAny>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
+        let urls = match url.extract::<String>() {
+            Ok(url) => vec![url],
+            Err(_) => url.extract::<Vec<String>>().map_err(|_| {
+                PyTypeError::new_err("connect() argument url: a str, or a list of str (the nodes)")
+            })?,
+        };
+        if urls.is_empty() {
+            return Err(invalid_argument("connect() argument url: the list of nodes is empty"));
+        }
         if let Some(options) = options {
             for key in options.keys() {
                 let key: String = key.extract()?;
@@ -102,13 +112,18 @@ impl ConnectOptions {
             register,
             register_or_login,
         )?;
-        Ok(ConnectOptions { url, credentials, config: config(options)? })
+        Ok(ConnectOptions { urls, credentials, config: config(options)? })
     }
 
-    /// Connect (on the module's runtime when awaited there).
+    /// Connect (on the module's runtime when awaited there): to the one server, or to the
+    /// first node that answers (`Failover`).
     pub(crate) async fn connect(self) -> Result<Client> {
-        let transport = WebSocketTransport::new(&self.url)?;
-        Client::connect_with(transport, self.credentials, self.config).await
+        if let [url] = self.urls.as_slice() {
+            let transport = WebSocketTransport::new(url)?;
+            return Client::connect_with(transport, self.credentials, self.config).await;
+        }
+        let urls: Vec<&str> = self.urls.iter().map(String::as_str).collect();
+        Client::connect_with(Failover::websocket(&urls)?, self.credentials, self.config).await
     }
 }
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Optional, TypeVar
+from collections.abc import Sequence
+from typing import Any, Optional, TypeVar, Union
 
 import hellocode
 from conftest import PASSWORD, unique_name
@@ -11,8 +12,10 @@ from conftest import PASSWORD, unique_name
 E = TypeVar("E")
 
 
-async def register(url: str, prefix: str = "user", **options: Any) -> hellocode.Client:
-    """A new account, connected."""
+async def register(
+    url: Union[str, Sequence[str]], prefix: str = "user", **options: Any
+) -> hellocode.Client:
+    """A new account, connected (to one server, or to the first of several nodes)."""
     name = unique_name(prefix)
     return await hellocode.connect(
         url, username=name, email=f"{name}@example.org", password=PASSWORD, register=True, **options

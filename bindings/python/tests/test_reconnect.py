@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 import hellocode
 from conftest import Server
 from helpers import next_of, register, run
@@ -71,3 +73,37 @@ def test_cuts_mid_traffic_lose_and_repeat_nothing(server: Server, proxy: Proxy) 
         await bob.close()
 
     run(scenario(), timeout=90)
+
+
+def test_given_several_nodes_the_client_fails_over_when_its_node_dies(
+    server: Server, proxy: Proxy
+) -> None:
+    async def scenario() -> None:
+        bob = await register(server.url)
+        # The proxy stands for the first node; the server itself for the second.
+        alice = await register([proxy.url, server.url])
+        assert proxy.connections == 1, "the first node that answers"
+        events = alice.events()
+        chat = await bob.create_chat([alice.username])
+        await next_of(events, hellocode.ChatCreated)
+        proxy.set_down(True)  # the first node dies
+        await bob.send(chat.id, "written while alice fails over")
+        got = await next_of(events, hellocode.MessageEvent)
+        assert (got.message.seq, got.message.content) == (1, "written while alice fails over")
+        assert alice.state.kind == "connected"
+        await alice.send(chat.id, "and back")
+        assert await alice.positions() == {chat.id: 2}
+        await alice.close()
+        await bob.close()
+
+    run(scenario(), timeout=60)
+
+
+def test_a_list_of_nodes_must_hold_urls(server: Server) -> None:
+    async def scenario() -> None:
+        with pytest.raises(hellocode.InvalidInput):
+            await hellocode.connect([], username="a", password="p")
+        with pytest.raises(TypeError):
+            await hellocode.connect(42, username="a", password="p")  # type: ignore[arg-type]
+
+    run(scenario(), timeout=10)

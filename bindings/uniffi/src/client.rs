@@ -33,6 +33,23 @@ pub async fn connect(
     Ok(Arc::new(Client { inner }))
 }
 
+/// Connect to one of several nodes of a deployment (`urls`, tried in order) and authenticate.
+/// When the node dies the client reconnects to another and resumes every chat where it
+/// stopped. Fails like `connect`, or with `InvalidInput` for an empty list.
+#[uniffi::export]
+pub async fn connect_any(
+    urls: Vec<String>,
+    credentials: Credentials,
+    config: ClientConfig,
+) -> Result<Arc<Client>, HelloCodeError> {
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let transport = sdk::Failover::websocket(&urls)?;
+    let connecting =
+        sdk::Client::connect_with(transport, credentials.into(), sdk::ClientConfig::from(config));
+    let inner = call(connecting).await?;
+    Ok(Arc::new(Client { inner }))
+}
+
 /// A connection to a HelloCode server that survives disconnects. Every async method may be
 /// called from any thread or coroutine; the work runs on the library's own threads. Call
 /// `shutdown()` on logout; releasing the object (`close()` in Kotlin, the last reference in

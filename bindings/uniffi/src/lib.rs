@@ -5,8 +5,9 @@
 //! ([`Client`], [`Bot`]), records are converted from the SDK's types with `From`, and every
 //! failure is one [`HelloCodeError`] carrying the SDK's stable `code`.
 //!
-//! - [`connect`] returns a [`Client`] with every public operation of the Rust client as an
-//!   async method (Kotlin `suspend fun`, Swift `async throws`).
+//! - [`connect`] (or [`connect_any`], for several nodes) returns a [`Client`] with every public
+//!   operation of the Rust client as an async method (Kotlin `suspend fun`, Swift
+//!   `async throws`).
 //! - Events come through a foreign [`EventListener`] (Kotlin: a `Flow` adapter in
 //!   `kotlin/`), or are pulled from an [`EventStream`].
 //! - [`Bot`] runs the SDK's bot framework with foreign [`CommandHandler`]s.
@@ -24,7 +25,9 @@ mod runtime;
 mod types;
 
 pub use bot::{ArgKind, ArgSpec, Bot, BotCommand, BotContext, BotOptions, CommandHandler};
-pub use client::{Client, EventListener, EventStream, History, ListenerHandle, connect};
+pub use client::{
+    Client, EventListener, EventStream, History, ListenerHandle, connect, connect_any,
+};
 pub use diagnostics::measure_pings;
 pub use error::{ErrorInfo, HelloCodeError};
 pub use types::{

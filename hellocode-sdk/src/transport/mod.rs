@@ -3,7 +3,8 @@
 //! transport.
 //!
 //! Two come with the SDK: [`WebSocketTransport`] (`ws://` and `wss://`, rustls) and
-//! [`InProcessTransport`] (a server in the same process, over channels).
+//! [`InProcessTransport`] (a server in the same process, over channels). [`Failover`] spreads
+//! one client over several server nodes: it connects through the first that answers.
 //!
 //! # Adding a transport
 //!
@@ -44,6 +45,7 @@
 //! # let _ = transport;
 //! ```
 
+mod failover;
 mod in_process;
 mod websocket;
 
@@ -51,6 +53,7 @@ use std::pin::Pin;
 
 use futures_util::{Sink, Stream};
 
+pub use failover::Failover;
 pub use in_process::InProcessTransport;
 pub use websocket::WebSocketTransport;
 

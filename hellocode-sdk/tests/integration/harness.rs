@@ -36,6 +36,17 @@ impl TestServer {
         let url = format!("sqlite:{}", dir.0.join("chat.db").display());
         let storage: Arc<dyn Storage> =
             Arc::new(SqliteStorage::open(&url).await.expect("open sqlite"));
+        TestServer::on_storage(storage, settings, dir).await
+    }
+
+    /// Another node of the same deployment: a second server on this one's storage and secret
+    /// (no broker between them: each delivers live only to its own clients).
+    pub(crate) async fn another_node(&self) -> TestServer {
+        let settings = Settings::without_abuse_limits();
+        TestServer::on_storage(self.storage.clone(), settings, TempDir::new()).await
+    }
+
+    async fn on_storage(storage: Arc<dyn Storage>, settings: Settings, dir: TempDir) -> TestServer {
         let server = Server::start_with(
             storage.clone(),
             b"an-integration-test-secret-of-32-bytes!",

@@ -9,6 +9,7 @@ mod chats;
 mod client;
 mod close_codes;
 mod custom;
+mod failover;
 mod fake;
 mod groups;
 mod harness;

@@ -586,7 +586,7 @@ class ListenerHandle:
 # ---- asyncio client ----
 
 async def connect(
-    url: str,
+    url: Union[str, Sequence[str]],
     *,
     username: Optional[str] = None,
     password: Optional[str] = None,
@@ -606,7 +606,9 @@ async def connect(
     reconnect_initial: Optional[float] = None,
     reconnect_max: Optional[float] = None,
 ) -> Client:
-    """Connect to `url` (ws:// or wss://) and authenticate.
+    """Connect to `url` (ws:// or wss://) and authenticate. Give a list of URLs for a
+    deployment of several nodes: the client connects to the first that answers, and when its
+    node dies it reconnects to another and resumes where it left off.
 
     Credentials: `username` and `password`; or `token` (a saved login token or a bot token); or
     `register=True` with `username`, `email` and `password` to create the account;
@@ -771,7 +773,7 @@ class BlockingClient:
 
     @staticmethod
     def connect(
-        url: str,
+        url: Union[str, Sequence[str]],
         *,
         username: Optional[str] = None,
         password: Optional[str] = None,

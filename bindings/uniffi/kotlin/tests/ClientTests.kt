@@ -62,6 +62,21 @@ fun main() {
             }
         }
 
+        suite.test("connectAny: the first node that answers; no node at all is InvalidInput") {
+            blocking {
+                val deadPort = java.net.ServerSocket(0).use { it.localPort } // closed: refuses
+                val name = unique("nodes")
+                register(server.url, name).shutdown()
+                val client = connectAny(listOf("ws://127.0.0.1:$deadPort", server.url), Credentials.Password(name, PASSWORD), FAST)
+                assertEquals(name, client.username())
+                assertEquals(0, client.listChats().size, "a request through the second node")
+                client.shutdown()
+                expectThrows<HelloCodeException.InvalidInput>("invalid_url") {
+                    runBlocking { connectAny(listOf(), Credentials.Password(name, PASSWORD), FAST) }
+                }
+            }
+        }
+
         suite.test("a chat: send, receive through the listener and the Flow, local echo") {
             blocking {
                 val (a, b) = unique("alice") to unique("bob")
