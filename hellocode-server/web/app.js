@@ -223,8 +223,9 @@ class App {
     const queue = [...this.chats.values()].filter((entry) => entry.maxSeq > 0);
     const worker = async () => {
       for (let entry = queue.shift(); entry; entry = queue.shift()) {
-        if (!entry.loaded) await this.loadHistory(entry, FIRST_PAGE).catch(() => {});
-        await this.loadPositions(entry);
+        // Both requests at once (one round trip), then one drawing: no unread count flashes.
+        const history = entry.loaded ? null : this.loadHistory(entry, FIRST_PAGE).catch(() => {});
+        await Promise.all([history, this.loadPositions(entry)]);
         this.drawList();
       }
     };
