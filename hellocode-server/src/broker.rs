@@ -6,11 +6,20 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use hellocode_core::model::ChatId;
 use hellocode_core::session::Publish;
+use serde::{Deserialize, Serialize};
 
 use crate::hub::Hub;
 
 /// Something every node must hear about.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its serialized form (JSON, [`BrokerEvent::to_json`]) is what nodes of one deployment send
+/// each other, so it is stable: `{"kind": ..., "body": ...}` with `kind` one of `chat` (body:
+/// `{chat, frame, to?, also?}`, the frame in its wire form), `presence` (`{username,
+/// online}`), `members_changed` (a chat id), `membership_reset` (no body) and `revoke`
+/// (`{kind: account_deleted | password_changed | bot_token_revoked, account, ...}`). Fields are
+/// only ever added; a node ignores the ones it does not know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "body", rename_all = "snake_case")]
 pub enum BrokerEvent {
     /// An event for the participants of a chat (boxed: a frame is large, the other events
     /// small).
@@ -28,6 +37,19 @@ pub enum BrokerEvent {
     MembershipReset,
     /// A credential stopped being valid: close the connections it authenticated.
     Revoke(crate::revocation::Revocation),
+}
+
+impl BrokerEvent {
+    /// The serialized form nodes exchange.
+    pub fn to_json(&self) -> String {
+        // Every map key is a string and no Serialize impl here fails.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Read an event another node sent; `Err` says what is wrong with it.
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
 }
 
 /// Carries events to the hubs of every node.
@@ -54,5 +76,60 @@ impl LocalBroker {
 impl Broker for LocalBroker {
     async fn publish(&self, event: BrokerEvent) {
         self.hub.deliver(&event).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hellocode_core::protocol::ServerFrame;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::revocation::Revocation;
+
+    /// The form other nodes read: a change here breaks a deployment mid-upgrade.
+    #[test]
+    fn the_serialized_form_is_stable_and_reads_back() {
+        let typing = ServerFrame::Typing { chat_id: ChatId(7), username: "bob".into() };
+        let cases = [
+            (
+                BrokerEvent::Chat(Box::new(Publish::to_chat(ChatId(7), typing.clone()))),
+                json!({"kind": "chat", "body": {"chat": 7,
+                    "frame": {"command": "typing", "chatId": 7, "username": "bob"}}}),
+            ),
+            (
+                BrokerEvent::Chat(Box::new(Publish {
+                    chat: ChatId(7),
+                    frame: typing,
+                    to: Some(vec!["carol".into()]),
+                    also: vec!["dave".into()],
+                })),
+                json!({"kind": "chat", "body": {"chat": 7,
+                    "frame": {"command": "typing", "chatId": 7, "username": "bob"},
+                    "to": ["carol"], "also": ["dave"]}}),
+            ),
+            (
+                BrokerEvent::Presence { username: "bob".into(), online: true },
+                json!({"kind": "presence", "body": {"username": "bob", "online": true}}),
+            ),
+            (BrokerEvent::MembersChanged(ChatId(7)), json!({"kind": "members_changed", "body": 7})),
+            (BrokerEvent::MembershipReset, json!({"kind": "membership_reset"})),
+            (
+                BrokerEvent::Revoke(Revocation::BotTokenRevoked { account: 3, token_id: 9 }),
+                json!({"kind": "revoke", "body":
+                    {"kind": "bot_token_revoked", "account": 3, "token_id": 9}}),
+            ),
+        ];
+        for (event, form) in cases {
+            let text = event.to_json();
+            assert_eq!(serde_json::from_str::<Value>(&text).expect("json"), form);
+            assert_eq!(BrokerEvent::from_json(&text).expect("reads back"), event);
+        }
+        let newer = r#"{"kind":"presence","body":{"username":"bob","online":false,"node":"b"}}"#;
+        assert_eq!(
+            BrokerEvent::from_json(newer).expect("unknown fields are ignored"),
+            BrokerEvent::Presence { username: "bob".into(), online: false }
+        );
+        assert!(BrokerEvent::from_json(r#"{"kind":"teleport"}"#).is_err());
     }
 }

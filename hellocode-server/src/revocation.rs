@@ -28,7 +28,8 @@ pub const REASON_PASSWORD: &str = "unauthorized: password changed";
 pub const REASON_EXPIRED: &str = "unauthorized: token expired";
 
 /// A credential that stopped being valid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Revocation {
     /// The account was deleted: every connection of it closes.
     AccountDeleted {

@@ -246,8 +246,9 @@ pub enum Decision {
     IssueInviteLink(InviteLinkRequest),
 }
 
-/// An event for every open connection of every participant of `chat`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An event for every open connection of every participant of `chat`. Serializable: nodes of
+/// one deployment pass it to each other (the frame in its wire form).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Publish {
     /// The chat whose participants receive it. For [`ServerFrame::ChatCreated`] the participants
     /// are listed in the frame itself, as no one is subscribed to the new chat yet.
@@ -255,9 +256,11 @@ pub struct Publish {
     /// The event.
     pub frame: ServerFrame,
     /// Only these participants receive it (say, those just added to the chat); `None`: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<Vec<String>>,
     /// These users receive it too although they are no longer members: those the change
     /// removed (it is the last event of the chat they get), or a deleted chat's members.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<String>,
 }
 
