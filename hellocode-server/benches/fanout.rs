@@ -33,7 +33,7 @@ fn fanout(c: &mut Criterion) {
         let mut queues = Vec::new();
         for name in &names {
             let (sender, receiver) = send_queue::channel(4, usize::MAX);
-            hub.register(name, Scope::AllChats, sender, Arc::new(Notify::new()), None);
+            hub.register(name, Scope::AllChats, sender, Arc::new(Notify::new()));
             queues.push(receiver);
         }
         let event = BrokerEvent::Chat(Box::new(Publish::to_chat(

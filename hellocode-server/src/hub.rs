@@ -88,40 +88,41 @@ impl Hub {
 
     /// Start delivering `username`'s events (within `scope`) to `queue`; `evict` is notified
     /// when the queue overflows. `None`: the user has the maximum of open connections.
-    ///
-    /// With `partners` (everyone who shares a chat with the user), an `online` frame naming
-    /// those connected now is queued first. It is taken under the registry's lock, the lock
-    /// every presence change takes, so each later change reaches the connection as an event
-    /// and none falls between the snapshot and the events.
     pub fn register(
         &self,
         username: &str,
         scope: Scope,
         queue: QueueSender,
         evict: Arc<Notify>,
-        partners: Option<&[String]>,
     ) -> Option<Registration> {
         let mut connections = self.connections.write().unwrap_or_else(|e| e.into_inner());
-        if connections.get(username).is_some_and(|entries| entries.len() >= self.max_per_user) {
+        let entries = connections.entry(username.to_owned()).or_default();
+        if entries.len() >= self.max_per_user {
             return None;
         }
-        if let Some(partners) = partners {
-            let usernames: Vec<String> = partners
-                .iter()
-                .filter(|partner| connections.contains_key(partner.as_str()))
-                .cloned()
-                .collect();
-            let frame = ServerFrame::Online { usernames };
-            // The queue is new: it holds at most the authentication reply.
-            if queue.try_send(Utf8Bytes::from(frame.to_json())).is_err() {
-                tracing::warn!(%username, "presence snapshot did not fit the new send queue");
-            }
-        }
-        let entries = connections.entry(username.to_owned()).or_default();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let first = entries.is_empty();
         entries.push(Entry { id, scope, queue, evict });
         Some(Registration { id, first })
+    }
+
+    /// Queue to a registered connection an `online` frame naming those of `partners` (everyone
+    /// who shares a chat with its user) connected now. Taken under the registry's lock, which
+    /// every presence change takes before it is published: a change after the snapshot reaches
+    /// the connection as a `presence` event after it, and one before it is superseded by it.
+    pub fn tell_online(&self, partners: &[String], queue: &QueueSender) {
+        let connections = self.connections.read().unwrap_or_else(|e| e.into_inner());
+        let usernames: Vec<String> = partners
+            .iter()
+            .filter(|partner| connections.contains_key(partner.as_str()))
+            .cloned()
+            .collect();
+        let frame = Utf8Bytes::from(ServerFrame::Online { usernames }.to_json());
+        if queue.try_send(frame).is_err() {
+            // Full: the connection is being evicted for it; the client reconnects and is told
+            // again. Closed: it is gone.
+            tracing::debug!("presence snapshot not queued");
+        }
     }
 
     /// Stop delivering to connection `id`; returns whether it was the user's last one.
@@ -135,6 +136,18 @@ impl Hub {
         } else {
             false
         }
+    }
+
+    /// Close every connection (code 4008, "resume"): events may have been missed, and their
+    /// clients resume exactly from storage. Returns how many.
+    pub fn evict_all(&self) -> usize {
+        let connections = self.connections.read().unwrap_or_else(|e| e.into_inner());
+        let mut evicted = 0;
+        for entry in connections.values().flatten() {
+            entry.evict.notify_one();
+            evicted += 1;
+        }
+        evicted
     }
 
     /// Deliver an event to this node's connections.

@@ -287,7 +287,8 @@ pub enum ServerFrame {
     },
     /// Sent once on an all-chats connection of protocol version 2, right after it is
     /// authenticated: who of those sharing a chat with the recipient is online now. Everyone
-    /// else is offline; `presence` events tell each later change.
+    /// else is offline (an earlier `presence` event is superseded); `presence` events after it
+    /// tell each later change.
     Online {
         /// The users online, by username.
         usernames: Vec<String>,

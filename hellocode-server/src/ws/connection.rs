@@ -137,14 +137,9 @@ pub async fn run<S, E>(
         if registered.is_none()
             && let Some(identity) = session.identity()
         {
-            let partners = presence_partners(&state, &session, identity).await;
-            let Some(registration) = state.hub.register(
-                &identity.username,
-                scope,
-                queue.clone(),
-                evict.clone(),
-                partners.as_deref(),
-            ) else {
+            let Some(registration) =
+                state.hub.register(&identity.username, scope, queue.clone(), evict.clone())
+            else {
                 request_close(&mut close_request, TOO_MANY);
                 reason = TOO_MANY.reason;
                 break;
@@ -157,6 +152,10 @@ pub async fn run<S, E>(
             }
             tracing::debug!(user = %identity.username, peer = %Peer(peer), "connection authenticated");
             registered = Some((identity.username.clone(), registration));
+            // After registering, so that no event is missed while storage answers.
+            if let Some(partners) = presence_partners(&state, &session, identity).await {
+                state.hub.tell_online(&partners, &queue);
+            }
             grant = state.hub.grants().register(identity, revoke.clone());
             expires = expiry_instant(identity);
             // A revocation between the credential check and this registration was not seen.
