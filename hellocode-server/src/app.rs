@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use warp::Filter;
 
 use crate::auth::{Auth, Tokens};
-use crate::broker::LocalBroker;
+use crate::broker::{Broker, LocalBroker, RedisBroker};
 use crate::config::{Config, Settings};
 use crate::dispatch::Dispatcher;
 use crate::error::{Error, Result};
@@ -93,7 +93,7 @@ impl Server {
             Some(_) => return Err(Error::Config("the secret must be at least 32 bytes".into())),
             None => load_or_create_secret(&config.data_dir)?,
         };
-        Server::start_with(storage, &secret, settings, config.addr).await
+        Server::start_node(storage, &secret, settings, config.addr, config.broker.as_deref()).await
     }
 
     /// Start on `addr` (port 0 picks a free port) with the given storage and secret.
@@ -102,6 +102,19 @@ impl Server {
         secret: &[u8],
         settings: Settings,
         addr: SocketAddr,
+    ) -> Result<Server> {
+        Server::start_node(storage, secret, settings, addr, None).await
+    }
+
+    /// Start one node of a deployment: like [`Server::start_with`], and with `broker`
+    /// (`redis://...`) its events reach the other nodes sharing the storage, and theirs this
+    /// one (see [`RedisBroker`]).
+    pub async fn start_node(
+        storage: Arc<dyn Storage>,
+        secret: &[u8],
+        settings: Settings,
+        addr: SocketAddr,
+        broker: Option<&str>,
     ) -> Result<Server> {
         for language in DEFAULT_LANGUAGES {
             storage.add_language(language).await?;
@@ -113,13 +126,19 @@ impl Server {
         );
         let auth = Auth::new(storage.clone(), Tokens::new(secret, settings.token_ttl))
             .with_hash_queue(settings.hash_queue, metrics.clone());
-        let broker = Arc::new(LocalBroker::new(hub.clone()));
+        let (stop, shutdown) = watch::channel(false);
+        let broker: Arc<dyn Broker> = match broker {
+            None => Arc::new(LocalBroker::new(hub.clone())),
+            Some(url) => Arc::new(
+                RedisBroker::start(url, hub.clone(), metrics.clone(), shutdown.clone())
+                    .map_err(|err| Error::Config(format!("broker {url:?}: {err}")))?,
+            ),
+        };
         let limits = Arc::new(RateLimits::new(&settings));
         let dispatcher = Arc::new(
             Dispatcher::new(storage.clone(), auth.clone(), broker, metrics.clone(), limits.clone())
                 .with_creation_limits(settings.creation),
         );
-        let (stop, shutdown) = watch::channel(false);
         let (alive_sender, alive) = mpsc::channel(1);
         let state = Arc::new(AppState {
             settings,

@@ -1,5 +1,7 @@
 //! The broker seam: every event goes through [`Broker::publish`], so that several server nodes
-//! can share events (through Redis pub/sub) without the dispatcher knowing.
+//! can share events (through Redis pub/sub, [`RedisBroker`]) without the dispatcher knowing.
+
+mod redis;
 
 use std::sync::Arc;
 
@@ -8,6 +10,7 @@ use hellocode_core::model::ChatId;
 use hellocode_core::session::Publish;
 use serde::{Deserialize, Serialize};
 
+pub use self::redis::RedisBroker;
 use crate::hub::Hub;
 
 /// Something every node must hear about.

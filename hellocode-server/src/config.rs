@@ -155,6 +155,11 @@ pub struct Config {
     #[arg(long, env = "HELLOCODE_DB_TIMEOUT", default_value_t = 2)]
     pub db_timeout: u64,
 
+    /// The broker between the nodes of a deployment: `redis://HOST:PORT` (every node of one
+    /// deployment names the same Redis and the same database). Default: none, one node.
+    #[arg(long, env = "HELLOCODE_BROKER")]
+    pub broker: Option<String>,
+
     /// Do not serve the web app (the chat page at `/` and its assets); the API and the
     /// WebSocket are served as ever.
     #[arg(long, env = "HELLOCODE_NO_WEB")]

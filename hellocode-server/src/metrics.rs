@@ -2,7 +2,7 @@
 //! relaxed increment per event.
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use hellocode_core::protocol::Command;
@@ -33,6 +33,22 @@ pub struct Metrics {
     last_write_ok: AtomicU64,
     /// The same for the last write that failed in the database.
     last_write_failed: AtomicU64,
+    /// The broker between nodes, when there is one (`--broker`).
+    broker: BrokerMetrics,
+}
+
+/// What `/metrics` and `/healthz` say of the broker between nodes.
+#[derive(Debug, Default)]
+struct BrokerMetrics {
+    /// A broker between nodes is configured.
+    used: AtomicBool,
+    /// Its subscription is up.
+    connected: AtomicBool,
+    published: AtomicU64,
+    publish_failures: AtomicU64,
+    received: AtomicU64,
+    /// Times this node closed every connection so that its clients resume.
+    resyncs: AtomicU64,
 }
 
 /// How long a failed write keeps `/healthz` at 503 when no write has succeeded since.
@@ -55,6 +71,7 @@ impl Default for Metrics {
             started: Instant::now(),
             last_write_ok: AtomicU64::new(0),
             last_write_failed: AtomicU64::new(0),
+            broker: BrokerMetrics::default(),
         }
     }
 }
@@ -145,6 +162,41 @@ impl Metrics {
         failed > 0
             && failed > self.last_write_ok.load(Relaxed)
             && now.saturating_sub(failed) <= WRITE_FAILURE_WINDOW.as_millis() as u64
+    }
+
+    /// A broker between nodes is in use.
+    pub fn broker_started(&self) {
+        self.broker.used.store(true, Relaxed);
+    }
+
+    /// The broker's subscription came up or went down.
+    pub fn broker_connected(&self, connected: bool) {
+        self.broker.connected.store(connected, Relaxed);
+    }
+
+    /// `count` events went to the other nodes.
+    pub fn broker_published(&self, count: u64) {
+        self.broker.published.fetch_add(count, Relaxed);
+    }
+
+    /// `count` events could not be published.
+    pub fn broker_publish_failed(&self, count: u64) {
+        self.broker.publish_failures.fetch_add(count, Relaxed);
+    }
+
+    /// An event of another node arrived.
+    pub fn broker_received(&self) {
+        self.broker.received.fetch_add(1, Relaxed);
+    }
+
+    /// Every connection was closed so that its client resumes.
+    pub fn broker_resynced(&self) {
+        self.broker.resyncs.fetch_add(1, Relaxed);
+    }
+
+    /// The broker between nodes: `None` when there is none, else whether it is connected.
+    pub fn broker_state(&self) -> Option<bool> {
+        self.broker.used.load(Relaxed).then(|| self.broker.connected.load(Relaxed))
     }
 
     /// The Prometheus text exposition.
@@ -242,6 +294,37 @@ impl Metrics {
              because the request was abandoned while queued, refused because the queue was full.",
             &hashes,
         );
+        if self.broker.used.load(Relaxed) {
+            let broker = &self.broker;
+            let up = u8::from(broker.connected.load(Relaxed)).to_string();
+            metric(
+                "hellocode_broker_up",
+                "gauge",
+                "Subscribed to the broker (1) or not.",
+                &plain(up),
+            );
+            let events = [
+                ("published", &broker.published),
+                ("publish_failed", &broker.publish_failures),
+                ("received", &broker.received),
+            ]
+            .map(|(what, count)| {
+                (format!("{{outcome=\"{what}\"}}"), count.load(Relaxed).to_string())
+            });
+            metric(
+                "hellocode_broker_events_total",
+                "counter",
+                "Events sent to the other nodes, not sent (Redis refused or was away), received.",
+                &events,
+            );
+            metric(
+                "hellocode_broker_resyncs_total",
+                "counter",
+                "Times every connection was closed so that clients resume: events of other nodes \
+                 may have been missed (the broker was away, or a node's numbers skipped).",
+                &plain(broker.resyncs.load(Relaxed).to_string()),
+            );
+        }
         out
     }
 }

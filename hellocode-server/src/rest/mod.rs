@@ -337,15 +337,19 @@ async fn health(state: Arc<AppState>) -> Response {
         };
     let writes = if state.metrics.writes_failing() { "failing" } else { "ok" };
     let healthy = database == "ok" && writes == "ok";
-    let (status, word) = if healthy {
-        (StatusCode::OK, "ok")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    // Without the broker the node still serves its own clients: it stays in the load
+    // balancer's pool (200), and says it is degraded.
+    let broker = state.metrics.broker_state().map(|up| if up { "ok" } else { "down" });
+    let (status, word) = match (healthy, broker) {
+        (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        (true, Some("down")) => (StatusCode::OK, "degraded"),
+        (true, _) => (StatusCode::OK, "ok"),
     };
-    json_reply(
-        status,
-        &json!({ "status": word, "checks": { "database": database, "writes": writes } }),
-    )
+    let mut checks = json!({ "database": database, "writes": writes });
+    if let Some(broker) = broker {
+        checks["broker"] = json!(broker);
+    }
+    json_reply(status, &json!({ "status": word, "checks": checks }))
 }
 
 /// Turn every rejection into a JSON error.

@@ -31,6 +31,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub settings: Settings,
     url: String,
+    /// The broker between nodes (`redis://...`), if any.
+    broker: Option<String>,
     _dir: TempDir,
     _database: Option<PgDatabase>,
 }
@@ -55,6 +57,15 @@ impl TestServer {
     }
 
     pub async fn start_with(backend: Backend, settings: Settings) -> Option<TestServer> {
+        Self::start_node(backend, settings, None).await
+    }
+
+    /// A node of a deployment whose nodes share events through `broker` (`redis://...`).
+    pub async fn start_node(
+        backend: Backend,
+        settings: Settings,
+        broker: Option<&str>,
+    ) -> Option<TestServer> {
         let dir = TempDir::new();
         let (url, database) = match backend {
             Backend::Sqlite => (dir.sqlite_url(), None),
@@ -68,6 +79,7 @@ impl TestServer {
             addr: ([127, 0, 0, 1], 0).into(),
             settings,
             url,
+            broker: broker.map(str::to_owned),
             _dir: dir,
             _database: database,
         };
@@ -75,9 +87,27 @@ impl TestServer {
         Some(server)
     }
 
+    /// Another node beside this one: the same database and broker (the first node owns the
+    /// database: keep it until the end).
+    pub async fn beside(&self) -> TestServer {
+        let mut server = TestServer {
+            server: None,
+            addr: ([127, 0, 0, 1], 0).into(),
+            settings: self.settings,
+            url: self.url.clone(),
+            broker: self.broker.clone(),
+            _dir: TempDir::new(),
+            _database: None,
+        };
+        server.boot().await;
+        server
+    }
+
     async fn boot(&mut self) {
         let storage = open_storage(&self.url, 4).await.expect("open storage");
-        let server = Server::start_with(storage, SECRET, self.settings, ([127, 0, 0, 1], 0).into())
+        let address = ([127, 0, 0, 1], 0).into();
+        let broker = self.broker.as_deref();
+        let server = Server::start_node(storage, SECRET, self.settings, address, broker)
             .await
             .expect("start server");
         self.addr = server.local_addr();

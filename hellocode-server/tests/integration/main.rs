@@ -33,6 +33,7 @@ mod groups;
 mod identity;
 mod invitations;
 mod limits;
+mod nodes;
 mod resilience;
 mod rest;
 mod validation;

@@ -1,0 +1,264 @@
+//! Events between the nodes of a deployment, through Redis pub/sub.
+//!
+//! Each node delivers its own events to its own connections at once (as the single-node broker
+//! does) and publishes them on one Redis channel; every node delivers what the others publish.
+//! Pub/sub keeps nothing, so a node must never miss an event silently:
+//!
+//! - each node numbers what it publishes (`n`, from 1 at its start; a node id tells restarts
+//!   apart), and one task publishes them in that order; a receiver that sees a node's number
+//!   skip knows events were lost (the publishing node could not reach Redis, say);
+//! - a node whose subscription broke cannot know what it missed.
+//!
+//! Either way the node closes every connection with code 4008 ("resume"): its clients
+//! reconnect and resume from their last sequence numbers, which storage answers exactly.
+//! Meanwhile each node goes on serving its own clients; `/healthz` and `/metrics` say whether
+//! the broker is connected.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+
+use super::{Broker, BrokerEvent};
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+
+/// The channel every node publishes to and subscribes to.
+const CHANNEL: &str = "hellocode:events";
+/// Reconnection delays of the subscription: from the first, doubling up to the last.
+const RETRY_MIN: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+/// How long a Redis command or connection attempt may take.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+/// Events published in one round trip at most.
+const BATCH: usize = 256;
+
+/// What travels on the channel: an event, who sent it, and its number there.
+#[derive(Serialize)]
+struct Outgoing<'a> {
+    node: &'a str,
+    n: u64,
+    event: &'a BrokerEvent,
+}
+
+#[derive(Deserialize)]
+struct Incoming {
+    node: String,
+    n: u64,
+    event: BrokerEvent,
+}
+
+/// The Redis broker: this node's events reach the other nodes, theirs reach this one.
+pub struct RedisBroker {
+    hub: Arc<Hub>,
+    outbox: mpsc::UnboundedSender<BrokerEvent>,
+}
+
+impl std::fmt::Debug for RedisBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBroker").finish_non_exhaustive()
+    }
+}
+
+impl RedisBroker {
+    /// A broker through the Redis at `url` (`redis://host:port`), delivering to `hub`. Returns
+    /// at once: the connections are made (and remade) in the background, and the node serves
+    /// its own clients meanwhile. `Err` only for a URL that is not one. The background tasks
+    /// end when `shutdown` turns true.
+    pub fn start(
+        url: &str,
+        hub: Arc<Hub>,
+        metrics: Arc<Metrics>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Self, ::redis::RedisError> {
+        let client = ::redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_response_timeout(Some(REDIS_TIMEOUT))
+            .set_max_delay(RETRY_MAX);
+        let publisher = client.get_connection_manager_lazy(config)?;
+        let node = format!("{:016x}", rand::random::<u64>());
+        metrics.broker_started();
+        let (outbox, queued) = mpsc::unbounded_channel();
+        tokio::spawn(publish_loop(publisher, node.clone(), queued, metrics.clone()));
+        tokio::spawn(subscribe_loop(client, node, hub.clone(), metrics, shutdown));
+        Ok(RedisBroker { hub, outbox })
+    }
+}
+
+#[async_trait]
+impl Broker for RedisBroker {
+    async fn publish(&self, event: BrokerEvent) {
+        self.hub.deliver(&event).await;
+        // Ends only with the runtime: the publishing task holds the receiver until then.
+        let _ = self.outbox.send(event);
+    }
+}
+
+/// Publish this node's events in order, a batch per round trip. An event Redis did not take is
+/// dropped (counted): its number is used, so every other node sees the gap and resyncs.
+async fn publish_loop(
+    mut redis: ConnectionManager,
+    node: String,
+    mut queued: mpsc::UnboundedReceiver<BrokerEvent>,
+    metrics: Arc<Metrics>,
+) {
+    let mut n = 0u64;
+    let mut batch = Vec::with_capacity(BATCH);
+    while queued.recv_many(&mut batch, BATCH).await > 0 {
+        let mut pipe = ::redis::pipe();
+        for event in batch.drain(..) {
+            n += 1;
+            let text = serde_json::to_string(&Outgoing { node: &node, n, event: &event })
+                .unwrap_or_default();
+            pipe.publish(CHANNEL, text).ignore();
+        }
+        let count = pipe.len() as u64;
+        match pipe.query_async::<()>(&mut redis).await {
+            Ok(()) => metrics.broker_published(count),
+            Err(err) => {
+                metrics.broker_publish_failed(count);
+                tracing::warn!(error = %err, events = count, "cannot publish to the broker; other nodes will resync");
+            }
+        }
+    }
+}
+
+/// Receive the other nodes' events for as long as the node runs, resubscribing after every
+/// loss; each time the subscription comes back after a gap, this node's clients resync.
+async fn subscribe_loop(
+    client: ::redis::Client,
+    node: String,
+    hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut delay = RETRY_MIN;
+    // Whether the subscription was lost (or never came up) since the last one.
+    let mut missed = false;
+    loop {
+        let subscribed = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(CHANNEL).await?;
+            Ok::<_, ::redis::RedisError>(pubsub)
+        };
+        let attempt = tokio::select! {
+            attempt = tokio::time::timeout(REDIS_TIMEOUT, subscribed) => attempt,
+            _ = shutdown.changed() => return,
+        };
+        match attempt {
+            Ok(Ok(pubsub)) => {
+                metrics.broker_connected(true);
+                // Whoever connected before this subscription may have missed events of other
+                // nodes: none at a node's start, unless clients came before Redis did.
+                resync(&hub, &metrics, missed);
+                tracing::info!("subscribed to the broker");
+                delay = RETRY_MIN;
+                let mut messages = pubsub.into_on_message();
+                let mut last_seen: HashMap<String, u64> = HashMap::new();
+                loop {
+                    let message = tokio::select! {
+                        message = messages.next() => message,
+                        _ = shutdown.changed() => return,
+                    };
+                    let Some(message) = message else { break };
+                    let Ok(text) = message.get_payload::<String>() else { continue };
+                    receive(&text, &node, &mut last_seen, &hub, &metrics).await;
+                }
+                metrics.broker_connected(false);
+                tracing::warn!("lost the broker; serving this node's clients, resubscribing");
+            }
+            Ok(Err(err)) => tracing::warn!(error = %err, "cannot subscribe to the broker"),
+            Err(_) => tracing::warn!("the broker did not answer in time"),
+        }
+        missed = true;
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = shutdown.changed() => return,
+        }
+        delay = (delay * 2).min(RETRY_MAX);
+    }
+}
+
+/// Deliver one message of another node, after checking that none of its before was lost.
+async fn receive(
+    text: &str,
+    node: &str,
+    last_seen: &mut HashMap<String, u64>,
+    hub: &Hub,
+    metrics: &Metrics,
+) {
+    let incoming: Incoming = match serde_json::from_str(text) {
+        Ok(incoming) => incoming,
+        Err(err) => {
+            tracing::warn!(error = %err, "an unreadable broker message; ignored");
+            return;
+        }
+    };
+    if incoming.node == node {
+        return; // delivered here when published
+    }
+    let previous = last_seen.insert(incoming.node, incoming.n);
+    // A node first heard of mid-stream (it started before this subscription) is no gap.
+    if previous.is_some_and(|previous| incoming.n != previous + 1) {
+        tracing::warn!("events of another node were lost");
+        resync(hub, metrics, true);
+    }
+    metrics.broker_received();
+    hub.deliver(&incoming.event).await;
+}
+
+/// Close every connection of this node so that its clients resume (code 4008), when events
+/// may have been `missed` or any connection is open (it may have missed some).
+fn resync(hub: &Hub, metrics: &Metrics, missed: bool) {
+    let closed = hub.evict_all();
+    if missed || closed > 0 {
+        metrics.broker_resynced();
+        tracing::warn!(closed, "events of other nodes may have been missed: clients resume");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hellocode_core::storage::MemoryStorage;
+
+    use super::*;
+
+    fn message(node: &str, n: u64) -> String {
+        let event = BrokerEvent::MembershipReset;
+        serde_json::to_string(&Outgoing { node, n, event: &event }).expect("json")
+    }
+
+    #[tokio::test]
+    async fn a_skipped_number_of_another_node_resyncs_this_one() {
+        let metrics = Arc::new(Metrics::default());
+        let hub = Hub::new(Arc::new(MemoryStorage::new()), metrics.clone());
+        let mut last_seen = HashMap::new();
+        let resyncs = |metrics: &Metrics| {
+            let text = metrics.render();
+            text.lines()
+                .find_map(|line| line.strip_prefix("hellocode_broker_resyncs_total "))
+                .map(str::to_owned)
+        };
+        metrics.broker_started();
+        // A node first heard of mid-stream, then in order; this node's own messages skipped.
+        for text in [message("b", 7), message("b", 8), message("me", 1), message("b", 9)] {
+            receive(&text, "me", &mut last_seen, &hub, &metrics).await;
+        }
+        receive("not json", "me", &mut last_seen, &hub, &metrics).await;
+        assert_eq!(resyncs(&metrics).as_deref(), Some("0"));
+        // Node b's 10 was lost (it could not reach Redis): this node's clients must resume.
+        receive(&message("b", 11), "me", &mut last_seen, &hub, &metrics).await;
+        assert_eq!(resyncs(&metrics).as_deref(), Some("1"));
+        // A restarted node has a new id: its numbers start again, no gap.
+        receive(&message("c", 1), "me", &mut last_seen, &hub, &metrics).await;
+        assert_eq!(resyncs(&metrics).as_deref(), Some("1"));
+        let received = metrics.render();
+        assert!(received.contains("hellocode_broker_events_total{outcome=\"received\"} 5\n"));
+    }
+}

@@ -1,0 +1,152 @@
+//! Two nodes of one deployment, sharing one database and a Redis this test starts itself on a
+//! random port: events cross between the nodes, and when Redis goes away each node goes on
+//! serving its own clients, says so in /healthz, and once Redis is back makes its clients
+//! resume, so that nothing is lost silently.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hellocode_core::testing::service_unavailable;
+use serde_json::{Value, json};
+
+use crate::harness::{Backend, TestServer, test_settings};
+
+on_backends!(nodes:
+    events_cross_between_nodes_and_survive_a_redis_restart,
+);
+
+/// A `redis-server` of this test's own, on a free port, keeping nothing on disk.
+struct Redis {
+    process: Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start() -> Option<Redis> {
+        let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        Redis::on(port)
+    }
+
+    fn on(port: u16) -> Option<Redis> {
+        let spawned = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let process = match spawned {
+            Ok(process) => process,
+            Err(err) => {
+                service_unavailable("redis-server (the binary)", &err);
+                return None;
+            }
+        };
+        let redis = Redis { process, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(redis)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kill it (SIGKILL: pub/sub keeps nothing anyway).
+    fn kill(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `/healthz` of the server at `addr`, as JSON.
+async fn health(server: &TestServer) -> Value {
+    let (status, body) = server.http("GET", "/healthz", None, None).await;
+    assert_eq!(status, 200, "a node without its broker still serves: {body}");
+    body
+}
+
+/// Wait until `/healthz` says the broker is `state`.
+async fn broker_becomes(server: &TestServer, state: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if health(server).await["checks"]["broker"] == state {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the broker never became {state}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn connect_v2(node: &TestServer, token: &str) -> crate::harness::Client {
+    node.connect(&format!("/ws?token={token}&protocol=2")).await
+}
+
+pub async fn events_cross_between_nodes_and_survive_a_redis_restart(backend: Backend) {
+    let Some(mut redis) = Redis::start() else { return };
+    let Some(mut node_a) =
+        TestServer::start_node(backend, test_settings(), Some(&redis.url())).await
+    else {
+        return;
+    };
+    let mut node_b = node_a.beside().await;
+    // Until its subscription is up a node cannot hear the others (its clients would resume).
+    broker_becomes(&node_a, "ok").await;
+    broker_becomes(&node_b, "ok").await;
+    let (alice_token, bob_token) = (node_a.user("alice").await, node_a.user("bob").await);
+    let mut alice = connect_v2(&node_a, &alice_token).await;
+    let mut bob = connect_v2(&node_b, &bob_token).await;
+    // A chat made on node A reaches bob on node B.
+    let (created, _) =
+        alice.call(json!({ "command": "create_chat", "participants": ["bob"] }), 1).await;
+    let chat = created["chat"]["id"].as_i64().expect("chat id");
+    assert_eq!(bob.expect("chat_created").await["chat"]["id"], chat);
+    // Each side's message reaches the other node, once and in order.
+    for (i, text) in ["one", "two", "three"].into_iter().enumerate() {
+        alice.post(chat, text, 10 + i as i64).await;
+        let got = bob.expect("new_message").await;
+        assert_eq!(
+            (got["message"]["seq"].as_i64(), &got["message"]["content"]),
+            (Some(i as i64 + 1), &json!(text))
+        );
+    }
+    bob.post(chat, "four", 20).await;
+    assert_eq!(alice.expect("new_message").await["message"]["content"], "four");
+
+    // Redis goes away: each node still serves its own clients, and says it is degraded.
+    redis.kill();
+    broker_becomes(&node_a, "down").await;
+    assert_eq!(health(&node_a).await["status"], "degraded");
+    alice.post(chat, "five, while the broker is away", 30).await;
+
+    // Redis is back (empty): the nodes resubscribe and close their connections so that every
+    // client resumes; bob then finds what he missed.
+    let port = redis.port;
+    drop(redis);
+    let _redis = Redis::on(port).expect("redis restarts on its port");
+    broker_becomes(&node_a, "ok").await;
+    assert_eq!(bob.close_code().await, Some(4008), "bob's node made him resume");
+    let mut bob = connect_v2(&node_b, &bob_token).await;
+    let resumed = bob.request(json!({ "command": "resume", "chatId": chat, "since": 4 }), 2).await;
+    let contents: Vec<&Value> =
+        resumed["messages"].as_array().expect("messages").iter().map(|m| &m["content"]).collect();
+    assert_eq!(contents, [&json!("five, while the broker is away")]);
+    // And live delivery across the nodes works again.
+    let mut alice = connect_v2(&node_a, &alice_token).await;
+    alice.post(chat, "six", 40).await;
+    assert_eq!(bob.expect("new_message").await["message"]["content"], "six");
+    let (_, metrics) = node_a.http_text("/metrics").await;
+    assert!(metrics.contains("hellocode_broker_up 1\n"), "{metrics}");
+    assert!(metrics.contains("hellocode_broker_resyncs_total 1\n"), "{metrics}");
+    node_b.stop().await;
+    node_a.stop().await;
+}
