@@ -36,7 +36,8 @@ use std::sync::OnceLock;
 use arbitrary::Arbitrary;
 use hellocode_core::model::{
     Chat, ChatChange, ChatId, ChatKind, EventKind, Invitation, InvitationState, InviteLink,
-    Message, NewChat, NewMessage, NewUser, Participant, ReadPosition, Role, Seq, Timestamp, invite_token_hash,
+    Message, NewChat, NewMessage, NewUser, Participant, ReadPosition, Role, Seq, Timestamp,
+    invite_token_hash,
 };
 use hellocode_core::protocol::{ErrorCode, Limits, RequestId, ServerFrame, decode};
 use hellocode_core::session::{

@@ -2,6 +2,7 @@
 //! can share events (through Redis pub/sub, [`RedisBroker`]) without the dispatcher knowing.
 
 mod redis;
+mod sequencer;
 
 use std::sync::Arc;
 

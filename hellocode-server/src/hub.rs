@@ -150,6 +150,21 @@ impl Hub {
         evicted
     }
 
+    /// Close the connections of `chat`'s members on this node (4008: their clients resume).
+    /// Returns how many.
+    pub async fn evict_members(&self, chat: ChatId) -> usize {
+        let members = self.chat_members(chat).await.unwrap_or_default();
+        let connections = self.connections.read().unwrap_or_else(|e| e.into_inner());
+        let mut evicted = 0;
+        for entries in members.iter().filter_map(|member| connections.get(member)) {
+            for entry in entries {
+                entry.evict.notify_one();
+                evicted += 1;
+            }
+        }
+        evicted
+    }
+
     /// Deliver an event to this node's connections.
     pub async fn deliver(&self, event: &BrokerEvent) {
         match event {
@@ -231,6 +246,11 @@ impl Hub {
         if let ServerFrame::ChatCreated { chat: created } = frame {
             return Some(created.participants.iter().map(|p| p.username.clone()).collect());
         }
+        self.chat_members(chat).await
+    }
+
+    /// The participants of `chat`, from the cache or storage.
+    async fn chat_members(&self, chat: ChatId) -> Option<Arc<[String]>> {
         let load = async {
             let found = self.storage.chat(chat).await?;
             Ok::<_, hellocode_core::Error>(

@@ -16,7 +16,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use async_trait::async_trait;
@@ -24,6 +25,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
+use super::sequencer::{Sequencer, Step};
 use super::{Broker, BrokerEvent};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
@@ -35,8 +37,14 @@ const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 /// How long a Redis command or connection attempt may take.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long an event past a gap in its chat waits for the missing one (in flight from another
+/// node) before the chat's members are made to resume.
+const GAP_WAIT: Duration = Duration::from_secs(1);
 /// Events published in one round trip at most.
 const BATCH: usize = 256;
+/// Events waiting to be published at most: beyond (Redis slow or away), new ones are dropped,
+/// their numbers skipped so that the other nodes resync.
+const OUTBOX: usize = 65_536;
 
 /// What travels on the channel: an event, who sent it, and its number there.
 #[derive(Serialize)]
@@ -55,8 +63,10 @@ struct Incoming {
 
 /// The Redis broker: this node's events reach the other nodes, theirs reach this one.
 pub struct RedisBroker {
-    hub: Arc<Hub>,
-    outbox: mpsc::UnboundedSender<BrokerEvent>,
+    lane: Arc<Lane>,
+    outbox: mpsc::Sender<BrokerEvent>,
+    /// Events dropped because the outbox was full, not yet accounted for in the numbering.
+    dropped: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for RedisBroker {
@@ -84,36 +94,121 @@ impl RedisBroker {
         let publisher = client.get_connection_manager_lazy(config)?;
         let node = format!("{:016x}", rand::random::<u64>());
         metrics.broker_started();
-        let (outbox, queued) = mpsc::unbounded_channel();
-        tokio::spawn(publish_loop(publisher, node.clone(), queued, metrics.clone()));
-        tokio::spawn(subscribe_loop(client, node, hub.clone(), metrics, shutdown));
-        Ok(RedisBroker { hub, outbox })
+        let (outbox, queued) = mpsc::channel(OUTBOX);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let lane = Arc::new(Lane {
+            hub,
+            sequencer: tokio::sync::Mutex::new(Sequencer::new(GAP_WAIT)),
+            metrics: metrics.clone(),
+        });
+        let publishing = Publishing { node: node.clone(), dropped: dropped.clone(), metrics };
+        tokio::spawn(publish_loop(publisher, queued, publishing));
+        tokio::spawn(subscribe_loop(client, node, lane.clone(), shutdown.clone()));
+        tokio::spawn(expire_loop(lane.clone(), shutdown));
+        Ok(RedisBroker { lane, outbox, dropped })
     }
 }
 
 #[async_trait]
 impl Broker for RedisBroker {
     async fn publish(&self, event: BrokerEvent) {
-        self.hub.deliver(&event).await;
-        // Ends only with the runtime: the publishing task holds the receiver until then.
-        let _ = self.outbox.send(event);
+        // Never waits: this node's clients are served whatever Redis does. (Closed: only when
+        // the runtime ends.)
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.outbox.try_send(event.clone()) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        self.lane.deliver(event).await;
     }
 }
 
-/// Publish this node's events in order, a batch per round trip. An event Redis did not take is
-/// dropped (counted): its number is used, so every other node sees the gap and resyncs.
+/// This node's delivery of every node's events: one at a time, each chat's in sequence
+/// order (see [`Sequencer`]).
+struct Lane {
+    hub: Arc<Hub>,
+    sequencer: tokio::sync::Mutex<Sequencer>,
+    metrics: Arc<Metrics>,
+}
+
+impl Lane {
+    async fn deliver(&self, event: BrokerEvent) {
+        let mut sequencer = self.sequencer.lock().await;
+        let steps = sequencer.admit(event, Instant::now());
+        // Still holding the lane: what follows must not overtake these.
+        self.run(steps).await;
+    }
+
+    async fn expire(&self) {
+        let mut sequencer = self.sequencer.lock().await;
+        let steps = sequencer.expire(Instant::now());
+        self.run(steps).await;
+    }
+
+    /// Close every connection of this node so that its clients resume (code 4008), when events
+    /// may have been `missed` or any connection is open (it may have missed some). The chats'
+    /// lines start again: what they held or wait for comes with the resume.
+    async fn resync(&self, missed: bool) {
+        let mut sequencer = self.sequencer.lock().await;
+        *sequencer = Sequencer::new(GAP_WAIT);
+        let closed = self.hub.evict_all();
+        if missed || closed > 0 {
+            self.metrics.broker_resynced();
+            tracing::warn!(closed, "events of other nodes may have been missed: clients resume");
+        }
+    }
+
+    async fn run(&self, steps: Vec<Step>) {
+        for step in steps {
+            match step {
+                Step::Deliver(event) => self.hub.deliver(&event).await,
+                Step::Resync(chat) => {
+                    let closed = self.hub.evict_members(chat).await;
+                    self.metrics.broker_resynced();
+                    tracing::warn!(%chat, closed, "a gap in a chat's events did not close: its members resume");
+                }
+            }
+        }
+    }
+}
+
+/// Give up the gaps that stayed open too long, for as long as the node runs.
+async fn expire_loop(lane: Arc<Lane>, mut shutdown: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(GAP_WAIT / 4);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => lane.expire().await,
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// What the publishing task shares with the broker.
+#[derive(Clone)]
+struct Publishing {
+    node: String,
+    dropped: Arc<AtomicU64>,
+    metrics: Arc<Metrics>,
+}
+
+/// Publish this node's events in order, a batch per round trip. An event Redis did not take, or
+/// that found the outbox full, is lost to the other nodes but its number is used, so each of
+/// them sees the gap and resyncs.
 async fn publish_loop(
     mut redis: ConnectionManager,
-    node: String,
-    mut queued: mpsc::UnboundedReceiver<BrokerEvent>,
-    metrics: Arc<Metrics>,
+    mut queued: mpsc::Receiver<BrokerEvent>,
+    publishing: Publishing,
 ) {
+    let Publishing { node, dropped, metrics } = publishing;
     let mut n = 0u64;
     let mut batch = Vec::with_capacity(BATCH);
     while queued.recv_many(&mut batch, BATCH).await > 0 {
         let mut pipe = ::redis::pipe();
         for event in batch.drain(..) {
-            n += 1;
+            let skipped = dropped.swap(0, Ordering::Relaxed);
+            if skipped > 0 {
+                metrics.broker_publish_failed(skipped);
+            }
+            n += 1 + skipped;
             let text = serde_json::to_string(&Outgoing { node: &node, n, event: &event })
                 .unwrap_or_default();
             pipe.publish(CHANNEL, text).ignore();
@@ -134,8 +229,7 @@ async fn publish_loop(
 async fn subscribe_loop(
     client: ::redis::Client,
     node: String,
-    hub: Arc<Hub>,
-    metrics: Arc<Metrics>,
+    lane: Arc<Lane>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut delay = RETRY_MIN;
@@ -153,10 +247,10 @@ async fn subscribe_loop(
         };
         match attempt {
             Ok(Ok(pubsub)) => {
-                metrics.broker_connected(true);
+                lane.metrics.broker_connected(true);
                 // Whoever connected before this subscription may have missed events of other
                 // nodes: none at a node's start, unless clients came before Redis did.
-                resync(&hub, &metrics, missed);
+                lane.resync(missed).await;
                 tracing::info!("subscribed to the broker");
                 delay = RETRY_MIN;
                 let mut messages = pubsub.into_on_message();
@@ -168,9 +262,9 @@ async fn subscribe_loop(
                     };
                     let Some(message) = message else { break };
                     let Ok(text) = message.get_payload::<String>() else { continue };
-                    receive(&text, &node, &mut last_seen, &hub, &metrics).await;
+                    receive(&text, &node, &mut last_seen, &lane).await;
                 }
-                metrics.broker_connected(false);
+                lane.metrics.broker_connected(false);
                 tracing::warn!("lost the broker; serving this node's clients, resubscribing");
             }
             Ok(Err(err)) => tracing::warn!(error = %err, "cannot subscribe to the broker"),
@@ -186,13 +280,7 @@ async fn subscribe_loop(
 }
 
 /// Deliver one message of another node, after checking that none of its before was lost.
-async fn receive(
-    text: &str,
-    node: &str,
-    last_seen: &mut HashMap<String, u64>,
-    hub: &Hub,
-    metrics: &Metrics,
-) {
+async fn receive(text: &str, node: &str, last_seen: &mut HashMap<String, u64>, lane: &Lane) {
     let incoming: Incoming = match serde_json::from_str(text) {
         Ok(incoming) => incoming,
         Err(err) => {
@@ -207,20 +295,10 @@ async fn receive(
     // A node first heard of mid-stream (it started before this subscription) is no gap.
     if previous.is_some_and(|previous| incoming.n != previous + 1) {
         tracing::warn!("events of another node were lost");
-        resync(hub, metrics, true);
+        lane.resync(true).await;
     }
-    metrics.broker_received();
-    hub.deliver(&incoming.event).await;
-}
-
-/// Close every connection of this node so that its clients resume (code 4008), when events
-/// may have been `missed` or any connection is open (it may have missed some).
-fn resync(hub: &Hub, metrics: &Metrics, missed: bool) {
-    let closed = hub.evict_all();
-    if missed || closed > 0 {
-        metrics.broker_resynced();
-        tracing::warn!(closed, "events of other nodes may have been missed: clients resume");
-    }
+    lane.metrics.broker_received();
+    lane.deliver(incoming.event).await;
 }
 
 #[cfg(test)]
@@ -237,7 +315,9 @@ mod tests {
     #[tokio::test]
     async fn a_skipped_number_of_another_node_resyncs_this_one() {
         let metrics = Arc::new(Metrics::default());
-        let hub = Hub::new(Arc::new(MemoryStorage::new()), metrics.clone());
+        let hub = Arc::new(Hub::new(Arc::new(MemoryStorage::new()), metrics.clone()));
+        let sequencer = tokio::sync::Mutex::new(Sequencer::new(GAP_WAIT));
+        let lane = Lane { hub, sequencer, metrics: metrics.clone() };
         let mut last_seen = HashMap::new();
         let resyncs = |metrics: &Metrics| {
             let text = metrics.render();
@@ -248,15 +328,15 @@ mod tests {
         metrics.broker_started();
         // A node first heard of mid-stream, then in order; this node's own messages skipped.
         for text in [message("b", 7), message("b", 8), message("me", 1), message("b", 9)] {
-            receive(&text, "me", &mut last_seen, &hub, &metrics).await;
+            receive(&text, "me", &mut last_seen, &lane).await;
         }
-        receive("not json", "me", &mut last_seen, &hub, &metrics).await;
+        receive("not json", "me", &mut last_seen, &lane).await;
         assert_eq!(resyncs(&metrics).as_deref(), Some("0"));
         // Node b's 10 was lost (it could not reach Redis): this node's clients must resume.
-        receive(&message("b", 11), "me", &mut last_seen, &hub, &metrics).await;
+        receive(&message("b", 11), "me", &mut last_seen, &lane).await;
         assert_eq!(resyncs(&metrics).as_deref(), Some("1"));
         // A restarted node has a new id: its numbers start again, no gap.
-        receive(&message("c", 1), "me", &mut last_seen, &hub, &metrics).await;
+        receive(&message("c", 1), "me", &mut last_seen, &lane).await;
         assert_eq!(resyncs(&metrics).as_deref(), Some("1"));
         let received = metrics.render();
         assert!(received.contains("hellocode_broker_events_total{outcome=\"received\"} 5\n"));

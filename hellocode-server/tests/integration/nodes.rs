@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use hellocode_core::testing::service_unavailable;
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, TestServer, test_settings};
+use crate::harness::{Backend, Client, TestServer, group_among, test_settings};
 
 on_backends!(nodes:
     events_cross_between_nodes_and_survive_a_redis_restart,
+    concurrent_appends_on_two_nodes_reach_every_client_in_sequence_order,
 );
 
 /// A `redis-server` of this test's own, on a free port, keeping nothing on disk.
@@ -149,4 +150,68 @@ pub async fn events_cross_between_nodes_and_survive_a_redis_restart(backend: Bac
     assert!(metrics.contains("hellocode_broker_resyncs_total 1\n"), "{metrics}");
     node_b.stop().await;
     node_a.stop().await;
+}
+
+/// Send `count` messages to `chat` without waiting, then read until each is acknowledged.
+async fn post_many(mut client: Client, chat: i64, who: &str, count: i64) -> Client {
+    for i in 0..count {
+        let frame = json!({ "command": "new_message", "chatId": chat, "message": format!("{who} {i}"), "id": i });
+        client.send(frame).await;
+    }
+    let mut acked = 0;
+    while acked < count {
+        if client.recv().await["command"] == "ack" {
+            acked += 1;
+        }
+    }
+    client
+}
+
+/// The sequence numbers of the next `count` messages a watcher receives.
+async fn watch(mut client: Client, count: usize) -> Vec<i64> {
+    let mut seqs = Vec::with_capacity(count);
+    while seqs.len() < count {
+        let frame = client.recv().await;
+        if frame["command"] == "new_message" {
+            seqs.push(frame["message"]["seq"].as_i64().expect("seq"));
+        }
+    }
+    seqs
+}
+
+pub async fn concurrent_appends_on_two_nodes_reach_every_client_in_sequence_order(
+    backend: Backend,
+) {
+    const EACH: i64 = 150;
+    let Some(redis) = Redis::start() else { return };
+    let Some(node_a) = TestServer::start_node(backend, test_settings(), Some(&redis.url())).await
+    else {
+        return;
+    };
+    let node_b = node_a.beside().await;
+    broker_becomes(&node_a, "ok").await;
+    broker_becomes(&node_b, "ok").await;
+    let (tokens, chat) = group_among(&node_a, "Crabs", &["alice", "bob", "carol", "dave"]).await;
+    let alice = connect_v2(&node_a, &tokens[0]).await;
+    let bob = connect_v2(&node_b, &tokens[1]).await;
+    let carol = connect_v2(&node_a, &tokens[2]).await;
+    let dave = connect_v2(&node_b, &tokens[3]).await;
+    // Alice (node A) and bob (node B) write to the chat at the same time: each node hears the
+    // other's messages through Redis, interleaved with its own.
+    let watchers = [
+        tokio::spawn(watch(carol, 2 * EACH as usize)),
+        tokio::spawn(watch(dave, 2 * EACH as usize)),
+    ];
+    let writers = [
+        tokio::spawn(post_many(alice, chat, "alice", EACH)),
+        tokio::spawn(post_many(bob, chat, "bob", EACH)),
+    ];
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    for (name, watcher) in ["carol (node A)", "dave (node B)"].into_iter().zip(watchers) {
+        let seqs = watcher.await.expect("watcher");
+        let all: Vec<i64> = (seqs[0]..seqs[0] + 2 * EACH).collect();
+        assert_eq!(seqs, all, "{name}: every message once, in sequence order");
+    }
 }
