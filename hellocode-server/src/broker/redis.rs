@@ -23,9 +23,9 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
-use super::sequencer::{Sequencer, Step};
+use super::sequencer::{Done, SETTLE, Sequencer, Step};
 use super::{Broker, BrokerEvent};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
@@ -117,7 +117,11 @@ impl Broker for RedisBroker {
         if let Err(mpsc::error::TrySendError::Full(_)) = self.outbox.try_send(event.clone()) {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
-        self.lane.deliver(event).await;
+        // Returns once delivered (as the single-node broker does): a command's events reach
+        // its connection before its reply, even when the sequencer holds one for a moment.
+        let (done, delivered) = oneshot::channel();
+        self.lane.deliver(event, Some(done)).await;
+        let _ = delivered.await;
     }
 }
 
@@ -130,9 +134,9 @@ struct Lane {
 }
 
 impl Lane {
-    async fn deliver(&self, event: BrokerEvent) {
+    async fn deliver(&self, event: BrokerEvent, done: Done) {
         let mut sequencer = self.sequencer.lock().await;
-        let steps = sequencer.admit(event, Instant::now());
+        let steps = sequencer.admit(event, done, Instant::now());
         // Still holding the lane: what follows must not overtake these.
         self.run(steps).await;
     }
@@ -159,7 +163,12 @@ impl Lane {
     async fn run(&self, steps: Vec<Step>) {
         for step in steps {
             match step {
-                Step::Deliver(event) => self.hub.deliver(&event).await,
+                Step::Deliver(event, done) => {
+                    self.hub.deliver(&event).await;
+                    if let Some(done) = done {
+                        let _ = done.send(());
+                    }
+                }
                 Step::Resync(chat) => {
                     let closed = self.hub.evict_members(chat).await;
                     self.metrics.broker_resynced();
@@ -172,7 +181,8 @@ impl Lane {
 
 /// Give up the gaps that stayed open too long, for as long as the node runs.
 async fn expire_loop(lane: Arc<Lane>, mut shutdown: watch::Receiver<bool>) {
-    let mut ticks = tokio::time::interval(GAP_WAIT / 4);
+    // Often enough for a settling line to start on time (see `sequencer::SETTLE`).
+    let mut ticks = tokio::time::interval(SETTLE / 4);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -298,7 +308,7 @@ async fn receive(text: &str, node: &str, last_seen: &mut HashMap<String, u64>, l
         lane.resync(true).await;
     }
     lane.metrics.broker_received();
-    lane.deliver(incoming.event).await;
+    lane.deliver(incoming.event, None).await;
 }
 
 #[cfg(test)]

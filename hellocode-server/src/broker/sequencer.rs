@@ -7,25 +7,33 @@
 //! the bounded wait is given up: the held events are dropped and the chat's members on this
 //! node resume from storage, which has every item in order.
 //!
-//! A chat's line starts at the first sequenced event this node sees of it; an event older than
-//! that (still in flight when the line began) is delivered late rather than lost.
+//! Where a chat's line starts: at 1 for a new chat (its first item, or `chat_created`, says
+//! so); otherwise this node cannot know which earlier items are still in flight, so the first
+//! events it hears are held for a short settling time and delivered from the smallest. An
+//! event older than the line's start is delivered late rather than lost.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use hellocode_core::model::{ChatId, Seq};
 use hellocode_core::protocol::ServerFrame;
+use tokio::sync::oneshot;
 
 use super::BrokerEvent;
 
+/// Told when an event has been delivered, or dropped with its chat resynced (then closed).
+pub(crate) type Done = Option<oneshot::Sender<()>>;
+
 /// How long a line with nothing held is kept after its last event.
 const IDLE_LINE: Duration = Duration::from_secs(600);
+/// How long the first events of a line that does not start at 1 are held for earlier ones.
+pub(crate) const SETTLE: Duration = Duration::from_millis(100);
 
 /// What to do, in order, after an event arrived or time passed.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Step {
-    /// Deliver this event to this node's connections.
-    Deliver(BrokerEvent),
+    /// Deliver this event to this node's connections, then tell `Done`.
+    Deliver(BrokerEvent, Done),
     /// A gap in this chat was given up: its members on this node must resume.
     Resync(ChatId),
 }
@@ -39,13 +47,46 @@ pub(crate) struct Sequencer {
 
 #[derive(Debug)]
 struct Line {
-    /// The sequence number the next deliverable event starts with.
-    next: Seq,
-    /// Events past a gap, by their first sequence number, with their last.
-    held: BTreeMap<Seq, (Seq, BrokerEvent)>,
+    /// The sequence number the next deliverable event starts with; `None` while settling.
+    next: Option<Seq>,
+    /// Events not delivered yet, by their first sequence number, with their last.
+    held: BTreeMap<Seq, (Seq, BrokerEvent, Done)>,
+    /// Until when the line settles (while `next` is `None`).
+    settle_until: Instant,
     /// Since when the current gap has been open.
     gap_since: Option<Instant>,
     last_event: Instant,
+}
+
+impl Line {
+    fn new(next: Option<Seq>, now: Instant) -> Self {
+        Line {
+            next,
+            held: BTreeMap::new(),
+            settle_until: now + SETTLE,
+            gap_since: None,
+            last_event: now,
+        }
+    }
+
+    /// Deliver the held events that follow `next` without a gap; a gap left opens its wait.
+    fn flush(&mut self, steps: &mut Vec<Step>, now: Instant) {
+        let Some(mut next) = self.next else { return };
+        while let Some(entry) = self.held.first_entry() {
+            if *entry.key() != next {
+                break;
+            }
+            let (last, event, done) = entry.remove();
+            next = Seq(last.0 + 1);
+            steps.push(Step::Deliver(event, done));
+        }
+        self.next = Some(next);
+        if self.held.is_empty() {
+            self.gap_since = None;
+        } else {
+            self.gap_since.get_or_insert(now);
+        }
+    }
 }
 
 impl Sequencer {
@@ -54,53 +95,49 @@ impl Sequencer {
         Sequencer { lines: HashMap::new(), wait }
     }
 
-    /// `event` arrived at `now`: what to deliver, in order.
-    pub(crate) fn admit(&mut self, event: BrokerEvent, now: Instant) -> Vec<Step> {
+    /// `event` arrived at `now`: what to deliver, in order (`done` goes with it).
+    pub(crate) fn admit(&mut self, event: BrokerEvent, done: Done, now: Instant) -> Vec<Step> {
         let Some((chat, first, last)) = sequenced(&event) else {
-            return vec![Step::Deliver(event)];
+            // A new chat's line starts right after the items it was created with.
+            if let Some((chat, last)) = created(&event) {
+                self.lines.entry(chat).or_insert_with(|| Line::new(Some(Seq(last.0 + 1)), now));
+            }
+            return vec![Step::Deliver(event, done)];
         };
-        let line = self.lines.entry(chat).or_insert_with(|| Line {
-            next: first,
-            held: BTreeMap::new(),
-            gap_since: None,
-            last_event: now,
+        let line = self.lines.entry(chat).or_insert_with(|| {
+            // Item 1 starts every chat; another may have earlier ones still in flight.
+            Line::new((first == Seq(1)).then_some(first), now)
         });
         line.last_event = now;
-        if first < line.next {
+        if line.next.is_some_and(|next| first < next) {
             // Late: older than the line's start (or overlapping it). Never lost.
-            return vec![Step::Deliver(event)];
+            return vec![Step::Deliver(event, done)];
         }
-        if first > line.next {
-            line.held.insert(first, (last, event));
-            line.gap_since.get_or_insert(now);
-            return Vec::new();
+        if first == Seq(1) && line.next.is_none() {
+            line.next = Some(first); // settling ends: nothing comes before item 1
         }
-        let mut steps = vec![Step::Deliver(event)];
-        line.next = Seq(last.0 + 1);
-        while let Some(entry) = line.held.first_entry() {
-            if *entry.key() != line.next {
-                break;
-            }
-            let (last, event) = entry.remove();
-            line.next = Seq(last.0 + 1);
-            steps.push(Step::Deliver(event));
-        }
-        // Another gap may remain: its wait starts now.
-        line.gap_since = (!line.held.is_empty()).then_some(now);
+        line.held.insert(first, (last, event, done));
+        let mut steps = Vec::new();
+        line.flush(&mut steps, now);
         steps
     }
 
-    /// Time passed: gaps open longer than the wait are given up (their held events dropped,
-    /// their chats resynced); idle lines are forgotten.
+    /// Time passed: settling lines start from their smallest event, gaps open longer than the
+    /// wait are given up (their held events dropped, their chats resynced), idle lines are
+    /// forgotten.
     pub(crate) fn expire(&mut self, now: Instant) -> Vec<Step> {
         let mut steps = Vec::new();
         for (chat, line) in &mut self.lines {
+            if line.next.is_none() && now >= line.settle_until {
+                line.next = line.held.keys().next().copied();
+                line.flush(&mut steps, now);
+            }
             let overdue = line
                 .gap_since
                 .is_some_and(|since| now.saturating_duration_since(since) >= self.wait);
             if overdue {
-                if let Some((_, (last, _))) = line.held.last_key_value() {
-                    line.next = Seq(last.0 + 1);
+                if let Some((_, (last, _, _))) = line.held.last_key_value() {
+                    line.next = Some(Seq(last.0 + 1));
                 }
                 line.held.clear();
                 line.gap_since = None;
@@ -131,9 +168,18 @@ fn sequenced(event: &BrokerEvent) -> Option<(ChatId, Seq, Seq)> {
     }
 }
 
+/// For `chat_created` of a chat no one has written in yet: the chat and its newest item.
+fn created(event: &BrokerEvent) -> Option<(ChatId, Seq)> {
+    let BrokerEvent::Chat(publish) = event else { return None };
+    match &publish.frame {
+        ServerFrame::ChatCreated { chat } if publish.to.is_none() => Some((chat.id, chat.last_seq)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use hellocode_core::model::{EventKind, Message, Timestamp};
+    use hellocode_core::model::{Chat, ChatKind, EventKind, Message, Timestamp};
     use hellocode_core::session::Publish;
 
     use super::*;
@@ -166,7 +212,7 @@ mod tests {
         steps
             .iter()
             .map(|step| match step {
-                Step::Deliver(event) => sequenced(event).map_or(-1, |(_, first, _)| first.0),
+                Step::Deliver(event, _) => sequenced(event).map_or(-1, |(_, first, _)| first.0),
                 Step::Resync(chat) => -1000 - chat.0,
             })
             .collect()
@@ -176,36 +222,64 @@ mod tests {
     fn an_event_past_a_gap_waits_for_the_missing_one() {
         let mut sequencer = Sequencer::new(WAIT);
         let start = Instant::now();
-        assert_eq!(delivered(&sequencer.admit(post(7, 5), start)), [5], "the line starts here");
-        assert_eq!(delivered(&sequencer.admit(post(7, 7), start)), Vec::<i64>::new());
-        assert_eq!(delivered(&sequencer.admit(post(7, 8), start)), Vec::<i64>::new());
-        // Another chat is not held up by this one's gap.
-        assert_eq!(delivered(&sequencer.admit(post(9, 1), start)), [1]);
-        assert_eq!(delivered(&sequencer.admit(post(7, 6), start)), [6, 7, 8]);
+        // Not item 1: earlier ones may be in flight, so the line settles first.
+        assert!(sequencer.admit(post(7, 6), None, start).is_empty());
+        assert_eq!(delivered(&sequencer.admit(post(7, 5), None, start)), Vec::<i64>::new());
+        assert_eq!(delivered(&sequencer.expire(start + SETTLE)), [5, 6], "from the smallest");
+        assert_eq!(delivered(&sequencer.admit(post(7, 8), None, start)), Vec::<i64>::new());
+        assert_eq!(delivered(&sequencer.admit(post(7, 9), None, start)), Vec::<i64>::new());
+        // Another chat is not held up by this one's gap; item 1 needs no settling.
+        assert_eq!(delivered(&sequencer.admit(post(9, 1), None, start)), [1]);
+        assert_eq!(delivered(&sequencer.admit(post(7, 7), None, start)), [7, 8, 9]);
         assert!(sequencer.expire(start + WAIT * 2).is_empty(), "no gap left");
         // Late (older than the line's start): delivered rather than lost.
-        assert_eq!(delivered(&sequencer.admit(post(7, 4), start)), [4]);
+        assert_eq!(delivered(&sequencer.admit(post(7, 4), None, start)), [4]);
         // Not sequenced: at once.
         let typing = BrokerEvent::Chat(Box::new(Publish::to_chat(
             ChatId(7),
             ServerFrame::Typing { chat_id: ChatId(7), username: "bob".into() },
         )));
-        assert_eq!(sequencer.admit(typing.clone(), start), [Step::Deliver(typing)]);
+        assert_eq!(delivered(&sequencer.admit(typing, None, start)), [-1], "at once");
     }
 
     #[test]
     fn a_gap_open_past_the_wait_resyncs_its_chat_and_the_line_goes_on() {
         let mut sequencer = Sequencer::new(WAIT);
         let start = Instant::now();
-        sequencer.admit(post(7, 1), start);
-        assert!(sequencer.admit(post(7, 3), start).is_empty());
-        assert!(sequencer.admit(post(7, 4), start).is_empty());
+        sequencer.admit(post(7, 1), None, start);
+        assert!(sequencer.admit(post(7, 3), None, start).is_empty());
+        assert!(sequencer.admit(post(7, 4), None, start).is_empty());
         assert!(sequencer.expire(start + WAIT / 2).is_empty(), "still within the wait");
-        assert_eq!(sequencer.expire(start + WAIT), [Step::Resync(ChatId(7))]);
+        assert_eq!(delivered(&sequencer.expire(start + WAIT)), [-1007], "chat 7 resyncs");
         // The held events were dropped (the resume brings them); the line goes on after them.
-        assert_eq!(delivered(&sequencer.admit(post(7, 5), start + WAIT)), [5]);
+        assert_eq!(delivered(&sequencer.admit(post(7, 5), None, start + WAIT)), [5]);
         // A line idle long enough is forgotten; the next event starts a new one.
-        assert!(sequencer.expire(start + IDLE_LINE * 2).is_empty());
-        assert_eq!(delivered(&sequencer.admit(post(7, 9), start + IDLE_LINE * 2)), [9]);
+        let later = start + IDLE_LINE * 2;
+        assert!(sequencer.expire(later).is_empty());
+        assert!(sequencer.admit(post(7, 9), None, later).is_empty(), "a new line settles");
+        assert_eq!(delivered(&sequencer.expire(later + SETTLE)), [9]);
+    }
+
+    #[test]
+    fn a_new_chat_starts_its_line_at_its_first_item() {
+        let mut sequencer = Sequencer::new(WAIT);
+        let start = Instant::now();
+        let chat = Chat {
+            id: ChatId(8),
+            kind: ChatKind::Group,
+            name: Some("Crabs".into()),
+            topic: None,
+            participants: Vec::new(),
+            last_seq: Seq(0),
+            created_at: Timestamp::from_unix_millis(0),
+        };
+        let created = BrokerEvent::Chat(Box::new(Publish::to_chat(
+            ChatId(8),
+            ServerFrame::ChatCreated { chat },
+        )));
+        assert_eq!(delivered(&sequencer.admit(created, None, start)), [-1], "delivered at once");
+        // Item 2 (another node's) before item 1: held, with no settling needed to know it.
+        assert!(sequencer.admit(post(8, 2), None, start).is_empty());
+        assert_eq!(delivered(&sequencer.admit(post(8, 1), None, start)), [1, 2]);
     }
 }

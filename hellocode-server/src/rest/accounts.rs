@@ -4,9 +4,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hellocode_core::model::UserUpdate;
-use hellocode_core::protocol::{Command, ServerFrame};
-use hellocode_core::session::Identity;
+use hellocode_core::model::{ChatId, Seq, UserUpdate, deleted_author};
+use hellocode_core::protocol::{Command, MAX_LIST_PAGE, ServerFrame};
+use hellocode_core::session::{Identity, Publish};
+use hellocode_core::storage::Items;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
@@ -380,8 +381,10 @@ async fn delete_user(username: String, identity: Identity, state: Arc<AppState>)
     respond(
         async {
             only_self(&identity, &username)?;
+            let chats = chats_and_positions(&state, &username).await?;
             state.storage.delete_user(&username).await?;
             state.dispatcher.broker().publish(BrokerEvent::MembershipReset).await;
+            announce_leaving(&state, &username, chats).await;
             if let Some(account) = identity.account_id {
                 let revocation = Revocation::AccountDeleted { account };
                 state.dispatcher.broker().publish(BrokerEvent::Revoke(revocation)).await;
@@ -391,6 +394,58 @@ async fn delete_user(username: String, identity: Identity, state: Arc<AppState>)
         }
         .await,
     )
+}
+
+/// `username`'s chats, each with its newest sequence number: what deleting the account records
+/// in them comes after.
+async fn chats_and_positions(
+    state: &AppState,
+    username: &str,
+) -> Result<Vec<(ChatId, Seq)>, ApiError> {
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = state.storage.chats_of(username, after, MAX_LIST_PAGE).await?;
+        all.extend(page.iter().map(|chat| (chat.id, chat.last_seq)));
+        match page.last() {
+            Some(last) if page.len() == MAX_LIST_PAGE as usize => after = Some(last.id),
+            _ => return Ok(all),
+        }
+    }
+}
+
+/// Tell each chat a deleted account was in what deleting recorded there (its `leave`, and a
+/// group's new owner), live as if they had left: its members get `chat_changed`. A chat the
+/// deletion emptied is gone, with no one left to tell. Best effort: a chat that cannot be
+/// read now is skipped (its members see the events when they resume).
+async fn announce_leaving(state: &AppState, username: &str, chats: Vec<(ChatId, Seq)>) {
+    let shown = deleted_author(username);
+    for (chat_id, before) in chats {
+        let chat = match state.storage.chat(chat_id).await {
+            Ok(Some(chat)) => chat,
+            Ok(None) => continue,
+            Err(err) => {
+                tracing::warn!(chat = %chat_id, error = %err, "cannot announce a deleted account's leaving");
+                continue;
+            }
+        };
+        let Some(reader) = chat.participants.first().map(|p| p.username.clone()) else {
+            continue;
+        };
+        let items = state
+            .storage
+            .messages_after(chat_id, &reader, before, MAX_LIST_PAGE, Items::All)
+            .await
+            .unwrap_or_default();
+        let events: Vec<_> =
+            items.into_iter().filter(|item| !item.is_post() && item.author == shown).collect();
+        if events.is_empty() {
+            continue;
+        }
+        let frame = ServerFrame::ChatChanged { chat, events };
+        let publish = Publish::to_chat(chat_id, frame);
+        state.dispatcher.broker().publish(BrokerEvent::Chat(Box::new(publish))).await;
+    }
 }
 
 async fn list_contacts(username: String, identity: Identity, state: Arc<AppState>) -> Response {

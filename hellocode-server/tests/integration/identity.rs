@@ -222,6 +222,17 @@ pub async fn deleting_an_account_closes_its_sockets(backend: Backend) {
     for socket in [&mut by_token, &mut one_chat, &mut bot_socket] {
         assert_unauthorized(socket, "account deleted").await;
     }
+    // Bob is told live, as if alice had left: the chat without her, and her `leave`.
+    let changed = bob.expect("chat_changed").await;
+    let members: Vec<&Value> = changed["chat"]["participants"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|p| &p["username"])
+        .collect();
+    assert_eq!(members, [&json!("bob")], "{changed}");
+    assert_eq!(changed["events"][0]["kind"], "leave", "{changed}");
+    assert_eq!(changed["events"][0]["seq"], 1, "{changed}");
     still_works(&mut bob).await;
 }
 
