@@ -179,7 +179,7 @@ fn created(event: &BrokerEvent) -> Option<(ChatId, Seq)> {
 
 #[cfg(test)]
 mod tests {
-    use hellocode_core::model::{Chat, ChatKind, EventKind, Message, Timestamp};
+    use hellocode_core::model::{Chat, ChatKind, NewMessage, Timestamp};
     use hellocode_core::session::Publish;
 
     use super::*;
@@ -187,21 +187,14 @@ mod tests {
     const WAIT: Duration = Duration::from_millis(200);
 
     fn post(chat: i64, seq: i64) -> BrokerEvent {
-        let message = Message {
-            id: seq,
+        let message = NewMessage {
             chat_id: ChatId(chat),
-            seq: Seq(seq),
             author: "alice".into(),
             content: format!("m{seq}"),
-            timestamp: Timestamp::from_unix_millis(0),
             client_id: None,
-            edited_at: None,
-            deleted: false,
-            kind: EventKind::Message,
-            target: None,
-            member: None,
-            role: None,
-        };
+            timestamp: Timestamp::from_unix_millis(0),
+        }
+        .into_post(seq, Seq(seq));
         BrokerEvent::Chat(Box::new(Publish::to_chat(
             ChatId(chat),
             ServerFrame::NewMessage { message },
