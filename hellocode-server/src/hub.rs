@@ -142,12 +142,7 @@ impl Hub {
     /// clients resume exactly from storage. Returns how many.
     pub fn evict_all(&self) -> usize {
         let connections = self.connections.read().unwrap_or_else(|e| e.into_inner());
-        let mut evicted = 0;
-        for entry in connections.values().flatten() {
-            entry.evict.notify_one();
-            evicted += 1;
-        }
-        evicted
+        evict(connections.values().flatten())
     }
 
     /// Close the connections of `chat`'s members on this node (4008: their clients resume).
@@ -155,14 +150,7 @@ impl Hub {
     pub async fn evict_members(&self, chat: ChatId) -> usize {
         let members = self.chat_members(chat).await.unwrap_or_default();
         let connections = self.connections.read().unwrap_or_else(|e| e.into_inner());
-        let mut evicted = 0;
-        for entries in members.iter().filter_map(|member| connections.get(member)) {
-            for entry in entries {
-                entry.evict.notify_one();
-                evicted += 1;
-            }
-        }
-        evicted
+        evict(members.iter().filter_map(|member| connections.get(member)).flatten())
     }
 
     /// Deliver an event to this node's connections.
@@ -276,6 +264,11 @@ impl Hub {
             }
         }
     }
+}
+
+/// Ask each of these connections to close (see [`Hub::evict_all`]); returns how many.
+fn evict<'a>(entries: impl Iterator<Item = &'a Entry>) -> usize {
+    entries.map(|entry| entry.evict.notify_one()).count()
 }
 
 fn scope_allows(scope: Scope, chat: ChatId) -> bool {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use hellocode_sdk::{
     ChatId, Client, ClientConfig, Credentials, Event, Failover, History, ListenerHandle,
-    ProfileUpdate, Result, Seq, WebSocketTransport,
+    ProfileUpdate, Result, Seq,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -115,13 +115,9 @@ impl ConnectOptions {
         Ok(ConnectOptions { urls, credentials, config: config(options)? })
     }
 
-    /// Connect (on the module's runtime when awaited there): to the one server, or to the
-    /// first node that answers (`Failover`).
+    /// Connect (on the module's runtime when awaited there) to the first of the nodes that
+    /// answers (`Failover`; with one URL, that server).
     pub(crate) async fn connect(self) -> Result<Client> {
-        if let [url] = self.urls.as_slice() {
-            let transport = WebSocketTransport::new(url)?;
-            return Client::connect_with(transport, self.credentials, self.config).await;
-        }
         let urls: Vec<&str> = self.urls.iter().map(String::as_str).collect();
         Client::connect_with(Failover::websocket(&urls)?, self.credentials, self.config).await
     }

@@ -26,11 +26,7 @@ pub async fn connect(
     credentials: Credentials,
     config: ClientConfig,
 ) -> Result<Arc<Client>, HelloCodeError> {
-    let transport = WebSocketTransport::new(&url)?;
-    let connecting =
-        sdk::Client::connect_with(transport, credentials.into(), sdk::ClientConfig::from(config));
-    let inner = call(connecting).await?;
-    Ok(Arc::new(Client { inner }))
+    connect_through(WebSocketTransport::new(&url)?, credentials, config).await
 }
 
 /// Connect to one of several nodes of a deployment (`urls`, tried in order) and authenticate.
@@ -43,7 +39,14 @@ pub async fn connect_any(
     config: ClientConfig,
 ) -> Result<Arc<Client>, HelloCodeError> {
     let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
-    let transport = sdk::Failover::websocket(&urls)?;
+    connect_through(sdk::Failover::websocket(&urls)?, credentials, config).await
+}
+
+async fn connect_through(
+    transport: impl sdk::Transport,
+    credentials: Credentials,
+    config: ClientConfig,
+) -> Result<Arc<Client>, HelloCodeError> {
     let connecting =
         sdk::Client::connect_with(transport, credentials.into(), sdk::ClientConfig::from(config));
     let inner = call(connecting).await?;
