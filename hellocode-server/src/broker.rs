@@ -1,10 +1,13 @@
 //! The broker seam: every event goes through [`Broker::publish`], so that several server nodes
 //! can share events (through Redis pub/sub, [`RedisBroker`]) without the dispatcher knowing.
 
+mod fill;
 mod redis;
+mod roster;
 mod sequencer;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use hellocode_core::model::ChatId;
@@ -13,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::redis::RedisBroker;
 use crate::hub::Hub;
+use crate::rate_limit::Rate;
 
 /// Something every node must hear about.
 ///
@@ -56,11 +60,46 @@ impl BrokerEvent {
     }
 }
 
-/// Carries events to the hubs of every node.
+/// How the deployment took a connection's arrival (see [`Broker::arrive`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// Counted by this node alone (it is the whole deployment, or cannot reach the others):
+    /// its own registry says whether the user came online and caps their connections.
+    Local,
+    /// Counted across the deployment; `first`: the user had no other connection on any node.
+    Counted {
+        /// The user just came online.
+        first: bool,
+    },
+    /// The user has the maximum of connections open across the deployment.
+    Refused,
+}
+
+/// Carries events to the hubs of every node, and keeps what the nodes count together.
 #[async_trait]
 pub trait Broker: Send + Sync + 'static {
     /// Publish an event; returns once this node's hub has queued it to its connections.
     async fn publish(&self, event: BrokerEvent);
+
+    /// A connection of `username` opens on this node, and the user may have at most `max`
+    /// across the deployment. The single-node broker leaves it to this node ([`Arrival::Local`]).
+    async fn arrive(&self, _username: &str, _max: usize) -> Arrival {
+        Arrival::Local
+    }
+
+    /// A connection that arrived [`Arrival::Counted`] closed: `Some(true)` if it was the
+    /// user's last on any node, `None` if the deployment had lost count of it (its nodes then
+    /// count again, and tell presence themselves).
+    async fn depart(&self, _username: &str) -> Option<bool> {
+        None
+    }
+
+    /// Take one token from the deployment's bucket `key`, filling at `rate`: `None` when there
+    /// is no shared bucket (one node, or the others cannot be reached), and this node's own
+    /// limiter decides.
+    async fn take(&self, _key: &str, _rate: Rate) -> Option<Result<(), Duration>> {
+        None
+    }
 }
 
 /// The single-node broker: hands events straight to this process's hub.

@@ -14,6 +14,8 @@ use hellocode_core::model::ChatChange;
 use hellocode_core::protocol::{RequestId, ServerFrame};
 use hellocode_core::session::StorageOp;
 
+use crate::rate_limit::Rate;
+
 /// The allowances; see the `--languages-per-hour`, `--chats-per-minute`,
 /// `--participant-additions-per-minute`, `--invitations-per-minute` and
 /// `--invite-links-per-minute` flags.
@@ -59,7 +61,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn what(self) -> &'static str {
+    /// What it counts, in words (also the name of its shared bucket).
+    pub fn what(self) -> &'static str {
         match self {
             Kind::Language => "languages",
             Kind::Chat => "chats",
@@ -138,29 +141,44 @@ impl CreationLimiter {
     }
 
     /// The refusal for `op` of `user` (the session's identity), if it creates something
-    /// `user` has no allowance left for.
+    /// `user` has no allowance left for, by this node's buckets alone.
     pub fn check(&self, user: &str, op: &StorageOp, id: Option<&RequestId>) -> Option<ServerFrame> {
-        let kind = match op {
-            StorageOp::AddLanguage { .. } => Kind::Language,
-            StorageOp::CreateChat { .. } => Kind::Chat,
-            StorageOp::ChangeChat { change: ChatChange::Add { .. }, .. } => Kind::Participants,
-            StorageOp::Invite { .. } => Kind::Invitation,
-            StorageOp::CreateInviteLink { .. } => Kind::InviteLink,
-            _ => return None,
-        };
-        self.refusal(user, kind, id)
+        self.refusal(user, kind_of(op)?, id)
     }
 
     /// [`take`](Self::take) now, as the error frame to answer when refused.
     pub fn refusal(&self, user: &str, kind: Kind, id: Option<&RequestId>) -> Option<ServerFrame> {
         let retry_after = self.take(user, kind, Instant::now()).err()?;
-        tracing::info!(user, what = kind.what(), retry_after, "creation limit reached");
-        Some(ServerFrame::rate_limited(
-            id.cloned(),
-            format!("too many {} created; retry in {retry_after} s", kind.what()),
-            retry_after,
-        ))
+        Some(refused(user, kind, retry_after, id))
     }
+
+    /// The allowance of `kind` as a rate (for a bucket the nodes of a deployment share).
+    pub fn rate(&self, kind: Kind) -> Rate {
+        let (capacity, period) = self.allowance(kind);
+        Rate { burst: capacity as u32, per_second: capacity / period.as_secs_f64() }
+    }
+}
+
+/// What `op` creates, if it creates anything with an allowance.
+pub fn kind_of(op: &StorageOp) -> Option<Kind> {
+    Some(match op {
+        StorageOp::AddLanguage { .. } => Kind::Language,
+        StorageOp::CreateChat { .. } => Kind::Chat,
+        StorageOp::ChangeChat { change: ChatChange::Add { .. }, .. } => Kind::Participants,
+        StorageOp::Invite { .. } => Kind::Invitation,
+        StorageOp::CreateInviteLink { .. } => Kind::InviteLink,
+        _ => return None,
+    })
+}
+
+/// The refusal of a creation of `kind` by `user`, who may retry in `retry_after` seconds.
+pub fn refused(user: &str, kind: Kind, retry_after: u64, id: Option<&RequestId>) -> ServerFrame {
+    tracing::info!(user, what = kind.what(), retry_after, "creation limit reached");
+    ServerFrame::rate_limited(
+        id.cloned(),
+        format!("too many {} created; retry in {retry_after} s", kind.what()),
+        retry_after,
+    )
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use hellocode_core::model::ChatId;
 use hellocode_core::model::Timestamp;
-use hellocode_core::protocol::{ClientFrame, ServerFrame};
+use hellocode_core::protocol::{ClientFrame, RequestId, ServerFrame};
 use hellocode_core::session::{
     Credentials, Decision, Output, Pending, Session, StorageOp, StorageOutcome, execute,
 };
@@ -18,9 +18,9 @@ use crate::auth::Auth;
 use crate::auth::tokens::invite_link_token;
 use crate::broker::{Broker, BrokerEvent};
 use crate::chat_order::ChatOrder;
-use crate::creation::{CreationLimiter, CreationLimits};
+use crate::creation::{self, CreationLimiter, CreationLimits};
 use crate::metrics::Metrics;
-use crate::rate_limit::RateLimits;
+use crate::rate_limit::{RateLimits, retry_after_secs};
 use crate::revocation::Revocation;
 
 /// Runs commands for sessions.
@@ -100,7 +100,7 @@ impl Dispatcher {
                 let checked = match &request.credentials {
                     Credentials::Password { username, .. }
                     | Credentials::Register { username, .. } => {
-                        self.limits.auth_attempt(peer, username)
+                        self.limits.auth_attempt(peer, username, &*self.broker).await
                     }
                     _ => Ok(()),
                 };
@@ -138,11 +138,28 @@ impl Dispatcher {
         }
     }
 
+    /// Take a creation of `kind` from `user`'s allowance: from the bucket the deployment's nodes
+    /// share, or this node's own when there is none; the refusal when it is spent.
+    async fn creation_refusal(
+        &self,
+        user: &str,
+        kind: creation::Kind,
+        id: Option<&RequestId>,
+    ) -> Option<ServerFrame> {
+        let key = format!("creation:{}:{user}", kind.what());
+        let taken = match self.broker.take(&key, self.creation.rate(kind)).await {
+            Some(taken) => taken.map_err(retry_after_secs),
+            None => self.creation.take(user, kind, Instant::now()),
+        };
+        Some(creation::refused(user, kind, taken.err()?, id))
+    }
+
     /// Run a storage operation of `session` (creation limits, the chat's line for a write that
     /// numbers its events, publication) and return the reply.
     async fn store(&self, session: &mut Session, pending: Pending) -> Option<ServerFrame> {
         if let Some(user) = session.identity().map(|identity| identity.username.as_str())
-            && let Some(refusal) = self.creation.check(user, pending.op(), pending.request_id())
+            && let Some(kind) = creation::kind_of(pending.op())
+            && let Some(refusal) = self.creation_refusal(user, kind, pending.request_id()).await
         {
             return Some(refusal);
         }

@@ -7,9 +7,9 @@
 
 mod members;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use hellocode_core::model::ChatId;
 use hellocode_core::protocol::ServerFrame;
@@ -53,6 +53,10 @@ pub struct Hub {
     /// Which connection authenticated with which credential (see [`crate::revocation`]).
     grants: Grants,
     max_per_user: usize,
+    /// Who is online in the deployment, as the presence events delivered so far tell it (on
+    /// one node: who has a connection here). Locked while a presence event is queued to its
+    /// recipients, so that a snapshot ([`Hub::tell_online`]) and the events fall in one order.
+    online: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -72,7 +76,13 @@ impl Hub {
             next_id: AtomicU64::new(1),
             grants: Grants::default(),
             max_per_user: usize::MAX,
+            online: Mutex::default(),
         }
+    }
+
+    /// The storage memberships are looked up in.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
     }
 
     /// The credentials of this node's connections, for revocation.
@@ -107,22 +117,26 @@ impl Hub {
     }
 
     /// Queue to a registered connection an `online` frame naming those of `partners` (everyone
-    /// who shares a chat with its user) connected now. Taken under the registry's lock, which
-    /// every presence change takes before it is published: a change after the snapshot reaches
-    /// the connection as a `presence` event after it, and one before it is superseded by it.
+    /// who shares a chat with its user) online now. Taken under the lock every presence event
+    /// is delivered under: a change after the snapshot reaches the connection as a `presence`
+    /// event after it, and one before it is in it.
     pub fn tell_online(&self, partners: &[String], queue: &QueueSender) {
-        let connections = self.connections.read().unwrap_or_else(|e| e.into_inner());
-        let usernames: Vec<String> = partners
-            .iter()
-            .filter(|partner| connections.contains_key(partner.as_str()))
-            .cloned()
-            .collect();
+        let online = self.online.lock().unwrap_or_else(|e| e.into_inner());
+        let usernames: Vec<String> =
+            partners.iter().filter(|partner| online.contains(partner.as_str())).cloned().collect();
         let frame = Utf8Bytes::from(ServerFrame::Online { usernames }.to_json());
         if queue.try_send(frame).is_err() {
             // Full: the connection is being evicted for it; the client reconnects and is told
             // again. Closed: it is gone.
             tracing::debug!("presence snapshot not queued");
         }
+    }
+
+    /// Who is online across the deployment, as counted where the nodes count together (read
+    /// when this node subscribes to the others; later changes come as presence events).
+    pub fn set_online(&self, usernames: impl IntoIterator<Item = String>) {
+        let mut online = self.online.lock().unwrap_or_else(|e| e.into_inner());
+        *online = usernames.into_iter().collect();
     }
 
     /// Stop delivering to connection `id`; returns whether it was the user's last one.
@@ -186,6 +200,12 @@ impl Hub {
                 let recipients = self.contacts_in_chats(username).await;
                 let frame = ServerFrame::Presence { username: username.clone(), online: *online };
                 let bytes = Utf8Bytes::from(frame.to_json());
+                let mut view = self.online.lock().unwrap_or_else(|e| e.into_inner());
+                if *online {
+                    view.insert(username.clone());
+                } else {
+                    view.remove(username);
+                }
                 self.send(recipients.iter(), &bytes, |scope| scope == Scope::AllChats);
             }
             BrokerEvent::MembersChanged(chat) => self.members.invalidate(*chat),

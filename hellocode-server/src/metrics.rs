@@ -47,6 +47,8 @@ struct BrokerMetrics {
     published: AtomicU64,
     publish_failures: AtomicU64,
     received: AtomicU64,
+    /// Events of other nodes read from storage to fill a gap.
+    filled: AtomicU64,
     /// Times this node closed every connection so that its clients resume.
     resyncs: AtomicU64,
 }
@@ -194,6 +196,11 @@ impl Metrics {
         self.broker.resyncs.fetch_add(1, Relaxed);
     }
 
+    /// `count` events of other nodes were filled in from storage (0: a fill that failed).
+    pub fn broker_filled(&self, count: u64) {
+        self.broker.filled.fetch_add(count, Relaxed);
+    }
+
     /// The broker between nodes: `None` when there is none, else whether it is connected.
     pub fn broker_state(&self) -> Option<bool> {
         self.broker.used.load(Relaxed).then(|| self.broker.connected.load(Relaxed))
@@ -307,6 +314,7 @@ impl Metrics {
                 ("published", &broker.published),
                 ("publish_failed", &broker.publish_failures),
                 ("received", &broker.received),
+                ("filled_from_storage", &broker.filled),
             ]
             .map(|(what, count)| {
                 (format!("{{outcome=\"{what}\"}}"), count.load(Relaxed).to_string())
@@ -314,14 +322,16 @@ impl Metrics {
             metric(
                 "hellocode_broker_events_total",
                 "counter",
-                "Events sent to the other nodes, not sent (Redis refused or was away), received.",
+                "Events sent to the other nodes, not sent (Redis refused or was away), received, \
+                 and read from storage to fill a gap in a chat's events.",
                 &events,
             );
             metric(
                 "hellocode_broker_resyncs_total",
                 "counter",
-                "Times every connection was closed so that clients resume: events of other nodes \
-                 may have been missed (the broker was away, or a node's numbers skipped).",
+                "Times connections were closed so that clients resume: events of other nodes \
+                 may have been missed (the broker was away, a node's numbers skipped, or a gap \
+                 in a chat's events could not be filled from storage).",
                 &plain(broker.resyncs.load(Relaxed).to_string()),
             );
         }

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::broker::Broker;
 use crate::config::Settings;
 
 /// A rate: a burst, refilled at a sustained pace.
@@ -67,6 +68,11 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
         }
     }
 
+    /// The rate each key is allowed.
+    pub fn rate(&self) -> Rate {
+        self.rate
+    }
+
     /// Keys currently remembered.
     pub fn keys(&self) -> usize {
         self.buckets.lock().unwrap_or_else(|e| e.into_inner()).len()
@@ -111,7 +117,15 @@ impl RateLimits {
 
     /// A login or registration attempt for `username` from `peer` (unknown for in-process
     /// connections, which only the per-username limit covers).
-    pub fn auth_attempt(&self, peer: Option<IpAddr>, username: &str) -> crate::Result<()> {
+    /// The per-username limit is the deployment's when `broker` shares buckets between nodes
+    /// (an attacker cannot multiply it by the number of nodes); the per-address one is each
+    /// node's.
+    pub async fn auth_attempt(
+        &self,
+        peer: Option<IpAddr>,
+        username: &str,
+        broker: &dyn Broker,
+    ) -> crate::Result<()> {
         let now = Instant::now();
         if let Some(peer) = peer {
             self.auth_by_address.check(&peer, now).map_err(|wait| {
@@ -119,7 +133,13 @@ impl RateLimits {
                 crate::Error::RateLimited { retry_after: wait }
             })?;
         }
-        self.auth_by_username.check(&username.to_lowercase(), now).map_err(|wait| {
+        let username = username.to_lowercase();
+        let key = format!("auth:{username}");
+        let taken = match broker.take(&key, self.auth_by_username.rate()).await {
+            Some(taken) => taken,
+            None => self.auth_by_username.check(&username, now),
+        };
+        taken.map_err(|wait| {
             tracing::debug!(user = %username, "login attempts for this username limited");
             crate::Error::RateLimited { retry_after: wait }
         })

@@ -14,7 +14,7 @@
 //! Meanwhile each node goes on serving its own clients; `/healthz` and `/metrics` say whether
 //! the broker is connected.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -25,10 +25,13 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::fill;
+use super::roster::{ALIVE_FOR, HEARTBEAT, Roster};
 use super::sequencer::{Done, SETTLE, Sequencer, Step};
-use super::{Broker, BrokerEvent};
+use super::{Arrival, Broker, BrokerEvent};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
+use crate::rate_limit::Rate;
 
 /// The channel every node publishes to and subscribes to.
 const CHANNEL: &str = "hellocode:events";
@@ -38,7 +41,7 @@ const RETRY_MAX: Duration = Duration::from_secs(5);
 /// How long a Redis command or connection attempt may take.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long an event past a gap in its chat waits for the missing one (in flight from another
-/// node) before the chat's members are made to resume.
+/// node) before the gap is filled from storage.
 const GAP_WAIT: Duration = Duration::from_secs(1);
 /// Events published in one round trip at most.
 const BATCH: usize = 256;
@@ -64,9 +67,8 @@ struct Incoming {
 /// The Redis broker: this node's events reach the other nodes, theirs reach this one.
 pub struct RedisBroker {
     lane: Arc<Lane>,
-    outbox: mpsc::Sender<BrokerEvent>,
-    /// Events dropped because the outbox was full, not yet accounted for in the numbering.
-    dropped: Arc<AtomicU64>,
+    outbox: Outbox,
+    roster: Arc<Roster>,
 }
 
 impl std::fmt::Debug for RedisBroker {
@@ -91,22 +93,50 @@ impl RedisBroker {
             .set_connection_timeout(Some(REDIS_TIMEOUT))
             .set_response_timeout(Some(REDIS_TIMEOUT))
             .set_max_delay(RETRY_MAX);
-        let publisher = client.get_connection_manager_lazy(config)?;
+        let publisher = client.get_connection_manager_lazy(config.clone())?;
+        let counter = client.get_connection_manager_lazy(config)?;
         let node = format!("{:016x}", rand::random::<u64>());
         metrics.broker_started();
-        let (outbox, queued) = mpsc::channel(OUTBOX);
-        let dropped = Arc::new(AtomicU64::new(0));
+        let (sender, queued) = mpsc::channel(OUTBOX);
+        let outbox = Outbox { sender, dropped: Arc::new(AtomicU64::new(0)) };
         let lane = Arc::new(Lane {
             hub,
             sequencer: tokio::sync::Mutex::new(Sequencer::new(GAP_WAIT)),
             metrics: metrics.clone(),
+            last_resync: std::sync::Mutex::new(None),
         });
-        let publishing = Publishing { node: node.clone(), dropped: dropped.clone(), metrics };
+        let roster = Arc::new(Roster::new(counter, node.clone()));
+        let publishing =
+            Publishing { node: node.clone(), dropped: outbox.dropped.clone(), metrics };
         tokio::spawn(publish_loop(publisher, queued, publishing));
-        tokio::spawn(subscribe_loop(client, node, lane.clone(), shutdown.clone()));
-        tokio::spawn(expire_loop(lane.clone(), shutdown));
-        Ok(RedisBroker { lane, outbox, dropped })
+        let subscribing = Subscribing { node, lane: lane.clone(), roster: roster.clone() };
+        tokio::spawn(subscribe_loop(client, subscribing, shutdown.clone()));
+        tokio::spawn(expire_loop(lane.clone(), shutdown.clone()));
+        let broker = RedisBroker { lane, outbox, roster };
+        tokio::spawn(heartbeat_loop(broker.clone_parts(), shutdown));
+        Ok(broker)
     }
+
+    fn clone_parts(&self) -> RedisBroker {
+        RedisBroker {
+            lane: self.lane.clone(),
+            outbox: self.outbox.clone(),
+            roster: self.roster.clone(),
+        }
+    }
+
+    /// Whether the other nodes can be reached now (else this node counts alone).
+    fn connected(&self) -> bool {
+        self.lane.metrics.broker_state() == Some(true)
+    }
+}
+
+/// This node's events on their way to the other nodes.
+#[derive(Clone)]
+struct Outbox {
+    sender: mpsc::Sender<BrokerEvent>,
+    /// Events dropped because the outbox was full, not yet accounted for in the numbering.
+    dropped: Arc<AtomicU64>,
 }
 
 #[async_trait]
@@ -114,14 +144,53 @@ impl Broker for RedisBroker {
     async fn publish(&self, event: BrokerEvent) {
         // Never waits: this node's clients are served whatever Redis does. (Closed: only when
         // the runtime ends.)
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.outbox.try_send(event.clone()) {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.outbox.sender.try_send(event.clone())
+        {
+            self.outbox.dropped.fetch_add(1, Ordering::Relaxed);
         }
         // Returns once delivered (as the single-node broker does): a command's events reach
         // its connection before its reply, even when the sequencer holds one for a moment.
         let (done, delivered) = oneshot::channel();
         self.lane.deliver(event, Some(done)).await;
         let _ = delivered.await;
+    }
+
+    async fn arrive(&self, username: &str, max: usize) -> Arrival {
+        if !self.connected() {
+            return Arrival::Local;
+        }
+        match self.roster.arrive(username, max).await {
+            Ok(Some(total)) => Arrival::Counted { first: total == 1 },
+            Ok(None) => Arrival::Refused,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot count a connection across nodes; counting it here");
+                Arrival::Local
+            }
+        }
+    }
+
+    async fn depart(&self, username: &str) -> Option<bool> {
+        match self.roster.depart(username).await {
+            Ok(total) => total.map(|total| total == 0),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot uncount a connection across nodes");
+                None
+            }
+        }
+    }
+
+    async fn take(&self, key: &str, rate: Rate) -> Option<Result<(), Duration>> {
+        if !self.connected() {
+            return None;
+        }
+        let burst = f64::from(rate.burst.max(1));
+        match self.roster.take(key, burst, rate.per_second).await {
+            Ok(taken) => Some(taken),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot reach the shared rate limit; limiting here");
+                None
+            }
+        }
     }
 }
 
@@ -131,6 +200,8 @@ struct Lane {
     hub: Arc<Hub>,
     sequencer: tokio::sync::Mutex<Sequencer>,
     metrics: Arc<Metrics>,
+    /// When this node last made all its clients resume.
+    last_resync: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Lane {
@@ -138,13 +209,19 @@ impl Lane {
         let mut sequencer = self.sequencer.lock().await;
         let steps = sequencer.admit(event, done, Instant::now());
         // Still holding the lane: what follows must not overtake these.
-        self.run(steps).await;
+        self.run(&mut sequencer, steps).await;
+    }
+
+    /// Whether this node made its clients resume less than `span` ago.
+    fn resynced_within(&self, span: Duration) -> bool {
+        let last = *self.last_resync.lock().unwrap_or_else(|e| e.into_inner());
+        last.is_some_and(|last| last.elapsed() < span)
     }
 
     async fn expire(&self) {
         let mut sequencer = self.sequencer.lock().await;
         let steps = sequencer.expire(Instant::now());
-        self.run(steps).await;
+        self.run(&mut sequencer, steps).await;
     }
 
     /// Close every connection of this node so that its clients resume (code 4008), when events
@@ -153,6 +230,7 @@ impl Lane {
     async fn resync(&self, missed: bool) {
         let mut sequencer = self.sequencer.lock().await;
         *sequencer = Sequencer::new(GAP_WAIT);
+        *self.last_resync.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         let closed = self.hub.evict_all();
         if missed || closed > 0 {
             self.metrics.broker_resynced();
@@ -160,8 +238,11 @@ impl Lane {
         }
     }
 
-    async fn run(&self, steps: Vec<Step>) {
-        for step in steps {
+    /// Carry out `steps` in order, with the lane held (`sequencer`): a fill from storage
+    /// delivers what it read, then what was held behind it.
+    async fn run(&self, sequencer: &mut Sequencer, steps: Vec<Step>) {
+        let mut steps = VecDeque::from(steps);
+        while let Some(step) = steps.pop_front() {
             match step {
                 Step::Deliver(event, done) => {
                     self.hub.deliver(&event).await;
@@ -169,17 +250,38 @@ impl Lane {
                         let _ = done.send(());
                     }
                 }
+                Step::Fill { chat, from, to } => {
+                    let read = fill::from_storage(&**self.hub.storage(), chat, from, to);
+                    let events = match tokio::time::timeout(REDIS_TIMEOUT, read).await {
+                        Ok(Ok(events)) => Some(events),
+                        Ok(Err(err)) => {
+                            tracing::warn!(%chat, error = %err, "cannot fill a gap from storage");
+                            None
+                        }
+                        Err(_) => {
+                            tracing::warn!(%chat, "storage did not answer in time to fill a gap");
+                            None
+                        }
+                    };
+                    self.metrics.broker_filled(events.as_ref().map_or(0, Vec::len) as u64);
+                    tracing::info!(%chat, from = from.0, to = to.0, "filled a gap of another node's events from storage");
+                    let after = sequencer.filled(chat, events, Instant::now());
+                    // Before anything that came after the fill in `steps`.
+                    for step in after.into_iter().rev() {
+                        steps.push_front(step);
+                    }
+                }
                 Step::Resync(chat) => {
                     let closed = self.hub.evict_members(chat).await;
                     self.metrics.broker_resynced();
-                    tracing::warn!(%chat, closed, "a gap in a chat's events did not close: its members resume");
+                    tracing::warn!(%chat, closed, "a gap in a chat's events could not be filled: its members resume");
                 }
             }
         }
     }
 }
 
-/// Give up the gaps that stayed open too long, for as long as the node runs.
+/// Fill the gaps that stayed open too long, for as long as the node runs.
 async fn expire_loop(lane: Arc<Lane>, mut shutdown: watch::Receiver<bool>) {
     // Often enough for a settling line to start on time (see `sequencer::SETTLE`).
     let mut ticks = tokio::time::interval(SETTLE / 4);
@@ -234,14 +336,21 @@ async fn publish_loop(
     }
 }
 
+/// What the subscription task works with.
+struct Subscribing {
+    node: String,
+    lane: Arc<Lane>,
+    roster: Arc<Roster>,
+}
+
 /// Receive the other nodes' events for as long as the node runs, resubscribing after every
 /// loss; each time the subscription comes back after a gap, this node's clients resync.
 async fn subscribe_loop(
     client: ::redis::Client,
-    node: String,
-    lane: Arc<Lane>,
+    subscribing: Subscribing,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let Subscribing { node, lane, roster } = subscribing;
     let mut delay = RETRY_MIN;
     // Whether the subscription was lost (or never came up) since the last one.
     let mut missed = false;
@@ -249,18 +358,22 @@ async fn subscribe_loop(
         let subscribed = async {
             let mut pubsub = client.get_async_pubsub().await?;
             pubsub.subscribe(CHANNEL).await?;
-            Ok::<_, ::redis::RedisError>(pubsub)
+            // Who is online across the deployment, read after subscribing: every change
+            // after it comes as an event.
+            let online = roster.online().await?;
+            Ok::<_, ::redis::RedisError>((pubsub, online))
         };
         let attempt = tokio::select! {
             attempt = tokio::time::timeout(REDIS_TIMEOUT, subscribed) => attempt,
             _ = shutdown.changed() => return,
         };
         match attempt {
-            Ok(Ok(pubsub)) => {
+            Ok(Ok((pubsub, online))) => {
                 lane.metrics.broker_connected(true);
                 // Whoever connected before this subscription may have missed events of other
                 // nodes: none at a node's start, unless clients came before Redis did.
                 lane.resync(missed).await;
+                lane.hub.set_online(online);
                 tracing::info!("subscribed to the broker");
                 delay = RETRY_MIN;
                 let mut messages = pubsub.into_on_message();
@@ -286,6 +399,49 @@ async fn subscribe_loop(
             _ = shutdown.changed() => return,
         }
         delay = (delay * 2).min(RETRY_MAX);
+    }
+}
+
+/// Keep this node counted as alive, and take the nodes that stopped out of the deployment's
+/// counts (telling their users' contacts they went offline), for as long as the node runs.
+async fn heartbeat_loop(broker: RedisBroker, mut shutdown: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(HEARTBEAT);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut beaten = false;
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if !broker.connected() {
+            continue;
+        }
+        match broker.roster.beat().await {
+            Ok(alive) => {
+                if beaten && !alive && !broker.lane.resynced_within(ALIVE_FOR) {
+                    // Taken for dead (a stall longer than ALIVE_FOR) or Redis lost its data:
+                    // this node's connections are no longer counted. Its clients reconnect
+                    // and are counted again.
+                    tracing::warn!(
+                        "this node's heartbeat lapsed; its clients reconnect to be counted again"
+                    );
+                    broker.lane.resync(true).await;
+                }
+                beaten = true;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot renew this node's heartbeat");
+                continue;
+            }
+        }
+        match broker.roster.reap().await {
+            Ok(gone) => {
+                for username in gone {
+                    broker.publish(BrokerEvent::Presence { username, online: false }).await;
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot look for stopped nodes"),
+        }
     }
 }
 
@@ -327,7 +483,8 @@ mod tests {
         let metrics = Arc::new(Metrics::default());
         let hub = Arc::new(Hub::new(Arc::new(MemoryStorage::new()), metrics.clone()));
         let sequencer = tokio::sync::Mutex::new(Sequencer::new(GAP_WAIT));
-        let lane = Lane { hub, sequencer, metrics: metrics.clone() };
+        let last_resync = std::sync::Mutex::new(None);
+        let lane = Lane { hub, sequencer, metrics: metrics.clone(), last_resync };
         let mut last_seen = HashMap::new();
         let resyncs = |metrics: &Metrics| {
             let text = metrics.render();

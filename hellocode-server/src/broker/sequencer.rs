@@ -4,15 +4,17 @@
 //! several nodes, two of them appending to one chat publish independently, so this node can
 //! hear item 6 (from another node) before item 5 (its own, or a third node's). The sequencer
 //! holds an event that comes after a gap until the missing one arrives; a gap still open after
-//! the bounded wait is given up: the held events are dropped and the chat's members on this
-//! node resume from storage, which has every item in order.
+//! the bounded wait is filled from storage, which has every item in order (see `fill`), and
+//! the original events of what was filled are dropped if they come after all. A gap storage
+//! cannot fill is given up: the held events are dropped and the chat's members on this node
+//! resume.
 //!
 //! Where a chat's line starts: at 1 for a new chat (its first item, or `chat_created`, says
 //! so); otherwise this node cannot know which earlier items are still in flight, so the first
 //! events it hears are held for a short settling time and delivered from the smallest. An
 //! event older than the line's start is delivered late rather than lost.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use hellocode_core::model::{ChatId, Seq};
@@ -28,12 +30,25 @@ pub(crate) type Done = Option<oneshot::Sender<()>>;
 const IDLE_LINE: Duration = Duration::from_secs(600);
 /// How long the first events of a line that does not start at 1 are held for earlier ones.
 pub(crate) const SETTLE: Duration = Duration::from_millis(100);
+/// Sequence numbers filled from storage remembered per line, to drop their events if they
+/// come after all.
+const FILLED_REMEMBERED: usize = 1024;
 
 /// What to do, in order, after an event arrived or time passed.
 #[derive(Debug)]
 pub(crate) enum Step {
     /// Deliver this event to this node's connections, then tell `Done`.
     Deliver(BrokerEvent, Done),
+    /// A gap in this chat stayed open past the wait: read items `from..=to` from storage and
+    /// hand their events to [`Sequencer::filled`].
+    Fill {
+        /// The chat.
+        chat: ChatId,
+        /// The first missing item.
+        from: Seq,
+        /// The last item held.
+        to: Seq,
+    },
     /// A gap in this chat was given up: its members on this node must resume.
     Resync(ChatId),
 }
@@ -55,6 +70,10 @@ struct Line {
     settle_until: Instant,
     /// Since when the current gap has been open.
     gap_since: Option<Instant>,
+    /// A fill from storage is under way.
+    filling: bool,
+    /// The latest sequence numbers filled from storage.
+    filled: VecDeque<Seq>,
     last_event: Instant,
 }
 
@@ -65,6 +84,8 @@ impl Line {
             held: BTreeMap::new(),
             settle_until: now + SETTLE,
             gap_since: None,
+            filling: false,
+            filled: VecDeque::new(),
             last_event: now,
         }
     }
@@ -110,6 +131,9 @@ impl Sequencer {
         });
         line.last_event = now;
         if line.next.is_some_and(|next| first < next) {
+            if line.filled.contains(&first) {
+                return Vec::new(); // delivered from storage already
+            }
             // Late: older than the line's start (or overlapping it). Never lost.
             return vec![Step::Deliver(event, done)];
         }
@@ -123,8 +147,7 @@ impl Sequencer {
     }
 
     /// Time passed: settling lines start from their smallest event, gaps open longer than the
-    /// wait are given up (their held events dropped, their chats resynced), idle lines are
-    /// forgotten.
+    /// wait are to be filled from storage, idle lines are forgotten.
     pub(crate) fn expire(&mut self, now: Instant) -> Vec<Step> {
         let mut steps = Vec::new();
         for (chat, line) in &mut self.lines {
@@ -135,18 +158,49 @@ impl Sequencer {
             let overdue = line
                 .gap_since
                 .is_some_and(|since| now.saturating_duration_since(since) >= self.wait);
-            if overdue {
-                if let Some((_, (last, _, _))) = line.held.last_key_value() {
-                    line.next = Some(Seq(last.0 + 1));
-                }
-                line.held.clear();
-                line.gap_since = None;
-                steps.push(Step::Resync(*chat));
+            if overdue
+                && !line.filling
+                && let (Some(from), Some((_, (to, _, _)))) = (line.next, line.held.last_key_value())
+            {
+                line.filling = true;
+                steps.push(Step::Fill { chat: *chat, from, to: *to });
             }
         }
         self.lines.retain(|_, line| {
             !line.held.is_empty() || now.saturating_duration_since(line.last_event) < IDLE_LINE
         });
+        steps
+    }
+
+    /// The events storage had for a [`Step::Fill`] of `chat` (in order; `None`: it could not be
+    /// read). They take the places of the missing ones; what storage could not fill is given
+    /// up (the held events dropped, the chat resynced) and the line goes on after it.
+    pub(crate) fn filled(
+        &mut self,
+        chat: ChatId,
+        events: Option<Vec<BrokerEvent>>,
+        now: Instant,
+    ) -> Vec<Step> {
+        let Some(line) = self.lines.get_mut(&chat) else { return Vec::new() };
+        line.filling = false;
+        for event in events.into_iter().flatten() {
+            let Some((_, first, last)) = sequenced(&event) else { continue };
+            if line.next.is_some_and(|next| first >= next) && !line.held.contains_key(&first) {
+                line.held.insert(first, (last, event, None));
+                line.filled.push_back(first);
+            }
+        }
+        while line.filled.len() > FILLED_REMEMBERED {
+            line.filled.pop_front();
+        }
+        let mut steps = Vec::new();
+        line.flush(&mut steps, now);
+        if let Some((_, (last, _, _))) = line.held.last_key_value() {
+            line.next = Some(Seq(last.0 + 1));
+            line.held.clear();
+            line.gap_since = None;
+            steps.push(Step::Resync(chat));
+        }
         steps
     }
 }
@@ -207,6 +261,7 @@ mod tests {
             .map(|step| match step {
                 Step::Deliver(event, _) => sequenced(event).map_or(-1, |(_, first, _)| first.0),
                 Step::Resync(chat) => -1000 - chat.0,
+                Step::Fill { .. } => -1,
             })
             .collect()
     }
@@ -236,21 +291,48 @@ mod tests {
     }
 
     #[test]
-    fn a_gap_open_past_the_wait_resyncs_its_chat_and_the_line_goes_on() {
+    fn a_gap_open_past_the_wait_is_filled_from_storage_and_the_line_goes_on() {
         let mut sequencer = Sequencer::new(WAIT);
         let start = Instant::now();
         sequencer.admit(post(7, 1), None, start);
         assert!(sequencer.admit(post(7, 3), None, start).is_empty());
-        assert!(sequencer.admit(post(7, 4), None, start).is_empty());
+        assert!(sequencer.admit(post(7, 5), None, start).is_empty());
         assert!(sequencer.expire(start + WAIT / 2).is_empty(), "still within the wait");
-        assert_eq!(delivered(&sequencer.expire(start + WAIT)), [-1007], "chat 7 resyncs");
-        // The held events were dropped (the resume brings them); the line goes on after them.
-        assert_eq!(delivered(&sequencer.admit(post(7, 5), None, start + WAIT)), [5]);
+        let steps = sequencer.expire(start + WAIT);
+        assert!(
+            matches!(steps[..], [Step::Fill { chat: ChatId(7), from: Seq(2), to: Seq(5) }]),
+            "{steps:?}"
+        );
+        assert!(sequencer.expire(start + WAIT * 2).is_empty(), "one fill at a time");
+        // Storage has 2 to 5; the held 3 and 5 are delivered as they came, 2 and 4 from storage.
+        let read = (2..=5).map(|seq| post(7, seq)).collect();
+        assert_eq!(delivered(&sequencer.filled(ChatId(7), Some(read), start + WAIT)), [2, 3, 4, 5]);
+        // The original of a filled item, coming after all, is not delivered twice.
+        assert!(sequencer.admit(post(7, 2), None, start + WAIT).is_empty());
+        assert_eq!(delivered(&sequencer.admit(post(7, 6), None, start + WAIT)), [6]);
         // A line idle long enough is forgotten; the next event starts a new one.
         let later = start + IDLE_LINE * 2;
         assert!(sequencer.expire(later).is_empty());
         assert!(sequencer.admit(post(7, 9), None, later).is_empty(), "a new line settles");
         assert_eq!(delivered(&sequencer.expire(later + SETTLE)), [9]);
+    }
+
+    #[test]
+    fn a_gap_storage_cannot_fill_resyncs_its_chat_and_the_line_goes_on() {
+        let mut sequencer = Sequencer::new(WAIT);
+        let start = Instant::now();
+        sequencer.admit(post(7, 1), None, start);
+        assert!(sequencer.admit(post(7, 4), None, start).is_empty());
+        assert_eq!(sequencer.expire(start + WAIT).len(), 1, "a fill");
+        // Storage had only item 2 (3 is gone): 2 is delivered, the rest given up.
+        let steps = sequencer.filled(ChatId(7), Some(vec![post(7, 2)]), start + WAIT);
+        assert_eq!(delivered(&steps), [2, -1007], "chat 7 resyncs");
+        assert_eq!(delivered(&sequencer.admit(post(7, 5), None, start + WAIT)), [5]);
+        // Storage could not be read at all: the same.
+        assert!(sequencer.admit(post(7, 7), None, start + WAIT).is_empty());
+        assert_eq!(sequencer.expire(start + WAIT * 2).len(), 1, "a fill");
+        assert_eq!(delivered(&sequencer.filled(ChatId(7), None, start + WAIT * 2)), [-1007]);
+        assert_eq!(delivered(&sequencer.admit(post(7, 8), None, start + WAIT * 2)), [8]);
     }
 
     #[test]

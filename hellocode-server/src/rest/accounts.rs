@@ -222,7 +222,14 @@ async fn register(body: Value, peer: Option<SocketAddr>, state: Arc<AppState>) -
     respond(
         async {
             let registration = registration_form(body)?;
-            state.limits.auth_attempt(peer.map(|peer| peer.ip()), &registration.username)?;
+            state
+                .limits
+                .auth_attempt(
+                    peer.map(|peer| peer.ip()),
+                    &registration.username,
+                    &**state.dispatcher.broker(),
+                )
+                .await?;
             let user = state.auth.register(registration).await?;
             tracing::info!(user = %user.username, "user registered");
             Ok(json_reply(
@@ -241,7 +248,14 @@ async fn login(body: Value, peer: Option<SocketAddr>, state: Arc<AppState>) -> R
             let login = login_form(body)?;
             check("username", &login.username, MAX_USERNAME_CHARS)?;
             check("password", &login.password, MAX_PASSWORD_CHARS)?;
-            state.limits.auth_attempt(peer.map(|peer| peer.ip()), &login.username)?;
+            state
+                .limits
+                .auth_attempt(
+                    peer.map(|peer| peer.ip()),
+                    &login.username,
+                    &**state.dispatcher.broker(),
+                )
+                .await?;
             let (_, token) = state.auth.login(&login.username, &login.password).await?;
             Ok(json_reply(
                 StatusCode::OK,

@@ -10,11 +10,15 @@ use std::time::{Duration, Instant};
 use hellocode_core::testing::service_unavailable;
 use serde_json::{Value, json};
 
+use hellocode_server::creation::CreationLimits;
+use hellocode_server::rate_limit::Rate;
+
 use crate::harness::{Backend, Client, TestServer, group_among, test_settings};
 
 on_backends!(nodes:
     events_cross_between_nodes_and_survive_a_redis_restart,
     concurrent_appends_on_two_nodes_reach_every_client_in_sequence_order,
+    presence_connection_caps_and_rate_limits_are_the_deployments,
 );
 
 /// A `redis-server` of this test's own, on a free port, keeping nothing on disk.
@@ -214,4 +218,82 @@ pub async fn concurrent_appends_on_two_nodes_reach_every_client_in_sequence_orde
         let all: Vec<i64> = (seqs[0]..seqs[0] + 2 * EACH).collect();
         assert_eq!(seqs, all, "{name}: every message once, in sequence order");
     }
+}
+
+/// The next presence frame (`presence` or `online`) a client receives, others skipped.
+async fn next_presence(client: &mut Client) -> Value {
+    loop {
+        let frame = client.recv_any().await;
+        if frame["command"] == "presence" || frame["command"] == "online" {
+            return frame;
+        }
+    }
+}
+
+pub async fn presence_connection_caps_and_rate_limits_are_the_deployments(backend: Backend) {
+    let Some(redis) = Redis::start() else { return };
+    let mut settings = test_settings();
+    settings.max_connections_per_user = 2;
+    settings.creation = CreationLimits { chats_per_minute: 2, ..CreationLimits::default() };
+    settings.auth_rate_per_username = Rate { burst: 3, per_second: 0.001 };
+    let Some(node_a) = TestServer::start_node(backend, settings, Some(&redis.url())).await else {
+        return;
+    };
+    let node_b = node_a.beside().await;
+    broker_becomes(&node_a, "ok").await;
+    broker_becomes(&node_b, "ok").await;
+    let (tokens, _) = group_among(&node_a, "Crabs", &["alice", "bob", "carol", "dave"]).await;
+    let [alice, bob, carol, dave] = [0, 1, 2, 3].map(|i| tokens[i].clone());
+
+    // A user online on any node is online: alice has connections on both nodes; closing the
+    // one on node A tells no one she left, and a connection opening on node A (where she has
+    // none now) is told she is online.
+    let mut bob_a = connect_v2(&node_a, &bob).await;
+    assert_eq!(next_presence(&mut bob_a).await, json!({"command": "online", "usernames": []}));
+    let alice_a = connect_v2(&node_a, &alice).await;
+    let presence = next_presence(&mut bob_a).await;
+    assert_eq!(presence, json!({"command": "presence", "username": "alice", "online": true}));
+    let mut alice_b = connect_v2(&node_b, &alice).await;
+    alice_b.expect_nothing_pending().await;
+    drop(alice_a);
+    let mut bob_a2 = connect_v2(&node_a, &bob).await;
+    let snapshot = next_presence(&mut bob_a2).await;
+    assert_eq!(snapshot, json!({"command": "online", "usernames": ["alice"]}));
+    // The next presence bob hears is carol's arrival, not alice leaving (she has not).
+    let carol_b = connect_v2(&node_b, &carol).await;
+    let presence = next_presence(&mut bob_a).await;
+    assert_eq!(presence, json!({"command": "presence", "username": "carol", "online": true}));
+    // Her last connection, on node B, closing: offline everywhere.
+    drop(alice_b);
+    let presence = next_presence(&mut bob_a).await;
+    assert_eq!(presence, json!({"command": "presence", "username": "alice", "online": false}));
+    drop(carol_b);
+
+    // The per-user connection cap (2) holds across the nodes: dave's third connection is
+    // refused although node A has only one of his.
+    let mut dave_a = connect_v2(&node_a, &dave).await;
+    let mut dave_b = connect_v2(&node_b, &dave).await;
+    dave_b.expect_nothing_pending().await;
+    let mut third = connect_v2(&node_a, &dave).await;
+    assert_eq!(third.close_code().await, Some(4029), "too many connections in the deployment");
+
+    // Creation limits (2 chats a minute) hold across nodes: dave's third chat is refused,
+    // although node A has seen only one.
+    let create = |n: i64| json!({"command": "create_chat", "participants": ["bob"], "clientId": format!("c{n}")});
+    let (first, _) = dave_a.call(create(1), 1).await;
+    assert_eq!(first["command"], "chat", "{first}");
+    let (second, _) = dave_b.call(create(2), 2).await;
+    assert_eq!(second["command"], "chat", "{second}");
+    let (third, _) = dave_a.call(create(3), 3).await;
+    assert_eq!(third["code"], "rate_limited", "{third}");
+
+    // So do login attempts per username (3): a registration and a login on node A (the
+    // harness's `user`), then on node B one wrong password, and the next is refused although
+    // node B has seen one attempt.
+    node_a.user("eve").await;
+    let login = json!({"username": "eve", "password": "wrong password"});
+    let (status, _) = node_b.http("POST", "/api/login/", None, Some(&login)).await;
+    assert_eq!(status, 401);
+    let (status, body) = node_b.http("POST", "/api/login/", None, Some(&login)).await;
+    assert_eq!(status, 429, "the fourth attempt in the deployment: {body}");
 }
