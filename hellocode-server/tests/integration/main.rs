@@ -34,6 +34,7 @@ mod identity;
 mod invitations;
 mod limits;
 mod nodes;
+mod processes;
 mod resilience;
 mod rest;
 mod validation;

@@ -22,18 +22,18 @@ on_backends!(nodes:
 );
 
 /// A `redis-server` of this test's own, on a free port, keeping nothing on disk.
-struct Redis {
+pub struct Redis {
     process: Child,
-    port: u16,
+    pub port: u16,
 }
 
 impl Redis {
-    fn start() -> Option<Redis> {
+    pub fn start() -> Option<Redis> {
         let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
         Redis::on(port)
     }
 
-    fn on(port: u16) -> Option<Redis> {
+    pub fn on(port: u16) -> Option<Redis> {
         let spawned = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
             .args(["--appendonly", "no"])
@@ -56,12 +56,12 @@ impl Redis {
         Some(redis)
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
     /// Kill it (SIGKILL: pub/sub keeps nothing anyway).
-    fn kill(&mut self) {
+    pub fn kill(&mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
