@@ -20,11 +20,26 @@ pub async fn post(
     token: Option<&str>,
     body: &Value,
 ) -> anyhow::Result<(u16, Value)> {
+    request(addr, "POST", path, token, &body.to_string()).await
+}
+
+/// GET `path`; returns status and JSON reply (`Null` if the reply is not JSON).
+pub async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, Value)> {
+    request(addr, "GET", path, None, "").await
+}
+
+/// One request on a fresh connection, closed after the reply.
+async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> anyhow::Result<(u16, Value)> {
     let mut stream = TcpStream::connect(addr).await.context("connect for HTTP")?;
-    let body = body.to_string();
     let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: load\r\nConnection: close\r\nContent-Length: {}\r\n{auth}\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: load\r\nConnection: close\r\nContent-Length: {}\r\n{auth}\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await?;

@@ -4,7 +4,9 @@
 //!   (resident set from `/proc/PID/status`).
 //! - [`fanout`] runs R rooms × C clients with S senders per room at a fixed rate, each message
 //!   carrying its sender, a per-sender number and its send time, and reports deliveries, loss,
-//!   duplicates, reordering and end-to-end latency.
+//!   duplicates, reordering and end-to-end latency. [`fanout_across`] spreads the clients over
+//!   several nodes of one deployment ([`nodes`]) and splits the latency into deliveries on the
+//!   sender's node and deliveries that crossed to another node.
 //! - [`storm`] drops thousands of SDK clients at once and reports how long they take to
 //!   reconnect and resume everything they missed.
 //!
@@ -12,6 +14,7 @@
 //! the generator's own cost per frame stays small.
 
 pub mod http;
+pub mod nodes;
 pub mod proxy;
 mod report;
 mod scan;
@@ -26,13 +29,15 @@ use anyhow::Context;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
+use nodes::SplitLatency;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-pub use report::{FanoutReport, IdleReport};
+pub use nodes::Nodes;
+pub use report::{FanoutReport, IdleReport, Latency, NodeSplit};
 pub use storm::{StormConfig, StormReport, storm};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -170,6 +175,8 @@ pub struct FanoutConfig {
 
 struct Receiver {
     histogram: Histogram<u64>,
+    /// With several nodes: the same latencies, by whether the sender sat on this node.
+    split: Option<SplitLatency>,
     acks: u64,
     acks_in_window: u64,
     received: u64,
@@ -181,12 +188,27 @@ struct Receiver {
     next: Vec<u64>,
 }
 
-/// Run the fan-out scenario.
+/// Run the fan-out scenario against one server.
 pub async fn fanout(addr: SocketAddr, config: FanoutConfig) -> anyhow::Result<FanoutReport> {
+    fanout_across(&Nodes::new(&[addr])?, config).await
+}
+
+/// Run the fan-out scenario against the nodes of one deployment, each room's clients spread
+/// round-robin over them ([`Nodes::node_of`]); users and rooms are made through
+/// [`Nodes::rest`]. With one node this is [`fanout`].
+pub async fn fanout_across(nodes: &Nodes, config: FanoutConfig) -> anyhow::Result<FanoutReport> {
     anyhow::ensure!(
         config.senders >= 1 && config.senders <= config.clients,
         "need 1 ≤ senders ≤ clients"
     );
+    anyhow::ensure!(
+        !(nodes.several() && config.target == Target::Bare),
+        "the bare baseline has no broker between nodes: drive one"
+    );
+    if nodes.several() {
+        nodes.wait_for_broker().await?;
+    }
+    let addr = nodes.rest();
 
     // Users, rooms and connections.
     let setup = Instant::now();
@@ -211,6 +233,8 @@ pub async fn fanout(addr: SocketAddr, config: FanoutConfig) -> anyhow::Result<Fa
     for (room, (chat, tokens)) in rooms.iter().enumerate() {
         for (index, token) in tokens.iter().enumerate() {
             let (gate, token, chat, target) = (gate.clone(), token.clone(), *chat, config.target);
+            let node = nodes.node_of(room * config.clients + index);
+            let addr = nodes.addr(node);
             connecting.push(tokio::spawn(async move {
                 let _permit = gate.acquire_owned().await?;
                 let mut socket = match target {
@@ -222,7 +246,7 @@ pub async fn fanout(addr: SocketAddr, config: FanoutConfig) -> anyhow::Result<Fa
                 if target == Target::HelloCode {
                     ready(&mut socket).await?;
                 }
-                Ok::<_, anyhow::Error>((room, index, chat, socket))
+                Ok::<_, anyhow::Error>((room, index, node, chat, socket))
             }));
         }
     }
@@ -248,7 +272,7 @@ pub async fn fanout(addr: SocketAddr, config: FanoutConfig) -> anyhow::Result<Fa
     let mut receivers = Vec::new();
     let mut senders = Vec::new();
     let start = Instant::now() + Duration::from_millis(200);
-    for (room, index, chat, socket) in connections {
+    for (room, index, node, chat, socket) in connections {
         let (sink, stream) = socket.split();
         let sent_here = (index < config.senders).then(|| Arc::new(AtomicU64::new(0)));
         if let Some(sent_here) = &sent_here {
@@ -286,6 +310,12 @@ pub async fn fanout(addr: SocketAddr, config: FanoutConfig) -> anyhow::Result<Fa
                     counted: counted_rx.clone(),
                     check_seq: config.target == Target::HelloCode,
                     acks_expected: sent_here.filter(|_| config.acknowledged),
+                    locality: nodes.several().then(|| Locality {
+                        node,
+                        sender_nodes: (0..config.senders)
+                            .map(|sender| nodes.node_of(room * config.clients + sender))
+                            .collect(),
+                    }),
                 },
             )),
         ));
@@ -313,6 +343,7 @@ pub async fn fanout(addr: SocketAddr, config: FanoutConfig) -> anyhow::Result<Fa
         sent_by_room.iter().zip(&receivers_by_room).map(|(sent, receivers)| sent * receivers).sum();
     let drain_deadline = tokio::time::Instant::now() + config.drain;
     let mut merged = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut merged_split = nodes.several().then(SplitLatency::new).transpose()?;
     let mut report = FanoutReport {
         rooms: config.rooms,
         clients_per_room: config.clients,
@@ -348,10 +379,21 @@ pub async fn fanout(addr: SocketAddr, config: FanoutConfig) -> anyhow::Result<Fa
         report.messages_acknowledged += receiver.acks;
         report.acks_in_window += receiver.acks_in_window;
         merged.add(&receiver.histogram)?;
+        if let (Some(merged), Some(split)) = (&mut merged_split, &receiver.split) {
+            merged.add(split)?;
+        }
     }
     stopper.abort();
     report.rss_end_kib = config.server_pid.and_then(rss_kib);
-    report.latency = report::Latency::from(&merged);
+    report.latency = Latency::from(&merged);
+    report.nodes = merged_split.map(|split| NodeSplit {
+        nodes: nodes.count(),
+        deliveries_same_node: split.same_node.len(),
+        deliveries_cross_node: split.cross_node.len(),
+        latency_same_node: Latency::from(&split.same_node),
+        latency_cross_node: Latency::from(&split.cross_node),
+        deliveries_per_second: report.deliveries_per_second(),
+    });
     Ok(report)
 }
 
@@ -429,6 +471,24 @@ struct Shared {
     check_seq: bool,
     /// For a sender's connection in acknowledged mode: how many acks to wait for.
     acks_expected: Option<Arc<AtomicU64>>,
+    /// With several nodes: where this receiver and its room's senders sit.
+    locality: Option<Locality>,
+}
+
+/// Where a receiver and the senders of its room sit, with several nodes.
+struct Locality {
+    /// This receiver's node.
+    node: usize,
+    /// The node of each sender of the room, by sender number.
+    sender_nodes: Vec<usize>,
+}
+
+impl Locality {
+    /// Whether a delivery from `sender` came from another node (through the broker); `None`
+    /// for a sender number the room does not have.
+    fn crossed(&self, sender: usize) -> Option<bool> {
+        self.sender_nodes.get(sender).map(|node| *node != self.node)
+    }
 }
 
 impl Shared {
@@ -447,6 +507,7 @@ async fn receive_loop(
 ) -> anyhow::Result<(Receiver, bool)> {
     let mut receiver = Receiver {
         histogram: Histogram::new_with_bounds(1, 60_000_000, 3)?,
+        split: shared.locality.as_ref().map(|_| SplitLatency::new()).transpose()?,
         acks: 0,
         acks_in_window: 0,
         received: 0,
@@ -488,7 +549,14 @@ async fn receive_loop(
         if shared.window_open.load(Ordering::Relaxed) {
             receiver.in_window += 1;
         }
-        let _ = receiver.histogram.record(now.saturating_sub(event.sent_micros).max(1));
+        let latency = now.saturating_sub(event.sent_micros).max(1);
+        let _ = receiver.histogram.record(latency);
+        if let (Some(split), Some(crossed)) = (
+            &mut receiver.split,
+            shared.locality.as_ref().and_then(|locality| locality.crossed(event.sender)),
+        ) {
+            split.record(crossed, latency);
+        }
         if shared.check_seq && event.seq <= receiver.last_seq {
             receiver.out_of_order += 1;
         }

@@ -1,18 +1,24 @@
 //! Run with: `cargo run --release -p hellocode-load -- fanout --addr 127.0.0.1:8080 --server-pid $(pgrep hellocode-serv)`
+//!
+//! Several nodes of one deployment (fan-out only): `--addr A --addr B --addr C` or
+//! `--addr A,B,C`; each room's clients are spread round-robin over them.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use hellocode_load::{FanoutConfig, IdleConfig, StormConfig, Target, fanout, idle, storm};
+use hellocode_load::{
+    FanoutConfig, IdleConfig, Nodes, StormConfig, Target, fanout_across, idle, storm,
+};
 
 /// Load generator for a HelloCode server on this machine.
 #[derive(Debug, Parser)]
 struct Args {
-    /// The server's address.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    addr: SocketAddr,
-    /// The server's process id, to read its memory from /proc.
+    /// The server's address. For `fanout`, give it several times (or a comma list) to drive
+    /// several nodes of one deployment, each started with `--broker`.
+    #[arg(long, default_value = "127.0.0.1:8080", value_delimiter = ',')]
+    addr: Vec<SocketAddr>,
+    /// The server's process id, to read its memory from /proc (with several nodes: one of them).
     #[arg(long)]
     server_pid: Option<u32>,
     /// Print the report as JSON instead of a table.
@@ -98,6 +104,14 @@ enum Mode {
     Proxy,
 }
 
+/// The one server address of a mode that drives a single node.
+fn one_addr(addrs: &[SocketAddr]) -> anyhow::Result<SocketAddr> {
+    match addrs {
+        [addr] => Ok(*addr),
+        _ => anyhow::bail!("this mode drives one server: give --addr once"),
+    }
+}
+
 /// A report as a table, or as JSON with `--json`.
 fn print_report(
     report: &(impl serde::Serialize + std::fmt::Display),
@@ -122,7 +136,7 @@ async fn main() -> anyhow::Result<()> {
                 settle: Duration::from_secs(settle),
                 target: if bare { Target::Bare } else { Target::HelloCode },
             };
-            print_report(&idle(args.addr, config).await?, args.json)?;
+            print_report(&idle(one_addr(&args.addr)?, config).await?, args.json)?;
         }
         Mode::Fanout { rooms, clients, senders, rate, duration, prefix, bare, acknowledged } => {
             let config = FanoutConfig {
@@ -138,7 +152,7 @@ async fn main() -> anyhow::Result<()> {
                 acknowledged: acknowledged && !bare,
                 token_cache: args.token_cache,
             };
-            print_report(&fanout(args.addr, config).await?, args.json)?;
+            print_report(&fanout_across(&Nodes::new(&args.addr)?, config).await?, args.json)?;
         }
         Mode::Storm {
             rooms,
@@ -165,9 +179,9 @@ async fn main() -> anyhow::Result<()> {
                 proxy_program: std::env::current_exe()?,
                 token_cache: args.token_cache,
             };
-            print_report(&storm(args.addr, config).await?, args.json)?;
+            print_report(&storm(one_addr(&args.addr)?, config).await?, args.json)?;
         }
-        Mode::Proxy => hellocode_load::proxy::run(args.addr).await?,
+        Mode::Proxy => hellocode_load::proxy::run(one_addr(&args.addr)?).await?,
     }
     Ok(())
 }

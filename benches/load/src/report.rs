@@ -127,6 +127,28 @@ pub struct FanoutReport {
     pub rss_idle_kib: Option<u64>,
     /// Server memory at the end, KiB.
     pub rss_end_kib: Option<u64>,
+    /// With several nodes: deliveries and latency by whether they crossed between nodes
+    /// (absent from the JSON with one node).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<NodeSplit>,
+}
+
+/// A fan-out run over several nodes: deliveries to a receiver on the sender's node, against
+/// deliveries that crossed to another node through the broker.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct NodeSplit {
+    /// Nodes the clients were spread over.
+    pub nodes: usize,
+    /// Deliveries received on the sender's node.
+    pub deliveries_same_node: u64,
+    /// Deliveries received on another node than the sender's.
+    pub deliveries_cross_node: u64,
+    /// Latency of the deliveries on the sender's node.
+    pub latency_same_node: Latency,
+    /// Latency of the deliveries that crossed between nodes.
+    pub latency_cross_node: Latency,
+    /// Deliveries per second during the send window, all nodes together.
+    pub deliveries_per_second: f64,
 }
 
 impl FanoutReport {
@@ -182,6 +204,25 @@ impl fmt::Display for FanoutReport {
             ms(l.p99_us)
         )?;
         writeln!(f, "latency p99.9/max       {:>7.2} / {:.2} ms", ms(l.p999_us), ms(l.max_us))?;
+        if let Some(split) = &self.nodes {
+            writeln!(f, "nodes                   {:>12}", split.nodes)?;
+            writeln!(
+                f,
+                "deliveries same/cross   {:>12} / {} (node of the sender / another)",
+                split.deliveries_same_node, split.deliveries_cross_node
+            )?;
+            for (name, l) in
+                [("same-node", split.latency_same_node), ("cross-node", split.latency_cross_node)]
+            {
+                writeln!(
+                    f,
+                    "{name:<10} p50/p99/max  {:>7.2} / {:.2} / {:.2} ms",
+                    ms(l.p50_us),
+                    ms(l.p99_us),
+                    ms(l.max_us)
+                )?;
+            }
+        }
         if let (Some(before), Some(idle), Some(end)) =
             (self.rss_before_kib, self.rss_idle_kib, self.rss_end_kib)
         {

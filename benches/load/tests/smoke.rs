@@ -1,13 +1,21 @@
 //! The load generator's smoke mode, run by CI so the harness cannot rot: a few hundred messages
-//! through a real server on SQLite, and nothing may be lost, duplicated or reordered.
+//! through a real server on SQLite, and nothing may be lost, duplicated or reordered; the same
+//! through two nodes sharing the database and a `redis-server` of the test's own.
 
 use std::time::Duration;
 
-use hellocode_core::testing::TempDir;
-use hellocode_load::{FanoutConfig, IdleConfig, StormConfig, Target, fanout, idle, storm};
+use hellocode_core::testing::{TempDir, service_unavailable};
+use hellocode_load::{
+    FanoutConfig, IdleConfig, Nodes, StormConfig, Target, fanout, fanout_across, idle, storm,
+};
 use hellocode_server::{Server, Settings, open_storage};
 
 async fn server(dir: &TempDir) -> Server {
+    node(dir, None).await
+}
+
+/// A server on the SQLite database in `dir`; with `broker`, one node of a deployment.
+async fn node(dir: &TempDir, broker: Option<&str>) -> Server {
     let storage = open_storage(&dir.sqlite_url(), 4).await.expect("storage");
     // The idle scenario opens all its connections as one user.
     let settings = Settings {
@@ -16,11 +24,12 @@ async fn server(dir: &TempDir) -> Server {
         max_connections_per_user: 1_000,
         ..Settings::without_abuse_limits()
     };
-    Server::start_with(
+    Server::start_node(
         storage,
         b"smoke-test-secret-of-at-least-32-bytes",
         settings,
         ([127, 0, 0, 1], 0).into(),
+        broker,
     )
     .await
     .expect("server")
@@ -165,4 +174,86 @@ async fn storm_smoke_resumes_everything_once() {
     assert_eq!(report.duplicated, 0);
     assert_eq!(report.out_of_order, 0);
     server.shutdown().await;
+}
+
+/// A `redis-server` of the test's own on a free loopback port, keeping nothing on disk; killed
+/// on drop.
+struct Redis(std::process::Child, u16);
+
+impl Redis {
+    /// `None` (the skip reported) when there is no `redis-server` binary.
+    fn start() -> Option<Redis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let spawned = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let redis = match spawned {
+            Ok(child) => Redis(child, port),
+            Err(err) => {
+                service_unavailable("redis-server (the binary)", &err);
+                return None;
+            }
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "redis-server did not start on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(redis)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.1)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_across_two_nodes_loses_nothing_and_splits_the_latency() {
+    let Some(redis) = Redis::start() else { return };
+    let dir = TempDir::new();
+    let first = node(&dir, Some(&redis.url())).await;
+    let second = node(&dir, Some(&redis.url())).await;
+    let nodes = Nodes::new(&[first.local_addr(), second.local_addr()]).expect("nodes");
+    // The run waits for both nodes' subscriptions to Redis before it starts.
+    let report = fanout_across(&nodes, small_fanout(Target::HelloCode, std::process::id()))
+        .await
+        .expect("run");
+    println!("{report}");
+    assert_nothing_lost(&report);
+    let split = report.nodes.expect("the latency split by node");
+    assert_eq!(split.nodes, 2);
+    // Two senders per room, one on each node: every receiver hears one of them across.
+    assert!(split.deliveries_same_node > 0 && split.deliveries_cross_node > 0, "{split:?}");
+    assert_eq!(
+        split.deliveries_same_node + split.deliveries_cross_node,
+        report.deliveries_received
+    );
+    assert!(split.latency_cross_node.p50_us > 0);
+    first.shutdown().await;
+    second.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_without_a_broker_is_refused_before_the_run() {
+    let dir = TempDir::new();
+    let (first, second) = (server(&dir).await, server(&dir).await);
+    let nodes = Nodes::new(&[first.local_addr(), second.local_addr()]).expect("nodes");
+    let refused = fanout_across(&nodes, small_fanout(Target::HelloCode, std::process::id())).await;
+    let error = refused.expect_err("two nodes that do not hear each other");
+    assert!(error.to_string().contains("--broker"), "{error}");
+    first.shutdown().await;
+    second.shutdown().await;
 }
