@@ -23,7 +23,7 @@ use crate::rate_limit::Rate;
 /// Its serialized form (JSON, [`BrokerEvent::to_json`]) is what nodes of one deployment send
 /// each other, so it is stable: `{"kind": ..., "body": ...}` with `kind` one of `chat` (body:
 /// `{chat, frame, to?, also?}`, the frame in its wire form), `presence` (`{username,
-/// online}`), `members_changed` (a chat id), `membership_reset` (no body) and `revoke`
+/// online, version?}`), `members_changed` (a chat id), `membership_reset` (no body) and `revoke`
 /// (`{kind: account_deleted | password_changed | bot_token_revoked, account, ...}`). Fields are
 /// only ever added; a node ignores the ones it does not know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +38,10 @@ pub enum BrokerEvent {
         username: String,
         /// Online or offline.
         online: bool,
+        /// With several nodes: the change's version (the deployment's nodes may hear two
+        /// changes of one user in either order; the later version wins).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<u64>,
     },
     /// A chat's participants changed or it was deleted: forget cached membership.
     MembersChanged(ChatId),
@@ -66,13 +70,27 @@ pub enum Arrival {
     /// Counted by this node alone (it is the whole deployment, or cannot reach the others):
     /// its own registry says whether the user came online and caps their connections.
     Local,
-    /// Counted across the deployment; `first`: the user had no other connection on any node.
+    /// Counted across the deployment; `online`: the user had no other connection on any node,
+    /// and this is the version of their coming online.
     Counted {
-        /// The user just came online.
-        first: bool,
+        /// The version of the user's coming online, if they just did.
+        online: Option<u64>,
     },
     /// The user has the maximum of connections open across the deployment.
     Refused,
+}
+
+/// How the deployment took a connection's closing (see [`Broker::depart`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Departure {
+    /// This node decides alone: the user went offline if it was their last connection here.
+    Local,
+    /// Counted across the deployment; `offline`: the version of their going offline, if this
+    /// was their last connection anywhere.
+    Counted {
+        /// The version of the user's going offline, if they did.
+        offline: Option<u64>,
+    },
 }
 
 /// Carries events to the hubs of every node, and keeps what the nodes count together.
@@ -81,17 +99,17 @@ pub trait Broker: Send + Sync + 'static {
     /// Publish an event; returns once this node's hub has queued it to its connections.
     async fn publish(&self, event: BrokerEvent);
 
-    /// A connection of `username` opens on this node, and the user may have at most `max`
-    /// across the deployment. The single-node broker leaves it to this node ([`Arrival::Local`]).
-    async fn arrive(&self, _username: &str, _max: usize) -> Arrival {
+    /// Connection `connection` (its id in this node's hub) of `username` opens on this node,
+    /// and the user may have at most `max` across the deployment. The single-node broker
+    /// leaves it to this node ([`Arrival::Local`]).
+    async fn arrive(&self, _username: &str, _connection: u64, _max: usize) -> Arrival {
         Arrival::Local
     }
 
-    /// A connection that arrived [`Arrival::Counted`] closed: `Some(true)` if it was the
-    /// user's last on any node, `None` if the deployment had lost count of it (its nodes then
-    /// count again, and tell presence themselves).
-    async fn depart(&self, _username: &str) -> Option<bool> {
-        None
+    /// Connection `connection` of `username` closed; `last_here`: the user has no other
+    /// connection on this node.
+    async fn depart(&self, _username: &str, _connection: u64, _last_here: bool) -> Departure {
+        Departure::Local
     }
 
     /// Take one token from the deployment's bucket `key`, filling at `rate`: `None` when there
@@ -152,8 +170,13 @@ mod tests {
                     "to": ["carol"], "also": ["dave"]}}),
             ),
             (
-                BrokerEvent::Presence { username: "bob".into(), online: true },
+                BrokerEvent::Presence { username: "bob".into(), online: true, version: None },
                 json!({"kind": "presence", "body": {"username": "bob", "online": true}}),
+            ),
+            (
+                BrokerEvent::Presence { username: "bob".into(), online: false, version: Some(9) },
+                json!({"kind": "presence", "body":
+                    {"username": "bob", "online": false, "version": 9}}),
             ),
             (BrokerEvent::MembersChanged(ChatId(7)), json!({"kind": "members_changed", "body": 7})),
             (BrokerEvent::MembershipReset, json!({"kind": "membership_reset"})),
@@ -171,7 +194,7 @@ mod tests {
         let newer = r#"{"kind":"presence","body":{"username":"bob","online":false,"node":"b"}}"#;
         assert_eq!(
             BrokerEvent::from_json(newer).expect("unknown fields are ignored"),
-            BrokerEvent::Presence { username: "bob".into(), online: false }
+            BrokerEvent::Presence { username: "bob".into(), online: false, version: None }
         );
         assert!(BrokerEvent::from_json(r#"{"kind":"teleport"}"#).is_err());
     }

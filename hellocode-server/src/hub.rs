@@ -7,7 +7,7 @@
 
 mod members;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -53,10 +53,11 @@ pub struct Hub {
     /// Which connection authenticated with which credential (see [`crate::revocation`]).
     grants: Grants,
     max_per_user: usize,
-    /// Who is online in the deployment, as the presence events delivered so far tell it (on
-    /// one node: who has a connection here). Locked while a presence event is queued to its
-    /// recipients, so that a snapshot ([`Hub::tell_online`]) and the events fall in one order.
-    online: Mutex<HashSet<String>>,
+    /// With several nodes: who is online in the deployment, as the presence events delivered
+    /// so far tell it, each user's state with its version. Locked while a presence event is
+    /// queued to its recipients, so that a snapshot ([`Hub::tell_online`]) and the events fall
+    /// in one order. `None` on one node, where the registry itself says who is online.
+    online: Mutex<Option<PresenceView>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -117,13 +118,27 @@ impl Hub {
     }
 
     /// Queue to a registered connection an `online` frame naming those of `partners` (everyone
-    /// who shares a chat with its user) online now. Taken under the lock every presence event
-    /// is delivered under: a change after the snapshot reaches the connection as a `presence`
+    /// who shares a chat with its user) online now. Taken under the lock every presence change
+    /// takes before it is delivered (on one node the registry's, with several nodes the
+    /// presence view's): a change after the snapshot reaches the connection as a `presence`
     /// event after it, and one before it is in it.
     pub fn tell_online(&self, partners: &[String], queue: &QueueSender) {
-        let online = self.online.lock().unwrap_or_else(|e| e.into_inner());
-        let usernames: Vec<String> =
-            partners.iter().filter(|partner| online.contains(partner.as_str())).cloned().collect();
+        let view = self.online.lock().unwrap_or_else(|e| e.into_inner());
+        let usernames: Vec<String> = match &*view {
+            Some(view) => partners
+                .iter()
+                .filter(|partner| view.users.get(partner.as_str()).is_some_and(|(on, _)| *on))
+                .cloned()
+                .collect(),
+            None => {
+                let connections = self.connections.read().unwrap_or_else(|e| e.into_inner());
+                partners
+                    .iter()
+                    .filter(|partner| connections.contains_key(partner.as_str()))
+                    .cloned()
+                    .collect()
+            }
+        };
         let frame = Utf8Bytes::from(ServerFrame::Online { usernames }.to_json());
         if queue.try_send(frame).is_err() {
             // Full: the connection is being evicted for it; the client reconnects and is told
@@ -132,11 +147,32 @@ impl Hub {
         }
     }
 
-    /// Who is online across the deployment, as counted where the nodes count together (read
-    /// when this node subscribes to the others; later changes come as presence events).
-    pub fn set_online(&self, usernames: impl IntoIterator<Item = String>) {
-        let mut online = self.online.lock().unwrap_or_else(|e| e.into_inner());
-        *online = usernames.into_iter().collect();
+    /// Keep a view of who is online across the deployment (several nodes), fed by versioned
+    /// presence events and [`Hub::set_online`].
+    pub fn track_deployment_presence(&self) {
+        let mut view = self.online.lock().unwrap_or_else(|e| e.into_inner());
+        view.get_or_insert_with(PresenceView::default);
+    }
+
+    /// Who is online across the deployment as of `version` (read where the nodes count
+    /// together, when this node subscribes): everyone else is offline as of then. A change
+    /// with a later version, delivered before this, stands.
+    pub fn set_online(&self, version: u64, usernames: Vec<String>) {
+        let mut view = self.online.lock().unwrap_or_else(|e| e.into_inner());
+        let view = view.get_or_insert_with(PresenceView::default);
+        // One less: a change read in the same microsecond, after the snapshot, must win.
+        let as_of = version.saturating_sub(1);
+        // Changes up to the snapshot are in it: forget them, keep the later ones.
+        view.users.retain(|_, (_, version)| *version > as_of);
+        view.floor = view.floor.max(as_of);
+        for username in usernames {
+            view.users.entry(username).or_insert((true, as_of));
+        }
+    }
+
+    /// Whether `username` has a connection on this node.
+    pub fn is_connected(&self, username: &str) -> bool {
+        self.connections.read().unwrap_or_else(|e| e.into_inner()).contains_key(username)
     }
 
     /// Stop delivering to connection `id`; returns whether it was the user's last one.
@@ -196,15 +232,15 @@ impl Hub {
                 let former = publish.also.iter().filter(|user| !members.contains(user));
                 self.send(former, &bytes, wants);
             }
-            BrokerEvent::Presence { username, online } => {
+            BrokerEvent::Presence { username, online, version } => {
                 let recipients = self.contacts_in_chats(username).await;
                 let frame = ServerFrame::Presence { username: username.clone(), online: *online };
                 let bytes = Utf8Bytes::from(frame.to_json());
                 let mut view = self.online.lock().unwrap_or_else(|e| e.into_inner());
-                if *online {
-                    view.insert(username.clone());
-                } else {
-                    view.remove(username);
+                if let Some(view) = view.as_mut()
+                    && !newer(view, username, *online, *version)
+                {
+                    return; // an older change, heard after a later one: superseded
                 }
                 self.send(recipients.iter(), &bytes, |scope| scope == Scope::AllChats);
             }
@@ -286,6 +322,45 @@ impl Hub {
     }
 }
 
+/// Who is online across a deployment, as this node has heard it.
+#[derive(Debug, Default)]
+struct PresenceView {
+    /// Users with a change later than `floor`, or online as of it: their state and version.
+    users: HashMap<String, (bool, u64)>,
+    /// The version of the last snapshot: everyone not in `users` is offline as of it.
+    floor: u64,
+    /// Changes recorded since offline users were last forgotten.
+    changes: u32,
+}
+
+/// How long an offline user's version is kept (a change older than this, heard late, is
+/// dropped): ten minutes, in the versions' microseconds.
+const REMEMBER_OFFLINE: u64 = 600_000_000;
+
+/// Record `username`'s change to `online` at `version` in `view`, unless it knows a later one;
+/// whether it was recorded. An unversioned change (a node counting alone while the others are
+/// out of reach) is recorded without touching the version.
+fn newer(view: &mut PresenceView, username: &str, online: bool, version: Option<u64>) -> bool {
+    let floor = view.floor;
+    let entry = view.users.entry(username.to_owned()).or_insert((false, floor));
+    match version {
+        Some(version) if version <= entry.1 => return false,
+        Some(version) => *entry = (online, version),
+        None => entry.0 = online,
+    }
+    view.changes += 1;
+    if let Some(version) = version
+        && view.changes >= 4096
+    {
+        // Offline users are remembered only to drop late changes: not for long.
+        view.changes = 0;
+        let forget_before = version.saturating_sub(REMEMBER_OFFLINE);
+        view.users.retain(|_, (online, version)| *online || *version >= forget_before);
+        view.floor = view.floor.max(forget_before);
+    }
+    true
+}
+
 /// Ask each of these connections to close (see [`Hub::evict_all`]); returns how many.
 fn evict<'a>(entries: impl Iterator<Item = &'a Entry>) -> usize {
     entries.map(|entry| entry.evict.notify_one()).count()
@@ -295,5 +370,54 @@ fn scope_allows(scope: Scope, chat: ChatId) -> bool {
     match scope {
         Scope::AllChats => true,
         Scope::Chat(bound) => bound == chat,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn online_in(view: &PresenceView, username: &str) -> bool {
+        view.users.get(username).is_some_and(|(online, _)| *online)
+    }
+
+    #[test]
+    fn a_later_presence_change_wins_whatever_order_it_is_heard_in() {
+        let mut view = PresenceView::default();
+        // Node B's "online" (version 20) is heard before node A's "offline" (version 10).
+        assert!(newer(&mut view, "ada", true, Some(20)));
+        assert!(!newer(&mut view, "ada", false, Some(10)), "older: superseded");
+        assert!(online_in(&view, "ada"));
+        assert!(newer(&mut view, "ada", false, Some(30)));
+        assert!(!online_in(&view, "ada"));
+        // A node counting alone changes the state, not the version.
+        assert!(newer(&mut view, "bob", true, None));
+        assert!(online_in(&view, "bob"));
+        assert!(newer(&mut view, "bob", false, Some(1)));
+    }
+
+    #[test]
+    fn a_snapshot_sets_who_is_online_as_of_its_version_and_later_changes_stand() {
+        let hub = Hub::new(
+            Arc::new(hellocode_core::storage::MemoryStorage::new()),
+            Arc::new(Metrics::default()),
+        );
+        hub.track_deployment_presence();
+        {
+            let mut view = hub.online.lock().expect("lock");
+            let view = view.as_mut().expect("tracking");
+            newer(view, "ada", true, Some(50)); // before the snapshot
+            newer(view, "bob", false, Some(200)); // after it
+            newer(view, "cyd", true, Some(60)); // before it; cyd left since
+        }
+        hub.set_online(100, vec!["ada".into(), "bob".into()]);
+        let mut view = hub.online.lock().expect("lock");
+        let view = view.as_mut().expect("tracking");
+        assert!(online_in(view, "ada"));
+        assert!(!online_in(view, "bob"), "the later change stands");
+        assert!(!online_in(view, "cyd"), "not in the snapshot: offline");
+        // A change older than the snapshot, heard late, is dropped.
+        assert!(!newer(view, "dan", true, Some(80)));
+        assert!(newer(view, "dan", true, Some(120)));
     }
 }

@@ -26,9 +26,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::fill;
-use super::roster::{ALIVE_FOR, HEARTBEAT, Roster};
+use super::roster::{HEARTBEAT, Roster};
 use super::sequencer::{Done, SETTLE, Sequencer, Step};
-use super::{Arrival, Broker, BrokerEvent};
+use super::{Arrival, Broker, BrokerEvent, Departure};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::rate_limit::Rate;
@@ -69,6 +69,8 @@ pub struct RedisBroker {
     lane: Arc<Lane>,
     outbox: Outbox,
     roster: Arc<Roster>,
+    /// Connections whose uncounting failed, to retry: (user, connection).
+    departures: Arc<std::sync::Mutex<Vec<(String, u64)>>>,
 }
 
 impl std::fmt::Debug for RedisBroker {
@@ -103,7 +105,6 @@ impl RedisBroker {
             hub,
             sequencer: tokio::sync::Mutex::new(Sequencer::new(GAP_WAIT)),
             metrics: metrics.clone(),
-            last_resync: std::sync::Mutex::new(None),
         });
         let roster = Arc::new(Roster::new(counter, node.clone()));
         let publishing =
@@ -112,7 +113,9 @@ impl RedisBroker {
         let subscribing = Subscribing { node, lane: lane.clone(), roster: roster.clone() };
         tokio::spawn(subscribe_loop(client, subscribing, shutdown.clone()));
         tokio::spawn(expire_loop(lane.clone(), shutdown.clone()));
-        let broker = RedisBroker { lane, outbox, roster };
+        lane.hub.track_deployment_presence();
+        let departures = Arc::default();
+        let broker = RedisBroker { lane, outbox, roster, departures };
         tokio::spawn(heartbeat_loop(broker.clone_parts(), shutdown));
         Ok(broker)
     }
@@ -122,12 +125,38 @@ impl RedisBroker {
             lane: self.lane.clone(),
             outbox: self.outbox.clone(),
             roster: self.roster.clone(),
+            departures: self.departures.clone(),
         }
     }
 
     /// Whether the other nodes can be reached now (else this node counts alone).
     fn connected(&self) -> bool {
         self.lane.metrics.broker_state() == Some(true)
+    }
+
+    /// Uncount the connections whose departure Redis did not take; tell the deployment of
+    /// those users who are offline now.
+    async fn retry_departures(&self) {
+        let pending =
+            std::mem::take(&mut *self.departures.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut left = Vec::new();
+        for (username, connection) in pending {
+            if !left.is_empty() {
+                left.push((username, connection)); // Redis is still away: keep the rest
+                continue;
+            }
+            let last_here = !self.lane.hub.is_connected(&username);
+            match self.roster.depart(&username, connection, last_here).await {
+                Ok(Some(version)) => {
+                    let online = false;
+                    let version = Some(version);
+                    self.publish(BrokerEvent::Presence { username, online, version }).await;
+                }
+                Ok(None) => {}
+                Err(_) => left.push((username, connection)),
+            }
+        }
+        self.departures.lock().unwrap_or_else(|e| e.into_inner()).extend(left);
     }
 }
 
@@ -155,26 +184,34 @@ impl Broker for RedisBroker {
         let _ = delivered.await;
     }
 
-    async fn arrive(&self, username: &str, max: usize) -> Arrival {
+    async fn arrive(&self, username: &str, connection: u64, max: usize) -> Arrival {
         if !self.connected() {
             return Arrival::Local;
         }
-        match self.roster.arrive(username, max).await {
-            Ok(Some(total)) => Arrival::Counted { first: total == 1 },
+        match self.roster.arrive(username, connection, max).await {
+            Ok(Some((_, online))) => Arrival::Counted { online },
             Ok(None) => Arrival::Refused,
             Err(err) => {
+                // It may have been counted all the same: its departure uncounts it (a no-op
+                // otherwise).
                 tracing::warn!(error = %err, "cannot count a connection across nodes; counting it here");
                 Arrival::Local
             }
         }
     }
 
-    async fn depart(&self, username: &str) -> Option<bool> {
-        match self.roster.depart(username).await {
-            Ok(total) => total.map(|total| total == 0),
+    async fn depart(&self, username: &str, connection: u64, last_here: bool) -> Departure {
+        match self.roster.depart(username, connection, last_here).await {
+            Ok(offline) => Departure::Counted { offline },
             Err(err) => {
-                tracing::warn!(error = %err, "cannot uncount a connection across nodes");
-                None
+                // Retried by the heartbeat until Redis takes it: a count left behind would
+                // keep the user online, and count against their cap, for good.
+                tracing::warn!(error = %err, "cannot uncount a connection across nodes; retrying");
+                let mut pending = self.departures.lock().unwrap_or_else(|e| e.into_inner());
+                if pending.len() < OUTBOX {
+                    pending.push((username.to_owned(), connection));
+                }
+                Departure::Local
             }
         }
     }
@@ -200,8 +237,6 @@ struct Lane {
     hub: Arc<Hub>,
     sequencer: tokio::sync::Mutex<Sequencer>,
     metrics: Arc<Metrics>,
-    /// When this node last made all its clients resume.
-    last_resync: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Lane {
@@ -210,12 +245,6 @@ impl Lane {
         let steps = sequencer.admit(event, done, Instant::now());
         // Still holding the lane: what follows must not overtake these.
         self.run(&mut sequencer, steps).await;
-    }
-
-    /// Whether this node made its clients resume less than `span` ago.
-    fn resynced_within(&self, span: Duration) -> bool {
-        let last = *self.last_resync.lock().unwrap_or_else(|e| e.into_inner());
-        last.is_some_and(|last| last.elapsed() < span)
     }
 
     async fn expire(&self) {
@@ -230,7 +259,6 @@ impl Lane {
     async fn resync(&self, missed: bool) {
         let mut sequencer = self.sequencer.lock().await;
         *sequencer = Sequencer::new(GAP_WAIT);
-        *self.last_resync.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         let closed = self.hub.evict_all();
         if missed || closed > 0 {
             self.metrics.broker_resynced();
@@ -358,8 +386,11 @@ async fn subscribe_loop(
         let subscribed = async {
             let mut pubsub = client.get_async_pubsub().await?;
             pubsub.subscribe(CHANNEL).await?;
-            // Who is online across the deployment, read after subscribing: every change
-            // after it comes as an event.
+            // Listed and alive before counting anything (else a crash right after would
+            // leave counts no other node reaps).
+            roster.beat().await?;
+            // Who is online across the deployment, as of a version read after subscribing:
+            // every later change comes as an event with a later version.
             let online = roster.online().await?;
             Ok::<_, ::redis::RedisError>((pubsub, online))
         };
@@ -368,12 +399,12 @@ async fn subscribe_loop(
             _ = shutdown.changed() => return,
         };
         match attempt {
-            Ok(Ok((pubsub, online))) => {
-                lane.metrics.broker_connected(true);
+            Ok(Ok((pubsub, (version, online)))) => {
                 // Whoever connected before this subscription may have missed events of other
                 // nodes: none at a node's start, unless clients came before Redis did.
                 lane.resync(missed).await;
-                lane.hub.set_online(online);
+                lane.hub.set_online(version, online);
+                lane.metrics.broker_connected(true);
                 tracing::info!("subscribed to the broker");
                 delay = RETRY_MIN;
                 let mut messages = pubsub.into_on_message();
@@ -407,7 +438,6 @@ async fn subscribe_loop(
 async fn heartbeat_loop(broker: RedisBroker, mut shutdown: watch::Receiver<bool>) {
     let mut ticks = tokio::time::interval(HEARTBEAT);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut beaten = false;
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
@@ -417,27 +447,28 @@ async fn heartbeat_loop(broker: RedisBroker, mut shutdown: watch::Receiver<bool>
             continue;
         }
         match broker.roster.beat().await {
-            Ok(alive) => {
-                if beaten && !alive && !broker.lane.resynced_within(ALIVE_FOR) {
-                    // Taken for dead (a stall longer than ALIVE_FOR) or Redis lost its data:
-                    // this node's connections are no longer counted. Its clients reconnect
-                    // and are counted again.
-                    tracing::warn!(
-                        "this node's heartbeat lapsed; its clients reconnect to be counted again"
-                    );
-                    broker.lane.resync(true).await;
-                }
-                beaten = true;
+            Ok(true) => {}
+            Ok(false) => {
+                // Taken for dead (a stall longer than ALIVE_FOR) or Redis lost its data: this
+                // node's connections are no longer counted. Its clients reconnect and are
+                // counted again.
+                tracing::warn!(
+                    "this node's heartbeat lapsed; its clients reconnect to be counted again"
+                );
+                broker.lane.resync(true).await;
             }
             Err(err) => {
                 tracing::warn!(error = %err, "cannot renew this node's heartbeat");
                 continue;
             }
         }
+        broker.retry_departures().await;
         match broker.roster.reap().await {
             Ok(gone) => {
-                for username in gone {
-                    broker.publish(BrokerEvent::Presence { username, online: false }).await;
+                for (username, version) in gone {
+                    let event =
+                        BrokerEvent::Presence { username, online: false, version: Some(version) };
+                    broker.publish(event).await;
                 }
             }
             Err(err) => tracing::warn!(error = %err, "cannot look for stopped nodes"),
@@ -483,8 +514,7 @@ mod tests {
         let metrics = Arc::new(Metrics::default());
         let hub = Arc::new(Hub::new(Arc::new(MemoryStorage::new()), metrics.clone()));
         let sequencer = tokio::sync::Mutex::new(Sequencer::new(GAP_WAIT));
-        let last_resync = std::sync::Mutex::new(None);
-        let lane = Lane { hub, sequencer, metrics: metrics.clone(), last_resync };
+        let lane = Lane { hub, sequencer, metrics: metrics.clone() };
         let mut last_seen = HashMap::new();
         let resyncs = |metrics: &Metrics| {
             let text = metrics.render();

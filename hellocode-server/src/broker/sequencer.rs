@@ -94,6 +94,11 @@ impl Line {
     fn flush(&mut self, steps: &mut Vec<Step>, now: Instant) {
         let Some(mut next) = self.next else { return };
         while let Some(entry) = self.held.first_entry() {
+            if *entry.key() < next {
+                // Covered by an event delivered already (a fill's item inside a held range).
+                entry.remove();
+                continue;
+            }
             if *entry.key() != next {
                 break;
             }
@@ -185,7 +190,10 @@ impl Sequencer {
         line.filling = false;
         for event in events.into_iter().flatten() {
             let Some((_, first, last)) = sequenced(&event) else { continue };
-            if line.next.is_some_and(|next| first >= next) && !line.held.contains_key(&first) {
+            // Held already, alone or inside an event carrying several items.
+            let held =
+                line.held.range(..=first).next_back().is_some_and(|(_, (end, _, _))| *end >= first);
+            if line.next.is_some_and(|next| first >= next) && !held {
                 line.held.insert(first, (last, event, None));
                 line.filled.push_back(first);
             }
@@ -315,6 +323,39 @@ mod tests {
         assert!(sequencer.expire(later).is_empty());
         assert!(sequencer.admit(post(7, 9), None, later).is_empty(), "a new line settles");
         assert_eq!(delivered(&sequencer.expire(later + SETTLE)), [9]);
+    }
+
+    #[test]
+    fn a_fill_skips_the_items_an_event_held_already_carries() {
+        let mut sequencer = Sequencer::new(WAIT);
+        let start = Instant::now();
+        sequencer.admit(post(7, 1), None, start);
+        // One event carrying items 3 and 4 (two members added), item 2 missing.
+        let mut changed = post(7, 3);
+        if let BrokerEvent::Chat(publish) = &mut changed
+            && let ServerFrame::NewMessage { message } = &publish.frame
+        {
+            let (three, mut four) = (message.clone(), message.clone());
+            four.seq = Seq(4);
+            publish.frame = ServerFrame::ChatChanged {
+                chat: hellocode_core::model::Chat {
+                    id: ChatId(7),
+                    kind: hellocode_core::model::ChatKind::Group,
+                    name: None,
+                    topic: None,
+                    participants: Vec::new(),
+                    last_seq: Seq(4),
+                    created_at: three.timestamp,
+                },
+                events: vec![three, four],
+            };
+        }
+        assert!(sequencer.admit(changed, None, start).is_empty());
+        assert_eq!(sequencer.expire(start + WAIT).len(), 1, "a fill of 2..=4");
+        let read = (2..=4).map(|seq| post(7, seq)).collect();
+        let steps = sequencer.filled(ChatId(7), Some(read), start + WAIT);
+        assert_eq!(delivered(&steps), [2, 3], "2 from storage, then the held 3..4; no resync");
+        assert_eq!(delivered(&sequencer.admit(post(7, 5), None, start + WAIT)), [5]);
     }
 
     #[test]

@@ -25,7 +25,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
 use crate::app::AppState;
-use crate::broker::{Arrival, BrokerEvent};
+use crate::broker::{Arrival, BrokerEvent, Departure};
 use crate::hub::Registration;
 use crate::log_fields::{Peer, ScopeName};
 use crate::revocation::{CLOSE_UNAUTHORIZED, REASON_EXPIRED, close_signal};
@@ -120,7 +120,7 @@ pub async fn run<S, E>(
     };
     let writer = tokio::spawn(write_loop(sink, outgoing, watch, writer_done.clone()));
 
-    let mut registered: Option<(String, Registration, Arrival)> = None;
+    let mut registered: Option<(String, Registration)> = None;
     let mut grant = None;
     let mut expires = None;
     // Boxed and dropped once authenticated: idle connections do not carry a timer.
@@ -146,10 +146,11 @@ pub async fn run<S, E>(
             };
             // Counted across the deployment too (one node: here only).
             let max = state.settings.max_connections_per_user;
-            let arrival = state.dispatcher.broker().arrive(&identity.username, max).await;
-            let first = match arrival {
-                Arrival::Local => registration.first,
-                Arrival::Counted { first } => first,
+            let broker = state.dispatcher.broker();
+            let arrival = broker.arrive(&identity.username, registration.id, max).await;
+            let online = match arrival {
+                Arrival::Local => registration.first.then_some(None),
+                Arrival::Counted { online } => online.map(Some),
                 Arrival::Refused => {
                     state.hub.unregister(&identity.username, registration.id);
                     request_close(&mut close_request, TOO_MANY);
@@ -158,13 +159,12 @@ pub async fn run<S, E>(
                 }
             };
             auth_deadline = None;
-            if first {
-                let event =
-                    BrokerEvent::Presence { username: identity.username.clone(), online: true };
-                state.dispatcher.broker().publish(event).await;
+            if let Some(version) = online {
+                let username = identity.username.clone();
+                broker.publish(BrokerEvent::Presence { username, online: true, version }).await;
             }
             tracing::debug!(user = %identity.username, peer = %Peer(peer), "connection authenticated");
-            registered = Some((identity.username.clone(), registration, arrival));
+            registered = Some((identity.username.clone(), registration));
             // After registering, so that no event is missed while storage answers.
             if let Some(partners) = presence_partners(&state, &session, identity).await {
                 state.hub.tell_online(&partners, &queue);
@@ -277,16 +277,16 @@ pub async fn run<S, E>(
     if let Some(grant) = grant {
         state.hub.grants().unregister(grant);
     }
-    if let Some((username, registration, arrival)) = &registered {
+    if let Some((username, registration)) = &registered {
         let last_here = state.hub.unregister(username, registration.id);
-        let last = match arrival {
-            Arrival::Local => last_here,
-            // Not counted any more (the deployment lost count): its recount tells presence.
-            _ => state.dispatcher.broker().depart(username).await.unwrap_or(false),
+        let broker = state.dispatcher.broker();
+        let offline = match broker.depart(username, registration.id, last_here).await {
+            Departure::Local => last_here.then_some(None),
+            Departure::Counted { offline } => offline.map(Some),
         };
-        if last {
-            let event = BrokerEvent::Presence { username: username.clone(), online: false };
-            state.dispatcher.broker().publish(event).await;
+        if let Some(version) = offline {
+            let username = username.clone();
+            broker.publish(BrokerEvent::Presence { username, online: false, version }).await;
         }
     }
     drop(queue);
@@ -312,7 +312,7 @@ pub async fn run<S, E>(
         Ending::Quiet => reason,
     };
     tracing::info!(
-        user = registered.as_ref().map(|(name, _, _)| name.as_str()).unwrap_or("-"),
+        user = registered.as_ref().map(|(name, _)| name.as_str()).unwrap_or("-"),
         peer = %Peer(peer),
         reason,
         seconds = opened.elapsed().as_secs(),

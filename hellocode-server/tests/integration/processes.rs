@@ -77,10 +77,11 @@ impl Drop for Node {
     }
 }
 
-/// A client and the messages it has received, by chat.
+/// A client, the messages it has received (by chat), and the presence changes it was told.
 struct Member {
     client: Client,
     received: Arc<Mutex<HashMap<ChatId, Vec<Message>>>>,
+    presence: Arc<Mutex<Vec<(String, bool)>>>,
 }
 
 impl Member {
@@ -88,6 +89,11 @@ impl Member {
     async fn join(nodes: &[Node], first: usize, name: &str) -> Member {
         let urls: Vec<String> =
             (0..nodes.len()).map(|i| nodes[(first + i) % nodes.len()].url()).collect();
+        Member::join_through(&urls, name).await
+    }
+
+    /// Register `name` through these nodes only.
+    async fn join_through(urls: &[String], name: &str) -> Member {
         let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
         let transport = Failover::websocket(&urls).expect("urls");
         let credentials =
@@ -98,17 +104,24 @@ impl Member {
         config.request_timeout = Duration::from_secs(30);
         let client = Client::connect_with(transport, credentials, config).await.expect("connect");
         let received = Arc::new(Mutex::new(HashMap::<ChatId, Vec<Message>>::new()));
+        let presence = Arc::new(Mutex::new(Vec::new()));
         let mut events = client.events();
-        let sink = received.clone();
+        let (sink, told) = (received.clone(), presence.clone());
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
-                if let Event::Message(message) = event {
-                    let mut received = sink.lock().unwrap_or_else(|e| e.into_inner());
-                    received.entry(message.chat_id).or_default().push(message);
+                match event {
+                    Event::Message(message) => {
+                        let mut received = sink.lock().unwrap_or_else(|e| e.into_inner());
+                        received.entry(message.chat_id).or_default().push(message);
+                    }
+                    Event::Presence { username, online } => {
+                        told.lock().unwrap_or_else(|e| e.into_inner()).push((username, online));
+                    }
+                    _ => {}
                 }
             }
         });
-        Member { client, received }
+        Member { client, received, presence }
     }
 
     fn count(&self, chat: ChatId) -> usize {
@@ -174,6 +187,10 @@ async fn three_processes_lose_nothing_when_a_node_is_killed_or_redis_restarts() 
         let room = creator.create_group("room", names(&people[1..])).await.expect("room").id;
         rooms.push((room, people));
     }
+    // Someone connected to node 0 only, sharing a chat with user1 (on node 1): when node 0
+    // dies the other nodes take its connections out of the counts, and user1 is told.
+    let lonely = Member::join_through(&[nodes[0].url()], "lonely").await;
+    lonely.client.create_chat(vec!["user1".into()]).await.expect("chat with user1");
     let mut sent: HashMap<ChatId, BTreeSet<String>> = HashMap::new();
     let mut record = |texts: Vec<String>| {
         for text in texts {
@@ -196,6 +213,13 @@ async fn three_processes_lose_nothing_when_a_node_is_killed_or_redis_restarts() 
     let (texts, ()) = tokio::join!(traffic, kill);
     let expected = record(texts);
     everyone_received(&members, &rooms, &expected).await;
+    let deadline = Instant::now() + PATIENCE;
+    let told = || members[1].presence.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    while told().last() != Some(&("lonely".to_owned(), false)) {
+        assert!(Instant::now() < deadline, "user1 was not told lonely left: {:?}", told());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(lonely);
 
     // Redis restarts mid-traffic (empty): the nodes resubscribe and their clients resume.
     let port = redis.port;
