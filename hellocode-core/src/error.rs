@@ -1,6 +1,6 @@
 //! The crate's error type: what storage (and so a command) can fail with.
 
-use crate::model::{ChatId, Seq};
+use crate::model::{ChatId, MediaKind, Seq};
 use crate::protocol::ErrorCode;
 
 /// A failed storage operation.
@@ -135,6 +135,15 @@ pub enum Error {
         /// What is wrong.
         problem: crate::text::TextProblem,
     },
+    /// A media record that breaks the rules of its kind: an attachment is shared in a chat, an
+    /// avatar in none.
+    #[error("{} media {problem}", .kind.as_str())]
+    InvalidMedia {
+        /// The record's kind.
+        kind: MediaKind,
+        /// What is wrong, e.g. `needs a chat`.
+        problem: &'static str,
+    },
     /// The database failed (connection, constraint, I/O). Details stay in the server's logs.
     #[error("database error: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -165,7 +174,8 @@ impl Error {
             | Error::ReadBeyondEnd { .. }
             | Error::TooManyParticipants { .. }
             | Error::AlreadyMember { .. }
-            | Error::InvalidText { .. } => ErrorCode::InvalidField,
+            | Error::InvalidText { .. }
+            | Error::InvalidMedia { .. } => ErrorCode::InvalidField,
             Error::UsernameTaken(_) => ErrorCode::UsernameTaken,
             Error::Database(_) => ErrorCode::Internal,
             Error::Unavailable(_) => ErrorCode::Unavailable,

@@ -5,6 +5,7 @@
 
 mod groups;
 mod invitations;
+mod media;
 
 use std::fmt;
 
@@ -18,6 +19,7 @@ pub use groups::{
 pub use invitations::{
     Invitation, InvitationState, InviteLink, Invited, NewInviteLink, invite_token_hash,
 };
+pub use media::{Media, MediaKind, NewMedia};
 
 /// Identifies a chat. On the wire it is accepted as a string (`"7"`) or a number (`7`) and written
 /// as a number.

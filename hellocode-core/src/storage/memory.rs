@@ -9,9 +9,9 @@ use super::membership::{self, Admission, Draft, Effect, LinkUse, Roster};
 use super::{Appended, Items, Storage};
 use crate::model::{
     Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, ChatKind, CreatedChat, EventKind,
-    Invitation, InvitationState, InviteLink, Invited, Language, Message, NewChat, NewInviteLink,
-    NewMessage, NewUser, Participant, ReadMark, ReadPosition, Revised, Role, Seq, Timestamp, User,
-    UserUpdate, deleted_author, username_key,
+    Invitation, InvitationState, InviteLink, Invited, Language, Media, MediaKind, Message, NewChat,
+    NewInviteLink, NewMedia, NewMessage, NewUser, Participant, ReadMark, ReadPosition, Revised,
+    Role, Seq, Timestamp, User, UserUpdate, deleted_author, username_key,
 };
 use crate::{Error, Result};
 
@@ -45,6 +45,16 @@ struct Inner {
     joins: u64,
     /// `(creator's account id, client id)` → the chat that creation made.
     chat_keys: HashMap<(i64, String), ChatId>,
+    /// Content address → its records by id (the order `readable_media` picks from).
+    media: HashMap<String, BTreeMap<i64, MediaRow>>,
+}
+
+#[derive(Debug)]
+struct MediaRow {
+    /// The record, its owner shown as [`deleted_author`] once the account is deleted.
+    media: Media,
+    /// The owner's account id; `None` once it is deleted.
+    owner_id: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -325,11 +335,15 @@ impl Inner {
         drafts.map(|draft| self.record(chat, author, draft, None, at)).collect()
     }
 
-    /// Delete a chat, with its invitations and invite links.
+    /// Delete a chat, with its invitations, invite links and attachments.
     fn forget_chat(&mut self, chat: ChatId) {
         self.chats.remove(&chat);
         self.invitations.retain(|_, invitation| invitation.chat != chat);
         self.invite_links.retain(|_, link| link.chat != chat);
+        self.media.retain(|_, rows| {
+            rows.retain(|_, row| row.media.chat != Some(chat));
+            !rows.is_empty()
+        });
     }
 
     /// Invitation `id` as clients see it (`None` if there is none, or its chat is gone).
@@ -540,6 +554,13 @@ impl Storage for MemoryStorage {
         inner.bot_tokens.retain(|_, token| token.username != username);
         inner.invitations.retain(|_, row| row.inviter != username && row.invitee != username);
         inner.invite_links.retain(|_, link| link.creator != username);
+        // Their uploads stay (their chats' members still read them), under the deleted name.
+        for row in inner.media.values_mut().flat_map(BTreeMap::values_mut) {
+            if row.owner_id == Some(removed.id) {
+                row.owner_id = None;
+                row.media.owner = shown.clone();
+            }
+        }
         Ok(())
     }
 
@@ -1068,5 +1089,45 @@ impl Storage for MemoryStorage {
             }
             _ => Err(Error::BotTokenNotFound(id)),
         }
+    }
+
+    async fn add_media(&self, new: NewMedia) -> Result<Media> {
+        super::check_media(&new)?;
+        let mut inner = self.lock();
+        let owner_id = inner.user_row(&new.owner)?.id;
+        if let Some(chat) = new.chat {
+            inner.chat_for(chat, &new.owner)?;
+        }
+        let stored = inner.media.get(&new.id).and_then(|rows| {
+            rows.values().find(|row| {
+                row.owner_id == Some(owner_id)
+                    && row.media.kind == new.kind
+                    && row.media.chat == new.chat
+            })
+        });
+        if let Some(row) = stored {
+            return Ok(row.media.clone());
+        }
+        let id = inner.next_id();
+        let media = new.into_media();
+        let row = MediaRow { media: media.clone(), owner_id: Some(owner_id) };
+        inner.media.entry(media.id.clone()).or_default().insert(id, row);
+        Ok(media)
+    }
+
+    async fn readable_media(&self, id: &str, reader: &str) -> Result<Option<Media>> {
+        let inner = self.lock();
+        if !inner.users.contains_key(reader) {
+            return Ok(None);
+        }
+        let readable = |row: &&MediaRow| match (row.media.kind, row.media.chat) {
+            (MediaKind::Avatar, _) => true,
+            (MediaKind::Attachment, Some(chat)) => {
+                inner.chats.get(&chat).is_some_and(|chat| chat.members.contains_key(reader))
+            }
+            (MediaKind::Attachment, None) => false,
+        };
+        let mut rows = inner.media.get(id).into_iter().flat_map(BTreeMap::values);
+        Ok(rows.find(readable).map(|row| row.media.clone()))
     }
 }

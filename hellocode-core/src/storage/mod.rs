@@ -31,6 +31,7 @@
 //! Backends: [`MemoryStorage`] (tests, ephemeral servers), `SqliteStorage` (feature `sqlite`: the
 //! embedded default, one file) and `PostgresStorage` (feature `postgres`: production, bounded pool).
 
+mod media_store;
 pub(crate) mod membership;
 mod memory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -41,17 +42,18 @@ use async_trait::async_trait;
 use crate::Result;
 use crate::model::{
     Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, CreatedChat, Invitation, InviteLink,
-    Invited, Language, Message, NewChat, NewInviteLink, NewMessage, NewUser, ReadMark,
-    ReadPosition, Revised, Seq, Timestamp, User, UserUpdate,
+    Invited, Language, Media, MediaKind, Message, NewChat, NewInviteLink, NewMedia, NewMessage,
+    NewUser, ReadMark, ReadPosition, Revised, Seq, Timestamp, User, UserUpdate,
 };
 
+pub use media_store::{MediaStore, MemoryMediaStore};
 pub use memory::MemoryStorage;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::PoolConfig;
 #[cfg(feature = "postgres")]
-pub use sql::postgres::PostgresStorage;
+pub use sql::postgres::{PostgresMediaStore, PostgresStorage};
 #[cfg(feature = "sqlite")]
-pub use sql::sqlite::SqliteStorage;
+pub use sql::sqlite::{SqliteMediaStore, SqliteStorage};
 
 /// Which items of a chat to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +122,8 @@ pub trait Storage: Send + Sync + 'static {
     /// Delete a user: their account, contacts, read positions, chat memberships, the
     /// invitations they made or received and the invite links they created go; the
     /// messages they wrote stay in their chats, their author shown as
-    /// [`deleted_author`](crate::model::deleted_author) of their name. Each chat they were in
+    /// [`deleted_author`](crate::model::deleted_author) of their name, and so do the media
+    /// records of their uploads, their owner shown alike. Each chat they were in
     /// records a `leave` event (authored by that deleted name), and a group they owned gets a
     /// new owner as if they had left.
     async fn delete_user(&self, username: &str) -> Result<()>;
@@ -170,9 +173,9 @@ pub trait Storage: Send + Sync + 'static {
         at: Timestamp,
         key: Option<&str>,
     ) -> Result<ChatChanged>;
-    /// Delete a chat with its messages, read positions, invitations and invite links, as `by`
-    /// (either member of a direct chat, a group's owner); returns the members it had, by
-    /// username.
+    /// Delete a chat with its messages, read positions, invitations, invite links and
+    /// attachments' media records, as `by` (either member of a direct chat, a group's owner);
+    /// returns the members it had, by username.
     async fn delete_chat(&self, chat: ChatId, by: &str) -> Result<Vec<String>>;
 
     // ---- messages ----
@@ -353,6 +356,20 @@ pub trait Storage: Send + Sync + 'static {
     /// Revoke one of `username`'s bot tokens (`BotTokenNotFound` if it is not theirs).
     async fn revoke_bot_token(&self, username: &str, id: i64) -> Result<()>;
 
+    // ---- media ----
+
+    /// Record an upload whose bytes are in the [`MediaStore`] already. An attachment's owner
+    /// must be a member of its chat (`NotParticipant`, `ChatNotFound`); the owner must exist
+    /// (`UserNotFound`); an attachment names its chat and an avatar none (`InvalidMedia`,
+    /// checked first). Recording the same content again for the same owner, kind and chat
+    /// returns the first record.
+    async fn add_media(&self, media: NewMedia) -> Result<Media>;
+    /// A record of content `id` that `reader` may read, if any: an avatar (any existing user
+    /// may read one), or an attachment of a chat `reader` is a member of; of several, the one
+    /// recorded first. `None` also when the content exists but `reader` may not read it (a
+    /// download must not tell the two apart), and for an unknown `reader`.
+    async fn readable_media(&self, id: &str, reader: &str) -> Result<Option<Media>>;
+
     // ---- provided ----
 
     /// Finish pending work and release connections. Later calls fail.
@@ -366,4 +383,17 @@ pub trait Storage: Send + Sync + 'static {
             Err(crate::Error::NotParticipant { chat, username: username.to_owned() })
         }
     }
+}
+
+/// The rules of a media record that need no stored data, the same for every backend: an
+/// attachment is shared in a chat, an avatar in none, and the size fits a stored `BIGINT`.
+/// (`InvalidMedia` comes before `UserNotFound` and the chat's refusals.)
+pub(crate) fn check_media(media: &NewMedia) -> Result<()> {
+    let problem = match (media.kind, media.chat) {
+        (MediaKind::Avatar, Some(_)) => "cannot belong to a chat",
+        (MediaKind::Attachment, None) => "needs a chat",
+        _ if i64::try_from(media.size).is_err() => "is too large",
+        _ => return Ok(()),
+    };
+    Err(crate::Error::InvalidMedia { kind: media.kind, problem })
 }

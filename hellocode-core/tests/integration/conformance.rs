@@ -16,6 +16,8 @@ use hellocode_core::storage::{Items, Storage};
 
 mod invitations;
 pub use invitations::*;
+mod media;
+pub use media::*;
 
 macro_rules! storage_conformance_tests {
     ($get_store:ident) => {
@@ -63,6 +65,13 @@ macro_rules! storage_conformance_tests {
             racing_joins_for_the_last_use_one_wins,
             revoked_links_join_no_one,
             a_removed_member_cannot_invite,
+            media_are_recorded_once_per_use,
+            avatars_are_readable_by_every_user,
+            attachments_are_readable_by_their_chats_members_only,
+            the_first_readable_record_is_read,
+            media_refusals,
+            deleted_owners_show_as_deleted,
+            concurrent_uploads_record_once,
         );
     };
     (@tests $get_store:ident, $($test:ident),+ $(,)?) => {

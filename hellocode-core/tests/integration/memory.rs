@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use hellocode_core::storage::{MemoryStorage, Storage};
+use hellocode_core::storage::{MemoryMediaStore, MemoryStorage, Storage};
 
 pub struct Fixture(Arc<dyn Storage>);
 
@@ -19,3 +19,8 @@ async fn get_store() -> Option<Fixture> {
 }
 
 storage_conformance_tests!(get_store);
+
+#[tokio::test]
+async fn media_store_keeps_bytes_by_address() {
+    crate::conformance::media_stores_keep_bytes_by_address(&MemoryMediaStore::default()).await;
+}

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use hellocode_core::storage::{PoolConfig, PostgresStorage, Storage};
+use hellocode_core::storage::{MediaStore, PoolConfig, PostgresStorage, Storage};
 
 use hellocode_core::testing::PgDatabase;
 
@@ -45,6 +45,22 @@ async fn data_survives_reopen() {
     let second = PostgresStorage::connect_with(&database.url, pool()).await.expect("reconnect");
     crate::conformance::check_after_reopen(&second, written).await;
     second.close().await;
+    drop(database);
+}
+
+/// The media store in the database keeps bytes by address; what one node (storage) puts,
+/// another on the same database gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_store_keeps_bytes_by_address() {
+    let Some(database) = PgDatabase::create().await else { return };
+    let one = PostgresStorage::connect_with(&database.url, pool()).await.expect("connect");
+    let other = PostgresStorage::connect_with(&database.url, pool()).await.expect("connect");
+    crate::conformance::media_stores_keep_bytes_by_address(&one.media_store()).await;
+    other.media_store().put("from-other", b"hi".to_vec().into()).await.expect("put");
+    let bytes = one.media_store().get("from-other").await.expect("get");
+    assert_eq!(bytes.as_deref(), Some(&b"hi"[..]), "shared through the database");
+    one.close().await;
+    other.close().await;
     drop(database);
 }
 

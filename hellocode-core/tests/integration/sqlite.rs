@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use hellocode_core::storage::{SqliteStorage, Storage};
+use hellocode_core::storage::{MediaStore, SqliteStorage, Storage};
 
 use hellocode_core::testing::TempDir;
 
@@ -73,4 +73,18 @@ async fn a_refused_append_fails_alone() {
     };
     crate::conformance::a_refused_append_fails_alone(&storage, &chats, "poison", release).await;
     storage.close().await;
+}
+
+/// The media store in the database keeps bytes by address, and keeps them across a reopen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_store_keeps_bytes_by_address() {
+    let dir = TempDir::new();
+    let url = dir.sqlite_url();
+    let first = SqliteStorage::open(&url).await.expect("open sqlite");
+    crate::conformance::media_stores_keep_bytes_by_address(&first.media_store()).await;
+    first.close().await;
+    let second = SqliteStorage::open(&url).await.expect("reopen");
+    let bytes = second.media_store().get("empty").await.expect("get");
+    assert_eq!(bytes.as_deref(), Some(&[][..]), "the bytes survive a reopen");
+    second.close().await;
 }

@@ -65,6 +65,7 @@ where
     Option<i64>: for<'t> Encode<'t, DB> + Type<DB>,
     String: for<'t> Encode<'t, DB> + Type<DB>,
     Option<String>: for<'t> Encode<'t, DB> + Type<DB>,
+    Vec<u8>: for<'t> Encode<'t, DB> + Type<DB>,
 {
     let (sql, args) = statement.into_parts();
     // The text is fixed SQL or placeholders around it (see `Statement`).
@@ -73,6 +74,7 @@ where
         Arg::OptI64(value) => query.bind(value),
         Arg::Text(value) => query.bind(value),
         Arg::OptText(value) => query.bind(value),
+        Arg::Bytes(value) => query.bind(value),
     })
 }
 
@@ -83,6 +85,7 @@ pub(crate) trait SqlRow {
     fn text(&self, index: usize) -> sqlx::Result<String>;
     fn opt_text(&self, index: usize) -> sqlx::Result<Option<String>>;
     fn bool(&self, index: usize) -> sqlx::Result<bool>;
+    fn bytes(&self, index: usize) -> sqlx::Result<Vec<u8>>;
 }
 
 /// Every sqlx row whose database decodes the kinds of value the storage reads.
@@ -95,6 +98,7 @@ where
     String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
     Option<String>: for<'r> Decode<'r, R::Database> + Type<R::Database>,
     bool: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    Vec<u8>: for<'r> Decode<'r, R::Database> + Type<R::Database>,
 {
     fn i64(&self, index: usize) -> sqlx::Result<i64> {
         self.try_get(index)
@@ -113,6 +117,10 @@ where
     }
 
     fn bool(&self, index: usize) -> sqlx::Result<bool> {
+        self.try_get(index)
+    }
+
+    fn bytes(&self, index: usize) -> sqlx::Result<Vec<u8>> {
         self.try_get(index)
     }
 }

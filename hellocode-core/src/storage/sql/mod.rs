@@ -7,7 +7,8 @@
 //!
 //! The shared code is split by concern: [`users`] (with languages and contacts), [`chats`] (with
 //! read positions and membership changes), [`invitations`] (and invite links), [`messages`],
-//! [`bot_tokens`], [`appends`] (the group commit) and [`events`] (what every other change to a
+//! [`bot_tokens`], [`media`] (records of uploads, and [`SqlMediaStore`] for their bytes),
+//! [`appends`] (the group commit) and [`events`] (what every other change to a
 //! chat does: lock its row, apply the rules' plan, record events); [`rows`] maps rows to models,
 //! [`statement`] holds statements as plain data.
 
@@ -17,6 +18,7 @@ mod bot_tokens;
 mod chats;
 mod events;
 mod invitations;
+mod media;
 mod messages;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
@@ -31,10 +33,11 @@ use sqlx::Pool;
 
 use self::appends::AppendJob;
 use self::backend::Backend;
+use self::media::SqlMediaStore;
 use crate::model::{
     Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, CreatedChat, Invitation, InviteLink,
-    Invited, Language, Message, NewChat, NewInviteLink, NewMessage, NewUser, ReadMark,
-    ReadPosition, Revised, Seq, Timestamp, User, UserUpdate,
+    Invited, Language, Media, Message, NewChat, NewInviteLink, NewMedia, NewMessage, NewUser,
+    ReadMark, ReadPosition, Revised, Seq, Timestamp, User, UserUpdate,
 };
 use crate::storage::{AppendTicket, Appended, Items, Storage};
 use crate::{Error, Result};
@@ -372,6 +375,14 @@ impl<DB: Backend> Storage for SqlStorage<DB> {
 
     async fn revoke_bot_token(&self, username: &str, id: i64) -> Result<()> {
         bot_tokens::revoke_bot_token(&self.pool, username, id).await
+    }
+
+    async fn add_media(&self, media: NewMedia) -> Result<Media> {
+        media::add_media(&self.pool, media).await
+    }
+
+    async fn readable_media(&self, id: &str, reader: &str) -> Result<Option<Media>> {
+        media::readable_media(&self.pool, id, reader).await
     }
 
     async fn close(&self) {

@@ -4,7 +4,7 @@ use sqlx::postgres::{PgConnection, PgPoolOptions, PgRow};
 
 use super::backend::{Backend, query};
 use super::statement::Statement;
-use super::{PoolConfig, SqlStorage};
+use super::{PoolConfig, SqlMediaStore, SqlStorage};
 
 /// Storage in a Postgres database, through a bounded connection pool.
 ///
@@ -36,7 +36,18 @@ impl PostgresStorage {
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         super::start(pool).await
     }
+
+    /// Media bytes in this database, on this storage's pool (see [`PostgresMediaStore`]).
+    pub fn media_store(&self) -> PostgresMediaStore {
+        SqlMediaStore::new(self.pool.clone())
+    }
 }
+
+/// Uploaded bytes in a Postgres database (table `media_blobs`), on the pool of the
+/// [`PostgresStorage`] that made it (`PostgresStorage::media_store`): the media store of
+/// several server nodes sharing one database. It implements
+/// [`MediaStore`](crate::storage::MediaStore), `Clone` and `Debug`.
+pub type PostgresMediaStore = SqlMediaStore<sqlx::Postgres>;
 
 impl Backend for sqlx::Postgres {
     /// Postgres serializes a chat's appends through the row lock that `UPDATE chats` takes, so a

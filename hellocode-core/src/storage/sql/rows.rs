@@ -6,7 +6,7 @@ use super::backend::{Backend, SqlRow};
 use super::statement::{Statement, placeholders};
 use crate::model::{
     BotToken, ChatId, ChatKind, EventKind, Invitation, InvitationState, InviteLink, Language,
-    Message, Role, Seq, Timestamp,
+    Media, MediaKind, Message, Role, Seq, Timestamp, deleted_author,
 };
 use crate::{Error, Result};
 
@@ -29,6 +29,12 @@ pub(crate) const INVITATION_SELECT: &str = "SELECT i.id, i.chat_id, c.kind, c.na
 pub(crate) const INVITE_LINK_SELECT: &str = "SELECT l.id, l.chat_id, u.username, l.created_at, \
      l.expires_at, l.max_uses, l.uses, l.revoked FROM invite_links l \
      JOIN users u ON u.id = l.creator_id";
+
+/// Columns and join of a media record, in the order [`media_from_row`] reads them: the owner's
+/// current name, NULL once the account is deleted, then the name it uploaded under.
+pub(crate) const MEDIA_SELECT: &str = "SELECT m.content_id, m.kind, u.username, m.owner_name, \
+     m.chat_id, m.name, m.content_type, m.size, m.width, m.height, m.thumbnail, m.created_at \
+     FROM media m LEFT JOIN users u ON u.id = m.owner_id";
 
 pub(crate) fn message_from_row(row: &impl SqlRow) -> Result<Message> {
     Ok(Message {
@@ -95,7 +101,30 @@ pub(crate) fn invite_link_from_row(row: &impl SqlRow) -> Result<InviteLink> {
     })
 }
 
-/// A stored count (of uses) as the model's `u32`.
+/// A media record; a deleted owner shows as [`deleted_author`] of the name it uploaded under.
+pub(crate) fn media_from_row(row: &impl SqlRow) -> Result<Media> {
+    let owner = match row.opt_text(2)? {
+        Some(owner) => owner,
+        None => deleted_author(&row.text(3)?),
+    };
+    let size = row.i64(7)?;
+    Ok(Media {
+        id: row.text(0)?,
+        kind: parsed(MediaKind::parse, &row.text(1)?)?,
+        owner,
+        chat: row.opt_i64(4)?.map(ChatId),
+        name: row.text(5)?,
+        content_type: row.text(6)?,
+        size: u64::try_from(size)
+            .map_err(|_| Error::Database(format!("stored size {size} out of range").into()))?,
+        width: row.opt_i64(8)?.map(count).transpose()?,
+        height: row.opt_i64(9)?.map(count).transpose()?,
+        thumbnail: row.opt_text(10)?,
+        created_at: Timestamp::from_unix_millis(row.i64(11)?),
+    })
+}
+
+/// A stored count (of uses, of pixels) as the model's `u32`.
 pub(crate) fn count(stored: i64) -> Result<u32> {
     u32::try_from(stored)
         .map_err(|_| Error::Database(format!("stored count {stored} out of range").into()))

@@ -10,7 +10,7 @@ use sqlx::sqlite::{
 
 use super::backend::{Backend, query};
 use super::statement::Statement;
-use super::{MAX_BATCH, PoolConfig, SqlStorage};
+use super::{MAX_BATCH, PoolConfig, SqlMediaStore, SqlStorage};
 
 /// Storage in a SQLite file (WAL journal, `synchronous = FULL`: a commit is on disk before it
 /// is acknowledged).
@@ -57,7 +57,31 @@ impl SqliteStorage {
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         super::start(pool).await
     }
+
+    /// Media bytes in this database, on this storage's pool (see [`SqliteMediaStore`]).
+    pub fn media_store(&self) -> SqliteMediaStore {
+        SqlMediaStore::new(self.pool.clone())
+    }
 }
+
+/// Uploaded bytes in a SQLite file (table `media_blobs`), on the pool of the
+/// [`SqliteStorage`] that made it (`SqliteStorage::media_store`). It implements
+/// [`MediaStore`](crate::storage::MediaStore), `Clone` and `Debug`.
+///
+/// ```
+/// use hellocode_core::storage::{MediaStore, SqliteStorage, Storage};
+/// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+/// let dir = std::env::temp_dir().join(format!("hellocode-doc-media-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let storage = SqliteStorage::open(&format!("sqlite:{}/chat.db", dir.display())).await?;
+/// let media = storage.media_store();
+/// media.put("ab12", b"hello".to_vec().into()).await?;
+/// assert_eq!(media.get("ab12").await?.as_deref(), Some(&b"hello"[..]));
+/// storage.close().await;
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+/// ```
+pub type SqliteMediaStore = SqlMediaStore<sqlx::Sqlite>;
 
 impl Backend for sqlx::Sqlite {
     /// SQLite allows one writer at a time. Taking the write lock when the transaction begins
@@ -124,6 +148,49 @@ mod tests {
             assert!(!plan.contains("USE TEMP B-TREE"), "no sort step: {plan}");
         }
         storage.pool.close().await;
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    /// Recording an upload again stores no second row: the unique index `media_uses` holds for
+    /// avatars too, whose chat is NULL.
+    #[tokio::test]
+    async fn media_uses_are_stored_once() {
+        use crate::model::{ChatId, MediaKind, NewChat, NewMedia, NewUser, Timestamp};
+        use crate::storage::Storage;
+
+        let dir = std::env::temp_dir().join(format!("hellocode-media-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let url = format!("sqlite:{}", dir.join("media.db").display());
+        let storage = SqliteStorage::open(&url).await.expect("open");
+        for name in ["ada", "bob"] {
+            storage.create_user(NewUser::new(name, "x@example.org", "h")).await.expect("user");
+        }
+        let chat = NewChat::direct("ada", "bob", Timestamp::now());
+        let chat = storage.create_chat(chat).await.expect("chat").chat.id;
+        let upload = |kind, chat: Option<ChatId>| NewMedia {
+            id: "c0ffee".into(),
+            kind,
+            owner: "ada".into(),
+            chat,
+            name: "a.png".into(),
+            content_type: "image/png".into(),
+            size: 3,
+            width: None,
+            height: None,
+            thumbnail: None,
+            at: Timestamp::now(),
+        };
+        for _ in 0..3 {
+            storage.add_media(upload(MediaKind::Avatar, None)).await.expect("avatar");
+            storage.add_media(upload(MediaKind::Attachment, Some(chat))).await.expect("file");
+        }
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM media")
+            .fetch_one(&storage.pool)
+            .await
+            .expect("count");
+        assert_eq!(rows, 2, "one avatar and one attachment");
+        storage.close().await;
         std::fs::remove_dir_all(&dir).expect("clean up");
     }
 

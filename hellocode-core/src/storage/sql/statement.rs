@@ -13,6 +13,7 @@ pub(crate) enum Arg {
     OptI64(Option<i64>),
     Text(String),
     OptText(Option<String>),
+    Bytes(Vec<u8>),
 }
 
 impl From<i64> for Arg {
@@ -60,6 +61,18 @@ impl From<Option<&str>> for Arg {
 impl From<&Option<String>> for Arg {
     fn from(value: &Option<String>) -> Self {
         Arg::OptText(value.clone())
+    }
+}
+
+impl From<Vec<u8>> for Arg {
+    fn from(value: Vec<u8>) -> Self {
+        Arg::Bytes(value)
+    }
+}
+
+impl From<&[u8]> for Arg {
+    fn from(value: &[u8]) -> Self {
+        Arg::Bytes(value.to_vec())
     }
 }
 
@@ -115,9 +128,13 @@ mod tests {
             .bind(1_i64)
             .bind("a")
             .bind(None::<String>)
+            .bind(&b"\x00\xff"[..])
             .into_parts();
         assert_eq!(sql, "SELECT $1, $2, $3");
-        assert_eq!(args, [Arg::I64(1), Arg::Text("a".into()), Arg::OptText(None)]);
+        assert_eq!(
+            args,
+            [Arg::I64(1), Arg::Text("a".into()), Arg::OptText(None), Arg::Bytes(vec![0, 255])]
+        );
     }
 
     #[cfg(feature = "postgres")]
