@@ -5,14 +5,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hellocode_core::storage::{MemoryStorage, PoolConfig, PostgresStorage, SqliteStorage, Storage};
+use hellocode_core::storage::{
+    MediaStore, MemoryMediaStore, MemoryStorage, PoolConfig, PostgresStorage, SqliteStorage,
+    Storage,
+};
 use rand::RngCore;
 use tokio::sync::{mpsc, watch};
 use warp::Filter;
 
 use crate::auth::{Auth, Tokens};
 use crate::broker::{Broker, LocalBroker, RedisBroker};
-use crate::config::{Config, Settings};
+use crate::config::{Config, MediaStoreKind, Settings};
 use crate::dispatch::Dispatcher;
 use crate::error::{Error, Result};
 use crate::hub::Hub;
@@ -46,6 +49,8 @@ pub struct AppState {
     pub settings: Settings,
     /// Storage.
     pub storage: Arc<dyn Storage>,
+    /// Uploaded media's bytes.
+    pub media: Arc<dyn MediaStore>,
     /// Authentication.
     pub auth: Auth,
     /// This node's connections.
@@ -88,12 +93,19 @@ impl Server {
             acquire_timeout: settings.db_timeout,
         };
         let storage = open_storage_with(&config.database_url(), pool).await?;
+        let media = match config.media_store {
+            MediaStoreKind::Directory => {
+                Arc::new(crate::media::DirMediaStore::new(config.data_dir.join("media"))?) as _
+            }
+            MediaStoreKind::Database => open_media_store(&config.database_url()).await?,
+        };
         let secret = match &config.secret {
             Some(secret) if secret.len() >= 32 => secret.clone().into_bytes(),
             Some(_) => return Err(Error::Config("the secret must be at least 32 bytes".into())),
             None => load_or_create_secret(&config.data_dir)?,
         };
-        Server::start_node(storage, &secret, settings, config.addr, config.broker.as_deref()).await
+        let broker = config.broker.as_deref();
+        Server::start_node_with_media(storage, media, &secret, settings, config.addr, broker).await
     }
 
     /// Start on `addr` (port 0 picks a free port) with the given storage and secret.
@@ -108,9 +120,24 @@ impl Server {
 
     /// Start one node of a deployment: like [`Server::start_with`], and with `broker`
     /// (`redis://...`) its events reach the other nodes sharing the storage, and theirs this
-    /// one (see [`RedisBroker`]).
+    /// one (see [`RedisBroker`]). Uploaded media are kept in memory: see
+    /// [`Server::start_node_with_media`].
     pub async fn start_node(
         storage: Arc<dyn Storage>,
+        secret: &[u8],
+        settings: Settings,
+        addr: SocketAddr,
+        broker: Option<&str>,
+    ) -> Result<Server> {
+        let media = Arc::new(MemoryMediaStore::default());
+        Server::start_node_with_media(storage, media, secret, settings, addr, broker).await
+    }
+
+    /// [`Server::start_node`] keeping uploaded media in `media` (a directory,
+    /// [`crate::media::DirMediaStore`]; the database, [`open_media_store`]).
+    pub async fn start_node_with_media(
+        storage: Arc<dyn Storage>,
+        media: Arc<dyn MediaStore>,
         secret: &[u8],
         settings: Settings,
         addr: SocketAddr,
@@ -143,6 +170,7 @@ impl Server {
         let state = Arc::new(AppState {
             settings,
             storage: storage.clone(),
+            media,
             auth,
             hub,
             dispatcher,
@@ -234,6 +262,19 @@ pub async fn open_storage_with(url: &str, pool: PoolConfig) -> Result<Arc<dyn St
         Err(Error::Config(format!(
             "unsupported database URL {url:?}: use sqlite:PATH, postgres://… or memory"
         )))
+    }
+}
+
+/// The database's media store (for several nodes: every node reads what any stored), on a
+/// small pool of its own: `sqlite:…` or `postgres://…`.
+pub async fn open_media_store(url: &str) -> Result<Arc<dyn MediaStore>> {
+    let pool = PoolConfig { max_connections: 4, ..PoolConfig::default() };
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStorage::open_with(url, pool).await?.media_store()))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStorage::connect_with(url, pool).await?.media_store()))
+    } else {
+        Err(Error::Config(format!("the database media store needs a SQL database, not {url:?}")))
     }
 }
 

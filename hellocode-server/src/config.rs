@@ -127,6 +127,19 @@ pub struct Config {
     #[arg(long, env = "HELLOCODE_INVITE_LINKS_PER_MINUTE", default_value_t = 30)]
     pub invite_links_per_minute: u32,
 
+    /// Uploads (avatars and attachments) one user may make per minute.
+    #[arg(long, env = "HELLOCODE_UPLOADS_PER_MINUTE", default_value_t = 30)]
+    pub uploads_per_minute: u32,
+
+    /// Largest upload (an avatar or an attachment), in bytes; beyond: 413.
+    #[arg(long, env = "HELLOCODE_MAX_UPLOAD_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
+
+    /// Where uploaded media are kept: `directory` (`<data dir>/media`, one node) or
+    /// `database` (the database's `media_blobs` table: what several nodes need).
+    #[arg(long, env = "HELLOCODE_MEDIA_STORE", value_enum, default_value_t = MediaStoreKind::Directory)]
+    pub media_store: MediaStoreKind,
+
     /// Login and registration attempts per client address per minute (also the burst);
     /// beyond it: 429 with `Retry-After`, or `rate_limited` with `retryAfter` on a socket.
     #[arg(long, env = "HELLOCODE_LOGIN_RATE_PER_ADDRESS", default_value_t = 30)]
@@ -215,7 +228,9 @@ impl Config {
                 participant_additions_per_minute: self.participant_additions_per_minute.max(1),
                 invitations_per_minute: self.invitations_per_minute.max(1),
                 invite_links_per_minute: self.invite_links_per_minute.max(1),
+                uploads_per_minute: self.uploads_per_minute.max(1),
             },
+            max_upload_bytes: self.max_upload_bytes.max(1),
             auth_rate_per_address: per_minute(self.login_rate_per_address),
             auth_rate_per_username: per_minute(self.login_rate_per_user),
             rest_rate_per_address: Rate {
@@ -232,6 +247,15 @@ impl Config {
 /// `n` attempts per minute, all of them at once if wanted.
 fn per_minute(n: u32) -> Rate {
     Rate { burst: n.max(1), per_second: f64::from(n.max(1)) / 60.0 }
+}
+
+/// Where uploaded media are kept (`--media-store`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MediaStoreKind {
+    /// Files under `<data dir>/media`: one node.
+    Directory,
+    /// The database: every node of a deployment reads what any node stored.
+    Database,
 }
 
 /// What the transports need to know at run time.
@@ -271,6 +295,8 @@ pub struct Settings {
     pub write_timeout: Duration,
     /// Per-account creation limits.
     pub creation: CreationLimits,
+    /// Largest upload, in bytes.
+    pub max_upload_bytes: u64,
     /// Login and registration attempts per client address.
     pub auth_rate_per_address: Rate,
     /// Login and registration attempts per username.
@@ -312,6 +338,7 @@ impl Settings {
                 participant_additions_per_minute: MANY,
                 invitations_per_minute: MANY,
                 invite_links_per_minute: MANY,
+                uploads_per_minute: MANY,
             },
             max_connections_per_address: MANY as usize,
             max_connections_per_user: MANY as usize,
@@ -341,6 +368,7 @@ impl Default for Settings {
             auth_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
             creation: CreationLimits::default(),
+            max_upload_bytes: 10 * 1024 * 1024,
             auth_rate_per_address: per_minute(30),
             auth_rate_per_username: per_minute(10),
             rest_rate_per_address: Rate { burst: 100, per_second: 20.0 },

@@ -17,8 +17,8 @@ use hellocode_core::session::StorageOp;
 use crate::rate_limit::Rate;
 
 /// The allowances; see the `--languages-per-hour`, `--chats-per-minute`,
-/// `--participant-additions-per-minute`, `--invitations-per-minute` and
-/// `--invite-links-per-minute` flags.
+/// `--participant-additions-per-minute`, `--invitations-per-minute`,
+/// `--invite-links-per-minute` and `--uploads-per-minute` flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CreationLimits {
     /// `add_language` commands per user per hour.
@@ -31,6 +31,8 @@ pub struct CreationLimits {
     pub invitations_per_minute: u32,
     /// `create_invite_link` commands per user per minute.
     pub invite_links_per_minute: u32,
+    /// Uploads (avatars and attachments) per user per minute.
+    pub uploads_per_minute: u32,
 }
 
 impl Default for CreationLimits {
@@ -41,6 +43,7 @@ impl Default for CreationLimits {
             participant_additions_per_minute: 60,
             invitations_per_minute: 60,
             invite_links_per_minute: 30,
+            uploads_per_minute: 30,
         }
     }
 }
@@ -58,6 +61,8 @@ pub enum Kind {
     Invitation,
     /// Invite links.
     InviteLink,
+    /// Uploaded media.
+    Upload,
 }
 
 impl Kind {
@@ -69,6 +74,7 @@ impl Kind {
             Kind::Participants => "participant additions",
             Kind::Invitation => "invitations",
             Kind::InviteLink => "invite links",
+            Kind::Upload => "uploads",
         }
     }
 }
@@ -105,6 +111,7 @@ impl CreationLimiter {
             }
             Kind::Invitation => (self.limits.invitations_per_minute, Duration::from_secs(60)),
             Kind::InviteLink => (self.limits.invite_links_per_minute, Duration::from_secs(60)),
+            Kind::Upload => (self.limits.uploads_per_minute, Duration::from_secs(60)),
         };
         (f64::from(count.max(1)), period)
     }

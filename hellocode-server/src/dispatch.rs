@@ -139,19 +139,24 @@ impl Dispatcher {
     }
 
     /// Take a creation of `kind` from `user`'s allowance: from the bucket the deployment's nodes
-    /// share, or this node's own when there is none; the refusal when it is spent.
+    /// share, or this node's own when there is none; `Err(seconds)` until the next is allowed.
+    pub async fn take_creation(&self, user: &str, kind: creation::Kind) -> Result<(), u64> {
+        let key = format!("creation:{}:{user}", kind.what());
+        match self.broker.take(&key, self.creation.rate(kind)).await {
+            Some(taken) => taken.map_err(retry_after_secs),
+            None => self.creation.take(user, kind, Instant::now()),
+        }
+    }
+
+    /// [`take_creation`](Self::take_creation), as the refusal to answer when it is spent.
     async fn creation_refusal(
         &self,
         user: &str,
         kind: creation::Kind,
         id: Option<&RequestId>,
     ) -> Option<ServerFrame> {
-        let key = format!("creation:{}:{user}", kind.what());
-        let taken = match self.broker.take(&key, self.creation.rate(kind)).await {
-            Some(taken) => taken.map_err(retry_after_secs),
-            None => self.creation.take(user, kind, Instant::now()),
-        };
-        Some(creation::refused(user, kind, taken.err()?, id))
+        let retry_after = self.take_creation(user, kind).await.err()?;
+        Some(creation::refused(user, kind, retry_after, id))
     }
 
     /// Run a storage operation of `session` (creation limits, the chat's line for a write that

@@ -31,6 +31,7 @@ pub mod dispatch;
 mod error;
 pub mod hub;
 mod log_fields;
+pub mod media;
 pub mod metrics;
 pub mod rate_limit;
 pub mod rest;
@@ -40,6 +41,6 @@ pub mod serve;
 pub mod web;
 pub mod ws;
 
-pub use app::{Server, open_storage, open_storage_with};
+pub use app::{Server, open_media_store, open_storage, open_storage_with};
 pub use config::{Config, LogFormat, Settings};
 pub use error::{Error, FieldErrors, Result};

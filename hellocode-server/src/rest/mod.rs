@@ -10,6 +10,7 @@
 mod accounts;
 mod chats;
 mod invitations;
+mod media;
 mod members;
 
 use std::convert::Infallible;
@@ -294,7 +295,9 @@ pub fn routes(
             .unify()
             .or(members::routes(state.clone()).boxed())
             .unify()
-            .or(invitations::routes(state).boxed())
+            .or(invitations::routes(state.clone()).boxed())
+            .unify()
+            .or(media::routes(state).boxed())
             .unify(),
     );
     health.or(metrics).unify().or(api).unify()

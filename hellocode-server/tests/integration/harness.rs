@@ -1,12 +1,15 @@
 //! A real server on a random loopback port, on a chosen backend, and clients to drive it.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use hellocode_core::storage::MediaStore;
 use hellocode_core::testing::{PgDatabase, TempDir};
+use hellocode_server::media::DirMediaStore;
 use hellocode_server::rate_limit::Rate;
-use hellocode_server::{Server, Settings, open_storage};
+use hellocode_server::{Server, Settings, open_media_store, open_storage};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -107,11 +110,23 @@ impl TestServer {
         let storage = open_storage(&self.url, 4).await.expect("open storage");
         let address = ([127, 0, 0, 1], 0).into();
         let broker = self.broker.as_deref();
-        let server = Server::start_node(storage, SECRET, self.settings, address, broker)
-            .await
-            .expect("start server");
+        // Media as the binary keeps them: in a directory beside SQLite, in Postgres itself.
+        let media: Arc<dyn MediaStore> = if self.url.starts_with("sqlite:") {
+            Arc::new(DirMediaStore::new(self.media_dir()).expect("media directory"))
+        } else {
+            open_media_store(&self.url).await.expect("media store")
+        };
+        let server =
+            Server::start_node_with_media(storage, media, SECRET, self.settings, address, broker)
+                .await
+                .expect("start server");
         self.addr = server.local_addr();
         self.server = Some(server);
+    }
+
+    /// Where a SQLite server keeps uploaded media.
+    pub fn media_dir(&self) -> std::path::PathBuf {
+        self._dir.0.join("media")
     }
 
     /// The URL of the server's database.
@@ -181,14 +196,38 @@ impl TestServer {
     /// A request without a body, with `headers`; the whole response (for the web app's
     /// routes, whose headers matter).
     pub async fn fetch(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Fetched {
-        let stream = TcpStream::connect(self.addr).await.expect("connect");
+        self.send_bytes(method, path, headers, &[]).await
+    }
+
+    /// A request with `headers` and `body` as it is (an upload); the whole response.
+    pub async fn send_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Fetched {
+        let mut stream = TcpStream::connect(self.addr).await.expect("connect");
         let mut request =
             format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
         for (name, value) in headers {
             request.push_str(&format!("{name}: {value}\r\n"));
         }
+        if !body.is_empty() || !matches!(method, "GET" | "HEAD") {
+            request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
         request.push_str("\r\n");
-        let (head, body) = round_trip(stream, &request).await;
+        let mut bytes = request.into_bytes();
+        bytes.extend_from_slice(body);
+        // The server may answer (413, say) and close before reading the whole body.
+        let _ = stream.write_all(&bytes).await;
+        let mut response = Vec::new();
+        let _ = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut response))
+            .await
+            .expect("response in time");
+        let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
+        let head = String::from_utf8_lossy(&response[..split]).into_owned();
+        let body = response[split + 4..].to_vec();
         let mut lines = head.split("\r\n");
         let status = lines
             .next()

@@ -33,6 +33,7 @@ mod groups;
 mod identity;
 mod invitations;
 mod limits;
+mod media;
 mod nodes;
 mod processes;
 mod resilience;

@@ -203,6 +203,7 @@ pub async fn creation_limits_refuse_the_next_creation(backend: Backend) {
         participant_additions_per_minute: 2,
         invitations_per_minute: 2,
         invite_links_per_minute: 2,
+        uploads_per_minute: 2,
     };
     let settings = Settings { creation, ..test_settings() };
     let Some(server) = TestServer::start_with(backend, settings).await else { return };
