@@ -291,9 +291,9 @@ impl Lane {
                             None
                         }
                     };
-                    self.metrics.broker_filled(events.as_ref().map_or(0, Vec::len) as u64);
-                    tracing::info!(%chat, from = from.0, to = to.0, "filled a gap of another node's events from storage");
-                    let after = sequencer.filled(chat, events, Instant::now());
+                    let (after, filled) = sequencer.filled(chat, events, Instant::now());
+                    self.metrics.broker_filled(filled as u64);
+                    tracing::info!(%chat, from = from.0, to = to.0, filled, "filled a gap in a chat's events from storage");
                     // Before anything that came after the fill in `steps`.
                     for step in after.into_iter().rev() {
                         steps.push_front(step);

@@ -179,14 +179,16 @@ impl Sequencer {
 
     /// The events storage had for a [`Step::Fill`] of `chat` (in order; `None`: it could not be
     /// read). They take the places of the missing ones; what storage could not fill is given
-    /// up (the held events dropped, the chat resynced) and the line goes on after it.
+    /// up (the held events dropped, the chat resynced) and the line goes on after it. Returns
+    /// the steps, and how many missing events storage filled.
     pub(crate) fn filled(
         &mut self,
         chat: ChatId,
         events: Option<Vec<BrokerEvent>>,
         now: Instant,
-    ) -> Vec<Step> {
-        let Some(line) = self.lines.get_mut(&chat) else { return Vec::new() };
+    ) -> (Vec<Step>, usize) {
+        let Some(line) = self.lines.get_mut(&chat) else { return (Vec::new(), 0) };
+        let mut count = 0;
         line.filling = false;
         for event in events.into_iter().flatten() {
             let Some((_, first, last)) = sequenced(&event) else { continue };
@@ -196,6 +198,7 @@ impl Sequencer {
             if line.next.is_some_and(|next| first >= next) && !held {
                 line.held.insert(first, (last, event, None));
                 line.filled.push_back(first);
+                count += 1;
             }
         }
         while line.filled.len() > FILLED_REMEMBERED {
@@ -209,7 +212,7 @@ impl Sequencer {
             line.gap_since = None;
             steps.push(Step::Resync(chat));
         }
-        steps
+        (steps, count)
     }
 }
 
@@ -314,7 +317,10 @@ mod tests {
         assert!(sequencer.expire(start + WAIT * 2).is_empty(), "one fill at a time");
         // Storage has 2 to 5; the held 3 and 5 are delivered as they came, 2 and 4 from storage.
         let read = (2..=5).map(|seq| post(7, seq)).collect();
-        assert_eq!(delivered(&sequencer.filled(ChatId(7), Some(read), start + WAIT)), [2, 3, 4, 5]);
+        assert_eq!(
+            delivered(&sequencer.filled(ChatId(7), Some(read), start + WAIT).0),
+            [2, 3, 4, 5]
+        );
         // The original of a filled item, coming after all, is not delivered twice.
         assert!(sequencer.admit(post(7, 2), None, start + WAIT).is_empty());
         assert_eq!(delivered(&sequencer.admit(post(7, 6), None, start + WAIT)), [6]);
@@ -353,7 +359,7 @@ mod tests {
         assert!(sequencer.admit(changed, None, start).is_empty());
         assert_eq!(sequencer.expire(start + WAIT).len(), 1, "a fill of 2..=4");
         let read = (2..=4).map(|seq| post(7, seq)).collect();
-        let steps = sequencer.filled(ChatId(7), Some(read), start + WAIT);
+        let (steps, _) = sequencer.filled(ChatId(7), Some(read), start + WAIT);
         assert_eq!(delivered(&steps), [2, 3], "2 from storage, then the held 3..4; no resync");
         assert_eq!(delivered(&sequencer.admit(post(7, 5), None, start + WAIT)), [5]);
     }
@@ -366,13 +372,14 @@ mod tests {
         assert!(sequencer.admit(post(7, 4), None, start).is_empty());
         assert_eq!(sequencer.expire(start + WAIT).len(), 1, "a fill");
         // Storage had only item 2 (3 is gone): 2 is delivered, the rest given up.
-        let steps = sequencer.filled(ChatId(7), Some(vec![post(7, 2)]), start + WAIT);
+        let (steps, filled) = sequencer.filled(ChatId(7), Some(vec![post(7, 2)]), start + WAIT);
+        assert_eq!(filled, 1);
         assert_eq!(delivered(&steps), [2, -1007], "chat 7 resyncs");
         assert_eq!(delivered(&sequencer.admit(post(7, 5), None, start + WAIT)), [5]);
         // Storage could not be read at all: the same.
         assert!(sequencer.admit(post(7, 7), None, start + WAIT).is_empty());
         assert_eq!(sequencer.expire(start + WAIT * 2).len(), 1, "a fill");
-        assert_eq!(delivered(&sequencer.filled(ChatId(7), None, start + WAIT * 2)), [-1007]);
+        assert_eq!(delivered(&sequencer.filled(ChatId(7), None, start + WAIT * 2).0), [-1007]);
         assert_eq!(delivered(&sequencer.admit(post(7, 8), None, start + WAIT * 2)), [8]);
     }
 

@@ -19,6 +19,7 @@ on_backends!(nodes:
     events_cross_between_nodes_and_survive_a_redis_restart,
     concurrent_appends_on_two_nodes_reach_every_client_in_sequence_order,
     presence_connection_caps_and_rate_limits_are_the_deployments,
+    a_gap_in_a_chats_events_is_filled_from_storage,
 );
 
 /// A `redis-server` of this test's own, on a free port, keeping nothing on disk.
@@ -296,4 +297,53 @@ pub async fn presence_connection_caps_and_rate_limits_are_the_deployments(backen
     assert_eq!(status, 401);
     let (status, body) = node_b.http("POST", "/api/login/", None, Some(&login)).await;
     assert_eq!(status, 429, "the fourth attempt in the deployment: {body}");
+}
+
+pub async fn a_gap_in_a_chats_events_is_filled_from_storage(backend: Backend) {
+    let Some(redis) = Redis::start() else { return };
+    let Some(node_a) = TestServer::start_node(backend, test_settings(), Some(&redis.url())).await
+    else {
+        return;
+    };
+    let node_b = node_a.beside().await;
+    broker_becomes(&node_a, "ok").await;
+    broker_becomes(&node_b, "ok").await;
+    let (tokens, chat) = group_among(&node_a, "Crabs", &["alice", "bob"]).await;
+    let mut alice = connect_v2(&node_a, &tokens[0]).await;
+    let mut bob = connect_v2(&node_b, &tokens[1]).await;
+    let first = alice.post(chat, "one", 1).await;
+    assert_eq!(bob.expect("new_message").await["message"]["content"], "one");
+    // An item no node published (as if its event was lost between the nodes): written to the
+    // database directly.
+    let storage = hellocode_server::open_storage(node_a.database_url(), 1).await.expect("storage");
+    let lost = hellocode_core::model::NewMessage {
+        chat_id: hellocode_core::model::ChatId(chat),
+        author: "alice".into(),
+        content: "lost between the nodes".into(),
+        client_id: None,
+        timestamp: hellocode_core::model::Timestamp::now(),
+    };
+    storage.append_message(lost).await.expect("append");
+    let three = json!({ "command": "new_message", "chatId": chat, "message": "three", "id": 3 });
+    alice.send(three).await;
+    // Each node holds "three" behind the gap, then fills it from storage: bob (node B) and
+    // alice herself (node A) get both, in order, without having to resume; then alice's ack.
+    let seq = first["seq"].as_i64().expect("seq");
+    for client in [&mut bob, &mut alice] {
+        for (offset, content) in [(1, "lost between the nodes"), (2, "three")] {
+            let got = client.expect("new_message").await;
+            let message = &got["message"];
+            let expected = (Some(seq + offset), &json!(content));
+            assert_eq!((message["seq"].as_i64(), &message["content"]), expected);
+        }
+    }
+    assert_eq!(alice.expect("ack").await["id"], 3);
+    bob.expect_nothing_pending().await;
+    let (_, metrics) = node_b.http_text("/metrics").await;
+    assert!(
+        metrics.contains("hellocode_broker_events_total{outcome=\"filled_from_storage\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("hellocode_broker_resyncs_total 0\n"), "{metrics}");
+    storage.close().await;
 }
