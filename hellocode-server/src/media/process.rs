@@ -50,6 +50,9 @@ pub enum Refusal {
     /// Nothing was uploaded.
     #[error("the upload is empty")]
     Empty,
+    /// A form was sent instead of the file.
+    #[error("send the file's bytes as the request body, not a multipart form")]
+    Multipart,
 }
 
 /// An upload ready to store: its bytes (re-encoded for an image), and a thumbnail's.
@@ -80,6 +83,9 @@ pub fn process(
     check_name(name)?;
     if bytes.is_empty() {
         return Err(Refusal::Empty);
+    }
+    if claimed.map(essence).is_some_and(|claimed| claimed.starts_with("multipart/")) {
+        return Err(Refusal::Multipart);
     }
     let detected = detect(bytes);
     if let Some(claimed) = claimed.map(essence).filter(|claimed| !is_unspecific(claimed))
@@ -143,9 +149,12 @@ fn essence(content_type: &str) -> &str {
     content_type.split(';').next().unwrap_or_default().trim()
 }
 
-/// A claimed type that says nothing (the client did not know).
+/// A claimed type that says nothing: the client did not know, or sent its tool's default
+/// (`curl --data-binary` claims a URL-encoded form).
 fn is_unspecific(content_type: &str) -> bool {
-    content_type.is_empty() || content_type.eq_ignore_ascii_case("application/octet-stream")
+    content_type.is_empty()
+        || content_type.eq_ignore_ascii_case("application/octet-stream")
+        || content_type.eq_ignore_ascii_case("application/x-www-form-urlencoded")
 }
 
 /// The image formats decoded and re-encoded.
@@ -301,6 +310,13 @@ mod tests {
             );
         }
         assert_eq!(process(b"", None, "x", MediaKind::Attachment).err(), Some(Refusal::Empty));
+        let form = Some("multipart/form-data; boundary=x");
+        assert_eq!(
+            process(text, form, "a.txt", MediaKind::Attachment).err(),
+            Some(Refusal::Multipart)
+        );
+        let curl = Some("application/x-www-form-urlencoded");
+        assert!(process(text, curl, "a.txt", MediaKind::Attachment).is_ok(), "curl's default");
         let mut truncated = png(64, 64);
         truncated.truncate(60);
         assert!(matches!(

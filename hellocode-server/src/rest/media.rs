@@ -179,9 +179,10 @@ async fn store(
 /// The HTTP answer to a refused upload.
 fn refused(refusal: Refusal) -> ApiError {
     let status = match refusal {
-        Refusal::WrongType { .. } | Refusal::NotAnImage(_) | Refusal::Corrupt(_) => {
-            StatusCode::UNSUPPORTED_MEDIA_TYPE
-        }
+        Refusal::WrongType { .. }
+        | Refusal::NotAnImage(_)
+        | Refusal::Corrupt(_)
+        | Refusal::Multipart => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Refusal::ImageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Refusal::BadName(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Refusal::Empty => StatusCode::BAD_REQUEST,
