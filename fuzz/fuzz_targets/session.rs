@@ -1177,6 +1177,7 @@ impl World {
             target: None,
             member: None,
             role: None,
+            attachments: Vec::new(),
         };
         assert_eq!(*message, expected, "{}: the stored post (sequence gap or repeat?)", cx.what);
         assert!(self.item_ids.insert(message.id), "{}: item id {} reused", cx.what, message.id);
@@ -1859,6 +1860,7 @@ fn record(
             target: draft.target,
             member: draft.member,
             role: draft.role,
+            attachments: Vec::new(),
         };
         assert_eq!(*event, expected, "{}: event {i} (sequence gap or repeat?)", cx.what);
         assert!(ids.insert(event.id), "{}: item id {} reused", cx.what, event.id);

@@ -28,6 +28,7 @@ fn message() -> Message {
         target: None,
         member: None,
         role: None,
+        attachments: Vec::new(),
     }
 }
 
@@ -90,6 +91,7 @@ fn append(
                     content: "hello".into(),
                     client_id: None,
                     timestamp: Timestamp::now(),
+                    attachments: Vec::new(),
                 };
                 storage.append_message(message).await.expect("append")
             }
@@ -112,6 +114,7 @@ fn append(
                         content: "hello".into(),
                         client_id: None,
                         timestamp: Timestamp::now(),
+                        attachments: Vec::new(),
                     };
                     tickets.push(storage.start_append(message).await);
                 }

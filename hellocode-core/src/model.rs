@@ -19,7 +19,7 @@ pub use groups::{
 pub use invitations::{
     Invitation, InvitationState, InviteLink, Invited, NewInviteLink, invite_token_hash,
 };
-pub use media::{Media, MediaKind, NewMedia};
+pub use media::{Attachment, Media, MediaKind, NewMedia};
 
 /// Identifies a chat. On the wire it is accepted as a string (`"7"`) or a number (`7`) and written
 /// as a number.
@@ -387,6 +387,9 @@ pub struct Message {
     /// For `join` and `role`: the member's role from then on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
+    /// Files a post carries (uploaded to its chat first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
 }
 
 impl Message {
@@ -409,6 +412,8 @@ pub struct NewMessage {
     pub client_id: Option<String>,
     /// Time of the append.
     pub timestamp: Timestamp,
+    /// Files it carries (attachments of its chat, described as recorded).
+    pub attachments: Vec<Attachment>,
 }
 
 impl NewMessage {
@@ -428,6 +433,7 @@ impl NewMessage {
             target: None,
             member: None,
             role: None,
+            attachments: self.attachments,
         }
     }
 }

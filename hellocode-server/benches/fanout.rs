@@ -53,6 +53,7 @@ fn fanout(c: &mut Criterion) {
                     target: None,
                     member: None,
                     role: None,
+                    attachments: Vec::new(),
                 },
             },
         )));

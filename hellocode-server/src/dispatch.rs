@@ -6,9 +6,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use hellocode_core::model::ChatId;
 use hellocode_core::model::Timestamp;
-use hellocode_core::protocol::{ClientFrame, RequestId, ServerFrame};
+use hellocode_core::model::{Attachment, ChatId};
+use hellocode_core::protocol::{ClientFrame, ErrorCode, RequestId, ServerFrame};
 use hellocode_core::session::{
     Credentials, Decision, Output, Pending, Session, StorageOp, StorageOutcome, execute,
 };
@@ -138,6 +138,35 @@ impl Dispatcher {
         }
     }
 
+    /// Describe each attachment an append names from the record of its upload: it must be an
+    /// attachment of the message's chat (an avatar, another chat's file or a made-up address
+    /// is refused, `not_found`, as a download of it would be).
+    async fn describe_attachments(&self, pending: &mut Pending) -> Option<ServerFrame> {
+        let (chat, author) = match pending.op() {
+            StorageOp::Append(message) if !message.attachments.is_empty() => {
+                (message.chat_id, message.author.clone())
+            }
+            _ => return None,
+        };
+        let id = pending.request_id().cloned();
+        let attachments = pending.attachments_mut()?;
+        for attachment in attachments.iter_mut().filter(|a| a.is_unresolved()) {
+            let found = self.storage.readable_media(&attachment.id, &author, Some(chat));
+            let media = match found.await {
+                Ok(media) => media,
+                Err(err) => return Some(crate::Error::from(err).to_frame(id)),
+            };
+            match media {
+                Some(media) => *attachment = Attachment::from_media(&media),
+                None => {
+                    let message = format!("no attachment {} in chat {chat}", attachment.id);
+                    return Some(ServerFrame::error(id, ErrorCode::NotFound, message));
+                }
+            }
+        }
+        None
+    }
+
     /// Take a creation of `kind` from `user`'s allowance: from the bucket the deployment's nodes
     /// share, or this node's own when there is none; `Err(seconds)` until the next is allowed.
     pub async fn take_creation(&self, user: &str, kind: creation::Kind) -> Result<(), u64> {
@@ -161,11 +190,14 @@ impl Dispatcher {
 
     /// Run a storage operation of `session` (creation limits, the chat's line for a write that
     /// numbers its events, publication) and return the reply.
-    async fn store(&self, session: &mut Session, pending: Pending) -> Option<ServerFrame> {
+    async fn store(&self, session: &mut Session, mut pending: Pending) -> Option<ServerFrame> {
         if let Some(user) = session.identity().map(|identity| identity.username.as_str())
             && let Some(kind) = creation::kind_of(pending.op())
             && let Some(refusal) = self.creation_refusal(user, kind, pending.request_id()).await
         {
+            return Some(refusal);
+        }
+        if let Some(refusal) = self.describe_attachments(&mut pending).await {
             return Some(refusal);
         }
         let started = Instant::now();

@@ -442,6 +442,8 @@ pub(crate) struct PyBlockingEvents {
     timeout: Option<Duration>,
 }
 
+// One value per wait, handed on at once: boxing the event would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
 enum Next {
     Event(Event),
     TimedOut,

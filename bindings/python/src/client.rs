@@ -471,7 +471,9 @@ struct StreamState {
     ready: Mutex<VecDeque<Event>>,
 }
 
-/// What a stream has without waiting.
+/// What a stream has without waiting (one value per poll, handed on at once: boxing the event
+/// would cost an allocation per event).
+#[allow(clippy::large_enum_variant)]
 enum Now {
     Event(Event),
     Ended,

@@ -114,3 +114,61 @@ impl NewMedia {
         }
     }
 }
+
+/// A file a message carries: an attachment of the message's chat, as it was recorded when the
+/// message was posted (the bytes at [`id`](Self::id) never change).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The content's address: download it from `/api/media/<id>`.
+    pub id: String,
+    /// The file name to offer.
+    pub name: String,
+    /// The type detected from the content.
+    #[serde(rename = "contentType")]
+    pub content_type: String,
+    /// Bytes.
+    pub size: u64,
+    /// An image's width in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// An image's height in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// An image's thumbnail's address (`/api/media/<id>/thumbnail` serves it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<String>,
+}
+
+impl Attachment {
+    /// An attachment named by its address only, as a client sends it; the server fills in the
+    /// rest from the record of the upload (see [`Attachment::from_media`]).
+    pub fn named(id: impl Into<String>) -> Self {
+        Attachment {
+            id: id.into(),
+            name: String::new(),
+            content_type: String::new(),
+            size: 0,
+            width: None,
+            height: None,
+            thumbnail: None,
+        }
+    }
+
+    /// The attachment an upload's record describes.
+    pub fn from_media(media: &Media) -> Self {
+        Attachment {
+            id: media.id.clone(),
+            name: media.name.clone(),
+            content_type: media.content_type.clone(),
+            size: media.size,
+            width: media.width,
+            height: media.height,
+            thumbnail: media.thumbnail.clone(),
+        }
+    }
+
+    /// Whether only the address is known yet.
+    pub fn is_unresolved(&self) -> bool {
+        self.content_type.is_empty()
+    }
+}

@@ -100,6 +100,10 @@ pub enum Command {
             skip_serializing_if = "Option::is_none"
         )]
         client_id: Option<String>,
+        /// Files to carry: addresses of attachments uploaded to the chat (at most 10). With
+        /// attachments the text may be empty.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<String>,
     },
     /// Everything posted in a chat after `since`, oldest first, in pages.
     Resume {

@@ -184,7 +184,8 @@ mod tests {
                 chat_id: Some(ChatId(7)),
                 message: "hi".into(),
                 from: Some("alice".into()),
-                client_id: None
+                client_id: None,
+                attachments: Vec::new(),
             }
         );
     }

@@ -76,6 +76,7 @@ fn event(seq: i64, kind: EventKind, member: &str) -> Message {
         target: None,
         member: Some(member.into()),
         role: None,
+        attachments: Vec::new(),
     }
 }
 

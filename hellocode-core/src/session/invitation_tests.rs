@@ -108,6 +108,7 @@ fn join_event(member: &str) -> Message {
         target: None,
         member: Some(member.into()),
         role: Some(Role::Member),
+        attachments: Vec::new(),
     }
 }
 

@@ -43,7 +43,7 @@ mod invitations;
 mod ops;
 
 use crate::Error;
-use crate::model::{ChatId, Timestamp};
+use crate::model::{Attachment, ChatId, Timestamp};
 use crate::protocol::{
     ClientFrame, Command, ErrorCode, Limits, PROTOCOL_VERSION, RequestId, ServerFrame,
 };
@@ -223,6 +223,15 @@ impl Pending {
         &self.op
     }
 
+    /// The attachments an append names by address only, for the driver to describe from the
+    /// records of their uploads (the session has no storage to look them up in).
+    pub fn attachments_mut(&mut self) -> Option<&mut Vec<crate::model::Attachment>> {
+        match &mut self.op {
+            StorageOp::Append(message) => Some(&mut message.attachments),
+            _ => None,
+        }
+    }
+
     /// The request id of the command that caused it.
     pub fn request_id(&self) -> Option<&RequestId> {
         self.id.as_ref()
@@ -232,6 +241,9 @@ impl Pending {
 /// What the session decided for one command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
+// Made and consumed once per command, never kept in bulk: boxing the reply would cost an
+// allocation per command to save stack bytes.
+#[allow(clippy::large_enum_variant)]
 pub enum Decision {
     /// Send this now.
     Reply(Output),
@@ -482,19 +494,26 @@ impl Session {
                 // A client of version 1 knows posts only.
                 items: if self.protocol >= 2 { Items::All } else { Items::Posts },
             },
-            Command::NewMessage { chat_id, message, from, client_id } => {
+            Command::NewMessage { chat_id, message, from, client_id, attachments } => {
                 if let Some(from) = from.filter(|from| *from != actor) {
                     return Err((
                         ErrorCode::Impersonation,
                         format!("\"from\" is {from:?} but this connection is {actor:?}"),
                     ));
                 }
+                let attachments = checked_attachments(attachments)?;
+                let content = if attachments.is_empty() || !message.is_empty() {
+                    self.content(message)?
+                } else {
+                    message // a file alone says enough
+                };
                 StorageOp::Append(crate::model::NewMessage {
                     chat_id: self.chat(chat_id)?,
                     author: actor,
-                    content: self.content(message)?,
+                    content,
                     client_id: checked_client_id(client_id)?,
                     timestamp: now,
+                    attachments,
                 })
             }
             Command::EditMessage { chat_id, seq, message, client_id } => StorageOp::Edit {
@@ -643,6 +662,32 @@ impl Session {
         }
         ops::respond(id, op, outcome)
     }
+}
+
+/// Attachments a message may carry at most.
+pub const MAX_ATTACHMENTS: usize = 10;
+
+/// The attachments of a `new_message`: content addresses (64 lowercase hex digits), at most
+/// [`MAX_ATTACHMENTS`], each once.
+fn checked_attachments(ids: Vec<String>) -> Result<Vec<Attachment>, (ErrorCode, String)> {
+    if ids.len() > MAX_ATTACHMENTS {
+        let message = format!("{} attachments; the limit is {MAX_ATTACHMENTS}", ids.len());
+        return Err((ErrorCode::InvalidField, message));
+    }
+    let mut attachments: Vec<Attachment> = Vec::with_capacity(ids.len());
+    for id in ids {
+        let address = id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !address {
+            return Err((
+                ErrorCode::InvalidField,
+                format!("{id:?} is not an attachment's address"),
+            ));
+        }
+        if !attachments.iter().any(|known| known.id == id) {
+            attachments.push(Attachment::named(id));
+        }
+    }
+    Ok(attachments)
 }
 
 /// An idempotency key as given: 1 to [`MAX_CLIENT_ID_BYTES`] bytes, or none.

@@ -51,6 +51,7 @@ fn message(seq: i64, content: &str) -> Message {
         target: None,
         member: None,
         role: None,
+        attachments: Vec::new(),
     }
 }
 
@@ -139,6 +140,7 @@ fn identity_comes_from_authentication_not_from_the_frame() {
             content: "hi".into(),
             client_id: None,
             timestamp: now(),
+            attachments: Vec::new(),
         })
     );
     // Every operation acts as the authenticated user.

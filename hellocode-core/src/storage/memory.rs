@@ -279,6 +279,7 @@ impl Inner {
             target,
             member: draft.member,
             role: draft.role,
+            attachments: Vec::new(),
         };
         if let Some(key) = key {
             row.client_ids.insert((author_id, key.to_owned()), row.messages.len());
@@ -821,6 +822,7 @@ impl Storage for MemoryStorage {
         }
         message.content.clear();
         message.deleted = true;
+        message.attachments.clear();
         message.edited_at = Some(at);
         let message = message.clone();
         let draft = Draft::text(EventKind::Delete, None);
@@ -1115,11 +1117,17 @@ impl Storage for MemoryStorage {
         Ok(media)
     }
 
-    async fn readable_media(&self, id: &str, reader: &str) -> Result<Option<Media>> {
+    async fn readable_media(
+        &self,
+        id: &str,
+        reader: &str,
+        in_chat: Option<ChatId>,
+    ) -> Result<Option<Media>> {
         let inner = self.lock();
         if !inner.users.contains_key(reader) {
             return Ok(None);
         }
+        let wanted = |row: &&MediaRow| in_chat.is_none_or(|chat| row.media.chat == Some(chat));
         let readable = |row: &&MediaRow| match (row.media.kind, row.media.chat) {
             (MediaKind::Avatar, _) => true,
             (MediaKind::Attachment, Some(chat)) => {
@@ -1127,7 +1135,7 @@ impl Storage for MemoryStorage {
             }
             (MediaKind::Attachment, None) => false,
         };
-        let mut rows = inner.media.get(id).into_iter().flat_map(BTreeMap::values);
-        Ok(rows.find(readable).map(|row| row.media.clone()))
+        let rows = inner.media.get(id).into_iter().flat_map(BTreeMap::values);
+        Ok(rows.filter(wanted).find(readable).map(|row| row.media.clone()))
     }
 }

@@ -201,6 +201,7 @@ pub trait Storage: Send + Sync + 'static {
     ///     content: content.into(),
     ///     client_id: None,
     ///     timestamp: Timestamp::now(),
+    ///     attachments: Vec::new(),
     /// };
     /// let first = storage.start_append(text("one")).await;
     /// let second = storage.start_append(text("two")).await;
@@ -367,8 +368,14 @@ pub trait Storage: Send + Sync + 'static {
     /// A record of content `id` that `reader` may read, if any: an avatar (any existing user
     /// may read one), or an attachment of a chat `reader` is a member of; of several, the one
     /// recorded first. `None` also when the content exists but `reader` may not read it (a
-    /// download must not tell the two apart), and for an unknown `reader`.
-    async fn readable_media(&self, id: &str, reader: &str) -> Result<Option<Media>>;
+    /// download must not tell the two apart), and for an unknown `reader`. With `in_chat`,
+    /// only an attachment of that chat (the record a post in it may carry).
+    async fn readable_media(
+        &self,
+        id: &str,
+        reader: &str,
+        in_chat: Option<ChatId>,
+    ) -> Result<Option<Media>>;
 
     // ---- provided ----
 

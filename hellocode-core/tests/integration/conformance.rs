@@ -72,6 +72,8 @@ macro_rules! storage_conformance_tests {
             media_refusals,
             deleted_owners_show_as_deleted,
             concurrent_uploads_record_once,
+            a_post_keeps_its_attachments_until_it_is_deleted,
+            a_chats_attachment_is_found_in_that_chat_only,
         );
     };
     (@tests $get_store:ident, $($test:ident),+ $(,)?) => {
@@ -132,6 +134,7 @@ fn post(chat: ChatId, author: &str, content: &str, client_id: Option<&str>) -> N
         content: content.into(),
         client_id: client_id.map(Into::into),
         timestamp: at(1),
+        attachments: Vec::new(),
     }
 }
 

@@ -34,6 +34,7 @@ fn client_commands_encode_as_documented() {
             message: "hi".into(),
             from: None,
             client_id: Some("c-1".into()),
+            attachments: Vec::new(),
         }),
         ClientFrame::new(Command::Resume { chat_id: chat, since: Seq(3), limit: None }),
         ClientFrame::new(Command::CreateChat {

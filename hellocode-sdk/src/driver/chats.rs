@@ -302,6 +302,7 @@ mod tests {
             target: None,
             member: None,
             role: None,
+            attachments: Vec::new(),
         }
     }
 

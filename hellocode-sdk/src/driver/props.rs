@@ -35,6 +35,7 @@ fn message(seq: i64) -> Message {
         target: None,
         member: None,
         role: None,
+        attachments: Vec::new(),
     }
 }
 

@@ -111,6 +111,7 @@ async fn history_walks_every_page_newest_first(kind: Kind) {
             content: format!("message {n}"),
             client_id: None,
             timestamp: Timestamp::now(),
+            attachments: Vec::new(),
         };
         server.storage.append_message(message).await.expect("stored");
     }

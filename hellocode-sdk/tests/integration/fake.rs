@@ -166,6 +166,7 @@ pub(crate) fn ack(frame: &Value, seq: i64) -> Value {
         target: None,
         member: None,
         role: None,
+        attachments: Vec::new(),
     };
     json!({"command": "ack", "id": frame["id"], "message": message})
 }

@@ -119,6 +119,7 @@ mod tests {
             content: content.into(),
             client_id: None,
             timestamp: at,
+            attachments: Vec::new(),
         };
         storage.append_message(say("one")).await.unwrap(); // base + 1
         storage.append_message(say("two")).await.unwrap(); // base + 2

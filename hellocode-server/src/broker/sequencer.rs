@@ -258,6 +258,7 @@ mod tests {
             content: format!("m{seq}"),
             client_id: None,
             timestamp: Timestamp::from_unix_millis(0),
+            attachments: Vec::new(),
         }
         .into_post(seq, Seq(seq));
         BrokerEvent::Chat(Box::new(Publish::to_chat(

@@ -63,9 +63,13 @@ struct HistoryQuery {
 
 #[derive(Debug, Deserialize)]
 struct Post {
+    #[serde(default)]
     message: String,
     #[serde(rename = "clientId", alias = "client_id")]
     client_id: Option<String>,
+    /// Addresses of attachments uploaded to the chat.
+    #[serde(default)]
+    attachments: Vec<String>,
 }
 
 pub(super) fn routes(
@@ -268,6 +272,7 @@ async fn post_message(id: i64, identity: Identity, post: Post, state: Arc<AppSta
                 message: post.message,
                 from: None,
                 client_id: post.client_id,
+                attachments: post.attachments,
             };
             match dispatch(&state, identity, command).await? {
                 ServerFrame::Ack { message, .. } => Ok(json_reply(StatusCode::CREATED, &message)),

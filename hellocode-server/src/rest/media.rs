@@ -211,7 +211,7 @@ async fn download(request: Download, state: Arc<AppState>) -> Response {
             // Not readable and not there answer the same.
             let media = state
                 .storage
-                .readable_media(&request.id, &request.identity.username)
+                .readable_media(&request.id, &request.identity.username, None)
                 .await?
                 .ok_or_else(not_found)?;
             let (address, content_type) = if request.thumbnail {

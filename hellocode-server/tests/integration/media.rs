@@ -13,6 +13,7 @@ on_backends!(media:
     an_avatar_is_uploaded_reencoded_and_readable_by_anyone_signed_in,
     attachments_are_readable_by_the_chats_members_only_and_lose_their_metadata,
     bad_uploads_are_refused_and_nothing_is_stored,
+    a_message_carries_attachments_of_its_chat,
 );
 
 fn png(width: u32, height: u32) -> Vec<u8> {
@@ -245,4 +246,80 @@ fn crc32(bytes: &[u8]) -> u32 {
         }
     }
     !crc
+}
+
+pub async fn a_message_carries_attachments_of_its_chat(backend: Backend) {
+    let Some(server) = TestServer::start(backend).await else { return };
+    let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
+    server.user("carol").await;
+    let carol = json!({"participants": ["carol"]});
+    let (_, other) = server.http("POST", "/api/chat/create/", Some(&tokens[0]), Some(&carol)).await;
+    let other = other["id"].as_i64().expect("chat id");
+    let shot = png(200, 100);
+    let path = format!("/api/chat/{chat}/media?name=trace.png");
+    let uploaded = json(&upload(&server, &path, &tokens[0], None, &shot).await);
+    let id = uploaded["id"].as_str().expect("id").to_owned();
+    let mut alice = server.connect(&format!("/ws?token={}&protocol=2", tokens[0])).await;
+    let mut bob = server.connect(&format!("/ws?token={}&protocol=2", tokens[1])).await;
+
+    // A file alone (no text): every member gets it described.
+    let send =
+        json!({"command": "new_message", "chatId": chat, "message": "", "attachments": [id]});
+    let (ack, _) = alice.call(send, 1).await;
+    assert_eq!(ack["command"], "ack", "{ack}");
+    let got = bob.expect("new_message").await;
+    let attachment = &got["message"]["attachments"][0];
+    assert_eq!(
+        (&attachment["id"], &attachment["name"], &attachment["contentType"]),
+        (&json!(id), &json!("trace.png"), &json!("image/png"))
+    );
+    assert_eq!((&attachment["width"], &attachment["height"]), (&json!(200), &json!(100)));
+    assert_eq!(attachment["thumbnail"], uploaded["thumbnail"]);
+    assert_eq!(attachment["size"], uploaded["size"]);
+    // History (REST) has it too.
+    let (_, page) =
+        server.http("GET", &format!("/api/chat/{chat}/messages/"), Some(&tokens[1]), None).await;
+    assert_eq!(page["messages"][0]["attachments"][0]["id"], json!(id), "{page}");
+
+    // Refused, nothing posted: an avatar, another chat's file, a made-up address, too many.
+    let avatar = upload(&server, "/api/users/alice/avatar", &tokens[0], None, &png(8, 8)).await;
+    let avatar = json(&avatar)["id"].as_str().expect("id").to_owned();
+    let elsewhere =
+        upload(&server, &format!("/api/chat/{other}/media?name=n.txt"), &tokens[0], None, b"notes")
+            .await;
+    let elsewhere = json(&elsewhere)["id"].as_str().expect("id").to_owned();
+    let eleven: Vec<String> = (0..11).map(|i| format!("{i:064x}")).collect();
+    let refusals = [
+        (json!([avatar]), "not_found"),
+        (json!([elsewhere]), "not_found"),
+        (json!(["0".repeat(64)]), "not_found"),
+        (json!(["../../etc/passwd"]), "invalid_field"),
+        (json!(eleven), "invalid_field"),
+    ];
+    for (i, (attachments, code)) in refusals.into_iter().enumerate() {
+        let send = json!({"command": "new_message", "chatId": chat, "message": "x", "attachments": attachments});
+        let reply = alice.request(send, 10 + i as i64).await;
+        assert_eq!(reply["code"], code, "{attachments}: {reply}");
+    }
+    bob.expect_nothing_pending().await;
+    // The same bytes uploaded to this chat too: now they may be attached here.
+    let again =
+        upload(&server, &format!("/api/chat/{chat}/media?name=n.txt"), &tokens[1], None, b"notes")
+            .await;
+    assert_eq!(json(&again)["id"], json!(elsewhere), "the same content, the same address");
+    let send = json!({"command": "new_message", "chatId": chat, "message": "notes", "attachments": [elsewhere]});
+    let (ack, _) = bob.call(send, 2).await;
+    assert_eq!(ack["message"]["attachments"][0]["name"], "n.txt", "{ack}");
+
+    // Deleting the message drops its files from it.
+    let seq = got["message"]["seq"].clone();
+    let delete = json!({"command": "delete_message", "chatId": chat, "seq": seq});
+    let (reply, _) = alice.call(delete, 3).await;
+    assert_eq!(reply["command"], "ok", "{reply}");
+    let (_, page) =
+        server.http("GET", &format!("/api/chat/{chat}/messages/"), Some(&tokens[1]), None).await;
+    let messages = page["messages"].as_array().expect("messages");
+    let deleted = messages.iter().find(|m| m["seq"] == seq).expect("still listed");
+    assert_eq!(deleted["deleted"], true, "{deleted}");
+    assert!(deleted.get("attachments").is_none(), "{deleted}");
 }

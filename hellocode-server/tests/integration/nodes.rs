@@ -322,6 +322,7 @@ pub async fn a_gap_in_a_chats_events_is_filled_from_storage(backend: Backend) {
         content: "lost between the nodes".into(),
         client_id: None,
         timestamp: hellocode_core::model::Timestamp::now(),
+        attachments: Vec::new(),
     };
     storage.append_message(lost).await.expect("append");
     let three = json!({ "command": "new_message", "chatId": chat, "message": "three", "id": 3 });

@@ -8,7 +8,7 @@ use sqlx::pool::PoolConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::backend::{Backend, SqlRow};
-use super::rows::{MESSAGE_COLUMNS, message_from_row};
+use super::rows::{MESSAGE_COLUMNS, attachments_column, message_from_row};
 use super::statement::{Statement, value_rows};
 use super::{MAX_BATCH, refused_by_database};
 use crate::model::{Message, NewMessage, Seq};
@@ -293,9 +293,9 @@ async fn append_all<DB: Backend>(
 
     if !inserts.is_empty() {
         let sql = format!(
-            "INSERT INTO messages (chat_id, seq, author, content, created_at, client_id, author_id) \
-             VALUES {} RETURNING id, chat_id, seq",
-            value_rows::<DB>(inserts.len(), 7)
+            "INSERT INTO messages (chat_id, seq, author, content, created_at, client_id, author_id, \
+             attachments) VALUES {} RETURNING id, chat_id, seq",
+            value_rows::<DB>(inserts.len(), 8)
         );
         let query = inserts.iter().fold(Statement::new(sql), |query, &(index, seq)| {
             let message = batch[index];
@@ -307,6 +307,7 @@ async fn append_all<DB: Backend>(
                 .bind(message.timestamp.unix_millis())
                 .bind(&message.client_id)
                 .bind(author_id(message))
+                .bind(attachments_column(&message.attachments))
         });
         // Rows come back in no promised order: match them by (chat, seq), which is unique.
         let ids: HashMap<(i64, i64), i64> = DB::fetch_all(conn, query)

@@ -214,6 +214,7 @@ pub(super) async fn record<DB: Backend>(
             target,
             member: draft.member,
             role: draft.role,
+            attachments: Vec::new(),
         })
         .collect();
     // Placeholders only around fixed SQL.

@@ -12,7 +12,7 @@ use super::chats::require_participant;
 use super::rows::{MEDIA_SELECT, media_from_row};
 use super::statement::Statement;
 use super::users::user_id;
-use crate::model::{Media, NewMedia};
+use crate::model::{ChatId, Media, NewMedia};
 use crate::storage::{MediaStore, check_media};
 use crate::{Error, Result};
 
@@ -66,14 +66,18 @@ pub(super) async fn readable_media<DB: Backend>(
     pool: &Pool<DB>,
     id: &str,
     reader: &str,
+    in_chat: Option<ChatId>,
 ) -> Result<Option<Media>> {
+    // `$3` is -1 for any chat: no chat has that id.
     let select = Statement::new(format!(
         "{MEDIA_SELECT} WHERE m.content_id = $1 AND EXISTS (SELECT 1 FROM users r \
          WHERE r.username = $2 AND (m.kind = 'avatar' OR EXISTS (SELECT 1 FROM chat_participants p \
-         WHERE p.chat_id = m.chat_id AND p.user_id = r.id))) ORDER BY m.id LIMIT 1"
+         WHERE p.chat_id = m.chat_id AND p.user_id = r.id))) \
+         AND ($3 = -1 OR (m.kind = 'attachment' AND m.chat_id = $3)) ORDER BY m.id LIMIT 1"
     ))
     .bind(id)
-    .bind(reader);
+    .bind(reader)
+    .bind(in_chat.map_or(-1, |chat| chat.0));
     let row = DB::fetch_optional(&mut *pool.acquire().await?, select).await?;
     row.as_ref().map(media_from_row).transpose()
 }

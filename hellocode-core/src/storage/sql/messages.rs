@@ -18,7 +18,7 @@ use crate::{Error, Result};
 /// index (skipping the events between posts).
 pub(crate) const MESSAGES_BEFORE: &str = "SELECT \
      id, chat_id, seq, author, content, created_at, client_id, edited_at, deleted, kind, target, \
-     member, role \
+     member, role, attachments \
      FROM messages WHERE chat_id = $1 AND seq < $2 AND kind = 'message' \
      ORDER BY seq DESC LIMIT $3";
 
@@ -26,31 +26,32 @@ pub(crate) const MESSAGES_BEFORE: &str = "SELECT \
 /// index.
 pub(crate) const MESSAGES_AFTER: &str = "SELECT \
      id, chat_id, seq, author, content, created_at, client_id, edited_at, deleted, kind, target, \
-     member, role \
+     member, role, attachments \
      FROM messages WHERE chat_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
 
 /// A resume page of posts only, oldest first, above a sequence number. Reads the `(chat_id,
 /// seq)` index.
 pub(crate) const POSTS_AFTER: &str = "SELECT \
      id, chat_id, seq, author, content, created_at, client_id, edited_at, deleted, kind, target, \
-     member, role \
+     member, role, attachments \
      FROM messages WHERE chat_id = $1 AND seq > $2 AND kind = 'message' ORDER BY seq LIMIT $3";
 
 /// An item with its author's account id (after the message columns).
 const ITEM_WITH_AUTHOR_ID: &str = "SELECT \
      id, chat_id, seq, author, content, created_at, client_id, edited_at, deleted, kind, target, \
-     member, role, author_id \
+     member, role, attachments, author_id \
      FROM messages WHERE chat_id = $1 AND seq = $2";
 
 const EDIT_MESSAGE: &str = "UPDATE messages SET content = $3, edited_at = $4 \
      WHERE chat_id = $1 AND seq = $2 RETURNING \
      id, chat_id, seq, author, content, created_at, client_id, edited_at, deleted, kind, target, \
-     member, role";
+     member, role, attachments";
 
-const DELETE_MESSAGE: &str = "UPDATE messages SET content = '', deleted = TRUE, edited_at = $3 \
+const DELETE_MESSAGE: &str = "UPDATE messages SET content = '', deleted = TRUE, edited_at = $3, \
+     attachments = NULL \
      WHERE chat_id = $1 AND seq = $2 RETURNING \
      id, chat_id, seq, author, content, created_at, client_id, edited_at, deleted, kind, target, \
-     member, role";
+     member, role, attachments";
 
 pub(super) async fn messages_before<DB: Backend>(
     pool: &Pool<DB>,
@@ -166,7 +167,7 @@ async fn own_post<DB: Backend>(
     if !item.is_post() {
         return Err(Error::MessageNotFound { chat, seq });
     }
-    if row.opt_i64(13)? != Some(author_id) {
+    if row.opt_i64(14)? != Some(author_id) {
         return Err(Error::NotAuthor { chat, seq });
     }
     Ok((author_id, item))

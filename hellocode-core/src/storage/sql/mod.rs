@@ -381,8 +381,13 @@ impl<DB: Backend> Storage for SqlStorage<DB> {
         media::add_media(&self.pool, media).await
     }
 
-    async fn readable_media(&self, id: &str, reader: &str) -> Result<Option<Media>> {
-        media::readable_media(&self.pool, id, reader).await
+    async fn readable_media(
+        &self,
+        id: &str,
+        reader: &str,
+        in_chat: Option<ChatId>,
+    ) -> Result<Option<Media>> {
+        media::readable_media(&self.pool, id, reader, in_chat).await
     }
 
     async fn close(&self) {

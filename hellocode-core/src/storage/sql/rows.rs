@@ -5,15 +5,15 @@ use std::collections::HashMap;
 use super::backend::{Backend, SqlRow};
 use super::statement::{Statement, placeholders};
 use crate::model::{
-    BotToken, ChatId, ChatKind, EventKind, Invitation, InvitationState, InviteLink, Language,
-    Media, MediaKind, Message, Role, Seq, Timestamp, deleted_author,
+    Attachment, BotToken, ChatId, ChatKind, EventKind, Invitation, InvitationState, InviteLink,
+    Language, Media, MediaKind, Message, Role, Seq, Timestamp, deleted_author,
 };
 use crate::{Error, Result};
 
 /// Columns of a message, in the order [`message_from_row`] reads them. Statements that return
 /// messages spell them out (they are `const` text); a test checks they match.
 pub(crate) const MESSAGE_COLUMNS: &str = "id, chat_id, seq, author, content, created_at, \
-     client_id, edited_at, deleted, kind, target, member, role";
+     client_id, edited_at, deleted, kind, target, member, role, attachments";
 
 /// Columns and join of a bot token, in the order [`bot_token_from_row`] reads them.
 pub(crate) const BOT_TOKEN_SELECT: &str = "SELECT t.id, u.username, t.name, t.created_at, t.revoked \
@@ -51,7 +51,18 @@ pub(crate) fn message_from_row(row: &impl SqlRow) -> Result<Message> {
         target: row.opt_i64(10)?.map(Seq),
         member: row.opt_text(11)?,
         role: row.opt_text(12)?.map(|role| parsed(Role::parse, &role)).transpose()?,
+        attachments: match row.opt_text(13)? {
+            Some(json) => {
+                serde_json::from_str(&json).map_err(|err| Error::Database(Box::new(err)))?
+            }
+            None => Vec::new(),
+        },
     })
+}
+
+/// A post's attachments as stored: a JSON array, or NULL for none.
+pub(crate) fn attachments_column(attachments: &[Attachment]) -> Option<String> {
+    (!attachments.is_empty()).then(|| serde_json::to_string(attachments).unwrap_or_default())
 }
 
 /// A stored name (`kind`, `role`) as its type; a name the code does not know is a database

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use hellocode_core::Error;
 use hellocode_core::model::{
-    ChatChange, ChatId, Media, MediaKind, NewChat, NewMedia, NewUser, deleted_author,
+    Attachment, ChatChange, ChatId, Media, MediaKind, NewChat, NewMedia, NewUser, Seq,
+    deleted_author,
 };
-use hellocode_core::storage::{MediaStore, Storage};
+use hellocode_core::storage::{Items, MediaStore, Storage};
 
-use super::{at, chat_of, remove, users};
+use super::{at, chat_of, post, remove, users};
 
 /// An upload of content `id` by `owner`: an attachment of `chat`, else an avatar.
 fn upload(id: &str, owner: &str, chat: Option<ChatId>) -> NewMedia {
@@ -30,7 +31,7 @@ fn upload(id: &str, owner: &str, chat: Option<ChatId>) -> NewMedia {
 }
 
 async fn readable(storage: &dyn Storage, id: &str, reader: &str) -> Option<Media> {
-    storage.readable_media(id, reader).await.expect("read media")
+    storage.readable_media(id, reader, None).await.expect("read media")
 }
 
 /// A record reads back as it was added; adding it again (other name, other time) returns the
@@ -232,4 +233,58 @@ pub async fn media_stores_keep_bytes_by_address(store: &dyn MediaStore) {
     store.put("empty", Vec::new().into()).await.expect("put nothing");
     assert_eq!(store.get("empty").await.expect("get").as_deref(), Some(&[][..]));
     assert_eq!(store.get("cd34").await.expect("get"), None);
+}
+
+/// A post stores the attachments it was given as they were described, returns them in every
+/// read (the append, history, resume), and loses them when it is deleted.
+pub async fn a_post_keeps_its_attachments_until_it_is_deleted(storage: Arc<dyn Storage>) {
+    users(&*storage, &["ada", "bob"]).await;
+    let chat = chat_of(&*storage, &["ada", "bob"]).await;
+    let shot = storage.add_media(upload("5107", "ada", Some(chat))).await.expect("add");
+    let mut plain = upload("7e47", "bob", Some(chat));
+    (plain.width, plain.height, plain.thumbnail) = (None, None, None);
+    let notes = storage.add_media(plain).await.expect("add");
+    let mut message = post(chat, "ada", "", Some("with-files"));
+    message.attachments = vec![Attachment::from_media(&shot), Attachment::from_media(&notes)];
+    let appended = storage.append_message(message.clone()).await.expect("append");
+    assert_eq!(appended.message.attachments, message.attachments);
+    let again = storage.append_message(message.clone()).await.expect("retry");
+    assert_eq!(again.message, appended.message, "a retry returns it as stored");
+    let plain_post = storage.append_message(post(chat, "bob", "no files", None)).await;
+    assert!(plain_post.expect("append").message.attachments.is_empty());
+
+    let page = storage.messages_before(chat, "bob", None, 10).await.expect("history");
+    let stored = page.iter().find(|m| m.seq == appended.message.seq).expect("in history");
+    assert_eq!(stored.attachments, message.attachments);
+    let items = storage.messages_after(chat, "bob", Seq(0), 10, Items::All).await.expect("resume");
+    let stored = items.iter().find(|m| m.seq == appended.message.seq).expect("in resume");
+    assert_eq!(stored.attachments, message.attachments);
+
+    let seq = appended.message.seq;
+    let deleted = storage.delete_message(chat, seq, "ada", at(9), None).await.expect("delete");
+    assert!(deleted.message.attachments.is_empty(), "a deleted post carries nothing");
+    let items = storage.messages_after(chat, "bob", Seq(0), 10, Items::All).await.expect("resume");
+    let stored = items.iter().find(|m| m.seq == seq).expect("still in the chat");
+    assert!(stored.deleted && stored.attachments.is_empty());
+}
+
+/// Looking content up in one chat finds that chat's record only, even when the same bytes were
+/// uploaded to another chat first.
+pub async fn a_chats_attachment_is_found_in_that_chat_only(storage: Arc<dyn Storage>) {
+    users(&*storage, &["ada", "bob"]).await;
+    let first = chat_of(&*storage, &["ada", "bob"]).await;
+    let group = NewChat::group("ada", &["bob"], at(0));
+    let second = storage.create_chat(group).await.expect("create").chat.id;
+    storage.add_media(upload("f11e", "ada", Some(first))).await.expect("add");
+    storage.add_media(upload("a7a7", "ada", None)).await.expect("avatar");
+    let in_second = |id: &'static str| {
+        let storage = storage.clone();
+        async move { storage.readable_media(id, "bob", Some(second)).await.expect("read") }
+    };
+    assert_eq!(in_second("f11e").await, None, "uploaded to the first chat only");
+    assert_eq!(in_second("a7a7").await, None, "an avatar is no attachment");
+    let again = storage.add_media(upload("f11e", "ada", Some(second))).await.expect("add");
+    assert_eq!(in_second("f11e").await, Some(again));
+    let in_first = storage.readable_media("f11e", "bob", Some(first)).await.expect("read");
+    assert_eq!(in_first.and_then(|media| media.chat), Some(first));
 }

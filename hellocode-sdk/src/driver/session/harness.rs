@@ -192,6 +192,7 @@ pub(in crate::driver) fn ack(request: &Value, seq: i64) -> ServerFrame {
         target: None,
         member: None,
         role: None,
+        attachments: Vec::new(),
     };
     let id = request["id"].as_i64().map(RequestId::Number);
     ServerFrame::Ack { id, message }

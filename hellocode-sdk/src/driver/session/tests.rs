@@ -375,6 +375,7 @@ fn chat_event(chat: i64, seq: i64, kind: EventKind, member: Option<&str>) -> Mes
         target: None,
         member: member.map(str::to_owned),
         role: None,
+        attachments: Vec::new(),
     }
 }
 
