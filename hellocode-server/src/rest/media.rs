@@ -27,25 +27,18 @@ struct Upload {
 pub(super) fn routes(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    // What every upload takes: the caller, the file's name and claimed type, its bytes.
     let limit = state.settings.max_upload_bytes;
-    let body = warp::body::content_length_limit(limit).and(warp::body::bytes());
-    let claimed = warp::header::optional::<String>("content-type");
-    let avatar = warp::path!("api" / "users" / String / "avatar")
-        .and(warp::post())
+    let upload = warp::post()
         .and(authenticated(state.clone()))
         .and(warp::query::<Upload>())
-        .and(claimed)
-        .and(body)
-        .and(with_state(state.clone()))
-        .then(upload_avatar);
-    let attachment = warp::path!("api" / "chat" / i64 / "media")
-        .and(warp::post())
-        .and(authenticated(state.clone()))
-        .and(warp::query::<Upload>())
-        .and(claimed)
-        .and(body)
-        .and(with_state(state.clone()))
-        .then(upload_attachment);
+        .and(warp::header::optional::<String>("content-type"))
+        .and(warp::body::content_length_limit(limit).and(warp::body::bytes()))
+        .and(with_state(state.clone()));
+    let avatar =
+        warp::path!("api" / "users" / String / "avatar").and(upload.clone()).then(upload_avatar);
+    let attachment =
+        warp::path!("api" / "chat" / i64 / "media").and(upload).then(upload_attachment);
     let read = warp::get().or(warp::head()).unify();
     let original = warp::path!("api" / "media" / String)
         .and(read)

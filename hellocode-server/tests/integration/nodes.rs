@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use hellocode_core::testing::service_unavailable;
 use serde_json::{Value, json};
 
+use hellocode_server::Settings;
 use hellocode_server::creation::CreationLimits;
 use hellocode_server::rate_limit::Rate;
 
@@ -72,6 +73,20 @@ impl Drop for Redis {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A Redis of the test's own and two nodes on it, both subscribed (`None`: a service is missing,
+/// reported).
+async fn two_nodes(
+    backend: Backend,
+    settings: Settings,
+) -> Option<(Redis, TestServer, TestServer)> {
+    let redis = Redis::start()?;
+    let node_a = TestServer::start_node(backend, settings, Some(&redis.url())).await?;
+    let node_b = node_a.beside().await;
+    broker_becomes(&node_a, "ok").await;
+    broker_becomes(&node_b, "ok").await;
+    Some((redis, node_a, node_b))
 }
 
 /// `/healthz` of the server at `addr`, as JSON.
@@ -188,14 +203,7 @@ pub async fn concurrent_appends_on_two_nodes_reach_every_client_in_sequence_orde
     backend: Backend,
 ) {
     const EACH: i64 = 150;
-    let Some(redis) = Redis::start() else { return };
-    let Some(node_a) = TestServer::start_node(backend, test_settings(), Some(&redis.url())).await
-    else {
-        return;
-    };
-    let node_b = node_a.beside().await;
-    broker_becomes(&node_a, "ok").await;
-    broker_becomes(&node_b, "ok").await;
+    let Some((_redis, node_a, node_b)) = two_nodes(backend, test_settings()).await else { return };
     let (tokens, chat) = group_among(&node_a, "Crabs", &["alice", "bob", "carol", "dave"]).await;
     let alice = connect_v2(&node_a, &tokens[0]).await;
     let bob = connect_v2(&node_b, &tokens[1]).await;
@@ -232,17 +240,11 @@ async fn next_presence(client: &mut Client) -> Value {
 }
 
 pub async fn presence_connection_caps_and_rate_limits_are_the_deployments(backend: Backend) {
-    let Some(redis) = Redis::start() else { return };
     let mut settings = test_settings();
     settings.max_connections_per_user = 2;
     settings.creation = CreationLimits { chats_per_minute: 2, ..CreationLimits::default() };
     settings.auth_rate_per_username = Rate { burst: 3, per_second: 0.001 };
-    let Some(node_a) = TestServer::start_node(backend, settings, Some(&redis.url())).await else {
-        return;
-    };
-    let node_b = node_a.beside().await;
-    broker_becomes(&node_a, "ok").await;
-    broker_becomes(&node_b, "ok").await;
+    let Some((_redis, node_a, node_b)) = two_nodes(backend, settings).await else { return };
     let (tokens, _) = group_among(&node_a, "Crabs", &["alice", "bob", "carol", "dave"]).await;
     let [alice, bob, carol, dave] = [0, 1, 2, 3].map(|i| tokens[i].clone());
 
@@ -300,14 +302,7 @@ pub async fn presence_connection_caps_and_rate_limits_are_the_deployments(backen
 }
 
 pub async fn a_gap_in_a_chats_events_is_filled_from_storage(backend: Backend) {
-    let Some(redis) = Redis::start() else { return };
-    let Some(node_a) = TestServer::start_node(backend, test_settings(), Some(&redis.url())).await
-    else {
-        return;
-    };
-    let node_b = node_a.beside().await;
-    broker_becomes(&node_a, "ok").await;
-    broker_becomes(&node_b, "ok").await;
+    let Some((_redis, node_a, node_b)) = two_nodes(backend, test_settings()).await else { return };
     let (tokens, chat) = group_among(&node_a, "Crabs", &["alice", "bob"]).await;
     let mut alice = connect_v2(&node_a, &tokens[0]).await;
     let mut bob = connect_v2(&node_b, &tokens[1]).await;
