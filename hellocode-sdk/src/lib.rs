@@ -128,8 +128,8 @@ pub use config::{Backoff, ClientConfig, Credentials};
 pub use error::{Error, Result};
 pub use event::{ConnectionState, Event, PendingSend, SendState, SendUpdate};
 pub use hellocode_core::model::{
-    BotToken, Chat, ChatId, ChatKind, EventKind, Invitation, InvitationState, InviteLink, Language,
-    Message, Participant, ReadPosition, Role, Seq, Timestamp, User,
+    Attachment, BotToken, Chat, ChatId, ChatKind, EventKind, Invitation, InvitationState,
+    InviteLink, Language, Message, Participant, ReadPosition, Role, Seq, Timestamp, User,
 };
 pub use hellocode_core::protocol::ErrorCode;
 pub use transport::{Failover, InProcessTransport, Transport, WebSocketTransport};

@@ -1,7 +1,7 @@
 //! Messages, chats, users and events as Python classes: typed attributes, `repr`, equality.
 
 use hellocode_sdk::{
-    BotToken, Chat, ChatKind, ConnectionState, Error, Event, EventKind, Invitation,
+    Attachment, BotToken, Chat, ChatKind, ConnectionState, Error, Event, EventKind, Invitation,
     InvitationState, InviteLink, IssuedBotToken, IssuedInviteLink, Language, Message, Participant,
     PendingSend, ReadPosition, Role, SendState, Timestamp, User,
 };
@@ -345,6 +345,11 @@ impl PyMessage {
     fn role(&self) -> Option<PyRole> {
         self.0.role.map(PyRole::from)
     }
+    /// The files a post carries (download each from `/api/media/<id>` with the user's token).
+    #[getter]
+    fn attachments(&self) -> Vec<PyAttachment> {
+        self.0.attachments.iter().cloned().map(PyAttachment).collect()
+    }
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let mut fields = vec![
             ("id", obj(py, self.0.id)?),
@@ -357,6 +362,9 @@ impl PyMessage {
             ("edited_at", self.edited_at(py)?),
             ("deleted", obj(py, self.0.deleted)?),
         ];
+        if !self.0.attachments.is_empty() {
+            fields.push(("attachments", obj(py, self.attachments())?));
+        }
         if !self.0.is_post() {
             fields.push(("kind", obj(py, self.kind())?));
             fields.push(("target", obj(py, self.target())?));
@@ -364,6 +372,61 @@ impl PyMessage {
             fields.push(("role", obj(py, self.role())?));
         }
         repr("Message", &fields)
+    }
+}
+
+/// A file a post carries: an attachment uploaded to its chat.
+#[pyclass(name = "Attachment", module = "hellocode", frozen, eq)]
+#[derive(Clone, PartialEq)]
+pub(crate) struct PyAttachment(pub(crate) Attachment);
+
+#[pymethods]
+impl PyAttachment {
+    /// The content's address: GET /api/media/<id> downloads it.
+    #[getter]
+    fn id(&self) -> &str {
+        &self.0.id
+    }
+    /// The file name to offer.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The type the server detected from the content.
+    #[getter]
+    fn content_type(&self) -> &str {
+        &self.0.content_type
+    }
+    /// Bytes.
+    #[getter]
+    fn size(&self) -> u64 {
+        self.0.size
+    }
+    /// An image's width in pixels.
+    #[getter]
+    fn width(&self) -> Option<u32> {
+        self.0.width
+    }
+    /// An image's height in pixels.
+    #[getter]
+    fn height(&self) -> Option<u32> {
+        self.0.height
+    }
+    /// An image's thumbnail address: GET /api/media/<id>/thumbnail serves it.
+    #[getter]
+    fn thumbnail(&self) -> Option<&str> {
+        self.0.thumbnail.as_deref()
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr(
+            "Attachment",
+            &[
+                ("id", obj(py, &self.0.id)?),
+                ("name", obj(py, &self.0.name)?),
+                ("content_type", obj(py, &self.0.content_type)?),
+                ("size", obj(py, self.0.size)?),
+            ],
+        )
     }
 }
 
@@ -1251,6 +1314,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyChatKind>()?;
     m.add_class::<PyEventKind>()?;
     m.add_class::<PyParticipant>()?;
+    m.add_class::<PyAttachment>()?;
     m.add_class::<PyMessage>()?;
     m.add_class::<PyChat>()?;
     m.add_class::<PyUser>()?;

@@ -139,6 +139,30 @@ class Participant:
     __hash__: ClassVar[None]  # type: ignore[assignment]
 
 @final
+class Attachment:
+    """A file a post carries: an attachment uploaded to its chat (download it from
+    `/api/media/<id>` with the user's token)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def content_type(self) -> str:
+        """The type the server detected from the content."""
+    @property
+    def size(self) -> int: ...
+    @property
+    def width(self) -> Optional[int]: ...
+    @property
+    def height(self) -> Optional[int]: ...
+    @property
+    def thumbnail(self) -> Optional[str]:
+        """An image's thumbnail address (`/api/media/<id>/thumbnail`)."""
+    def __eq__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
 class Message:
     """A stored chat item: a post, or (`kind` other than `EventKind.MESSAGE`) an event of its
     chat."""
@@ -175,6 +199,9 @@ class Message:
     @property
     def role(self) -> Optional[Role]:
         """For a join or a role change: the member's role from then on."""
+    @property
+    def attachments(self) -> list[Attachment]:
+        """The files a post carries."""
     def __eq__(self, other: object) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
 
