@@ -92,12 +92,16 @@ impl Server {
             max_connections: config.db_pool.max(1),
             acquire_timeout: settings.db_timeout,
         };
-        let storage = open_storage_with(&config.database_url(), pool).await?;
-        let media = match config.media_store {
-            MediaStoreKind::Directory => {
+        let (storage, database_media) =
+            open_storage_with_media(&config.database_url(), pool).await?;
+        let media = match (config.media_store, database_media) {
+            (MediaStoreKind::Directory, _) => {
                 Arc::new(crate::media::DirMediaStore::new(config.data_dir.join("media"))?) as _
             }
-            MediaStoreKind::Database => open_media_store(&config.database_url()).await?,
+            (MediaStoreKind::Database, Some(media)) => media,
+            (MediaStoreKind::Database, None) => {
+                return Err(Error::Config("--media-store database needs a SQL database".into()));
+            }
         };
         let secret = match &config.secret {
             Some(secret) if secret.len() >= 32 => secret.clone().into_bytes(),
@@ -134,7 +138,7 @@ impl Server {
     }
 
     /// [`Server::start_node`] keeping uploaded media in `media` (a directory,
-    /// [`crate::media::DirMediaStore`]; the database, [`open_media_store`]).
+    /// [`crate::media::DirMediaStore`]; the database, [`open_storage_with_media`]).
     pub async fn start_node_with_media(
         storage: Arc<dyn Storage>,
         media: Arc<dyn MediaStore>,
@@ -246,8 +250,17 @@ pub async fn open_storage(url: &str, pool: u32) -> Result<Arc<dyn Storage>> {
 
 /// [`open_storage`] with explicit pool settings.
 pub async fn open_storage_with(url: &str, pool: PoolConfig) -> Result<Arc<dyn Storage>> {
+    Ok(open_storage_with_media(url, pool).await?.0)
+}
+
+/// [`open_storage_with`], and for a SQL database its media store on the same pool (what
+/// several nodes need: every node reads what any stored); `None` for `memory`.
+pub async fn open_storage_with_media(
+    url: &str,
+    pool: PoolConfig,
+) -> Result<(Arc<dyn Storage>, Option<Arc<dyn MediaStore>>)> {
     if url == "memory" {
-        Ok(Arc::new(MemoryStorage::new()))
+        Ok((Arc::new(MemoryStorage::new()), None))
     } else if let Some(path) = url.strip_prefix("sqlite:") {
         let path = path.trim_start_matches("//");
         if let Some(parent) = Path::new(path.split('?').next().unwrap_or(path)).parent()
@@ -255,26 +268,17 @@ pub async fn open_storage_with(url: &str, pool: PoolConfig) -> Result<Arc<dyn St
         {
             std::fs::create_dir_all(parent)?;
         }
-        Ok(Arc::new(SqliteStorage::open_with(url, pool).await?))
+        let storage = SqliteStorage::open_with(url, pool).await?;
+        let media = Arc::new(storage.media_store());
+        Ok((Arc::new(storage), Some(media)))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresStorage::connect_with(url, pool).await?))
+        let storage = PostgresStorage::connect_with(url, pool).await?;
+        let media = Arc::new(storage.media_store());
+        Ok((Arc::new(storage), Some(media)))
     } else {
         Err(Error::Config(format!(
             "unsupported database URL {url:?}: use sqlite:PATH, postgres://… or memory"
         )))
-    }
-}
-
-/// The database's media store (for several nodes: every node reads what any stored), on a
-/// small pool of its own: `sqlite:…` or `postgres://…`.
-pub async fn open_media_store(url: &str) -> Result<Arc<dyn MediaStore>> {
-    let pool = PoolConfig { max_connections: 4, ..PoolConfig::default() };
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStorage::open_with(url, pool).await?.media_store()))
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresStorage::connect_with(url, pool).await?.media_store()))
-    } else {
-        Err(Error::Config(format!("the database media store needs a SQL database, not {url:?}")))
     }
 }
 

@@ -41,6 +41,6 @@ pub mod serve;
 pub mod web;
 pub mod ws;
 
-pub use app::{Server, open_media_store, open_storage, open_storage_with};
+pub use app::{Server, open_storage, open_storage_with, open_storage_with_media};
 pub use config::{Config, LogFormat, Settings};
 pub use error::{Error, FieldErrors, Result};

@@ -64,7 +64,9 @@ struct Incoming {
     event: BrokerEvent,
 }
 
-/// The Redis broker: this node's events reach the other nodes, theirs reach this one.
+/// The Redis broker: this node's events reach the other nodes, theirs reach this one. (A clone
+/// shares everything: the heartbeat task holds one.)
+#[derive(Clone)]
 pub struct RedisBroker {
     lane: Arc<Lane>,
     outbox: Outbox,
@@ -116,17 +118,8 @@ impl RedisBroker {
         lane.hub.track_deployment_presence();
         let departures = Arc::default();
         let broker = RedisBroker { lane, outbox, roster, departures };
-        tokio::spawn(heartbeat_loop(broker.clone_parts(), shutdown));
+        tokio::spawn(heartbeat_loop(broker.clone(), shutdown));
         Ok(broker)
-    }
-
-    fn clone_parts(&self) -> RedisBroker {
-        RedisBroker {
-            lane: self.lane.clone(),
-            outbox: self.outbox.clone(),
-            roster: self.roster.clone(),
-            departures: self.departures.clone(),
-        }
     }
 
     /// Whether the other nodes can be reached now (else this node counts alone).
@@ -189,7 +182,7 @@ impl Broker for RedisBroker {
             return Arrival::Local;
         }
         match self.roster.arrive(username, connection, max).await {
-            Ok(Some((_, online))) => Arrival::Counted { online },
+            Ok(Some(online)) => Arrival::Counted { online },
             Ok(None) => Arrival::Refused,
             Err(err) => {
                 // It may have been counted all the same: its departure uncounts it (a no-op

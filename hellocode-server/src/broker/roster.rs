@@ -160,14 +160,14 @@ impl Roster {
         format!("hellocode:node:{node}")
     }
 
-    /// Count `connection` of `username` unless they have `max` open in the deployment: their
-    /// total with it and, if they just came online, the change's version; `None` when refused.
+    /// Count `connection` of `username` unless they have `max` open in the deployment: if they
+    /// just came online, the change's version; `None` when refused.
     pub(crate) async fn arrive(
         &self,
         username: &str,
         connection: u64,
         max: usize,
-    ) -> Result<Option<(u64, Change)>, ::redis::RedisError> {
+    ) -> Result<Option<Change>, ::redis::RedisError> {
         let (total, version): (i64, u64) = self
             .arrive
             .key(TOTALS)
@@ -182,7 +182,7 @@ impl Roster {
             .arg(ALIVE_FOR.as_millis() as u64)
             .invoke_async(&mut self.redis.clone())
             .await?;
-        Ok(u64::try_from(total).ok().map(|total| (total, (version > 0).then_some(version))))
+        Ok((total >= 0).then_some((version > 0).then_some(version)))
     }
 
     /// Uncount `connection` of `username` (a no-op if it was not counted); `last_here`: this

@@ -173,14 +173,15 @@ fn image_format(content_type: &str) -> Option<ImageFormat> {
 fn reencode(bytes: &[u8], format: ImageFormat, name: &str) -> Result<Processed, Refusal> {
     let image = decode(bytes, format)?;
     let (width, height) = (image.width(), image.height());
-    let (stored, content_type, extension) = if format == ImageFormat::Jpeg {
-        (encode_jpeg(&image)?, "image/jpeg", "jpg")
-    } else {
-        (encode_png(&image)?, "image/png", "png")
-    };
-    let small = image.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE);
-    let thumbnail =
-        if small.color().has_alpha() { encode_png(&small)? } else { encode_jpeg(&small)? };
+    // The thumbnail in the same format as the image, so that one type describes both.
+    let (encode, content_type, extension): (fn(&DynamicImage) -> _, _, _) =
+        if format == ImageFormat::Jpeg {
+            (encode_jpeg, "image/jpeg", "jpg")
+        } else {
+            (encode_png, "image/png", "png")
+        };
+    let stored = encode(&image)?;
+    let thumbnail = encode(&image.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE))?;
     Ok(Processed {
         id: content_id(&stored),
         bytes: stored,

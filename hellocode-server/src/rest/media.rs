@@ -39,27 +39,25 @@ pub(super) fn routes(
         warp::path!("api" / "users" / String / "avatar").and(upload.clone()).then(upload_avatar);
     let attachment =
         warp::path!("api" / "chat" / i64 / "media").and(upload).then(upload_attachment);
-    let read = warp::get().or(warp::head()).unify();
-    let original = warp::path!("api" / "media" / String)
-        .and(read)
+    // What every download takes: the caller, its range and cached version, GET or HEAD.
+    let read = warp::get()
+        .or(warp::head())
+        .unify()
         .and(authenticated(state.clone()))
         .and(warp::header::optional::<String>("range"))
         .and(warp::header::optional::<String>("if-none-match"))
         .and(warp::method())
-        .and(with_state(state.clone()))
-        .then(|id, identity, range, etag, method, state| {
+        .and(with_state(state));
+    let original = warp::path!("api" / "media" / String).and(read.clone()).then(
+        |id, identity, range, etag, method, state| {
             download(Download { id, thumbnail: false, identity, range, etag, method }, state)
-        });
-    let thumbnail = warp::path!("api" / "media" / String / "thumbnail")
-        .and(read)
-        .and(authenticated(state.clone()))
-        .and(warp::header::optional::<String>("range"))
-        .and(warp::header::optional::<String>("if-none-match"))
-        .and(warp::method())
-        .and(with_state(state))
-        .then(|id, identity, range, etag, method, state| {
+        },
+    );
+    let thumbnail = warp::path!("api" / "media" / String / "thumbnail").and(read).then(
+        |id, identity, range, etag, method, state| {
             download(Download { id, thumbnail: true, identity, range, etag, method }, state)
-        });
+        },
+    );
     avatar.or(attachment).unify().or(original).unify().or(thumbnail).unify()
 }
 
@@ -82,7 +80,7 @@ async fn upload_avatar(
             }
             let name = upload.name.unwrap_or_else(|| "avatar".to_owned());
             let media =
-                store(&state, &identity, MediaKind::Avatar, None, &name, claimed, &bytes).await?;
+                store(&state, &identity, MediaKind::Avatar, None, &name, claimed, bytes).await?;
             let avatar = format!("/api/media/{}", media.id);
             let update = UserUpdate { avatar: Some(Some(avatar)), ..UserUpdate::default() };
             state.storage.update_user(&username, update).await?;
@@ -106,7 +104,7 @@ async fn upload_attachment(
             let name = upload.name.unwrap_or_else(|| "file".to_owned());
             let chat = Some(ChatId(chat));
             let kind = MediaKind::Attachment;
-            let media = store(&state, &identity, kind, chat, &name, claimed, &bytes).await?;
+            let media = store(&state, &identity, kind, chat, &name, claimed, bytes).await?;
             tracing::info!(user = %identity.username, media = %media.id, "attachment uploaded");
             Ok(json_reply(StatusCode::CREATED, &media))
         }
@@ -123,7 +121,7 @@ async fn store(
     chat: Option<ChatId>,
     name: &str,
     claimed: Option<String>,
-    bytes: &[u8],
+    bytes: Bytes,
 ) -> Result<Media, ApiError> {
     let user = identity.username.as_str();
     if let Some(chat) = chat {
@@ -138,9 +136,9 @@ async fn store(
         .with_retry_after(Some(retry_after)));
     }
     // Decoding an image is CPU work: off the async threads.
-    let (name_owned, bytes_owned) = (name.to_owned(), bytes.to_vec());
+    let name_owned = name.to_owned();
     let processed = tokio::task::spawn_blocking(move || {
-        process::process(&bytes_owned, claimed.as_deref(), &name_owned, kind)
+        process::process(&bytes, claimed.as_deref(), &name_owned, kind)
     })
     .await
     .map_err(|err| {
@@ -151,7 +149,8 @@ async fn store(
     if let Some((id, thumbnail)) = &processed.thumbnail {
         state.media.put(id, Arc::from(thumbnail.as_slice())).await?;
     }
-    state.media.put(&processed.id, Arc::from(processed.bytes.as_slice())).await?;
+    let size = processed.bytes.len() as u64;
+    state.media.put(&processed.id, Arc::from(processed.bytes)).await?;
     let (width, height) = processed.dimensions.unzip();
     let record = NewMedia {
         id: processed.id,
@@ -160,7 +159,7 @@ async fn store(
         chat,
         name: processed.name,
         content_type: processed.content_type,
-        size: processed.bytes.len() as u64,
+        size,
         width,
         height,
         thumbnail: processed.thumbnail.map(|(id, _)| id),
@@ -207,11 +206,11 @@ async fn download(request: Download, state: Arc<AppState>) -> Response {
                 .readable_media(&request.id, &request.identity.username, None)
                 .await?
                 .ok_or_else(not_found)?;
-            let (address, content_type) = if request.thumbnail {
-                let thumbnail = media.thumbnail.clone().ok_or_else(not_found)?;
-                (thumbnail, thumbnail_type(&media))
+            // A thumbnail has its image's format.
+            let address = if request.thumbnail {
+                media.thumbnail.clone().ok_or_else(not_found)?
             } else {
-                (media.id.clone(), media.content_type.clone())
+                media.id.clone()
             };
             let etag = format!("\"{address}\"");
             let bytes = state.media.get(&address).await?.ok_or_else(|| {
@@ -227,7 +226,7 @@ async fn download(request: Download, state: Arc<AppState>) -> Response {
             };
             let headers = response.headers_mut();
             let value = |text: &str| HeaderValue::from_str(text).ok();
-            if let Some(value) = value(&content_type) {
+            if let Some(value) = value(&media.content_type) {
                 headers.insert(header::CONTENT_TYPE, value);
             }
             if let Some(value) = value(&disposition(&media, request.thumbnail)) {
@@ -257,12 +256,6 @@ async fn download(request: Download, state: Arc<AppState>) -> Response {
 /// Whether an `If-None-Match` list names `etag`.
 fn matches(tags: &str, etag: &str) -> bool {
     tags.split(',').map(str::trim).any(|tag| tag == etag || tag == "*")
-}
-
-/// A thumbnail is a PNG when its image had transparency, else a JPEG.
-fn thumbnail_type(media: &Media) -> String {
-    let png = media.content_type == "image/png";
-    if png { "image/png" } else { "image/jpeg" }.to_owned()
 }
 
 /// `inline` for images (shown in place), `attachment` for anything else (saved, never

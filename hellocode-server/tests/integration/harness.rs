@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use hellocode_core::storage::MediaStore;
+use hellocode_core::storage::{MediaStore, PoolConfig};
 use hellocode_core::testing::{PgDatabase, TempDir};
 use hellocode_server::media::DirMediaStore;
 use hellocode_server::rate_limit::Rate;
-use hellocode_server::{Server, Settings, open_media_store, open_storage};
+use hellocode_server::{Server, Settings, open_storage_with_media};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -107,14 +107,15 @@ impl TestServer {
     }
 
     async fn boot(&mut self) {
-        let storage = open_storage(&self.url, 4).await.expect("open storage");
+        let pool = PoolConfig { max_connections: 4, ..PoolConfig::default() };
+        let (storage, database_media) =
+            open_storage_with_media(&self.url, pool).await.expect("open storage");
         let address = ([127, 0, 0, 1], 0).into();
         let broker = self.broker.as_deref();
         // Media as the binary keeps them: in a directory beside SQLite, in Postgres itself.
-        let media: Arc<dyn MediaStore> = if self.url.starts_with("sqlite:") {
-            Arc::new(DirMediaStore::new(self.media_dir()).expect("media directory"))
-        } else {
-            open_media_store(&self.url).await.expect("media store")
+        let media: Arc<dyn MediaStore> = match database_media {
+            Some(media) if !self.url.starts_with("sqlite:") => media,
+            _ => Arc::new(DirMediaStore::new(self.media_dir()).expect("media directory")),
         };
         let server =
             Server::start_node_with_media(storage, media, SECRET, self.settings, address, broker)
