@@ -5,7 +5,8 @@
  */
 
 import { HelloCodeError } from './errors.js';
-import { newClientId } from './outbox.js';
+import { copySend, newClientId } from './outbox.js';
+import { attachmentOf, checkedAttachments, checkedFileName, download, httpBase, mediaTarget, upload } from './media.js';
 import { DEFAULTS, LIST_PAGE } from './config.js';
 import { Session } from './session.js';
 
@@ -20,6 +21,10 @@ import { Session } from './session.js';
 /** @typedef {import('./types.js').BotToken} BotToken */
 /** @typedef {import('./types.js').IssuedBotToken} IssuedBotToken */
 /** @typedef {import('./types.js').PendingSend} PendingSend */
+/** @typedef {import('./types.js').Attachment} Attachment */
+/** @typedef {import('./types.js').Download} Download */
+/** @typedef {import('./media.js').Progress} Progress */
+/** @typedef {import('./media.js').UploadData} UploadData */
 /** @typedef {import('./types.js').Role} Role */
 /** @typedef {import('./types.js').HelloCodeEvent} HelloCodeEvent */
 /** @typedef {import('./types.js').ConnectionState} ConnectionState */
@@ -232,19 +237,38 @@ export class Client {
 
   /**
    * Queue a message and return at once; its progress arrives as `pending`, then `sent` or
-   * `send_failed` events with the returned `clientId`.
-   * @param {number} chat @param {string} text @param {{clientId?: string}} [options]
+   * `send_failed` events with the returned `clientId`. `attachments`: ids of files uploaded
+   * to the chat, as `sendWithAttachments` takes them.
+   * @param {number} chat @param {string} text @param {{clientId?: string, attachments?: string[]}} [options]
    * @returns {PendingSend}
    */
   enqueue(chat, text, options = {}) {
-    const send = this.checkedSend(chat, text, options.clientId);
+    const attachments = options.attachments === undefined ? [] : checkedAttachments(options.attachments);
+    const send = this.checkedSend(chat, text, options.clientId, attachments);
     this.session.enqueue(send, null);
-    return { ...send };
+    return copySend(send);
   }
 
   /** @param {number} chat @param {string} text @param {string} clientId */
   enqueueWithClientId(chat, text, clientId) {
     return this.enqueue(chat, text, { clientId });
+  }
+
+  /**
+   * `send` with files: `attachments` are the ids of files uploaded to this chat
+   * (`uploadAttachment`), at most 10; with them `text` may be empty. Through the send queue as
+   * `send` (the ids are queued, and persisted, with the text). The stored message describes
+   * each file (`attachments` of the `Message`).
+   * @param {number} chat @param {string} text @param {string[]} attachments
+   * @param {{clientId?: string}} [options]
+   * @returns {Promise<Message>}
+   */
+  sendWithAttachments(chat, text, attachments, options = {}) {
+    return new Promise((resolve, reject) => {
+      const send = this.checkedSend(chat, text, options.clientId, checkedAttachments(attachments));
+      if (send.text === '' && !send.attachments) throw new HelloCodeError('invalid_argument', 'a message needs text or attachments');
+      this.session.enqueue(send, { resolve, reject });
+    });
   }
 
   /** Messages queued and not yet acknowledged, oldest first. @returns {PendingSend[]} */
@@ -256,9 +280,10 @@ export class Client {
    * Checked here, not by the server: a message too large for the server's frame limit would
    * close the connection, and be resent on every reconnect.
    * @param {number} chat @param {string} text @param {string | undefined} clientId
+   * @param {string[]} [attachments] checked ids
    * @returns {PendingSend}
    */
-  checkedSend(chat, text, clientId = newClientId()) {
+  checkedSend(chat, text, clientId = newClientId(), attachments = []) {
     if (!Number.isSafeInteger(chat)) throw new HelloCodeError('invalid_argument', 'chat must be a chat id (an integer)');
     if (typeof text !== 'string') throw new HelloCodeError('invalid_argument', 'text must be a string');
     const chars = [...text].length;
@@ -269,7 +294,76 @@ export class Client {
     if (bytes < 1 || bytes > MAX_CLIENT_ID_BYTES) {
       throw new HelloCodeError('invalid_argument', `client id must be 1 to ${MAX_CLIENT_ID_BYTES} bytes`);
     }
-    return { clientId: /** @type {string} */ (clientId), chat, text };
+    /** @type {PendingSend} */
+    const send = { clientId: /** @type {string} */ (clientId), chat, text };
+    if (attachments.length > 0) send.attachments = attachments;
+    return send;
+  }
+
+  // ---- media ----
+
+  /**
+   * Upload a file to a chat (its members may read it), to send with `sendWithAttachments`. The
+   * server detects the type from the content; an image is re-encoded without metadata and
+   * gets a thumbnail. `progress(done, total)` is told how far the upload is (in a browser as
+   * the bytes go; at least once, at the end, with `done === total`). Refusals: `forbidden`
+   * (not a member), `invalid_field` (too large: `status` 413; a type the server refuses: 415;
+   * a bad name: 422), `rate_limited` (with `retryAfter`).
+   * @param {number} chat @param {string} name the file name to offer
+   * @param {UploadData} data @param {Progress} [progress]
+   * @returns {Promise<Attachment>} the file as a message will describe it
+   */
+  async uploadAttachment(chat, name, data, progress) {
+    if (!Number.isSafeInteger(chat)) throw new HelloCodeError('invalid_argument', 'chat must be a chat id (an integer)');
+    const media = await upload(this.http(), `/api/chat/${chat}/media/`, checkedFileName(name), data, progress);
+    return attachmentOf(media);
+  }
+
+  /**
+   * Upload this user's avatar (a JPEG, PNG, GIF or WebP image); the profile's `avatar` becomes
+   * its address, `/api/media/<id>`, which every signed-in user may download.
+   * @param {string} name @param {UploadData} data @param {Progress} [progress]
+   * @returns {Promise<Attachment>}
+   */
+  async uploadAvatar(name, data, progress) {
+    const path = `/api/users/${encodeURIComponent(this.username)}/avatar/`;
+    const media = await upload(this.http(), path, checkedFileName(name), data, progress);
+    return attachmentOf(media);
+  }
+
+  /**
+   * Download a file this user may read: an attachment of one of their chats, or an avatar.
+   * `media` is its id or its address (`/api/media/<id>`, or `/api/media/<id>/thumbnail` for
+   * the thumbnail); anything else (another server, another path) is refused with
+   * `invalid_argument` before any request. `progress` is told of every chunk. What the user
+   * may not read answers `not_found`, as what does not exist.
+   * @param {string} media @param {Progress} [progress]
+   * @returns {Promise<Download>} `{contentType, data}` (the bytes, a `Uint8Array`)
+   */
+  async download(media, progress) {
+    const http = this.http();
+    const target = mediaTarget(media, http.base);
+    return download(http, `/api/media/${target.id}${target.thumbnail ? '/thumbnail' : ''}`, progress);
+  }
+
+  /**
+   * An image's thumbnail (it fits 320 × 320): `media` as for `download`. A file with none
+   * answers `not_found`.
+   * @param {string} media @param {Progress} [progress]
+   * @returns {Promise<Download>}
+   */
+  async downloadThumbnail(media, progress) {
+    const http = this.http();
+    const target = mediaTarget(media, http.base);
+    return download(http, `/api/media/${target.id}/thumbnail`, progress);
+  }
+
+  /** The server's HTTP side and this client's token. @returns {import('./media.js').Http} */
+  http() {
+    if (this.session.closing || this.session.phase.name === 'stopped') throw new HelloCodeError('closed', 'the client is closed');
+    const token = this.session.token;
+    if (token === null) throw new HelloCodeError('not_authenticated', 'the client has no token');
+    return { base: httpBase(this.session.url), token, timeoutMs: this.session.config.requestTimeoutMs };
   }
 
   // ---- messages ----

@@ -11,9 +11,10 @@ export class HelloCodeError extends Error {
   /**
    * @param {ErrorCode} code
    * @param {string} message
-   * @param {{retryAfter?: number, server?: boolean}} [details]
+   * @param {{retryAfter?: number, server?: boolean, status?: number}} [details]
    *   `retryAfter`: seconds the server asked to wait (on `rate_limited`); `server`: a refusal
-   *   of the server (its code), not of the client.
+   *   of the server (its code), not of the client; `status`: the HTTP status of a refused
+   *   upload or download.
    */
   constructor(code, message, details = {}) {
     super(message);
@@ -24,6 +25,8 @@ export class HelloCodeError extends Error {
     this.retryAfter = details.retryAfter;
     /** Whether the server refused the command (then `code` is the server's). */
     this.server = details.server ?? false;
+    /** The HTTP status of a refused upload or download (413, 415, ...); absent otherwise. @type {number | undefined} */
+    this.status = details.status;
   }
 }
 

@@ -101,8 +101,13 @@ export class Outbox {
 
   /** @returns {PendingSend[]} */
   snapshot() {
-    return this.items.map((item) => ({ ...item.send }));
+    return this.items.map((item) => copySend(item.send));
   }
+}
+
+/** A copy of a queued send (its attachment list too). @param {PendingSend} send @returns {PendingSend} */
+export function copySend(send) {
+  return send.attachments ? { ...send, attachments: [...send.attachments] } : { ...send };
 }
 
 /** A fresh client id: 128 random bits, hex. */

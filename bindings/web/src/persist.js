@@ -54,7 +54,9 @@ export function memoryStorage() {
 function isPendingSend(value) {
   if (typeof value !== 'object' || value === null) return false;
   const send = /** @type {Record<string, unknown>} */ (value);
-  return typeof send.clientId === 'string' && typeof send.chat === 'number' && typeof send.text === 'string';
+  const attachments = send.attachments;
+  const attachmentsOk = attachments === undefined || (Array.isArray(attachments) && attachments.every((id) => typeof id === 'string'));
+  return typeof send.clientId === 'string' && typeof send.chat === 'number' && typeof send.text === 'string' && attachmentsOk;
 }
 
 export class Persistence {

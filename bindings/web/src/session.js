@@ -21,7 +21,7 @@ import { startHandshake } from './handshake.js';
 import { onText } from './replies.js';
 import { HelloCodeError, isAuthFailure } from './errors.js';
 import { EventHub } from './events.js';
-import { Outbox } from './outbox.js';
+import { Outbox, copySend } from './outbox.js';
 import { Persistence } from './persist.js';
 
 /** @typedef {import('./types.js').Message} Message */
@@ -257,7 +257,7 @@ export class Session {
 
   /** @param {PendingSend} send @param {Outgoing['waiter']} waiter */
   queue(send, waiter) {
-    this.emit({ kind: 'pending', send: { ...send } });
+    this.emit({ kind: 'pending', send: copySend(send) });
     this.outbox.push({ send, waiter, onWire: null, attempted: false, queuedAt: Date.now(), serverFailures: 0 });
     this.persistence.savePending(this.outbox.snapshot());
   }
@@ -536,7 +536,10 @@ export class Session {
       item.onWire = id;
       item.attempted = true;
       this.inFlight.set(id, { type: 'send', clientId: item.send.clientId });
-      this.write({ command: 'new_message', id, chatId: item.send.chat, message: item.send.text, clientId: item.send.clientId });
+      /** @type {Frame} */
+      const command = { command: 'new_message', id, chatId: item.send.chat, message: item.send.text, clientId: item.send.clientId };
+      if (item.send.attachments?.length) command.attachments = item.send.attachments;
+      this.write(command);
     }
   }
 
@@ -652,7 +655,7 @@ export class Session {
    * @param {boolean} persist update the stored queue
    */
   settleSend(item, message, error, persist) {
-    const send = { ...item.send };
+    const send = copySend(item.send);
     if (message) {
       this.emit({ kind: 'sent', send, message });
       item.waiter?.resolve(message);

@@ -20,6 +20,43 @@
  * @property {number} [target] for `edit` and `delete`: the seq of the post changed
  * @property {string} [member] for membership events: whose membership changed
  * @property {Role} [role] for `join` and `role` events
+ * @property {Attachment[]} [attachments] the files a post carries (absent: none)
+ */
+
+/**
+ * A file a message carries, as the server describes it: download it with `download(id)`, an
+ * image's thumbnail with `downloadThumbnail(id)`.
+ * @typedef {object} Attachment
+ * @property {string} id the content's address (64 hex digits); `/api/media/<id>` serves it
+ * @property {string} name the file name to offer
+ * @property {string} contentType the type the server detected from the content
+ * @property {number} size bytes
+ * @property {number} [width] an image's, in pixels
+ * @property {number} [height]
+ * @property {string} [thumbnail] an image's thumbnail's own address (served at `/api/media/<id>/thumbnail`)
+ */
+
+/**
+ * An upload as the server recorded it (`POST .../media/`, `POST .../avatar/`).
+ * @typedef {object} Media
+ * @property {string} id
+ * @property {'avatar'|'attachment'} kind
+ * @property {string} owner
+ * @property {number} [chatId] an attachment's chat
+ * @property {string} name
+ * @property {string} contentType
+ * @property {number} size
+ * @property {number} [width]
+ * @property {number} [height]
+ * @property {string} [thumbnail]
+ * @property {string} createdAt
+ */
+
+/**
+ * A downloaded file: its type (from the server) and its bytes.
+ * @typedef {object} Download
+ * @property {string} contentType
+ * @property {Uint8Array} data
  */
 
 /** @typedef {'owner'|'admin'|'member'} Role */
@@ -117,6 +154,7 @@
  * @property {string} clientId the idempotency key every attempt carries
  * @property {number} chat
  * @property {string} text
+ * @property {string[]} [attachments] ids of files uploaded to the chat, carried by the message
  */
 
 /**

@@ -5,12 +5,15 @@
 // Run with: node --experimental-websocket --test tests/client.test.js
 
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
 import { Client, HelloCodeError, memoryStorage } from '../hellocode.js';
 import { BACKOFF, PASSWORD, Recorder, person } from './support/people.js';
 import { Proxy } from './support/proxy.js';
 import { startServer } from './support/server.js';
+import { png } from './support/png.js';
+import { httpError } from '../src/media.js';
 
 /** @type {Awaited<ReturnType<typeof startServer>>} */
 let server;
@@ -301,6 +304,170 @@ describe('errors', () => {
       await alice.close();
       await limited.stop();
     }
+  });
+});
+
+describe('media', () => {
+  /** Bytes that are no UTF-8 text and no known format: kept as they are, byte for byte. */
+  const binary = () => Uint8Array.from({ length: 70_000 }, (_, i) => (i * 7919 + 3) % 251 | 0x80);
+
+  /** @param {Uint8Array} bytes */
+  const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+
+  test('an upload reports its progress; the message carries the files; the other member downloads the same bytes', async () => {
+    const { alice, bob, chat } = await pair();
+    try {
+      const bytes = binary();
+      /** @type {[number, number | null][]} */
+      const upProgress = [];
+      const file = await alice.client.uploadAttachment(chat, 'data.bin', bytes, (done, total) => upProgress.push([done, total]));
+      assert.deepEqual(file, { id: sha256(bytes), name: 'data.bin', contentType: 'application/octet-stream', size: bytes.length });
+      assert.deepEqual(upProgress.at(-1), [bytes.length, bytes.length], 'the last report is the whole file');
+      const image = await alice.client.uploadAttachment(chat, 'tiny.png', new Blob([png(40, 30)], { type: 'image/png' }));
+      assert.equal(image.contentType, 'image/png');
+      assert.equal(image.width, 40);
+      assert.equal(image.height, 30);
+      assert.match(image.thumbnail ?? '', /^[0-9a-f]{64}$/);
+      const notes = await alice.client.uploadAttachment(chat, 'notes.md', '# Notes\nRust or Zig?\n');
+      assert.equal(notes.contentType, 'text/plain; charset=utf-8');
+
+      const sent = await alice.client.sendWithAttachments(chat, 'three files', [file.id, image.id, `/api/media/${notes.id}`]);
+      assert.equal(sent.content, 'three files');
+      assert.deepEqual(sent.attachments, [file, image, notes]);
+      await bob.recorder.until(() => bob.recorder.posts(chat).length === 1, 'the message');
+      const [received] = bob.recorder.posts(chat);
+      assert.deepEqual(received.attachments, [file, image, notes]);
+      const alone = await alice.client.sendWithAttachments(chat, '', [image.id]);
+      assert.equal(alone.content, '');
+      assert.equal(alone.attachments?.length, 1);
+
+      /** @type {[number, number | null][]} */
+      const downProgress = [];
+      const got = await bob.client.download(received.attachments?.[0].id ?? '', (done, total) => downProgress.push([done, total]));
+      assert.equal(got.contentType, 'application/octet-stream');
+      assert.ok(got.data instanceof Uint8Array);
+      assert.deepEqual(got.data, bytes, 'the same bytes');
+      assert.deepEqual(downProgress.at(-1), [bytes.length, bytes.length]);
+      for (let i = 1; i < downProgress.length; i++) assert.ok(downProgress[i][0] >= downProgress[i - 1][0], 'progress only grows');
+
+      const picture = await bob.client.download(`/api/media/${image.id}`);
+      assert.equal(picture.contentType, 'image/png');
+      assert.equal(picture.data.length, image.size);
+      assert.equal(sha256(picture.data), image.id, 'the stored image, as addressed');
+      const thumbnail = await bob.client.downloadThumbnail(image.id);
+      assert.match(thumbnail.contentType, /^image\//);
+      assert.deepEqual([...thumbnail.data.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG');
+      assert.deepEqual((await bob.client.download(`/api/media/${image.id}/thumbnail`)).data, thumbnail.data);
+      const text = await bob.client.download(notes.id);
+      assert.equal(new TextDecoder().decode(text.data), '# Notes\nRust or Zig?\n');
+      await rejectsWith(bob.client.downloadThumbnail(notes.id), 'not_found');
+    } finally {
+      await alice.close();
+      await bob.close();
+    }
+  });
+
+  test('a non-member may neither upload to a chat nor download its files; odd addresses are refused here', async () => {
+    const { alice, bob, chat } = await pair();
+    const carol = await person(server, fresh('carol'));
+    try {
+      const file = await alice.client.uploadAttachment(chat, 'secret.txt', 'for alice and bob only');
+      const upload = carol.client.uploadAttachment(chat, 'intruder.txt', 'hello?');
+      await rejectsWith(upload, 'forbidden');
+      await upload.catch((error) => assert.equal(error.status, 403));
+      const download = carol.client.download(file.id);
+      await rejectsWith(download, 'not_found'); // not readable and not there answer alike
+      await download.catch((error) => assert.ok(error.server && error.status === 404, error.message));
+      // Carol cannot post alice's file in a chat of hers either.
+      const own = await carol.client.createChat([alice.client.username]);
+      await rejectsWith(carol.client.sendWithAttachments(own.id, 'look', [file.id]), 'not_found');
+      for (const address of [
+        'http://example.org/api/media/' + file.id,
+        `/api/media/${file.id}/../../users`,
+        '/api/media/../chat/',
+        `/api/chat/${chat}/`,
+        'not-an-id',
+        file.id.toUpperCase(),
+      ]) {
+        await rejectsWith(bob.client.download(address), 'invalid_argument');
+      }
+      const base = bob.proxy.url.replace('ws:', 'http:').replace(/\/ws$/, '');
+      assert.equal((await bob.client.download(`${base}/api/media/${file.id}`)).data.length, file.size, 'this server, absolute');
+      await rejectsWith(alice.client.uploadAttachment(chat, '../etc/passwd', 'x'), 'invalid_argument');
+      await rejectsWith(alice.client.uploadAttachment(chat, 'empty.txt', ''), 'invalid_argument');
+      await rejectsWith(alice.client.sendWithAttachments(chat, 'x', ['nope']), 'invalid_argument');
+      await rejectsWith(alice.client.sendWithAttachments(chat, 'x', Array(11).fill(file.id)), 'invalid_argument');
+    } finally {
+      await alice.close();
+      await bob.close();
+      await carol.close();
+    }
+  });
+
+  test('an avatar: uploaded, on the profile as its address, downloadable by another user; a text refused', async () => {
+    const { alice, bob } = await pair();
+    try {
+      const avatar = await alice.client.uploadAvatar('me.png', png(64, 64, [200, 80, 40]).buffer);
+      assert.equal(avatar.contentType, 'image/png');
+      const profile = await bob.client.getUser(alice.client.username);
+      assert.equal(profile.avatar, `/api/media/${avatar.id}`);
+      const got = await bob.client.download(profile.avatar ?? '');
+      assert.equal(got.contentType, 'image/png');
+      assert.equal(sha256(got.data), avatar.id);
+      const refused = alice.client.uploadAvatar('me.txt', 'not an image');
+      await rejectsWith(refused, 'invalid_field');
+      await refused.catch((error) => assert.equal(error.status, 415));
+    } finally {
+      await alice.close();
+      await bob.close();
+    }
+  });
+
+  test('a send with attachments waits in the queue offline, and in the storage across a reload', async () => {
+    const { alice, bob, chat } = await pair();
+    const storage = memoryStorage();
+    let again = null;
+    try {
+      const file = await alice.client.uploadAttachment(chat, 'queued.txt', 'sent after the reload');
+      const name = alice.client.username;
+      // A client with a storage, cut off: its send stays queued, and is stored with its files.
+      const proxy = new Proxy(server.host, server.port);
+      await proxy.start();
+      const first = await Client.connect({ url: proxy.url, credentials: { login: { username: name, password: PASSWORD } }, storage, backoff: BACKOFF });
+      proxy.setDown(true);
+      const pending = first.sendWithAttachments(chat, 'with a file', [file.id]);
+      assert.deepEqual(first.pendingSends().map((send) => send.attachments), [[file.id]]);
+      assert.deepEqual(JSON.parse(storage.get('hellocode.pending') ?? '[]')[0].attachments, [file.id]);
+      await first.close({ keepPending: true });
+      await rejectsWith(pending, 'closed');
+      proxy.setDown(false);
+      again = await Client.connect({ url: proxy.url, storage, backoff: BACKOFF });
+      await bob.recorder.until(() => bob.recorder.posts(chat).length === 1, 'the queued message');
+      const [received] = bob.recorder.posts(chat);
+      assert.equal(received.content, 'with a file');
+      assert.deepEqual(received.attachments, [file]);
+      await again.close();
+      await proxy.close();
+    } finally {
+      await alice.close();
+      await bob.close();
+    }
+  });
+
+  test('HTTP refusals map to the codes of the WebSocket', () => {
+    const coded = httpError(413, '{"code":"invalid_field","message":"the body is over 10 MiB"}', null);
+    assert.equal(coded.code, 'invalid_field');
+    assert.equal(coded.status, 413);
+    assert.ok(coded.server && /over 10 MiB/.test(coded.message));
+    const limited = httpError(429, '{"code":"rate_limited","message":"too many uploads"}', '12');
+    assert.equal(limited.code, 'rate_limited');
+    assert.equal(limited.retryAfter, 12);
+    assert.equal(httpError(403, '', null).code, 'forbidden');
+    assert.equal(httpError(404, '<html>', null).code, 'not_found');
+    const fields = httpError(422, '{"name":["too long"]}', null);
+    assert.equal(fields.code, 'validation_failed');
+    assert.match(fields.message, /name: too long/);
+    assert.equal(httpError(502, 'bad gateway', null).code, 'internal');
   });
 });
 

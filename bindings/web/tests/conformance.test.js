@@ -353,6 +353,16 @@ async function callOperation(client, call, args) {
       return (await client.revokeInviteLink(args.chat, args.link)) ?? null;
     case 'join_by_link':
       return canonical.chat(await client.joinByLink(args.token));
+    case 'upload_attachment':
+      return canonical.attachment(await client.uploadAttachment(args.chat, args.name, fileBytes(args)));
+    case 'upload_avatar':
+      return canonical.attachment(await client.uploadAvatar(args.name, fileBytes(args)));
+    case 'download':
+      return canonical.download(await client.download(args.media));
+    case 'download_thumbnail':
+      return canonical.download(await client.downloadThumbnail(args.media));
+    case 'send_with_attachments':
+      return canonical.message(await client.sendWithAttachments(args.chat, args.text, args.attachments));
     case 'close':
       return (await client.close()) ?? null;
     case 'username':
@@ -364,6 +374,13 @@ async function callOperation(client, call, args) {
     default:
       throw new StepFailed(`no operation ${call}`);
   }
+}
+
+/** A file's bytes in a scenario: `text` (as UTF-8) or `base64`. @param {Record<string, any>} args */
+function fileBytes(args) {
+  if (typeof args.text === 'string') return new TextEncoder().encode(args.text);
+  if (typeof args.base64 === 'string') return new Uint8Array(Buffer.from(args.base64, 'base64'));
+  throw new StepFailed('a file needs `text` or `base64`');
 }
 
 /** @param {Record<string, any>} step */

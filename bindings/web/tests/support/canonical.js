@@ -17,7 +17,29 @@ export function message(message) {
     target: message.target ?? null,
     member: message.member ?? null,
     role: message.role ?? null,
+    attachments: (message.attachments ?? []).map(attachment),
   };
+}
+
+/** A file a message carries, or an upload's answer. @param {any} file */
+export function attachment(file) {
+  return {
+    id: file.id,
+    name: file.name,
+    content_type: file.contentType,
+    size: file.size,
+    width: file.width ?? null,
+    height: file.height ?? null,
+    thumbnail: file.thumbnail ?? null,
+  };
+}
+
+/** A download: its type, its size, and its text when it is text. @param {{contentType: string, data: Uint8Array}} file */
+export function download(file) {
+  /** @type {Record<string, any>} */
+  const out = { contentType: file.contentType, size: file.data.length };
+  if (file.contentType.startsWith('text/')) out.text = new TextDecoder().decode(file.data);
+  return out;
 }
 
 /** @param {any} chat */
