@@ -55,6 +55,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("/chat-view.js", JS, "../web/chat-view.js"),
     asset!("/people.js", JS, "../web/people.js"),
     asset!("/profile.js", JS, "../web/profile.js"),
+    asset!("/files.js", JS, "../web/files.js"),
     asset!("/hellocode.js", JS, "../../bindings/web/hellocode.js"),
     asset!("/src/chats.js", JS, "../../bindings/web/src/chats.js"),
     asset!("/src/client.js", JS, "../../bindings/web/src/client.js"),
@@ -62,6 +63,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("/src/errors.js", JS, "../../bindings/web/src/errors.js"),
     asset!("/src/events.js", JS, "../../bindings/web/src/events.js"),
     asset!("/src/handshake.js", JS, "../../bindings/web/src/handshake.js"),
+    asset!("/src/media.js", JS, "../../bindings/web/src/media.js"),
     asset!("/src/outbox.js", JS, "../../bindings/web/src/outbox.js"),
     asset!("/src/persist.js", JS, "../../bindings/web/src/persist.js"),
     asset!("/src/replies.js", JS, "../../bindings/web/src/replies.js"),
@@ -70,10 +72,12 @@ pub const ASSETS: &[Asset] = &[
 
 /// The Content-Security-Policy of every page and asset response: scripts, styles, images and
 /// connections (`fetch`, and the WebSocket: `'self'` covers `ws:`/`wss:` to this origin) from
-/// this origin only; no inline script or style, no `eval`, no plugins, no frames, no `<base>`;
-/// and Trusted Types required, so that no string can reach an HTML sink such as `innerHTML`.
+/// this origin only, and images also from `blob:` (avatars and attachments: downloaded with the
+/// token, shown through object URLs the page makes); no inline script or style, no `eval`, no
+/// plugins, no frames, no `<base>`; and Trusted Types required, so that no string can reach an
+/// HTML sink such as `innerHTML`.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+     style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'; require-trusted-types-for 'script'; \
      trusted-types 'none'";
 
@@ -221,7 +225,13 @@ mod tests {
     #[test]
     fn the_policy_allows_no_inline_code() {
         assert!(!CONTENT_SECURITY_POLICY.contains("unsafe"));
-        for directive in ["default-src 'none'", "script-src 'self'", "frame-ancestors 'none'"] {
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+            "img-src 'self' data: blob:;",
+            "connect-src 'self';",
+        ] {
             assert!(CONTENT_SECURITY_POLICY.contains(directive), "{directive}");
         }
     }

@@ -4,6 +4,7 @@
 
 import { createChatView } from './chat-view.js';
 import { renderChatList } from './chat-list.js';
+import { ObjectUrls, avatarNode } from './files.js';
 import { setUpPeople } from './people.js';
 import { setUpProfile } from './profile.js';
 import { connect, describe, setUpSignIn } from './sign-in.js';
@@ -100,6 +101,7 @@ async function start(client, { registered }) {
   screens.workspace.hidden = false;
   screens.account.hidden = false;
   document.getElementById('me').textContent = client.username;
+  app.drawMe();
   app.showConnection(client.state);
   await app.loadChats();
   if (registered) profile.open({ welcome: true });
@@ -128,11 +130,21 @@ class App {
     this.receiptStore = kept(this.me, 'receipts');
     this.receipts = this.receiptStore.load();
     this.view = view;
+    /** What the server said of each user's avatar: username → {avatar: address | null}. */
+    this.profiles = new Map();
+    /** The avatars as object URLs, by address (revoked on sign-out or when one is replaced). */
+    this.avatars = new ObjectUrls(client);
+    this.avatarLoads = new Set();
+    this.avatarFailures = new Set();
+    /** The files this page uploaded, by id: the names its pending sends show. */
+    this.uploaded = new Map();
     this.stopListening = client.addListener((event) => this.handle(event));
   }
 
   stop() {
     this.stopListening?.();
+    this.avatars.clear();
+    document.getElementById('me-avatar').replaceChildren();
     this.view.close();
     document.body.classList.remove('chat-open');
     for (const dialog of document.querySelectorAll('dialog[open]')) dialog.close();
@@ -183,6 +195,88 @@ class App {
 
   receiptsOf(chat) {
     return this.receipts[chat] ?? {};
+  }
+
+  /**
+   * The object URL of a user's avatar if it is here, else null: then the profile, and the
+   * picture, are fetched and everything that shows avatars is drawn again when it comes.
+   */
+  avatarOf(username) {
+    const profile = this.profiles.get(username);
+    if (!profile) {
+      this.profiles.set(username, { avatar: null });
+      this.refreshProfile(username);
+      return null;
+    }
+    if (!profile.avatar) return null;
+    const url = this.avatars.known(profile.avatar);
+    if (!url) this.loadAvatar(profile.avatar);
+    return url;
+  }
+
+  /** Ask the server for a user's profile again (someone may have a new avatar). */
+  async refreshProfile(username) {
+    try {
+      const user = await this.client.getUser(username);
+      this.setAvatar(username, user.avatar ?? null);
+    } catch {
+      // offline, or no such user: initials
+    }
+  }
+
+  setAvatar(username, avatar) {
+    const old = this.profiles.get(username)?.avatar ?? null;
+    this.profiles.set(username, { avatar });
+    if (old === avatar) return;
+    if (old && ![...this.profiles.values()].some((profile) => profile.avatar === old)) this.avatars.revoke(old);
+    if (avatar) this.loadAvatar(avatar);
+    else this.redrawAvatars();
+  }
+
+  loadAvatar(address) {
+    if (this.avatarLoads.has(address) || this.avatarFailures.has(address)) return;
+    this.avatarLoads.add(address);
+    this.avatars.get(address).then(
+      () => {
+        this.avatarLoads.delete(address);
+        this.redrawAvatars();
+      },
+      () => {
+        this.avatarLoads.delete(address);
+        this.avatarFailures.add(address); // not asked again on every drawing
+      },
+    );
+  }
+
+  redrawAvatars() {
+    if (app !== this) return; // signed out meanwhile
+    this.drawList();
+    this.drawMe();
+    this.view.sync();
+    profile.drawAvatar();
+  }
+
+  drawMe() {
+    document.getElementById('me-avatar').replaceChildren(avatarNode(this.avatarOf(this.me), this.me, 'small'));
+  }
+
+  /** The name of a file this page uploaded (for its pending sends). */
+  attachmentName(id) {
+    return this.uploaded.get(id)?.name ?? 'file';
+  }
+
+  /** Upload a file picked, pasted or dropped to a chat; its attachment. */
+  async uploadAttachment(chat, file, progress) {
+    const attachment = await this.client.uploadAttachment(chat, file.name || 'pasted-file', file, progress);
+    this.uploaded.set(attachment.id, attachment);
+    return attachment;
+  }
+
+  /** Upload my avatar; it shows wherever I do. */
+  async uploadAvatar(file, progress) {
+    const avatar = await this.client.uploadAvatar(file.name || 'avatar', file, progress);
+    this.setAvatar(this.me, `/api/media/${avatar.id}`);
+    return avatar;
   }
 
   async languages() {
@@ -260,6 +354,8 @@ class App {
     if (!entry) return;
     this.current = id;
     document.body.classList.add('chat-open');
+    // Someone may have a new avatar since: ask again, for the people of this chat.
+    for (const participant of entry.chat.participants) this.refreshProfile(participant.username);
     this.drawList();
     try {
       const opening = this.view.open(entry); // shows the chat at once, then loads its history
@@ -292,8 +388,8 @@ class App {
     await this.openChat(chat.id);
   }
 
-  send(chat, text) {
-    const send = this.client.enqueue(chat, text);
+  send(chat, text, attachments = []) {
+    const send = this.client.enqueue(chat, text, attachments.length ? { attachments } : {});
     // The module reports the send as pending too; either way it is shown once.
     this.pending.set(send.clientId, { ...send, chat: chatId(send.chat) });
     this.view.sync();
@@ -302,7 +398,7 @@ class App {
 
   retry(send) {
     this.pending.delete(send.clientId);
-    this.send(send.chat, send.text);
+    this.send(send.chat, send.text, send.attachments ?? []);
   }
 
   discard(send) {

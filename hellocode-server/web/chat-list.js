@@ -2,6 +2,7 @@
 // a direct chat, whether the other person is online. Redrawn whole: it is short.
 
 import { el, replaceChildren, shortTime } from './dom.js';
+import { avatarNode } from './files.js';
 
 /** Draw the chats of `app`, most recent activity first. */
 export function renderChatList(app) {
@@ -22,9 +23,9 @@ function item(app, entry) {
   const pending = app.pendingIn(id).at(-1);
   const last = entry.last;
   const preview = pending
-    ? `You: ${pending.text}`
+    ? `You: ${summary({ content: pending.text, attachments: pending.attachments?.map((id) => ({ name: app.attachmentName(id) })) })}`
     : last
-      ? `${last.author === app.me ? 'You' : last.author}: ${last.deleted ? 'message deleted' : last.content}`
+      ? `${last.author === app.me ? 'You' : last.author}: ${last.deleted ? 'message deleted' : summary(last)}`
       : 'No messages yet';
   const labels = [app.title(entry.chat)];
   if (online) labels.push('online');
@@ -43,12 +44,7 @@ function item(app, entry) {
         'aria-describedby': `preview-${id}`,
         onclick: () => app.openChat(id),
       },
-      el(
-        'span',
-        { class: 'avatar', 'aria-hidden': 'true' },
-        initials(app.title(entry.chat)),
-        peer ? el('span', { class: online ? 'dot online' : 'dot' }) : null,
-      ),
+      avatar(app, entry, peer, online),
       el(
         'span',
         { class: 'chat-item-text' },
@@ -76,9 +72,16 @@ function activity(entry) {
   return Date.parse(entry.last?.timestamp ?? entry.chat.createdAt ?? 0) || 0;
 }
 
-/** Up to two letters for an avatar: "alice" → "AL", "Crab club" → "CC". */
-export function initials(title) {
-  const words = title.split(/[\s,]+/).filter(Boolean);
-  const letters = words.length > 1 ? words[0][0] + words[1][0] : (words[0] ?? '?').slice(0, 2);
-  return letters.toUpperCase();
+/** The chat's picture: a direct chat's peer's avatar (and whether they are online), else initials. */
+function avatar(app, entry, peer, online) {
+  const node = avatarNode(peer ? app.avatarOf(peer) : null, app.title(entry.chat));
+  if (peer) node.append(el('span', { class: online ? 'dot online' : 'dot' }));
+  return node;
+}
+
+/** A message in a line: its text, or the names of its files. */
+function summary(message) {
+  const files = (message.attachments ?? []).map((file) => file.name);
+  if (!files.length) return message.content;
+  return message.content ? `${message.content} · ${files.join(', ')}` : files.join(', ');
 }

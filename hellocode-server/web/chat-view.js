@@ -1,8 +1,10 @@
 // The open chat: its messages (kept in step with the store by key, so that new ones are
 // announced once and an edit in progress is not redrawn away), scroll-back, the composer,
-// typing indicators, read receipts, and editing and deleting one's own messages.
+// typing indicators, read receipts, editing and deleting one's own messages, and files: images
+// inline, other files as download links, and uploads from the composer (pick, paste or drop).
 
 import { clockTime, el, replaceChildren, richText } from './dom.js';
+import { ObjectUrls, StagedFiles, attachmentsNode, avatarNode } from './files.js';
 
 const PAGE = 30;
 const GROUP_GAP_MS = 5 * 60 * 1000;
@@ -19,6 +21,11 @@ export function createChatView(app) {
   const typing = document.getElementById('typing');
   const composer = document.getElementById('composer');
   const input = document.getElementById('composer-text');
+  const picker = document.getElementById('composer-files');
+  const viewer = document.getElementById('viewer');
+  const viewerImage = document.getElementById('viewer-image');
+  const viewerCaption = document.getElementById('viewer-caption');
+  const viewerSave = document.getElementById('viewer-save');
 
   /** The open chat's entry, the nodes drawn for it by key, and the message being edited. */
   let entry = null;
@@ -26,6 +33,45 @@ export function createChatView(app) {
   let editing = null;
   let lastTypingSent = 0;
   let loadingOlder = false;
+  /** The open chat's files as object URLs (revoked when it closes). */
+  let files = null;
+  /** Files picked, pasted or dropped for the next message, uploading to the open chat. */
+  const staged = new StagedFiles(document.getElementById('composer-staged'), (file, progress) =>
+    app.uploadAttachment(entry.chat.id, file, progress),
+  );
+
+  document.getElementById('attach').addEventListener('click', () => picker.click());
+  picker.addEventListener('change', () => {
+    if (entry && picker.files?.length) staged.add([...picker.files]);
+    picker.value = '';
+    input.focus();
+  });
+  input.addEventListener('paste', (event) => {
+    const pasted = [...(event.clipboardData?.files ?? [])];
+    if (!entry || pasted.length === 0) return;
+    event.preventDefault();
+    staged.add(pasted);
+  });
+  composer.addEventListener('dragover', (event) => {
+    if (!entry || !event.dataTransfer?.types.includes('Files')) return;
+    event.preventDefault();
+    composer.classList.add('dropping');
+  });
+  composer.addEventListener('dragleave', () => composer.classList.remove('dropping'));
+  composer.addEventListener('drop', (event) => {
+    composer.classList.remove('dropping');
+    const dropped = [...(event.dataTransfer?.files ?? [])];
+    if (!entry || dropped.length === 0) return;
+    event.preventDefault();
+    staged.add(dropped);
+  });
+  viewer.addEventListener('close', () => {
+    viewerImage.removeAttribute('src');
+    viewerSave.removeAttribute('href');
+  });
+  viewer.addEventListener('click', (event) => {
+    if (event.target === viewer) viewer.close(); // a click beside the image
+  });
 
   composer.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -50,14 +96,43 @@ export function createChatView(app) {
     if (scroller.scrollTop < 40 && entry && !entry.complete) loadOlder();
   });
 
-  function send() {
+  async function send() {
     const text = input.value.trim();
-    if (!entry || !text) return;
-    app.send(entry.chat.id, text);
+    if (!entry || (!text && staged.size === 0)) return;
+    const chat = entry.chat.id;
+    let attachments = [];
+    if (staged.size > 0) {
+      try {
+        attachments = await staged.attachments(); // the uploads still going are waited for
+      } catch {
+        return; // a file failed: it says so; remove it (or the others stay) and send again
+      }
+      if (entry?.chat.id !== chat) return;
+      staged.clear();
+    }
+    app.send(chat, text, attachments.map((attachment) => attachment.id));
     input.value = '';
     grow();
     lastTypingSent = 0;
     stickToBottom();
+  }
+
+  /** Show an image whole, in the viewer. */
+  async function openImage(attachment) {
+    const address = `/api/media/${attachment.id}`;
+    viewerCaption.textContent = attachment.name;
+    viewerImage.alt = attachment.name;
+    viewerSave.setAttribute('download', attachment.name);
+    viewer.showModal();
+    try {
+      const url = await files.get(address);
+      if (viewer.open && viewerImage.alt === attachment.name) {
+        viewerImage.src = url;
+        viewerSave.href = url;
+      }
+    } catch {
+      viewerCaption.textContent = `${attachment.name}: could not load the image`;
+    }
   }
 
   function grow() {
@@ -121,7 +196,8 @@ export function createChatView(app) {
       return found;
     };
     for (const message of items) {
-      const version = `${message.content}|${message.editedAt ?? ''}|${message.deleted ? 1 : 0}`;
+      const avatar = app.avatarOf(message.author) ?? '';
+      const version = `${message.content}|${message.editedAt ?? ''}|${message.deleted ? 1 : 0}|${message.attachments?.length ?? 0}|${avatar}`;
       const shown = nodeFor(
         `m${message.seq}`,
         (found) => found.dataset.version === version || editing === message.seq,
@@ -191,7 +267,10 @@ export function createChatView(app) {
     const time = el('time', { datetime: message.timestamp }, clockTime(message.timestamp));
     const body = message.deleted
       ? el('p', { class: 'text deleted' }, 'Message deleted')
-      : el('div', { class: 'text' }, richText(message.content));
+      : [
+          message.content ? el('div', { class: 'text' }, richText(message.content)) : null,
+          attachmentsNode(message.attachments, files, openImage),
+        ];
     return el(
       'li',
       // One's own messages take the focus (a tap, or Tab), which shows their Edit and Delete.
@@ -199,6 +278,7 @@ export function createChatView(app) {
       el(
         'p',
         { class: 'meta' },
+        avatarNode(app.avatarOf(message.author), message.author, 'small'),
         el('span', { class: 'author' }, mine ? 'You' : message.author),
         ' ',
         time,
@@ -307,7 +387,14 @@ export function createChatView(app) {
       'li',
       { class: 'message mine pending', 'data-client-id': send.clientId },
       el('p', { class: 'meta' }, el('span', { class: 'author' }, 'You'), ' ', el('span', { class: 'status' }, status)),
-      el('div', { class: 'bubble' }, el('div', { class: 'text' }, richText(send.text))),
+      el(
+        'div',
+        { class: 'bubble' },
+        send.text ? el('div', { class: 'text' }, richText(send.text)) : null,
+        send.attachments?.length
+          ? el('ul', { class: 'attachments pending-files' }, send.attachments.map((id) => el('li', { class: 'file-name' }, app.attachmentName(id))))
+          : null,
+      ),
     );
   }
 
@@ -343,6 +430,9 @@ export function createChatView(app) {
         nodes = new Map();
         editing = null;
         list.replaceChildren();
+        files?.clear();
+        files = new ObjectUrls(app.client);
+        staged.clear();
         input.value = '';
         grow();
       }
@@ -365,6 +455,10 @@ export function createChatView(app) {
       entry = null;
       nodes = new Map();
       list.replaceChildren();
+      files?.clear();
+      files = null;
+      staged.clear();
+      if (viewer.open) viewer.close();
       pane.hidden = true;
       empty.hidden = false;
     },

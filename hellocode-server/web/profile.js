@@ -1,7 +1,8 @@
-// One's own profile: the time zone and the languages one wants to explore (what others find
-// one by). Shown after registering, and from the Profile button.
+// One's own profile: a picture, the time zone and the languages one wants to explore (what
+// others find one by). Shown after registering, and from the Profile button.
 
 import { el, fieldError, replaceChildren } from './dom.js';
+import { avatarNode } from './files.js';
 import { describe } from './sign-in.js';
 
 export function setUpProfile(app) {
@@ -13,6 +14,29 @@ export function setUpProfile(app) {
   const newLanguage = document.getElementById('profile-new-language');
   const add = document.getElementById('profile-add-language');
   const error = document.getElementById('profile-error');
+  const avatar = document.getElementById('profile-avatar');
+  const avatarFile = document.getElementById('profile-avatar-file');
+  const avatarProgress = document.getElementById('profile-avatar-progress');
+  const avatarError = document.getElementById('profile-avatar-error');
+
+  const drawAvatar = () => replaceChildren(avatar, avatarNode(app.avatarOf(app.me), app.me, 'large'));
+
+  document.getElementById('profile-avatar-button').addEventListener('click', () => avatarFile.click());
+  avatarFile.addEventListener('change', async () => {
+    const file = avatarFile.files?.[0];
+    avatarFile.value = '';
+    if (!file) return;
+    avatarError.textContent = '';
+    avatarProgress.value = 0;
+    avatarProgress.hidden = false;
+    try {
+      await app.uploadAvatar(file, (done, total) => (avatarProgress.value = total ? (100 * done) / total : 0));
+    } catch (failure) {
+      avatarError.textContent = describe(failure);
+    } finally {
+      avatarProgress.hidden = true;
+    }
+  });
 
   const box = (name, checked) => {
     const id = `language-${name.replace(/[^\w-]/g, (c) => `_${c.codePointAt(0)}`)}`;
@@ -64,12 +88,19 @@ export function setUpProfile(app) {
   });
 
   return {
+    /** The picture changed (or came): show it, if the dialog is open. */
+    drawAvatar() {
+      if (dialog.open) drawAvatar();
+    },
+
     /** Open the dialog; `welcome` for a new account. */
     async open({ welcome = false } = {}) {
       intro.textContent = welcome
         ? `Welcome, ${app.me}! Pick the languages you want to explore: people who picked the same find you, and you them.`
         : '';
       error.textContent = '';
+      avatarError.textContent = '';
+      drawAvatar();
       dialog.showModal();
       try {
         const [languages, profile] = await Promise.all([app.languages(), app.profile()]);

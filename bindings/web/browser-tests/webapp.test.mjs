@@ -1,15 +1,17 @@
 // The web app in real headless Chromium against a real server: two people register in two
 // browser contexts, find each other by language and chat; one goes offline, writes, comes back;
-// reloads; edits, deletions, read receipts, typing, links and a <script> that must stay text.
-// Writes the screenshots of docs/screenshots/. Run by ../run-tests.sh.
+// reloads; edits, deletions, read receipts, typing, links and a <script> that must stay text;
+// files: an image inline, a text file to download, an avatar. Writes the screenshots of
+// docs/screenshots/. Run by ../run-tests.sh.
 
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { DESKTOP, PHONE, cspViolations, launch, openPage } from './browser.mjs';
 import { startServer } from './server.mjs';
+import { png } from '../tests/support/png.js';
 
 const SCREENSHOTS = fileURLToPath(new URL('../../../docs/screenshots/', import.meta.url));
 const PATIENCE = 15_000;
@@ -272,6 +274,59 @@ test('on a phone: sign in, the chat list, a chat, log out', async () => {
   await page.reload();
   await page.locator('#login-form').waitFor();
   assert.equal(await page.evaluate(() => Object.keys(localStorage).length), 0);
+});
+
+test('files: an image shows inline and whole, a text file downloads, an avatar shows', async () => {
+  const notes = 'Rust meetup: bring a laptop and a borrow checker.\n';
+  await alice.page.setInputFiles('#composer-files', [
+    { name: 'diagram.png', mimeType: 'image/png', buffer: Buffer.from(png(48, 32)) },
+    { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from(notes) },
+  ]);
+  // Each file uploads at once; the message waits for them.
+  await alice.page.locator('#composer-staged .staged-file.done').nth(1).waitFor();
+  await send(alice.page, 'The slides and my notes');
+  await alice.page.locator('#composer-staged').waitFor({ state: 'hidden' });
+
+  const shown = message(bob.page, 'The slides and my notes');
+  await shown.waitFor();
+  const image = shown.locator('.attachment-image img');
+  await image.waitFor();
+  await bob.page.waitForFunction((img) => img.complete && img.naturalWidth > 0, await image.elementHandle());
+  assert.match((await image.getAttribute('src')) ?? '', /^blob:/);
+  assert.equal(await image.getAttribute('alt'), 'diagram.png');
+
+  const link = shown.locator('a.attachment-file', { hasText: 'notes.txt' });
+  assert.equal(await link.getAttribute('download'), 'notes.txt');
+  assert.match((await link.textContent()) ?? '', /notes\.txt.*\d+ B/);
+  const [download] = await Promise.all([bob.page.waitForEvent('download'), link.click()]);
+  assert.equal(download.suggestedFilename(), 'notes.txt');
+  assert.equal(readFileSync(await download.path(), 'utf8'), notes);
+
+  // A click opens the image whole.
+  await shown.locator('.attachment-image').click();
+  await bob.page.locator('#viewer[open]').waitFor();
+  await bob.page.waitForFunction(() => document.getElementById('viewer-image')?.naturalWidth === 48);
+  await bob.page.keyboard.press('Escape');
+  await bob.page.locator('#viewer').waitFor({ state: 'hidden' });
+
+  // Alice picks a picture in her profile: it shows there and beside her name at once.
+  await alice.page.click('#open-profile');
+  await alice.page.locator('#profile[open]').waitFor();
+  await alice.page.setInputFiles('#profile-avatar-file', {
+    name: 'me.png',
+    mimeType: 'image/png',
+    buffer: Buffer.from(png(64, 64, [200, 80, 40])),
+  });
+  await alice.page.waitForFunction(() => (document.querySelector('#profile-avatar img')?.naturalWidth ?? 0) > 0);
+  await alice.page.waitForFunction(() => (document.querySelector('#me-avatar img')?.naturalWidth ?? 0) > 0);
+  await alice.page.click('#profile [data-close]');
+  // Bob's page asks for the profiles of a chat's people when he opens it.
+  await bob.page.locator('#chat-list .chat-item', { hasText: 'alice' }).click();
+  const avatarShown = () =>
+    [...document.querySelectorAll('#chat-list .chat-item .avatar img, #messages .meta .avatar img')].some((img) => img.naturalWidth > 0);
+  await bob.page.waitForFunction(avatarShown);
+  await message(bob.page, 'The slides and my notes').locator('.meta .avatar img').waitFor({ state: 'attached' });
+  await shoot(bob.page, 'chat-files-desktop');
 });
 
 test('no page saw a console error or a CSP violation', async () => {
