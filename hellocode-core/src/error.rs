@@ -144,6 +144,14 @@ pub enum Error {
         /// What is wrong, e.g. `needs a chat`.
         problem: &'static str,
     },
+    /// A user has as many pushers as allowed; remove one first.
+    #[error("{username} has {max} pushers already; remove one first")]
+    TooManyPushers {
+        /// Whose.
+        username: String,
+        /// The most allowed.
+        max: usize,
+    },
     /// The database failed (connection, constraint, I/O). Details stay in the server's logs.
     #[error("database error: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -175,7 +183,8 @@ impl Error {
             | Error::TooManyParticipants { .. }
             | Error::AlreadyMember { .. }
             | Error::InvalidText { .. }
-            | Error::InvalidMedia { .. } => ErrorCode::InvalidField,
+            | Error::InvalidMedia { .. }
+            | Error::TooManyPushers { .. } => ErrorCode::InvalidField,
             Error::UsernameTaken(_) => ErrorCode::UsernameTaken,
             Error::Database(_) => ErrorCode::Internal,
             Error::Unavailable(_) => ErrorCode::Unavailable,

@@ -6,6 +6,7 @@
 mod groups;
 mod invitations;
 mod media;
+mod push;
 
 use std::fmt;
 
@@ -20,6 +21,11 @@ pub use invitations::{
     Invitation, InvitationState, InviteLink, Invited, NewInviteLink, invite_token_hash,
 };
 pub use media::{Attachment, Media, MediaKind, NewMedia};
+pub use push::{
+    MAX_APP_ID_BYTES, MAX_DEVICE_NAME_CHARS, MAX_PUSH_URL_BYTES, MAX_PUSHERS_PER_USER,
+    MAX_PUSHKEY_BYTES, NOTIFY_PATH, NewPush, NewPusher, PushSettings, PushTarget, PushUrl, Pusher,
+    QueuedPush, check_push_url,
+};
 
 /// Identifies a chat. On the wire it is accepted as a string (`"7"`) or a number (`7`) and written
 /// as a number.

@@ -443,6 +443,45 @@ pub enum Command {
         /// The link's token.
         token: String,
     },
+    /// Register (or change) a device's pusher: notifications of messages that arrive while
+    /// none of the caller's connections is open go to its push gateway. Replies `push_settings`.
+    SetPusher {
+        /// The app, reverse-DNS style; the gateway picks its FCM or APNs credentials by it.
+        #[serde(rename = "appId", alias = "app_id")]
+        app_id: String,
+        /// The device's token at FCM or APNs.
+        pushkey: String,
+        /// The gateway's notify URL (`https://…/_matrix/push/v1/notify`).
+        url: String,
+        /// A name the user recognises the device by.
+        #[serde(rename = "deviceName", alias = "device_name", default)]
+        device_name: Option<String>,
+        /// The device's language tag.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lang: Option<String>,
+        /// Whether notifications carry the message's text (default true).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previews: Option<bool>,
+    },
+    /// Remove one of the caller's pushers (idempotent). Replies `push_settings`.
+    RemovePusher {
+        /// Its app id.
+        #[serde(rename = "appId", alias = "app_id")]
+        app_id: String,
+        /// Its push key.
+        pushkey: String,
+    },
+    /// The caller's pushers and muted chats. Replies `push_settings`.
+    GetPushSettings {},
+    /// Mute (or unmute) a chat's notifications for the caller (a member). Replies
+    /// `push_settings`.
+    MuteChat {
+        /// The chat.
+        #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
+        /// `true` to mute, `false` to unmute.
+        muted: bool,
+    },
 }
 
 impl Command {
@@ -490,6 +529,10 @@ impl Command {
             Command::ListInviteLinks { .. } => "list_invite_links",
             Command::RevokeInviteLink { .. } => "revoke_invite_link",
             Command::JoinByLink { .. } => "join_by_link",
+            Command::SetPusher { .. } => "set_pusher",
+            Command::RemovePusher { .. } => "remove_pusher",
+            Command::GetPushSettings {} => "get_push_settings",
+            Command::MuteChat { .. } => "mute_chat",
         }
     }
 
@@ -536,5 +579,9 @@ impl Command {
         "list_invite_links",
         "revoke_invite_link",
         "join_by_link",
+        "set_pusher",
+        "remove_pusher",
+        "get_push_settings",
+        "mute_chat",
     ];
 }

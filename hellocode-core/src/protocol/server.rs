@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{ErrorCode, RequestId};
 use crate::model::{
-    BotToken, Chat, ChatId, Invitation, InviteLink, Language, Message, ReadPosition, Seq, User,
+    BotToken, Chat, ChatId, Invitation, InviteLink, Language, Message, PushSettings, ReadPosition,
+    Seq, User,
 };
 
 /// One server frame. Replies carry the `id` of the request they answer; events carry none.
@@ -190,6 +191,16 @@ pub enum ServerFrame {
         /// One per member, by username (`seq` 0: nothing read yet).
         positions: Vec<ReadPosition>,
     },
+    /// Reply to `set_pusher`, `remove_pusher`, `get_push_settings` and `mute_chat`: the
+    /// caller's pushers and muted chats.
+    PushSettings {
+        /// Request id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// The settings.
+        #[serde(flatten)]
+        settings: PushSettings,
+    },
     /// Reply to `typing`, `read`, `delete_message`, `revoke_bot_token`, `decline_invitation`,
     /// `cancel_invitation` and `revoke_invite_link`: done.
     Ok {
@@ -322,6 +333,7 @@ impl ServerFrame {
             ServerFrame::InviteLink { .. } => "invite_link",
             ServerFrame::InviteLinks { .. } => "invite_links",
             ServerFrame::ReadPositions { .. } => "read_positions",
+            ServerFrame::PushSettings { .. } => "push_settings",
             ServerFrame::Ok { .. } => "ok",
             ServerFrame::Pong { .. } => "pong",
             ServerFrame::Error { .. } => "error",
@@ -358,6 +370,7 @@ impl ServerFrame {
         "invite_link",
         "invite_links",
         "read_positions",
+        "push_settings",
         "ok",
         "pong",
         "error",
@@ -395,6 +408,7 @@ impl ServerFrame {
             | ServerFrame::InviteLink { id, .. }
             | ServerFrame::InviteLinks { id, .. }
             | ServerFrame::ReadPositions { id, .. }
+            | ServerFrame::PushSettings { id, .. }
             | ServerFrame::Ok { id, .. }
             | ServerFrame::Pong { id, .. }
             | ServerFrame::Error { id, .. } => id.as_ref(),

@@ -125,5 +125,20 @@ pub async fn execute(storage: &dyn Storage, op: &StorageOp) -> Result<StorageOut
         StorageOp::JoinByLink { token_hash, by, max, at } => {
             StorageOutcome::Changed(storage.join_by_link(token_hash, by, *max, *at).await?)
         }
+        StorageOp::SetPusher { username, pusher } => {
+            storage.set_pusher(username, pusher.clone()).await?;
+            StorageOutcome::PushSettings(storage.push_settings(username).await?)
+        }
+        StorageOp::RemovePusher { username, app_id, pushkey } => {
+            storage.remove_pusher(username, app_id, pushkey).await?;
+            StorageOutcome::PushSettings(storage.push_settings(username).await?)
+        }
+        StorageOp::GetPushSettings { username } => {
+            StorageOutcome::PushSettings(storage.push_settings(username).await?)
+        }
+        StorageOp::MuteChat { chat, username, muted } => {
+            storage.mute_chat(*chat, username, *muted).await?;
+            StorageOutcome::PushSettings(storage.push_settings(username).await?)
+        }
     })
 }

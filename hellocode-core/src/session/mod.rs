@@ -41,6 +41,7 @@ mod chats;
 mod execute;
 mod invitations;
 mod ops;
+mod push;
 
 use crate::Error;
 use crate::model::{Attachment, ChatId, Timestamp};
@@ -578,6 +579,12 @@ impl Session {
             | Command::ListInviteLinks { .. }
             | Command::RevokeInviteLink { .. }
             | Command::JoinByLink { .. }) => self.invitation_op(actor, command, now)?,
+            command @ (Command::SetPusher { .. }
+            | Command::RemovePusher { .. }
+            | Command::GetPushSettings {}) => push::pusher_op(actor, command, now)?,
+            Command::MuteChat { chat_id, muted } => {
+                StorageOp::MuteChat { chat: self.chat(chat_id)?, username: actor, muted }
+            }
         };
         Ok(Some(op))
     }

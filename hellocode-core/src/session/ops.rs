@@ -3,8 +3,8 @@
 use super::{Output, Publish};
 use crate::model::{
     BotToken, Chat, ChatChange, ChatChanged, ChatId, CreatedChat, Invitation, InviteLink, Invited,
-    Language, Message, NewChat, NewInviteLink, NewMessage, ReadMark, ReadPosition, Revised, Seq,
-    Timestamp, User,
+    Language, Message, NewChat, NewInviteLink, NewMessage, NewPusher, PushSettings, ReadMark,
+    ReadPosition, Revised, Seq, Timestamp, User,
 };
 use crate::protocol::{ErrorCode, RequestId, ServerFrame};
 use crate::storage::{Appended, Items};
@@ -296,6 +296,36 @@ pub enum StorageOp {
         /// When (links expire).
         at: Timestamp,
     },
+    /// Register or change a pusher of `username`; answers the push settings.
+    SetPusher {
+        /// Whose.
+        username: String,
+        /// The pusher, checked.
+        pusher: NewPusher,
+    },
+    /// Remove a pusher of `username` (idempotent); answers the push settings.
+    RemovePusher {
+        /// Whose.
+        username: String,
+        /// Its app id.
+        app_id: String,
+        /// Its push key.
+        pushkey: String,
+    },
+    /// `username`'s push settings.
+    GetPushSettings {
+        /// Whose.
+        username: String,
+    },
+    /// Mute or unmute a chat for `username` (a member); answers the push settings.
+    MuteChat {
+        /// The chat.
+        chat: ChatId,
+        /// Who.
+        username: String,
+        /// Mute or unmute.
+        muted: bool,
+    },
 }
 
 impl StorageOp {
@@ -333,6 +363,10 @@ impl StorageOp {
             | StorageOp::ListInviteLinks { by, .. }
             | StorageOp::RevokeInviteLink { by, .. }
             | StorageOp::JoinByLink { by, .. } => Some(by),
+            StorageOp::SetPusher { username, .. }
+            | StorageOp::RemovePusher { username, .. }
+            | StorageOp::GetPushSettings { username }
+            | StorageOp::MuteChat { username, .. } => Some(username),
         }
     }
 
@@ -371,6 +405,10 @@ impl StorageOp {
             StorageOp::ListInviteLinks { .. } => "list_invite_links",
             StorageOp::RevokeInviteLink { .. } => "revoke_invite_link",
             StorageOp::JoinByLink { .. } => "join_by_link",
+            StorageOp::SetPusher { .. } => "set_pusher",
+            StorageOp::RemovePusher { .. } => "remove_pusher",
+            StorageOp::GetPushSettings { .. } => "get_push_settings",
+            StorageOp::MuteChat { .. } => "mute_chat",
         }
     }
 }
@@ -432,6 +470,8 @@ pub enum StorageOutcome {
     InviteLinks(Vec<InviteLink>),
     /// For `DeleteChat`: the members it had.
     Deleted(Vec<String>),
+    /// For the push operations: the settings after it.
+    PushSettings(PushSettings),
 }
 
 /// Build the reply and events for a completed operation.
@@ -538,6 +578,13 @@ pub(super) fn respond(id: Option<RequestId>, op: StorageOp, outcome: StorageOutc
             | StorageOp::RemoveContact { .. },
             StorageOutcome::Contacts(contacts),
         ) => Output::reply(ServerFrame::Contacts { id, contacts }),
+        (
+            StorageOp::SetPusher { .. }
+            | StorageOp::RemovePusher { .. }
+            | StorageOp::GetPushSettings { .. }
+            | StorageOp::MuteChat { .. },
+            StorageOutcome::PushSettings(settings),
+        ) => Output::reply(ServerFrame::PushSettings { id, settings }),
         (StorageOp::ListBotTokens { .. }, StorageOutcome::BotTokens(tokens)) => {
             Output::reply(ServerFrame::BotTokens { id, tokens })
         }

@@ -1,5 +1,7 @@
 //! The in-memory backend: for tests and ephemeral servers. Nothing survives the process.
 
+mod push;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
@@ -10,8 +12,9 @@ use super::{Appended, Items, Storage};
 use crate::model::{
     Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, ChatKind, CreatedChat, EventKind,
     Invitation, InvitationState, InviteLink, Invited, Language, Media, MediaKind, Message, NewChat,
-    NewInviteLink, NewMedia, NewMessage, NewUser, Participant, ReadMark, ReadPosition, Revised,
-    Role, Seq, Timestamp, User, UserUpdate, deleted_author, username_key,
+    NewInviteLink, NewMedia, NewMessage, NewPush, NewPusher, NewUser, Participant, PushSettings,
+    PushTarget, QueuedPush, ReadMark, ReadPosition, Revised, Role, Seq, Timestamp, User,
+    UserUpdate, deleted_author, username_key,
 };
 use crate::{Error, Result};
 
@@ -47,6 +50,8 @@ struct Inner {
     chat_keys: HashMap<(i64, String), ChatId>,
     /// Content address → its records by id (the order `readable_media` picks from).
     media: HashMap<String, BTreeMap<i64, MediaRow>>,
+    /// Pushers, mutes and queued notifications.
+    push: push::PushState,
 }
 
 #[derive(Debug)]
@@ -555,6 +560,7 @@ impl Storage for MemoryStorage {
         inner.bot_tokens.retain(|_, token| token.username != username);
         inner.invitations.retain(|_, row| row.inviter != username && row.invitee != username);
         inner.invite_links.retain(|_, link| link.creator != username);
+        inner.forget_pushers_of(username);
         // Their uploads stay (their chats' members still read them), under the deleted name.
         for row in inner.media.values_mut().flat_map(BTreeMap::values_mut) {
             if row.owner_id == Some(removed.id) {
@@ -1137,5 +1143,59 @@ impl Storage for MemoryStorage {
         };
         let rows = inner.media.get(id).into_iter().flat_map(BTreeMap::values);
         Ok(rows.filter(wanted).find(readable).map(|row| row.media.clone()))
+    }
+
+    async fn set_pusher(&self, username: &str, pusher: NewPusher) -> Result<()> {
+        self.lock().set_pusher(username, pusher)
+    }
+
+    async fn remove_pusher(&self, username: &str, app_id: &str, pushkey: &str) -> Result<()> {
+        self.lock().remove_pusher(username, app_id, pushkey);
+        Ok(())
+    }
+
+    async fn push_settings(&self, username: &str) -> Result<PushSettings> {
+        self.lock().push_settings(username)
+    }
+
+    async fn mute_chat(&self, chat: ChatId, username: &str, muted: bool) -> Result<()> {
+        self.lock().mute_chat(chat, username, muted)
+    }
+
+    async fn push_targets(&self, chat: ChatId, usernames: &[String]) -> Result<Vec<PushTarget>> {
+        self.lock().push_targets(chat, usernames)
+    }
+
+    async fn queue_pushes(&self, pushes: Vec<NewPush>) -> Result<()> {
+        self.lock().queue_pushes(pushes);
+        Ok(())
+    }
+
+    async fn claim_pushes(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<QueuedPush>> {
+        Ok(self.lock().claim_pushes(now, until, limit))
+    }
+
+    async fn push_sent(&self, id: i64) -> Result<()> {
+        self.lock().push_sent(id);
+        Ok(())
+    }
+
+    async fn push_failed(&self, id: i64, attempts: u32, due: Timestamp) -> Result<()> {
+        self.lock().push_failed(id, attempts, due);
+        Ok(())
+    }
+
+    async fn reject_pushkey(&self, app_id: &str, pushkey: &str) -> Result<()> {
+        self.lock().reject_pushkey(app_id, pushkey);
+        Ok(())
+    }
+
+    async fn queued_pushes(&self) -> Result<u64> {
+        Ok(self.lock().queued_pushes())
     }
 }

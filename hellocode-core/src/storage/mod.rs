@@ -43,7 +43,8 @@ use crate::Result;
 use crate::model::{
     Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, CreatedChat, Invitation, InviteLink,
     Invited, Language, Media, MediaKind, Message, NewChat, NewInviteLink, NewMedia, NewMessage,
-    NewUser, ReadMark, ReadPosition, Revised, Seq, Timestamp, User, UserUpdate,
+    NewPush, NewPusher, NewUser, PushSettings, PushTarget, QueuedPush, ReadMark, ReadPosition,
+    Revised, Seq, Timestamp, User, UserUpdate,
 };
 
 pub use media_store::{MediaStore, MemoryMediaStore};
@@ -376,6 +377,46 @@ pub trait Storage: Send + Sync + 'static {
         reader: &str,
         in_chat: Option<ChatId>,
     ) -> Result<Option<Media>>;
+
+    // ---- push ----
+
+    /// Register `username`'s pusher, or change theirs with the same app id and push key. A key
+    /// another user registered moves to `username` (the device changed hands), and what was
+    /// queued for it goes. `UserNotFound`; `TooManyPushers` beyond
+    /// [`MAX_PUSHERS_PER_USER`](crate::model::MAX_PUSHERS_PER_USER).
+    async fn set_pusher(&self, username: &str, pusher: NewPusher) -> Result<()>;
+    /// Remove `username`'s pusher with this app id and push key, with what was queued for it
+    /// (idempotent: nothing to remove is no error).
+    async fn remove_pusher(&self, username: &str, app_id: &str, pushkey: &str) -> Result<()>;
+    /// `username`'s pushers (by app id, then push key) and the chats they muted (by id).
+    async fn push_settings(&self, username: &str) -> Result<PushSettings>;
+    /// Mute or unmute `chat` for `username`, a member (`NotParticipant`, `ChatNotFound`). A
+    /// mute ends with the membership.
+    async fn mute_chat(&self, chat: ChatId, username: &str, muted: bool) -> Result<()>;
+    /// The pushers to notify of a new post in `chat` among `usernames`: those who are members
+    /// and have not muted it, each pusher with its user's unread count in the chat. By
+    /// username, then app id and push key.
+    async fn push_targets(&self, chat: ChatId, usernames: &[String]) -> Result<Vec<PushTarget>>;
+    /// Queue notifications (one transaction). One for a pusher removed meanwhile is dropped.
+    async fn queue_pushes(&self, pushes: Vec<NewPush>) -> Result<()>;
+    /// Claim up to `limit` queued notifications due by `now`, oldest due first: each is
+    /// hidden from other claims until `until` (then due again, should its sender die), and is
+    /// settled with [`push_sent`](Self::push_sent) or [`push_failed`](Self::push_failed).
+    /// Several servers may claim at once; none gets a notification another holds.
+    async fn claim_pushes(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<QueuedPush>>;
+    /// A notification reached its gateway (or was given up): remove it from the queue.
+    async fn push_sent(&self, id: i64) -> Result<()>;
+    /// A notification's send failed: try again at `due`, having failed `attempts` times.
+    async fn push_failed(&self, id: i64, attempts: u32, due: Timestamp) -> Result<()>;
+    /// The gateway rejected this push key: remove the pusher, whoever has it, with its queue.
+    async fn reject_pushkey(&self, app_id: &str, pushkey: &str) -> Result<()>;
+    /// How many notifications are queued (due or not).
+    async fn queued_pushes(&self) -> Result<u64>;
 
     // ---- provided ----
 

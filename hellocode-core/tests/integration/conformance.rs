@@ -18,6 +18,8 @@ mod invitations;
 pub use invitations::*;
 mod media;
 pub use media::*;
+mod push;
+pub use push::*;
 
 macro_rules! storage_conformance_tests {
     ($get_store:ident) => {
@@ -74,6 +76,9 @@ macro_rules! storage_conformance_tests {
             concurrent_uploads_record_once,
             a_post_keeps_its_attachments_until_it_is_deleted,
             a_chats_attachment_is_found_in_that_chat_only,
+            pushers_are_set_moved_and_removed,
+            posts_notify_unmuted_members_pushers,
+            the_push_queue_claims_retries_and_forgets,
         );
     };
     (@tests $get_store:ident, $($test:ident),+ $(,)?) => {

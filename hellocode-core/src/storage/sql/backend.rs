@@ -25,6 +25,11 @@ pub(crate) trait Backend: sqlx::Database<Row: SqlRow> {
     /// The name the storage goes by in `Debug` output.
     const STORAGE_NAME: &'static str;
 
+    /// What a claiming `SELECT` ends with so that concurrent claims skip the rows of `table`
+    /// (a name or alias) another holds (Postgres); empty where writers take turns anyway
+    /// (SQLite).
+    fn skip_locked(table: &str) -> String;
+
     /// The placeholder for the `n`th parameter (from 1) in SQL built at run time.
     fn param(n: usize) -> String;
 

@@ -22,6 +22,7 @@ mod media;
 mod messages;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
+mod push;
 mod rows;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
@@ -36,8 +37,9 @@ use self::backend::Backend;
 use self::media::SqlMediaStore;
 use crate::model::{
     Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, CreatedChat, Invitation, InviteLink,
-    Invited, Language, Media, Message, NewChat, NewInviteLink, NewMedia, NewMessage, NewUser,
-    ReadMark, ReadPosition, Revised, Seq, Timestamp, User, UserUpdate,
+    Invited, Language, Media, Message, NewChat, NewInviteLink, NewMedia, NewMessage, NewPush,
+    NewPusher, NewUser, PushSettings, PushTarget, QueuedPush, ReadMark, ReadPosition, Revised, Seq,
+    Timestamp, User, UserUpdate,
 };
 use crate::storage::{AppendTicket, Appended, Items, Storage};
 use crate::{Error, Result};
@@ -388,6 +390,55 @@ impl<DB: Backend> Storage for SqlStorage<DB> {
         in_chat: Option<ChatId>,
     ) -> Result<Option<Media>> {
         media::readable_media(&self.pool, id, reader, in_chat).await
+    }
+
+    async fn set_pusher(&self, username: &str, pusher: NewPusher) -> Result<()> {
+        push::set_pusher(&self.pool, username, pusher).await
+    }
+
+    async fn remove_pusher(&self, username: &str, app_id: &str, pushkey: &str) -> Result<()> {
+        push::remove_pusher(&self.pool, username, app_id, pushkey).await
+    }
+
+    async fn push_settings(&self, username: &str) -> Result<PushSettings> {
+        push::push_settings(&self.pool, username).await
+    }
+
+    async fn mute_chat(&self, chat: ChatId, username: &str, muted: bool) -> Result<()> {
+        push::mute_chat(&self.pool, chat, username, muted).await
+    }
+
+    async fn push_targets(&self, chat: ChatId, usernames: &[String]) -> Result<Vec<PushTarget>> {
+        push::push_targets(&self.pool, chat, usernames).await
+    }
+
+    async fn queue_pushes(&self, pushes: Vec<NewPush>) -> Result<()> {
+        push::queue_pushes(&self.pool, pushes).await
+    }
+
+    async fn claim_pushes(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<QueuedPush>> {
+        push::claim_pushes(&self.pool, now, until, limit).await
+    }
+
+    async fn push_sent(&self, id: i64) -> Result<()> {
+        push::push_sent(&self.pool, id).await
+    }
+
+    async fn push_failed(&self, id: i64, attempts: u32, due: Timestamp) -> Result<()> {
+        push::push_failed(&self.pool, id, attempts, due).await
+    }
+
+    async fn reject_pushkey(&self, app_id: &str, pushkey: &str) -> Result<()> {
+        push::reject_pushkey(&self.pool, app_id, pushkey).await
+    }
+
+    async fn queued_pushes(&self) -> Result<u64> {
+        push::queued_pushes(&self.pool).await
     }
 
     async fn close(&self) {

@@ -61,6 +61,10 @@ impl Backend for sqlx::Postgres {
         format!("${n}")
     }
 
+    fn skip_locked(table: &str) -> String {
+        format!("FOR UPDATE OF {table} SKIP LOCKED")
+    }
+
     async fn fetch_all(conn: &mut PgConnection, statement: Statement) -> sqlx::Result<Vec<PgRow>> {
         query(statement).fetch_all(conn).await
     }

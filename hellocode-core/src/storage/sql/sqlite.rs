@@ -97,6 +97,10 @@ impl Backend for sqlx::Sqlite {
         "?".to_owned()
     }
 
+    fn skip_locked(_table: &str) -> String {
+        String::new()
+    }
+
     async fn fetch_all(
         conn: &mut SqliteConnection,
         statement: Statement,
