@@ -307,8 +307,9 @@ export class Client {
    * server detects the type from the content; an image is re-encoded without metadata and
    * gets a thumbnail. `progress(done, total)` is told how far the upload is (in a browser as
    * the bytes go; at least once, at the end, with `done === total`). Refusals: `forbidden`
-   * (not a member), `invalid_field` (too large: `status` 413; a type the server refuses: 415;
-   * a bad name: 422), `rate_limited` (with `retryAfter`).
+   * (not a member), `too_large` (over the server's upload limit, or an image too large to
+   * decode: `status` 413), `invalid_field` (a type the server refuses: 415; a bad name: 422),
+   * `rate_limited` (with `retryAfter`).
    * @param {number} chat @param {string} name the file name to offer
    * @param {UploadData} data @param {Progress} [progress]
    * @returns {Promise<Attachment>} the file as a message will describe it
@@ -362,7 +363,7 @@ export class Client {
   http() {
     if (this.session.closing || this.session.phase.name === 'stopped') throw new HelloCodeError('closed', 'the client is closed');
     const token = this.session.token;
-    if (token === null) throw new HelloCodeError('not_authenticated', 'the client has no token');
+    if (token === null) throw new HelloCodeError('unsupported', 'the client has no token to authenticate over HTTP');
     return { base: httpBase(this.session.url), token, timeoutMs: this.session.config.requestTimeoutMs };
   }
 

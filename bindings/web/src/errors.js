@@ -3,8 +3,9 @@
 
 /**
  * Codes of the client itself; a refusal of the server carries the server's own code
- * (`forbidden`, `not_found`, `invalid_field`, `rate_limited`, ... see docs/PROTOCOL.md).
- * @typedef {'transport' | 'timeout' | 'connection_lost' | 'closed' | 'queue_full' | 'invalid_argument' | 'expired' | 'protocol' | string} ErrorCode
+ * (`forbidden`, `not_found`, `invalid_field`, `rate_limited`, ... see docs/PROTOCOL.md). An
+ * HTTP refusal (uploads, downloads) also: except a 413, which is `too_large`.
+ * @typedef {'transport' | 'timeout' | 'connection_lost' | 'closed' | 'queue_full' | 'invalid_argument' | 'expired' | 'protocol' | 'too_large' | 'unsupported' | string} ErrorCode
  */
 
 export class HelloCodeError extends Error {

@@ -137,7 +137,8 @@ function uploadBody(data) {
 
 /**
  * The error of a refused HTTP request: the server's `{code, message}` when the body has one,
- * else a code for the status (as the WebSocket's codes: `forbidden`, `not_found`, ...).
+ * else a code for the status (as the WebSocket's codes: `forbidden`, `not_found`, ...); a 413
+ * is always `too_large` (as in the Rust SDK).
  * @param {number} status @param {string} body @param {string | null} retryAfterHeader
  */
 export function httpError(status, body, retryAfterHeader) {
@@ -150,7 +151,7 @@ export function httpError(status, body, retryAfterHeader) {
   }
   const object = typeof parsed === 'object' && parsed !== null ? /** @type {Record<string, unknown>} */ (parsed) : {};
   const retryAfter = retryAfterHeader !== null && /^\d+$/.test(retryAfterHeader.trim()) ? Number(retryAfterHeader) : undefined;
-  let code = typeof object.code === 'string' ? object.code : null;
+  let code = status === 413 ? 'too_large' : typeof object.code === 'string' ? object.code : null;
   let message = typeof object.message === 'string' ? object.message : null;
   if (code === null) {
     code = statusCode(status);
@@ -169,15 +170,13 @@ export function httpError(status, body, retryAfterHeader) {
 function statusCode(status) {
   switch (status) {
     case 401:
-      return 'not_authenticated';
+      return 'invalid_token';
     case 403:
       return 'forbidden';
     case 404:
       return 'not_found';
     case 413:
-    case 415:
-    case 400:
-      return 'invalid_field';
+      return 'too_large';
     case 422:
       return 'validation_failed';
     case 429:
@@ -185,7 +184,7 @@ function statusCode(status) {
     case 503:
       return 'unavailable';
     default:
-      return 'internal';
+      return status >= 500 ? 'internal' : 'invalid_field';
   }
 }
 

@@ -455,10 +455,14 @@ describe('media', () => {
   });
 
   test('HTTP refusals map to the codes of the WebSocket', () => {
-    const coded = httpError(413, '{"code":"invalid_field","message":"the body is over 10 MiB"}', null);
+    const coded = httpError(415, '{"code":"invalid_field","message":"the content is text/plain, not image/png"}', null);
     assert.equal(coded.code, 'invalid_field');
-    assert.equal(coded.status, 413);
-    assert.ok(coded.server && /over 10 MiB/.test(coded.message));
+    assert.equal(coded.status, 415);
+    assert.ok(coded.server && /not image\/png/.test(coded.message));
+    const large = httpError(413, '{"code":"invalid_field","message":"the body is over 10 MiB"}', null);
+    assert.equal(large.code, 'too_large', 'a 413 is too_large, as in the Rust SDK');
+    assert.match(large.message, /over 10 MiB/);
+    assert.equal(httpError(401, '', null).code, 'invalid_token');
     const limited = httpError(429, '{"code":"rate_limited","message":"too many uploads"}', '12');
     assert.equal(limited.code, 'rate_limited');
     assert.equal(limited.retryAfter, 12);
