@@ -20,6 +20,7 @@ use crate::dispatch::Dispatcher;
 use crate::error::{Error, Result};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
+use crate::push::Push;
 use crate::rate_limit::RateLimits;
 
 /// Languages offered on a new server; users may add more.
@@ -166,10 +167,23 @@ impl Server {
             ),
         };
         let limits = Arc::new(RateLimits::new(&settings));
-        let dispatcher = Arc::new(
+        let listener = listen(addr, settings.socket_send_buffer)?;
+        let local_addr = listener.local_addr()?;
+        let mut dispatcher =
             Dispatcher::new(storage.clone(), auth.clone(), broker, metrics.clone(), limits.clone())
-                .with_creation_limits(settings.creation),
-        );
+                .with_creation_limits(settings.creation)
+                .with_own_address(local_addr);
+        if settings.push.enabled {
+            let push = Push::start(
+                storage.clone(),
+                hub.clone(),
+                metrics.clone(),
+                settings.push,
+                shutdown.clone(),
+            );
+            dispatcher = dispatcher.with_push(push);
+        }
+        let dispatcher = Arc::new(dispatcher);
         let (alive_sender, alive) = mpsc::channel(1);
         let state = Arc::new(AppState {
             settings,
@@ -190,8 +204,6 @@ impl Server {
             .or(crate::web::routes(settings.web))
             .unify()
             .recover(crate::rest::handle_rejection);
-        let listener = listen(addr, settings.socket_send_buffer)?;
-        let local_addr = listener.local_addr()?;
         let task = tokio::spawn(crate::serve::serve(listener, routes, settings, metrics, shutdown));
         tracing::info!(%local_addr, "hellocode server listening");
         Ok(Server { local_addr, stop, task, alive, storage, local })

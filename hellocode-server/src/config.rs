@@ -8,6 +8,7 @@ use clap::Parser;
 use hellocode_core::protocol::Limits;
 
 use crate::creation::CreationLimits;
+use crate::push::PushSettings;
 use crate::rate_limit::Rate;
 
 /// The HelloCode chat server: WebSocket and REST on one port.
@@ -173,6 +174,15 @@ pub struct Config {
     #[arg(long, env = "HELLOCODE_BROKER")]
     pub broker: Option<String>,
 
+    /// Send no push notifications: posts notify no offline member's devices (pushers may
+    /// still be registered; what is queued waits).
+    #[arg(long, env = "HELLOCODE_NO_PUSH")]
+    pub no_push: bool,
+
+    /// Requests to push gateways in flight at once.
+    #[arg(long, env = "HELLOCODE_PUSH_CONCURRENCY", default_value_t = 16)]
+    pub push_concurrency: usize,
+
     /// Do not serve the web app (the chat page at `/` and its assets); the API and the
     /// WebSocket are served as ever.
     #[arg(long, env = "HELLOCODE_NO_WEB")]
@@ -240,6 +250,11 @@ impl Config {
             hash_queue: self.hash_queue.max(1),
             db_timeout: Duration::from_secs(self.db_timeout.max(1)),
             web: !self.no_web,
+            push: PushSettings {
+                enabled: !self.no_push,
+                concurrency: self.push_concurrency.max(1),
+                ..PushSettings::default()
+            },
         }
     }
 }
@@ -309,6 +324,8 @@ pub struct Settings {
     pub db_timeout: Duration,
     /// Whether the web app is served at `/` (see [`crate::web`]).
     pub web: bool,
+    /// Push notifications (see [`crate::push`]).
+    pub push: PushSettings,
 }
 
 /// The smallest header cap hyper accepts (its minimum read buffer).
@@ -375,6 +392,7 @@ impl Default for Settings {
             hash_queue: 32,
             db_timeout: Duration::from_secs(2),
             web: true,
+            push: PushSettings::default(),
         }
     }
 }

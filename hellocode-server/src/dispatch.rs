@@ -2,7 +2,7 @@
 //! publication. Every transport (WebSocket, REST) calls [`Dispatcher::handle`]; there is no
 //! second implementation of any command.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -20,6 +20,7 @@ use crate::broker::{Broker, BrokerEvent};
 use crate::chat_order::ChatOrder;
 use crate::creation::{self, CreationLimiter, CreationLimits};
 use crate::metrics::Metrics;
+use crate::push::Push;
 use crate::rate_limit::{RateLimits, retry_after_secs};
 use crate::revocation::Revocation;
 
@@ -35,6 +36,10 @@ pub struct Dispatcher {
     chat_order: ChatOrder,
     /// Per-account limits on creating languages, chats and memberships.
     creation: CreationLimiter,
+    /// Notifies offline members of stored posts (none: push is off).
+    push: Option<Push>,
+    /// The address this server listens on: a pusher may not point at it.
+    own_addr: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -60,7 +65,37 @@ impl Dispatcher {
             limits,
             chat_order: ChatOrder::default(),
             creation: CreationLimiter::new(CreationLimits::default()),
+            push: None,
+            own_addr: None,
         }
+    }
+
+    /// The same dispatcher notifying offline members of stored posts through `push`.
+    pub fn with_push(mut self, push: Push) -> Self {
+        self.push = Some(push);
+        self
+    }
+
+    /// The same dispatcher refusing pushers that point at `addr`, where this server listens.
+    pub fn with_own_address(mut self, addr: SocketAddr) -> Self {
+        self.own_addr = Some(addr);
+        self
+    }
+
+    /// A pusher pointing at this server itself is refused: it would post notifications to
+    /// its own API.
+    fn pusher_refusal(&self, pending: &Pending) -> Option<ServerFrame> {
+        let (StorageOp::SetPusher { pusher, .. }, Some(own)) = (pending.op(), self.own_addr) else {
+            return None;
+        };
+        let url = hellocode_core::model::check_push_url(&pusher.url).ok()?;
+        crate::push::points_at(&url, own).then(|| {
+            ServerFrame::error(
+                pending.request_id().cloned(),
+                ErrorCode::InvalidField,
+                "url must not point at this server",
+            )
+        })
     }
 
     /// The same dispatcher with these creation limits.
@@ -200,6 +235,9 @@ impl Dispatcher {
         if let Some(refusal) = self.describe_attachments(&mut pending).await {
             return Some(refusal);
         }
+        if let Some(refusal) = self.pusher_refusal(&pending) {
+            return Some(refusal);
+        }
         let started = Instant::now();
         // An append takes its place in its chat's line; so does every other write that
         // takes the chat's sequence numbers, alone; other operations just run.
@@ -264,6 +302,11 @@ impl Dispatcher {
             _ => None,
         };
         let pending_name = pending.op().name();
+        if let (Some(push), Ok(StorageOutcome::Appended(appended))) = (&self.push, &result)
+            && appended.created
+        {
+            push.post_stored(&appended.message);
+        }
         let output = session.complete(pending, result);
         if let Some(chat) = members_changed {
             self.broker.publish(BrokerEvent::MembersChanged(chat)).await;
@@ -331,5 +374,6 @@ fn is_write(op: &StorageOp) -> bool {
             | "list_bot_tokens"
             | "list_invitations"
             | "list_invite_links"
+            | "get_push_settings"
     )
 }

@@ -170,6 +170,28 @@ impl Hub {
         }
     }
 
+    /// The members of `chat` other than `except` with no open connection: on this node, or
+    /// with several nodes anywhere in the deployment (as this node's presence view knows it).
+    /// None when the chat is gone.
+    pub async fn offline_members(&self, chat: ChatId, except: &str) -> Vec<String> {
+        let Some(members) = self.chat_members(chat).await else { return Vec::new() };
+        let others = members.iter().filter(|member| member.as_str() != except);
+        let view = self.online.lock().unwrap_or_else(|e| e.into_inner());
+        match &*view {
+            Some(view) => others
+                .filter(|member| !view.users.get(member.as_str()).is_some_and(|(on, _)| *on))
+                .cloned()
+                .collect(),
+            None => {
+                let connections = self.connections.read().unwrap_or_else(|e| e.into_inner());
+                others
+                    .filter(|member| !connections.contains_key(member.as_str()))
+                    .cloned()
+                    .collect()
+            }
+        }
+    }
+
     /// Whether `username` has a connection on this node.
     pub fn is_connected(&self, username: &str) -> bool {
         self.connections.read().unwrap_or_else(|e| e.into_inner()).contains_key(username)

@@ -33,6 +33,7 @@ pub mod hub;
 mod log_fields;
 pub mod media;
 pub mod metrics;
+pub mod push;
 pub mod rate_limit;
 pub mod rest;
 pub mod revocation;

@@ -35,6 +35,47 @@ pub struct Metrics {
     last_write_failed: AtomicU64,
     /// The broker between nodes, when there is one (`--broker`).
     broker: BrokerMetrics,
+    /// Push notifications by outcome, in [`PushOutcome`]'s order.
+    pushes: [AtomicU64; PushOutcome::ALL.len()],
+}
+
+/// What became of push notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// Queued for a gateway.
+    Queued,
+    /// Accepted by the gateway.
+    Sent,
+    /// The gateway was down or busy: tried again later.
+    Retried,
+    /// The gateway rejected the push key: the pusher was removed.
+    Rejected,
+    /// Given up: the gateway refused the request, or kept failing for a day.
+    GivenUp,
+    /// Not queued: the notifier was overloaded (or storage failed).
+    Dropped,
+}
+
+impl PushOutcome {
+    const ALL: [PushOutcome; 6] = [
+        PushOutcome::Queued,
+        PushOutcome::Sent,
+        PushOutcome::Retried,
+        PushOutcome::Rejected,
+        PushOutcome::GivenUp,
+        PushOutcome::Dropped,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            PushOutcome::Queued => "queued",
+            PushOutcome::Sent => "sent",
+            PushOutcome::Retried => "retried",
+            PushOutcome::Rejected => "rejected",
+            PushOutcome::GivenUp => "given_up",
+            PushOutcome::Dropped => "dropped",
+        }
+    }
 }
 
 /// What `/metrics` and `/healthz` say of the broker between nodes.
@@ -74,6 +115,7 @@ impl Default for Metrics {
             last_write_ok: AtomicU64::new(0),
             last_write_failed: AtomicU64::new(0),
             broker: BrokerMetrics::default(),
+            pushes: Default::default(),
         }
     }
 }
@@ -201,6 +243,16 @@ impl Metrics {
         self.broker.filled.fetch_add(count, Relaxed);
     }
 
+    /// `count` push notifications had `outcome`.
+    pub fn pushes(&self, outcome: PushOutcome, count: u64) {
+        self.pushes[outcome as usize].fetch_add(count, Relaxed);
+    }
+
+    /// How many push notifications had `outcome` so far.
+    pub fn push_count(&self, outcome: PushOutcome) -> u64 {
+        self.pushes[outcome as usize].load(Relaxed)
+    }
+
     /// The broker between nodes: `None` when there is none, else whether it is connected.
     pub fn broker_state(&self) -> Option<bool> {
         self.broker.used.load(Relaxed).then(|| self.broker.connected.load(Relaxed))
@@ -300,6 +352,20 @@ impl Metrics {
             "Password hashes (login, registration, password change) by outcome: run, skipped \
              because the request was abandoned while queued, refused because the queue was full.",
             &hashes,
+        );
+        let pushes: Vec<(String, String)> = PushOutcome::ALL
+            .iter()
+            .zip(&self.pushes)
+            .map(|(outcome, count)| {
+                (format!("{{outcome=\"{}\"}}", outcome.label()), count.load(Relaxed).to_string())
+            })
+            .collect();
+        metric(
+            "hellocode_push_notifications_total",
+            "counter",
+            "Push notifications by outcome: queued, sent to the gateway, retried, rejected push \
+             key (pusher removed), given up, dropped before queueing.",
+            &pushes,
         );
         if self.broker.used.load(Relaxed) {
             let broker = &self.broker;

@@ -1162,8 +1162,13 @@ impl Storage for MemoryStorage {
         self.lock().mute_chat(chat, username, muted)
     }
 
-    async fn push_targets(&self, chat: ChatId, usernames: &[String]) -> Result<Vec<PushTarget>> {
-        self.lock().push_targets(chat, usernames)
+    async fn push_targets(
+        &self,
+        chat: ChatId,
+        usernames: &[String],
+        up_to: Seq,
+    ) -> Result<Vec<PushTarget>> {
+        self.lock().push_targets(chat, usernames, up_to)
     }
 
     async fn queue_pushes(&self, pushes: Vec<NewPush>) -> Result<()> {

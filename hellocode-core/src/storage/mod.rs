@@ -393,10 +393,16 @@ pub trait Storage: Send + Sync + 'static {
     /// Mute or unmute `chat` for `username`, a member (`NotParticipant`, `ChatNotFound`). A
     /// mute ends with the membership.
     async fn mute_chat(&self, chat: ChatId, username: &str, muted: bool) -> Result<()>;
-    /// The pushers to notify of a new post in `chat` among `usernames`: those who are members
-    /// and have not muted it, each pusher with its user's unread count in the chat. By
-    /// username, then app id and push key.
-    async fn push_targets(&self, chat: ChatId, usernames: &[String]) -> Result<Vec<PushTarget>>;
+    /// The pushers to notify of post `up_to` in `chat` among `usernames`: those who are
+    /// members and have not muted it, each pusher with its user's unread count in the chat as
+    /// of that post (others' live posts past their read position, up to it). By username, then
+    /// app id and push key.
+    async fn push_targets(
+        &self,
+        chat: ChatId,
+        usernames: &[String],
+        up_to: Seq,
+    ) -> Result<Vec<PushTarget>>;
     /// Queue notifications (one transaction). One for a pusher removed meanwhile is dropped.
     async fn queue_pushes(&self, pushes: Vec<NewPush>) -> Result<()>;
     /// Claim up to `limit` queued notifications due by `now`, oldest due first: each is

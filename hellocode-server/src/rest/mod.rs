@@ -12,6 +12,7 @@ mod chats;
 mod invitations;
 mod media;
 mod members;
+mod pushers;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -297,7 +298,9 @@ pub fn routes(
             .unify()
             .or(invitations::routes(state.clone()).boxed())
             .unify()
-            .or(media::routes(state).boxed())
+            .or(media::routes(state.clone()).boxed())
+            .unify()
+            .or(pushers::routes(state).boxed())
             .unify(),
     );
     health.or(metrics).unify().or(api).unify()

@@ -36,6 +36,7 @@ mod limits;
 mod media;
 mod nodes;
 mod processes;
+mod push;
 mod resilience;
 mod rest;
 mod validation;

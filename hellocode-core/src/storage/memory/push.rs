@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::Inner;
 use crate::model::{
     ChatId, MAX_PUSHERS_PER_USER, NewPush, NewPusher, PushSettings, PushTarget, Pusher, QueuedPush,
-    Timestamp,
+    Seq, Timestamp,
 };
 use crate::{Error, Result};
 
@@ -135,6 +135,7 @@ impl Inner {
         &self,
         chat: ChatId,
         usernames: &[String],
+        up_to: Seq,
     ) -> Result<Vec<PushTarget>> {
         let row = self.chat_row(chat)?;
         let mut names: Vec<&String> =
@@ -150,7 +151,8 @@ impl Inner {
             let unread = row
                 .messages
                 .iter()
-                .filter(|m| m.seq > read && m.is_post() && !m.deleted && m.author != *username)
+                .filter(|m| m.seq > read && m.seq <= up_to && m.is_post())
+                .filter(|m| !m.deleted && m.author != *username)
                 .count() as u64;
             let pushers = self.push.pushers.values().filter(|p| p.username == *username);
             targets.extend(pushers.map(|p| PushTarget {

@@ -408,8 +408,13 @@ impl<DB: Backend> Storage for SqlStorage<DB> {
         push::mute_chat(&self.pool, chat, username, muted).await
     }
 
-    async fn push_targets(&self, chat: ChatId, usernames: &[String]) -> Result<Vec<PushTarget>> {
-        push::push_targets(&self.pool, chat, usernames).await
+    async fn push_targets(
+        &self,
+        chat: ChatId,
+        usernames: &[String],
+        up_to: Seq,
+    ) -> Result<Vec<PushTarget>> {
+        push::push_targets(&self.pool, chat, usernames, up_to).await
     }
 
     async fn queue_pushes(&self, pushes: Vec<NewPush>) -> Result<()> {

@@ -10,7 +10,7 @@ use super::statement::{Statement, placeholders};
 use super::users::user_id;
 use crate::model::{
     ChatId, MAX_PUSHERS_PER_USER, NewPush, NewPusher, PushSettings, PushTarget, Pusher, QueuedPush,
-    Timestamp,
+    Seq, Timestamp,
 };
 use crate::{Error, Result};
 
@@ -170,6 +170,7 @@ pub(super) async fn push_targets<DB: Backend>(
     pool: &Pool<DB>,
     chat: ChatId,
     usernames: &[String],
+    up_to: Seq,
 ) -> Result<Vec<PushTarget>> {
     if usernames.is_empty() {
         return Ok(Vec::new());
@@ -177,16 +178,19 @@ pub(super) async fn push_targets<DB: Backend>(
     // The unread count reads the chat's posts past the member's position by (chat, seq).
     let sql = format!(
         "SELECT u.username, {PUSHER_COLUMNS}, (SELECT COUNT(*) FROM messages m \
-         WHERE m.chat_id = cp.chat_id AND m.seq > cp.read_seq AND m.kind = 'message' \
+         WHERE m.chat_id = cp.chat_id AND m.seq > cp.read_seq AND m.seq <= {} \
+         AND m.kind = 'message' \
          AND NOT m.deleted AND (m.author_id IS NULL OR m.author_id <> u.id)) \
          FROM chat_participants cp JOIN users u ON u.id = cp.user_id \
          JOIN pushers p ON p.user_id = u.id \
          WHERE cp.chat_id = {} AND NOT cp.muted AND u.username IN ({}) \
          ORDER BY u.username, p.app_id, p.pushkey",
         DB::param(1),
-        placeholders::<DB>(2, usernames.len())
+        DB::param(2),
+        placeholders::<DB>(3, usernames.len())
     );
-    let select = usernames.iter().fold(Statement::new(sql).bind(chat.0), |s, name| s.bind(name));
+    let start = Statement::new(sql).bind(up_to.0).bind(chat.0);
+    let select = usernames.iter().fold(start, |s, name| s.bind(name));
     let rows = DB::fetch_all(&mut *pool.acquire().await?, select).await?;
     rows.iter()
         .map(|row| {

@@ -101,7 +101,7 @@ pub async fn posts_notify_unmuted_members_pushers(storage: Arc<dyn Storage>) {
     storage.append_message(post(group, "bob", "mine", None)).await.expect("post");
     storage.mark_read(group, "bob", Seq(1)).await.expect("read");
     let everyone = names(&["ada", "bob", "cy", "dee"]);
-    let targets = storage.push_targets(group, &everyone).await.expect("targets");
+    let targets = storage.push_targets(group, &everyone, Seq(4)).await.expect("targets");
     assert_eq!(
         keys(&targets),
         [
@@ -112,12 +112,14 @@ pub async fn posts_notify_unmuted_members_pushers(storage: Arc<dyn Storage>) {
         "bob has read one of ada's three and wrote one; cy read nothing; ada and dee have no pusher"
     );
     assert_eq!(targets[0].pusher, pusher("app", "bob-phone").into_pusher());
-    let only_cy = storage.push_targets(group, &names(&["cy"])).await.expect("targets");
+    let only_cy = storage.push_targets(group, &names(&["cy"]), Seq(4)).await.expect("targets");
     assert_eq!(keys(&only_cy), [("cy".to_owned(), "cy-phone".to_owned(), 4)]);
+    let as_of_two = storage.push_targets(group, &names(&["cy"]), Seq(2)).await.expect("targets");
+    assert_eq!(keys(&as_of_two), [("cy".to_owned(), "cy-phone".to_owned(), 2)], "as of post 2");
 
     storage.mute_chat(group, "cy", true).await.expect("mute");
     assert_eq!(storage.push_settings("cy").await.expect("settings").muted_chats, [group]);
-    let targets = storage.push_targets(group, &everyone).await.expect("targets");
+    let targets = storage.push_targets(group, &everyone, Seq(4)).await.expect("targets");
     assert!(keys(&targets).iter().all(|(user, _, _)| user == "bob"), "cy muted it");
     storage.mute_chat(group, "cy", false).await.expect("unmute");
     assert!(storage.push_settings("cy").await.expect("settings").muted_chats.is_empty());
@@ -138,7 +140,7 @@ pub async fn posts_notify_unmuted_members_pushers(storage: Arc<dyn Storage>) {
         storage.push_settings("cy").await.expect("settings").muted_chats.is_empty(),
         "a mute ends with the membership"
     );
-    let targets = storage.push_targets(group, &names(&["cy"])).await.expect("targets");
+    let targets = storage.push_targets(group, &names(&["cy"]), Seq(4)).await.expect("targets");
     assert_eq!(targets.len(), 1, "cy is notified again");
 }
 
