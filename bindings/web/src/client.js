@@ -21,6 +21,9 @@ import { Session } from './session.js';
 /** @typedef {import('./types.js').BotToken} BotToken */
 /** @typedef {import('./types.js').IssuedBotToken} IssuedBotToken */
 /** @typedef {import('./types.js').PendingSend} PendingSend */
+/** @typedef {import('./types.js').Pusher} Pusher */
+/** @typedef {import('./types.js').NewPusher} NewPusher */
+/** @typedef {import('./types.js').PushSettings} PushSettings */
 /** @typedef {import('./types.js').Attachment} Attachment */
 /** @typedef {import('./types.js').Download} Download */
 /** @typedef {import('./media.js').Progress} Progress */
@@ -704,6 +707,49 @@ export class Client {
     return this.expectContacts({ command: 'remove_contact', username });
   }
 
+  // ---- push notifications ----
+
+  /**
+   * Register a device's pusher, or change this user's with the same `appId` and `pushkey`
+   * (fields left out take their defaults: no device name, no language, previews on). The
+   * server refuses a `url` that is not `http(s)`, does not end in `/_matrix/push/v1/notify`,
+   * holds a user name or points at the server itself, with `invalid_field`.
+   * @param {NewPusher} pusher
+   * @returns {Promise<PushSettings>} the push settings as they now are
+   */
+  setPusher(pusher) {
+    /** @type {Frame} */
+    const command = { command: 'set_pusher', appId: pusher.appId, pushkey: pusher.pushkey, url: pusher.url };
+    if (pusher.deviceName !== undefined && pusher.deviceName !== null) command.deviceName = pusher.deviceName;
+    if (pusher.lang !== undefined && pusher.lang !== null) command.lang = pusher.lang;
+    if (pusher.previews !== undefined && pusher.previews !== null) command.previews = pusher.previews;
+    return this.expectPushSettings(command);
+  }
+
+  /**
+   * Remove one of this user's pushers (removing one that is not there changes nothing).
+   * @param {string} appId @param {string} pushkey
+   * @returns {Promise<PushSettings>} the push settings as they now are
+   */
+  removePusher(appId, pushkey) {
+    return this.expectPushSettings({ command: 'remove_pusher', appId, pushkey });
+  }
+
+  /** This user's pushers and muted chats. @returns {Promise<PushSettings>} */
+  pushSettings() {
+    return this.expectPushSettings({ command: 'get_push_settings' });
+  }
+
+  /**
+   * Mute (or unmute) a chat's push notifications for this user, a member of it (`forbidden` or
+   * `not_found` otherwise). A mute ends when the user leaves the chat.
+   * @param {number} chat @param {boolean} muted
+   * @returns {Promise<PushSettings>} the push settings as they now are
+   */
+  muteChat(chat, muted) {
+    return this.expectPushSettings({ command: 'mute_chat', chatId: chat, muted });
+  }
+
   // ---- bot tokens ----
 
   /**
@@ -786,6 +832,19 @@ export class Client {
     const frame = await this.session.request(command, true);
     if (frame.command !== 'contacts') throw unexpected(frame, 'contacts');
     return frame.contacts;
+  }
+
+  /**
+   * A `push_settings` reply. Every push command is resent after a lost connection: a repeat
+   * changes nothing (the same pusher set again, one removed again, the same mute).
+   * @param {Frame} command @returns {Promise<PushSettings>}
+   */
+  async expectPushSettings(command) {
+    const frame = await this.session.request(command, true);
+    if (frame.command !== 'push_settings' || !Array.isArray(frame.pushers) || !Array.isArray(frame.mutedChats)) {
+      throw unexpected(frame, 'push_settings');
+    }
+    return { pushers: frame.pushers, mutedChats: frame.mutedChats };
   }
 
   /**

@@ -149,6 +149,39 @@
  */
 
 /**
+ * A device's registration for push notifications (Matrix's push gateway shape): the server
+ * sends each post that arrives while none of the user's connections is open to `url`, for
+ * the device `pushkey` of the app `appId`.
+ * @typedef {object} Pusher
+ * @property {string} appId the app, reverse-DNS style (`org.example.chat.android`)
+ * @property {string} pushkey the device's token at FCM or APNs, as the gateway expects it
+ * @property {string} url the gateway's notify URL (`https://.../_matrix/push/v1/notify`)
+ * @property {string} deviceName a name the user recognises the device by (`''`: none)
+ * @property {string} lang the device's language tag (`''`: none)
+ * @property {boolean} previews whether notifications carry the message's text
+ * @property {string} createdAt when it was registered or last changed
+ */
+
+/**
+ * A pusher to register (or change: the same `appId` and `pushkey`). Fields left out take their
+ * defaults: no device name, no language, previews on.
+ * @typedef {object} NewPusher
+ * @property {string} appId
+ * @property {string} pushkey
+ * @property {string} url
+ * @property {string} [deviceName]
+ * @property {string} [lang]
+ * @property {boolean} [previews] default `true`
+ */
+
+/**
+ * A user's push settings as they now are.
+ * @typedef {object} PushSettings
+ * @property {Pusher[]} pushers
+ * @property {number[]} mutedChats ids of the chats whose posts notify no device of this user
+ */
+
+/**
  * A message in the send queue.
  * @typedef {object} PendingSend
  * @property {string} clientId the idempotency key every attempt carries

@@ -475,6 +475,77 @@ describe('media', () => {
   });
 });
 
+describe('push notification settings', () => {
+  const APP = 'org.example.chat.android';
+  const GATEWAY = 'https://push.example.org/_matrix/push/v1/notify';
+
+  test('a pusher registered, changed, listed and removed; a chat muted and unmuted', async () => {
+    const { alice, bob, chat } = await pair();
+    try {
+      assert.deepEqual(await bob.client.pushSettings(), { pushers: [], mutedChats: [] });
+      let settings = await bob.client.setPusher({ appId: APP, pushkey: 'bob-phone', url: GATEWAY, deviceName: "Bob's phone", lang: 'en' });
+      assert.equal(settings.pushers.length, 1);
+      const [registered] = settings.pushers;
+      assert.deepEqual(
+        { ...registered, createdAt: undefined },
+        { appId: APP, pushkey: 'bob-phone', url: GATEWAY, deviceName: "Bob's phone", lang: 'en', previews: true, createdAt: undefined },
+      );
+      assert.ok(!Number.isNaN(Date.parse(registered.createdAt)), registered.createdAt);
+      assert.deepEqual(settings.mutedChats, []);
+
+      // The same app and key: changed, not added. What is left out takes its default.
+      settings = await bob.client.setPusher({ appId: APP, pushkey: 'bob-phone', url: GATEWAY, deviceName: "Bob's phone", previews: false });
+      assert.deepEqual(
+        settings.pushers.map((p) => [p.pushkey, p.deviceName, p.lang, p.previews]),
+        [['bob-phone', "Bob's phone", '', false]],
+      );
+      settings = await bob.client.setPusher({ appId: APP, pushkey: 'bob-tablet', url: GATEWAY });
+      assert.deepEqual(settings.pushers.map((p) => p.pushkey).sort(), ['bob-phone', 'bob-tablet']);
+      assert.deepEqual((await bob.client.pushSettings()).pushers, settings.pushers);
+
+      assert.deepEqual((await bob.client.muteChat(chat, true)).mutedChats, [chat]);
+      assert.deepEqual((await bob.client.pushSettings()).mutedChats, [chat]);
+      assert.deepEqual((await bob.client.muteChat(chat, true)).mutedChats, [chat], 'muting twice changes nothing');
+      assert.deepEqual((await alice.client.pushSettings()).mutedChats, [], "bob's mute is his own");
+      assert.deepEqual((await bob.client.muteChat(chat, false)).mutedChats, []);
+
+      settings = await bob.client.removePusher(APP, 'bob-phone');
+      assert.deepEqual(settings.pushers.map((p) => p.pushkey), ['bob-tablet']);
+      settings = await bob.client.removePusher(APP, 'bob-phone');
+      assert.deepEqual(settings.pushers.map((p) => p.pushkey), ['bob-tablet'], 'removing again changes nothing');
+      assert.deepEqual(await bob.client.removePusher(APP, 'bob-tablet'), { pushers: [], mutedChats: [] });
+    } finally {
+      await alice.close();
+      await bob.close();
+    }
+  });
+
+  test('a bad gateway URL is refused with invalid_field; a non-member may not mute a chat', async () => {
+    const { alice, bob, chat } = await pair();
+    const carol = await person(server, fresh('carol'));
+    try {
+      for (const [url, says] of [
+        ['ftp://push.example.org/_matrix/push/v1/notify', 'http or https'],
+        ['https://push.example.org/notify', '/_matrix/push/v1/notify'],
+        ['https://user:secret@push.example.org/_matrix/push/v1/notify', 'user name'],
+        [`http://${server.host}:${server.port}/_matrix/push/v1/notify`, 'this server'],
+      ]) {
+        const refused = bob.client.setPusher({ appId: APP, pushkey: 'k', url });
+        await rejectsWith(refused, 'invalid_field');
+        await refused.catch((error) => assert.ok(error.message.includes(says), error.message));
+      }
+      assert.deepEqual((await bob.client.pushSettings()).pushers, [], 'nothing was registered');
+      await rejectsWith(carol.client.muteChat(chat, true), 'forbidden');
+      await rejectsWith(bob.client.muteChat(chat + 1_000_000, true), 'not_found');
+      assert.deepEqual((await carol.client.pushSettings()).mutedChats, []);
+    } finally {
+      await alice.close();
+      await bob.close();
+      await carol.close();
+    }
+  });
+});
+
 describe('timeouts, keepalive and close', () => {
   test('a request unanswered in time fails with timeout, offline or on a silent connection', async () => {
     const alice = await person(server, fresh('alice'), { requestTimeoutMs: 300 });

@@ -327,6 +327,23 @@ async function callOperation(client, call, args) {
       return client.addContact(args.username);
     case 'remove_contact':
       return client.removeContact(args.username);
+    case 'set_pusher':
+      return canonical.pushSettings(
+        await client.setPusher({
+          appId: args.app_id,
+          pushkey: args.pushkey,
+          url: args.url,
+          deviceName: args.device_name,
+          lang: args.lang,
+          previews: args.previews,
+        }),
+      );
+    case 'remove_pusher':
+      return canonical.pushSettings(await client.removePusher(args.app_id, args.pushkey));
+    case 'push_settings':
+      return canonical.pushSettings(await client.pushSettings());
+    case 'mute_chat':
+      return canonical.pushSettings(await client.muteChat(args.chat, args.muted));
     case 'create_bot_token':
       return canonical.issuedBotToken(await client.createBotToken(args.name));
     case 'bot_tokens':

@@ -116,6 +116,23 @@ export function issuedInviteLink(issued) {
   return { link: inviteLink(issued.link), token: issued.token };
 }
 
+/** A pusher (without its `createdAt`, which no scenario can know). @param {any} pusher */
+export function pusher(pusher) {
+  return {
+    app_id: pusher.appId,
+    pushkey: pusher.pushkey,
+    url: pusher.url,
+    device_name: pusher.deviceName,
+    lang: pusher.lang,
+    previews: pusher.previews,
+  };
+}
+
+/** @param {any} settings */
+export function pushSettings(settings) {
+  return { pushers: settings.pushers.map(pusher), muted_chats: [...settings.mutedChats] };
+}
+
 /** A connection event (or `client.connection`). @param {any} connection */
 export function state(connection) {
   switch (connection.state) {
