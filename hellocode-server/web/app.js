@@ -138,6 +138,8 @@ class App {
     this.avatarFailures = new Set();
     /** The files this page uploaded, by id: the names its pending sends show. */
     this.uploaded = new Map();
+    /** The chats whose push notifications are muted (for every device of mine). */
+    this.muted = new Set();
     this.stopListening = client.addListener((event) => this.handle(event));
   }
 
@@ -304,6 +306,7 @@ class App {
   // ---- actions ------------------------------------------------------------------------
 
   async loadChats() {
+    this.loadPushSettings();
     const chats = await this.client.listChats();
     const known = new Set(this.chats.keys());
     for (const chat of chats) {
@@ -416,6 +419,30 @@ class App {
     } catch (error) {
       return describe(error);
     }
+  }
+
+  /** Which chats are muted, as the server says (no harm done when it cannot be asked). */
+  async loadPushSettings() {
+    try {
+      this.muted = new Set((await this.client.pushSettings()).mutedChats);
+      this.view.syncHeader();
+    } catch {
+      // offline: the toggle shows what was last known
+    }
+  }
+
+  isMuted(chat) {
+    return this.muted.has(chat);
+  }
+
+  /** Mute or unmute a chat's push notifications (to this user's phones; none go to a browser). */
+  async setMuted(chat, muted) {
+    try {
+      this.muted = new Set((await this.client.muteChat(chat, muted)).mutedChats);
+    } catch (error) {
+      this.showConnection(this.client.state, `Could not ${muted ? 'mute' : 'unmute'}: ${describe(error)}`);
+    }
+    this.view.syncHeader();
   }
 
   async deleteMessage(chat, seq) {

@@ -26,6 +26,7 @@ export function createChatView(app) {
   const viewerImage = document.getElementById('viewer-image');
   const viewerCaption = document.getElementById('viewer-caption');
   const viewerSave = document.getElementById('viewer-save');
+  const mute = document.getElementById('mute');
 
   /** The open chat's entry, the nodes drawn for it by key, and the message being edited. */
   let entry = null;
@@ -40,6 +41,12 @@ export function createChatView(app) {
     app.uploadAttachment(entry.chat.id, file, progress),
   );
 
+  mute.addEventListener('click', async () => {
+    if (!entry) return;
+    mute.disabled = true;
+    await app.setMuted(entry.chat.id, !app.isMuted(entry.chat.id));
+    mute.disabled = false;
+  });
   document.getElementById('attach').addEventListener('click', () => picker.click());
   picker.addEventListener('change', () => {
     if (entry && picker.files?.length) staged.add([...picker.files]);
@@ -401,6 +408,7 @@ export function createChatView(app) {
   function syncHeader() {
     if (!entry) return;
     title.textContent = app.title(entry.chat);
+    mute.setAttribute('aria-pressed', String(app.isMuted(entry.chat.id)));
     const peer = app.directPeer(entry.chat);
     if (peer) {
       const online = app.isOnline(peer);

@@ -1,8 +1,8 @@
 // The web app in real headless Chromium against a real server: two people register in two
 // browser contexts, find each other by language and chat; one goes offline, writes, comes back;
-// reloads; edits, deletions, read receipts, typing, links and a <script> that must stay text;
-// files: an image inline, a text file to download, an avatar. Writes the screenshots of
-// docs/screenshots/. Run by ../run-tests.sh.
+// reloads; mutes a chat's notifications; edits, deletions, read receipts, typing, links and a
+// <script> that must stay text; files: an image inline, a text file to download, an avatar.
+// Writes the screenshots of docs/screenshots/. Run by ../run-tests.sh.
 
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -237,6 +237,23 @@ test('a reload keeps the session and the history', async () => {
   }
   await alice.page.locator('#messages .receipt', { hasText: 'Seen by bob' }).waitFor();
   await shoot(alice.page, 'chat-desktop');
+});
+
+test("muting a chat's push notifications: the toggle asks the server, a reload shows it", async () => {
+  const { page } = bob;
+  const mute = page.locator('#mute');
+  assert.equal(await mute.getAttribute('aria-pressed'), 'false');
+  await mute.click();
+  await page.locator('#mute[aria-pressed="true"]').waitFor();
+  // What the server keeps, not what the page remembers: after a reload it comes from pushSettings().
+  await page.reload();
+  await page.locator('#chat-list .chat-item', { hasText: 'alice' }).click();
+  await message(page, 'Rust meetup').waitFor();
+  await page.locator('#mute[aria-pressed="true"]').waitFor();
+  await mute.click();
+  await page.locator('#mute[aria-pressed="false"]').waitFor();
+  // Alice's own toggle is hers: bob's mute never showed on it.
+  assert.equal(await alice.page.getAttribute('#mute', 'aria-pressed'), 'false');
 });
 
 test('on a phone: sign in, the chat list, a chat, log out', async () => {
