@@ -4,6 +4,7 @@ mod accounts;
 mod chats;
 mod history;
 mod invitations;
+mod media;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -29,6 +30,17 @@ use crate::{Error, Result};
 pub use accounts::{IssuedBotToken, ProfileUpdate};
 pub use history::History;
 pub use invitations::IssuedInviteLink;
+pub use media::Download;
+
+/// A message for the send queue.
+fn pending(
+    chat_id: ChatId,
+    content: String,
+    client_id: String,
+    attachments: Vec<String>,
+) -> PendingSend {
+    PendingSend { client_id, chat_id, content, attachments }
+}
 
 /// The longest message text, in characters (the server's default limit).
 pub const MAX_MESSAGE_CHARS: usize = 8 * 1024;
@@ -64,6 +76,8 @@ pub struct Client {
 
 struct Inner {
     commands: mpsc::UnboundedSender<ToDriver>,
+    /// Asked for the server's HTTP address (media).
+    transport: Arc<dyn Transport>,
     shared: Arc<Shared>,
     state: watch::Receiver<ConnectionState>,
     username: String,
@@ -97,8 +111,9 @@ impl Client {
         let shared = Arc::new(Shared::default());
         let (commands, inbox) = mpsc::unbounded_channel();
         let (state_sender, state) = watch::channel(ConnectionState::Closed { error: None });
+        let transport: Arc<dyn Transport> = Arc::new(transport);
         let mut driver = Driver::new(
-            Arc::new(transport),
+            transport.clone(),
             credentials,
             config.clone(),
             shared.clone(),
@@ -109,7 +124,8 @@ impl Client {
         let username = driver.username().to_owned();
         let runtime = tokio::runtime::Handle::current();
         runtime.spawn(driver.run());
-        Ok(Client { inner: Arc::new(Inner { commands, shared, state, username, config, runtime }) })
+        let inner = Inner { commands, transport, shared, state, username, config, runtime };
+        Ok(Client { inner: Arc::new(inner) })
     }
 
     /// The authenticated user.
@@ -172,10 +188,44 @@ impl Client {
         text: impl Into<String>,
         client_id: impl Into<String>,
     ) -> impl Future<Output = Result<Message>> + Send + 'static {
-        let (this, text, client_id) = (self.clone(), text.into(), client_id.into());
+        let send = pending(chat, text.into(), client_id.into(), Vec::new());
+        self.send_pending(send)
+    }
+
+    /// Send a message carrying files uploaded to the chat with
+    /// [`upload_attachment`](Client::upload_attachment) (their ids, at most 10; the text may
+    /// then be empty), and wait until the server has committed it. It goes through the send
+    /// queue as [`send`](Client::send) does (a resend never posts it twice); the stored message
+    /// describes each file (`attachments`: name, type, size, image dimensions, thumbnail).
+    ///
+    /// Errors: `invalid_argument` for more than 10 ids or one that is not a media id;
+    /// `not_found` (from the server) for a file that is not an attachment of this chat.
+    ///
+    /// ```no_run
+    /// # async fn run(client: hellocode_sdk::Client, chat: hellocode_sdk::ChatId)
+    /// # -> hellocode_sdk::Result<()> {
+    /// let file = client.upload_attachment(chat, "trace.txt", b"panicked at".to_vec(), None).await?;
+    /// let sent = client.send_with_attachments(chat, "the trace", vec![file.id]).await?;
+    /// assert_eq!(sent.attachments[0].name, "trace.txt");
+    /// # Ok(()) }
+    /// ```
+    pub fn send_with_attachments(
+        &self,
+        chat: ChatId,
+        text: impl Into<String>,
+        attachments: Vec<String>,
+    ) -> impl Future<Output = Result<Message>> + Send + 'static {
+        self.send_pending(pending(chat, text.into(), new_client_id(), attachments))
+    }
+
+    fn send_pending(
+        &self,
+        send: PendingSend,
+    ) -> impl Future<Output = Result<Message>> + Send + 'static {
+        let this = self.clone();
         async move {
             let (waiter, outcome) = oneshot::channel();
-            this.enqueue_inner(chat, text, client_id, Some(waiter))?;
+            this.enqueue_inner(send, Some(waiter))?;
             outcome.await.map_err(|_| Error::Closed)?
         }
     }
@@ -183,7 +233,7 @@ impl Client {
     /// Queue a message and return at once; its progress arrives as [`Event::Send`] updates
     /// (pending, then sent or failed) carrying the returned `client_id`.
     pub fn enqueue(&self, chat: ChatId, text: impl Into<String>) -> Result<PendingSend> {
-        self.enqueue_inner(chat, text.into(), new_client_id(), None)
+        self.enqueue_inner(pending(chat, text.into(), new_client_id(), Vec::new()), None)
     }
 
     /// Queue a message under a client id of your own (1 to 128 bytes; for example one
@@ -195,18 +245,17 @@ impl Client {
         text: impl Into<String>,
         client_id: impl Into<String>,
     ) -> Result<PendingSend> {
-        self.enqueue_inner(chat, text.into(), client_id.into(), None)
+        self.enqueue_inner(pending(chat, text.into(), client_id.into(), Vec::new()), None)
     }
 
     fn enqueue_inner(
         &self,
-        chat_id: ChatId,
-        content: String,
-        client_id: String,
+        send: PendingSend,
         waiter: Option<oneshot::Sender<Result<Message>>>,
     ) -> Result<PendingSend> {
         // Checked here, not by the server: a message too large for the server's frame limit
         // would close the connection, and be resent on every reconnect.
+        let PendingSend { client_id, content, attachments, .. } = &send;
         let chars = content.chars().count();
         if chars > MAX_MESSAGE_CHARS {
             return Err(Error::InvalidArgument(format!(
@@ -218,6 +267,7 @@ impl Client {
                 "client id must be 1 to {MAX_CLIENT_ID_BYTES} bytes"
             )));
         }
+        media::check_attachments(attachments)?;
         let capacity = self.inner.config.send_queue;
         self.inner
             .shared
@@ -226,7 +276,6 @@ impl Client {
                 (queued < capacity).then_some(queued + 1)
             })
             .map_err(Error::QueueFull)?;
-        let send = PendingSend { client_id, chat_id, content };
         self.inner.commands.send(ToDriver::Enqueue { send: send.clone(), waiter }).map_err(
             |_| {
                 self.inner.shared.queued.fetch_sub(1, Ordering::AcqRel);
@@ -589,6 +638,11 @@ mod tests {
         owned(client.invite_links(ChatId(1)));
         owned(client.revoke_invite_link(ChatId(1), 1));
         owned(client.join_by_link("token"));
+        owned(client.send_with_attachments(ChatId(1), "x", vec!["a".repeat(64)]));
+        owned(client.upload_attachment(ChatId(1), "a.txt", b"a".to_vec(), None));
+        owned(client.upload_avatar("me.png", Vec::new(), None));
+        owned(client.download("a".repeat(64), None));
+        owned(client.download_thumbnail("a".repeat(64), None));
     }
 
     /// The history stream is an owned `Send + 'static` value too.

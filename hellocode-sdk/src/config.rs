@@ -192,6 +192,9 @@ pub struct ClientConfig {
     /// `Client::positions`). Chats not listed start at their newest message when the client
     /// first connects.
     pub start_positions: HashMap<ChatId, Seq>,
+    /// The largest download (`Client::download`) accepted, in bytes; a larger file fails with
+    /// `too_large` instead of filling memory.
+    pub max_download_bytes: u64,
 }
 
 impl Default for ClientConfig {
@@ -208,6 +211,7 @@ impl Default for ClientConfig {
             close_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(10),
             start_positions: HashMap::new(),
+            max_download_bytes: 64 * 1024 * 1024,
         }
     }
 }

@@ -58,11 +58,20 @@ pub enum Error {
     /// A bot's position store could not be read or written.
     #[error("position store: {0}")]
     Persistence(String),
+    /// A file is too large: an upload the server refused (HTTP 413), or a download beyond
+    /// `ClientConfig::max_download_bytes`.
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// The operation needs something this client's transport does not offer (uploads and
+    /// downloads need a transport with an HTTP address; the in-process one has none).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
 }
 
 impl Error {
     /// A stable code for the kind of error: `invalid_url`, `transport`, `timeout`,
-    /// `connection_lost`, `closed`, `queue_full`, `invalid_argument`, `expired`, `protocol`, `persistence`, or the server's code
+    /// `connection_lost`, `closed`, `queue_full`, `invalid_argument`, `expired`, `protocol`,
+    /// `persistence`, `too_large`, `unsupported`, or the server's code
     /// (`forbidden`, `invalid_credentials`, `rate_limited`, ... see `docs/PROTOCOL.md`).
     pub fn code(&self) -> &'static str {
         match self {
@@ -77,6 +86,8 @@ impl Error {
             Error::Expired(_) => "expired",
             Error::Protocol(_) => "protocol",
             Error::Persistence(_) => "persistence",
+            Error::TooLarge(_) => "too_large",
+            Error::Unsupported(_) => "unsupported",
         }
     }
 
@@ -116,6 +127,8 @@ mod tests {
         assert_eq!(Error::server(ErrorCode::Forbidden, "no").code(), "forbidden");
         assert_eq!(Error::QueueFull(3).code(), "queue_full");
         assert_eq!(Error::ConnectionLost.code(), "connection_lost");
+        assert_eq!(Error::TooLarge("11 bytes".into()).code(), "too_large");
+        assert_eq!(Error::Unsupported("no HTTP".into()).code(), "unsupported");
         assert!(Error::server(ErrorCode::InvalidToken, "x").is_auth_failure());
         assert!(!Error::server(ErrorCode::RateLimited, "x").is_auth_failure());
     }

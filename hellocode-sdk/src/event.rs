@@ -175,6 +175,9 @@ pub struct PendingSend {
     pub chat_id: ChatId,
     /// The text.
     pub content: String,
+    /// The files it carries: ids of attachments uploaded to the chat
+    /// ([`Client::upload_attachment`](crate::Client::upload_attachment)).
+    pub attachments: Vec<String>,
 }
 
 /// A queued message's new state.

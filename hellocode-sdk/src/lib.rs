@@ -18,6 +18,9 @@
 //!   state (pending, sent, failed) for local echo.
 //! - **Events** as a [`Stream`](futures_util::Stream) ([`Client::events`]) or through a
 //!   listener callback ([`Client::add_listener`]).
+//! - **Files**: [`Client::upload_attachment`] and [`Client::send_with_attachments`] share a
+//!   file in a chat, [`Client::download`] fetches one, [`Client::upload_avatar`] sets the
+//!   user's picture — over the server's HTTP routes, with progress ([`Progress`]).
 //! - **Bots**: [`bot::Bot`] routes `!command` and `/command` messages to handlers.
 //!
 //! Errors are one enum, [`Error`], with a stable [`Error::code`]. Everything returned is owned
@@ -118,11 +121,12 @@ mod config;
 mod driver;
 mod error;
 mod event;
+mod http;
 pub mod transport;
 
 pub use client::{
-    Client, EventListener, Events, History, IssuedBotToken, IssuedInviteLink, ListenerHandle,
-    MAX_MESSAGE_CHARS, ProfileUpdate,
+    Client, Download, EventListener, Events, History, IssuedBotToken, IssuedInviteLink,
+    ListenerHandle, MAX_MESSAGE_CHARS, ProfileUpdate,
 };
 pub use config::{Backoff, ClientConfig, Credentials};
 pub use error::{Error, Result};
@@ -132,4 +136,5 @@ pub use hellocode_core::model::{
     InviteLink, Language, Message, Participant, ReadPosition, Role, Seq, Timestamp, User,
 };
 pub use hellocode_core::protocol::ErrorCode;
+pub use http::Progress;
 pub use transport::{Failover, InProcessTransport, Transport, WebSocketTransport};

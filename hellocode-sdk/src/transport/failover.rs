@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{Connection, Transport, WebSocketTransport};
+use super::{Connection, HttpEndpoint, Transport, WebSocketTransport};
 use crate::{Error, Result};
 
 /// Connects through the first of several transports that succeeds — for a deployment of
@@ -29,6 +29,8 @@ pub struct Failover {
     transports: Vec<Box<dyn Transport>>,
     /// Where the next connection starts.
     next: AtomicUsize,
+    /// The transport of the last connection made (the first before any).
+    current: AtomicUsize,
 }
 
 impl std::fmt::Debug for Failover {
@@ -46,7 +48,7 @@ impl Failover {
                 reason: "no server to connect to".into(),
             });
         }
-        Ok(Failover { transports, next: AtomicUsize::new(0) })
+        Ok(Failover { transports, next: AtomicUsize::new(0), current: AtomicUsize::new(0) })
     }
 
     /// WebSocket transports to each of `urls` (see [`WebSocketTransport::new`]).
@@ -86,6 +88,7 @@ impl Transport for Failover {
                 Ok(connection) => {
                     // The next connection follows a loss of this one: start past this node.
                     self.next.store((index + 1) % count, Ordering::Relaxed);
+                    self.current.store(index, Ordering::Relaxed);
                     if offset > 0 {
                         tracing::info!(server = %transport.describe(), "failed over");
                     }
@@ -107,6 +110,12 @@ impl Transport for Failover {
     fn describe(&self) -> String {
         let servers: Vec<String> = self.transports.iter().map(|t| t.describe()).collect();
         servers.join(", ")
+    }
+
+    /// The HTTP address of the node the last connection went to (the first node before any).
+    fn http_endpoint(&self) -> Option<HttpEndpoint> {
+        let current = self.current.load(Ordering::Relaxed) % self.transports.len();
+        self.transports[current].http_endpoint()
     }
 }
 
@@ -141,6 +150,10 @@ mod tests {
 
         fn describe(&self) -> String {
             self.name.to_owned()
+        }
+
+        fn http_endpoint(&self) -> Option<HttpEndpoint> {
+            HttpEndpoint::new(&format!("http://{}", self.name)).ok()
         }
     }
 
@@ -178,6 +191,30 @@ mod tests {
         assert_eq!(tried, ["b", "c", "a"]);
         let message = result.expect_err("every node down").to_string();
         assert!(message.contains("b refused") && message.contains("a refused"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn the_http_address_is_the_connected_nodes() {
+        let log: Log = Arc::default();
+        let ups: Vec<Arc<AtomicBool>> = (0..2).map(|_| Arc::new(AtomicBool::new(true))).collect();
+        let transports = ["a", "b"]
+            .into_iter()
+            .zip(&ups)
+            .map(|(name, up)| {
+                Box::new(Node { name, up: up.clone(), log: log.clone() }) as Box<dyn Transport>
+            })
+            .collect();
+        let failover = Failover::new(transports).expect("two nodes");
+        let base = |failover: &Failover| failover.http_endpoint().map(|e| e.base());
+        assert_eq!(base(&failover).as_deref(), Some("http://a:80"), "the first before any");
+        ups[0].store(false, Ordering::Relaxed);
+        let (result, _) = attempt(&failover, &log).await;
+        assert!(result.is_ok());
+        assert_eq!(base(&failover).as_deref(), Some("http://b:80"));
+        ups.iter().for_each(|up| up.store(false, Ordering::Relaxed));
+        let (result, _) = attempt(&failover, &log).await;
+        assert!(result.is_err());
+        assert_eq!(base(&failover).as_deref(), Some("http://b:80"), "a failure changes nothing");
     }
 
     #[test]

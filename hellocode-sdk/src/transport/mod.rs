@@ -6,6 +6,10 @@
 //! [`InProcessTransport`] (a server in the same process, over channels). [`Failover`] spreads
 //! one client over several server nodes: it connects through the first that answers.
 //!
+//! Media (uploads and downloads) go over HTTP, not through the transport: a transport names the
+//! server's HTTP address with [`Transport::http_endpoint`] (the WebSocket transport's is its own
+//! host and port, with the same TLS configuration).
+//!
 //! # Adding a transport
 //!
 //! Implement [`Transport::connect`]: open a connection to the server's `/ws` endpoint (or its
@@ -53,9 +57,11 @@ use std::pin::Pin;
 
 use futures_util::{Sink, Stream};
 
+pub use crate::http::HttpEndpoint;
 pub use failover::Failover;
 pub use in_process::InProcessTransport;
 pub use websocket::WebSocketTransport;
+pub(crate) use websocket::default_tls;
 
 use crate::Result;
 
@@ -122,6 +128,12 @@ pub trait Transport: Send + Sync + 'static {
     fn describe(&self) -> String {
         "custom transport".to_owned()
     }
+
+    /// Where the server answers HTTP, for uploads and downloads of media (`None`, the default:
+    /// it cannot be reached over HTTP, and media operations fail with `unsupported`).
+    fn http_endpoint(&self) -> Option<HttpEndpoint> {
+        None
+    }
 }
 
 #[async_trait::async_trait]
@@ -133,6 +145,10 @@ impl<T: Transport + ?Sized> Transport for std::sync::Arc<T> {
     fn describe(&self) -> String {
         (**self).describe()
     }
+
+    fn http_endpoint(&self) -> Option<HttpEndpoint> {
+        (**self).http_endpoint()
+    }
 }
 
 #[async_trait::async_trait]
@@ -143,5 +159,9 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 
     fn describe(&self) -> String {
         (**self).describe()
+    }
+
+    fn http_endpoint(&self) -> Option<HttpEndpoint> {
+        (**self).http_endpoint()
     }
 }

@@ -8,7 +8,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{Connector, connect_async_tls_with_config};
 
-use super::{Connection, Transport};
+use super::{Connection, HttpEndpoint, Transport};
 use crate::{Error, Result};
 
 /// Connects over WebSocket to a server's `/ws` endpoint.
@@ -23,6 +23,10 @@ use crate::{Error, Result};
 /// // A bare server address gets the `/ws` path.
 /// let transport = WebSocketTransport::new("ws://127.0.0.1:8080")?;
 /// assert_eq!(transport.url(), "ws://127.0.0.1:8080/ws");
+/// // Media go over HTTP to the same server.
+/// use hellocode_sdk::Transport;
+/// let http = transport.http_endpoint().expect("an HTTP address");
+/// assert_eq!(http.base(), "http://127.0.0.1:8080");
 /// assert!(WebSocketTransport::new("http://example.org").is_err());
 /// # Ok::<(), hellocode_sdk::Error>(())
 /// ```
@@ -105,12 +109,24 @@ impl Transport for WebSocketTransport {
     fn describe(&self) -> String {
         self.url.clone()
     }
+
+    /// `http://` for `ws://`, `https://` for `wss://` (with this transport's TLS
+    /// configuration), same host and port.
+    fn http_endpoint(&self) -> Option<HttpEndpoint> {
+        let uri: Uri = self.url.parse().ok()?;
+        let scheme = if uri.scheme_str() == Some("wss") { "https" } else { "http" };
+        let endpoint = HttpEndpoint::new(&format!("{scheme}://{}", uri.authority()?)).ok()?;
+        Some(match &self.tls {
+            Some(tls) => endpoint.with_tls(tls.clone()),
+            None => endpoint,
+        })
+    }
 }
 
 /// rustls with ring and the Mozilla roots, built here rather than by tokio-tungstenite: its own
 /// default asks rustls for the process-wide crypto provider, which panics when an application
 /// also links another provider (aws-lc-rs).
-fn default_tls() -> Arc<rustls::ClientConfig> {
+pub(crate) fn default_tls() -> Arc<rustls::ClientConfig> {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {

@@ -14,6 +14,7 @@ mod fake;
 mod groups;
 mod harness;
 mod invitations;
+mod media;
 mod paging;
 mod proxy;
 mod reconnect;

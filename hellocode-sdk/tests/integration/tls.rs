@@ -72,5 +72,12 @@ async fn wss_with_a_private_certificate_authority() {
     let chat = alice.create_chat(vec!["bob".into()]).await.expect("chat");
     alice.send(chat.id, "over TLS").await.expect("sent");
     assert_eq!(messages(&mut bob_events, 1).await[0].content, "over TLS");
+    // Files go over https:// to the same host and port, trusting the same private authority.
+    let file = alice.upload_attachment(chat.id, "secret.txt", b"sealed".to_vec(), None).await;
+    let file = file.expect("uploaded over https");
+    let download = bob.download(file.id.clone(), None).await.expect("downloaded over ws");
+    assert_eq!(download.data, b"sealed");
+    let again = alice.download(file.id, None).await.expect("downloaded over https");
+    assert_eq!(again.data, b"sealed");
     server.stop().await;
 }

@@ -147,6 +147,7 @@ impl Harness {
             client_id: client_id.into(),
             chat_id: ChatId(chat),
             content: format!("hello from {client_id}"),
+            attachments: Vec::new(),
         };
         self.shared.queued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.session.handle_command(ToDriver::Enqueue { send, waiter: Some(waiter) }, self.now);

@@ -89,7 +89,7 @@ impl Session {
                 message: send.content,
                 from: None,
                 client_id: Some(send.client_id),
-                attachments: Vec::new(),
+                attachments: send.attachments,
             };
             frames.push(encode(id, command.into()));
         }
