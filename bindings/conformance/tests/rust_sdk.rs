@@ -4,15 +4,16 @@
 mod support;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::Engine;
 use futures_util::StreamExt;
 use hellocode_conformance::{Scenario, Step, lacks, load_all, matches, substitute};
 use hellocode_core::storage::MemoryStorage;
 use hellocode_sdk::{
-    Backoff, ChatId, Client, ClientConfig, Credentials, Error, Event, ProfileUpdate, Role, Seq,
-    WebSocketTransport,
+    Backoff, ChatId, Client, ClientConfig, Credentials, Error, Event, ProfileUpdate, Progress,
+    Role, Seq, WebSocketTransport,
 };
 use hellocode_server::{Server, Settings};
 use serde_json::{Map, Value, json};
@@ -264,6 +265,41 @@ fn names(args: &Value, name: &str) -> Result<Vec<String>, Error> {
         .map_err(|_| Error::InvalidArgument(format!("argument {name}")))
 }
 
+/// A file's bytes from `text` (UTF-8) or `base64`, and its length.
+fn file(args: &Value) -> Result<(Vec<u8>, u64), Error> {
+    let data = match args["base64"].as_str() {
+        Some(encoded) => base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|error| Error::InvalidArgument(format!("argument base64: {error}")))?,
+        None => text(args, "text")?.into_bytes(),
+    };
+    let size = data.len() as u64;
+    Ok((data, size))
+}
+
+/// A progress callback, and the last `(done, total)` it was called with.
+fn progress() -> (Progress, Arc<Mutex<Option<(u64, u64)>>>) {
+    let last = Arc::new(Mutex::new(None));
+    let seen = last.clone();
+    let progress: Progress = Arc::new(move |done, total| {
+        if let Ok(mut last) = seen.lock() {
+            *last = Some((done, total));
+        }
+    });
+    (progress, last)
+}
+
+/// The transfer's progress ended at `size` of `size`.
+fn finished(last: &Mutex<Option<(u64, u64)>>, size: u64) -> Result<(), Error> {
+    let last = last.lock().map_err(|_| Error::Protocol("progress poisoned".into()))?;
+    match *last {
+        Some(call) if call == (size, size) => Ok(()),
+        other => {
+            Err(Error::Protocol(format!("the last progress was {other:?}, not {size} of {size}")))
+        }
+    }
+}
+
 /// Call one SDK operation with the scenario's arguments; its result in canonical JSON.
 async fn call_operation(client: &Client, call: &str, args: &Value) -> Result<Value, Error> {
     Ok(match call {
@@ -412,6 +448,42 @@ async fn call_operation(client: &Client, call: &str, args: &Value) -> Result<Val
             .await
             .map(|()| Value::Null)?,
         "join_by_link" => canonical::chat(&client.join_by_link(text(args, "token")?).await?),
+        "upload_attachment" => {
+            let (data, size) = file(args)?;
+            let (progress, done) = progress();
+            let name = text(args, "name")?;
+            let file =
+                client.upload_attachment(chat_arg(args)?, name, data, Some(progress)).await?;
+            finished(&done, size)?;
+            canonical::attachment(&file)
+        }
+        "upload_avatar" => {
+            let (data, size) = file(args)?;
+            let (progress, done) = progress();
+            let avatar = client.upload_avatar(text(args, "name")?, data, Some(progress)).await?;
+            finished(&done, size)?;
+            canonical::attachment(&avatar)
+        }
+        "download" | "download_thumbnail" => {
+            let media = text(args, "media")?;
+            let (progress, done) = progress();
+            let download = if call == "download" {
+                client.download(media, Some(progress)).await?
+            } else {
+                client.download_thumbnail(media, Some(progress)).await?
+            };
+            finished(&done, download.data.len() as u64)?;
+            canonical::download(&download)
+        }
+        "send_with_attachments" => canonical::message(
+            &client
+                .send_with_attachments(
+                    chat_arg(args)?,
+                    text(args, "text")?,
+                    names(args, "attachments")?,
+                )
+                .await?,
+        ),
         "close" => {
             client.close().await;
             Value::Null

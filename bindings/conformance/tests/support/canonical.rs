@@ -1,8 +1,8 @@
 //! The Rust SDK's values in the scenarios' canonical JSON shape (see the crate's README).
 
 use hellocode_sdk::{
-    BotToken, Chat, ConnectionState, Event, Invitation, InviteLink, IssuedBotToken,
-    IssuedInviteLink, Language, Message, PendingSend, SendState, User,
+    Attachment, BotToken, Chat, ConnectionState, Download, Event, Invitation, InviteLink,
+    IssuedBotToken, IssuedInviteLink, Language, Message, PendingSend, SendState, User,
 };
 use serde_json::{Map, Value, json};
 
@@ -20,6 +20,27 @@ pub(crate) fn message(message: &Message) -> Value {
         "target": message.target.map(|seq| seq.0),
         "member": message.member,
         "role": message.role.map(|role| role.as_str()),
+        "attachments": message.attachments.iter().map(attachment).collect::<Vec<_>>(),
+    })
+}
+
+pub(crate) fn attachment(attachment: &Attachment) -> Value {
+    json!({
+        "id": attachment.id,
+        "name": attachment.name,
+        "contentType": attachment.content_type,
+        "size": attachment.size,
+        "width": attachment.width,
+        "height": attachment.height,
+        "thumbnail": attachment.thumbnail,
+    })
+}
+
+pub(crate) fn download(download: &Download) -> Value {
+    json!({
+        "contentType": download.content_type,
+        "size": download.data.len(),
+        "text": std::str::from_utf8(&download.data).ok(),
     })
 }
 
