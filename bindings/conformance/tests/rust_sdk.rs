@@ -277,8 +277,11 @@ fn file(args: &Value) -> Result<(Vec<u8>, u64), Error> {
     Ok((data, size))
 }
 
+/// The last `(done, total)` a progress callback was called with.
+type LastProgress = Arc<Mutex<Option<(u64, u64)>>>;
+
 /// A progress callback, and the last `(done, total)` it was called with.
-fn progress() -> (Progress, Arc<Mutex<Option<(u64, u64)>>>) {
+fn progress() -> (Progress, LastProgress) {
     let last = Arc::new(Mutex::new(None));
     let seen = last.clone();
     let progress: Progress = Arc::new(move |done, total| {
