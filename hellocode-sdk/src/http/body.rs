@@ -1,13 +1,17 @@
-//! A request body handed to the connection in chunks, reporting progress as it goes, and the
-//! clock that tells a stalled transfer from a slow one.
+//! A request body handed to the connection in chunks, reporting progress as it goes; the wait
+//! for the server's `100 Continue` before the first chunk; and the clock that tells a stalled
+//! transfer from a slow one.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::Progress;
@@ -36,6 +40,26 @@ impl Activity {
     }
 }
 
+/// Holds a body back until the server says `100 Continue` (or a short while passes: a server
+/// need not answer `Expect: 100-continue`). A server that refuses the request from its headers
+/// alone (413: the length is over its limit) answers without reading the body; sent anyway, the
+/// body would run into the closed connection and the refusal would be lost.
+pub(crate) struct Gate(Pin<Box<dyn Future<Output = ()> + Send>>);
+
+/// The other end of a [`Gate`]: opens it.
+pub(crate) type Opener = oneshot::Sender<()>;
+
+impl Gate {
+    /// A closed gate that opens when told or after `wait`.
+    pub(crate) fn new(wait: Duration) -> (Gate, Opener) {
+        let (open, opened) = oneshot::channel();
+        let waiting = async move {
+            let _ = tokio::time::timeout(wait, opened).await;
+        };
+        (Gate(Box::pin(waiting)), open)
+    }
+}
+
 /// The bytes of an upload (or nothing, for a download), of a known length: hyper sends it with
 /// a `Content-Length`, which the server requires.
 pub(crate) struct Upload {
@@ -43,11 +67,18 @@ pub(crate) struct Upload {
     sent: usize,
     progress: Option<Progress>,
     activity: Activity,
+    gate: Option<Gate>,
 }
 
 impl Upload {
     pub(crate) fn new(data: Bytes, progress: Option<Progress>, activity: Activity) -> Self {
-        Upload { data, sent: 0, progress, activity }
+        Upload { data, sent: 0, progress, activity, gate: None }
+    }
+
+    /// The same body, held back until `gate` opens.
+    pub(crate) fn gated(mut self, gate: Gate) -> Self {
+        self.gate = Some(gate);
+        self
     }
 }
 
@@ -57,11 +88,17 @@ impl Body for Upload {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = self.get_mut();
         if this.sent >= this.data.len() {
             return Poll::Ready(None);
+        }
+        if let Some(gate) = &mut this.gate {
+            if gate.0.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.gate = None;
         }
         // Asked for the next chunk: the connection has taken the previous ones.
         let end = this.data.len().min(this.sent + CHUNK);
@@ -109,6 +146,22 @@ mod tests {
         let expected = vec![(CHUNK as u64, total), (2 * CHUNK as u64, total), (total, total)];
         assert_eq!(*calls.lock().expect("calls"), expected);
         assert!(body.is_end_stream());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_gated_body_waits_to_be_told_or_for_its_time() {
+        let (gate, open) = Gate::new(Duration::from_secs(1));
+        let mut body = Upload::new(Bytes::from_static(b"abc"), None, Activity::new()).gated(gate);
+        let early = tokio::time::timeout(Duration::from_millis(500), body.frame()).await;
+        assert!(early.is_err(), "held back");
+        open.send(()).expect("the gate listens");
+        assert!(body.frame().await.is_some(), "opened");
+
+        let (gate, _open) = Gate::new(Duration::from_secs(1));
+        let mut body = Upload::new(Bytes::from_static(b"abc"), None, Activity::new()).gated(gate);
+        let started = Instant::now();
+        assert!(body.frame().await.is_some(), "opened by its time");
+        assert!(started.elapsed() >= Duration::from_secs(1));
     }
 
     #[tokio::test]

@@ -8,19 +8,19 @@
 mod body;
 mod endpoint;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use hellocode_core::protocol::ErrorCode;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
+use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, HOST, USER_AGENT};
 use hyper::{Method, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::time::{Instant, timeout, timeout_at};
 
-use body::{Activity, Upload};
+use body::{Activity, Gate, Upload};
 pub use endpoint::HttpEndpoint;
 
 use crate::{Error, Result};
@@ -41,6 +41,9 @@ pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
 
 /// Most bytes of an error reply read (its JSON explanation).
 const MAX_ERROR_BODY: u64 = 64 * 1024;
+
+/// How long an upload waits for `100 Continue` before sending its body anyway (curl's figure).
+const EXPECT_CONTINUE_WAIT: Duration = Duration::from_secs(1);
 
 /// What bounds one request.
 #[derive(Debug, Clone, Copy)]
@@ -96,16 +99,36 @@ pub(crate) async fn send(
     }));
     let activity = Activity::new();
     let length = request.body.len();
-    let http_request = hyper::Request::builder()
+    let mut body = Upload::new(request.body, request.sending, activity.clone());
+    let mut builder = hyper::Request::builder()
         .method(request.method.clone())
         .uri(request.path.as_str())
         .header(HOST, endpoint.authority())
         .header(AUTHORIZATION, format!("Bearer {}", request.token))
         .header(USER_AGENT, concat!("hellocode-sdk/", env!("CARGO_PKG_VERSION")))
-        .header(CONTENT_LENGTH, length)
-        .header(CONTENT_TYPE, "application/octet-stream")
-        .body(Upload::new(request.body, request.sending, activity.clone()))
+        .header(CONTENT_LENGTH, length);
+    // An upload asks first: refused from its headers (too large, not signed in), it is never
+    // sent, and the refusal arrives instead of a broken connection.
+    let mut opener = None;
+    if length > 0 {
+        let (gate, open) = Gate::new(EXPECT_CONTINUE_WAIT);
+        body = body.gated(gate);
+        opener = Some(Mutex::new(Some(open)));
+        builder =
+            builder.header(CONTENT_TYPE, "application/octet-stream").header(EXPECT, "100-continue");
+    }
+    let mut http_request = builder
+        .body(body)
         .map_err(|err| Error::InvalidArgument(format!("request {}: {err}", request.path)))?;
+    if let Some(opener) = opener {
+        hyper::ext::on_informational(&mut http_request, move |response| {
+            let continues = response.status() == StatusCode::CONTINUE;
+            if let Some(open) = opener.lock().ok().and_then(|mut open| open.take_if(|_| continues))
+            {
+                let _ = open.send(());
+            }
+        });
+    }
     let response = idle_bounded(&activity, limits.idle, sender.send_request(http_request))
         .await?
         .map_err(|err| Error::Transport(format!("{}: {err}", endpoint.base())))?;
