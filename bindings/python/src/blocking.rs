@@ -1,6 +1,7 @@
 //! The blocking client, `hellocode.blocking.Client`: the same SDK client, each call waiting on
 //! the module's runtime with the GIL released, in slices so that Ctrl-C interrupts it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Mutex, mpsc};
@@ -12,11 +13,13 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::errors::{invalid_argument, to_py_err};
+use crate::media::{self, PyDownload};
 use crate::ops::{self, ConnectOptions, PyListenerHandle};
 use crate::runtime;
 use crate::types::{
-    PyBotToken, PyChat, PyConnectionState, PyEvent, PyInvitation, PyInviteLink, PyIssuedBotToken,
-    PyIssuedInviteLink, PyLanguage, PyMessage, PyPendingSend, PyReadPosition, PyUser, RoleArg,
+    PyAttachment, PyBotToken, PyChat, PyConnectionState, PyEvent, PyInvitation, PyInviteLink,
+    PyIssuedBotToken, PyIssuedInviteLink, PyLanguage, PyMessage, PyPendingSend, PyReadPosition,
+    PyUser, RoleArg,
 };
 
 /// How often a waiting call takes the GIL back to check for signals (Ctrl-C).
@@ -366,6 +369,67 @@ impl PyBlockingClient {
     /// Join the group of an invite link; returns the chat.
     fn join_by_link(&self, py: Python<'_>, token: String) -> PyResult<PyChat> {
         wait(py, ops::join_by_link(&self.client, token))
+    }
+
+    /// Send a message carrying files uploaded with `upload_attachment` (their ids, at most
+    /// 10); returns the stored message.
+    fn send_with_attachments(
+        &self,
+        py: Python<'_>,
+        chat_id: i64,
+        text: String,
+        attachments: Vec<String>,
+    ) -> PyResult<PyMessage> {
+        wait(py, media::send_with_attachments(&self.client, chat_id, text, attachments))
+    }
+
+    /// Upload a file to a chat; returns its `Attachment`. `progress(done, total)` is called
+    /// (on another thread) as the bytes are sent.
+    #[pyo3(signature = (chat_id, name, data, progress=None))]
+    fn upload_attachment(
+        &self,
+        py: Python<'_>,
+        chat_id: i64,
+        name: String,
+        data: Cow<'_, [u8]>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<PyAttachment> {
+        let data = data.into_owned();
+        wait(py, media::upload_attachment(&self.client, chat_id, name, data, progress))
+    }
+
+    /// Upload the user's picture; the profile's `avatar` becomes its address.
+    #[pyo3(signature = (name, data, progress=None))]
+    fn upload_avatar(
+        &self,
+        py: Python<'_>,
+        name: String,
+        data: Cow<'_, [u8]>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<PyAttachment> {
+        wait(py, media::upload_avatar(&self.client, name, data.into_owned(), progress))
+    }
+
+    /// Download a file by its id or its address (`/api/media/<id>`).
+    #[pyo3(signature = (media, progress=None))]
+    fn download(
+        &self,
+        py: Python<'_>,
+        media: String,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<PyDownload> {
+        wait(py, media::download(&self.client, media, progress))
+    }
+
+    /// Download an image's thumbnail, by the image's id or address.
+    #[pyo3(signature = (media, progress=None))]
+    fn download_thumbnail(
+        &self,
+        py: Python<'_>,
+        media: String,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<PyDownload> {
+        wait(py, media::download_thumbnail(&self.client, media, progress))
     }
 
     /// The chat of exactly this user and `usernames`: the existing one, else a new one.

@@ -1,5 +1,6 @@
 //! The asyncio client: `await hellocode.connect(...)`, every operation as an awaitable.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -15,6 +16,7 @@ use pyo3::types::PyDict;
 
 use crate::completer::{Deliver, deliver_awaitable};
 use crate::errors::to_py_err;
+use crate::media;
 use crate::ops::{self, ConnectOptions, PyListenerHandle};
 use crate::types::{PyConnectionState, PyEvent, PyPendingSend, RoleArg};
 
@@ -405,6 +407,68 @@ impl PyClient {
     /// Join the group of an invite link; returns the chat.
     fn join_by_link<'py>(&self, py: Python<'py>, token: String) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, ops::join_by_link(&self.client, token))
+    }
+
+    /// Send a message carrying files uploaded with `upload_attachment` (their ids, at most
+    /// 10); returns the stored message, whose `attachments` describe them.
+    fn send_with_attachments<'py>(
+        &self,
+        py: Python<'py>,
+        chat_id: i64,
+        text: String,
+        attachments: Vec<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, media::send_with_attachments(&self.client, chat_id, text, attachments))
+    }
+
+    /// Upload a file to a chat; returns its `Attachment` (its `id` goes to
+    /// `send_with_attachments`). `progress(done, total)` is called as the bytes are sent.
+    #[pyo3(signature = (chat_id, name, data, progress=None))]
+    fn upload_attachment<'py>(
+        &self,
+        py: Python<'py>,
+        chat_id: i64,
+        name: String,
+        data: Cow<'_, [u8]>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let data = data.into_owned();
+        awaitable(py, media::upload_attachment(&self.client, chat_id, name, data, progress))
+    }
+
+    /// Upload the user's picture (JPEG, PNG, GIF or WebP); the profile's `avatar` becomes its
+    /// address.
+    #[pyo3(signature = (name, data, progress=None))]
+    fn upload_avatar<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        data: Cow<'_, [u8]>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, media::upload_avatar(&self.client, name, data.into_owned(), progress))
+    }
+
+    /// Download a file by its id or its address (`/api/media/<id>`, a profile's `avatar`).
+    #[pyo3(signature = (media, progress=None))]
+    fn download<'py>(
+        &self,
+        py: Python<'py>,
+        media: String,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, media::download(&self.client, media, progress))
+    }
+
+    /// Download an image's thumbnail, by the image's id or address.
+    #[pyo3(signature = (media, progress=None))]
+    fn download_thumbnail<'py>(
+        &self,
+        py: Python<'py>,
+        media: String,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, media::download_thumbnail(&self.client, media, progress))
     }
 
     /// The chat of exactly this user and `usernames`: the existing one, else a new one.

@@ -86,6 +86,13 @@ pyo3::create_exception!(
     "A bot's position store could not be read or written."
 );
 
+pyo3::create_exception!(
+    hellocode,
+    Unsupported,
+    HelloCodeError,
+    "The client's transport cannot do this (uploads and downloads need an HTTP address)."
+);
+
 /// The exception class for an SDK code, and the class's default `code`. Unknown codes (a newer
 /// server or SDK) get the base class.
 fn class_for<'py>(py: Python<'py>, code: &str) -> Bound<'py, PyType> {
@@ -98,7 +105,7 @@ fn class_for<'py>(py: Python<'py>, code: &str) -> Bound<'py, PyType> {
         "forbidden" | "impersonation" | "wrong_chat" => py.get_type::<NotAllowed>(),
         "not_found" => py.get_type::<NotFound>(),
         "invalid_argument" | "invalid_field" | "missing_field" | "validation_failed"
-        | "frame_too_large" | "invalid_url" => py.get_type::<InvalidInput>(),
+        | "frame_too_large" | "too_large" | "invalid_url" => py.get_type::<InvalidInput>(),
         "rate_limited" => py.get_type::<RateLimited>(),
         "connection_lost" => py.get_type::<ConnectionLost>(),
         "transport" => py.get_type::<TransportError>(),
@@ -111,6 +118,7 @@ fn class_for<'py>(py: Python<'py>, code: &str) -> Bound<'py, PyType> {
         }
         "internal" | "unavailable" => py.get_type::<ServerError>(),
         "persistence" => py.get_type::<PersistenceError>(),
+        "unsupported" => py.get_type::<Unsupported>(),
         _ => py.get_type::<HelloCodeError>(),
     }
 }
@@ -156,7 +164,7 @@ fn _exception_for_code<'py>(
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    let classes: [(&str, Bound<'_, PyType>, &str); 15] = [
+    let classes: [(&str, Bound<'_, PyType>, &str); 16] = [
         ("HelloCodeError", py.get_type::<HelloCodeError>(), "error"),
         ("AuthError", py.get_type::<AuthError>(), "invalid_credentials"),
         ("NotAllowed", py.get_type::<NotAllowed>(), "forbidden"),
@@ -172,6 +180,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("ProtocolError", py.get_type::<ProtocolError>(), "protocol"),
         ("ServerError", py.get_type::<ServerError>(), "internal"),
         ("PersistenceError", py.get_type::<PersistenceError>(), "persistence"),
+        ("Unsupported", py.get_type::<Unsupported>(), "unsupported"),
     ];
     for (name, class, default_code) in classes {
         // A class-level default, so that `code` exists on instances made from Python too.

@@ -16,6 +16,7 @@ mod bot_context;
 mod client;
 mod completer;
 mod errors;
+mod media;
 mod ops;
 mod types;
 
@@ -43,6 +44,7 @@ fn _hellocode(m: &Bound<'_, PyModule>) -> PyResult<()> {
     types::register(m)?;
     client::register(m)?;
     blocking::register(m)?;
+    media::register(m)?;
     bot::register(m)?;
     Ok(())
 }

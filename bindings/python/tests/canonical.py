@@ -26,7 +26,28 @@ def message(message: hellocode.Message) -> Json:
         "target": message.target,
         "member": message.member,
         "role": None if message.role is None else message.role.value,
+        "attachments": [attachment(a) for a in message.attachments],
     }
+
+
+def attachment(attachment: hellocode.Attachment) -> Json:
+    return {
+        "id": attachment.id,
+        "name": attachment.name,
+        "contentType": attachment.content_type,
+        "size": attachment.size,
+        "width": attachment.width,
+        "height": attachment.height,
+        "thumbnail": attachment.thumbnail,
+    }
+
+
+def download(download: hellocode.Download) -> Json:
+    try:
+        text: Optional[str] = download.data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    return {"contentType": download.content_type, "size": len(download.data), "text": text}
 
 
 def messages(messages: list[hellocode.Message]) -> Json:

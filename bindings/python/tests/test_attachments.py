@@ -1,11 +1,9 @@
-"""A post that carries a file: uploaded over HTTP, named in the post by its address, and read
-from the received message as `Message.attachments`."""
+"""A post that carries a file: uploaded with `upload_attachment`, named in the post by its id,
+and read from the received message as `Message.attachments` (more in test_media.py)."""
 
 from __future__ import annotations
 
-import json
 import struct
-import urllib.request
 import zlib
 
 import hellocode
@@ -30,15 +28,6 @@ def png(width: int, height: int) -> bytes:
     )
 
 
-def request(url: str, token: str, body: bytes, content_type: str) -> dict[str, object]:
-    """POST `body` to `url` as the user of `token`; the JSON answer."""
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
-    call = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    with urllib.request.urlopen(call, timeout=10) as reply:
-        answer: dict[str, object] = json.loads(reply.read())
-        return answer
-
-
 def test_a_received_message_carries_its_attachments(server: Server) -> None:
     async def scenario() -> None:
         async with await register(server.url, "alice") as alice, await register(
@@ -46,24 +35,20 @@ def test_a_received_message_carries_its_attachments(server: Server) -> None:
         ) as bob:
             bob_events = bob.events()
             chat = await alice.create_chat([bob.username])
-            token = alice.token
-            assert token is not None
-            upload = f"{server.http}/api/chat/{chat.id}/media?name=shot.png"
-            media = request(upload, token, png(3, 2), "image/png")
-            post = json.dumps({"message": "", "attachments": [media["id"]]}).encode()
-            messages = f"{server.http}/api/chat/{chat.id}/messages/"
-            request(messages, token, post, "application/json")
+            media = await alice.upload_attachment(chat.id, "shot.png", png(3, 2))
+            await alice.send_with_attachments(chat.id, "", [media.id])
 
             event = await next_of(bob_events, hellocode.MessageEvent)
             [attachment] = event.message.attachments
             assert isinstance(attachment, hellocode.Attachment)
             assert (attachment.id, attachment.name, attachment.content_type) == (
-                media["id"],
+                media.id,
                 "shot.png",
                 "image/png",
             )
             assert (attachment.width, attachment.height) == (3, 2)
-            assert (attachment.size, attachment.thumbnail) == (media["size"], media["thumbnail"])
+            assert (attachment.size, attachment.thumbnail) == (media.size, media.thumbnail)
+            assert attachment == media
             assert "shot.png" in repr(event.message)
             plain = await alice.send(chat.id, "no files")
             assert plain.attachments == []

@@ -10,6 +10,7 @@ are compared in the canonical JSON of `canonical.py`, and an expected error must
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import re
@@ -390,6 +391,21 @@ class Run:
         person.events = events
 
 
+class Progress:
+    """A transfer's progress callback that keeps its last call."""
+
+    def __init__(self) -> None:
+        self.last: Optional[tuple[int, int]] = None
+
+    def __call__(self, done: int, total: int) -> None:
+        self.last = (done, total)
+
+    def finished(self, size: int) -> None:
+        """The last call was `size` of `size`."""
+        if self.last != (size, size):
+            raise StepFailed(f"the last progress was {self.last}, not {size} of {size}")
+
+
 async def call_operation(client: hellocode.Client, call: str, args: dict[str, Json]) -> Json:
     """One SDK operation with the scenario's arguments; its result in canonical JSON."""
     if call == "send":
@@ -495,6 +511,26 @@ async def call_operation(client: hellocode.Client, call: str, args: dict[str, Js
         return await client.revoke_invite_link(args["chat"], args["link"])
     if call == "join_by_link":
         return canonical.chat(await client.join_by_link(args["token"]))
+    if call == "send_with_attachments":
+        sent = await client.send_with_attachments(args["chat"], args["text"], args["attachments"])
+        return canonical.message(sent)
+    if call in ("upload_attachment", "upload_avatar"):
+        data = base64.b64decode(args["base64"]) if "base64" in args else args["text"].encode()
+        progress = Progress()
+        if call == "upload_attachment":
+            uploaded = await client.upload_attachment(args["chat"], args["name"], data, progress)
+        else:
+            uploaded = await client.upload_avatar(args["name"], data, progress)
+        progress.finished(len(data))
+        return canonical.attachment(uploaded)
+    if call in ("download", "download_thumbnail"):
+        progress = Progress()
+        if call == "download":
+            downloaded = await client.download(args["media"], progress)
+        else:
+            downloaded = await client.download_thumbnail(args["media"], progress)
+        progress.finished(len(downloaded.data))
+        return canonical.download(downloaded)
     if call == "close":
         return await client.close()
     if call == "username":

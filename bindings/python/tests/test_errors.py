@@ -243,6 +243,7 @@ EXPECTED = {
     "missing_field": hellocode.InvalidInput,
     "validation_failed": hellocode.InvalidInput,
     "frame_too_large": hellocode.InvalidInput,
+    "too_large": hellocode.InvalidInput,
     "invalid_url": hellocode.InvalidInput,
     "rate_limited": hellocode.RateLimited,
     "connection_lost": hellocode.ConnectionLost,
@@ -259,6 +260,7 @@ EXPECTED = {
     "internal": hellocode.ServerError,
     "unavailable": hellocode.ServerError,
     "persistence": hellocode.PersistenceError,
+    "unsupported": hellocode.Unsupported,
 }
 
 

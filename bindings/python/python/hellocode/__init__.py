@@ -16,7 +16,7 @@
 For scripts and notebooks without asyncio, see `hellocode.blocking`; for bots, `hellocode.Bot`.
 """
 
-from typing import Union
+from typing import Callable, Union
 
 from ._hellocode import (
     MAX_MESSAGE_CHARS,
@@ -36,6 +36,7 @@ from ._hellocode import (
     ConnectionState,
     Context,
     Deleted,
+    Download,
     Edited,
     EventKind,
     EventStream,
@@ -74,12 +75,18 @@ from ._hellocode import (
     TransportError,
     Typing,
     UnknownEvent,
+    Unsupported,
     User,
     __version__,
     connect,
 )
 from . import checks
 from .bot import Bot, Check, Mention, Rest, UserArg
+
+#: A transfer's progress callback, `progress(done, total)`: bytes done of the total, as a file
+#: goes up (`upload_attachment`, `upload_avatar`) or down (`download`, `download_thumbnail`).
+#: Called on the SDK's threads, as listeners are; the last call has `done == total`.
+TransferProgress = Callable[[int, int], object]
 
 #: Every event class `Client.events()` and listeners can produce.
 Event = Union[
@@ -120,6 +127,7 @@ __all__ = [
     "ConnectionState",
     "Context",
     "Deleted",
+    "Download",
     "Edited",
     "Event",
     "EventKind",
@@ -158,9 +166,11 @@ __all__ = [
     "SendUpdate",
     "ServerError",
     "Timeout",
+    "TransferProgress",
     "TransportError",
     "Typing",
     "UnknownEvent",
+    "Unsupported",
     "User",
     "UserArg",
     "__version__",

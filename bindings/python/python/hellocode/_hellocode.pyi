@@ -29,7 +29,8 @@ class NotFound(HelloCodeError):
     """not_found."""
 
 class InvalidInput(HelloCodeError):
-    """invalid_argument, invalid_field, missing_field, validation_failed, frame_too_large, invalid_url."""
+    """invalid_argument, invalid_field, missing_field, validation_failed, frame_too_large,
+    too_large (a file), invalid_url."""
 
 class RateLimited(HelloCodeError):
     """rate_limited."""
@@ -60,6 +61,10 @@ class ServerError(HelloCodeError):
 
 class PersistenceError(HelloCodeError):
     """persistence: a bot's position store could not be read or written."""
+
+class Unsupported(HelloCodeError):
+    """unsupported: the client's transport cannot do this (uploads and downloads need an HTTP
+    address)."""
 
 def _exception_for_code(code: str, message: str) -> HelloCodeError:
     """Test hook: the exception raised for an SDK error code."""
@@ -140,8 +145,8 @@ class Participant:
 
 @final
 class Attachment:
-    """A file a post carries: an attachment uploaded to its chat (download it from
-    `/api/media/<id>` with the user's token)."""
+    """A file a post carries (an attachment uploaded to its chat), or what an upload answers
+    with: `id` goes to `send_with_attachments` and `download`."""
 
     @property
     def id(self) -> str: ...
@@ -161,6 +166,17 @@ class Attachment:
         """An image's thumbnail address (`/api/media/<id>/thumbnail`)."""
     def __eq__(self, other: object) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
+class Download:
+    """A downloaded file: its bytes and the type the server detected when it was uploaded."""
+
+    @property
+    def content_type(self) -> str:
+        """The media type, e.g. "image/png" or "text/plain; charset=utf-8"."""
+    @property
+    def data(self) -> bytes: ...
+    def __len__(self) -> int: ...
 
 @final
 class Message:
@@ -762,6 +778,43 @@ class Client:
         """Join the group of an invite link as a member; returns the chat. A member already in
         it gets the chat (no use counted). Raises `NotFound` for an unknown, revoked, expired or
         used-up token alike (it says nothing of the chat)."""
+    async def send_with_attachments(
+        self, chat_id: int, text: str, attachments: Sequence[str]
+    ) -> Message:
+        """Send a message carrying files uploaded with `upload_attachment` (their ids, at most
+        10; the text may then be empty), through the send queue as `send`; the stored message's
+        `attachments` describe them. Raises `InvalidInput` for an id that is not a media id,
+        `NotFound` for a file that is not an attachment of this chat."""
+    async def upload_attachment(
+        self,
+        chat_id: int,
+        name: str,
+        data: Union[bytes, bytearray],
+        progress: Optional[Callable[[int, int], object]] = None,
+    ) -> Attachment:
+        """Upload a file to a chat (the caller must be a member) over the server's HTTP
+        routes; `progress(done, total)` is called as the bytes are sent (on the SDK's threads).
+        Its `id` goes to `send_with_attachments`. Raises `NotAllowed` for a non-member,
+        `InvalidInput` (`too_large`, `invalid_field`) for a refused file, `Unsupported` without
+        an HTTP address."""
+    async def upload_avatar(
+        self,
+        name: str,
+        data: Union[bytes, bytearray],
+        progress: Optional[Callable[[int, int], object]] = None,
+    ) -> Attachment:
+        """Upload the user's picture (JPEG, PNG, GIF or WebP); the profile's `avatar` becomes
+        its address, "/api/media/<id>"."""
+    async def download(
+        self, media: str, progress: Optional[Callable[[int, int], object]] = None
+    ) -> Download:
+        """Download a file by its id or its address on this server ("/api/media/<id>", as a
+        profile's `avatar`); anything else raises `InvalidInput` before any request. Raises
+        `NotFound` for what does not exist or may not be read."""
+    async def download_thumbnail(
+        self, media: str, progress: Optional[Callable[[int, int], object]] = None
+    ) -> Download:
+        """Download an image's thumbnail (fits 320 x 320), by the image's id or address."""
     def history(self, chat_id: int, before: Optional[int] = None) -> History:
         """`async for message in client.history(chat_id)`: the whole history, newest first,
         fetched in pages as it is read."""
@@ -877,6 +930,28 @@ class BlockingClient:
     def invite_links(self, chat_id: int) -> list[InviteLink]: ...
     def revoke_invite_link(self, chat_id: int, link_id: int) -> None: ...
     def join_by_link(self, token: str) -> Chat: ...
+    def send_with_attachments(
+        self, chat_id: int, text: str, attachments: Sequence[str]
+    ) -> Message: ...
+    def upload_attachment(
+        self,
+        chat_id: int,
+        name: str,
+        data: Union[bytes, bytearray],
+        progress: Optional[Callable[[int, int], object]] = None,
+    ) -> Attachment: ...
+    def upload_avatar(
+        self,
+        name: str,
+        data: Union[bytes, bytearray],
+        progress: Optional[Callable[[int, int], object]] = None,
+    ) -> Attachment: ...
+    def download(
+        self, media: str, progress: Optional[Callable[[int, int], object]] = None
+    ) -> Download: ...
+    def download_thumbnail(
+        self, media: str, progress: Optional[Callable[[int, int], object]] = None
+    ) -> Download: ...
     def history(self, chat_id: int, before: Optional[int] = None) -> BlockingHistory: ...
     def close(self) -> None: ...
     def events(self, timeout: Optional[float] = None) -> BlockingEvents:
