@@ -1185,8 +1185,11 @@ impl Storage for MemoryStorage {
         Ok(self.lock().claim_pushes(now, until, limit))
     }
 
-    async fn push_sent(&self, id: i64) -> Result<()> {
-        self.lock().push_sent(id);
+    async fn push_sent(&self, ids: &[i64]) -> Result<()> {
+        let mut inner = self.lock();
+        for id in ids {
+            inner.push_sent(*id);
+        }
         Ok(())
     }
 

@@ -415,8 +415,9 @@ pub trait Storage: Send + Sync + 'static {
         until: Timestamp,
         limit: u32,
     ) -> Result<Vec<QueuedPush>>;
-    /// A notification reached its gateway (or was given up): remove it from the queue.
-    async fn push_sent(&self, id: i64) -> Result<()>;
+    /// Notifications that reached their gateway (or were given up): remove them from the
+    /// queue, in one statement.
+    async fn push_sent(&self, ids: &[i64]) -> Result<()>;
     /// A notification's send failed: try again at `due`, having failed `attempts` times.
     async fn push_failed(&self, id: i64, attempts: u32, due: Timestamp) -> Result<()>;
     /// The gateway rejected this push key: remove the pusher, whoever has it, with its queue.

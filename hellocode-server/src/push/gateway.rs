@@ -1,11 +1,12 @@
 //! One request to a push gateway over HTTP/1.1 (hyper's client connection; TLS by rustls with
 //! the web's roots for `https`), and what its answer means for the queue.
 
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hellocode_core::model::check_push_url;
+use hellocode_core::model::{PushUrl, check_push_url};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{Request, StatusCode, header};
 use hyper_util::rt::TokioIo;
@@ -48,11 +49,6 @@ async fn exchange(url: &str, body: String) -> Outcome {
     } else {
         format!("{}:{}", parsed.host, parsed.port)
     };
-    let tcp = match TcpStream::connect((parsed.host, parsed.port)).await {
-        Ok(tcp) => tcp,
-        Err(err) => return Outcome::Retry(format!("cannot connect to {authority}: {err}")),
-    };
-    let _ = tcp.set_nodelay(true);
     let request = Request::post(url)
         .header(header::HOST, &authority)
         .header(header::CONTENT_TYPE, "application/json")
@@ -62,48 +58,110 @@ async fn exchange(url: &str, body: String) -> Outcome {
         Ok(request) => request,
         Err(err) => return Outcome::GiveUp(format!("bad request: {err}")),
     };
-    if parsed.scheme == "https" {
-        let name = match rustls::pki_types::ServerName::try_from(parsed.host.to_owned()) {
-            Ok(name) => name,
-            Err(err) => return Outcome::GiveUp(format!("bad host name: {err}")),
-        };
-        let config = match tls_config() {
-            Ok(config) => config,
-            Err(err) => return Outcome::Retry(err),
-        };
-        let connector = tokio_rustls::TlsConnector::from(config);
-        match connector.connect(name, tcp).await {
-            Ok(tls) => send(tls, request).await,
-            Err(err) => Outcome::Retry(format!("TLS with {authority} failed: {err}")),
-        }
-    } else {
-        send(tcp, request).await
-    }
-}
-
-async fn send<S>(stream: S, request: Request<Full<Bytes>>) -> Outcome
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, connection) =
-        match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
-            Ok(parts) => parts,
-            Err(err) => return Outcome::Retry(format!("HTTP handshake failed: {err}")),
-        };
-    // The connection runs until the answer is read; it ends with this task's sender.
-    tokio::spawn(async move {
-        if let Err(err) = connection.await {
-            tracing::debug!(error = %err, "push gateway connection ended");
-        }
-    });
+    let key = format!("{}://{authority}", parsed.scheme);
+    let mut sender = match idle().take(&key) {
+        Some(sender) => sender,
+        None => match connect(&parsed, &authority).await {
+            Ok(sender) => sender,
+            Err(outcome) => return outcome,
+        },
+    };
     let response = match sender.send_request(request).await {
         Ok(response) => response,
         Err(err) => return Outcome::Retry(format!("request failed: {err}")),
     };
     let status = response.status();
     let answer = Limited::new(response.into_body(), MAX_ANSWER_BYTES).collect().await;
-    let answer = answer.map(|body| body.to_bytes()).unwrap_or_default();
+    let Ok(answer) = answer.map(|body| body.to_bytes()) else {
+        return Outcome::Retry("the answer was cut short".to_owned());
+    };
+    // The answer is read whole: the connection may carry the next notification.
+    idle().put(key, sender);
     judge(status, &answer)
+}
+
+/// A new HTTP/1.1 connection to the gateway (TLS for `https`).
+async fn connect(parsed: &PushUrl<'_>, authority: &str) -> Result<Sender, Outcome> {
+    let tcp = TcpStream::connect((parsed.host, parsed.port))
+        .await
+        .map_err(|err| Outcome::Retry(format!("cannot connect to {authority}: {err}")))?;
+    let _ = tcp.set_nodelay(true);
+    if parsed.scheme != "https" {
+        return handshake(tcp).await;
+    }
+    let name = rustls::pki_types::ServerName::try_from(parsed.host.to_owned())
+        .map_err(|err| Outcome::GiveUp(format!("bad host name: {err}")))?;
+    let connector = tokio_rustls::TlsConnector::from(tls_config().map_err(Outcome::Retry)?);
+    match connector.connect(name, tcp).await {
+        Ok(tls) => handshake(tls).await,
+        Err(err) => Err(Outcome::Retry(format!("TLS with {authority} failed: {err}"))),
+    }
+}
+
+async fn handshake<S>(stream: S) -> Result<Sender, Outcome>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|err| Outcome::Retry(format!("HTTP handshake failed: {err}")))?;
+    // The connection runs while a sender for it is held (in use, or idle in the pool).
+    tokio::spawn(async move {
+        if let Err(err) = connection.await {
+            tracing::debug!(error = %err, "push gateway connection ended");
+        }
+    });
+    Ok(sender)
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// Idle keep-alive connections by gateway (`scheme://host:port`): a burst of notifications to
+/// one gateway reuses its connections instead of opening one per request. Bounded per gateway,
+/// in all (any user may name a gateway) and in time.
+#[derive(Default)]
+struct Idle {
+    senders: Mutex<HashMap<String, Vec<(Instant, Sender)>>>,
+}
+
+/// Idle connections kept per gateway at most (the sender's concurrency is 16 by default).
+const IDLE_PER_GATEWAY: usize = 32;
+/// Idle connections kept in all at most.
+const IDLE_IN_ALL: usize = 256;
+/// How long a connection may stay idle before it is closed.
+const IDLE_FOR: Duration = Duration::from_secs(30);
+
+impl Idle {
+    fn take(&self, key: &str) -> Option<Sender> {
+        let mut senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
+        let list = senders.get_mut(key)?;
+        // A connection the gateway closed, or idle too long, is dropped here.
+        while let Some((since, sender)) = list.pop() {
+            if !sender.is_closed() && since.elapsed() < IDLE_FOR {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    fn put(&self, key: String, sender: Sender) {
+        let mut senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
+        let mut total = 0;
+        senders.retain(|_, list| {
+            list.retain(|(since, sender)| !sender.is_closed() && since.elapsed() < IDLE_FOR);
+            total += list.len();
+            !list.is_empty()
+        });
+        let list = senders.entry(key).or_default();
+        if list.len() < IDLE_PER_GATEWAY && total < IDLE_IN_ALL && !sender.is_closed() {
+            list.push((Instant::now(), sender));
+        }
+    }
+}
+
+fn idle() -> &'static Idle {
+    static IDLE: OnceLock<Idle> = OnceLock::new();
+    IDLE.get_or_init(Idle::default)
 }
 
 /// What an answer means (see the Matrix push gateway API).

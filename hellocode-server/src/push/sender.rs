@@ -66,48 +66,63 @@ pub(super) async fn run(
             }
             continue;
         }
-        futures_util::stream::iter(claimed)
-            .for_each_concurrent(settings.concurrency, |push| {
-                settle(&*storage, &metrics, &settings, push)
-            })
+        // Each is sent, then the batch's finished ones leave the queue in one statement.
+        let finished: Vec<Option<(i64, PushOutcome)>> = futures_util::stream::iter(claimed)
+            .map(|push| settle(&*storage, &metrics, &settings, push))
+            .buffer_unordered(settings.concurrency)
+            .collect()
             .await;
+        let finished: Vec<(i64, PushOutcome)> = finished.into_iter().flatten().collect();
+        let ids: Vec<i64> = finished.iter().map(|(id, _)| *id).collect();
+        match storage.push_sent(&ids).await {
+            Ok(()) => {
+                for (_, outcome) in finished {
+                    metrics.pushes(outcome, 1);
+                }
+            }
+            // Their leases end and they are sent again: twice at worst.
+            Err(err) => {
+                tracing::warn!(count = ids.len(), error = %err, "cannot settle push notifications");
+            }
+        }
     }
 }
 
+/// Send one notification and record what became of it; `Some(id, outcome)` when it is
+/// finished (sent or given up) and leaves the queue with its batch (and is counted then).
 async fn settle(
     storage: &dyn Storage,
     metrics: &Metrics,
     settings: &PushSettings,
     push: QueuedPush,
-) {
+) -> Option<(i64, PushOutcome)> {
     let outcome = gateway::notify(&push.url, push.body, settings.request_timeout).await;
     let settled = match outcome {
         Outcome::Accepted { rejected } if rejected.contains(&push.pushkey) => {
             tracing::info!(app = %push.app_id, "push key rejected by its gateway: pusher removed");
-            metrics.pushes(PushOutcome::Rejected, 1);
-            storage.reject_pushkey(&push.app_id, &push.pushkey).await
+            // Removing the pusher removes its queue, this notification included.
+            let removed = storage.reject_pushkey(&push.app_id, &push.pushkey).await;
+            removed.map(|()| metrics.pushes(PushOutcome::Rejected, 1))
         }
-        Outcome::Accepted { .. } => {
-            metrics.pushes(PushOutcome::Sent, 1);
-            storage.push_sent(push.id).await
-        }
+        Outcome::Accepted { .. } => return Some((push.id, PushOutcome::Sent)),
         Outcome::Retry(reason) if !exhausted(settings, push.attempts + 1) => {
             let attempts = push.attempts + 1;
             let delay = backoff(settings, attempts);
             tracing::debug!(push = push.id, attempts, %reason, "push gateway failed; retrying");
-            metrics.pushes(PushOutcome::Retried, 1);
-            storage.push_failed(push.id, attempts, later(Timestamp::now(), delay)).await
+            let due = later(Timestamp::now(), delay);
+            let failed = storage.push_failed(push.id, attempts, due).await;
+            failed.map(|()| metrics.pushes(PushOutcome::Retried, 1))
         }
         Outcome::Retry(reason) | Outcome::GiveUp(reason) => {
             tracing::warn!(push = push.id, app = %push.app_id, %reason, "push notification given up");
-            metrics.pushes(PushOutcome::GivenUp, 1);
-            storage.push_sent(push.id).await
+            return Some((push.id, PushOutcome::GivenUp));
         }
     };
     if let Err(err) = settled {
         // The lease ends and the notification is tried again: sent twice at worst.
         tracing::warn!(push = push.id, error = %err, "cannot settle a push notification");
     }
+    None
 }
 
 fn later(now: Timestamp, delay: Duration) -> Timestamp {

@@ -430,8 +430,8 @@ impl<DB: Backend> Storage for SqlStorage<DB> {
         push::claim_pushes(&self.pool, now, until, limit).await
     }
 
-    async fn push_sent(&self, id: i64) -> Result<()> {
-        push::push_sent(&self.pool, id).await
+    async fn push_sent(&self, ids: &[i64]) -> Result<()> {
+        push::push_sent(&self.pool, ids).await
     }
 
     async fn push_failed(&self, id: i64, attempts: u32, due: Timestamp) -> Result<()> {

@@ -268,8 +268,12 @@ pub(super) async fn claim_pushes<DB: Backend>(
     Ok(claimed)
 }
 
-pub(super) async fn push_sent<DB: Backend>(pool: &Pool<DB>, id: i64) -> Result<()> {
-    let delete = Statement::new("DELETE FROM push_queue WHERE id = $1").bind(id);
+pub(super) async fn push_sent<DB: Backend>(pool: &Pool<DB>, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let sql = format!("DELETE FROM push_queue WHERE id IN ({})", placeholders::<DB>(1, ids.len()));
+    let delete = ids.iter().fold(Statement::new(sql), |s, id| s.bind(*id));
     DB::execute(&mut *pool.acquire().await?, delete).await?;
     Ok(())
 }

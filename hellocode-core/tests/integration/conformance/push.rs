@@ -173,7 +173,8 @@ pub async fn the_push_queue_claims_retries_and_forgets(storage: Arc<dyn Storage>
         "claimed ones are hidden until their lease ends"
     );
 
-    storage.push_sent(claimed[0].id).await.expect("sent");
+    storage.push_sent(&[claimed[0].id]).await.expect("sent");
+    storage.push_sent(&[]).await.expect("nothing sent");
     storage.push_failed(claimed[1].id, 1, at(600)).await.expect("failed");
     let again = storage.claim_pushes(at(700), at(2_000), 10).await.expect("claim");
     let bodies: Vec<(&str, u32)> = again.iter().map(|c| (c.body.as_str(), c.attempts)).collect();
