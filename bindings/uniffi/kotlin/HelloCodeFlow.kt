@@ -62,6 +62,7 @@ val HelloCodeException.code: String
         is HelloCodeException.Expired -> code
         is HelloCodeException.Protocol -> code
         is HelloCodeException.Persistence -> code
+        is HelloCodeException.Unsupported -> code
         is HelloCodeException.Other -> code
     }
 
@@ -81,5 +82,6 @@ val HelloCodeException.detail: String
         is HelloCodeException.Expired -> detail
         is HelloCodeException.Protocol -> detail
         is HelloCodeException.Persistence -> detail
+        is HelloCodeException.Unsupported -> detail
         is HelloCodeException.Other -> detail
     }

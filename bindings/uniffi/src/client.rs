@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use hellocode_sdk::{self as sdk, ChatId, Seq, WebSocketTransport};
 
 use crate::HelloCodeError;
+use crate::media::{self, Attachment, Download, TransferProgress};
 use crate::runtime::{call, spawn};
 use crate::types::{
     BotToken, Chat, ClientConfig, ConnectionState, Credentials, Event, Invitation, InviteLink,
@@ -421,6 +422,68 @@ impl Client {
     /// Revoke a bot token: connections it opened are closed.
     pub async fn revoke_bot_token(&self, id: i64) -> Result<(), HelloCodeError> {
         call(self.inner.revoke_bot_token(id)).await
+    }
+
+    /// Send a message carrying files uploaded with `upload_attachment` (their ids, at most
+    /// 10; the text may then be empty), through the send queue as `send`; the stored message's
+    /// `attachments` describe them.
+    pub async fn send_with_attachments(
+        &self,
+        chat_id: i64,
+        text: String,
+        attachments: Vec<String>,
+    ) -> Result<Message, HelloCodeError> {
+        let sending = self.inner.send_with_attachments(ChatId(chat_id), text, attachments);
+        call(sending).await.map(Message::from)
+    }
+
+    /// Upload a file to a chat (the caller must be a member) over the server's HTTP routes;
+    /// `progress` is told as the bytes are sent. The result's `id` goes to
+    /// `send_with_attachments`. `NotAllowed` for a non-member, `InvalidInput` (`too_large`,
+    /// `invalid_field`) for a refused file.
+    pub async fn upload_attachment(
+        &self,
+        chat_id: i64,
+        name: String,
+        data: Vec<u8>,
+        progress: Option<Arc<dyn TransferProgress>>,
+    ) -> Result<Attachment, HelloCodeError> {
+        let upload =
+            self.inner.upload_attachment(ChatId(chat_id), name, data, media::progress(progress));
+        call(upload).await.map(Attachment::from)
+    }
+
+    /// Upload the user's picture (JPEG, PNG, GIF or WebP); the profile's `avatar` becomes its
+    /// address, `/api/media/<id>`.
+    pub async fn upload_avatar(
+        &self,
+        name: String,
+        data: Vec<u8>,
+        progress: Option<Arc<dyn TransferProgress>>,
+    ) -> Result<Attachment, HelloCodeError> {
+        let upload = self.inner.upload_avatar(name, data, media::progress(progress));
+        call(upload).await.map(Attachment::from)
+    }
+
+    /// Download a file by its id or its address on this server (`/api/media/<id>`, as a
+    /// profile's `avatar`); anything else is `InvalidInput` before any request. `NotFound` for
+    /// what does not exist or may not be read.
+    pub async fn download(
+        &self,
+        media: String,
+        progress: Option<Arc<dyn TransferProgress>>,
+    ) -> Result<Download, HelloCodeError> {
+        call(self.inner.download(media, media::progress(progress))).await.map(Download::from)
+    }
+
+    /// Download an image's thumbnail (fits 320 x 320), by the image's id or address.
+    pub async fn download_thumbnail(
+        &self,
+        media: String,
+        progress: Option<Arc<dyn TransferProgress>>,
+    ) -> Result<Download, HelloCodeError> {
+        let download = self.inner.download_thumbnail(media, media::progress(progress));
+        call(download).await.map(Download::from)
     }
 
     /// The SDK's `close`: wait (up to `close_timeout_ms`) for queued messages, then close.

@@ -39,7 +39,7 @@ pub enum HelloCodeError {
         detail: String,
     },
     /// The arguments were refused (`invalid_argument`, `invalid_field`, `missing_field`,
-    /// `validation_failed`, `frame_too_large`, `invalid_url`).
+    /// `validation_failed`, `frame_too_large`, `too_large` (a file), `invalid_url`).
     #[error("{detail}")]
     InvalidInput {
         /// The SDK's error code.
@@ -122,6 +122,15 @@ pub enum HelloCodeError {
         /// What happened, for logs.
         detail: String,
     },
+    /// The client's transport cannot do this: uploads and downloads need one with an HTTP
+    /// address (`unsupported`).
+    #[error("{detail}")]
+    Unsupported {
+        /// The SDK's error code.
+        code: String,
+        /// What happened, for logs.
+        detail: String,
+    },
     /// Anything else: a code this version does not know, or a failure in foreign code called
     /// back by the library (`callback`, `panic`).
     #[error("{detail}")]
@@ -148,7 +157,9 @@ impl HelloCodeError {
             }
             "not_found" => HelloCodeError::NotFound { code, detail },
             "invalid_argument" | "invalid_field" | "missing_field" | "validation_failed"
-            | "frame_too_large" | "invalid_url" => HelloCodeError::InvalidInput { code, detail },
+            | "frame_too_large" | "too_large" | "invalid_url" => {
+                HelloCodeError::InvalidInput { code, detail }
+            }
             "rate_limited" => HelloCodeError::RateLimited { code, detail },
             "connection_lost" => HelloCodeError::ConnectionLost { code, detail },
             "transport" => HelloCodeError::Transport { code, detail },
@@ -159,6 +170,7 @@ impl HelloCodeError {
             "protocol" | "internal" | "not_json" | "not_an_object" | "missing_command"
             | "unknown_command" => HelloCodeError::Protocol { code, detail },
             "persistence" => HelloCodeError::Persistence { code, detail },
+            "unsupported" => HelloCodeError::Unsupported { code, detail },
             _ => HelloCodeError::Other { code, detail },
         }
     }
@@ -183,6 +195,7 @@ impl HelloCodeError {
             | HelloCodeError::Expired { code, detail }
             | HelloCodeError::Protocol { code, detail }
             | HelloCodeError::Persistence { code, detail }
+            | HelloCodeError::Unsupported { code, detail }
             | HelloCodeError::Other { code, detail } => (code, detail),
         }
     }
@@ -233,6 +246,10 @@ mod tests {
         assert!(matches!(error, HelloCodeError::Timeout { .. }));
         assert_eq!(error.code(), "timeout");
         assert!(matches!(HelloCodeError::from(Error::Closed), HelloCodeError::Closed { .. }));
+        let unsupported = HelloCodeError::from(Error::Unsupported("no HTTP".into()));
+        assert!(matches!(unsupported, HelloCodeError::Unsupported { .. }));
+        let too_large = HelloCodeError::from(Error::TooLarge("11 bytes".into()));
+        assert!(matches!(too_large, HelloCodeError::InvalidInput { .. }));
         let unknown = HelloCodeError::from_code("something_new", "x");
         assert!(matches!(unknown, HelloCodeError::Other { .. }));
         assert_eq!(unknown.parts(), ("something_new", "x"));

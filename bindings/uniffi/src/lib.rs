@@ -10,6 +10,9 @@
 //!   `async throws`).
 //! - Events come through a foreign [`EventListener`] (Kotlin: a `Flow` adapter in
 //!   `kotlin/`), or are pulled from an [`EventStream`].
+//! - Files go up and down with `upload_attachment`, `upload_avatar`, `download` and
+//!   `download_thumbnail` (progress through a foreign [`TransferProgress`]); a message carries
+//!   them by id (`send_with_attachments`) and describes each as an [`Attachment`].
 //! - [`Bot`] runs the SDK's bot framework with foreign [`CommandHandler`]s.
 //!
 //! Everything runs on the library's own tokio runtime; no tokio or rustls type crosses the FFI.
@@ -21,6 +24,7 @@ mod bot;
 mod client;
 mod diagnostics;
 mod error;
+mod media;
 mod runtime;
 mod types;
 
@@ -30,6 +34,7 @@ pub use client::{
 };
 pub use diagnostics::measure_pings;
 pub use error::{ErrorInfo, HelloCodeError};
+pub use media::{Attachment, Download, TransferProgress};
 pub use types::{
     BotToken, Chat, ChatKind, ClientConfig, ConnectionState, Credentials, Event, EventKind,
     Invitation, InvitationState, InviteLink, IssuedBotToken, IssuedInviteLink, Language, Message,

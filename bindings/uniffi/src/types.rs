@@ -9,6 +9,7 @@ use std::time::Duration;
 use hellocode_sdk as sdk;
 
 use crate::error::ErrorInfo;
+use crate::media::Attachment;
 
 /// A member's role in a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
@@ -127,6 +128,8 @@ pub struct Message {
     pub member: Option<String>,
     /// For a join or a role change: the member's role from then on.
     pub role: Option<Role>,
+    /// The files a post carries.
+    pub attachments: Vec<Attachment>,
 }
 
 impl From<sdk::Message> for Message {
@@ -145,6 +148,7 @@ impl From<sdk::Message> for Message {
             target: m.target.map(|seq| seq.0),
             member: m.member,
             role: m.role.map(Role::from),
+            attachments: m.attachments.into_iter().map(Attachment::from).collect(),
         }
     }
 }

@@ -244,6 +244,46 @@ fun main() {
             }
         }
 
+        suite.test("files: upload with progress, send, receive, download identical bytes; refusals") {
+            blocking {
+                val alice = register(server.url, unique("ann"))
+                val bob = register(server.url, unique("ben"))
+                val carol = register(server.url, unique("cat"))
+                val chat = alice.createChat(listOf(bob.username()))
+                val received = CompletableDeferred<Message>()
+                val handle = bob.addListener(object : EventListener {
+                    override fun onEvent(event: Event) {
+                        if (event is Event.MessageReceived && event.message.attachments.isNotEmpty()) received.complete(event.message)
+                    }
+                })
+                val bytes = ByteArray(200_000) { (it % 26 + 'a'.code).toByte() }
+                val calls = java.util.concurrent.CopyOnWriteArrayList<Pair<Long, Long>>()
+                val progress = object : TransferProgress {
+                    override fun onProgress(done: ULong, total: ULong) { calls.add(done.toLong() to total.toLong()) }
+                }
+                val file = alice.uploadAttachment(chat.id, "letters.txt", bytes, progress)
+                assertEquals(bytes.size.toULong(), file.size, "size")
+                assertEquals(bytes.size.toLong() to bytes.size.toLong(), calls.last(), "progress ends at the size")
+                assertTrue(calls.size > 1 && calls.zipWithNext().all { (a, b) -> a.first < b.first }, "increasing: $calls")
+                val sent = alice.sendWithAttachments(chat.id, "see file", listOf(file.id))
+                assertEquals(listOf(file), sent.attachments, "the stored message describes the file")
+                val message = withTimeout(10_000) { received.await() }
+                assertEquals("letters.txt", message.attachments.single().name, "bob's message")
+                val download = bob.download(file.id, null)
+                assertTrue(download.data.contentEquals(bytes), "identical bytes")
+                assertTrue(download.contentType.startsWith("text/plain"), download.contentType)
+                expectThrows<HelloCodeException.NotFound>("not_found") { runBlocking { carol.download(file.id, null) } }
+                expectThrows<HelloCodeException.NotAllowed>("forbidden") {
+                    runBlocking { carol.uploadAttachment(chat.id, "x.txt", "x".toByteArray(), null) }
+                }
+                expectThrows<HelloCodeException.InvalidInput>("invalid_argument") {
+                    runBlocking { bob.download("https://elsewhere.example/api/media/${file.id}", null) }
+                }
+                handle.remove()
+                alice.shutdown(); bob.shutdown(); carol.shutdown()
+            }
+        }
+
         suite.test("history: pages with fetchMessages, the whole of it as a Flow") {
             blocking {
                 val alice = register(server.url, unique("hist"))

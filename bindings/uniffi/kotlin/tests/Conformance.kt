@@ -34,8 +34,21 @@ object Canonical {
         "content" to m.content, "deleted" to m.deleted, "edited" to (m.editedAtMs != null),
         "client_id" to m.clientId, "item" to m.kind.name.lowercase(), "target" to m.target,
         "member" to m.member, "role" to m.role?.name?.lowercase(),
+        "attachments" to m.attachments.map(::attachment),
     )
     fun messages(ms: List<Message>) = ms.map(::message)
+    fun attachment(a: Attachment): Map<String, Any?> = mapOf(
+        "id" to a.id, "name" to a.name, "contentType" to a.contentType, "size" to a.size.toLong(),
+        "width" to a.width?.toLong(), "height" to a.height?.toLong(), "thumbnail" to a.thumbnail,
+    )
+    fun download(d: Download): Map<String, Any?> = mapOf(
+        "contentType" to d.contentType, "size" to d.data.size.toLong(), "text" to utf8(d.data),
+    )
+    private fun utf8(bytes: ByteArray): String? = try {
+        java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString()
+    } catch (e: java.nio.charset.CharacterCodingException) {
+        null
+    }
     fun chat(c: Chat): Map<String, Any?> = mapOf(
         "id" to c.id, "kind" to c.kind.name.lowercase(), "name" to c.name, "topic" to c.topic,
         "participants" to c.participants,
@@ -152,7 +165,7 @@ fun expectedClass(code: String): String = when (code) {
     "invalid_credentials", "invalid_token", "username_taken", "not_authenticated", "already_authenticated" -> "Auth"
     "forbidden", "impersonation", "wrong_chat" -> "NotAllowed"
     "not_found" -> "NotFound"
-    "invalid_argument", "invalid_field", "missing_field", "validation_failed", "frame_too_large", "invalid_url" -> "InvalidInput"
+    "invalid_argument", "invalid_field", "missing_field", "validation_failed", "frame_too_large", "too_large", "invalid_url" -> "InvalidInput"
     "rate_limited" -> "RateLimited"
     "connection_lost" -> "ConnectionLost"
     "transport" -> "Transport"
@@ -162,6 +175,7 @@ fun expectedClass(code: String): String = when (code) {
     "expired" -> "Expired"
     "protocol", "internal", "not_json", "not_an_object", "missing_command", "unknown_command" -> "Protocol"
     "persistence" -> "Persistence"
+    "unsupported" -> "Unsupported"
     else -> "Other"
 }
 
@@ -311,6 +325,21 @@ private fun Map<String, Any?>.role(): Role =
 private fun Map<String, Any?>.names(name: String): List<String> =
     this[name] as? List<String> ?: throw HelloCodeException.InvalidInput("invalid_argument", "argument $name")
 
+/** A file's bytes: `base64`, else the UTF-8 of `text`. */
+private fun Map<String, Any?>.file(): ByteArray =
+    (this["base64"] as? String)?.let { java.util.Base64.getDecoder().decode(it) } ?: text("text").toByteArray()
+
+/** A transfer's progress callback that keeps its last call. */
+class LastProgress : TransferProgress {
+    @Volatile private var last: Pair<Long, Long>? = null
+    override fun onProgress(done: ULong, total: ULong) {
+        last = done.toLong() to total.toLong()
+    }
+    fun finished(size: Long) {
+        if (last != size to size) throw StepFailed("the last progress was $last, not $size of $size")
+    }
+}
+
 /** One operation with the scenario's arguments; its result in canonical JSON. */
 suspend fun callOperation(client: Client, call: String, args: Map<String, Any?>): Any? = when (call) {
     "send" -> Canonical.message(client.send(args.long("chat"), args.text("text")))
@@ -369,6 +398,28 @@ suspend fun callOperation(client: Client, call: String, args: Map<String, Any?>)
     "invite_links" -> client.inviteLinks(args.long("chat")).map(Canonical::inviteLink)
     "revoke_invite_link" -> client.revokeInviteLink(args.long("chat"), args.long("link")).let { null }
     "join_by_link" -> Canonical.chat(client.joinByLink(args.text("token")))
+    "send_with_attachments" -> Canonical.message(client.sendWithAttachments(args.long("chat"), args.text("text"), args.names("attachments")))
+    "upload_attachment", "upload_avatar" -> {
+        val data = args.file()
+        val progress = LastProgress()
+        val uploaded = if (call == "upload_attachment") {
+            client.uploadAttachment(args.long("chat"), args.text("name"), data, progress)
+        } else {
+            client.uploadAvatar(args.text("name"), data, progress)
+        }
+        progress.finished(data.size.toLong())
+        Canonical.attachment(uploaded)
+    }
+    "download", "download_thumbnail" -> {
+        val progress = LastProgress()
+        val downloaded = if (call == "download") {
+            client.download(args.text("media"), progress)
+        } else {
+            client.downloadThumbnail(args.text("media"), progress)
+        }
+        progress.finished(downloaded.data.size.toLong())
+        Canonical.download(downloaded)
+    }
     "close" -> client.shutdown().let { null }
     "username" -> client.username()
     "token" -> client.token() != null
