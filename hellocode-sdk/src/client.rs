@@ -5,6 +5,7 @@ mod chats;
 mod history;
 mod invitations;
 mod media;
+mod push;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -31,6 +32,7 @@ pub use accounts::{IssuedBotToken, ProfileUpdate};
 pub use history::History;
 pub use invitations::IssuedInviteLink;
 pub use media::Download;
+pub use push::PusherSpec;
 
 /// A message for the send queue.
 fn pending(

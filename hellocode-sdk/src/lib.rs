@@ -126,14 +126,15 @@ pub mod transport;
 
 pub use client::{
     Client, Download, EventListener, Events, History, IssuedBotToken, IssuedInviteLink,
-    ListenerHandle, MAX_MESSAGE_CHARS, ProfileUpdate,
+    ListenerHandle, MAX_MESSAGE_CHARS, ProfileUpdate, PusherSpec,
 };
 pub use config::{Backoff, ClientConfig, Credentials};
 pub use error::{Error, Result};
 pub use event::{ConnectionState, Event, PendingSend, SendState, SendUpdate};
 pub use hellocode_core::model::{
     Attachment, BotToken, Chat, ChatId, ChatKind, EventKind, Invitation, InvitationState,
-    InviteLink, Language, Message, Participant, ReadPosition, Role, Seq, Timestamp, User,
+    InviteLink, Language, Message, Participant, PushSettings, Pusher, ReadPosition, Role, Seq,
+    Timestamp, User,
 };
 pub use hellocode_core::protocol::ErrorCode;
 pub use http::Progress;

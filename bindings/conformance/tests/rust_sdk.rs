@@ -13,7 +13,7 @@ use hellocode_conformance::{Scenario, Step, lacks, load_all, matches, substitute
 use hellocode_core::storage::MemoryStorage;
 use hellocode_sdk::{
     Backoff, ChatId, Client, ClientConfig, Credentials, Error, Event, ProfileUpdate, Progress,
-    Role, Seq, WebSocketTransport,
+    PusherSpec, Role, Seq, WebSocketTransport,
 };
 use hellocode_server::{Server, Settings};
 use serde_json::{Map, Value, json};
@@ -410,6 +410,30 @@ async fn call_operation(client: &Client, call: &str, args: &Value) -> Result<Val
         "contacts" => json!(client.contacts().await?),
         "add_contact" => json!(client.add_contact(text(args, "username")?).await?),
         "remove_contact" => json!(client.remove_contact(text(args, "username")?).await?),
+        "set_pusher" => {
+            let mut spec =
+                PusherSpec::new(text(args, "app_id")?, text(args, "pushkey")?, text(args, "url")?);
+            if let Some(name) = args["device_name"].as_str() {
+                spec = spec.device_name(name);
+            }
+            if let Some(lang) = args["lang"].as_str() {
+                spec = spec.lang(lang);
+            }
+            if let Some(previews) = args["previews"].as_bool() {
+                spec = spec.previews(previews);
+            }
+            canonical::push_settings(&client.set_pusher(spec).await?)
+        }
+        "remove_pusher" => canonical::push_settings(
+            &client.remove_pusher(text(args, "app_id")?, text(args, "pushkey")?).await?,
+        ),
+        "push_settings" => canonical::push_settings(&client.push_settings().await?),
+        "mute_chat" => {
+            let muted = args["muted"]
+                .as_bool()
+                .ok_or_else(|| Error::InvalidArgument("argument muted".to_owned()))?;
+            canonical::push_settings(&client.mute_chat(chat_arg(args)?, muted).await?)
+        }
         "create_bot_token" => {
             canonical::issued_bot_token(&client.create_bot_token(text(args, "name")?).await?)
         }

@@ -2,7 +2,8 @@
 
 use hellocode_sdk::{
     Attachment, BotToken, Chat, ConnectionState, Download, Event, Invitation, InviteLink,
-    IssuedBotToken, IssuedInviteLink, Language, Message, PendingSend, SendState, User,
+    IssuedBotToken, IssuedInviteLink, Language, Message, PendingSend, PushSettings, SendState,
+    User,
 };
 use serde_json::{Map, Value, json};
 
@@ -34,6 +35,25 @@ pub(crate) fn attachment(attachment: &Attachment) -> Value {
         "height": attachment.height,
         "thumbnail": attachment.thumbnail,
     })
+}
+
+pub(crate) fn push_settings(settings: &PushSettings) -> Value {
+    let pushers: Vec<Value> = settings
+        .pushers
+        .iter()
+        .map(|pusher| {
+            json!({
+                "app_id": pusher.app_id,
+                "pushkey": pusher.pushkey,
+                "url": pusher.url,
+                "device_name": pusher.device_name,
+                "lang": pusher.lang,
+                "previews": pusher.previews,
+            })
+        })
+        .collect();
+    let muted: Vec<i64> = settings.muted_chats.iter().map(|chat| chat.0).collect();
+    json!({ "pushers": pushers, "muted_chats": muted })
 }
 
 pub(crate) fn download(download: &Download) -> Value {
