@@ -171,6 +171,11 @@ pub struct FanoutConfig {
     pub acknowledged: bool,
     /// Where to keep the users' tokens between runs ([`http::TokenCache`]).
     pub token_cache: Option<std::path::PathBuf>,
+    /// Members per room who never connect (HelloCode only): each post notifies their pushers.
+    pub offline: usize,
+    /// With `offline`: the push gateway each offline member registers a pusher at (a
+    /// `.../_matrix/push/v1/notify` URL); without, they have no pusher.
+    pub pusher_url: Option<String>,
 }
 
 struct Receiver {
@@ -219,10 +224,22 @@ pub async fn fanout_across(nodes: &Nodes, config: FanoutConfig) -> anyhow::Resul
             rooms.push((room as i64, vec![String::new(); config.clients]));
             continue;
         }
+        let members = config.clients + config.offline;
         let names: Vec<String> =
-            (0..config.clients).map(|i| format!("{}{room}_{i}", config.user_prefix)).collect();
-        let tokens = http::users(addr, &names, &mut cache).await?;
+            (0..members).map(|i| format!("{}{room}_{i}", config.user_prefix)).collect();
+        let mut tokens = http::users(addr, &names, &mut cache).await?;
         let chat = http::chat(addr, &tokens[0], &names[1..]).await?;
+        // The offline members: a pusher each, and no connection.
+        for (n, token) in tokens.drain(config.clients..).enumerate() {
+            if let Some(url) = &config.pusher_url {
+                let pusher = serde_json::json!({
+                    "appId": "org.example.load", "pushkey": format!("{room}-{n}"), "url": url,
+                });
+                let (status, body) =
+                    http::post(addr, "/api/pushers/", Some(&token), &pusher).await?;
+                anyhow::ensure!(status == 200, "set_pusher answered {status}: {body}");
+            }
+        }
         rooms.push((chat, tokens));
     }
     // Measured once the users exist: registering is not part of a connection's cost.

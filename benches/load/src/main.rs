@@ -72,6 +72,13 @@ enum Mode {
         /// Send with request ids and count the acks (sent only after each commit).
         #[arg(long)]
         acknowledged: bool,
+        /// Members per room who never connect; each post notifies their pushers.
+        #[arg(long, default_value_t = 0)]
+        offline: usize,
+        /// The push gateway the offline members register pushers at
+        /// (`http://HOST:PORT/_matrix/push/v1/notify`, e.g. `hellocode-push-sink`'s).
+        #[arg(long)]
+        pusher_url: Option<String>,
     },
     /// Drop every client at once and time their reconnection and resume.
     Storm {
@@ -138,7 +145,18 @@ async fn main() -> anyhow::Result<()> {
             };
             print_report(&idle(one_addr(&args.addr)?, config).await?, args.json)?;
         }
-        Mode::Fanout { rooms, clients, senders, rate, duration, prefix, bare, acknowledged } => {
+        Mode::Fanout {
+            rooms,
+            clients,
+            senders,
+            rate,
+            duration,
+            prefix,
+            bare,
+            acknowledged,
+            offline,
+            pusher_url,
+        } => {
             let config = FanoutConfig {
                 rooms,
                 clients,
@@ -151,6 +169,8 @@ async fn main() -> anyhow::Result<()> {
                 target: if bare { Target::Bare } else { Target::HelloCode },
                 acknowledged: acknowledged && !bare,
                 token_cache: args.token_cache,
+                offline: if bare { 0 } else { offline },
+                pusher_url,
             };
             print_report(&fanout_across(&Nodes::new(&args.addr)?, config).await?, args.json)?;
         }

@@ -49,6 +49,8 @@ fn small_fanout(target: Target, server_pid: u32) -> FanoutConfig {
         target,
         acknowledged: target == Target::HelloCode,
         token_cache: None,
+        offline: 0,
+        pusher_url: None,
     }
 }
 

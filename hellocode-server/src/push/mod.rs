@@ -104,12 +104,18 @@ impl Notifier {
     async fn run(self, mut waiting: mpsc::Receiver<Message>, mut shutdown: watch::Receiver<bool>) {
         let mut batch = Vec::new();
         loop {
-            // Posts taken so far are queued even at shutdown: they are committed already.
-            let received = tokio::select! {
-                received = waiting.recv_many(&mut batch, 256) => received,
-                _ = shutdown.changed() => waiting.recv_many(&mut batch, 256).await,
+            // At shutdown the posts already handed over are still queued (they are committed),
+            // then the notifier stops.
+            let stopping = tokio::select! {
+                _ = waiting.recv_many(&mut batch, 256) => false,
+                _ = shutdown.changed() => true,
             };
-            if received == 0 {
+            if stopping {
+                while let Ok(post) = waiting.try_recv() {
+                    batch.push(post);
+                }
+            }
+            if batch.is_empty() {
                 return;
             }
             let mut pushes = Vec::new();
@@ -124,6 +130,9 @@ impl Notifier {
             }
             let count = pushes.len() as u64;
             if count == 0 {
+                if stopping {
+                    return;
+                }
                 continue;
             }
             match self.storage.queue_pushes(pushes).await {
@@ -136,7 +145,7 @@ impl Notifier {
                     tracing::warn!(error = %err, count, "cannot queue push notifications");
                 }
             }
-            if *shutdown.borrow() && waiting.is_empty() {
+            if stopping || *shutdown.borrow() {
                 return;
             }
         }
