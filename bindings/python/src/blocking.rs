@@ -18,8 +18,8 @@ use crate::ops::{self, ConnectOptions, PyListenerHandle};
 use crate::runtime;
 use crate::types::{
     PyAttachment, PyBotToken, PyChat, PyConnectionState, PyEvent, PyInvitation, PyInviteLink,
-    PyIssuedBotToken, PyIssuedInviteLink, PyLanguage, PyMessage, PyPendingSend, PyReadPosition,
-    PyUser, RoleArg,
+    PyIssuedBotToken, PyIssuedInviteLink, PyLanguage, PyMessage, PyPendingSend, PyPushSettings,
+    PyReadPosition, PyUser, RoleArg,
 };
 
 /// How often a waiting call takes the GIL back to check for signals (Ctrl-C).
@@ -249,6 +249,43 @@ impl PyBlockingClient {
     /// Revoke a bot token.
     fn revoke_bot_token(&self, py: Python<'_>, id: i64) -> PyResult<()> {
         wait(py, self.client.revoke_bot_token(id))
+    }
+
+    /// Register this device's pusher, or change the one with the same app id and push key;
+    /// returns the push settings.
+    #[pyo3(signature = (app_id, pushkey, url, *, device_name=None, lang=None, previews=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn set_pusher(
+        &self,
+        py: Python<'_>,
+        app_id: String,
+        pushkey: String,
+        url: String,
+        device_name: Option<String>,
+        lang: Option<String>,
+        previews: Option<bool>,
+    ) -> PyResult<PyPushSettings> {
+        wait(py, ops::set_pusher(&self.client, app_id, pushkey, url, device_name, lang, previews))
+    }
+
+    /// Remove one of this user's pushers (removing one that is not there changes nothing).
+    fn remove_pusher(
+        &self,
+        py: Python<'_>,
+        app_id: String,
+        pushkey: String,
+    ) -> PyResult<PyPushSettings> {
+        wait(py, ops::remove_pusher(&self.client, app_id, pushkey))
+    }
+
+    /// This user's pushers and muted chats.
+    fn push_settings(&self, py: Python<'_>) -> PyResult<PyPushSettings> {
+        wait(py, ops::push_settings(&self.client))
+    }
+
+    /// Mute (or unmute) a chat's notifications on every device of this user.
+    fn mute_chat(&self, py: Python<'_>, chat_id: i64, muted: bool) -> PyResult<PyPushSettings> {
+        wait(py, ops::mute_chat(&self.client, chat_id, muted))
     }
 
     /// Add users to a group (an owner or admin); returns the chat.

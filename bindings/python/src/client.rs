@@ -267,6 +267,50 @@ impl PyClient {
         awaitable_none(py, self.client.revoke_bot_token(id))
     }
 
+    /// Register this device's pusher, or change the one with the same app id and push key;
+    /// returns the push settings.
+    #[pyo3(signature = (app_id, pushkey, url, *, device_name=None, lang=None, previews=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn set_pusher<'py>(
+        &self,
+        py: Python<'py>,
+        app_id: String,
+        pushkey: String,
+        url: String,
+        device_name: Option<String>,
+        lang: Option<String>,
+        previews: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let settings =
+            ops::set_pusher(&self.client, app_id, pushkey, url, device_name, lang, previews);
+        awaitable(py, settings)
+    }
+
+    /// Remove one of this user's pushers (removing one that is not there changes nothing).
+    fn remove_pusher<'py>(
+        &self,
+        py: Python<'py>,
+        app_id: String,
+        pushkey: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::remove_pusher(&self.client, app_id, pushkey))
+    }
+
+    /// This user's pushers and muted chats.
+    fn push_settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::push_settings(&self.client))
+    }
+
+    /// Mute (or unmute) a chat's notifications on every device of this user.
+    fn mute_chat<'py>(
+        &self,
+        py: Python<'py>,
+        chat_id: i64,
+        muted: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::mute_chat(&self.client, chat_id, muted))
+    }
+
     /// Add users to a group (an owner or admin); returns the chat.
     fn add_participants<'py>(
         &self,

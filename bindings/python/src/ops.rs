@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use hellocode_sdk::{
     ChatId, Client, ClientConfig, Credentials, Event, Failover, History, ListenerHandle,
-    ProfileUpdate, Result, Seq,
+    ProfileUpdate, PusherSpec, Result, Seq,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -19,7 +19,7 @@ use pyo3::types::PyDict;
 use crate::errors::invalid_argument;
 use crate::types::{
     PyBotToken, PyChat, PyEvent, PyInvitation, PyInviteLink, PyIssuedBotToken, PyIssuedInviteLink,
-    PyLanguage, PyMessage, PyPendingSend, PyReadPosition, PyUser, RoleArg,
+    PyLanguage, PyMessage, PyPendingSend, PyPushSettings, PyReadPosition, PyUser, RoleArg,
 };
 
 /// Where and how to connect, checked before anything goes on the wire.
@@ -420,6 +420,57 @@ pub(crate) fn bot_tokens(
 ) -> impl Future<Output = Result<Vec<PyBotToken>>> + Send + 'static {
     let tokens = client.bot_tokens();
     async move { Ok(tokens.await?.into_iter().map(PyBotToken).collect()) }
+}
+
+// ---- push notifications ----
+
+/// Register (or change) a device's pusher.
+pub(crate) fn set_pusher(
+    client: &Client,
+    app_id: String,
+    pushkey: String,
+    url: String,
+    device_name: Option<String>,
+    lang: Option<String>,
+    previews: Option<bool>,
+) -> impl Future<Output = Result<PyPushSettings>> + Send + 'static {
+    let mut spec = PusherSpec::new(app_id, pushkey, url);
+    if let Some(name) = device_name {
+        spec = spec.device_name(name);
+    }
+    if let Some(lang) = lang {
+        spec = spec.lang(lang);
+    }
+    if let Some(previews) = previews {
+        spec = spec.previews(previews);
+    }
+    let settings = client.set_pusher(spec);
+    async move { settings.await.map(PyPushSettings) }
+}
+
+pub(crate) fn remove_pusher(
+    client: &Client,
+    app_id: String,
+    pushkey: String,
+) -> impl Future<Output = Result<PyPushSettings>> + Send + 'static {
+    let settings = client.remove_pusher(app_id, pushkey);
+    async move { settings.await.map(PyPushSettings) }
+}
+
+pub(crate) fn push_settings(
+    client: &Client,
+) -> impl Future<Output = Result<PyPushSettings>> + Send + 'static {
+    let settings = client.push_settings();
+    async move { settings.await.map(PyPushSettings) }
+}
+
+pub(crate) fn mute_chat(
+    client: &Client,
+    chat_id: i64,
+    muted: bool,
+) -> impl Future<Output = Result<PyPushSettings>> + Send + 'static {
+    let settings = client.mute_chat(ChatId(chat_id), muted);
+    async move { settings.await.map(PyPushSettings) }
 }
 
 pub(crate) fn add_participants(

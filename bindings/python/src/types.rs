@@ -3,7 +3,7 @@
 use hellocode_sdk::{
     Attachment, BotToken, Chat, ChatKind, ConnectionState, Error, Event, EventKind, Invitation,
     InvitationState, InviteLink, IssuedBotToken, IssuedInviteLink, Language, Message, Participant,
-    PendingSend, ReadPosition, Role, SendState, Timestamp, User,
+    PendingSend, PushSettings, Pusher, ReadPosition, Role, SendState, Timestamp, User,
 };
 use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
@@ -861,6 +861,89 @@ impl PyIssuedInviteLink {
     }
 }
 
+/// A device's registration for push notifications (`repr` hides its push key: a device token).
+#[pyclass(name = "Pusher", module = "hellocode", frozen, eq)]
+#[derive(Clone, PartialEq)]
+pub(crate) struct PyPusher(pub(crate) Pusher);
+
+#[pymethods]
+impl PyPusher {
+    /// The app, reverse-DNS style (`org.example.chat.android`).
+    #[getter]
+    fn app_id(&self) -> &str {
+        &self.0.app_id
+    }
+    /// The device's token at FCM or APNs.
+    #[getter]
+    fn pushkey(&self) -> &str {
+        &self.0.pushkey
+    }
+    /// The gateway's notify URL.
+    #[getter]
+    fn url(&self) -> &str {
+        &self.0.url
+    }
+    /// A name the user recognises the device by ("" when not told).
+    #[getter]
+    fn device_name(&self) -> &str {
+        &self.0.device_name
+    }
+    /// The device's language tag ("" when not told).
+    #[getter]
+    fn lang(&self) -> &str {
+        &self.0.lang
+    }
+    /// Whether notifications carry the message's text.
+    #[getter]
+    fn previews(&self) -> bool {
+        self.0.previews
+    }
+    /// When it was registered or last changed (UTC).
+    #[getter]
+    fn created_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        datetime(py, self.0.created_at)
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        // Never print the push key.
+        repr(
+            "Pusher",
+            &[
+                ("app_id", obj(py, &self.0.app_id)?),
+                ("url", obj(py, &self.0.url)?),
+                ("device_name", obj(py, &self.0.device_name)?),
+                ("lang", obj(py, &self.0.lang)?),
+                ("previews", obj(py, self.0.previews)?),
+                ("created_at", self.created_at(py)?),
+            ],
+        )
+    }
+}
+
+/// A user's pushers and the chats they muted, as every push settings call returns them.
+#[pyclass(name = "PushSettings", module = "hellocode", frozen, eq)]
+#[derive(Clone, PartialEq)]
+pub(crate) struct PyPushSettings(pub(crate) PushSettings);
+
+#[pymethods]
+impl PyPushSettings {
+    /// The user's devices' pushers, by app id then push key.
+    #[getter]
+    fn pushers(&self) -> Vec<PyPusher> {
+        self.0.pushers.iter().cloned().map(PyPusher).collect()
+    }
+    /// Ids of the chats that notify none of the user's devices, ascending.
+    #[getter]
+    fn muted_chats(&self) -> Vec<i64> {
+        self.0.muted_chats.iter().map(|chat| chat.0).collect()
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr(
+            "PushSettings",
+            &[("pushers", obj(py, self.pushers())?), ("muted_chats", obj(py, self.muted_chats())?)],
+        )
+    }
+}
+
 /// A message handed to the send queue.
 #[pyclass(name = "PendingSend", module = "hellocode", frozen, eq)]
 #[derive(Clone, PartialEq)]
@@ -1327,6 +1410,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyInvitation>()?;
     m.add_class::<PyInviteLink>()?;
     m.add_class::<PyIssuedInviteLink>()?;
+    m.add_class::<PyPusher>()?;
+    m.add_class::<PyPushSettings>()?;
     m.add_class::<PyConnectionState>()?;
     m.add_class::<MessageEvent>()?;
     m.add_class::<Edited>()?;

@@ -128,6 +128,23 @@ def issued_invite_link(issued: hellocode.IssuedInviteLink) -> Json:
     return {"link": invite_link(issued.link), "token": issued.token}
 
 
+def push_settings(settings: hellocode.PushSettings) -> Json:
+    return {
+        "pushers": [
+            {
+                "app_id": p.app_id,
+                "pushkey": p.pushkey,
+                "url": p.url,
+                "device_name": p.device_name,
+                "lang": p.lang,
+                "previews": p.previews,
+            }
+            for p in settings.pushers
+        ],
+        "muted_chats": list(settings.muted_chats),
+    }
+
+
 def _code(error: Optional[hellocode.HelloCodeError]) -> Optional[str]:
     return None if error is None else error.code
 

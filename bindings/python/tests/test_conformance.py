@@ -490,6 +490,22 @@ async def call_operation(client: hellocode.Client, call: str, args: dict[str, Js
         return [canonical.bot_token(token) for token in await client.bot_tokens()]
     if call == "revoke_bot_token":
         return await client.revoke_bot_token(args["id"])
+    if call == "set_pusher":
+        settings = await client.set_pusher(
+            args["app_id"],
+            args["pushkey"],
+            args["url"],
+            device_name=args.get("device_name"),
+            lang=args.get("lang"),
+            previews=args.get("previews"),
+        )
+        return canonical.push_settings(settings)
+    if call == "remove_pusher":
+        return canonical.push_settings(await client.remove_pusher(args["app_id"], args["pushkey"]))
+    if call == "push_settings":
+        return canonical.push_settings(await client.push_settings())
+    if call == "mute_chat":
+        return canonical.push_settings(await client.mute_chat(args["chat"], args["muted"]))
     if call == "invite":
         return canonical.invitation(await client.invite(args["chat"], args["username"]))
     if call == "invitations":

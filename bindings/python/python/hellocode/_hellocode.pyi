@@ -401,6 +401,47 @@ class BotToken:
     __hash__: ClassVar[None]  # type: ignore[assignment]
 
 @final
+class Pusher:
+    """A device's registration for push notifications (`repr` hides `pushkey`)."""
+
+    @property
+    def app_id(self) -> str:
+        """The app, reverse-DNS style (``org.example.chat.android``)."""
+    @property
+    def pushkey(self) -> str:
+        """The device's token at FCM or APNs."""
+    @property
+    def url(self) -> str:
+        """The gateway's notify URL (``https://…/_matrix/push/v1/notify``)."""
+    @property
+    def device_name(self) -> str:
+        """A name the user recognises the device by (``""`` when not told)."""
+    @property
+    def lang(self) -> str:
+        """The device's language tag (``""`` when not told)."""
+    @property
+    def previews(self) -> bool:
+        """Whether notifications carry the message's text."""
+    @property
+    def created_at(self) -> datetime.datetime:
+        """When it was registered or last changed."""
+    def __eq__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
+class PushSettings:
+    """A user's pushers and muted chats, as every push settings call returns them."""
+
+    @property
+    def pushers(self) -> list[Pusher]:
+        """By app id, then push key."""
+    @property
+    def muted_chats(self) -> list[int]:
+        """Ids of the chats that notify none of the user's devices, ascending."""
+    def __eq__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
 class PendingSend:
     """A message handed to the send queue."""
 
@@ -717,6 +758,26 @@ class Client:
         a lost connection (`ConnectionLost`): a second would be another token."""
     async def bot_tokens(self) -> list[BotToken]: ...
     async def revoke_bot_token(self, id: int) -> None: ...
+    async def set_pusher(
+        self,
+        app_id: str,
+        pushkey: str,
+        url: str,
+        *,
+        device_name: Optional[str] = None,
+        lang: Optional[str] = None,
+        previews: Optional[bool] = None,
+    ) -> PushSettings:
+        """Register this device's pusher (its token at FCM or APNs, `pushkey`, for the gateway at
+        `url`, ``http(s)://…/_matrix/push/v1/notify``), or change the one with the same `app_id`
+        and `pushkey`. `previews` (default True): whether notifications carry the text. Raises
+        `InvalidInput` (``invalid_field``: a bad URL, overlong fields, beyond 20 pushers)."""
+    async def remove_pusher(self, app_id: str, pushkey: str) -> PushSettings:
+        """Remove one of this user's pushers (removing one that is not there changes nothing)."""
+    async def push_settings(self) -> PushSettings: ...
+    async def mute_chat(self, chat_id: int, muted: bool) -> PushSettings:
+        """Mute (or unmute) a chat's notifications on all this user's devices. Raises
+        `NotAllowed` (a chat the user is not in), `NotFound`."""
     async def add_participants(self, chat_id: int, usernames: Sequence[str]) -> Chat:
         """Add users to a group (an owner or admin); returns the chat. Raises `NotAllowed`,
         `NotFound`, `InvalidInput` (a direct chat, an empty list, too many members)."""
@@ -908,6 +969,19 @@ class BlockingClient:
     def create_bot_token(self, name: str) -> IssuedBotToken: ...
     def bot_tokens(self) -> list[BotToken]: ...
     def revoke_bot_token(self, id: int) -> None: ...
+    def set_pusher(
+        self,
+        app_id: str,
+        pushkey: str,
+        url: str,
+        *,
+        device_name: Optional[str] = None,
+        lang: Optional[str] = None,
+        previews: Optional[bool] = None,
+    ) -> PushSettings: ...
+    def remove_pusher(self, app_id: str, pushkey: str) -> PushSettings: ...
+    def push_settings(self) -> PushSettings: ...
+    def mute_chat(self, chat_id: int, muted: bool) -> PushSettings: ...
     def add_participants(self, chat_id: int, usernames: Sequence[str]) -> Chat: ...
     def create_group(self, name: str, participants: Sequence[str]) -> Chat: ...
     def get_chat(self, chat_id: int) -> Chat: ...
