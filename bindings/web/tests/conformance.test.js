@@ -371,13 +371,24 @@ async function callOperation(client, call, args) {
     case 'join_by_link':
       return canonical.chat(await client.joinByLink(args.token));
     case 'upload_attachment':
-      return canonical.attachment(await client.uploadAttachment(args.chat, args.name, fileBytes(args)));
-    case 'upload_avatar':
-      return canonical.attachment(await client.uploadAvatar(args.name, fileBytes(args)));
+    case 'upload_avatar': {
+      const data = fileBytes(args);
+      const progress = lastProgress();
+      const uploaded = call === 'upload_attachment'
+        ? await client.uploadAttachment(args.chat, args.name, data, progress.callback)
+        : await client.uploadAvatar(args.name, data, progress.callback);
+      progress.finished(data.length);
+      return canonical.attachment(uploaded);
+    }
     case 'download':
-      return canonical.download(await client.download(args.media));
-    case 'download_thumbnail':
-      return canonical.download(await client.downloadThumbnail(args.media));
+    case 'download_thumbnail': {
+      const progress = lastProgress();
+      const downloaded = call === 'download'
+        ? await client.download(args.media, progress.callback)
+        : await client.downloadThumbnail(args.media, progress.callback);
+      progress.finished(downloaded.data.length);
+      return canonical.download(downloaded);
+    }
     case 'send_with_attachments':
       return canonical.message(await client.sendWithAttachments(args.chat, args.text, args.attachments));
     case 'close':
@@ -391,6 +402,27 @@ async function callOperation(client, call, args) {
     default:
       throw new StepFailed(`no operation ${call}`);
   }
+}
+
+/**
+ * A transfer's progress callback that keeps its last call; `finished(size)` fails the step
+ * unless that call was (size, size), as every runner checks.
+ */
+function lastProgress() {
+  /** @type {[number, number] | null} */
+  let last = null;
+  return {
+    /** @param {number} done @param {number} total */
+    callback: (done, total) => {
+      last = [done, total];
+    },
+    /** @param {number} size */
+    finished: (size) => {
+      if (last === null || last[0] !== size || last[1] !== size) {
+        throw new StepFailed(`the last progress was ${JSON.stringify(last)}, not [${size}, ${size}]`);
+      }
+    },
+  };
 }
 
 /** A file's bytes in a scenario: `text` (as UTF-8) or `base64`. @param {Record<string, any>} args */

@@ -21,12 +21,12 @@ export function message(message) {
   };
 }
 
-/** A file a message carries, or an upload's answer. @param {any} file */
+/** A file a message carries, or an upload's answer (camelCase, as scenario 27 spells it). @param {any} file */
 export function attachment(file) {
   return {
     id: file.id,
     name: file.name,
-    content_type: file.contentType,
+    contentType: file.contentType,
     size: file.size,
     width: file.width ?? null,
     height: file.height ?? null,
@@ -34,12 +34,20 @@ export function attachment(file) {
   };
 }
 
-/** A download: its type, its size, and its text when it is text. @param {{contentType: string, data: Uint8Array}} file */
+/**
+ * A download: its type, its size, and its bytes as text when they are valid UTF-8 (`null`
+ * otherwise, whatever the type says), as the Rust runner does.
+ * @param {{contentType: string, data: Uint8Array}} file
+ */
 export function download(file) {
-  /** @type {Record<string, any>} */
-  const out = { contentType: file.contentType, size: file.data.length };
-  if (file.contentType.startsWith('text/')) out.text = new TextDecoder().decode(file.data);
-  return out;
+  /** @type {string | null} */
+  let text;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(file.data);
+  } catch {
+    text = null;
+  }
+  return { contentType: file.contentType, size: file.data.length, text };
 }
 
 /** @param {any} chat */
