@@ -11,6 +11,7 @@ use hellocode_sdk::{self as sdk, ChatId, Seq, WebSocketTransport};
 
 use crate::HelloCodeError;
 use crate::media::{self, Attachment, Download, TransferProgress};
+use crate::push::{PushSettings, PusherSpec};
 use crate::runtime::{call, spawn};
 use crate::types::{
     BotToken, Chat, ClientConfig, ConnectionState, Credentials, Event, Invitation, InviteLink,
@@ -422,6 +423,38 @@ impl Client {
     /// Revoke a bot token: connections it opened are closed.
     pub async fn revoke_bot_token(&self, id: i64) -> Result<(), HelloCodeError> {
         call(self.inner.revoke_bot_token(id)).await
+    }
+
+    /// Register this device's pusher (its FCM or APNs token at a push gateway), or change the
+    /// one with the same app id and push key; returns the push settings. `invalid_field` for a
+    /// URL that is not `http(s)://…/_matrix/push/v1/notify`, holds a user name or points at the
+    /// server itself; for overlong fields; beyond 20 pushers.
+    pub async fn set_pusher(&self, spec: PusherSpec) -> Result<PushSettings, HelloCodeError> {
+        call(self.inner.set_pusher(spec.into())).await.map(PushSettings::from)
+    }
+
+    /// Remove one of the caller's pushers (removing one that is not there changes nothing).
+    pub async fn remove_pusher(
+        &self,
+        app_id: String,
+        pushkey: String,
+    ) -> Result<PushSettings, HelloCodeError> {
+        call(self.inner.remove_pusher(app_id, pushkey)).await.map(PushSettings::from)
+    }
+
+    /// The caller's pushers and muted chats.
+    pub async fn push_settings(&self) -> Result<PushSettings, HelloCodeError> {
+        call(self.inner.push_settings()).await.map(PushSettings::from)
+    }
+
+    /// Mute (or unmute) a chat's notifications on every device of the caller; `forbidden` for
+    /// a chat the caller is not in, `not_found` for none.
+    pub async fn mute_chat(
+        &self,
+        chat_id: i64,
+        muted: bool,
+    ) -> Result<PushSettings, HelloCodeError> {
+        call(self.inner.mute_chat(ChatId(chat_id), muted)).await.map(PushSettings::from)
     }
 
     /// Send a message carrying files uploaded with `upload_attachment` (their ids, at most

@@ -13,6 +13,8 @@
 //! - Files go up and down with `upload_attachment`, `upload_avatar`, `download` and
 //!   `download_thumbnail` (progress through a foreign [`TransferProgress`]); a message carries
 //!   them by id (`send_with_attachments`) and describes each as an [`Attachment`].
+//! - A device registers its FCM or APNs token for push notifications with `set_pusher` (a
+//!   [`PusherSpec`]); every push operation answers with the [`PushSettings`].
 //! - [`Bot`] runs the SDK's bot framework with foreign [`CommandHandler`]s.
 //!
 //! Everything runs on the library's own tokio runtime; no tokio or rustls type crosses the FFI.
@@ -25,6 +27,7 @@ mod client;
 mod diagnostics;
 mod error;
 mod media;
+mod push;
 mod runtime;
 mod types;
 
@@ -35,6 +38,7 @@ pub use client::{
 pub use diagnostics::measure_pings;
 pub use error::{ErrorInfo, HelloCodeError};
 pub use media::{Attachment, Download, TransferProgress};
+pub use push::{PushSettings, Pusher, PusherSpec};
 pub use types::{
     BotToken, Chat, ChatKind, ClientConfig, ConnectionState, Credentials, Event, EventKind,
     Invitation, InvitationState, InviteLink, IssuedBotToken, IssuedInviteLink, Language, Message,

@@ -1,6 +1,6 @@
 // The Kotlin bindings against a real server on a random port: connecting, chats, sending and
-// receiving through the listener and the Flow, groups, invitations and invite links, history
-// pages, errors as exceptions with codes,
+// receiving through the listener and the Flow, groups, invitations and invite links, files, push
+// settings, history pages, errors as exceptions with codes,
 // the server dropping the connection (nothing lost or repeated), and a bot with Kotlin handlers.
 package hellocode.tests
 
@@ -280,6 +280,48 @@ fun main() {
                     runBlocking { bob.download("https://elsewhere.example/api/media/${file.id}", null) }
                 }
                 handle.remove()
+                alice.shutdown(); bob.shutdown(); carol.shutdown()
+            }
+        }
+
+        suite.test("push: a device's pusher registered, changed, listed, removed; chats muted; refusals") {
+            blocking {
+                val alice = register(server.url, unique("ann"))
+                val bob = register(server.url, unique("ben"))
+                val carol = register(server.url, unique("cat"))
+                val chat = alice.createChat(listOf(bob.username()))
+                val app = "org.example.chat.android"
+                val gateway = "https://push.example.org/_matrix/push/v1/notify"
+                assertEquals(PushSettings(emptyList(), emptyList()), bob.pushSettings(), "nothing at first")
+                val settings = bob.setPusher(PusherSpec(app, "fcm-token", gateway, deviceName = "Bob's phone", lang = "en"))
+                val pusher = settings.pushers.single()
+                assertEquals(
+                    listOf(app, "fcm-token", gateway, "Bob's phone", "en", true),
+                    listOf(pusher.appId, pusher.pushkey, pusher.url, pusher.deviceName, pusher.lang, pusher.previews),
+                    "registered",
+                )
+                assertTrue(pusher.createdAtMs > 1_600_000_000_000, "created at ${pusher.createdAtMs}")
+                val changed = bob.setPusher(PusherSpec(app, "fcm-token", gateway, previews = false)).pushers.single()
+                assertEquals(Triple(false, "", ""), Triple(changed.previews, changed.deviceName, changed.lang), "changed, not added")
+                bob.setPusher(PusherSpec("org.example.chat.ios", "apns-token", gateway))
+                assertEquals(
+                    listOf(app to "fcm-token", "org.example.chat.ios" to "apns-token"),
+                    bob.pushSettings().pushers.map { it.appId to it.pushkey },
+                    "by app id, then push key",
+                )
+                assertEquals(listOf(chat.id), bob.muteChat(chat.id, true).mutedChats, "muted")
+                assertEquals(emptyList<Long>(), alice.pushSettings().mutedChats, "alice's own settings")
+                assertEquals(emptyList<Long>(), bob.muteChat(chat.id, false).mutedChats, "unmuted")
+                assertEquals(listOf("apns-token"), bob.removePusher(app, "fcm-token").pushers.map { it.pushkey }, "removed")
+                assertEquals(listOf("apns-token"), bob.removePusher(app, "fcm-token").pushers.map { it.pushkey }, "again: nothing changes")
+                expectThrows<HelloCodeException.InvalidInput>("invalid_field") {
+                    runBlocking { bob.setPusher(PusherSpec(app, "k", "ftp://push.example.org/_matrix/push/v1/notify")) }
+                }
+                expectThrows<HelloCodeException.InvalidInput>("invalid_field") {
+                    runBlocking { bob.setPusher(PusherSpec(app, "k", "https://push.example.org/notify")) }
+                }
+                expectThrows<HelloCodeException.NotAllowed>("forbidden") { runBlocking { carol.muteChat(chat.id, true) } }
+                expectThrows<HelloCodeException.NotFound>("not_found") { runBlocking { carol.muteChat(1_000_000_000_000, true) } }
                 alice.shutdown(); bob.shutdown(); carol.shutdown()
             }
         }

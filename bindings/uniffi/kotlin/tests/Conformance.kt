@@ -68,6 +68,15 @@ object Canonical {
         "id" to l.id, "chat" to l.chatId, "created_by" to l.createdBy, "lifetime" to (l.expiresAtMs - l.createdAtMs) / 1000,
         "max_uses" to l.maxUses?.toLong(), "uses" to l.uses.toLong(), "revoked" to l.revoked,
     )
+    fun pushSettings(s: PushSettings): Map<String, Any?> = mapOf(
+        "pushers" to s.pushers.map {
+            mapOf(
+                "app_id" to it.appId, "pushkey" to it.pushkey, "url" to it.url,
+                "device_name" to it.deviceName, "lang" to it.lang, "previews" to it.previews,
+            )
+        },
+        "muted_chats" to s.mutedChats,
+    )
     fun issuedInviteLink(issued: IssuedInviteLink): Map<String, Any?> = mapOf("link" to inviteLink(issued.link), "token" to issued.token)
     fun state(s: ConnectionState): Map<String, Any?> = when (s) {
         is ConnectionState.Connected -> mapOf("state" to "connected", "username" to s.username)
@@ -383,6 +392,23 @@ suspend fun callOperation(client: Client, call: String, args: Map<String, Any?>)
     "create_bot_token" -> client.createBotToken(args.text("name")).let { mapOf("id" to it.id, "name" to it.name, "token" to it.token) }
     "bot_tokens" -> client.botTokens().map { mapOf("id" to it.id, "name" to it.name, "revoked" to it.revoked) }
     "revoke_bot_token" -> client.revokeBotToken(args.long("id")).let { null }
+    "set_pusher" -> Canonical.pushSettings(
+        client.setPusher(
+            PusherSpec(
+                appId = args.text("app_id"),
+                pushkey = args.text("pushkey"),
+                url = args.text("url"),
+                deviceName = args["device_name"] as String?,
+                lang = args["lang"] as String?,
+                previews = args["previews"] as Boolean?,
+            ),
+        ),
+    )
+    "remove_pusher" -> Canonical.pushSettings(client.removePusher(args.text("app_id"), args.text("pushkey")))
+    "push_settings" -> Canonical.pushSettings(client.pushSettings())
+    "mute_chat" -> Canonical.pushSettings(
+        client.muteChat(args.long("chat"), args["muted"] as? Boolean ?: throw HelloCodeException.InvalidInput("invalid_argument", "argument muted")),
+    )
     "invite" -> Canonical.invitation(client.invite(args.long("chat"), args.text("username")))
     "invitations" -> client.invitations().map(Canonical::invitation)
     "accept_invitation" -> Canonical.chat(client.acceptInvitation(args.long("id")))
