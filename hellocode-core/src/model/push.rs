@@ -197,6 +197,8 @@ pub struct PushTarget {
     pub pusher: Pusher,
     /// The posts of the chat they have not read (others' posts past their read position).
     pub unread: u64,
+    /// The chat's name if it is a group (a direct chat has none).
+    pub room_name: Option<String>,
 }
 
 /// A notification to queue for a pusher.

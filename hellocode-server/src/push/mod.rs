@@ -15,7 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hellocode_core::model::{ChatKind, Message, NewPush, PushUrl, Timestamp};
+use hellocode_core::model::{Message, NewPush, PushUrl, Timestamp};
 use hellocode_core::storage::Storage;
 use tokio::sync::{Notify, mpsc, watch};
 
@@ -162,18 +162,13 @@ impl Notifier {
         if targets.is_empty() {
             return Ok(Vec::new());
         }
-        let chat = self.storage.chat(post.chat_id).await?;
-        let room_name = chat
-            .as_ref()
-            .filter(|chat| chat.kind == ChatKind::Group)
-            .and_then(|chat| chat.name.as_deref());
         let due = Timestamp::now();
         Ok(targets
             .iter()
             .map(|target| NewPush {
                 app_id: target.pusher.app_id.clone(),
                 pushkey: target.pusher.pushkey.clone(),
-                body: notification::body(post, room_name, target),
+                body: notification::body(post, target),
                 due,
             })
             .collect())

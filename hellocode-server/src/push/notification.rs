@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 /// takes 4 KiB in all).
 const MAX_PREVIEW_CHARS: usize = 1024;
 
-/// The notification of `message` for `target`'s device; `room_name` is a group's name.
-pub(super) fn body(message: &Message, room_name: Option<&str>, target: &PushTarget) -> String {
+/// The notification of `message` for `target`'s device.
+pub(super) fn body(message: &Message, target: &PushTarget) -> String {
     let pusher = &target.pusher;
     let mut notification = json!({
         "event_id": format!("{}:{}", message.chat_id, message.seq),
@@ -26,8 +26,8 @@ pub(super) fn body(message: &Message, room_name: Option<&str>, target: &PushTarg
             "tweaks": {},
         }],
     });
-    if let Some(name) = room_name {
-        notification["room_name"] = Value::from(name);
+    if let Some(name) = &target.room_name {
+        notification["room_name"] = Value::from(name.as_str());
     }
     if pusher.previews {
         let body: String = message.content.chars().take(MAX_PREVIEW_CHARS).collect();
@@ -66,7 +66,7 @@ mod tests {
         }
     }
 
-    fn target(previews: bool) -> PushTarget {
+    fn target(previews: bool, room_name: Option<&str>) -> PushTarget {
         PushTarget {
             username: "bob".into(),
             pusher: Pusher {
@@ -79,13 +79,14 @@ mod tests {
                 created_at: Timestamp::from_unix_millis(1_700_000_000_500),
             },
             unread: 3,
+            room_name: room_name.map(str::to_owned),
         }
     }
 
     #[test]
     fn a_notification_has_the_matrix_gateway_shape() {
         let sent: Value =
-            serde_json::from_str(&body(&message("hi bob"), Some("rustaceans"), &target(true)))
+            serde_json::from_str(&body(&message("hi bob"), &target(true, Some("rustaceans"))))
                 .expect("json");
         assert_eq!(
             sent,
@@ -103,7 +104,7 @@ mod tests {
     #[test]
     fn without_previews_there_is_no_content_and_a_direct_chat_has_no_name() {
         let sent: Value =
-            serde_json::from_str(&body(&message("secret"), None, &target(false))).expect("json");
+            serde_json::from_str(&body(&message("secret"), &target(false, None))).expect("json");
         let notification = &sent["notification"];
         assert!(notification.get("content").is_none(), "{sent}");
         assert!(notification.get("room_name").is_none(), "{sent}");
@@ -115,7 +116,7 @@ mod tests {
     fn attachments_are_named_and_long_text_is_cut() {
         let mut post = message(&"x".repeat(5000));
         post.attachments = vec![Attachment { name: "trace.png".into(), ..Attachment::named("ab") }];
-        let sent: Value = serde_json::from_str(&body(&post, None, &target(true))).expect("json");
+        let sent: Value = serde_json::from_str(&body(&post, &target(true, None))).expect("json");
         let content = &sent["notification"]["content"];
         assert_eq!(content["attachments"], json!(["trace.png"]));
         assert_eq!(content["body"].as_str().map(str::len), Some(MAX_PREVIEW_CHARS));

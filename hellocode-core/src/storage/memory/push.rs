@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use super::Inner;
 use crate::model::{
-    ChatId, MAX_PUSHERS_PER_USER, NewPush, NewPusher, PushSettings, PushTarget, Pusher, QueuedPush,
-    Seq, Timestamp,
+    ChatId, ChatKind, MAX_PUSHERS_PER_USER, NewPush, NewPusher, PushSettings, PushTarget, Pusher,
+    QueuedPush, Seq, Timestamp,
 };
 use crate::{Error, Result};
 
@@ -154,11 +154,13 @@ impl Inner {
                 .filter(|m| m.seq > read && m.seq <= up_to && m.is_post())
                 .filter(|m| !m.deleted && m.author != *username)
                 .count() as u64;
+            let room_name = row.name.clone().filter(|_| row.kind == ChatKind::Group);
             let pushers = self.push.pushers.values().filter(|p| p.username == *username);
             targets.extend(pushers.map(|p| PushTarget {
                 username: username.clone(),
                 pusher: p.pusher.clone(),
                 unread,
+                room_name: room_name.clone(),
             }));
         }
         Ok(targets)

@@ -6,7 +6,7 @@ use sqlx::Pool;
 use super::backend::{Backend, SqlRow};
 use super::begin_write;
 use super::chats::require_participant;
-use super::statement::{Statement, placeholders};
+use super::statement::{Statement, placeholders, value_rows};
 use super::users::user_id;
 use crate::model::{
     ChatId, MAX_PUSHERS_PER_USER, NewPush, NewPusher, PushSettings, PushTarget, Pusher, QueuedPush,
@@ -180,8 +180,10 @@ pub(super) async fn push_targets<DB: Backend>(
         "SELECT u.username, {PUSHER_COLUMNS}, (SELECT COUNT(*) FROM messages m \
          WHERE m.chat_id = cp.chat_id AND m.seq > cp.read_seq AND m.seq <= {} \
          AND m.kind = 'message' \
-         AND NOT m.deleted AND (m.author_id IS NULL OR m.author_id <> u.id)) \
+         AND NOT m.deleted AND (m.author_id IS NULL OR m.author_id <> u.id)), \
+         CASE WHEN c.kind = 'group' THEN c.name END \
          FROM chat_participants cp JOIN users u ON u.id = cp.user_id \
+         JOIN chats c ON c.id = cp.chat_id \
          JOIN pushers p ON p.user_id = u.id \
          WHERE cp.chat_id = {} AND NOT cp.muted AND u.username IN ({}) \
          ORDER BY u.username, p.app_id, p.pushkey",
@@ -198,26 +200,32 @@ pub(super) async fn push_targets<DB: Backend>(
                 username: row.text(0)?,
                 pusher: pusher_from_row(row, 1)?,
                 unread: count(row.i64(8)?)?,
+                room_name: row.opt_text(9)?,
             })
         })
         .collect()
 }
+
+/// Rows per insert statement (4 parameters each: well within both databases' limits).
+const QUEUE_CHUNK: usize = 200;
 
 pub(super) async fn queue_pushes<DB: Backend>(pool: &Pool<DB>, pushes: Vec<NewPush>) -> Result<()> {
     if pushes.is_empty() {
         return Ok(());
     }
     let mut tx = begin_write(pool).await?;
-    for push in pushes {
-        // A pusher removed meanwhile selects no row: nothing is queued for it.
-        let insert = Statement::new(
+    for chunk in pushes.chunks(QUEUE_CHUNK) {
+        // One statement per chunk; a pusher removed meanwhile joins no row: nothing is queued
+        // for it. (Both databases name a VALUES list's columns column1, column2, ….)
+        let sql = format!(
             "INSERT INTO push_queue (pusher_id, body, attempts, due_at) \
-             SELECT id, $1, 0, $2 FROM pushers WHERE app_id = $3 AND pushkey = $4",
-        )
-        .bind(push.body)
-        .bind(push.due.unix_millis())
-        .bind(push.app_id)
-        .bind(push.pushkey);
+             SELECT p.id, v.column3, 0, v.column4 FROM (VALUES {}) AS v \
+             JOIN pushers p ON p.app_id = v.column1 AND p.pushkey = v.column2",
+            value_rows::<DB>(chunk.len(), 4)
+        );
+        let insert = chunk.iter().fold(Statement::new(sql), |s, push| {
+            s.bind(&push.app_id).bind(&push.pushkey).bind(&push.body).bind(push.due.unix_millis())
+        });
         DB::execute(&mut *tx, insert).await?;
     }
     tx.commit().await?;
