@@ -305,7 +305,7 @@ impl Dispatcher {
         if let (Some(push), Ok(StorageOutcome::Appended(appended))) = (&self.push, &result)
             && appended.created
         {
-            push.post_stored(&appended.message);
+            push.post_stored(&appended.message).await;
         }
         let output = session.complete(pending, result);
         if let Some(chat) = members_changed {

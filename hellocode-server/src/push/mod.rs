@@ -22,8 +22,10 @@ use tokio::sync::{Notify, mpsc, watch};
 use crate::hub::Hub;
 use crate::metrics::{Metrics, PushOutcome};
 
-/// Posts waiting for the notifier at most; beyond, their notifications are dropped (counted).
+/// Posts waiting for the notifier at most.
 const WAITING_POSTS: usize = 16 * 1024;
+/// How long a post waits for room among them before its notification is dropped (counted).
+const HAND_OVER: Duration = Duration::from_secs(2);
 
 /// How notifications are sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,9 +86,12 @@ impl Push {
         Push { posts, metrics }
     }
 
-    /// A post was stored (for the first time): notify its chat's offline members.
-    pub fn post_stored(&self, message: &Message) {
-        if self.posts.try_send(message.clone()).is_err() {
+    /// A post was stored (for the first time): notify its chat's offline members. When the
+    /// notifier is behind by [`WAITING_POSTS`], this waits for room (the post's sender waits
+    /// with it: back-pressure, not loss), at most [`HAND_OVER`]; only then is the post's
+    /// notification dropped, and counted.
+    pub async fn post_stored(&self, message: &Message) {
+        if self.posts.send_timeout(message.clone(), HAND_OVER).await.is_err() {
             self.metrics.pushes(PushOutcome::Dropped, 1);
             tracing::warn!(chat = %message.chat_id, "push notifier overloaded; post not notified");
         }
