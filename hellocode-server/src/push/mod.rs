@@ -4,7 +4,7 @@
 //! When a post is stored, [`Push::post_stored`] hands it to the notifier task, which finds the
 //! chat's members with no open connection anywhere in the deployment (the hub's view), asks
 //! storage for their pushers in that chat (not muted, with unread counts), and queues one
-//! notification per pusher in the database. The sender task ([`sender`]) posts queued
+//! notification per pusher in the database. The sender task (`sender`) posts queued
 //! notifications to their gateways with retries; the queue survives restarts.
 
 mod gateway;
@@ -87,8 +87,8 @@ impl Push {
     }
 
     /// A post was stored (for the first time): notify its chat's offline members. When the
-    /// notifier is behind by [`WAITING_POSTS`], this waits for room (the post's sender waits
-    /// with it: back-pressure, not loss), at most [`HAND_OVER`]; only then is the post's
+    /// notifier is behind by 16,384 posts, this waits for room (the post's sender waits
+    /// with it: back-pressure, not loss), at most 2 s; only then is the post's
     /// notification dropped, and counted.
     pub async fn post_stored(&self, message: &Message) {
         if self.posts.send_timeout(message.clone(), HAND_OVER).await.is_err() {
