@@ -43,8 +43,10 @@ pub(super) async fn run(
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    // A lease outlasts a send's timeout, so that nobody else takes a notification being sent.
-    let lease = settings.request_timeout * 3;
+    // A lease outlasts the slowest batch (every send of it timing out, `concurrency` at a
+    // time), so that nobody else takes a notification this sender still holds.
+    let rounds = CLAIM.div_ceil(settings.concurrency.max(1) as u32) + 1;
+    let lease = settings.request_timeout * rounds;
     loop {
         if *shutdown.borrow() {
             return;
