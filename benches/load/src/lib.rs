@@ -52,6 +52,17 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// CPU time a process has used so far (user + system, all threads), in seconds: fields 14 and
+/// 15 of `/proc/PID/stat`, in clock ticks of 1/100 s (Linux's `USER_HZ`, fixed for userspace).
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
+    let user: u64 = fields.nth(11)?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / 100.0)
+}
+
 fn now_micros() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
 }
@@ -338,6 +349,9 @@ pub async fn fanout_across(nodes: &Nodes, config: FanoutConfig) -> anyhow::Resul
         ));
     }
     tokio::time::sleep_until(start.into()).await;
+    // The server's CPU from the window's opening until the last delivery (or the drain
+    // deadline): what sending, storing and delivering these messages cost it.
+    let cpu_start = config.server_pid.and_then(cpu_seconds);
     window_open.store(true, Ordering::Relaxed);
     let mut sent_by_room = vec![0u64; config.rooms];
     for (room, sender) in senders {
@@ -401,6 +415,8 @@ pub async fn fanout_across(nodes: &Nodes, config: FanoutConfig) -> anyhow::Resul
         }
     }
     stopper.abort();
+    report.server_cpu_s =
+        cpu_start.zip(config.server_pid.and_then(cpu_seconds)).map(|(start, end)| end - start);
     report.rss_end_kib = config.server_pid.and_then(rss_kib);
     report.latency = Latency::from(&merged);
     report.nodes = merged_split.map(|split| NodeSplit {

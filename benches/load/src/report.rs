@@ -127,6 +127,9 @@ pub struct FanoutReport {
     pub rss_idle_kib: Option<u64>,
     /// Server memory at the end, KiB.
     pub rss_end_kib: Option<u64>,
+    /// Server CPU (user + system) from the send window's opening until the last delivery or
+    /// the drain deadline, seconds (with several nodes: the node given by `--server-pid`).
+    pub server_cpu_s: Option<f64>,
     /// With several nodes: deliveries and latency by whether they crossed between nodes
     /// (absent from the JSON with one node).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -170,6 +173,13 @@ impl FanoutReport {
     /// Deliveries per second during the send window.
     pub fn deliveries_per_second(&self) -> f64 {
         self.deliveries_in_window as f64 / self.window.as_secs_f64().max(1e-9)
+    }
+
+    /// Server CPU per delivery received, microseconds (everything the server did for the
+    /// run's messages, spread over their deliveries).
+    pub fn cpu_per_delivery_us(&self) -> Option<f64> {
+        let cpu = self.server_cpu_s?;
+        (self.deliveries_unique > 0).then(|| cpu * 1e6 / self.deliveries_unique as f64)
     }
 }
 
@@ -227,6 +237,10 @@ impl fmt::Display for FanoutReport {
             (self.rss_before_kib, self.rss_idle_kib, self.rss_end_kib)
         {
             writeln!(f, "server RSS before/idle/end {before} / {idle} / {end} KiB")?;
+        }
+        if let (Some(cpu), Some(per)) = (self.server_cpu_s, self.cpu_per_delivery_us()) {
+            writeln!(f, "server CPU              {cpu:>11.2}s")?;
+            writeln!(f, "server CPU per delivery {per:>9.2} µs")?;
         }
         Ok(())
     }
