@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -107,18 +108,20 @@ pub async fn run<S, E>(
     // Set when the credential is revoked or expires: the writer closes with 4001, and the
     // reader runs no further command.
     let (revoke, revoked_signal) = close_signal();
-    let watch = Watch {
+    let signals = Signals {
         evict: evict.clone(),
         close: Some(close_requested),
         revoked: revoked_signal.clone(),
         shutdown: state.shutdown.clone(),
+    };
+    let watch = Watch {
         last_seen: last_seen.clone(),
         opened,
         interval: state.settings.ping_interval,
         progress,
         write_timeout: state.settings.write_timeout,
     };
-    let writer = tokio::spawn(write_loop(sink, outgoing, watch, writer_done.clone()));
+    let writer = tokio::spawn(write_loop(sink, outgoing, signals, watch, writer_done.clone()));
 
     let mut registered: Option<(String, Registration)> = None;
     let mut grant = None;
@@ -398,22 +401,19 @@ async fn expired(deadline: &mut Option<Pin<Box<Sleep>>>) {
     }
 }
 
-/// What the writer watches besides its queue.
-struct Watch {
+/// Why the writer may have to close the connection, besides its socket.
+struct Signals {
     evict: Arc<Notify>,
     close: Option<oneshot::Receiver<Close>>,
     revoked: tokio::sync::watch::Receiver<Option<&'static str>>,
     shutdown: tokio::sync::watch::Receiver<bool>,
-    last_seen: Arc<AtomicU64>,
-    opened: Instant,
-    interval: Duration,
-    progress: Option<Arc<WriteProgress>>,
-    write_timeout: Duration,
 }
 
-impl Watch {
+impl Signals {
     /// Resolves when the connection must close for a reason other than its socket: a revoked
-    /// credential, eviction, a close the reader asked for, or shutdown.
+    /// credential, eviction, a close the reader asked for, or shutdown. The writer makes this
+    /// future once and keeps it: made anew per frame, it would register with (and leave) four
+    /// wait lists per delivery.
     async fn interrupted(&mut self) -> Close {
         tokio::select! {
             biased;
@@ -423,7 +423,18 @@ impl Watch {
             () = stopping(&mut self.shutdown) => SHUTTING_DOWN,
         }
     }
+}
 
+/// What the writer watches besides its queue and its [`Signals`].
+struct Watch {
+    last_seen: Arc<AtomicU64>,
+    opened: Instant,
+    interval: Duration,
+    progress: Option<Arc<WriteProgress>>,
+    write_timeout: Duration,
+}
+
+impl Watch {
     /// Whether the peer has been silent for two ping intervals.
     fn silent(&self) -> bool {
         let silent =
@@ -434,18 +445,26 @@ impl Watch {
     /// Run one write to the socket; meanwhile keep watching for interruptions, keep checking
     /// for silence, and end the connection if the socket accepts nothing for the write timeout.
     async fn guard(
-        &mut self,
+        &self,
         write: impl Future<Output = bool>,
+        mut interrupted: Pin<&mut impl Future<Output = Close>>,
         ping: &mut Interval,
     ) -> Result<(), Ending> {
+        let outcome = |written| if written { Ok(()) } else { Err(Ending::Quiet) };
+        let mut write = std::pin::pin!(write);
+        // Most writes complete at once (the socket has room): those need no timer.
+        if let Poll::Ready(written) =
+            std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await
+        {
+            return outcome(written);
+        }
         let started = tokio::time::Instant::now();
         let mut deadline = started + self.write_timeout;
-        let mut write = std::pin::pin!(write);
         loop {
             tokio::select! {
                 biased;
-                close = self.interrupted() => return Err(Ending::Close(close)),
-                written = &mut write => return if written { Ok(()) } else { Err(Ending::Quiet) },
+                close = &mut interrupted => return Err(Ending::Close(close)),
+                written = &mut write => return outcome(written),
                 // No ping can be sent while a write waits, but silence is still noticed.
                 _ = ping.tick() => if self.silent() { return Err(Ending::Close(PING_TIMEOUT)) },
                 () = tokio::time::sleep_until(deadline) => {
@@ -478,7 +497,8 @@ async fn requested(close: &mut Option<oneshot::Receiver<Close>>) -> Close {
 async fn write_loop<K>(
     mut sink: K,
     mut outgoing: QueueReceiver,
-    mut watch: Watch,
+    mut signals: Signals,
+    watch: Watch,
     done: Arc<Notify>,
 ) -> Ending
 where
@@ -486,16 +506,18 @@ where
 {
     let interval = watch.interval;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    // Made once, polled until it resolves (then the loop ends): see `Signals::interrupted`.
+    let mut interrupted = std::pin::pin!(signals.interrupted());
     let ending = loop {
         tokio::select! {
             biased;
-            close = watch.interrupted() => break Ending::Close(close),
+            close = &mut interrupted => break Ending::Close(close),
             frame = outgoing.recv() => {
                 let Some(frame) = frame else { break Ending::Quiet };
                 // A client that stops reading blocks the write itself; eviction, shutdown,
                 // the ping check and the write timeout must still get through.
                 let write = write_batch(&mut sink, frame, &mut outgoing);
-                if let Err(ending) = watch.guard(write, &mut ping).await {
+                if let Err(ending) = watch.guard(write, interrupted.as_mut(), &mut ping).await {
                     break ending;
                 }
             }
@@ -504,7 +526,7 @@ where
                     break Ending::Close(PING_TIMEOUT);
                 }
                 let write = async { sink.send(Message::Ping(Bytes::new())).await.is_ok() };
-                if let Err(ending) = watch.guard(write, &mut ping).await {
+                if let Err(ending) = watch.guard(write, interrupted.as_mut(), &mut ping).await {
                     break ending;
                 }
             }
