@@ -127,14 +127,25 @@ async fn upgrade(
 
 /// Buffers sized for many mostly idle connections: a 2 KiB read buffer (tungstenite's default is
 /// 128 KiB, allocated up front; chat frames are a few hundred bytes, larger ones take more reads;
-/// 4 KiB measured 9.9 KiB per idle connection, 2 KiB 7.8 KiB), writes flushed per batch, and a hard cap on messages well above
-/// the protocol's frame limit (frames between the two get a protocol error and the connection
-/// goes on; beyond the cap the connection is closed).
+/// 4 KiB measured 9.9 KiB per idle connection, 2 KiB 7.8 KiB), and a hard cap on messages well
+/// above the protocol's frame limit (frames between the two get a protocol error and the
+/// connection goes on; beyond the cap the connection is closed).
+///
+/// Writes: the writer hands a batch of queued frames to tungstenite, then flushes; frames are
+/// written to the socket when [`WRITE_BUFFER`] bytes have piled up or at the flush, so a
+/// connection with several frames waiting gets them in one send. (With a write buffer of 0,
+/// every frame was a send of its own.) The buffer grows only as far as a batch needs.
+/// The read buffer: a client's frames are commands of a few hundred bytes; a larger one grows it.
+const READ_BUFFER: usize = 1024;
+
+/// Bytes of frames gathered before a write to the socket (a flush writes whatever is there).
+const WRITE_BUFFER: usize = 16 * 1024;
+
 fn websocket_config(state: &AppState) -> WebSocketConfig {
     let hard_cap = state.settings.limits.max_frame_bytes.saturating_mul(4).max(64 * 1024);
     WebSocketConfig::default()
-        .read_buffer_size(2 * 1024)
-        .write_buffer_size(0)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(Some(hard_cap))
         .max_frame_size(Some(hard_cap))
 }
