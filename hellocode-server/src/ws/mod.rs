@@ -134,7 +134,9 @@ async fn upgrade(
 /// Writes: the writer hands a batch of queued frames to tungstenite, then flushes; frames are
 /// written to the socket when [`WRITE_BUFFER`] bytes have piled up or at the flush, so a
 /// connection with several frames waiting gets them in one send. (With a write buffer of 0,
-/// every frame was a send of its own.) The buffer grows only as far as a batch needs.
+/// every frame was a send of its own.) The buffer grows only as far as a batch needs and keeps
+/// that capacity (tungstenite does not shrink it): at most 16 KiB and a frame per connection
+/// that has been busy, small beside the send queue's bound of bytes.
 /// The read buffer: a client's frames are commands of a few hundred bytes; a larger one grows it.
 const READ_BUFFER: usize = 1024;
 
