@@ -125,9 +125,15 @@ async fn upgrade(
     response
 }
 
-/// Buffers sized for many mostly idle connections: a 2 KiB read buffer (tungstenite's default is
-/// 128 KiB, allocated up front; chat frames are a few hundred bytes, larger ones take more reads;
-/// 4 KiB measured 9.9 KiB per idle connection, 2 KiB 7.8 KiB), and a hard cap on messages well
+/// The read buffer: a client's frames are commands of a few hundred bytes; a larger one grows it.
+const READ_BUFFER: usize = 1024;
+
+/// Bytes of frames gathered before a write to the socket (a flush writes whatever is there).
+const WRITE_BUFFER: usize = 16 * 1024;
+
+/// Buffers sized for many mostly idle connections: a [`READ_BUFFER`] of 1 KiB (tungstenite's
+/// default is 128 KiB, allocated up front; 4 KiB measured 9.9 KiB per idle connection, 2 KiB
+/// 7.8 KiB, 1 KiB with the send queue of issue 18 7.6 KiB), and a hard cap on messages well
 /// above the protocol's frame limit (frames between the two get a protocol error and the
 /// connection goes on; beyond the cap the connection is closed).
 ///
@@ -137,12 +143,6 @@ async fn upgrade(
 /// every frame was a send of its own.) The buffer grows only as far as a batch needs and keeps
 /// that capacity (tungstenite does not shrink it): at most 16 KiB and a frame per connection
 /// that has been busy, small beside the send queue's bound of bytes.
-/// The read buffer: a client's frames are commands of a few hundred bytes; a larger one grows it.
-const READ_BUFFER: usize = 1024;
-
-/// Bytes of frames gathered before a write to the socket (a flush writes whatever is there).
-const WRITE_BUFFER: usize = 16 * 1024;
-
 fn websocket_config(state: &AppState) -> WebSocketConfig {
     let hard_cap = state.settings.limits.max_frame_bytes.saturating_mul(4).max(64 * 1024);
     WebSocketConfig::default()
