@@ -227,6 +227,16 @@ pub struct Account {
     pub token_generation: i64,
 }
 
+/// What a token check needs of an account: whose it is, and which generation of login tokens
+/// is still good ([`Account::token_generation`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenHolder {
+    /// The account's username.
+    pub username: String,
+    /// See [`Account::token_generation`].
+    pub token_generation: i64,
+}
+
 /// The key under which a username is unique: its lowercase form's Unicode TR39 confusable
 /// skeleton, lowercased again. `Carol`, `carol` and `саrol` (Cyrillic с and а) share a key, so
 /// only one of them can be registered.

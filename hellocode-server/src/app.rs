@@ -13,6 +13,7 @@ use rand::RngCore;
 use tokio::sync::{mpsc, watch};
 use warp::Filter;
 
+use crate::admission::Admission;
 use crate::auth::{Auth, Tokens};
 use crate::broker::{Broker, LocalBroker, RedisBroker};
 use crate::config::{Config, MediaStoreKind, Settings};
@@ -62,6 +63,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Rate limits of logins, registrations and REST requests.
     pub limits: Arc<RateLimits>,
+    /// Turns for WebSockets coming online.
+    pub admission: Admission,
     /// Becomes `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
     /// Held by every connection; the server waits until all are dropped.
@@ -194,6 +197,7 @@ impl Server {
             dispatcher,
             metrics: metrics.clone(),
             limits,
+            admission: Admission::new(settings.session_starts, settings.auth_timeout),
             shutdown: shutdown.clone(),
             alive: alive_sender,
         });

@@ -164,6 +164,13 @@ pub struct Config {
     #[arg(long, env = "HELLOCODE_HASH_QUEUE", default_value_t = 32)]
     pub hash_queue: usize,
 
+    /// WebSockets coming online at once (checking a token, registering, loading the presence
+    /// snapshot); more wait their turn, up to the authentication timeout, then are told the
+    /// server is busy. Keeps a reconnection storm from queueing every query at the database
+    /// pool at once (see OPERATIONS.md).
+    #[arg(long, env = "HELLOCODE_SESSION_STARTS", default_value_t = 16)]
+    pub session_starts: usize,
+
     /// Seconds a request waits for a database connection (including connecting) before it
     /// fails with `unavailable` (503); also the time `/healthz` gives each check.
     #[arg(long, env = "HELLOCODE_DB_TIMEOUT", default_value_t = 2)]
@@ -248,6 +255,7 @@ impl Config {
                 per_second: f64::from(self.rest_rate.max(1)),
             },
             hash_queue: self.hash_queue.max(1),
+            session_starts: self.session_starts.max(1),
             db_timeout: Duration::from_secs(self.db_timeout.max(1)),
             web: !self.no_web,
             push: PushSettings {
@@ -320,6 +328,8 @@ pub struct Settings {
     pub rest_rate_per_address: Rate,
     /// Password hashes waiting at most.
     pub hash_queue: usize,
+    /// WebSockets coming online at once (see [`crate::admission`]).
+    pub session_starts: usize,
     /// How long a request waits for a database connection; also each health check's budget.
     pub db_timeout: Duration,
     /// Whether the web app is served at `/` (see [`crate::web`]).
@@ -390,6 +400,7 @@ impl Default for Settings {
             auth_rate_per_username: per_minute(10),
             rest_rate_per_address: Rate { burst: 100, per_second: 20.0 },
             hash_queue: 32,
+            session_starts: 16,
             db_timeout: Duration::from_secs(2),
             web: true,
             push: PushSettings::default(),

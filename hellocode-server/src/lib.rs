@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod admission;
 pub mod app;
 pub mod auth;
 pub mod broker;

@@ -25,6 +25,7 @@ pub struct Metrics {
     storage_count: AtomicU64,
     storage_micros: AtomicU64,
     connections_refused: AtomicU64,
+    admission_busy: AtomicU64,
     /// Password hashes run, skipped (nobody waited any more), and refused (queue full).
     password_hashes: [AtomicU64; 3],
     /// Reference point of the two write timestamps below.
@@ -110,6 +111,7 @@ impl Default for Metrics {
             storage_count: AtomicU64::new(0),
             storage_micros: AtomicU64::new(0),
             connections_refused: AtomicU64::new(0),
+            admission_busy: AtomicU64::new(0),
             password_hashes: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
             started: Instant::now(),
             last_write_ok: AtomicU64::new(0),
@@ -158,6 +160,12 @@ impl Metrics {
     /// A TCP connection was closed at once because a connection cap was reached.
     pub fn connection_refused(&self) {
         self.connections_refused.fetch_add(1, Relaxed);
+    }
+
+    /// A connection waited past the admission wait to come online and was told the server is
+    /// busy (see [`crate::admission`]).
+    pub fn admission_busy(&self) {
+        self.admission_busy.fetch_add(1, Relaxed);
     }
 
     /// What became of a password hash handed to the hashing pool.
@@ -338,6 +346,12 @@ impl Metrics {
             "counter",
             "TCP connections closed at once because a connection cap was reached.",
             &plain(self.connections_refused.load(Relaxed).to_string()),
+        );
+        metric(
+            "hellocode_admission_busy_total",
+            "counter",
+            "Connections told the server was busy: no turn to come online within the wait.",
+            &plain(self.admission_busy.load(Relaxed).to_string()),
         );
         let hashes: Vec<(String, String)> = HashOutcome::ALL
             .iter()

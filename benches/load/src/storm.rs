@@ -21,7 +21,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::Semaphore;
 
-use crate::{http, rss_kib};
+use crate::{cpu_seconds, http, rss_kib};
 
 /// Settings of a storm run.
 #[derive(Debug, Clone)]
@@ -82,6 +82,9 @@ pub struct StormReport {
     pub rss_before_kib: Option<u64>,
     /// After recovery.
     pub rss_after_kib: Option<u64>,
+    /// Server CPU (user + system) from the proxies coming back until every client had every
+    /// message (or the deadline), seconds: whether the server's core or the clients' limit it.
+    pub server_cpu_s: Option<f64>,
 }
 
 impl std::fmt::Display for StormReport {
@@ -99,6 +102,9 @@ impl std::fmt::Display for StormReport {
         writeln!(f, "  stragglers              {}", self.stragglers)?;
         if let (Some(before), Some(after)) = (self.rss_before_kib, self.rss_after_kib) {
             writeln!(f, "  server RSS              {before} KiB → {after} KiB")?;
+        }
+        if let Some(cpu) = self.server_cpu_s {
+            writeln!(f, "  server CPU in recovery  {cpu:.2} s")?;
         }
         Ok(())
     }
@@ -227,6 +233,7 @@ pub async fn storm(addr: SocketAddr, config: StormConfig) -> anyhow::Result<Stor
     let outage = cut.elapsed();
 
     let restored = Instant::now();
+    let cpu_start = config.server_pid.and_then(cpu_seconds);
     for proxy in &mut proxies {
         proxy.command("up").await?;
     }
@@ -241,6 +248,8 @@ pub async fn storm(addr: SocketAddr, config: StormConfig) -> anyhow::Result<Stor
     let all_caught_up = restored.elapsed();
     let all_reconnected = all_reconnected.unwrap_or(all_caught_up);
     let rss_after = config.server_pid.and_then(rss_kib);
+    let server_cpu_s =
+        cpu_start.zip(config.server_pid.and_then(cpu_seconds)).map(|(start, end)| end - start);
     let stragglers = clients - progress.caught_up.load(Ordering::SeqCst);
 
     drop((receivers, senders));
@@ -260,6 +269,7 @@ pub async fn storm(addr: SocketAddr, config: StormConfig) -> anyhow::Result<Stor
         stragglers,
         rss_before_kib: rss_before,
         rss_after_kib: rss_after,
+        server_cpu_s,
     })
 }
 

@@ -13,8 +13,8 @@ use crate::model::{
     Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, ChatKind, CreatedChat, EventKind,
     Invitation, InvitationState, InviteLink, Invited, Language, Media, MediaKind, Message, NewChat,
     NewInviteLink, NewMedia, NewMessage, NewPush, NewPusher, NewUser, Participant, PushSettings,
-    PushTarget, QueuedPush, ReadMark, ReadPosition, Revised, Role, Seq, Timestamp, User,
-    UserUpdate, deleted_author, username_key,
+    PushTarget, QueuedPush, ReadMark, ReadPosition, Revised, Role, Seq, Timestamp, TokenHolder,
+    User, UserUpdate, deleted_author, username_key,
 };
 use crate::{Error, Result};
 
@@ -456,6 +456,15 @@ impl Storage for MemoryStorage {
         let inner = self.lock();
         let found = inner.users.iter().find(|(_, row)| row.id == id);
         Ok(found.map(|(username, row)| inner.account_view(username, row)))
+    }
+
+    async fn token_holder(&self, id: i64) -> Result<Option<TokenHolder>> {
+        let inner = self.lock();
+        let found = inner.users.iter().find(|(_, row)| row.id == id);
+        Ok(found.map(|(username, row)| TokenHolder {
+            username: username.clone(),
+            token_generation: row.token_generation,
+        }))
     }
 
     async fn user(&self, username: &str) -> Result<Option<User>> {

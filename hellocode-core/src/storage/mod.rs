@@ -44,7 +44,7 @@ use crate::model::{
     Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, CreatedChat, Invitation, InviteLink,
     Invited, Language, Media, MediaKind, Message, NewChat, NewInviteLink, NewMedia, NewMessage,
     NewPush, NewPusher, NewUser, PushSettings, PushTarget, QueuedPush, ReadMark, ReadPosition,
-    Revised, Seq, Timestamp, User, UserUpdate,
+    Revised, Seq, Timestamp, TokenHolder, User, UserUpdate,
 };
 
 pub use media_store::{MediaStore, MemoryMediaStore};
@@ -106,6 +106,9 @@ pub trait Storage: Send + Sync + 'static {
     /// A user with its private fields by id, for token checks: a token names the account, so
     /// that it dies with it even if someone registers the name again.
     async fn account_by_id(&self, id: i64) -> Result<Option<Account>>;
+    /// The username and token generation of the account `id`: all a token check needs, in one
+    /// lookup by key (every connection that comes online asks).
+    async fn token_holder(&self, id: i64) -> Result<Option<TokenHolder>>;
     /// A user's public profile.
     async fn user(&self, username: &str) -> Result<Option<User>>;
     /// A page of users by username, after `after` (exclusive).

@@ -898,11 +898,14 @@ pub async fn a_name_registered_again_is_a_new_account(storage: Arc<dyn Storage>)
     storage.append_message(post(chat, "carol", "old", Some("k-1"))).await.expect("post");
     storage.delete_user("carol").await.expect("delete");
     assert_eq!(storage.account_by_id(old_id).await.expect("read"), None);
+    assert_eq!(storage.token_holder(old_id).await.expect("read"), None, "a token dies with it");
 
     user(&*storage, "carol").await;
     let new = storage.account("carol").await.expect("read").expect("carol again");
     assert!(new.user.id > old_id, "ids are never reused: {} after {old_id}", new.user.id);
     assert_eq!(storage.account_by_id(new.user.id).await.expect("read"), Some(new.clone()));
+    let holder = storage.token_holder(new.user.id).await.expect("read").expect("the new carol");
+    assert_eq!(holder.username, "carol");
     storage.change_chat(chat, "alice", add(&["carol"]), at(4), None).await.expect("rejoin");
 
     let history = storage.messages_before(chat, "alice", None, 10).await.expect("history");
@@ -956,6 +959,8 @@ pub async fn a_password_change_moves_the_token_generation(storage: Arc<dyn Stora
     let id = storage.account("alice").await.expect("read").expect("alice").user.id;
     let by_id = storage.account_by_id(id).await.expect("read").expect("alice");
     assert_eq!((by_id.token_generation, by_id.password_hash.as_str()), (second, "new-hash"));
+    let holder = storage.token_holder(id).await.expect("read").expect("alice");
+    assert_eq!((holder.username.as_str(), holder.token_generation), ("alice", second));
 }
 
 /// Chats for [`a_refused_append_fails_alone`]: the first is the one a test holds locked.

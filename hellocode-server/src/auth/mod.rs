@@ -96,7 +96,7 @@ impl Auth {
     /// generation), or for a bot token, that it is not revoked.
     pub async fn verify_token(&self, token: &str) -> Result<Identity> {
         let verified = self.tokens.verify(token)?;
-        let Some(account) = self.storage.account_by_id(verified.account_id).await? else {
+        let Some(holder) = self.storage.token_holder(verified.account_id).await? else {
             return Err(Error::InvalidToken("the account no longer exists".into()));
         };
         let credential = match (verified.bot, verified.generation) {
@@ -105,19 +105,19 @@ impl Auth {
                     Some(record) if record.revoked => {
                         return Err(Error::InvalidToken("the bot token was revoked".into()));
                     }
-                    Some(record) if record.username == account.user.username => {}
+                    Some(record) if record.username == holder.username => {}
                     _ => return Err(Error::InvalidToken("unknown bot token".into())),
                 }
                 Credential::Bot { token_id: id }
             }
-            (None, Some(generation)) if generation == account.token_generation => {
+            (None, Some(generation)) if generation == holder.token_generation => {
                 Credential::Login { generation, expires_at: verified.expires_at }
             }
             (None, _) => {
                 return Err(Error::InvalidToken("the password was changed; log in again".into()));
             }
         };
-        Ok(Identity::of_account(account.user.username, verified.account_id, credential))
+        Ok(Identity::of_account(holder.username, verified.account_id, credential))
     }
 
     /// Why the credential behind `identity` is no longer valid (the account is gone, the
@@ -127,11 +127,11 @@ impl Auth {
     pub async fn revoked_reason(&self, identity: &Identity) -> Result<Option<&'static str>> {
         use crate::revocation::{REASON_DELETED, REASON_PASSWORD, REASON_REVOKED};
         let Some(account_id) = identity.account_id else { return Ok(None) };
-        let Some(account) = self.storage.account_by_id(account_id).await? else {
+        let Some(holder) = self.storage.token_holder(account_id).await? else {
             return Ok(Some(REASON_DELETED));
         };
         Ok(match identity.credential {
-            Credential::Login { generation, .. } if generation != account.token_generation => {
+            Credential::Login { generation, .. } if generation != holder.token_generation => {
                 Some(REASON_PASSWORD)
             }
             Credential::Bot { token_id } => match self.storage.bot_token(token_id).await? {

@@ -17,7 +17,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use hellocode_core::protocol::{ErrorCode, ServerFrame, decode};
+use hellocode_core::protocol::{self, ErrorCode, RequestId, ServerFrame, decode};
 use hellocode_core::session::{Identity, Scope, Session};
 use tokio::sync::{Notify, oneshot};
 use tokio::time::{Interval, Sleep};
@@ -25,12 +25,13 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
+use crate::admission::{Admitted, Busy};
 use crate::app::AppState;
 use crate::broker::{Arrival, BrokerEvent, Departure};
 use crate::hub::Registration;
 use crate::log_fields::{Peer, ScopeName};
-use crate::revocation::{CLOSE_UNAUTHORIZED, REASON_EXPIRED, close_signal};
-use crate::send_queue::{self, QueueReceiver, Refused};
+use crate::revocation::{CLOSE_UNAUTHORIZED, CloseSignal, REASON_EXPIRED, close_signal};
+use crate::send_queue::{self, QueueReceiver, QueueSender, Refused};
 use crate::serve::WriteProgress;
 
 /// Close code for a client that could not keep up with its events: reconnect and `resume`.
@@ -60,6 +61,8 @@ const SHUTTING_DOWN: Close = Close { code: 1001, reason: "server shutting down" 
 const PING_TIMEOUT: Close = Close { code: 1001, reason: "ping timeout" };
 const AUTH_TIMEOUT: Close = Close { code: CLOSE_AUTH_TIMEOUT, reason: "authentication timeout" };
 const TOO_MANY: Close = Close { code: CLOSE_TOO_MANY_CONNECTIONS, reason: "too many connections" };
+/// No turn to come online within the wait (RFC 6455's 1013, try again later).
+const BUSY: Close = Close { code: 1013, reason: "server busy: reconnect shortly" };
 
 /// How the writer ended.
 #[derive(Debug, Clone, Copy)]
@@ -74,253 +77,324 @@ enum Ending {
 
 /// Serve one connection until it closes, with `session` fresh for it (its scope and protocol
 /// version set). `progress` tells when the socket last accepted written bytes (without it, a
-/// write must complete within the write timeout).
-pub async fn run<S, E>(
+/// write must complete within the write timeout). `admitted`: the turn to come online taken
+/// before `identity` was checked (see [`crate::admission`]); without it, the connection waits
+/// for one once it has authenticated.
+///
+/// A plain function returning the connection's future, not an `async fn`: an `async fn` keeps
+/// its arguments for its whole life beside the locals they are moved into (the socket alone is
+/// over 300 bytes), and every idle connection would carry them.
+pub fn run<S, E>(
     socket: S,
     state: Arc<AppState>,
     mut session: Session,
     identity: Option<Identity>,
     peer: Option<SocketAddr>,
     progress: Option<Arc<WriteProgress>>,
-) where
+    mut admitted: Option<Admitted>,
+) -> impl Future<Output = ()>
+where
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Send + 'static,
     E: std::fmt::Display,
 {
-    let _alive = state.alive.clone();
-    let scope = session.scope();
-    let opened = Instant::now();
-    state.metrics.connection_opened();
-    tracing::info!(
-        peer = %Peer(peer),
-        scope = %ScopeName(scope),
-        user = identity.as_ref().map_or("-", |identity| identity.username.as_str()),
-        "connection opened"
-    );
     let (sink, mut stream) = socket.split();
-    let (queue, outgoing) =
-        send_queue::channel(state.settings.send_queue, state.settings.send_queue_bytes);
-    let evict = Arc::new(Notify::new());
-    let writer_done = Arc::new(Notify::new());
-    let last_seen = Arc::new(AtomicU64::new(0));
-    // Kept until the writer has ended: a dropped sender would read as "no close requested".
-    let (close_request, close_requested) = oneshot::channel::<Close>();
-    let mut close_request = Some(close_request);
-    // Set when the credential is revoked or expires: the writer closes with 4001, and the
-    // reader runs no further command.
-    let (revoke, revoked_signal) = close_signal();
-    let signals = Signals {
-        evict: evict.clone(),
-        close: Some(close_requested),
-        revoked: revoked_signal.clone(),
-        shutdown: state.shutdown.clone(),
-    };
-    let watch = Watch {
-        last_seen: last_seen.clone(),
-        opened,
-        interval: state.settings.ping_interval,
-        progress,
-        write_timeout: state.settings.write_timeout,
-    };
-    let writer = tokio::spawn(write_loop(sink, outgoing, signals, watch, writer_done.clone()));
+    async move {
+        let _alive = state.alive.clone();
+        let scope = session.scope();
+        let opened = Instant::now();
+        state.metrics.connection_opened();
+        tracing::info!(
+            peer = %Peer(peer),
+            scope = %ScopeName(scope),
+            user = identity.as_ref().map_or("-", |identity| identity.username.as_str()),
+            "connection opened"
+        );
+        let (queue, outgoing) =
+            send_queue::channel(state.settings.send_queue, state.settings.send_queue_bytes);
+        let evict = Arc::new(Notify::new());
+        let writer_done = Arc::new(Notify::new());
+        let last_seen = Arc::new(AtomicU64::new(0));
+        // Kept until the writer has ended: a dropped sender would read as "no close requested".
+        let (close_request, close_requested) = oneshot::channel::<Close>();
+        let mut close_request = Some(close_request);
+        // Set when the credential is revoked or expires: the writer closes with 4001, and the
+        // reader runs no further command.
+        let (revoke, revoked_signal) = close_signal();
+        let signals = Signals {
+            evict: evict.clone(),
+            close: Some(close_requested),
+            revoked: revoked_signal.clone(),
+            shutdown: state.shutdown.clone(),
+        };
+        let watch = Watch {
+            last_seen: last_seen.clone(),
+            opened,
+            interval: state.settings.ping_interval,
+            progress,
+            write_timeout: state.settings.write_timeout,
+        };
+        let writer = tokio::spawn(write_loop(sink, outgoing, signals, watch, writer_done.clone()));
+        let connection = Handles { queue, evict, revoke };
 
-    let mut registered: Option<(String, Registration)> = None;
-    let mut grant = None;
-    let mut expires = None;
-    // Boxed and dropped once authenticated: idle connections do not carry a timer.
-    let mut auth_deadline: Option<Pin<Box<Sleep>>> =
-        Some(Box::pin(tokio::time::sleep(state.settings.auth_timeout)));
-    if let Some(identity) = identity {
-        session.authenticate(identity);
-    }
-    let mut bucket = TokenBucket::new(state.settings.rate_per_second, state.settings.rate_burst);
-    let mut reason = "client closed";
-    // A frame read while a login ran (see `unless_hung_up`), to handle next.
-    let mut held = None;
-    loop {
-        if registered.is_none()
-            && let Some(identity) = session.identity()
-        {
-            let Some(registration) =
-                state.hub.register(&identity.username, scope, queue.clone(), evict.clone())
-            else {
-                request_close(&mut close_request, TOO_MANY);
-                reason = TOO_MANY.reason;
-                break;
-            };
-            // Counted across the deployment too (one node: here only).
-            let max = state.settings.max_connections_per_user;
-            let broker = state.dispatcher.broker();
-            let arrival = broker.arrive(&identity.username, registration.id, max).await;
-            let online = match arrival {
-                Arrival::Local => registration.first.then_some(None),
-                Arrival::Counted { online } => online.map(Some),
-                Arrival::Refused => {
-                    state.hub.unregister(&identity.username, registration.id);
-                    request_close(&mut close_request, TOO_MANY);
-                    reason = TOO_MANY.reason;
+        let mut online: Option<Online> = None;
+        // When a login token's connection must close: boxed and made once (not a timer per frame).
+        let mut expiry: Option<Pin<Box<Sleep>>> = None;
+        // Boxed and dropped once authenticated: idle connections do not carry a timer.
+        let mut auth_deadline: Option<Pin<Box<Sleep>>> =
+            Some(Box::pin(tokio::time::sleep(state.settings.auth_timeout)));
+        if let Some(identity) = identity {
+            session.authenticate(identity);
+        }
+        let mut bucket =
+            TokenBucket::new(state.settings.rate_per_second, state.settings.rate_burst);
+        let mut reason = "client closed";
+        // A frame read while a login ran (see `unless_hung_up`), to handle next.
+        let mut held = None;
+        loop {
+            if online.is_none()
+                && let Some(identity) = session.identity()
+            {
+                // Boxed: coming online awaits several services once per connection; inline, every
+                // idle connection would carry the largest of those futures.
+                let coming = come_online(&state, &session, identity, admitted.take(), &connection);
+                match Box::pin(coming).await {
+                    Ok(arrived) => online = Some(arrived),
+                    Err(refusal) => {
+                        request_close(&mut close_request, refusal);
+                        reason = refusal.reason;
+                        break;
+                    }
+                }
+                auth_deadline = None;
+                expiry = expiry_instant(identity).map(|at| Box::pin(tokio::time::sleep_until(at)));
+                tracing::debug!(user = %identity.username, peer = %Peer(peer), "connection authenticated");
+            }
+            let message = tokio::select! {
+                message = next_frame(&mut held, &mut stream) => message,
+                () = writer_done.notified() => { reason = "closed by server"; break }
+                () = expired(&mut expiry) => {
+                    connection.revoke.send_replace(Some(REASON_EXPIRED));
+                    reason = REASON_EXPIRED;
+                    break;
+                }
+                () = expired(&mut auth_deadline) => {
+                    request_close(&mut close_request, AUTH_TIMEOUT);
+                    reason = AUTH_TIMEOUT.reason;
                     break;
                 }
             };
-            auth_deadline = None;
-            if let Some(version) = online {
-                let username = identity.username.clone();
-                broker.publish(BrokerEvent::Presence { username, online: true, version }).await;
-            }
-            tracing::debug!(user = %identity.username, peer = %Peer(peer), "connection authenticated");
-            registered = Some((identity.username.clone(), registration));
-            // After registering, so that no event is missed while storage answers.
-            if let Some(partners) = presence_partners(&state, &session, identity).await {
-                state.hub.tell_online(&partners, &queue);
-            }
-            grant = state.hub.grants().register(identity, revoke.clone());
-            expires = expiry_instant(identity);
-            // A revocation between the credential check and this registration was not seen.
-            match state.auth.revoked_reason(identity).await {
-                Ok(Some(why)) => {
-                    revoke.send_replace(Some(why));
-                }
-                Ok(None) => {}
-                Err(err) => tracing::warn!(error = %err, "cannot recheck a credential"),
-            }
-        }
-        let message = tokio::select! {
-            message = next_frame(&mut held, &mut stream) => message,
-            () = writer_done.notified() => { reason = "closed by server"; break }
-            () = until(expires) => {
-                revoke.send_replace(Some(REASON_EXPIRED));
-                reason = REASON_EXPIRED;
+            if let Some(why) = *revoked_signal.borrow() {
+                // Revoked: what arrives from now on is not run (so not acknowledged).
+                reason = why;
                 break;
             }
-            () = expired(&mut auth_deadline) => {
-                request_close(&mut close_request, AUTH_TIMEOUT);
-                reason = AUTH_TIMEOUT.reason;
-                break;
-            }
-        };
-        if let Some(why) = *revoked_signal.borrow() {
-            // Revoked: what arrives from now on is not run (so not acknowledged).
-            reason = why;
-            break;
-        }
-        let reply = match message {
-            Some(Ok(Message::Text(text))) => {
-                last_seen.store(millis_since(opened), Ordering::Relaxed);
-                if bucket.take() {
-                    match decode(&text, &state.settings.limits) {
-                        // Boxed: the dispatcher's future is large and only lives while a command
-                        // runs; inline, every idle connection would carry its size (2.6 KiB
-                        // measured).
-                        Ok(frame) => {
-                            let peer = peer.map(|peer| peer.ip());
-                            let authenticating = session.identity().is_none();
-                            let dispatch =
-                                Box::pin(state.dispatcher.handle_from(peer, &mut session, frame));
-                            if authenticating {
-                                match unless_hung_up(dispatch, &mut stream, &mut held).await {
-                                    Some(reply) => reply,
-                                    None => break,
-                                }
-                            } else {
-                                dispatch.await
-                            }
+            let reply = match message {
+                Some(Ok(Message::Text(text))) => {
+                    last_seen.store(millis_since(opened), Ordering::Relaxed);
+                    if bucket.take() {
+                        let command = Command {
+                            state: &state,
+                            session: &mut session,
+                            peer,
+                            admitted: &mut admitted,
+                        };
+                        // Boxed: a command's future (the dispatcher's above all) is large and
+                        // lives only while it runs; inline, every idle connection would carry
+                        // it (2.6 KiB measured).
+                        match Box::pin(command.run(&text, &mut stream, &mut held)).await {
+                            Some(reply) => reply,
+                            None => break,
                         }
-                        Err(err) => {
-                            state.metrics.command(None);
-                            Some(err.to_frame())
-                        }
+                    } else {
+                        state.metrics.command(None);
+                        Some(rate_limited())
                     }
-                } else {
-                    state.metrics.command(None);
-                    Some(rate_limited())
+                }
+                // Counted like text: a binary frame costs the server as much as a bad text one.
+                Some(Ok(Message::Binary(_))) => {
+                    last_seen.store(millis_since(opened), Ordering::Relaxed);
+                    Some(if bucket.take() {
+                        ServerFrame::error(
+                            None,
+                            ErrorCode::NotJson,
+                            "binary frames are not supported; send JSON text",
+                        )
+                    } else {
+                        rate_limited()
+                    })
+                }
+                Some(Ok(Message::Close(_))) | None => break,
+                Some(Ok(_)) => {
+                    // Ping or pong: tungstenite answers pings itself; either proves the peer alive.
+                    last_seen.store(millis_since(opened), Ordering::Relaxed);
+                    continue;
+                }
+                Some(Err(err)) => {
+                    tracing::debug!(peer = %Peer(peer), error = %err, "websocket read failed");
+                    reason = "protocol error";
+                    break;
+                }
+            };
+            // The frame is serialized and dropped here, before any wait: kept across one, it
+            // would take its size in every connection's future (384 bytes).
+            let Some(reply) = reply.map(|frame| Utf8Bytes::from(frame.to_json())) else {
+                continue;
+            };
+            // Queued at once unless the queue is full; the wait for room is boxed, so that idle
+            // connections do not carry its future.
+            let queued = match connection.queue.try_send(reply.clone()) {
+                Err(Refused::Full) => Box::pin(connection.queue.send(reply)).await,
+                queued => queued,
+            };
+            match queued {
+                Ok(()) => {}
+                Err(Refused::Full) => {
+                    // Its own replies piled up unread (pages of history, say): like a full queue.
+                    state.metrics.send_queue_drop();
+                    connection.evict.notify_one();
+                    reason = SLOW_CONSUMER.reason;
+                    break;
+                }
+                Err(Refused::Closed) => {
+                    reason = "closed by server";
+                    break;
                 }
             }
-            // Counted like text: a binary frame costs the server as much as a bad text one.
-            Some(Ok(Message::Binary(_))) => {
-                last_seen.store(millis_since(opened), Ordering::Relaxed);
-                Some(if bucket.take() {
-                    ServerFrame::error(
-                        None,
-                        ErrorCode::NotJson,
-                        "binary frames are not supported; send JSON text",
-                    )
-                } else {
-                    rate_limited()
-                })
-            }
-            Some(Ok(Message::Close(_))) | None => break,
-            Some(Ok(_)) => {
-                // Ping or pong: tungstenite answers pings itself; either proves the peer alive.
-                last_seen.store(millis_since(opened), Ordering::Relaxed);
-                continue;
-            }
-            Some(Err(err)) => {
-                tracing::debug!(peer = %Peer(peer), error = %err, "websocket read failed");
-                reason = "protocol error";
-                break;
-            }
-        };
-        let Some(reply) = reply else { continue };
-        match queue.send(Utf8Bytes::from(reply.to_json())).await {
-            Ok(()) => {}
-            Err(Refused::Full) => {
-                // Its own replies piled up unread (pages of history, say): like a full queue.
-                state.metrics.send_queue_drop();
-                evict.notify_one();
-                reason = SLOW_CONSUMER.reason;
-                break;
-            }
-            Err(Refused::Closed) => {
-                reason = "closed by server";
-                break;
-            }
         }
-    }
 
-    session.close();
-    if let Some(grant) = grant {
+        session.close();
+        drop(admitted);
+        if let Some(online) = &online {
+            Box::pin(go_offline(&state, online)).await;
+        }
+        drop(connection);
+        let ending = writer.await.unwrap_or(Ending::Quiet);
+        drop(close_request);
+        if let Ending::Close(_) = ending {
+            // The server sent a close frame: complete the closing handshake (RFC 6455 §7.1.1) by
+            // reading until the peer's close. Dropping the socket while the peer still writes would
+            // make the kernel answer with a reset, which can discard our close frame unread.
+            let _ = Box::pin(tokio::time::timeout(CLOSE_HANDSHAKE, async {
+                while let Some(Ok(message)) = stream.next().await {
+                    if matches!(message, Message::Close(_)) {
+                        break;
+                    }
+                }
+            }))
+            .await;
+        }
+        state.metrics.connection_closed();
+        let reason = match ending {
+            Ending::Close(close) => close.reason,
+            Ending::Drop(why) => why,
+            Ending::Quiet => reason,
+        };
+        tracing::info!(
+            user = online.as_ref().map(|online| online.username.as_str()).unwrap_or("-"),
+            peer = %Peer(peer),
+            reason,
+            seconds = opened.elapsed().as_secs(),
+            "connection closed"
+        );
+    }
+}
+
+/// What the hub and the revocation registry hold of a connection.
+struct Handles {
+    /// Its send queue: replies and events.
+    queue: QueueSender,
+    /// Notified to evict it (a slow consumer).
+    evict: Arc<Notify>,
+    /// Set to close it with 4001 when its credential is revoked.
+    revoke: CloseSignal,
+}
+
+/// An authenticated connection's places in the hub and the revocation registry, given back
+/// when it closes.
+struct Online {
+    username: String,
+    registration: Registration,
+    grant: Option<(i64, u64)>,
+}
+
+/// Bring an authenticated connection online, in its turn (`admitted`, or one waited for here):
+/// register it with the hub and the deployment (the user may be at the maximum of
+/// connections), announce the user's presence, tell it who is online, and recheck its
+/// credential. The close to send when it cannot come online.
+async fn come_online(
+    state: &AppState,
+    session: &Session,
+    identity: &Identity,
+    admitted: Option<Admitted>,
+    connection: &Handles,
+) -> Result<Online, Close> {
+    let _turn = match admitted {
+        Some(turn) => turn,
+        None => state.admission.enter().await.map_err(|Busy| {
+            state.metrics.admission_busy();
+            BUSY
+        })?,
+    };
+    let username = &identity.username;
+    let queue = connection.queue.clone();
+    let Some(registration) =
+        state.hub.register(username, session.scope(), queue, connection.evict.clone())
+    else {
+        return Err(TOO_MANY);
+    };
+    // Counted across the deployment too (one node: here only).
+    let max = state.settings.max_connections_per_user;
+    let broker = state.dispatcher.broker();
+    let online = match broker.arrive(username, registration.id, max).await {
+        Arrival::Local => registration.first.then_some(None),
+        Arrival::Counted { online } => online.map(Some),
+        Arrival::Refused => {
+            state.hub.unregister(username, registration.id);
+            return Err(TOO_MANY);
+        }
+    };
+    if let Some(version) = online {
+        let username = username.clone();
+        broker.publish(BrokerEvent::Presence { username, online: true, version }).await;
+    }
+    // After registering, so that no event is missed while storage answers.
+    if let Some(partners) = presence_partners(state, session, identity).await {
+        state.hub.tell_online(&partners, &connection.queue);
+    }
+    let grant = state.hub.grants().register(identity, connection.revoke.clone());
+    // A revocation between the credential check and this registration was not seen.
+    match state.auth.revoked_reason(identity).await {
+        Ok(Some(why)) => {
+            connection.revoke.send_replace(Some(why));
+        }
+        Ok(None) => {}
+        Err(err) => tracing::warn!(error = %err, "cannot recheck a credential"),
+    }
+    Ok(Online { username: username.clone(), registration, grant })
+}
+
+/// Take a closing connection out of the registries, and announce that its user went offline
+/// if it was the user's last connection in the deployment.
+async fn go_offline(state: &AppState, online: &Online) {
+    if let Some(grant) = online.grant {
         state.hub.grants().unregister(grant);
     }
-    if let Some((username, registration)) = &registered {
-        let last_here = state.hub.unregister(username, registration.id);
-        let broker = state.dispatcher.broker();
-        let offline = match broker.depart(username, registration.id, last_here).await {
-            Departure::Local => last_here.then_some(None),
-            Departure::Counted { offline } => offline.map(Some),
-        };
-        if let Some(version) = offline {
-            let username = username.clone();
-            broker.publish(BrokerEvent::Presence { username, online: false, version }).await;
-        }
-    }
-    drop(queue);
-    let ending = writer.await.unwrap_or(Ending::Quiet);
-    drop(close_request);
-    if let Ending::Close(_) = ending {
-        // The server sent a close frame: complete the closing handshake (RFC 6455 §7.1.1) by
-        // reading until the peer's close. Dropping the socket while the peer still writes would
-        // make the kernel answer with a reset, which can discard our close frame unread.
-        let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
-            while let Some(Ok(message)) = stream.next().await {
-                if matches!(message, Message::Close(_)) {
-                    break;
-                }
-            }
-        })
-        .await;
-    }
-    state.metrics.connection_closed();
-    let reason = match ending {
-        Ending::Close(close) => close.reason,
-        Ending::Drop(why) => why,
-        Ending::Quiet => reason,
+    let username = &online.username;
+    let last_here = state.hub.unregister(username, online.registration.id);
+    let broker = state.dispatcher.broker();
+    let offline = match broker.depart(username, online.registration.id, last_here).await {
+        Departure::Local => last_here.then_some(None),
+        Departure::Counted { offline } => offline.map(Some),
     };
-    tracing::info!(
-        user = registered.as_ref().map(|(name, _)| name.as_str()).unwrap_or("-"),
-        peer = %Peer(peer),
-        reason,
-        seconds = opened.elapsed().as_secs(),
-        "connection closed"
-    );
+    if let Some(version) = offline {
+        let username = username.clone();
+        broker.publish(BrokerEvent::Presence { username, online: false, version }).await;
+    }
+}
+
+/// The answer to an `auth` that found no turn to come online within the wait.
+fn busy(id: Option<RequestId>) -> ServerFrame {
+    ServerFrame::error(id, ErrorCode::Unavailable, "the server is busy; reconnect shortly")
 }
 
 /// Whose presence a newly authenticated connection is told at once: everyone who shares a
@@ -359,20 +433,77 @@ async fn next_frame<M, S: Stream<Item = M> + Unpin>(
     }
 }
 
+/// One text frame of a connection, to run through its session.
+struct Command<'a> {
+    state: &'a AppState,
+    session: &'a mut Session,
+    peer: Option<SocketAddr>,
+    /// The connection's turn to come online (see [`crate::admission`]), while it holds one.
+    admitted: &'a mut Option<Admitted>,
+}
+
+impl Command<'_> {
+    /// Decode `text` and run it; the reply, if any. `None`: the client hung up while its
+    /// authentication ran (see [`unless_hung_up`]).
+    async fn run<S, E>(
+        self,
+        text: &str,
+        stream: &mut S,
+        held: &mut Option<Option<Result<Message, E>>>,
+    ) -> Option<Option<ServerFrame>>
+    where
+        S: Stream<Item = Result<Message, E>> + Unpin,
+    {
+        let Command { state, session, peer, admitted } = self;
+        let frame = match decode(text, &state.settings.limits) {
+            Ok(frame) => frame,
+            Err(err) => {
+                state.metrics.command(None);
+                return Some(Some(err.to_frame()));
+            }
+        };
+        let authenticating = session.identity().is_none();
+        if authenticating && matches!(frame.command, protocol::Command::Auth { .. }) {
+            // A token's check is the first of the queries that bring a connection online: it
+            // takes its turn first.
+            match state.admission.enter().await {
+                Ok(turn) => *admitted = Some(turn),
+                Err(Busy) => {
+                    state.metrics.admission_busy();
+                    return Some(Some(busy(frame.id)));
+                }
+            }
+        }
+        let ip = peer.map(|peer| peer.ip());
+        let reply = {
+            let dispatch = std::pin::pin!(state.dispatcher.handle_from(ip, session, frame));
+            if authenticating {
+                unless_hung_up(dispatch, stream, held).await?
+            } else {
+                dispatch.await
+            }
+        };
+        if session.identity().is_none() {
+            // Refused: the turn goes to the next connection.
+            *admitted = None;
+        }
+        Some(reply)
+    }
+}
+
 /// Run `dispatch` (a command of a connection not yet authenticated: a login or registration
 /// waits for a password hash) while watching the socket. `None`: the client hung up first; the
 /// command is dropped, and with it its hash if still queued (the pool skips abandoned jobs).
 /// A frame that arrives meanwhile is kept in `held`, for after.
 async fn unless_hung_up<F, S, E>(
-    dispatch: Pin<Box<F>>,
+    mut dispatch: F,
     stream: &mut S,
     held: &mut Option<Option<Result<Message, E>>>,
 ) -> Option<Option<ServerFrame>>
 where
-    F: Future<Output = Option<ServerFrame>>,
+    F: Future<Output = Option<ServerFrame>> + Unpin,
     S: Stream<Item = Result<Message, E>> + Unpin,
 {
-    let mut dispatch = dispatch;
     loop {
         tokio::select! {
             reply = &mut dispatch => return Some(reply),
@@ -447,24 +578,34 @@ impl Watch {
     async fn guard(
         &self,
         write: impl Future<Output = bool>,
-        mut interrupted: Pin<&mut impl Future<Output = Close>>,
+        interrupted: Pin<&mut impl Future<Output = Close>>,
         ping: &mut Interval,
     ) -> Result<(), Ending> {
-        let outcome = |written| if written { Ok(()) } else { Err(Ending::Quiet) };
         let mut write = std::pin::pin!(write);
         // Most writes complete at once (the socket has room): those need no timer.
         if let Poll::Ready(written) =
             std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await
         {
-            return outcome(written);
+            return written_or_quiet(written);
         }
+        // Boxed: the timers of a blocked write would otherwise sit in every writer's future.
+        Box::pin(self.blocked(write, interrupted, ping)).await
+    }
+
+    /// [`guard`](Self::guard) once the write could not complete at once.
+    async fn blocked(
+        &self,
+        mut write: Pin<&mut impl Future<Output = bool>>,
+        mut interrupted: Pin<&mut impl Future<Output = Close>>,
+        ping: &mut Interval,
+    ) -> Result<(), Ending> {
         let started = tokio::time::Instant::now();
         let mut deadline = started + self.write_timeout;
         loop {
             tokio::select! {
                 biased;
                 close = &mut interrupted => return Err(Ending::Close(close)),
-                written = &mut write => return outcome(written),
+                written = &mut write => return written_or_quiet(written),
                 // No ping can be sent while a write waits, but silence is still noticed.
                 _ = ping.tick() => if self.silent() { return Err(Ending::Close(PING_TIMEOUT)) },
                 () = tokio::time::sleep_until(deadline) => {
@@ -482,6 +623,11 @@ impl Watch {
     }
 }
 
+/// A write's outcome: the socket failed if not written.
+fn written_or_quiet(written: bool) -> Result<(), Ending> {
+    if written { Ok(()) } else { Err(Ending::Quiet) }
+}
+
 /// Resolves with the close the reader asked for; never if it asks for none.
 async fn requested(close: &mut Option<oneshot::Receiver<Close>>) -> Close {
     if let Some(receiver) = close {
@@ -493,58 +639,63 @@ async fn requested(close: &mut Option<oneshot::Receiver<Close>>) -> Close {
     std::future::pending().await
 }
 
-/// Drain the queue to the socket; returns how the connection ended on the writer's side.
-async fn write_loop<K>(
+/// Drain the queue to the socket; returns how the connection ended on the writer's side. (A
+/// plain function returning the future, as [`run`], so that the future does not keep its
+/// arguments twice.)
+#[allow(clippy::manual_async_fn)] // deliberately not an `async fn`: see above
+fn write_loop<K>(
     mut sink: K,
     mut outgoing: QueueReceiver,
     mut signals: Signals,
     watch: Watch,
     done: Arc<Notify>,
-) -> Ending
+) -> impl Future<Output = Ending>
 where
     K: Sink<Message> + Unpin + Send,
 {
-    let interval = watch.interval;
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-    // Made once, polled until it resolves (then the loop ends): see `Signals::interrupted`.
-    let mut interrupted = std::pin::pin!(signals.interrupted());
-    let ending = loop {
-        tokio::select! {
-            biased;
-            close = &mut interrupted => break Ending::Close(close),
-            frame = outgoing.recv() => {
-                let Some(frame) = frame else { break Ending::Quiet };
-                // A client that stops reading blocks the write itself; eviction, shutdown,
-                // the ping check and the write timeout must still get through.
-                let write = write_batch(&mut sink, frame, &mut outgoing);
-                if let Err(ending) = watch.guard(write, interrupted.as_mut(), &mut ping).await {
-                    break ending;
+    async move {
+        let interval = watch.interval;
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        // Made once, polled until it resolves (then the loop ends): see `Signals::interrupted`.
+        let mut interrupted = std::pin::pin!(signals.interrupted());
+        let ending = loop {
+            tokio::select! {
+                biased;
+                close = &mut interrupted => break Ending::Close(close),
+                frame = outgoing.recv() => {
+                    let Some(frame) = frame else { break Ending::Quiet };
+                    // A client that stops reading blocks the write itself; eviction, shutdown,
+                    // the ping check and the write timeout must still get through.
+                    let write = write_batch(&mut sink, frame, &mut outgoing);
+                    if let Err(ending) = watch.guard(write, interrupted.as_mut(), &mut ping).await {
+                        break ending;
+                    }
+                }
+                _ = ping.tick() => {
+                    if watch.silent() {
+                        break Ending::Close(PING_TIMEOUT);
+                    }
+                    let write = async { sink.send(Message::Ping(Bytes::new())).await.is_ok() };
+                    if let Err(ending) = watch.guard(write, interrupted.as_mut(), &mut ping).await {
+                        break ending;
+                    }
                 }
             }
-            _ = ping.tick() => {
-                if watch.silent() {
-                    break Ending::Close(PING_TIMEOUT);
-                }
-                let write = async { sink.send(Message::Ping(Bytes::new())).await.is_ok() };
-                if let Err(ending) = watch.guard(write, interrupted.as_mut(), &mut ping).await {
-                    break ending;
-                }
-            }
+        };
+        done.notify_one();
+        // Frames still queued are dropped: an evicted client resumes from its last sequence number.
+        drop(outgoing);
+        if let Ending::Close(Close { code, reason }) = ending {
+            let frame =
+                CloseFrame { code: CloseCode::from(code), reason: Utf8Bytes::from_static(reason) };
+            let wait = CLOSE_TIMEOUT.min(watch.write_timeout.max(Duration::from_secs(1)));
+            let _ = tokio::time::timeout(wait, sink.send(Message::Close(Some(frame)))).await;
         }
-    };
-    done.notify_one();
-    // Frames still queued are dropped: an evicted client resumes from its last sequence number.
-    drop(outgoing);
-    if let Ending::Close(Close { code, reason }) = ending {
-        let frame =
-            CloseFrame { code: CloseCode::from(code), reason: Utf8Bytes::from_static(reason) };
-        let wait = CLOSE_TIMEOUT.min(watch.write_timeout.max(Duration::from_secs(1)));
-        let _ = tokio::time::timeout(wait, sink.send(Message::Close(Some(frame)))).await;
+        if !matches!(ending, Ending::Drop(_)) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), sink.close()).await;
+        }
+        ending
     }
-    if !matches!(ending, Ending::Drop(_)) {
-        let _ = tokio::time::timeout(Duration::from_secs(5), sink.close()).await;
-    }
-    ending
 }
 
 /// Write `first` and whatever else is queued (up to a batch), then flush once. `false` if the
@@ -585,14 +736,6 @@ fn expiry_instant(identity: &Identity) -> Option<tokio::time::Instant> {
         .saturating_sub(hellocode_core::model::Timestamp::now().unix_millis());
     let left = Duration::from_millis(u64::try_from(left).unwrap_or(0));
     Some(tokio::time::Instant::now() + left.min(Duration::from_secs(10 * 365 * 24 * 3600)))
-}
-
-/// Resolves at `deadline`, or never without one.
-async fn until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// Resolves once the server is shutting down (or its state is gone).

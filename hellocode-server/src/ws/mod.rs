@@ -12,6 +12,7 @@ mod local;
 use std::sync::Arc;
 
 use hellocode_core::model::ChatId;
+use hellocode_core::protocol::ErrorCode;
 use hellocode_core::session::{Scope, Session};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
@@ -23,6 +24,7 @@ use warp::http::{StatusCode, header};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use crate::admission::Busy;
 use crate::app::AppState;
 use crate::log_fields::Peer;
 use crate::rest::{ApiError, bearer_token};
@@ -83,14 +85,33 @@ async fn upgrade(
     let peer = connection.as_ref().map(|connection| connection.peer);
     let progress = connection.map(|connection| connection.progress);
     let token = bearer_token(authorization.as_deref()).or(query.token);
+    let mut admitted = None;
     let identity = match token {
-        Some(token) => match state.auth.verify_token(&token).await {
-            Ok(identity) => Some(identity),
-            Err(err) => {
-                tracing::info!(peer = %Peer(peer), error = %err, "websocket refused: bad token");
-                return ApiError::from(err).into_response();
+        Some(token) => {
+            // The token's check is the first query that brings the connection online: it
+            // waits for its turn (see `crate::admission`).
+            match state.admission.enter().await {
+                Ok(turn) => admitted = Some(turn),
+                Err(Busy) => {
+                    state.metrics.admission_busy();
+                    tracing::info!(peer = %Peer(peer), "websocket refused: busy");
+                    return ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        ErrorCode::Unavailable,
+                        "the server is busy; reconnect shortly",
+                    )
+                    .with_retry_after(Some(1))
+                    .into_response();
+                }
             }
-        },
+            match state.auth.verify_token(&token).await {
+                Ok(identity) => Some(identity),
+                Err(err) => {
+                    tracing::info!(peer = %Peer(peer), error = %err, "websocket refused: bad token");
+                    return ApiError::from(err).into_response();
+                }
+            }
+        }
         None => None,
     };
     let mut session = Session::new(scope, state.settings.limits);
@@ -107,7 +128,11 @@ async fn upgrade(
                     Some(config),
                 )
                 .await;
-                run_connection(socket, state, session, identity, peer, progress).await;
+                // A task of its own: this one's captures are not carried for the connection's
+                // life.
+                let connection =
+                    run_connection(socket, state, session, identity, peer, progress, admitted);
+                tokio::spawn(connection);
             }
             Err(err) => {
                 tracing::debug!(peer = %Peer(peer), error = %err, "websocket upgrade failed")

@@ -326,3 +326,44 @@ async fn binary_frames_count_against_the_rate_limit() {
     alice.send(json!({ "command": "ping", "id": 1 })).await;
     assert_eq!(alice.expect("error").await["code"], "rate_limited", "the burst was spent");
 }
+
+/// Admission (`session_starts`): with one turn, connections come online one after the other,
+/// and a refused token gives its turn back at once. Were a turn kept by a refused `auth` (whose
+/// connection stays open) or a refused upgrade, every later connection would wait out the
+/// authentication timeout and be told `unavailable`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_come_online_in_turn_and_a_refused_token_gives_its_turn_back() {
+    let settings =
+        Settings { session_starts: 1, auth_timeout: Duration::from_secs(3), ..test_settings() };
+    let server = server(settings).await;
+    let token = server.user("alice").await;
+    let mut refused = server.connect("/ws").await;
+    let reply = refused.request(json!({ "command": "auth", "token": "not-a-token" }), 1).await;
+    assert_eq!(reply["code"], "invalid_token");
+    assert_eq!(server.refused_upgrade("/ws?token=not-a-token").await, 401);
+
+    let mut arriving = Vec::new();
+    for n in 0..24 {
+        let addr = server.addr;
+        let token = token.clone();
+        arriving.push(tokio::spawn(async move {
+            // Half authenticate with the command, half in the upgrade request.
+            let query = if n % 2 == 0 { String::new() } else { format!("?token={token}") };
+            let url = format!("ws://{addr}/ws{query}");
+            let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("connects");
+            let mut client = Client { socket };
+            if n % 2 == 0 {
+                let reply = client.request(json!({ "command": "auth", "token": token }), 1).await;
+                assert_eq!(reply["command"], "authenticated", "{reply}");
+            }
+            client.request(json!({ "command": "list_chats" }), 2).await
+        }));
+    }
+    for task in arriving {
+        let reply = tokio::time::timeout(PATIENCE, task).await.expect("in time").expect("task");
+        assert_eq!(reply["command"], "chats", "online: {reply}");
+    }
+    // The refused connection is still open, and can still authenticate.
+    let reply = refused.request(json!({ "command": "auth", "token": token }), 2).await;
+    assert_eq!(reply["command"], "authenticated", "{reply}");
+}

@@ -39,7 +39,7 @@ use crate::model::{
     Account, BotToken, Chat, ChatChange, ChatChanged, ChatId, CreatedChat, Invitation, InviteLink,
     Invited, Language, Media, Message, NewChat, NewInviteLink, NewMedia, NewMessage, NewPush,
     NewPusher, NewUser, PushSettings, PushTarget, QueuedPush, ReadMark, ReadPosition, Revised, Seq,
-    Timestamp, User, UserUpdate,
+    Timestamp, TokenHolder, User, UserUpdate,
 };
 use crate::storage::{AppendTicket, Appended, Items, Storage};
 use crate::{Error, Result};
@@ -139,6 +139,10 @@ impl<DB: Backend> Storage for SqlStorage<DB> {
 
     async fn account_by_id(&self, id: i64) -> Result<Option<Account>> {
         users::account_by_id(&self.pool, id).await
+    }
+
+    async fn token_holder(&self, id: i64) -> Result<Option<TokenHolder>> {
+        users::token_holder(&self.pool, id).await
     }
 
     async fn user(&self, username: &str) -> Result<Option<User>> {

@@ -8,8 +8,8 @@ use super::rows::{gather, language_from_row};
 use super::statement::{Statement, placeholders};
 use super::{begin_write, is_unique_violation};
 use crate::model::{
-    Account, ChatChange, ChatId, Language, NewUser, Timestamp, User, UserUpdate, deleted_author,
-    username_key,
+    Account, ChatChange, ChatId, Language, NewUser, Timestamp, TokenHolder, User, UserUpdate,
+    deleted_author, username_key,
 };
 use crate::storage::membership;
 use crate::{Error, Result};
@@ -90,6 +90,18 @@ pub(super) async fn account_by_id<DB: Backend>(
     let mut users = with_languages::<DB>(&mut conn, vec![row]).await?;
     let Some(user) = users.pop() else { return Ok(None) };
     account_of::<DB>(&mut conn, user).await.map(Some)
+}
+
+pub(super) async fn token_holder<DB: Backend>(
+    pool: &Pool<DB>,
+    id: i64,
+) -> Result<Option<TokenHolder>> {
+    let select =
+        Statement::new("SELECT username, token_generation FROM users WHERE id = $1").bind(id);
+    let Some(row) = DB::fetch_optional(&mut *pool.acquire().await?, select).await? else {
+        return Ok(None);
+    };
+    Ok(Some(TokenHolder { username: row.text(0)?, token_generation: row.i64(1)? }))
 }
 
 pub(super) async fn user<DB: Backend>(pool: &Pool<DB>, username: &str) -> Result<Option<User>> {
