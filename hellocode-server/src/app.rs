@@ -197,7 +197,11 @@ impl Server {
             dispatcher,
             metrics: metrics.clone(),
             limits,
-            admission: Admission::new(settings.session_starts, settings.auth_timeout),
+            admission: Admission::new(
+                settings.session_starts,
+                settings.auth_timeout,
+                metrics.clone(),
+            ),
             shutdown: shutdown.clone(),
             alive: alive_sender,
         });

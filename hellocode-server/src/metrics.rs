@@ -26,6 +26,8 @@ pub struct Metrics {
     storage_micros: AtomicU64,
     connections_refused: AtomicU64,
     admission_busy: AtomicU64,
+    coming_online: AtomicI64,
+    waiting_to_come_online: AtomicI64,
     /// Password hashes run, skipped (nobody waited any more), and refused (queue full).
     password_hashes: [AtomicU64; 3],
     /// Reference point of the two write timestamps below.
@@ -112,6 +114,8 @@ impl Default for Metrics {
             storage_micros: AtomicU64::new(0),
             connections_refused: AtomicU64::new(0),
             admission_busy: AtomicU64::new(0),
+            coming_online: AtomicI64::new(0),
+            waiting_to_come_online: AtomicI64::new(0),
             password_hashes: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
             started: Instant::now(),
             last_write_ok: AtomicU64::new(0),
@@ -166,6 +170,26 @@ impl Metrics {
     /// busy (see [`crate::admission`]).
     pub fn admission_busy(&self) {
         self.admission_busy.fetch_add(1, Relaxed);
+    }
+
+    /// Connections holding a turn to come online: `delta` more (see [`crate::admission`]).
+    pub fn coming_online(&self, delta: i64) {
+        self.coming_online.fetch_add(delta, Relaxed);
+    }
+
+    /// Connections holding a turn to come online now.
+    pub fn coming_online_now(&self) -> i64 {
+        self.coming_online.load(Relaxed)
+    }
+
+    /// Connections waiting for a turn to come online: `delta` more.
+    pub fn waiting_to_come_online(&self, delta: i64) {
+        self.waiting_to_come_online.fetch_add(delta, Relaxed);
+    }
+
+    /// Connections waiting for a turn to come online now.
+    pub fn waiting_to_come_online_now(&self) -> i64 {
+        self.waiting_to_come_online.load(Relaxed)
     }
 
     /// What became of a password hash handed to the hashing pool.
@@ -352,6 +376,18 @@ impl Metrics {
             "counter",
             "Connections told the server was busy: no turn to come online within the wait.",
             &plain(self.admission_busy.load(Relaxed).to_string()),
+        );
+        metric(
+            "hellocode_connections_coming_online",
+            "gauge",
+            "Connections holding a turn to come online (at most --session-starts).",
+            &plain(self.coming_online_now().to_string()),
+        );
+        metric(
+            "hellocode_connections_waiting_to_come_online",
+            "gauge",
+            "Connections waiting for a turn to come online.",
+            &plain(self.waiting_to_come_online_now().to_string()),
         );
         let hashes: Vec<(String, String)> = HashOutcome::ALL
             .iter()

@@ -91,6 +91,13 @@ impl Auth {
         }
     }
 
+    /// Whether `token` is one this server signed and has not expired: the check of
+    /// [`verify_token`](Self::verify_token) that needs no storage. A token that fails it is
+    /// refused without waiting for a turn to come online.
+    pub fn signed_and_current(&self, token: &str) -> bool {
+        self.tokens.verify(token).is_ok()
+    }
+
     /// The identity a token proves: signature and expiry, then that the account it names still
     /// exists and, for a login token, that its password has not changed since (its token
     /// generation), or for a bot token, that it is not revoked.

@@ -17,7 +17,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use hellocode_core::protocol::{self, ErrorCode, RequestId, ServerFrame, decode};
+use hellocode_core::protocol::{self, ErrorCode, ServerFrame, decode};
 use hellocode_core::session::{Identity, Scope, Session};
 use tokio::sync::{Notify, oneshot};
 use tokio::time::{Interval, Sleep};
@@ -154,9 +154,30 @@ where
             if online.is_none()
                 && let Some(identity) = session.identity()
             {
+                // A password login (or registration) waits for its turn here, after its hash;
+                // a token took its turn before its check.
+                let turn = match admitted.take() {
+                    Some(turn) => turn,
+                    None => {
+                        let deadline = auth_deadline.as_ref().map(|deadline| deadline.deadline());
+                        let waiting = Box::pin(wait_for_turn(&state, deadline, &writer_done));
+                        match waiting.await {
+                            Some(Ok(turn)) => turn,
+                            Some(Err(Busy)) => {
+                                request_close(&mut close_request, BUSY);
+                                reason = BUSY.reason;
+                                break;
+                            }
+                            None => {
+                                reason = "closed by server";
+                                break;
+                            }
+                        }
+                    }
+                };
                 // Boxed: coming online awaits several services once per connection; inline, every
                 // idle connection would carry the largest of those futures.
-                let coming = come_online(&state, &session, identity, admitted.take(), &connection);
+                let coming = come_online(&state, &session, identity, turn, &connection);
                 match Box::pin(coming).await {
                     Ok(arrived) => online = Some(arrived),
                     Err(refusal) => {
@@ -197,23 +218,30 @@ where
                             session: &mut session,
                             peer,
                             admitted: &mut admitted,
+                            deadline: auth_deadline.as_ref().map(|deadline| deadline.deadline()),
                         };
                         // Boxed: a command's future (the dispatcher's above all) is large and
                         // lives only while it runs; inline, every idle connection would carry
                         // it (2.6 KiB measured).
                         match Box::pin(command.run(&text, &mut stream, &mut held)).await {
-                            Some(reply) => reply,
-                            None => break,
+                            Ran::Reply(reply) => reply,
+                            Ran::HungUp => break,
+                            Ran::Busy => {
+                                state.metrics.admission_busy();
+                                request_close(&mut close_request, BUSY);
+                                reason = BUSY.reason;
+                                break;
+                            }
                         }
                     } else {
                         state.metrics.command(None);
-                        Some(rate_limited())
+                        Some(serialized(rate_limited()))
                     }
                 }
                 // Counted like text: a binary frame costs the server as much as a bad text one.
                 Some(Ok(Message::Binary(_))) => {
                     last_seen.store(millis_since(opened), Ordering::Relaxed);
-                    Some(if bucket.take() {
+                    Some(serialized(if bucket.take() {
                         ServerFrame::error(
                             None,
                             ErrorCode::NotJson,
@@ -221,7 +249,7 @@ where
                         )
                     } else {
                         rate_limited()
-                    })
+                    }))
                 }
                 Some(Ok(Message::Close(_))) | None => break,
                 Some(Ok(_)) => {
@@ -235,11 +263,7 @@ where
                     break;
                 }
             };
-            // The frame is serialized and dropped here, before any wait: kept across one, it
-            // would take its size in every connection's future (384 bytes).
-            let Some(reply) = reply.map(|frame| Utf8Bytes::from(frame.to_json())) else {
-                continue;
-            };
+            let Some(reply) = reply else { continue };
             // Queued at once unless the queue is full; the wait for room is boxed, so that idle
             // connections do not carry its future.
             let queued = match connection.queue.try_send(reply.clone()) {
@@ -325,16 +349,10 @@ async fn come_online(
     state: &AppState,
     session: &Session,
     identity: &Identity,
-    admitted: Option<Admitted>,
+    turn: Admitted,
     connection: &Handles,
 ) -> Result<Online, Close> {
-    let _turn = match admitted {
-        Some(turn) => turn,
-        None => state.admission.enter().await.map_err(|Busy| {
-            state.metrics.admission_busy();
-            BUSY
-        })?,
-    };
+    let _turn = turn;
     let username = &identity.username;
     let queue = connection.queue.clone();
     let Some(registration) =
@@ -373,6 +391,31 @@ async fn come_online(
     Ok(Online { username: username.clone(), registration, grant })
 }
 
+/// Wait for a turn to come online until `deadline` (the connection's authentication deadline).
+/// `None`: the writer ended meanwhile (shutdown, eviction): there is no connection left to
+/// bring online.
+async fn wait_for_turn(
+    state: &AppState,
+    deadline: Option<tokio::time::Instant>,
+    writer_done: &Notify,
+) -> Option<Result<Admitted, Busy>> {
+    let turn = async {
+        match deadline {
+            Some(deadline) => state.admission.enter_by(deadline).await,
+            None => state.admission.enter().await,
+        }
+    };
+    tokio::select! {
+        turn = turn => {
+            if turn.is_err() {
+                state.metrics.admission_busy();
+            }
+            Some(turn)
+        }
+        () = writer_done.notified() => None,
+    }
+}
+
 /// Take a closing connection out of the registries, and announce that its user went offline
 /// if it was the user's last connection in the deployment.
 async fn go_offline(state: &AppState, online: &Online) {
@@ -390,11 +433,6 @@ async fn go_offline(state: &AppState, online: &Online) {
         let username = username.clone();
         broker.publish(BrokerEvent::Presence { username, online: false, version }).await;
     }
-}
-
-/// The answer to an `auth` that found no turn to come online within the wait.
-fn busy(id: Option<RequestId>) -> ServerFrame {
-    ServerFrame::error(id, ErrorCode::Unavailable, "the server is busy; reconnect shortly")
 }
 
 /// Whose presence a newly authenticated connection is told at once: everyone who shares a
@@ -416,6 +454,12 @@ async fn presence_partners(
             None
         }
     }
+}
+
+/// A reply as the bytes of its text frame. Serialized where it is made, so that the reader's
+/// future never keeps a `ServerFrame` (384 bytes) across a wait.
+fn serialized(frame: ServerFrame) -> Utf8Bytes {
+    Utf8Bytes::from(frame.to_json())
 }
 
 fn rate_limited() -> ServerFrame {
@@ -440,54 +484,77 @@ struct Command<'a> {
     peer: Option<SocketAddr>,
     /// The connection's turn to come online (see [`crate::admission`]), while it holds one.
     admitted: &'a mut Option<Admitted>,
+    /// The connection's authentication deadline, while it has one.
+    deadline: Option<tokio::time::Instant>,
+}
+
+/// What became of a command.
+enum Ran {
+    /// It ran: the reply, if any, serialized (a frame is large; its bytes are shared).
+    Reply(Option<Utf8Bytes>),
+    /// The client hung up while its authentication ran (see [`unless_hung_up`]).
+    HungUp,
+    /// An `auth` got no turn to come online by the authentication deadline.
+    Busy,
 }
 
 impl Command<'_> {
-    /// Decode `text` and run it; the reply, if any. `None`: the client hung up while its
-    /// authentication ran (see [`unless_hung_up`]).
+    /// Decode `text` and run it.
     async fn run<S, E>(
         self,
         text: &str,
         stream: &mut S,
         held: &mut Option<Option<Result<Message, E>>>,
-    ) -> Option<Option<ServerFrame>>
+    ) -> Ran
     where
         S: Stream<Item = Result<Message, E>> + Unpin,
     {
-        let Command { state, session, peer, admitted } = self;
+        let Command { state, session, peer, admitted, deadline } = self;
         let frame = match decode(text, &state.settings.limits) {
             Ok(frame) => frame,
             Err(err) => {
                 state.metrics.command(None);
-                return Some(Some(err.to_frame()));
+                return Ran::Reply(Some(serialized(err.to_frame())));
             }
         };
         let authenticating = session.identity().is_none();
-        if authenticating && matches!(frame.command, protocol::Command::Auth { .. }) {
-            // A token's check is the first of the queries that bring a connection online: it
-            // takes its turn first.
-            match state.admission.enter().await {
-                Ok(turn) => *admitted = Some(turn),
-                Err(Busy) => {
-                    state.metrics.admission_busy();
-                    return Some(Some(busy(frame.id)));
-                }
-            }
-        }
+        // A token's storage check is the first of the queries that bring a connection online:
+        // it waits for its turn (a token this server did not sign, or an expired one, is
+        // refused without waiting).
+        let needs_turn = authenticating
+            && admitted.is_none()
+            && matches!(&frame.command, protocol::Command::Auth { token, .. }
+                if state.auth.signed_and_current(token));
         let ip = peer.map(|peer| peer.ip());
-        let reply = {
-            let dispatch = std::pin::pin!(state.dispatcher.handle_from(ip, session, frame));
+        let outcome = {
+            let work = std::pin::pin!(async {
+                if needs_turn {
+                    let turn = match deadline {
+                        Some(deadline) => state.admission.enter_by(deadline).await,
+                        None => state.admission.enter().await,
+                    };
+                    *admitted = Some(turn?);
+                }
+                Ok(state.dispatcher.handle_from(ip, session, frame).await)
+            });
+            // While authenticating, a client that hangs up is noticed, also while it waits.
             if authenticating {
-                unless_hung_up(dispatch, stream, held).await?
+                match unless_hung_up(work, stream, held).await {
+                    Some(outcome) => outcome,
+                    None => return Ran::HungUp,
+                }
             } else {
-                dispatch.await
+                work.await
             }
         };
         if session.identity().is_none() {
             // Refused: the turn goes to the next connection.
             *admitted = None;
         }
-        Some(reply)
+        match outcome {
+            Ok(reply) => Ran::Reply(reply.map(serialized)),
+            Err(Busy) => Ran::Busy,
+        }
     }
 }
 
@@ -499,9 +566,9 @@ async fn unless_hung_up<F, S, E>(
     mut dispatch: F,
     stream: &mut S,
     held: &mut Option<Option<Result<Message, E>>>,
-) -> Option<Option<ServerFrame>>
+) -> Option<F::Output>
 where
-    F: Future<Output = Option<ServerFrame>> + Unpin,
+    F: Future + Unpin,
     S: Stream<Item = Result<Message, E>> + Unpin,
 {
     loop {

@@ -88,20 +88,23 @@ async fn upgrade(
     let mut admitted = None;
     let identity = match token {
         Some(token) => {
-            // The token's check is the first query that brings the connection online: it
-            // waits for its turn (see `crate::admission`).
-            match state.admission.enter().await {
-                Ok(turn) => admitted = Some(turn),
-                Err(Busy) => {
-                    state.metrics.admission_busy();
-                    tracing::info!(peer = %Peer(peer), "websocket refused: busy");
-                    return ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        ErrorCode::Unavailable,
-                        "the server is busy; reconnect shortly",
-                    )
-                    .with_retry_after(Some(1))
-                    .into_response();
+            // The token's storage check is the first query that brings the connection online:
+            // it waits for its turn (see `crate::admission`); a token this server did not sign,
+            // or an expired one, is refused at once below.
+            if state.auth.signed_and_current(&token) {
+                match state.admission.enter().await {
+                    Ok(turn) => admitted = Some(turn),
+                    Err(Busy) => {
+                        state.metrics.admission_busy();
+                        tracing::info!(peer = %Peer(peer), "websocket refused: busy");
+                        return ApiError::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            ErrorCode::Unavailable,
+                            "the server is busy; reconnect shortly",
+                        )
+                        .with_retry_after(Some(1))
+                        .into_response();
+                    }
                 }
             }
             match state.auth.verify_token(&token).await {

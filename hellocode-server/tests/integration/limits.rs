@@ -327,20 +327,40 @@ async fn binary_frames_count_against_the_rate_limit() {
     assert_eq!(alice.expect("error").await["code"], "rate_limited", "the burst was spent");
 }
 
+/// A gauge's value in `/metrics`.
+async fn gauge(server: &TestServer, name: &str) -> i64 {
+    let (status, body) = server.http_text("/metrics").await;
+    assert_eq!(status, 200);
+    let line = body.lines().find(|line| line.starts_with(&format!("{name} ")));
+    let value = line.and_then(|line| line.split(' ').nth(1)).expect("the gauge is exported");
+    value.parse().expect("a number")
+}
+
 /// Admission (`session_starts`): with one turn, connections come online one after the other,
-/// and a refused token gives its turn back at once. Were a turn kept by a refused `auth` (whose
-/// connection stays open) or a refused upgrade, every later connection would wait out the
-/// authentication timeout and be told `unavailable`.
+/// and a refused token gives its turn back at once (a turn kept by a refused `auth`, whose
+/// connection stays open, or by a refused upgrade would leave every later connection waiting
+/// until its authentication deadline, then closed as busy).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_come_online_in_turn_and_a_refused_token_gives_its_turn_back() {
+    // A deadline far beyond the test: a kept turn shows in the gauges, not as a timeout.
     let settings =
-        Settings { session_starts: 1, auth_timeout: Duration::from_secs(3), ..test_settings() };
+        Settings { session_starts: 1, auth_timeout: Duration::from_secs(60), ..test_settings() };
     let server = server(settings).await;
     let token = server.user("alice").await;
     let mut refused = server.connect("/ws").await;
     let reply = refused.request(json!({ "command": "auth", "token": "not-a-token" }), 1).await;
     assert_eq!(reply["code"], "invalid_token");
     assert_eq!(server.refused_upgrade("/ws?token=not-a-token").await, 401);
+    // Signed by this server, for an account that does not exist: it takes a turn for its
+    // storage check, and gives it back when refused.
+    let bob = server.user("bob").await;
+    let (status, _) = server.http("DELETE", "/api/users/bob/", Some(&bob), None).await;
+    assert_eq!(status, 204, "bob deleted");
+    let reply = refused.request(json!({ "command": "auth", "token": bob }), 2).await;
+    assert_eq!(reply["code"], "invalid_token", "{reply}");
+    assert_eq!(server.refused_upgrade(&format!("/ws?token={bob}")).await, 401);
+    assert_eq!(gauge(&server, "hellocode_connections_coming_online").await, 0, "no turn kept");
+    assert_eq!(gauge(&server, "hellocode_connections_waiting_to_come_online").await, 0);
 
     let mut arriving = Vec::new();
     for n in 0..24 {
@@ -363,7 +383,8 @@ async fn connections_come_online_in_turn_and_a_refused_token_gives_its_turn_back
         let reply = tokio::time::timeout(PATIENCE, task).await.expect("in time").expect("task");
         assert_eq!(reply["command"], "chats", "online: {reply}");
     }
+    assert_eq!(gauge(&server, "hellocode_connections_coming_online").await, 0);
     // The refused connection is still open, and can still authenticate.
-    let reply = refused.request(json!({ "command": "auth", "token": token }), 2).await;
+    let reply = refused.request(json!({ "command": "auth", "token": token }), 3).await;
     assert_eq!(reply["command"], "authenticated", "{reply}");
 }
