@@ -46,7 +46,7 @@ pub struct Busy;
 impl Admission {
     /// `at_once` connections come online together (at least one); another waits at most `wait`
     /// (or until its own deadline, see [`enter_by`](Self::enter_by)). `metrics` counts those
-    /// coming online and those waiting.
+    /// coming online, those waiting, and those refused.
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
@@ -68,14 +68,15 @@ impl Admission {
 
     /// Wait for a turn, in arrival order, for at most the configured wait.
     pub async fn enter(&self) -> Result<Admitted, Busy> {
-        self.enter_by(Instant::now() + self.wait).await
+        self.enter_by(None).await
     }
 
     /// Wait for a turn, in arrival order, until `deadline` at the latest (a connection's
     /// authentication deadline: waiting past it is pointless) or the configured wait, whichever
     /// comes first. Dropping the future leaves the line.
-    pub async fn enter_by(&self, deadline: Instant) -> Result<Admitted, Busy> {
-        let deadline = deadline.min(Instant::now() + self.wait);
+    pub async fn enter_by(&self, deadline: Option<Instant>) -> Result<Admitted, Busy> {
+        let most = Instant::now() + self.wait;
+        let deadline = deadline.map_or(most, |deadline| deadline.min(most));
         let _waiting = Waiting::new(&self.metrics);
         match tokio::time::timeout_at(deadline, self.turns.clone().acquire_owned()).await {
             Ok(Ok(turn)) => {
@@ -83,7 +84,10 @@ impl Admission {
                 Ok(Admitted { _turn: turn, metrics: self.metrics.clone() })
             }
             // The semaphore is never closed; the wait running out is the only refusal.
-            Ok(Err(_)) | Err(_) => Err(Busy),
+            Ok(Err(_)) | Err(_) => {
+                self.metrics.admission_busy();
+                Err(Busy)
+            }
         }
     }
 
@@ -154,11 +158,11 @@ mod tests {
         let (admission, metrics) = admission(1, Duration::from_secs(30));
         let held = admission.enter().await.expect("free");
         let deadline = Instant::now() + Duration::from_millis(50);
-        assert_eq!(admission.enter_by(deadline).await.unwrap_err(), Busy);
+        assert_eq!(admission.enter_by(Some(deadline)).await.unwrap_err(), Busy);
         assert!(Instant::now() >= deadline, "refused at the deadline, not before");
         assert_eq!(metrics.waiting_to_come_online_now(), 0, "out of the line");
         drop(held);
-        assert!(admission.enter_by(deadline).await.is_ok(), "a free turn needs no wait");
+        assert!(admission.enter_by(Some(deadline)).await.is_ok(), "a free turn needs no wait");
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@ use hellocode_core::storage::Storage;
 use crate::error::{Error, FieldErrors, Result, USERNAME_TAKEN};
 use crate::metrics::Metrics;
 pub use tokens::Tokens;
+use tokens::Verified;
 
 /// What a new account needs (the original app's registration form).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -95,14 +96,24 @@ impl Auth {
     /// [`verify_token`](Self::verify_token) that needs no storage. A token that fails it is
     /// refused without waiting for a turn to come online.
     pub fn signed_and_current(&self, token: &str) -> bool {
-        self.tokens.verify(token).is_ok()
+        self.verify_signature(token).is_ok()
+    }
+
+    /// The signature and expiry half of [`verify_token`](Self::verify_token): no storage.
+    pub fn verify_signature(&self, token: &str) -> Result<Verified> {
+        self.tokens.verify(token)
     }
 
     /// The identity a token proves: signature and expiry, then that the account it names still
     /// exists and, for a login token, that its password has not changed since (its token
     /// generation), or for a bot token, that it is not revoked.
     pub async fn verify_token(&self, token: &str) -> Result<Identity> {
-        let verified = self.tokens.verify(token)?;
+        self.identity_of(self.verify_signature(token)?).await
+    }
+
+    /// The storage half of [`verify_token`](Self::verify_token), for a token whose signature
+    /// and expiry [`Tokens::verify`] has checked.
+    pub async fn identity_of(&self, verified: Verified) -> Result<Identity> {
         let Some(holder) = self.storage.token_holder(verified.account_id).await? else {
             return Err(Error::InvalidToken("the account no longer exists".into()));
         };

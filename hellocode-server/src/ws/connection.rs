@@ -227,7 +227,6 @@ where
                             Ran::Reply(reply) => reply,
                             Ran::HungUp => break,
                             Ran::Busy => {
-                                state.metrics.admission_busy();
                                 request_close(&mut close_request, BUSY);
                                 reason = BUSY.reason;
                                 break;
@@ -341,8 +340,7 @@ struct Online {
     grant: Option<(i64, u64)>,
 }
 
-/// Bring an authenticated connection online, in its turn (`admitted`, or one waited for here):
-/// register it with the hub and the deployment (the user may be at the maximum of
+/// Bring an authenticated connection online, in its `turn`: register it with the hub and the deployment (the user may be at the maximum of
 /// connections), announce the user's presence, tell it who is online, and recheck its
 /// credential. The close to send when it cannot come online.
 async fn come_online(
@@ -399,19 +397,8 @@ async fn wait_for_turn(
     deadline: Option<tokio::time::Instant>,
     writer_done: &Notify,
 ) -> Option<Result<Admitted, Busy>> {
-    let turn = async {
-        match deadline {
-            Some(deadline) => state.admission.enter_by(deadline).await,
-            None => state.admission.enter().await,
-        }
-    };
     tokio::select! {
-        turn = turn => {
-            if turn.is_err() {
-                state.metrics.admission_busy();
-            }
-            Some(turn)
-        }
+        turn = state.admission.enter_by(deadline) => Some(turn),
         () = writer_done.notified() => None,
     }
 }
@@ -529,11 +516,7 @@ impl Command<'_> {
         let outcome = {
             let work = std::pin::pin!(async {
                 if needs_turn {
-                    let turn = match deadline {
-                        Some(deadline) => state.admission.enter_by(deadline).await,
-                        None => state.admission.enter().await,
-                    };
-                    *admitted = Some(turn?);
+                    *admitted = Some(state.admission.enter_by(deadline).await?);
                 }
                 Ok(state.dispatcher.handle_from(ip, session, frame).await)
             });

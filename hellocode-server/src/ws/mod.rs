@@ -88,14 +88,16 @@ async fn upgrade(
     let mut admitted = None;
     let identity = match token {
         Some(token) => {
-            // The token's storage check is the first query that brings the connection online:
-            // it waits for its turn (see `crate::admission`); a token this server did not sign,
-            // or an expired one, is refused at once below.
-            if state.auth.signed_and_current(&token) {
-                match state.admission.enter().await {
-                    Ok(turn) => admitted = Some(turn),
+            // Signature and expiry first: a token this server did not sign, or an expired one,
+            // is refused at once. Its storage check is the first query that brings the
+            // connection online: it waits for its turn (see `crate::admission`).
+            let checked = match state.auth.verify_signature(&token) {
+                Ok(verified) => match state.admission.enter().await {
+                    Ok(turn) => {
+                        admitted = Some(turn);
+                        state.auth.identity_of(verified).await
+                    }
                     Err(Busy) => {
-                        state.metrics.admission_busy();
                         tracing::info!(peer = %Peer(peer), "websocket refused: busy");
                         return ApiError::new(
                             StatusCode::SERVICE_UNAVAILABLE,
@@ -105,9 +107,10 @@ async fn upgrade(
                         .with_retry_after(Some(1))
                         .into_response();
                     }
-                }
-            }
-            match state.auth.verify_token(&token).await {
+                },
+                Err(err) => Err(err),
+            };
+            match checked {
                 Ok(identity) => Some(identity),
                 Err(err) => {
                     tracing::info!(peer = %Peer(peer), error = %err, "websocket refused: bad token");
