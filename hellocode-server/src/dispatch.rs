@@ -12,12 +12,12 @@ use hellocode_core::protocol::{ClientFrame, ErrorCode, RequestId, ServerFrame};
 use hellocode_core::session::{
     Credentials, Decision, Output, Pending, Session, StorageOp, StorageOutcome, execute,
 };
-use hellocode_core::storage::Storage;
+use hellocode_core::storage::{AppendTicket, Storage};
 
 use crate::auth::Auth;
 use crate::auth::tokens::invite_link_token;
 use crate::broker::{Broker, BrokerEvent};
-use crate::chat_order::ChatOrder;
+use crate::chat_order::{ChatOrder, Place};
 use crate::creation::{self, CreationLimiter, CreationLimits};
 use crate::metrics::Metrics;
 use crate::push::Push;
@@ -128,8 +128,25 @@ impl Dispatcher {
         session: &mut Session,
         frame: ClientFrame,
     ) -> Option<ServerFrame> {
+        match self.start_from(peer, session, frame).await {
+            Started::Done(reply) => reply,
+            Started::Committing(append) => append.finish().await,
+        }
+    }
+
+    /// [`handle_from`](Self::handle_from), except that an append returns once it has its
+    /// place in its chat's line: the wait for its commit, its publication and its reply are
+    /// left to [`Committing::finish`], which needs no session. A connection can so read its
+    /// next command while an append commits, and an overloaded chat's appends share commits
+    /// and publish back to back.
+    pub async fn start_from(
+        &self,
+        peer: Option<IpAddr>,
+        session: &mut Session,
+        frame: ClientFrame,
+    ) -> Started<'_> {
         self.metrics.command(Some(frame.command.name()));
-        match session.handle(frame, Timestamp::now()) {
+        let reply = match session.handle(frame, Timestamp::now()) {
             Decision::Reply(output) => self.finish(output).await,
             Decision::Authenticate(request) => {
                 let checked = match &request.credentials {
@@ -167,10 +184,11 @@ impl Dispatcher {
                 // The link's secret is drawn here, where the randomness is; recording the link
                 // is then a write like any other (its creation limit included).
                 let pending = session.invite_link_token(request, invite_link_token());
-                self.store(session, pending).await
+                return self.store(session, pending).await;
             }
-            Decision::Store(pending) => self.store(session, pending).await,
-        }
+            Decision::Store(pending) => return self.store(session, pending).await,
+        };
+        Started::Done(reply)
     }
 
     /// Describe each attachment an append names from the record of its upload: it must be an
@@ -224,19 +242,20 @@ impl Dispatcher {
     }
 
     /// Run a storage operation of `session` (creation limits, the chat's line for a write that
-    /// numbers its events, publication) and return the reply.
-    async fn store(&self, session: &mut Session, mut pending: Pending) -> Option<ServerFrame> {
+    /// numbers its events, publication) and return the reply; an append returns once it has
+    /// its place in its chat's line.
+    async fn store(&self, session: &mut Session, mut pending: Pending) -> Started<'_> {
         if let Some(user) = session.identity().map(|identity| identity.username.as_str())
             && let Some(kind) = creation::kind_of(pending.op())
             && let Some(refusal) = self.creation_refusal(user, kind, pending.request_id()).await
         {
-            return Some(refusal);
+            return Started::Done(Some(refusal));
         }
         if let Some(refusal) = self.describe_attachments(&mut pending).await {
-            return Some(refusal);
+            return Started::Done(Some(refusal));
         }
         if let Some(refusal) = self.pusher_refusal(&pending) {
-            return Some(refusal);
+            return Started::Done(Some(refusal));
         }
         let started = Instant::now();
         // An append takes its place in its chat's line; so does every other write that
@@ -247,7 +266,13 @@ impl Dispatcher {
                     .chat_order
                     .enter(message.chat_id, self.storage.start_append(message.clone()))
                     .await;
-                (ticket.await.map(StorageOutcome::Appended), Some(place))
+                return Started::Committing(Committing {
+                    dispatcher: self,
+                    pending,
+                    ticket,
+                    place,
+                    started,
+                });
             }
             op @ (StorageOp::Edit { chat, .. }
             | StorageOp::Delete { chat, .. }
@@ -271,17 +296,7 @@ impl Dispatcher {
             }
             op => (execute(&*self.storage, op).await, None),
         };
-        self.metrics.storage_latency(started.elapsed());
-        match &result {
-            Err(err @ hellocode_core::Error::Database(_)) => {
-                tracing::error!(op = pending.op().name(), error = %err, "storage failed");
-            }
-            Err(err @ hellocode_core::Error::Unavailable(_)) => {
-                tracing::warn!(op = pending.op().name(), error = %err, "storage unavailable");
-            }
-            _ => {}
-        }
-        self.metrics.storage_outcome(is_write(pending.op()), &result);
+        self.record(pending.op(), &result, started);
         // Memberships changed: every node forgets what it cached, before the added
         // users are told (their chat_created caches the chat's new participants).
         let members_changed = match (pending.op(), &result) {
@@ -301,12 +316,6 @@ impl Dispatcher {
                 .map(|account| Revocation::BotTokenRevoked { account, token_id: *token }),
             _ => None,
         };
-        let pending_name = pending.op().name();
-        if let (Some(push), Ok(StorageOutcome::Appended(appended))) = (&self.push, &result)
-            && appended.created
-        {
-            push.post_stored(&appended.message).await;
-        }
         let output = session.complete(pending, result);
         if let Some(chat) = members_changed {
             self.broker.publish(BrokerEvent::MembersChanged(chat)).await;
@@ -314,15 +323,31 @@ impl Dispatcher {
         if let Some(revocation) = revoked {
             self.broker.publish(BrokerEvent::Revoke(revocation)).await;
         }
-        match place {
-            Some(place) => {
-                if matches!(pending_name, "append") && !output.publish.is_empty() {
-                    self.metrics.message_stored();
-                }
-                place.in_turn(self.finish(output)).await
-            }
+        let reply = match place {
+            Some(place) => place.in_turn(self.finish(output)).await,
             None => self.finish(output).await,
+        };
+        Started::Done(reply)
+    }
+
+    /// Count and log a storage operation's outcome.
+    fn record(
+        &self,
+        op: &StorageOp,
+        result: &Result<StorageOutcome, hellocode_core::Error>,
+        started: Instant,
+    ) {
+        self.metrics.storage_latency(started.elapsed());
+        match result {
+            Err(err @ hellocode_core::Error::Database(_)) => {
+                tracing::error!(op = op.name(), error = %err, "storage failed");
+            }
+            Err(err @ hellocode_core::Error::Unavailable(_)) => {
+                tracing::warn!(op = op.name(), error = %err, "storage unavailable");
+            }
+            _ => {}
         }
+        self.metrics.storage_outcome(is_write(op), result);
     }
 
     /// The chat a join by invitation or link would join, if there is one.
@@ -345,6 +370,54 @@ impl Dispatcher {
             self.broker.publish(BrokerEvent::Chat(Box::new(publish))).await;
         }
         output.reply
+    }
+}
+
+/// How far [`Dispatcher::start_from`] ran a command.
+#[derive(Debug)]
+pub enum Started<'a> {
+    /// It ran to the end: the reply, if any.
+    Done(Option<ServerFrame>),
+    /// An append in its chat's line, waiting for its commit.
+    Committing(Committing<'a>),
+}
+
+/// An append handed to storage, with its place in its chat's line. Finish it
+/// ([`finish`](Self::finish)) for its publication and reply; dropped unfinished, it is still
+/// stored (it may already be committed) but not published, and the chat's next append
+/// publishes in its stead. Appends of a chat must be finished in the order they were started.
+#[must_use = "an append is published and acknowledged only when finished"]
+pub struct Committing<'a> {
+    dispatcher: &'a Dispatcher,
+    pending: Pending,
+    ticket: AppendTicket,
+    place: Place<'a>,
+    started: Instant,
+}
+
+impl std::fmt::Debug for Committing<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Committing").field("pending", &self.pending).finish_non_exhaustive()
+    }
+}
+
+impl Committing<'_> {
+    /// Wait for the append's commit, then publish it in its turn (after the chat's earlier
+    /// appends) and return the acknowledgement (or the refusal).
+    pub async fn finish(self) -> Option<ServerFrame> {
+        let Committing { dispatcher, pending, ticket, place, started } = self;
+        let result = ticket.await.map(StorageOutcome::Appended);
+        dispatcher.record(pending.op(), &result, started);
+        if let (Some(push), Ok(StorageOutcome::Appended(appended))) = (&dispatcher.push, &result)
+            && appended.created
+        {
+            push.post_stored(&appended.message).await;
+        }
+        let output = pending.respond(result);
+        if !output.publish.is_empty() {
+            dispatcher.metrics.message_stored();
+        }
+        place.in_turn(dispatcher.finish(output)).await
     }
 }
 

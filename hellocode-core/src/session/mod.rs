@@ -237,6 +237,39 @@ impl Pending {
     pub fn request_id(&self) -> Option<&RequestId> {
         self.id.as_ref()
     }
+
+    /// Turn the operation's result into the reply and the events. What
+    /// [`Session::complete`] does; it needs nothing of the session, so a driver may finish an
+    /// operation (an append waiting for its commit) while the session handles the next command.
+    ///
+    /// ```
+    /// use hellocode_core::Error;
+    /// use hellocode_core::model::{ChatId, Timestamp};
+    /// use hellocode_core::protocol::{ErrorCode, Limits, ServerFrame, decode};
+    /// use hellocode_core::session::{Decision, Identity, Scope, Session};
+    /// let mut session = Session::new(Scope::AllChats, Limits::default());
+    /// session.authenticate(Identity::new("ada"));
+    /// let command = r#"{"command":"new_message","id":1,"chatId":7,"message":"hi"}"#;
+    /// let frame = decode(command, &Limits::default()).unwrap();
+    /// let Decision::Store(pending) = session.handle(frame, Timestamp::now()) else { panic!() };
+    /// // The session goes on with other commands; the append's result comes later.
+    /// let output = pending.respond(Err(Error::ChatNotFound(ChatId(7))));
+    /// let Some(ServerFrame::Error { code, id, .. }) = output.reply else { panic!() };
+    /// assert_eq!((code, id), (ErrorCode::NotFound, Some(1.into())));
+    /// assert!(output.publish.is_empty());
+    /// ```
+    pub fn respond(self, result: Result<StorageOutcome, Error>) -> Output {
+        let Pending { id, op, secret } = self;
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(err) => return Output::error(id, err.code(), err.client_message()),
+        };
+        // A recorded invite link: its token is shown now, to its creator only, and never again.
+        if let (Some(Secret(token)), StorageOutcome::InviteLink(link)) = (secret, &outcome) {
+            return Output::reply(ServerFrame::InviteLink { id, link: link.clone(), token });
+        }
+        ops::respond(id, op, outcome)
+    }
 }
 
 /// What the session decided for one command.
@@ -658,16 +691,7 @@ impl Session {
 
     /// Turn the result of a [`Pending`] operation into the reply and the events.
     pub fn complete(&mut self, pending: Pending, result: Result<StorageOutcome, Error>) -> Output {
-        let Pending { id, op, secret } = pending;
-        let outcome = match result {
-            Ok(outcome) => outcome,
-            Err(err) => return Output::error(id, err.code(), err.client_message()),
-        };
-        // A recorded invite link: its token is shown now, to its creator only, and never again.
-        if let (Some(Secret(token)), StorageOutcome::InviteLink(link)) = (secret, &outcome) {
-            return Output::reply(ServerFrame::InviteLink { id, link: link.clone(), token });
-        }
-        ops::respond(id, op, outcome)
+        pending.respond(result)
     }
 }
 

@@ -1,13 +1,15 @@
 //! One WebSocket connection, over any `Sink + Stream` of messages (a real socket in production,
 //! channels in tests).
 //!
-//! Two halves: this task reads frames and runs them through the session one at a time (so a
-//! connection's replies keep its commands' order); a writer task drains the connection's bounded
+//! Two halves: this task reads frames and runs them through the session one at a time —
+//! except that it reads on while its appends wait for their commit (up to
+//! [`PIPELINE_DEPTH`]); replies keep the commands' order all the same —; a writer task drains the connection's bounded
 //! queue — replies and events alike — to the socket, sends pings, and closes the socket when the
 //! hub evicts the connection, the reader asks it to (authentication deadline, per-user cap), the
 //! credential it authenticated with is revoked or expires (4001), or the server shuts down. A write that makes no progress for the write timeout drops the
 //! connection, and the ping check goes on while a write waits.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -28,6 +30,7 @@ use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 use crate::admission::{Admitted, Busy};
 use crate::app::AppState;
 use crate::broker::{Arrival, BrokerEvent, Departure};
+use crate::dispatch::{Committing, Started};
 use crate::hub::Registration;
 use crate::log_fields::{Peer, ScopeName};
 use crate::revocation::{CLOSE_UNAUTHORIZED, CloseSignal, REASON_EXPIRED, close_signal};
@@ -40,6 +43,11 @@ pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 pub const CLOSE_AUTH_TIMEOUT: u16 = 4003;
 /// Close code for a connection beyond the user's maximum of open connections.
 pub const CLOSE_TOO_MANY_CONNECTIONS: u16 = 4029;
+/// A connection's appends waiting for their commit at once, at most. Meanwhile it reads and
+/// starts its next appends, so that an overloaded chat's appends share a commit and publish
+/// back to back, and its members get them in one write; any other command first waits for
+/// the appends before it (it sees them, and replies keep the commands' order).
+pub const PIPELINE_DEPTH: usize = 16;
 /// Frames written to the socket per flush, at most.
 const WRITE_BATCH: usize = 64;
 /// How long the close frame may wait for room in the socket. An evicted client's socket is
@@ -150,6 +158,8 @@ where
         let mut reason = "client closed";
         // A frame read while a login ran (see `unless_hung_up`), to handle next.
         let mut held = None;
+        // Appends waiting for their commit and the replies after them, in the commands' order.
+        let mut in_flight: VecDeque<InFlight<'_>> = VecDeque::new();
         loop {
             if online.is_none()
                 && let Some(identity) = session.identity()
@@ -190,8 +200,13 @@ where
                 expiry = expiry_instant(identity).map(|at| Box::pin(tokio::time::sleep_until(at)));
                 tracing::debug!(user = %identity.username, peer = %Peer(peer), "connection authenticated");
             }
-            let message = tokio::select! {
-                message = next_frame(&mut held, &mut stream) => message,
+            let next = tokio::select! {
+                reply = first_finished(&mut in_flight), if !in_flight.is_empty() => {
+                    Next::Finished(reply)
+                }
+                message = next_frame(&mut held, &mut stream), if in_flight.len() < PIPELINE_DEPTH => {
+                    Next::Frame(message)
+                }
                 () = writer_done.notified() => { reason = "closed by server"; break }
                 () = expired(&mut expiry) => {
                     connection.revoke.send_replace(Some(REASON_EXPIRED));
@@ -203,6 +218,21 @@ where
                     reason = AUTH_TIMEOUT.reason;
                     break;
                 }
+            };
+            let message = match next {
+                Next::Finished(reply) => {
+                    let Some(reply) = reply else { continue };
+                    let queued = match connection.queue.try_send(reply.clone()) {
+                        Err(Refused::Full) => Box::pin(connection.queue.send(reply)).await,
+                        queued => queued,
+                    };
+                    if let Err(why) = connection.queued(&state, queued) {
+                        reason = why;
+                        break;
+                    }
+                    continue;
+                }
+                Next::Frame(message) => message,
             };
             if let Some(why) = *revoked_signal.borrow() {
                 // Revoked: what arrives from now on is not run (so not acknowledged).
@@ -219,16 +249,28 @@ where
                             peer,
                             admitted: &mut admitted,
                             deadline: auth_deadline.as_ref().map(|deadline| deadline.deadline()),
+                            in_flight: &mut in_flight,
+                            connection: &connection,
                         };
                         // Boxed: a command's future (the dispatcher's above all) is large and
                         // lives only while it runs; inline, every idle connection would carry
                         // it (2.6 KiB measured).
                         match Box::pin(command.run(&text, &mut stream, &mut held)).await {
                             Ran::Reply(reply) => reply,
+                            Ran::Committing(append) => {
+                                in_flight.push_back(Box::pin(async move {
+                                    append.finish().await.map(serialized)
+                                }));
+                                None
+                            }
                             Ran::HungUp => break,
                             Ran::Busy => {
                                 request_close(&mut close_request, BUSY);
                                 reason = BUSY.reason;
+                                break;
+                            }
+                            Ran::Ended(why) => {
+                                reason = why;
                                 break;
                             }
                         }
@@ -263,28 +305,28 @@ where
                 }
             };
             let Some(reply) = reply else { continue };
+            if !in_flight.is_empty() {
+                // After the replies of the appends before it.
+                in_flight.push_back(Box::pin(std::future::ready(Some(reply))));
+                continue;
+            }
             // Queued at once unless the queue is full; the wait for room is boxed, so that idle
             // connections do not carry its future.
             let queued = match connection.queue.try_send(reply.clone()) {
                 Err(Refused::Full) => Box::pin(connection.queue.send(reply)).await,
                 queued => queued,
             };
-            match queued {
-                Ok(()) => {}
-                Err(Refused::Full) => {
-                    // Its own replies piled up unread (pages of history, say): like a full queue.
-                    state.metrics.send_queue_drop();
-                    connection.evict.notify_one();
-                    reason = SLOW_CONSUMER.reason;
-                    break;
-                }
-                Err(Refused::Closed) => {
-                    reason = "closed by server";
-                    break;
-                }
+            if let Err(why) = connection.queued(&state, queued) {
+                reason = why;
+                break;
             }
         }
 
+        // Appends handed to storage are published whatever ended the connection (dropped, one
+        // would be stored but not delivered live); their replies go out if there is room.
+        if !in_flight.is_empty() {
+            Box::pin(finish_in_flight(&mut in_flight, &connection.queue)).await;
+        }
         session.close();
         drop(admitted);
         if let Some(online) = &online {
@@ -322,6 +364,37 @@ where
     }
 }
 
+/// An append waiting for its commit, to publish and acknowledge (or a reply after one).
+type InFlight<'a> = Pin<Box<dyn Future<Output = Option<Utf8Bytes>> + Send + 'a>>;
+
+/// What the reader does next.
+enum Next<M> {
+    /// The first of its appends in flight finished: its reply, to queue.
+    Finished(Option<Utf8Bytes>),
+    /// A frame from the socket (`None`: it closed).
+    Frame(Option<M>),
+}
+
+/// The first of the appends in flight, once finished; never while there is none. Only the
+/// first is polled: the others' commits go on without it, and each publishes only after the
+/// one before.
+async fn first_finished(in_flight: &mut VecDeque<InFlight<'_>>) -> Option<Utf8Bytes> {
+    let Some(first) = in_flight.front_mut() else { return std::future::pending().await };
+    let reply = first.await;
+    in_flight.pop_front();
+    reply
+}
+
+/// Finish every append in flight, in order, as the connection closes: queue their replies
+/// where there is room.
+async fn finish_in_flight(in_flight: &mut VecDeque<InFlight<'_>>, queue: &QueueSender) {
+    while let Some(first) = in_flight.pop_front() {
+        if let Some(reply) = first.await {
+            let _ = queue.try_send(reply);
+        }
+    }
+}
+
 /// What the hub and the revocation registry hold of a connection.
 struct Handles {
     /// Its send queue: replies and events.
@@ -330,6 +403,31 @@ struct Handles {
     evict: Arc<Notify>,
     /// Set to close it with 4001 when its credential is revoked.
     revoke: CloseSignal,
+}
+
+impl Handles {
+    /// What queueing a reply came to: `Err` with the reason when the connection must end.
+    fn queued(&self, state: &AppState, queued: Result<(), Refused>) -> Result<(), &'static str> {
+        match queued {
+            Ok(()) => Ok(()),
+            Err(Refused::Full) => {
+                // Its own replies piled up unread (pages of history, say): like a full queue.
+                state.metrics.send_queue_drop();
+                self.evict.notify_one();
+                Err(SLOW_CONSUMER.reason)
+            }
+            Err(Refused::Closed) => Err("closed by server"),
+        }
+    }
+
+    /// Queue `reply`, waiting for room; `Err` as for [`queued`](Self::queued).
+    async fn reply(&self, state: &AppState, reply: Utf8Bytes) -> Result<(), &'static str> {
+        let queued = match self.queue.try_send(reply.clone()) {
+            Err(Refused::Full) => self.queue.send(reply).await,
+            queued => queued,
+        };
+        self.queued(state, queued)
+    }
 }
 
 /// An authenticated connection's places in the hub and the revocation registry, given back
@@ -465,38 +563,45 @@ async fn next_frame<M, S: Stream<Item = M> + Unpin>(
 }
 
 /// One text frame of a connection, to run through its session.
-struct Command<'a> {
+struct Command<'a, 'c> {
     state: &'a AppState,
-    session: &'a mut Session,
+    session: &'c mut Session,
     peer: Option<SocketAddr>,
     /// The connection's turn to come online (see [`crate::admission`]), while it holds one.
-    admitted: &'a mut Option<Admitted>,
+    admitted: &'c mut Option<Admitted>,
     /// The connection's authentication deadline, while it has one.
     deadline: Option<tokio::time::Instant>,
+    /// Its appends waiting for their commit, in order.
+    in_flight: &'c mut VecDeque<InFlight<'a>>,
+    connection: &'c Handles,
 }
 
 /// What became of a command.
-enum Ran {
+enum Ran<'a> {
     /// It ran: the reply, if any, serialized (a frame is large; its bytes are shared).
     Reply(Option<Utf8Bytes>),
+    /// An append, in its chat's line: to finish after the connection's appends before it.
+    Committing(Committing<'a>),
+    /// Queueing the replies before it failed: the connection ends, for this reason.
+    Ended(&'static str),
     /// The client hung up while its authentication ran (see [`unless_hung_up`]).
     HungUp,
     /// An `auth` got no turn to come online by the authentication deadline.
     Busy,
 }
 
-impl Command<'_> {
+impl<'a> Command<'a, '_> {
     /// Decode `text` and run it.
     async fn run<S, E>(
         self,
         text: &str,
         stream: &mut S,
         held: &mut Option<Option<Result<Message, E>>>,
-    ) -> Ran
+    ) -> Ran<'a>
     where
         S: Stream<Item = Result<Message, E>> + Unpin,
     {
-        let Command { state, session, peer, admitted, deadline } = self;
+        let Command { state, session, peer, admitted, deadline, in_flight, connection } = self;
         let frame = match decode(text, &state.settings.limits) {
             Ok(frame) => frame,
             Err(err) => {
@@ -504,6 +609,17 @@ impl Command<'_> {
                 return Ran::Reply(Some(serialized(err.to_frame())));
             }
         };
+        // Any command but a new message runs once the appends before it are published and
+        // acknowledged: it sees them, and its reply comes after theirs.
+        if !matches!(frame.command, protocol::Command::NewMessage { .. }) {
+            while let Some(first) = in_flight.pop_front() {
+                if let Some(reply) = first.await
+                    && let Err(why) = connection.reply(state, reply).await
+                {
+                    return Ran::Ended(why);
+                }
+            }
+        }
         let authenticating = session.identity().is_none();
         // A token's storage check is the first of the queries that bring a connection online:
         // it waits for its turn (a token this server did not sign, or an expired one, is
@@ -518,7 +634,7 @@ impl Command<'_> {
                 if needs_turn {
                     *admitted = Some(state.admission.enter_by(deadline).await?);
                 }
-                Ok(state.dispatcher.handle_from(ip, session, frame).await)
+                Ok(state.dispatcher.start_from(ip, session, frame).await)
             });
             // While authenticating, a client that hangs up is noticed, also while it waits.
             if authenticating {
@@ -535,7 +651,8 @@ impl Command<'_> {
             *admitted = None;
         }
         match outcome {
-            Ok(reply) => Ran::Reply(reply.map(serialized)),
+            Ok(Started::Done(reply)) => Ran::Reply(reply.map(serialized)),
+            Ok(Started::Committing(append)) => Ran::Committing(append),
             Err(Busy) => Ran::Busy,
         }
     }

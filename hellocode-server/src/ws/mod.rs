@@ -31,7 +31,8 @@ use crate::rest::{ApiError, bearer_token};
 use crate::serve::Connection;
 
 pub use connection::{
-    CLOSE_AUTH_TIMEOUT, CLOSE_SLOW_CONSUMER, CLOSE_TOO_MANY_CONNECTIONS, run as run_connection,
+    CLOSE_AUTH_TIMEOUT, CLOSE_SLOW_CONSUMER, CLOSE_TOO_MANY_CONNECTIONS, PIPELINE_DEPTH,
+    run as run_connection,
 };
 pub use local::LocalEndpoint;
 

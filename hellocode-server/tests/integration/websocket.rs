@@ -16,6 +16,8 @@ on_backends!(websocket:
     the_original_front_end_works_unchanged,
     a_slow_reader_is_cut_off_while_a_fast_reader_gets_everything,
     concurrent_senders_are_delivered_in_sequence_order,
+    pipelined_commands_are_answered_in_order_and_see_the_appends_before_them,
+    appends_in_flight_when_the_client_hangs_up_are_still_delivered,
     receipts_typing_edits_and_deletes_reach_participants,
     a_new_connection_learns_who_is_online_and_how_far_each_has_read,
     resume_returns_exactly_what_was_missed,
@@ -283,6 +285,99 @@ pub async fn concurrent_senders_are_delivered_in_sequence_order(backend: Backend
         (1..=SENDERS as i64 * EACH).collect::<Vec<_>>(),
         "events arrive in sequence order"
     );
+}
+
+pub async fn pipelined_commands_are_answered_in_order_and_see_the_appends_before_them(
+    backend: Backend,
+) {
+    // More appends than a connection keeps in flight, a refused one among them, then a fetch,
+    // all sent without waiting: every reply comes in the order of the commands, and the fetch
+    // sees every append sent before it.
+    const BEFORE: i64 = 2 * hellocode_server::ws::PIPELINE_DEPTH as i64;
+    let Some(server) = start(backend).await else { return };
+    let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
+    let mut alice = server.connect(&format!("/ws?token={}", tokens[0])).await;
+    let mut bob = server.connect(&format!("/ws?token={}", tokens[1])).await;
+    alice.expect("presence").await; // bob came online
+    let post = |id: i64, chat: i64| json!({ "command": "new_message", "chatId": chat, "message": format!("m{id}"), "id": id });
+    for id in 1..=BEFORE {
+        alice.send(post(id, chat)).await;
+    }
+    let refused = BEFORE + 1;
+    alice.send(post(refused, chat + 1000)).await;
+    for id in refused + 1..=refused + 5 {
+        alice.send(post(id, chat)).await;
+    }
+    let fetch = refused + 6;
+    alice
+        .send(json!({ "command": "fetch_messages", "chatId": chat, "limit": 100, "id": fetch }))
+        .await;
+
+    let mut replies = Vec::new();
+    let mut events = Vec::new();
+    while replies.len() < fetch as usize {
+        let frame = alice.recv().await;
+        match frame.get("id") {
+            Some(_) => replies.push(frame),
+            None => events.push(frame["message"]["seq"].as_i64().expect("a new message")),
+        }
+    }
+    let ids: Vec<i64> = replies.iter().map(|reply| reply["id"].as_i64().expect("id")).collect();
+    assert_eq!(ids, (1..=fetch).collect::<Vec<_>>(), "replies in the order of the commands");
+    assert_eq!(
+        replies[refused as usize - 1]["command"],
+        "error",
+        "{}",
+        replies[refused as usize - 1]
+    );
+    let acked: Vec<i64> = replies
+        .iter()
+        .filter(|reply| reply["command"] == "ack")
+        .map(|ack| ack["message"]["seq"].as_i64().expect("seq"))
+        .collect();
+    let stored = BEFORE + 5;
+    assert_eq!(acked, (1..=stored).collect::<Vec<_>>(), "acknowledged in the order sent");
+    assert_eq!(events, acked, "alice's own events, each before its ack");
+    let history = replies.last().expect("the fetch");
+    assert_eq!(history["messages"].as_array().map(Vec::len), Some(stored as usize), "{history}");
+    for seq in 1..=stored {
+        assert_eq!(bob.expect("new_message").await["message"]["seq"], seq);
+    }
+    bob.expect_nothing_pending().await;
+}
+
+pub async fn appends_in_flight_when_the_client_hangs_up_are_still_delivered(backend: Backend) {
+    // A client that sends and hangs up at once: every append the server took is published,
+    // none is left stored but undelivered.
+    const SENT: i64 = 12;
+    let Some(server) = start(backend).await else { return };
+    let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
+    let mut bob = server.connect(&format!("/ws?token={}", tokens[1])).await;
+    let mut alice = server.connect(&format!("/ws?token={}", tokens[0])).await;
+    bob.expect("presence").await; // alice came online
+    let mut frames: Vec<Message> = (1..=SENT)
+        .map(|id| {
+            let post = json!({ "command": "new_message", "chatId": chat, "message": id.to_string(), "id": id });
+            Message::text(post.to_string())
+        })
+        .collect();
+    frames.push(Message::Close(None));
+    // In one write: the server reads the close while the appends still commit.
+    for frame in frames {
+        alice.socket.feed(frame).await.expect("feed");
+    }
+    alice.socket.flush().await.expect("flush");
+    let mut seqs = Vec::new();
+    while seqs.len() < SENT as usize {
+        let frame = bob.recv().await;
+        assert_eq!(frame["command"], "new_message", "{frame}");
+        seqs.push(frame["message"]["seq"].as_i64().expect("seq"));
+    }
+    assert_eq!(seqs, (1..=SENT).collect::<Vec<_>>());
+    assert_eq!(bob.expect("presence").await["online"], false, "then alice went offline");
+    let fetch = json!({ "command": "fetch_messages", "chatId": chat, "limit": 100 });
+    let history = bob.request(fetch, 1).await;
+    assert_eq!(history["messages"].as_array().map(Vec::len), Some(SENT as usize));
 }
 
 pub async fn receipts_typing_edits_and_deletes_reach_participants(backend: Backend) {
