@@ -43,10 +43,19 @@ pub struct Registration {
     pub first: bool,
 }
 
+/// Chat members loaded from storage at once, at most. When many chats publish for the first
+/// time together (a burst of appends across a thousand chats, just after a restart), their
+/// loads wait here, without a deadline, instead of in the storage pool's acquire, where they
+/// timed out after 2 s (the event was then not delivered) and held the connections the group
+/// commit needs: measured on Postgres's 8-connection pool (BENCHMARKS.md, "Third pass").
+const MEMBER_LOADS: usize = 4;
+
 /// Connections by user, and chat memberships cached from storage.
 pub struct Hub {
     connections: RwLock<HashMap<String, Vec<Entry>>>,
     members: MemberCache,
+    /// Turns to load a chat's members from storage (see [`MEMBER_LOADS`]).
+    member_loads: tokio::sync::Semaphore,
     storage: Arc<dyn Storage>,
     metrics: Arc<Metrics>,
     next_id: AtomicU64,
@@ -72,6 +81,7 @@ impl Hub {
         Hub {
             connections: RwLock::default(),
             members: MemberCache::default(),
+            member_loads: tokio::sync::Semaphore::new(MEMBER_LOADS),
             storage,
             metrics,
             next_id: AtomicU64::new(1),
@@ -318,6 +328,8 @@ impl Hub {
     /// The participants of `chat`, from the cache or storage.
     async fn chat_members(&self, chat: ChatId) -> Option<Arc<[String]>> {
         let load = async {
+            // Never closed: an error cannot happen, and would only skip the wait.
+            let _turn = self.member_loads.acquire().await;
             let found = self.storage.chat(chat).await?;
             Ok::<_, hellocode_core::Error>(
                 found.map(|found| found.participants.into_iter().map(|p| p.username).collect()),

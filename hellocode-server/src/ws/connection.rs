@@ -2,14 +2,13 @@
 //! channels in tests).
 //!
 //! Two halves: this task reads frames and runs them through the session one at a time —
-//! except that it reads on while its appends wait for their commit (up to
-//! [`PIPELINE_DEPTH`]); replies keep the commands' order all the same —; a writer task drains the connection's bounded
+//! except that it reads on while its appends wait for their commit (see [`super::pipeline`]);
+//! replies keep the commands' order all the same —; a writer task drains the connection's bounded
 //! queue — replies and events alike — to the socket, sends pings, and closes the socket when the
 //! hub evicts the connection, the reader asks it to (authentication deadline, per-user cap), the
 //! credential it authenticated with is revoked or expires (4001), or the server shuts down. A write that makes no progress for the write timeout drops the
 //! connection, and the ping check goes on while a write waits.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -30,12 +29,14 @@ use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 use crate::admission::{Admitted, Busy};
 use crate::app::AppState;
 use crate::broker::{Arrival, BrokerEvent, Departure};
-use crate::dispatch::{Committing, Started};
+use crate::dispatch::Started;
 use crate::hub::Registration;
 use crate::log_fields::{Peer, ScopeName};
 use crate::revocation::{CLOSE_UNAUTHORIZED, CloseSignal, REASON_EXPIRED, close_signal};
 use crate::send_queue::{self, QueueReceiver, QueueSender, Refused};
 use crate::serve::WriteProgress;
+
+use super::pipeline::{Finishing, Pipeline};
 
 /// Close code for a client that could not keep up with its events: reconnect and `resume`.
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
@@ -43,11 +44,6 @@ pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 pub const CLOSE_AUTH_TIMEOUT: u16 = 4003;
 /// Close code for a connection beyond the user's maximum of open connections.
 pub const CLOSE_TOO_MANY_CONNECTIONS: u16 = 4029;
-/// A connection's appends waiting for their commit at once, at most. Meanwhile it reads and
-/// starts its next appends, so that an overloaded chat's appends share a commit and publish
-/// back to back, and its members get them in one write; any other command first waits for
-/// the appends before it (it sees them, and replies keep the commands' order).
-pub const PIPELINE_DEPTH: usize = 16;
 /// Frames written to the socket per flush, at most.
 const WRITE_BATCH: usize = 64;
 /// How long the close frame may wait for room in the socket. An evicted client's socket is
@@ -159,7 +155,7 @@ where
         // A frame read while a login ran (see `unless_hung_up`), to handle next.
         let mut held = None;
         // Appends waiting for their commit and the replies after them, in the commands' order.
-        let mut in_flight: VecDeque<InFlight<'_>> = VecDeque::new();
+        let mut in_flight = Pipeline::new();
         loop {
             if online.is_none()
                 && let Some(identity) = session.identity()
@@ -200,13 +196,11 @@ where
                 expiry = expiry_instant(identity).map(|at| Box::pin(tokio::time::sleep_until(at)));
                 tracing::debug!(user = %identity.username, peer = %Peer(peer), "connection authenticated");
             }
+            // Biased: the ends first (a client that floods must not outlive its deadline),
+            // then reading (so that a burst of appends is read whole before the first of them
+            // finishes, see `Pipeline`), then finishing.
             let next = tokio::select! {
-                reply = first_finished(&mut in_flight), if !in_flight.is_empty() => {
-                    Next::Finished(reply)
-                }
-                message = next_frame(&mut held, &mut stream), if in_flight.len() < PIPELINE_DEPTH => {
-                    Next::Frame(message)
-                }
+                biased;
                 () = writer_done.notified() => { reason = "closed by server"; break }
                 () = expired(&mut expiry) => {
                     connection.revoke.send_replace(Some(REASON_EXPIRED));
@@ -217,6 +211,12 @@ where
                     request_close(&mut close_request, AUTH_TIMEOUT);
                     reason = AUTH_TIMEOUT.reason;
                     break;
+                }
+                message = next_frame(&mut held, &mut stream), if in_flight.reads() => {
+                    Next::Frame(message)
+                }
+                reply = in_flight.first_finished(), if !in_flight.is_empty() => {
+                    Next::Finished(reply)
                 }
             };
             let message = match next {
@@ -257,10 +257,8 @@ where
                         // it (2.6 KiB measured).
                         match Box::pin(command.run(&text, &mut stream, &mut held)).await {
                             Ran::Reply(reply) => reply,
-                            Ran::Committing(append) => {
-                                in_flight.push_back(Box::pin(async move {
-                                    append.finish().await.map(serialized)
-                                }));
+                            Ran::Committing(finishing) => {
+                                in_flight.push(text.len(), finishing);
                                 None
                             }
                             Ran::HungUp => break,
@@ -307,7 +305,7 @@ where
             let Some(reply) = reply else { continue };
             if !in_flight.is_empty() {
                 // After the replies of the appends before it.
-                in_flight.push_back(Box::pin(std::future::ready(Some(reply))));
+                in_flight.push_reply(reply);
                 continue;
             }
             // Queued at once unless the queue is full; the wait for room is boxed, so that idle
@@ -364,9 +362,6 @@ where
     }
 }
 
-/// An append waiting for its commit, to publish and acknowledge (or a reply after one).
-type InFlight<'a> = Pin<Box<dyn Future<Output = Option<Utf8Bytes>> + Send + 'a>>;
-
 /// What the reader does next.
 enum Next<M> {
     /// The first of its appends in flight finished: its reply, to queue.
@@ -375,21 +370,11 @@ enum Next<M> {
     Frame(Option<M>),
 }
 
-/// The first of the appends in flight, once finished; never while there is none. Only the
-/// first is polled: the others' commits go on without it, and each publishes only after the
-/// one before.
-async fn first_finished(in_flight: &mut VecDeque<InFlight<'_>>) -> Option<Utf8Bytes> {
-    let Some(first) = in_flight.front_mut() else { return std::future::pending().await };
-    let reply = first.await;
-    in_flight.pop_front();
-    reply
-}
-
 /// Finish every append in flight, in order, as the connection closes: queue their replies
 /// where there is room.
-async fn finish_in_flight(in_flight: &mut VecDeque<InFlight<'_>>, queue: &QueueSender) {
-    while let Some(first) = in_flight.pop_front() {
-        if let Some(reply) = first.await {
+async fn finish_in_flight(in_flight: &mut Pipeline<'_>, queue: &QueueSender) {
+    while let Some(reply) = in_flight.next_finished().await {
+        if let Some(reply) = reply {
             let _ = queue.try_send(reply);
         }
     }
@@ -572,7 +557,7 @@ struct Command<'a, 'c> {
     /// The connection's authentication deadline, while it has one.
     deadline: Option<tokio::time::Instant>,
     /// Its appends waiting for their commit, in order.
-    in_flight: &'c mut VecDeque<InFlight<'a>>,
+    in_flight: &'c mut Pipeline<'a>,
     connection: &'c Handles,
 }
 
@@ -580,8 +565,9 @@ struct Command<'a, 'c> {
 enum Ran<'a> {
     /// It ran: the reply, if any, serialized (a frame is large; its bytes are shared).
     Reply(Option<Utf8Bytes>),
-    /// An append, in its chat's line: to finish after the connection's appends before it.
-    Committing(Committing<'a>),
+    /// An append, in its chat's line: what finishes it, after the connection's appends
+    /// before it.
+    Committing(Finishing<'a>),
     /// Queueing the replies before it failed: the connection ends, for this reason.
     Ended(&'static str),
     /// The client hung up while its authentication ran (see [`unless_hung_up`]).
@@ -612,8 +598,8 @@ impl<'a> Command<'a, '_> {
         // Any command but a new message runs once the appends before it are published and
         // acknowledged: it sees them, and its reply comes after theirs.
         if !matches!(frame.command, protocol::Command::NewMessage { .. }) {
-            while let Some(first) = in_flight.pop_front() {
-                if let Some(reply) = first.await
+            while let Some(reply) = in_flight.next_finished().await {
+                if let Some(reply) = reply
                     && let Err(why) = connection.reply(state, reply).await
                 {
                     return Ran::Ended(why);
@@ -652,7 +638,9 @@ impl<'a> Command<'a, '_> {
         }
         match outcome {
             Ok(Started::Done(reply)) => Ran::Reply(reply.map(serialized)),
-            Ok(Started::Committing(append)) => Ran::Committing(append),
+            Ok(Started::Committing(append)) => {
+                Ran::Committing(Box::pin(async move { append.finish().await.map(serialized) }))
+            }
             Err(Busy) => Ran::Busy,
         }
     }

@@ -8,6 +8,7 @@
 
 mod connection;
 mod local;
+mod pipeline;
 
 use std::sync::Arc;
 
@@ -31,10 +32,10 @@ use crate::rest::{ApiError, bearer_token};
 use crate::serve::Connection;
 
 pub use connection::{
-    CLOSE_AUTH_TIMEOUT, CLOSE_SLOW_CONSUMER, CLOSE_TOO_MANY_CONNECTIONS, PIPELINE_DEPTH,
-    run as run_connection,
+    CLOSE_AUTH_TIMEOUT, CLOSE_SLOW_CONSUMER, CLOSE_TOO_MANY_CONNECTIONS, run as run_connection,
 };
 pub use local::LocalEndpoint;
+pub use pipeline::{PIPELINE_BYTES, PIPELINE_DEPTH};
 
 #[derive(Debug, Deserialize)]
 struct TokenQuery {

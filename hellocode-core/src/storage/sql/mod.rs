@@ -45,7 +45,7 @@ use crate::storage::{AppendTicket, Appended, Items, Storage};
 use crate::{Error, Result};
 
 /// Most appends committed in one transaction.
-pub(crate) const MAX_BATCH: usize = 256;
+pub(crate) const MAX_BATCH: usize = 1024;
 
 /// Connection-pool settings shared by the SQL backends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
