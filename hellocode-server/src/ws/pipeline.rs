@@ -2,7 +2,10 @@
 //!
 //! The reader starts an append (it takes its place in its chat's line and is handed to
 //! storage) and reads on, instead of waiting for the commit. The appends then finish in the
-//! order they were sent: commit, publication in the chat's turn, reply.
+//! order they were sent: commit, publication in the chat's turn, reply. The reader finishes
+//! them while it waits for anything else: at once for another command, after a while for the
+//! next append's place in line (a change of the chat may hold the line while it waits for one
+//! of them to publish).
 //!
 //! It fills, then drains: the connection reads more commands only while none of its appends
 //! has finished yet; once one has, all finish before it reads again. Under load, a sender's
@@ -49,6 +52,13 @@ impl<'a> Pipeline<'a> {
         self.filling && self.entries.len() < PIPELINE_DEPTH && self.bytes < PIPELINE_BYTES
     }
 
+    /// Read no more until every entry has finished.
+    pub(super) fn stop_filling(&mut self) {
+        if !self.entries.is_empty() {
+            self.filling = false;
+        }
+    }
+
     /// An append of `bytes` of text, finished by `finishing`.
     pub(super) fn push(&mut self, bytes: usize, finishing: Finishing<'a>) {
         self.bytes += bytes;
@@ -64,6 +74,12 @@ impl<'a> Pipeline<'a> {
     /// is polled: the others' commits go on without it, and each publishes after the one
     /// before. Cancel-safe: an entry is removed only once finished.
     pub(super) async fn first_finished(&mut self) -> Option<Utf8Bytes> {
+        let reply = self.finish_first().await;
+        self.filling = self.entries.is_empty();
+        reply
+    }
+
+    async fn finish_first(&mut self) -> Option<Utf8Bytes> {
         let Some((_, first)) = self.entries.front_mut() else {
             return std::future::pending().await;
         };
@@ -71,7 +87,6 @@ impl<'a> Pipeline<'a> {
         if let Some((bytes, _)) = self.entries.pop_front() {
             self.bytes -= bytes;
         }
-        self.filling = self.entries.is_empty();
         reply
     }
 
@@ -125,6 +140,20 @@ mod tests {
         assert!(pipeline.reads(), "empty: it reads again");
         assert!(pipeline.first_finished().now_or_never().is_none(), "nothing to finish");
         assert_eq!(pipeline.next_finished().now_or_never(), Some(None));
+    }
+
+    #[test]
+    fn it_can_be_told_to_stop_filling() {
+        let mut pipeline = Pipeline::new();
+        pipeline.stop_filling();
+        assert!(pipeline.reads(), "empty: nothing to finish first");
+        let (commit, append) = waiting("ack");
+        pipeline.push(3, append);
+        pipeline.stop_filling();
+        assert!(!pipeline.reads(), "it finishes what it holds first");
+        commit.send(()).expect("waiting");
+        assert_eq!(pipeline.first_finished().now_or_never(), Some(Some(reply("ack"))));
+        assert!(pipeline.reads());
     }
 
     #[test]
