@@ -225,11 +225,7 @@ where
             let message = match next {
                 Next::Finished(reply) => {
                     let Some(reply) = reply else { continue };
-                    let queued = match connection.queue.try_send(reply.clone()) {
-                        Err(Refused::Full) => Box::pin(connection.queue.send(reply)).await,
-                        queued => queued,
-                    };
-                    if let Err(why) = connection.queued(&state, queued) {
+                    if let Err(why) = connection.reply(&state, reply).await {
                         reason = why;
                         break;
                     }
@@ -315,13 +311,7 @@ where
                 in_flight.push_reply(reply);
                 continue;
             }
-            // Queued at once unless the queue is full; the wait for room is boxed, so that idle
-            // connections do not carry its future.
-            let queued = match connection.queue.try_send(reply.clone()) {
-                Err(Refused::Full) => Box::pin(connection.queue.send(reply)).await,
-                queued => queued,
-            };
-            if let Err(why) = connection.queued(&state, queued) {
+            if let Err(why) = connection.reply(&state, reply).await {
                 reason = why;
                 break;
             }
@@ -398,8 +388,14 @@ struct Handles {
 }
 
 impl Handles {
-    /// What queueing a reply came to: `Err` with the reason when the connection must end.
-    fn queued(&self, state: &AppState, queued: Result<(), Refused>) -> Result<(), &'static str> {
+    /// Queue `reply` for the writer, at once unless the queue is full; `Err` with the reason
+    /// when the connection must end. The wait for room is boxed, so that idle connections do
+    /// not carry its future.
+    async fn reply(&self, state: &AppState, reply: Utf8Bytes) -> Result<(), &'static str> {
+        let queued = match self.queue.try_send(reply.clone()) {
+            Err(Refused::Full) => Box::pin(self.queue.send(reply)).await,
+            queued => queued,
+        };
         match queued {
             Ok(()) => Ok(()),
             Err(Refused::Full) => {
@@ -410,15 +406,6 @@ impl Handles {
             }
             Err(Refused::Closed) => Err("closed by server"),
         }
-    }
-
-    /// Queue `reply`, waiting for room; `Err` as for [`queued`](Self::queued).
-    async fn reply(&self, state: &AppState, reply: Utf8Bytes) -> Result<(), &'static str> {
-        let queued = match self.queue.try_send(reply.clone()) {
-            Err(Refused::Full) => self.queue.send(reply).await,
-            queued => queued,
-        };
-        self.queued(state, queued)
     }
 }
 
