@@ -259,6 +259,16 @@ impl TestServer {
         Client { socket }
     }
 
+    /// [`connect`](Self::connect), returning once the server has brought the connection online
+    /// (it answers a command only after that): from then on, every event reaches it, the
+    /// presence of users who come online after included.
+    pub async fn connect_online(&self, path: &str) -> Client {
+        let mut client = self.connect(path).await;
+        client.send(json!({ "command": "ping", "id": "online" })).await;
+        assert_eq!(client.recv().await, json!({ "command": "pong", "id": "online" }));
+        client
+    }
+
     /// A WebSocket authenticated with an `Authorization: Bearer` header.
     pub async fn connect_with_header(&self, path: &str, token: &str) -> Client {
         let mut request =

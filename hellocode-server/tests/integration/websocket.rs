@@ -297,7 +297,7 @@ pub async fn pipelined_commands_are_answered_in_order_and_see_the_appends_before
     const BEFORE: i64 = 2 * hellocode_server::ws::PIPELINE_DEPTH as i64;
     let Some(server) = start(backend).await else { return };
     let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
-    let mut alice = server.connect(&format!("/ws?token={}", tokens[0])).await;
+    let mut alice = server.connect_online(&format!("/ws?token={}", tokens[0])).await;
     let mut bob = server.connect(&format!("/ws?token={}", tokens[1])).await;
     alice.expect("presence").await; // bob came online
     let post = |id: i64, chat: i64| json!({ "command": "new_message", "chatId": chat, "message": format!("m{id}"), "id": id });
@@ -362,7 +362,7 @@ pub async fn changes_of_a_chat_during_a_pipelined_burst_all_finish(backend: Back
     const EDITS: i64 = 20;
     let Some(server) = start(backend).await else { return };
     let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
-    let mut alice = server.connect(&format!("/ws?token={}", tokens[0])).await;
+    let mut alice = server.connect_online(&format!("/ws?token={}", tokens[0])).await;
     let mut bob = server.connect(&format!("/ws?token={}", tokens[1])).await;
     alice.expect("presence").await; // bob came online
     let seq = bob.post(chat, "first", 1).await["seq"].clone();
@@ -406,7 +406,7 @@ pub async fn appends_in_flight_when_the_client_hangs_up_are_still_delivered(back
     const SENT: i64 = 12;
     let Some(server) = start(backend).await else { return };
     let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
-    let mut bob = server.connect(&format!("/ws?token={}", tokens[1])).await;
+    let mut bob = server.connect_online(&format!("/ws?token={}", tokens[1])).await;
     let mut alice = server.connect(&format!("/ws?token={}", tokens[0])).await;
     bob.expect("presence").await; // alice came online
     let mut frames: Vec<Message> = (1..=SENT)
@@ -437,7 +437,7 @@ pub async fn appends_in_flight_when_the_client_hangs_up_are_still_delivered(back
 pub async fn receipts_typing_edits_and_deletes_reach_participants(backend: Backend) {
     let Some(server) = start(backend).await else { return };
     let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
-    let mut alice = server.connect(&format!("/ws?token={}", tokens[0])).await;
+    let mut alice = server.connect_online(&format!("/ws?token={}", tokens[0])).await;
     let mut bob = server.connect(&format!("/ws?token={}", tokens[1])).await;
     alice.expect("presence").await; // bob came online
     alice.send(json!({ "command": "new_message", "chatId": chat, "message": "tpyo" })).await;
@@ -544,7 +544,7 @@ pub async fn a_new_connection_learns_who_is_online_and_how_far_each_has_read(bac
 pub async fn resume_returns_exactly_what_was_missed(backend: Backend) {
     let Some(server) = start(backend).await else { return };
     let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
-    let mut alice = server.connect(&format!("/ws?token={}", tokens[0])).await;
+    let mut alice = server.connect_online(&format!("/ws?token={}", tokens[0])).await;
     let mut last_seen = 0;
     {
         let mut bob = server.connect(&format!("/ws?token={}", tokens[1])).await;
