@@ -6,6 +6,12 @@
 //! publishes only after the one that entered before it has published (or given up), so
 //! participants receive a chat's messages in sequence order.
 //!
+//! A change of a chat that numbers its events itself (an edit, a membership change) holds the
+//! entry lock while it waits for the appends before it to publish. Whoever must publish those
+//! appends may be about to enter the same line (a connection finishes its pipelined appends
+//! in order, and may be starting the next one): [`ChatOrder::until_a_change_waits`] tells it to
+//! finish what it holds meanwhile.
+//!
 //! [`Storage::start_append`]: hellocode_core::storage::Storage::start_append
 
 use std::collections::HashMap;
@@ -13,12 +19,36 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use hellocode_core::model::ChatId;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 /// The lines of every chat with an append in flight.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ChatOrder {
     chats: Mutex<HashMap<ChatId, Arc<Line>>>,
+    /// How many changes hold their chat's entry lock while they wait for earlier appends.
+    changes_waiting: watch::Sender<usize>,
+}
+
+impl Default for ChatOrder {
+    fn default() -> Self {
+        ChatOrder { chats: Mutex::default(), changes_waiting: watch::Sender::new(0) }
+    }
+}
+
+/// Counts a change as waiting for as long as it lives (also when its future is dropped).
+struct ChangeWaiting<'a>(&'a watch::Sender<usize>);
+
+impl<'a> ChangeWaiting<'a> {
+    fn new(count: &'a watch::Sender<usize>) -> Self {
+        count.send_modify(|waiting| *waiting += 1);
+        ChangeWaiting(count)
+    }
+}
+
+impl Drop for ChangeWaiting<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|waiting| *waiting -= 1);
+    }
 }
 
 /// One chat's line: the entry lock, holding the signal of the last append to enter.
@@ -72,6 +102,7 @@ impl ChatOrder {
         let line = Arc::clone(&place.line);
         let mut last = line.last.lock().await;
         if alone && let Some(previous) = last.take() {
+            let _waiting = ChangeWaiting::new(&self.changes_waiting);
             // An error only means the earlier entrant is done without signalling.
             let _ = previous.await;
         }
@@ -81,6 +112,20 @@ impl ChatOrder {
         place.done = Some(done);
         drop(last);
         (output, place)
+    }
+
+    /// Resolves while (or once) some change holds its chat's entry lock waiting for earlier
+    /// appends to publish: an append waiting to enter may be waiting for it, and the appends it
+    /// waits for may be the caller's to publish. Any chat's change counts: changes are rare, so
+    /// a caller that finishes its appends early for another chat's loses little.
+    pub(crate) fn until_a_change_waits(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut waiting = self.changes_waiting.subscribe();
+        async move {
+            if waiting.wait_for(|waiting| *waiting > 0).await.is_err() {
+                // The order is gone (the server is stopping): nothing will wait again.
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// How many chats have appends in flight.
@@ -167,8 +212,10 @@ mod tests {
                 place.in_turn(async {}).await;
             })
         };
+        let mut told = Box::pin(order.until_a_change_waits());
         tokio::task::yield_now().await;
         assert_eq!(ran.load(Ordering::SeqCst), 0, "the append before it has not published");
+        assert!(told.as_mut().now_or_never().is_some(), "those entering are told a change waits");
         // A later append cannot enter (and take a number) while the write waits.
         let later = order.enter(ChatId(1), async {});
         let mut later = Box::pin(later);
@@ -178,6 +225,7 @@ mod tests {
         assert_eq!(ran.load(Ordering::SeqCst), 1);
         let (_, mut after) = later.await;
         assert!(after.turn().now_or_never().is_some(), "the write has published");
+        assert!(order.until_a_change_waits().now_or_never().is_none(), "no change waits any more");
     }
 
     #[tokio::test]

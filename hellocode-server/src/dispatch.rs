@@ -2,6 +2,7 @@
 //! publication. Every transport (WebSocket, REST) calls [`Dispatcher::handle`]; there is no
 //! second implementation of any command.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -112,6 +113,13 @@ impl Dispatcher {
     /// The broker events go through.
     pub fn broker(&self) -> &Arc<dyn Broker> {
         &self.broker
+    }
+
+    /// Resolves while (or once) a change of some chat waits for earlier appends to publish,
+    /// holding its chat's line: an append [`start_from`](Self::start_from) waits on may then
+    /// wait for appends the caller has started and not finished.
+    pub(crate) fn until_a_change_waits(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.chat_order.until_a_change_waits()
     }
 
     /// Handle one command of `session`; returns the direct reply, if any. Events are published

@@ -46,9 +46,6 @@ pub const CLOSE_AUTH_TIMEOUT: u16 = 4003;
 pub const CLOSE_TOO_MANY_CONNECTIONS: u16 = 4029;
 /// Frames written to the socket per flush, at most.
 const WRITE_BATCH: usize = 64;
-/// How long the start of an append may wait before the connection's appends in flight finish
-/// meanwhile (see `Command::run`).
-const UNBLOCK_AFTER: Duration = Duration::from_millis(250);
 /// How long the close frame may wait for room in the socket. An evicted client's socket is
 /// full by definition: it gets this long to catch up and learn that it must resume. By then
 /// the connection is out of the hub, so it costs only its buffers.
@@ -630,13 +627,13 @@ impl<'a> Command<'a, '_> {
                     None => return Ran::HungUp,
                 }
             } else {
-                // Should the start wait long, the appends in flight finish meanwhile: this one
-                // may wait for its chat's line behind a change of the chat that waits for one
-                // of them to publish. Not at once: a start that waits for room in storage's
-                // queue (under load, most do) would cut the burst short (measured: a third
-                // fewer deliveries in the many-rooms benchmark).
+                // Should a change of a chat wait for earlier appends meanwhile, the appends in
+                // flight finish: this one may wait for its chat's line behind that change, and
+                // the change for one of them to publish. Not otherwise: a start that waits for
+                // room in storage's queue (under load, most do) would cut the burst short
+                // (measured: a third fewer deliveries in the many-rooms benchmark).
                 let mut work = work;
-                let waited = tokio::time::sleep(UNBLOCK_AFTER);
+                let waited = state.dispatcher.until_a_change_waits();
                 let mut waited = std::pin::pin!(waited);
                 let mut finishing = false;
                 loop {

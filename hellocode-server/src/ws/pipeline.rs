@@ -3,9 +3,9 @@
 //! The reader starts an append (it takes its place in its chat's line and is handed to
 //! storage) and reads on, instead of waiting for the commit. The appends then finish in the
 //! order they were sent: commit, publication in the chat's turn, reply. The reader finishes
-//! them while it waits for anything else: at once for another command, after a while for the
-//! next append's place in line (a change of the chat may hold the line while it waits for one
-//! of them to publish).
+//! them while it waits for anything else: at once for another command; for the next append's
+//! place in line, once a change of a chat holds a line waiting for earlier appends to publish
+//! (the next append may wait behind that change, and the change for one of them).
 //!
 //! It fills, then drains: the connection reads more commands only while none of its appends
 //! has finished yet; once one has, all finish before it reads again. Under load, a sender's
