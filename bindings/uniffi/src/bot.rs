@@ -9,14 +9,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hellocode_sdk::bot::{
-    self, Arg, ArgError, ArgInput, BoxFuture, Context, FileStore, Handler, HandlerError, Outcome,
-    Rest, checks,
+    self, Arg, ArgError, ArgInput, BoxFuture, Context, FileStore, Handler, Outcome, Rest, checks,
 };
 use tokio::sync::oneshot;
 
 use crate::HelloCodeError;
+use crate::bot_events::{self, InviteHandler, JoinHandler, foreign};
 use crate::client::Client;
-use crate::runtime::{call, spawn};
+use crate::runtime::call;
 use crate::types::{Chat, Message};
 
 /// The kind of one command argument.
@@ -149,10 +149,17 @@ pub trait CommandHandler: Send + Sync {
     ) -> Result<Option<String>, HelloCodeError>;
 }
 
-/// What a command handler knows about the message it answers.
+/// What a command handler knows about the message it answers (a join handler: about the
+/// join).
 #[derive(Debug, uniffi::Object)]
 pub struct BotContext {
     inner: Context,
+}
+
+impl BotContext {
+    pub(crate) fn new(inner: Context) -> Self {
+        BotContext { inner }
+    }
 }
 
 #[uniffi::export]
@@ -194,9 +201,14 @@ impl BotContext {
         self.inner.is_direct()
     }
 
-    /// Who sent the command.
+    /// Who sent the command; for a join, who added the member.
     pub fn author(&self) -> String {
         self.inner.author().to_owned()
+    }
+
+    /// For a join: who joined. `None` for a message.
+    pub fn member(&self) -> Option<String> {
+        self.inner.member().map(str::to_owned)
     }
 
     /// The command's name as typed (`None` for a plain message).
@@ -222,6 +234,8 @@ pub struct Bot {
     client: hellocode_sdk::Client,
     options: BotOptions,
     commands: Mutex<Vec<(BotCommand, Arc<dyn CommandHandler>)>>,
+    joins: Mutex<Vec<Arc<dyn JoinHandler>>>,
+    invites: Mutex<Vec<Arc<dyn InviteHandler>>>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
 }
 
@@ -240,6 +254,8 @@ impl Bot {
             client: client.inner.clone(),
             options,
             commands: Mutex::new(Vec::new()),
+            joins: Mutex::new(Vec::new()),
+            invites: Mutex::new(Vec::new()),
             stop: Mutex::new(None),
         })
     }
@@ -248,6 +264,22 @@ impl Bot {
     pub fn add_command(&self, command: BotCommand, handler: Arc<dyn CommandHandler>) {
         if let Ok(mut commands) = self.commands.lock() {
             commands.push((command, handler));
+        }
+    }
+
+    /// Call `handler` when a member joins a chat the bot is in (before `run`); see
+    /// [`JoinHandler`].
+    pub fn on_join(&self, handler: Arc<dyn JoinHandler>) {
+        if let Ok(mut joins) = self.joins.lock() {
+            joins.push(handler);
+        }
+    }
+
+    /// Call `handler` when the bot is invited to a group (before `run`); see
+    /// [`InviteHandler`].
+    pub fn on_invite(&self, handler: Arc<dyn InviteHandler>) {
+        if let Ok(mut invites) = self.invites.lock() {
+            invites.push(handler);
         }
     }
 
@@ -295,6 +327,12 @@ impl Bot {
         let commands = self.commands.lock().map(|c| c.clone()).unwrap_or_default();
         for (command, handler) in commands {
             built = built.command(sdk_command(command, handler));
+        }
+        for handler in self.joins.lock().map(|joins| joins.clone()).unwrap_or_default() {
+            built = bot_events::on_join(built, handler);
+        }
+        for handler in self.invites.lock().map(|invites| invites.clone()).unwrap_or_default() {
+            built = bot_events::on_invite(built, handler);
         }
         built
     }
@@ -348,11 +386,7 @@ impl Handler<ForeignArgs> for ForeignCommand {
         parsing.finish()?;
         let raw_args = input.trim().to_owned();
         let handler = self.handler.clone();
-        let ctx = Arc::new(BotContext { inner: ctx });
-        Ok(Box::pin(async move {
-            // The foreign call runs as a task of its own, so a panic in it is an error here.
-            let handled = spawn(async move { handler.handle(ctx, raw_args, args).await }).await;
-            handled.and_then(|result| result).map_err(|error| Box::new(error) as HandlerError)
-        }))
+        let ctx = Arc::new(BotContext::new(ctx));
+        Ok(Box::pin(foreign(async move { handler.handle(ctx, raw_args, args).await })))
     }
 }

@@ -15,7 +15,8 @@
 //!   them by id (`send_with_attachments`) and describes each as an [`Attachment`].
 //! - A device registers its FCM or APNs token for push notifications with `set_pusher` (a
 //!   [`PusherSpec`]); every push operation answers with the [`PushSettings`].
-//! - [`Bot`] runs the SDK's bot framework with foreign [`CommandHandler`]s.
+//! - [`Bot`] runs the SDK's bot framework with foreign [`CommandHandler`]s, and a
+//!   [`JoinHandler`] and an [`InviteHandler`] for members joining and invitations.
 //!
 //! Everything runs on the library's own tokio runtime; no tokio or rustls type crosses the FFI.
 //! See `bindings/uniffi/README.md` for building Android and iOS apps with it.
@@ -23,6 +24,7 @@
 #![warn(missing_docs)]
 
 mod bot;
+mod bot_events;
 mod client;
 mod diagnostics;
 mod error;
@@ -32,6 +34,7 @@ mod runtime;
 mod types;
 
 pub use bot::{ArgKind, ArgSpec, Bot, BotCommand, BotContext, BotOptions, CommandHandler};
+pub use bot_events::{InviteContext, InviteHandler, JoinHandler};
 pub use client::{
     Client, EventListener, EventStream, History, ListenerHandle, connect, connect_any,
 };

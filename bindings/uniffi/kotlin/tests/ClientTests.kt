@@ -1,7 +1,8 @@
 // The Kotlin bindings against a real server on a random port: connecting, chats, sending and
 // receiving through the listener and the Flow, groups, invitations and invite links, files, push
 // settings, history pages, errors as exceptions with codes,
-// the server dropping the connection (nothing lost or repeated), and a bot with Kotlin handlers.
+// the server dropping the connection (nothing lost or repeated), and a bot with Kotlin handlers
+// (commands, joins, invitations).
 package hellocode.tests
 
 import java.util.UUID
@@ -471,6 +472,62 @@ fun main() {
                 withTimeout(15_000) { running.join() }
                 handle.remove()
                 alice.shutdown(); botClient.shutdown()
+            }
+        }
+
+        suite.test("a bot's join and invite handlers: accepts alice's invitation, declines mallory's, welcomes a member") {
+            blocking {
+                val (a, m) = unique("owner") to unique("mallory")
+                val (c, botName) = unique("carol") to unique("greeter")
+                val d = unique("dave")
+                val alice = register(server.url, a)
+                val mallory = register(server.url, m)
+                register(server.url, c).shutdown()
+                register(server.url, d).shutdown()
+                val botClient = register(server.url, botName)
+                val declined = Channel<Long>(Channel.UNLIMITED)
+                val bot = Bot(botClient, BotOptions())
+                bot.onInvite(object : InviteHandler {
+                    override suspend fun handle(ctx: InviteContext): String? {
+                        if (ctx.inviter() != a) {
+                            ctx.decline()
+                            declined.send(ctx.invitation().id)
+                            return null
+                        }
+                        val chat = ctx.accept()
+                        assertEquals(chat, ctx.joined(), "the chat it joined")
+                        return "Hello, ${ctx.chatName()}! ${ctx.botUsername()} is here."
+                    }
+                })
+                bot.onJoin(object : JoinHandler {
+                    override suspend fun handle(ctx: BotContext): String? =
+                        "Welcome, ${ctx.member()}! ${ctx.author()} added you."
+                })
+                val running = launch(Dispatchers.Default) { bot.run() }
+                delay(300)
+                val fromBot = Channel<Pair<Long, String>>(Channel.UNLIMITED)
+                val handle = alice.addListener(object : EventListener {
+                    override fun onEvent(event: Event) {
+                        if (event is Event.MessageReceived && event.message.author == botName) {
+                            fromBot.trySend(event.message.chatId to event.message.content)
+                        }
+                    }
+                })
+                val group = alice.createGroup("Crabs", listOf(c))
+                alice.invite(group.id, botName)
+                assertEquals(group.id to "Hello, Crabs! $botName is here.", withTimeout(10_000) { fromBot.receive() }, "accepted, then greeted")
+                assertTrue(alice.getChat(group.id).members.any { it.username == botName }, "the bot is a member")
+                val other = mallory.createGroup("Traps", listOf(c))
+                val invitation = mallory.invite(other.id, botName)
+                assertEquals(invitation.id, withTimeout(10_000) { declined.receive() }, "declined")
+                assertEquals(listOf(), botClient.invitations(), "nothing left pending")
+                assertTrue(mallory.getChat(other.id).members.none { it.username == botName }, "not a member")
+                alice.addParticipants(group.id, listOf(d))
+                assertEquals(group.id to "Welcome, $d! $a added you.", withTimeout(10_000) { fromBot.receive() }, "the join handler")
+                bot.stop()
+                withTimeout(15_000) { running.join() }
+                handle.remove()
+                alice.shutdown(); mallory.shutdown(); botClient.shutdown()
             }
         }
 
