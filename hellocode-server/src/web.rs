@@ -5,14 +5,20 @@
 //! `bindings/web/`. Every response carries an `ETag` and `Cache-Control: no-cache` (the browser
 //! keeps a copy and revalidates it: a new binary's page is picked up at once, an unchanged one
 //! costs a 304), and the headers of [`SECURITY_HEADERS`]: a Content-Security-Policy that allows
-//! only this origin's scripts, styles and connections, and no inline code at all.
+//! only this origin's scripts, styles and connections, and no inline code at all. A browser that
+//! accepts gzip gets each text file gzipped (compressed once, on first use: 67,850 of 223,299
+//! bytes), with an ETag of its own and `Vary: Accept-Encoding`.
 //!
 //! ```
 //! let page = hellocode_server::web::asset("/").expect("the page is embedded");
 //! assert_eq!(page.content_type, "text/html; charset=utf-8");
 //! ```
 
+use std::io::Write;
 use std::sync::OnceLock;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
 
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
@@ -112,6 +118,48 @@ fn etags() -> &'static [String] {
     })
 }
 
+/// An asset's gzipped copy.
+struct Gzipped {
+    body: Vec<u8>,
+    /// Its strong ETag: another representation, so another tag than the plain file's.
+    etag: String,
+}
+
+/// Each asset gzipped, in the order of [`ASSETS`]; `None` where gzip would not be smaller (an
+/// image format that is compressed already). Computed once.
+fn gzipped() -> &'static [Option<Gzipped>] {
+    static GZIPPED: OnceLock<Vec<Option<Gzipped>>> = OnceLock::new();
+    GZIPPED.get_or_init(|| {
+        ASSETS
+            .iter()
+            .zip(etags())
+            .map(|(asset, etag)| {
+                let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+                encoder.write_all(asset.body).ok()?;
+                let body = encoder.finish().ok()?;
+                let etag = format!("{}-gzip\"", etag.trim_end_matches('"'));
+                (body.len() < asset.body.len()).then_some(Gzipped { body, etag })
+            })
+            .collect()
+    })
+}
+
+/// Whether an `Accept-Encoding` header accepts gzip (RFC 9110 §12.5.3: listed, or `*`, with a
+/// quality above zero).
+fn accepts_gzip(accept_encoding: &str) -> bool {
+    accept_encoding.split(',').any(|coding| {
+        let mut parts = coding.split(';').map(str::trim);
+        let name = parts.next().unwrap_or_default();
+        let refused = parts.any(|parameter| {
+            parameter
+                .strip_prefix("q=")
+                .and_then(|q| q.parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+    })
+}
+
 /// FNV-1a, 64 bits: enough to tell versions of a file apart, and stable across builds.
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
@@ -132,14 +180,23 @@ pub fn routes(enabled: bool) -> impl Filter<Extract = (Response,), Error = Rejec
         })
         .and(warp::get().or(warp::head()).unify())
         .and(warp::header::optional::<String>("if-none-match"))
-        .map(|index: usize, if_none_match: Option<String>| respond(index, if_none_match.as_deref()))
+        .and(warp::header::optional::<String>("accept-encoding"))
+        .map(|index: usize, if_none_match: Option<String>, accept_encoding: Option<String>| {
+            let gzip = accept_encoding.as_deref().is_some_and(accepts_gzip);
+            respond(index, if_none_match.as_deref(), gzip)
+        })
 }
 
-/// The asset at `index`, or 304 when the client's copy is current. (For `HEAD`, hyper drops
-/// the body and keeps the length.)
-fn respond(index: usize, if_none_match: Option<&str>) -> Response {
+/// The asset at `index` (gzipped if `gzip` and smaller so), or 304 when the client's copy is
+/// current. (For `HEAD`, hyper drops the body and keeps the length.)
+fn respond(index: usize, if_none_match: Option<&str>, gzip: bool) -> Response {
     let asset = &ASSETS[index];
-    let etag = &etags()[index];
+    let compressible = gzipped()[index].as_ref();
+    let sent_gzipped = compressible.filter(|_| gzip);
+    let (body, etag) = match sent_gzipped {
+        Some(gzipped) => (gzipped.body.as_slice(), &gzipped.etag),
+        None => (asset.body, &etags()[index]),
+    };
     let current = if_none_match
         .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == etag || tag.trim() == "*"));
     let mut response = if current {
@@ -147,15 +204,21 @@ fn respond(index: usize, if_none_match: Option<&str>) -> Response {
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         response
     } else {
-        let mut response = Response::new(asset.body.into());
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+        let mut response = Response::new(body.into());
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+        if sent_gzipped.is_some() {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
         response
     };
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, value);
+    }
+    if compressible.is_some() {
+        // Caches must key this path's answers on the request's encodings.
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     for (name, value) in SECURITY_HEADERS {
@@ -243,5 +306,59 @@ mod tests {
         let tags = etags();
         assert_eq!(tags.len(), ASSETS.len());
         assert!(tags.iter().all(|tag| tag.len() == 18 && tag.starts_with('"')));
+    }
+
+    #[test]
+    fn gzip_is_accepted_when_listed_or_starred_with_a_quality_above_zero() {
+        assert!(accepts_gzip("gzip, deflate, br, zstd"));
+        assert!(accepts_gzip("br;q=1.0, GZIP;q=0.5"));
+        assert!(accepts_gzip("*"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("gzip; q=0.0, br"));
+        assert!(!accepts_gzip("br, deflate"));
+        assert!(!accepts_gzip("identity"));
+        assert!(!accepts_gzip(""));
+    }
+
+    fn header(response: &Response, name: header::HeaderName) -> Option<&str> {
+        response.headers().get(name).and_then(|value| value.to_str().ok())
+    }
+
+    #[tokio::test]
+    async fn a_browser_that_accepts_gzip_gets_the_same_bytes_gzipped_under_their_own_etag() {
+        use http_body_util::BodyExt;
+        use std::io::Read;
+        let index = ASSETS.iter().position(|asset| asset.path == "/").expect("the page");
+        let plain = respond(index, None, false);
+        let zipped = respond(index, None, true);
+        assert_eq!(header(&plain, header::CONTENT_ENCODING), None);
+        assert_eq!(header(&zipped, header::CONTENT_ENCODING), Some("gzip"));
+        for response in [&plain, &zipped] {
+            assert_eq!(header(response, header::VARY), Some("accept-encoding"));
+            assert_eq!(header(response, header::CONTENT_TYPE), Some(HTML));
+        }
+        let (plain_tag, zipped_tag) = (
+            header(&plain, header::ETAG).expect("etag").to_owned(),
+            header(&zipped, header::ETAG).expect("etag").to_owned(),
+        );
+        assert_ne!(plain_tag, zipped_tag);
+        let body = zipped.into_body().collect().await.expect("body").to_bytes();
+        assert!(body.len() < ASSETS[index].body.len());
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut unzipped).expect("gzip");
+        assert_eq!(unzipped, ASSETS[index].body);
+        // Each representation revalidates with its own tag.
+        assert_eq!(respond(index, Some(&zipped_tag), true).status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(respond(index, Some(&plain_tag), false).status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(respond(index, Some(&plain_tag), true).status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn every_text_file_is_smaller_gzipped() {
+        for (asset, gzipped) in ASSETS.iter().zip(gzipped()) {
+            if asset.content_type != SVG {
+                assert!(gzipped.is_some(), "{} gzipped", asset.path);
+            }
+        }
     }
 }
