@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::harness::{Backend, TestServer, chat_among, silent_client, test_settings};
+use crate::harness::{Backend, Client, TestServer, chat_among, silent_client, test_settings};
 
 on_backends!(websocket:
     two_users_chat_and_outsiders_see_nothing,
@@ -296,10 +296,7 @@ pub async fn pipelined_commands_are_answered_in_order_and_see_the_appends_before
     // sees every append sent before it.
     const BEFORE: i64 = 2 * hellocode_server::ws::PIPELINE_DEPTH as i64;
     let Some(server) = start(backend).await else { return };
-    let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
-    let mut alice = server.connect_online(&format!("/ws?token={}", tokens[0])).await;
-    let mut bob = server.connect(&format!("/ws?token={}", tokens[1])).await;
-    alice.expect("presence").await; // bob came online
+    let (chat, mut alice, mut bob) = alice_and_bob(&server).await;
     let post = |id: i64, chat: i64| json!({ "command": "new_message", "chatId": chat, "message": format!("m{id}"), "id": id });
     for id in 1..=BEFORE {
         alice.send(post(id, chat)).await;
@@ -361,10 +358,7 @@ pub async fn changes_of_a_chat_during_a_pipelined_burst_all_finish(backend: Back
     const BURST: i64 = 64;
     const EDITS: i64 = 20;
     let Some(server) = start(backend).await else { return };
-    let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
-    let mut alice = server.connect_online(&format!("/ws?token={}", tokens[0])).await;
-    let mut bob = server.connect(&format!("/ws?token={}", tokens[1])).await;
-    alice.expect("presence").await; // bob came online
+    let (chat, mut alice, mut bob) = alice_and_bob(&server).await;
     let seq = bob.post(chat, "first", 1).await["seq"].clone();
     alice.expect("new_message").await;
     // The edits go in one write, so that they keep taking the chat's line while the burst
@@ -436,10 +430,7 @@ pub async fn appends_in_flight_when_the_client_hangs_up_are_still_delivered(back
 
 pub async fn receipts_typing_edits_and_deletes_reach_participants(backend: Backend) {
     let Some(server) = start(backend).await else { return };
-    let (tokens, chat) = chat_among(&server, &["alice", "bob"]).await;
-    let mut alice = server.connect_online(&format!("/ws?token={}", tokens[0])).await;
-    let mut bob = server.connect(&format!("/ws?token={}", tokens[1])).await;
-    alice.expect("presence").await; // bob came online
+    let (chat, mut alice, mut bob) = alice_and_bob(&server).await;
     alice.send(json!({ "command": "new_message", "chatId": chat, "message": "tpyo" })).await;
     alice.expect("new_message").await;
     bob.expect("new_message").await;
@@ -708,4 +699,14 @@ pub async fn pings_keep_live_peers_and_drop_dead_ones(backend: Backend) {
     .await
     .expect("closed within two ping intervals and some");
     assert!(closed, "a close frame with 1001 (ping timeout): {received:?}");
+}
+
+/// Alice and bob in a direct chat, both connected, alice told that bob came online (she is
+/// online first, so she is told).
+async fn alice_and_bob(server: &TestServer) -> (i64, Client, Client) {
+    let (tokens, chat) = chat_among(server, &["alice", "bob"]).await;
+    let mut alice = server.connect_online(&format!("/ws?token={}", tokens[0])).await;
+    let bob = server.connect(&format!("/ws?token={}", tokens[1])).await;
+    alice.expect("presence").await;
+    (chat, alice, bob)
 }
