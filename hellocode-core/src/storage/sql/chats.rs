@@ -81,7 +81,7 @@ pub(super) async fn chats_of<DB: Backend>(
         "SELECT c.id, c.kind, c.name, c.topic, c.last_seq, c.created_at FROM chats c \
          JOIN chat_participants p ON p.chat_id = c.id \
          JOIN users u ON u.id = p.user_id WHERE u.username = $1 AND c.id > $2 \
-         ORDER BY c.id LIMIT $3",
+         ORDER BY c.id LIMIT CAST($3 AS BIGINT)",
     )
     .bind(username)
     .bind(after.map_or(0, |chat| chat.0))

@@ -77,7 +77,7 @@ pub(super) async fn invitations_of<DB: Backend>(
 ) -> Result<Vec<Invitation>> {
     let select = Statement::new(format!(
         "{INVITATION_SELECT} WHERE invitee.username = $1 AND i.state = 'pending' AND i.id > $2 \
-         ORDER BY i.id LIMIT $3"
+         ORDER BY i.id LIMIT CAST($3 AS BIGINT)"
     ))
     .bind(invitee)
     .bind(after.unwrap_or(0))
@@ -193,7 +193,8 @@ pub(super) async fn invite_links<DB: Backend>(
     let roster = roster::<DB>(&mut conn, chat, fields).await?;
     membership::may_admit(chat, &roster, by, Admission::Links)?;
     let select = Statement::new(format!(
-        "{INVITE_LINK_SELECT} WHERE l.chat_id = $1 AND l.id > $2 ORDER BY l.id LIMIT $3"
+        "{INVITE_LINK_SELECT} WHERE l.chat_id = $1 AND l.id > $2 \
+         ORDER BY l.id LIMIT CAST($3 AS BIGINT)"
     ))
     .bind(chat.0)
     .bind(after.unwrap_or(0))

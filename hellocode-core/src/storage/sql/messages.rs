@@ -20,21 +20,23 @@ pub(crate) const MESSAGES_BEFORE: &str = "SELECT \
      id, chat_id, seq, author, content, created_at, client_id, edited_at, deleted, kind, target, \
      member, role, attachments \
      FROM messages WHERE chat_id = $1 AND seq < $2 AND kind = 'message' \
-     ORDER BY seq DESC LIMIT $3";
+     ORDER BY seq DESC LIMIT CAST($3 AS BIGINT)";
 
 /// A resume page: every item, oldest first, above a sequence number. Reads the `(chat_id, seq)`
 /// index.
 pub(crate) const MESSAGES_AFTER: &str = "SELECT \
      id, chat_id, seq, author, content, created_at, client_id, edited_at, deleted, kind, target, \
      member, role, attachments \
-     FROM messages WHERE chat_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+     FROM messages WHERE chat_id = $1 AND seq > $2 \
+     ORDER BY seq LIMIT CAST($3 AS BIGINT)";
 
 /// A resume page of posts only, oldest first, above a sequence number. Reads the `(chat_id,
 /// seq)` index.
 pub(crate) const POSTS_AFTER: &str = "SELECT \
      id, chat_id, seq, author, content, created_at, client_id, edited_at, deleted, kind, target, \
      member, role, attachments \
-     FROM messages WHERE chat_id = $1 AND seq > $2 AND kind = 'message' ORDER BY seq LIMIT $3";
+     FROM messages WHERE chat_id = $1 AND seq > $2 AND kind = 'message' \
+     ORDER BY seq LIMIT CAST($3 AS BIGINT)";
 
 /// An item with its author's account id (after the message columns).
 const ITEM_WITH_AUTHOR_ID: &str = "SELECT \

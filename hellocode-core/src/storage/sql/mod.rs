@@ -5,6 +5,12 @@
 //! placeholder of built SQL is spelled, the migrations, and the few functions that bind
 //! arguments and read rows with sqlx's types.
 //!
+//! A `LIMIT` takes its parameter as `CAST($n AS BIGINT)`, never as a bare `$n`: SQLite (since
+//! 3.47) reads a bare LIMIT parameter's bound value when it prepares the statement, and so marks
+//! the statement to be prepared again whenever that parameter is bound anew, which is on every
+//! run of a cached statement. The planner does not look behind the cast, and Postgres reads it
+//! the same (BENCHMARKS.md, fifth pass). `Statement::new` refuses a bare one in debug builds.
+//!
 //! The shared code is split by concern: [`users`] (with languages and contacts), [`chats`] (with
 //! read positions and membership changes), [`invitations`] (and invite links), [`messages`],
 //! [`bot_tokens`], [`media`] (records of uploads, and [`SqlMediaStore`] for their bytes),
@@ -61,6 +67,33 @@ impl Default for PoolConfig {
         // A request fails after 2 s without a connection (opening one included) rather than
         // hang through a database outage.
         PoolConfig { max_connections: 8, acquire_timeout: std::time::Duration::from_secs(2) }
+    }
+}
+
+/// How long a pooled connection may sit idle before it is pinged again when taken out.
+const PING_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl PoolConfig {
+    /// Pool options with these settings, for either backend.
+    ///
+    /// sqlx pings a connection when it comes back to the pool (always) and, by default, again
+    /// when it is taken out: two extra round trips around every query, which for SQLite are two
+    /// hand-offs to its worker thread. The ping on release already proved the connection alive,
+    /// so it is pinged on acquire only after it has sat idle long enough for the database or the
+    /// network to have dropped it (BENCHMARKS.md, fifth pass).
+    fn pool_options<DB: sqlx::Database>(&self) -> sqlx::pool::PoolOptions<DB> {
+        sqlx::pool::PoolOptions::new()
+            .max_connections(self.max_connections)
+            .acquire_timeout(self.acquire_timeout)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
     }
 }
 

@@ -1,6 +1,6 @@
 //! The Postgres backend: for production and for several server nodes sharing one database.
 
-use sqlx::postgres::{PgConnection, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnection, PgRow};
 
 use super::backend::{Backend, query};
 use super::statement::Statement;
@@ -28,11 +28,7 @@ impl PostgresStorage {
 
     /// [`connect`](Self::connect) with explicit pool settings.
     pub async fn connect_with(url: &str, config: PoolConfig) -> crate::Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(config.max_connections)
-            .acquire_timeout(config.acquire_timeout)
-            .connect(url)
-            .await?;
+        let pool = config.pool_options().connect(url).await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         super::start(pool).await
     }

@@ -243,7 +243,7 @@ pub(super) async fn claim_pushes<DB: Backend>(
     let select = Statement::new(format!(
         "SELECT q.id, p.app_id, p.pushkey, p.url, q.body, q.attempts FROM push_queue q \
          JOIN pushers p ON p.id = q.pusher_id WHERE q.due_at <= $1 ORDER BY q.due_at, q.id \
-         LIMIT $2 {}",
+         LIMIT CAST($2 AS BIGINT) {}",
         DB::skip_locked("q")
     ))
     .bind(now.unix_millis())

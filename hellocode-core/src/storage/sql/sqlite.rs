@@ -4,8 +4,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteRow, SqliteSynchronous,
 };
 
 use super::backend::{Backend, query};
@@ -49,11 +48,7 @@ impl SqliteStorage {
             // Rows come back from SQLite's thread through a bounded channel; with room for a
             // whole batch's rows the thread is not woken once per row (BENCHMARKS.md).
             .row_buffer_size(MAX_BATCH);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(config.max_connections)
-            .acquire_timeout(config.acquire_timeout)
-            .connect_with(options)
-            .await?;
+        let pool = config.pool_options().connect_with(options).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         super::start(pool).await
     }

@@ -90,7 +90,10 @@ pub(crate) struct Statement {
 impl Statement {
     /// A statement without arguments yet.
     pub(crate) fn new(sql: impl Into<Cow<'static, str>>) -> Self {
-        Statement { sql: sql.into(), args: Vec::new() }
+        let sql = sql.into();
+        // Why a LIMIT is cast: the module docs of `sql`. Every test that runs a statement checks.
+        debug_assert!(!has_bare_limit(&sql), "a LIMIT takes CAST($n AS BIGINT): {sql}");
+        Statement { sql, args: Vec::new() }
     }
 
     /// The statement with one more argument, for the next placeholder.
@@ -103,6 +106,11 @@ impl Statement {
     pub(crate) fn into_parts(self) -> (Cow<'static, str>, Vec<Arg>) {
         (self.sql, self.args)
     }
+}
+
+/// Whether `sql` has a `LIMIT` that is a bare placeholder.
+fn has_bare_limit(sql: &str) -> bool {
+    sql.contains("LIMIT $") || sql.contains("LIMIT ?")
 }
 
 /// `count` placeholders for parameters `start`, `start + 1`, ….
@@ -135,6 +143,21 @@ mod tests {
             args,
             [Arg::I64(1), Arg::Text("a".into()), Arg::OptText(None), Arg::Bytes(vec![0, 255])]
         );
+    }
+
+    #[test]
+    fn a_bare_limit_placeholder_is_found() {
+        assert!(super::has_bare_limit("SELECT x FROM t ORDER BY x LIMIT $2"));
+        assert!(super::has_bare_limit("SELECT x FROM t LIMIT ?"));
+        assert!(!super::has_bare_limit("SELECT x FROM t ORDER BY x LIMIT CAST($2 AS BIGINT)"));
+        assert!(!super::has_bare_limit("SELECT x FROM t LIMIT 1"));
+    }
+
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "a LIMIT takes CAST")]
+    fn a_statement_with_a_bare_limit_is_refused_in_tests() {
+        let _ = Statement::new("SELECT x FROM t LIMIT $1");
     }
 
     #[cfg(feature = "postgres")]

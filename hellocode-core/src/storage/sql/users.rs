@@ -30,7 +30,8 @@ pub(super) async fn languages_after<DB: Backend>(
     limit: u32,
 ) -> Result<Vec<Language>> {
     let select = Statement::new(
-        "SELECT id, name FROM languages WHERE $1 IS NULL OR name > $1 ORDER BY name LIMIT $2",
+        "SELECT id, name FROM languages WHERE $1 IS NULL OR name > $1 \
+         ORDER BY name LIMIT CAST($2 AS BIGINT)",
     )
     .bind(after)
     .bind(i64::from(limit));
@@ -116,7 +117,7 @@ pub(super) async fn users<DB: Backend>(
     let mut conn = pool.acquire().await?;
     let select = Statement::new(
         "SELECT id, username, timezone, avatar FROM users \
-         WHERE $1 IS NULL OR username > $1 ORDER BY username LIMIT $2",
+         WHERE $1 IS NULL OR username > $1 ORDER BY username LIMIT CAST($2 AS BIGINT)",
     )
     .bind(after)
     .bind(i64::from(limit));
@@ -136,7 +137,7 @@ pub(super) async fn users_by_language<DB: Backend>(
          JOIN user_languages ul ON ul.user_id = u.id \
          JOIN languages l ON l.id = ul.language_id \
          WHERE lower(l.name) = lower($1) AND ($2 IS NULL OR u.username > $2) \
-         ORDER BY u.username LIMIT $3",
+         ORDER BY u.username LIMIT CAST($3 AS BIGINT)",
     )
     .bind(language)
     .bind(after)
