@@ -2,7 +2,7 @@
 //! register, and load their presence snapshot; the rest wait their turn, in arrival order.
 //!
 //! Why: bringing a connection online takes several queries in turn (the token's account, the
-//! chats for the presence snapshot, the revocation recheck). When thousands reconnect at once
+//! chats for the presence snapshot, a revocation recheck). When thousands reconnect at once
 //! (a node restarts, a network blip) and all of them ask the database pool together, every
 //! query waits behind every other connection's, and past the pool's acquire timeout they fail
 //! together: each client backs off and comes back, and the storm lasts for minutes. Admitted a

@@ -54,6 +54,11 @@ const MEMBER_LOADS: usize = 4;
 pub struct Hub {
     connections: RwLock<HashMap<String, Vec<Entry>>>,
     members: MemberCache,
+    /// Everyone who shares a chat with a user, for users with a connection here: each of the
+    /// user's connections is told their presence when it comes online, and the user's presence
+    /// changes go to them. Thousands of reconnections read it once per user instead of once
+    /// per connection. Cleared by every membership change, like `members`.
+    partners: MemberCache<String>,
     /// Turns to load a chat's members from storage (see [`MEMBER_LOADS`]).
     member_loads: tokio::sync::Semaphore,
     storage: Arc<dyn Storage>,
@@ -81,6 +86,7 @@ impl Hub {
         Hub {
             connections: RwLock::default(),
             members: MemberCache::default(),
+            partners: MemberCache::default(),
             member_loads: tokio::sync::Semaphore::new(MEMBER_LOADS),
             storage,
             metrics,
@@ -214,10 +220,29 @@ impl Hub {
         entries.retain(|entry| entry.id != id);
         if entries.is_empty() {
             connections.remove(username);
+            drop(connections);
+            // After the removal: a load of the partners still in flight sees the user gone
+            // and does not cache them (`partners`).
+            self.partners.forget(&username.to_owned());
             true
         } else {
             false
         }
+    }
+
+    /// Everyone who shares a chat with `username`: cached while the user has a connection on
+    /// this node, else read from storage.
+    pub async fn partners(&self, username: &str) -> hellocode_core::Result<Arc<[String]>> {
+        let load = async { self.storage.chat_partners(username).await.map(Some) };
+        let connected = || self.is_connected(username);
+        let partners = self.partners.get_or_load_if(username.to_owned(), load, connected).await?;
+        Ok(partners.unwrap_or_default())
+    }
+
+    /// Forget every cached membership: events that change them may have been missed.
+    pub fn forget_memberships(&self) {
+        self.members.clear();
+        self.partners.clear();
     }
 
     /// Close every connection (code 4008, "resume"): events may have been missed, and their
@@ -239,6 +264,11 @@ impl Hub {
     pub async fn deliver(&self, event: &BrokerEvent) {
         match event {
             BrokerEvent::Chat(publish) => {
+                // A new chat makes new partners (other membership changes come as
+                // `MembersChanged`).
+                if matches!(publish.frame, ServerFrame::ChatCreated { .. }) {
+                    self.partners.clear();
+                }
                 // No members: the chat is gone (only `also` may still be told).
                 let members = self.members(publish.chat, &publish.frame).await.unwrap_or_default();
                 if members.is_empty() && publish.also.is_empty() {
@@ -276,8 +306,11 @@ impl Hub {
                 }
                 self.send(recipients.iter(), &bytes, |scope| scope == Scope::AllChats);
             }
-            BrokerEvent::MembersChanged(chat) => self.members.invalidate(*chat),
-            BrokerEvent::MembershipReset => self.members.clear(),
+            BrokerEvent::MembersChanged(chat) => {
+                self.members.invalidate(chat);
+                self.partners.clear();
+            }
+            BrokerEvent::MembershipReset => self.forget_memberships(),
             BrokerEvent::Revoke(revocation) => {
                 let closed = self.grants.revoke(revocation);
                 tracing::info!(
@@ -346,8 +379,8 @@ impl Hub {
 
     /// Everyone who shares a chat with `username`.
     async fn contacts_in_chats(&self, username: &str) -> BTreeSet<String> {
-        match self.storage.chat_partners(username).await {
-            Ok(partners) => partners.into_iter().collect(),
+        match self.partners(username).await {
+            Ok(partners) => partners.iter().cloned().collect(),
             Err(err) => {
                 tracing::error!(%username, error = %err, "cannot load chats for presence");
                 BTreeSet::new()

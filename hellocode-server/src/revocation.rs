@@ -105,10 +105,20 @@ struct Grant {
 }
 
 /// This node's open connections by account, with the credential each authenticated with.
+///
+/// It also counts the revocations this node has heard of ([`heard`](Self::heard)), so that a
+/// connection can tell whether one may have slipped between its credential check and its
+/// registration here: a revocation is committed to storage before it is published, so one
+/// heard before the check is seen by the check, and one heard after the registration finds
+/// the connection registered. Only when the count moved in between must the connection check
+/// its credential again.
 #[derive(Debug, Default)]
 pub struct Grants {
     by_account: Mutex<HashMap<i64, Vec<Grant>>>,
     next_id: AtomicU64,
+    /// Revocations heard, plus the times some may have been missed. Changed with the lock
+    /// held, so that a registration either sees the change or is seen by the revocation.
+    heard: AtomicU64,
 }
 
 impl Grants {
@@ -134,9 +144,24 @@ impl Grants {
         }
     }
 
+    /// How many revocations this node has heard of (and times it may have missed some): read
+    /// it before checking a credential, and again after [`register`](Self::register); if it
+    /// moved, check the credential again.
+    pub fn heard(&self) -> u64 {
+        self.heard.load(Ordering::SeqCst)
+    }
+
+    /// Revocations may have been missed (the broker lost events): connections checked before
+    /// now and registered after check their credential again.
+    pub fn may_have_missed(&self) {
+        let _grants = self.lock();
+        self.heard.fetch_add(1, Ordering::SeqCst);
+    }
+
     /// Signal every connection that `revocation` invalidates to close; returns how many.
     pub fn revoke(&self, revocation: &Revocation) -> usize {
         let grants = self.lock();
+        self.heard.fetch_add(1, Ordering::SeqCst);
         let Some(list) = grants.get(&revocation.account()) else { return 0 };
         let mut closed = 0;
         for grant in list.iter().filter(|grant| revocation.closes(grant.credential)) {
@@ -184,5 +209,20 @@ mod tests {
         assert_eq!(grants.revoke(&Revocation::AccountDeleted { account: 1 }), 2);
         assert_eq!(*new_rx.borrow(), Some(REASON_DELETED));
         assert!(grants.register(&Identity::new("nobody"), close_signal().0).is_none());
+    }
+
+    /// Every revocation heard, even one that closes nothing here, and every possible miss
+    /// moves the count that tells a connection to check its credential again.
+    #[test]
+    fn revocations_heard_are_counted() {
+        let grants = Grants::default();
+        let before = grants.heard();
+        grants.register(&login(0), close_signal().0).expect("registered");
+        assert_eq!(grants.heard(), before, "a registration is no revocation");
+        assert_eq!(grants.revoke(&Revocation::AccountDeleted { account: 7 }), 0);
+        let after_revocation = grants.heard();
+        assert_ne!(after_revocation, before);
+        grants.may_have_missed();
+        assert_ne!(grants.heard(), after_revocation);
     }
 }

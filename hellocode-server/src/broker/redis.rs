@@ -252,6 +252,10 @@ impl Lane {
     async fn resync(&self, missed: bool) {
         let mut sequencer = self.sequencer.lock().await;
         *sequencer = Sequencer::new(GAP_WAIT);
+        // Revocations and membership changes among the missed events: connections coming
+        // online recheck their credential, and memberships are read again.
+        self.hub.grants().may_have_missed();
+        self.hub.forget_memberships();
         let closed = self.hub.evict_all();
         if missed || closed > 0 {
             self.metrics.broker_resynced();

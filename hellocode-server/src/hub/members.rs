@@ -1,4 +1,5 @@
-//! The hub's cache of chat memberships.
+//! The hub's caches of chat memberships: the participants of each chat, and each connected
+//! user's chat partners (for presence).
 //!
 //! A miss loads the participants from storage, and a membership change can land while that load
 //! is in flight: the loaded list may then predate the change. Every invalidation bumps a
@@ -8,63 +9,88 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::Hash;
 use std::sync::{Arc, RwLock};
 
 use hellocode_core::model::ChatId;
 
-/// Participants by chat.
-#[derive(Debug, Default)]
-pub(super) struct MemberCache {
-    inner: RwLock<Inner>,
+/// Lists of usernames by key: participants by chat ([`ChatId`]), partners by user (`String`).
+#[derive(Debug)]
+pub(super) struct MemberCache<K = ChatId> {
+    inner: RwLock<Inner<K>>,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
+impl<K> Default for MemberCache<K> {
+    fn default() -> Self {
+        MemberCache { inner: RwLock::new(Inner { generation: 0, lists: HashMap::new() }) }
+    }
+}
+
+#[derive(Debug)]
+struct Inner<K> {
     /// Bumped by every invalidation.
     generation: u64,
-    chats: HashMap<ChatId, Arc<[String]>>,
+    lists: HashMap<K, Arc<[String]>>,
 }
 
-impl MemberCache {
-    /// The participants of `chat`, from the cache or from `load` (`Ok(None)`: no such chat).
+impl<K: Eq + Hash> MemberCache<K> {
+    /// The list of `key`, from the cache or from `load` (`Ok(None)`: no such chat).
     pub(super) async fn get_or_load<E>(
         &self,
-        chat: ChatId,
+        key: K,
         load: impl Future<Output = Result<Option<Vec<String>>, E>>,
+    ) -> Result<Option<Arc<[String]>>, E> {
+        self.get_or_load_if(key, load, || true).await
+    }
+
+    /// [`get_or_load`](Self::get_or_load), caching what was loaded only if `keep` says so
+    /// when it is stored (with the cache locked, so that a [`forget`](Self::forget) after
+    /// `keep` said no longer cannot be overtaken).
+    pub(super) async fn get_or_load_if<E>(
+        &self,
+        key: K,
+        load: impl Future<Output = Result<Option<Vec<String>>, E>>,
+        keep: impl FnOnce() -> bool,
     ) -> Result<Option<Arc<[String]>>, E> {
         let generation = {
             let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(members) = inner.chats.get(&chat) {
-                return Ok(Some(members.clone()));
+            if let Some(list) = inner.lists.get(&key) {
+                return Ok(Some(list.clone()));
             }
             inner.generation
         };
         let Some(loaded) = load.await? else { return Ok(None) };
-        let members: Arc<[String]> = loaded.into();
+        let list: Arc<[String]> = loaded.into();
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        if inner.generation == generation {
-            inner.chats.insert(chat, members.clone());
+        if inner.generation == generation && keep() {
+            inner.lists.insert(key, list.clone());
         }
-        Ok(Some(members))
+        Ok(Some(list))
     }
 
-    /// Forget `chat`'s participants (they changed, or the chat is gone).
-    pub(super) fn invalidate(&self, chat: ChatId) {
+    /// Forget `key`'s list (it changed, or the chat is gone).
+    pub(super) fn invalidate(&self, key: &K) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.generation += 1;
-        inner.chats.remove(&chat);
+        inner.lists.remove(key);
+    }
+
+    /// Drop `key`'s list to save its memory: it is still valid, so loads in flight may cache
+    /// theirs.
+    pub(super) fn forget(&self, key: &K) {
+        self.inner.write().unwrap_or_else(|e| e.into_inner()).lists.remove(key);
     }
 
     /// Forget everything.
     pub(super) fn clear(&self) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.generation += 1;
-        inner.chats.clear();
+        inner.lists.clear();
     }
 
     #[cfg(test)]
-    fn cached(&self, chat: ChatId) -> Option<Arc<[String]>> {
-        self.inner.read().unwrap_or_else(|e| e.into_inner()).chats.get(&chat).cloned()
+    fn cached(&self, key: K) -> Option<Arc<[String]>> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner()).lists.get(&key).cloned()
     }
 }
 
@@ -103,7 +129,7 @@ mod tests {
         });
         loading.await.expect("the load started");
         // Bob is removed and MembersChanged is delivered while the load is in flight.
-        cache.invalidate(chat);
+        cache.invalidate(&chat);
         release.send(()).expect("the load waits");
         let delivered = task.await.expect("no panic").expect("loaded");
         assert_eq!(delivered.as_deref().map(<[String]>::len), Some(2), "this event used it");
@@ -115,6 +141,25 @@ mod tests {
             .expect("loaded");
         assert_eq!(current.as_deref(), Some(&names(&["alice"])[..]));
         assert_eq!(cache.cached(chat).as_deref(), Some(&names(&["alice"])[..]));
+    }
+
+    /// A list loaded for a key no longer wanted (the partners of a user whose last connection
+    /// closed meanwhile) is answered but not cached; forgetting a list leaves later loads free
+    /// to cache theirs.
+    #[tokio::test]
+    async fn a_list_not_kept_is_not_cached() {
+        let cache = MemberCache::<String>::default();
+        let ada = || "ada".to_owned();
+        let load = || async { Ok::<_, Infallible>(Some(names(&["bob"]))) };
+        let answered = cache.get_or_load_if(ada(), load(), || false).await.expect("loaded");
+        assert_eq!(answered.as_deref(), Some(&names(&["bob"])[..]));
+        assert_eq!(cache.cached(ada()), None, "not kept");
+        cache.get_or_load_if(ada(), load(), || true).await.expect("loaded");
+        assert!(cache.cached(ada()).is_some(), "kept");
+        cache.forget(&ada());
+        assert_eq!(cache.cached(ada()), None);
+        cache.get_or_load(ada(), load()).await.expect("loaded");
+        assert!(cache.cached(ada()).is_some(), "forgetting invalidates no load");
     }
 
     #[tokio::test]

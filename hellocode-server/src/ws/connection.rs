@@ -79,11 +79,21 @@ enum Ending {
     Quiet,
 }
 
+/// A token the upgrade request carried, checked before the connection's task started.
+pub struct CheckedToken {
+    /// Whom the token proves.
+    pub identity: Identity,
+    /// The turn to come online that the check took (see [`crate::admission`]).
+    pub turn: Admitted,
+    /// [`Grants::heard`](crate::revocation::Grants::heard) before the check.
+    pub revocations_heard: u64,
+}
+
 /// Serve one connection until it closes, with `session` fresh for it (its scope and protocol
 /// version set). `progress` tells when the socket last accepted written bytes (without it, a
-/// write must complete within the write timeout). `admitted`: the turn to come online taken
-/// before `identity` was checked (see [`crate::admission`]); without it, the connection waits
-/// for one once it has authenticated.
+/// write must complete within the write timeout). `token`: the upgrade request's, checked;
+/// without it, the connection authenticates with a frame and then waits for its turn to come
+/// online.
 ///
 /// A plain function returning the connection's future, not an `async fn`: an `async fn` keeps
 /// its arguments for its whole life beside the locals they are moved into (the socket alone is
@@ -92,10 +102,9 @@ pub fn run<S, E>(
     socket: S,
     state: Arc<AppState>,
     mut session: Session,
-    identity: Option<Identity>,
+    token: Option<CheckedToken>,
     peer: Option<SocketAddr>,
     progress: Option<Arc<WriteProgress>>,
-    mut admitted: Option<Admitted>,
 ) -> impl Future<Output = ()>
 where
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Send + 'static,
@@ -110,7 +119,7 @@ where
         tracing::info!(
             peer = %Peer(peer),
             scope = %ScopeName(scope),
-            user = identity.as_ref().map_or("-", |identity| identity.username.as_str()),
+            user = token.as_ref().map_or("-", |token| token.identity.username.as_str()),
             "connection opened"
         );
         let (queue, outgoing) =
@@ -146,9 +155,17 @@ where
         // Boxed and dropped once authenticated: idle connections do not carry a timer.
         let mut auth_deadline: Option<Pin<Box<Sleep>>> =
             Some(Box::pin(tokio::time::sleep(state.settings.auth_timeout)));
-        if let Some(identity) = identity {
-            session.authenticate(identity);
-        }
+        // Revocations heard before this connection's credential was checked: the upgrade's
+        // token was checked before this task began, a frame's credential is checked later.
+        let mut admitted = None;
+        let revocations_heard = match token {
+            Some(CheckedToken { identity, turn, revocations_heard }) => {
+                session.authenticate(identity);
+                admitted = Some(turn);
+                revocations_heard
+            }
+            None => state.hub.grants().heard(),
+        };
         let mut bucket =
             TokenBucket::new(state.settings.rate_per_second, state.settings.rate_burst);
         let mut reason = "client closed";
@@ -183,7 +200,8 @@ where
                 };
                 // Boxed: coming online awaits several services once per connection; inline, every
                 // idle connection would carry the largest of those futures.
-                let coming = come_online(&state, &session, identity, turn, &connection);
+                let coming =
+                    come_online(&state, &session, identity, turn, &connection, revocations_heard);
                 match Box::pin(coming).await {
                     Ok(arrived) => online = Some(arrived),
                     Err(refusal) => {
@@ -414,15 +432,17 @@ struct Online {
     grant: Option<(i64, u64)>,
 }
 
-/// Bring an authenticated connection online, in its `turn`: register it with the hub and the deployment (the user may be at the maximum of
-/// connections), announce the user's presence, tell it who is online, and recheck its
-/// credential. The close to send when it cannot come online.
+/// Bring an authenticated connection online, in its `turn`: register it with the hub and the
+/// deployment (the user may be at the maximum of connections), announce the user's presence,
+/// tell it who is online, and recheck its credential if a revocation was heard since
+/// `revocations_heard` (read before the check). The close to send when it cannot come online.
 async fn come_online(
     state: &AppState,
     session: &Session,
     identity: &Identity,
     turn: Admitted,
     connection: &Handles,
+    revocations_heard: u64,
 ) -> Result<Online, Close> {
     let _turn = turn;
     let username = &identity.username;
@@ -451,14 +471,19 @@ async fn come_online(
     if let Some(partners) = presence_partners(state, session, identity).await {
         state.hub.tell_online(&partners, &connection.queue);
     }
-    let grant = state.hub.grants().register(identity, connection.revoke.clone());
-    // A revocation between the credential check and this registration was not seen.
-    match state.auth.revoked_reason(identity).await {
-        Ok(Some(why)) => {
-            connection.revoke.send_replace(Some(why));
+    let grants = state.hub.grants();
+    let grant = grants.register(identity, connection.revoke.clone());
+    // A revocation heard between the credential check and this registration closed nothing
+    // here: check again (see `Grants`). Otherwise none slipped through, and storage is spared
+    // a query per connection when thousands reconnect at once.
+    if grants.heard() != revocations_heard {
+        match state.auth.revoked_reason(identity).await {
+            Ok(Some(why)) => {
+                connection.revoke.send_replace(Some(why));
+            }
+            Ok(None) => {}
+            Err(err) => tracing::warn!(error = %err, "cannot recheck a credential"),
         }
-        Ok(None) => {}
-        Err(err) => tracing::warn!(error = %err, "cannot recheck a credential"),
     }
     Ok(Online { username: username.clone(), registration, grant })
 }
@@ -504,11 +529,11 @@ async fn presence_partners(
     state: &AppState,
     session: &Session,
     identity: &Identity,
-) -> Option<Vec<String>> {
+) -> Option<Arc<[String]>> {
     if session.scope() != Scope::AllChats || session.protocol() < 2 {
         return None;
     }
-    match state.storage.chat_partners(&identity.username).await {
+    match state.hub.partners(&identity.username).await {
         Ok(partners) => Some(partners),
         Err(err) => {
             tracing::warn!(user = %identity.username, error = %err, "cannot load chats for the presence snapshot");

@@ -59,7 +59,7 @@ impl LocalServer for LocalEndpoint {
         let (outgoing, from_server) = mpsc::channel(CHANNEL_FRAMES);
         let socket = LocalSocket { incoming, outgoing, pong_due: false, reader: None };
         let session = Session::new(Scope::AllChats, state.settings.limits);
-        let connection = super::run_connection(socket, state, session, None, None, None, None);
+        let connection = super::run_connection(socket, state, session, None, None, None);
         self.runtime.spawn(connection);
         Some(LocalConnection { to_server, from_server })
     }

@@ -32,7 +32,8 @@ use crate::rest::{ApiError, bearer_token};
 use crate::serve::Connection;
 
 pub use connection::{
-    CLOSE_AUTH_TIMEOUT, CLOSE_SLOW_CONSUMER, CLOSE_TOO_MANY_CONNECTIONS, run as run_connection,
+    CLOSE_AUTH_TIMEOUT, CLOSE_SLOW_CONSUMER, CLOSE_TOO_MANY_CONNECTIONS, CheckedToken,
+    run as run_connection,
 };
 pub use local::LocalEndpoint;
 pub use pipeline::{PIPELINE_BYTES, PIPELINE_DEPTH};
@@ -87,18 +88,20 @@ async fn upgrade(
     let peer = connection.as_ref().map(|connection| connection.peer);
     let progress = connection.map(|connection| connection.progress);
     let token = bearer_token(authorization.as_deref()).or(query.token);
-    let mut admitted = None;
-    let identity = match token {
+    let checked_token = match token {
         Some(token) => {
+            // Before the check: a revocation heard since then may have slipped past it.
+            let revocations_heard = state.hub.grants().heard();
             // Signature and expiry first: a token this server did not sign, or an expired one,
             // is refused at once. Its storage check is the first query that brings the
             // connection online: it waits for its turn (see `crate::admission`).
             let checked = match state.auth.verify_signature(&token) {
                 Ok(verified) => match state.admission.enter().await {
-                    Ok(turn) => {
-                        admitted = Some(turn);
-                        state.auth.identity_of(verified).await
-                    }
+                    Ok(turn) => state
+                        .auth
+                        .identity_of(verified)
+                        .await
+                        .map(|identity| CheckedToken { identity, turn, revocations_heard }),
                     Err(Busy) => {
                         tracing::info!(peer = %Peer(peer), "websocket refused: busy");
                         return ApiError::new(
@@ -113,7 +116,7 @@ async fn upgrade(
                 Err(err) => Err(err),
             };
             match checked {
-                Ok(identity) => Some(identity),
+                Ok(checked) => Some(checked),
                 Err(err) => {
                     tracing::info!(peer = %Peer(peer), error = %err, "websocket refused: bad token");
                     return ApiError::from(err).into_response();
@@ -139,7 +142,7 @@ async fn upgrade(
                 // A task of its own: this one's captures are not carried for the connection's
                 // life.
                 let connection =
-                    run_connection(socket, state, session, identity, peer, progress, admitted);
+                    run_connection(socket, state, session, checked_token, peer, progress);
                 tokio::spawn(connection);
             }
             Err(err) => {

@@ -21,6 +21,7 @@ on_backends!(websocket:
     changes_of_a_chat_during_a_pipelined_burst_all_finish,
     receipts_typing_edits_and_deletes_reach_participants,
     a_new_connection_learns_who_is_online_and_how_far_each_has_read,
+    presence_follows_chats_made_and_deleted_while_online,
     resume_returns_exactly_what_was_missed,
     bots_find_users_by_language,
     shutdown_closes_sockets_with_a_close_frame,
@@ -530,6 +531,42 @@ pub async fn a_new_connection_learns_who_is_online_and_how_far_each_has_read(bac
     let missing =
         carol.request(json!({ "command": "get_read_positions", "chatId": 9_999 }), 6).await;
     assert_eq!(missing["code"], "not_found", "{missing}");
+}
+
+/// The hub keeps an online user's chat partners: a chat made or deleted while the user is
+/// online changes whom the user's next connection is told about, and who hears the user's
+/// presence.
+pub async fn presence_follows_chats_made_and_deleted_while_online(backend: Backend) {
+    let Some(server) = start(backend).await else { return };
+    let alice = server.user("alice").await;
+    let carol = server.user("carol").await;
+    let v2 = |token: &str| format!("/ws?token={token}&protocol=2");
+    let online = |names: &[&str]| json!({ "command": "online", "usernames": names });
+    let presence = |on: bool| json!({ "command": "presence", "username": "alice", "online": on });
+    let mut alice_phone = server.connect(&v2(&alice)).await;
+    assert_eq!(alice_phone.recv_any().await, online(&[]), "no chat yet");
+    let mut carol_phone = server.connect(&v2(&carol)).await;
+    assert_eq!(carol_phone.recv_any().await, online(&[]));
+
+    let create = json!({ "command": "create_chat", "participants": ["alice"] });
+    let (created, _) = carol_phone.call(create, 1).await;
+    let chat = created["chat"]["id"].as_i64().expect("chat id");
+    alice_phone.expect("chat_created").await;
+    let mut alice_laptop = server.connect(&v2(&alice)).await;
+    assert_eq!(alice_laptop.recv_any().await, online(&["carol"]), "the new chat counts");
+    drop((alice_phone, alice_laptop));
+    assert_eq!(carol_phone.recv_any().await, presence(false));
+    let mut alice_phone = server.connect(&v2(&alice)).await;
+    assert_eq!(alice_phone.recv_any().await, online(&["carol"]));
+    assert_eq!(carol_phone.recv_any().await, presence(true));
+
+    let delete = json!({ "command": "delete_chat", "chatId": chat });
+    let (deleted, _) = carol_phone.call(delete, 2).await;
+    assert_eq!(deleted["command"], "ok", "{deleted}");
+    alice_phone.expect("chat_deleted").await;
+    let mut alice_laptop = server.connect(&v2(&alice)).await;
+    assert_eq!(alice_laptop.recv_any().await, online(&[]), "the chat is gone");
+    alice_laptop.expect_nothing_pending().await;
 }
 
 pub async fn resume_returns_exactly_what_was_missed(backend: Backend) {
